@@ -1,0 +1,157 @@
+package schemas
+
+import (
+	"fmt"
+	"math"
+)
+
+// stringList is the wire form of a []string inside a payload union: Avro
+// allows one array branch per union and array<double> holds it, so string
+// lists travel wrapped in the record matriz.StringList.
+type stringList struct {
+	Items []string `avro:"items"`
+}
+
+// toWire returns p in the shape the encoder needs, and whether that is a
+// new map. It allocates only when p holds a []string or an int; the common
+// payload (numbers, strings, vectors) passes through untouched.
+func (p Payload) toWire() (Payload, bool, error) {
+	var out Payload
+	for k, v := range p {
+		switch x := v.(type) {
+		case nil, bool, int64, float64, string, []float64:
+		case []string:
+			if out == nil {
+				out = make(Payload, len(p))
+				for k2, v2 := range p {
+					out[k2] = v2
+				}
+			}
+			out[k] = stringList{Items: x}
+		case int:
+			if out == nil {
+				out = make(Payload, len(p))
+				for k2, v2 := range p {
+					out[k2] = v2
+				}
+			}
+			out[k] = int64(x)
+		default:
+			return nil, false, &PayloadTypeError{Key: k, Value: v}
+		}
+	}
+	if out == nil {
+		return p, false, nil
+	}
+	return out, true, nil
+}
+
+// normalize rewrites decoded union values to the documented Go types:
+// []any of doubles becomes []float64, a StringList record becomes []string.
+func (p Payload) normalize() error {
+	for k, v := range p {
+		switch x := v.(type) {
+		case nil, bool, int64, float64, string, []float64, []string:
+		case []any:
+			fs := make([]float64, len(x))
+			for i, e := range x {
+				f, ok := e.(float64)
+				if !ok {
+					return &PayloadTypeError{Key: k, Value: v}
+				}
+				fs[i] = f
+			}
+			p[k] = fs
+		case map[string]any:
+			items, _ := x["items"].([]any)
+			ss := make([]string, len(items))
+			for i, e := range items {
+				s, ok := e.(string)
+				if !ok {
+					return &PayloadTypeError{Key: k, Value: v}
+				}
+				ss[i] = s
+			}
+			p[k] = ss
+		default:
+			return &PayloadTypeError{Key: k, Value: v}
+		}
+	}
+	return nil
+}
+
+// PayloadTypeError reports a payload value whose Go type has no branch in
+// the payload union.
+type PayloadTypeError struct {
+	Key   string
+	Value any
+}
+
+func (e *PayloadTypeError) Error() string {
+	return fmt.Sprintf("schemas: payload key %q holds %T; allowed: nil, bool, int64, float64, string, []float64, []string", e.Key, e.Value)
+}
+
+// Float returns p[key] as a float64 when it is a finite number (double or long).
+func (p Payload) Float(key string) (float64, bool) {
+	switch x := p[key].(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return 0, false
+		}
+		return x, true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// Int returns p[key] as an int64 when it is a long (or a whole double).
+func (p Payload) Int(key string) (int64, bool) {
+	switch x := p[key].(type) {
+	case int64:
+		return x, true
+	case float64:
+		if x == math.Trunc(x) && !math.IsInf(x, 0) && math.Abs(x) < 1<<53 {
+			return int64(x), true
+		}
+	}
+	return 0, false
+}
+
+// String returns p[key] when it is a string.
+func (p Payload) String(key string) (string, bool) {
+	s, ok := p[key].(string)
+	return s, ok
+}
+
+// Vector returns p[key] when it is an array of doubles.
+func (p Payload) Vector(key string) ([]float64, bool) {
+	v, ok := p[key].([]float64)
+	return v, ok
+}
+
+// Strings returns p[key] when it is an array of strings.
+func (p Payload) Strings(key string) ([]string, bool) {
+	v, ok := p[key].([]string)
+	return v, ok
+}
+
+// Clone returns a copy of p whose slices are copied too, so the copy can be
+// changed without touching p.
+func (p Payload) Clone() Payload {
+	if p == nil {
+		return nil
+	}
+	out := make(Payload, len(p))
+	for k, v := range p {
+		switch x := v.(type) {
+		case []float64:
+			out[k] = append([]float64(nil), x...)
+		case []string:
+			out[k] = append([]string(nil), x...)
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}

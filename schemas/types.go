@@ -1,0 +1,137 @@
+package schemas
+
+import "time"
+
+// Lane is the deployment lane a record belongs to. Lanes isolate traffic:
+// every lane has its own topics, and guards refuse side effects outside
+// candidate and prod.
+type Lane string
+
+// The three lanes, in promotion order.
+const (
+	LaneExperimental Lane = "experimental"
+	LaneCandidate    Lane = "candidate"
+	LaneProd         Lane = "prod"
+)
+
+// Lanes lists every lane in promotion order.
+var Lanes = []Lane{LaneExperimental, LaneCandidate, LaneProd}
+
+// Valid reports whether l is one of the three lanes.
+func (l Lane) Valid() bool {
+	switch l {
+	case LaneExperimental, LaneCandidate, LaneProd:
+		return true
+	}
+	return false
+}
+
+// Payload is a map of loosely typed values, the Avro map of the union
+// [null, boolean, long, double, string, array<double>, array<string>].
+// Values are nil, bool, int64, float64, string, []float64 or []string; the
+// decoder normalises to exactly these Go types, so stages can type-switch.
+type Payload map[string]any
+
+// Glyph is GLYPH v1, the symbolic identity a message is about.
+type Glyph struct {
+	ID      string            `avro:"id"`
+	Kind    string            `avro:"kind"`
+	Version string            `avro:"version"`
+	Tags    map[string]string `avro:"tags"`
+}
+
+// MatrizMessage is one message of the consciousness stream. Its Kafka key is
+// Glyph.ID, so one glyph's messages stay ordered on one partition.
+type MatrizMessage struct {
+	MsgID   string    `avro:"msg_id"`
+	TS      time.Time `avro:"ts"`
+	Lane    Lane      `avro:"lane"`
+	Glyph   Glyph     `avro:"glyph"`
+	Payload Payload   `avro:"payload"`
+	Topic   string    `avro:"topic"`
+}
+
+// Crumb is one explainability crumb: the stage or node that touched a
+// message, when (event time, never wall clock in replay), and what it saw.
+type Crumb struct {
+	Stage string    `avro:"stage"`
+	T     time.Time `avro:"t"`
+	Data  Payload   `avro:"data"`
+}
+
+// MatrizResult is a node's answer to one MatrizMessage (Node Contract v1).
+// ID is deterministic (derived from MsgID and Node), so a result written
+// twice after a crash is recognisable as the same result.
+type MatrizResult struct {
+	ID          string    `avro:"id"`
+	MsgID       string    `avro:"msg_id"`
+	TS          time.Time `avro:"ts"`
+	Lane        Lane      `avro:"lane"`
+	Node        string    `avro:"node"`
+	NodeVersion string    `avro:"node_version"`
+	OK          bool      `avro:"ok"`
+	Reasons     []string  `avro:"reasons"`
+	Payload     Payload   `avro:"payload"`
+	Trace       []Crumb   `avro:"trace"`
+}
+
+// EventKind names what an Event records.
+type EventKind string
+
+// Event kinds: the MATRIZ ones first, then the pipeline's own.
+const (
+	EventUnknown          EventKind = "unknown"
+	EventIntention        EventKind = "intention"
+	EventAction           EventKind = "action"
+	EventMemoryWrite      EventKind = "memory_write"
+	EventReward           EventKind = "reward"
+	EventDriftAlert       EventKind = "drift_alert"
+	EventCircuitBreak     EventKind = "circuit_break"
+	EventBreakthrough     EventKind = "breakthrough"
+	EventGuardianDecision EventKind = "guardian_decision"
+	EventDecimation       EventKind = "decimation"
+	EventRouting          EventKind = "routing"
+	EventApproval         EventKind = "approval"
+	EventFlagChange       EventKind = "flag_change"
+)
+
+// Event is one decision or happening on a lane's event log.
+type Event struct {
+	ID      string    `avro:"id"`
+	TS      time.Time `avro:"ts"`
+	Kind    EventKind `avro:"kind"`
+	Lane    Lane      `avro:"lane"`
+	GlyphID string    `avro:"glyph_id"`
+	MsgID   string    `avro:"msg_id"`
+	Stage   string    `avro:"stage"`
+	Payload Payload   `avro:"payload"`
+}
+
+// RiskClass is the EU AI Act risk class of a decision.
+type RiskClass string
+
+// Risk classes, lowest first.
+const (
+	RiskMinimal      RiskClass = "minimal"
+	RiskLimited      RiskClass = "limited"
+	RiskHigh         RiskClass = "high"
+	RiskUnacceptable RiskClass = "unacceptable"
+)
+
+// Trace is the explanation of one decision: the crumbs that led to it, its
+// inputs and outputs, the constraints applied, and the EU AI Act markers.
+type Trace struct {
+	ID              string    `avro:"id"`
+	TS              time.Time `avro:"ts"`
+	MsgID           string    `avro:"msg_id"`
+	Lane            Lane      `avro:"lane"`
+	Stage           string    `avro:"stage"`
+	Decision        string    `avro:"decision"`
+	Crumbs          []Crumb   `avro:"crumbs"`
+	Inputs          Payload   `avro:"inputs"`
+	Outputs         Payload   `avro:"outputs"`
+	Constraints     []string  `avro:"constraints"`
+	RiskClass       RiskClass `avro:"risk_class"`
+	DataOrigin      string    `avro:"data_origin"`
+	ExplanationLink string    `avro:"explanation_link"`
+}

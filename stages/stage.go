@@ -1,0 +1,105 @@
+// Package stages holds the MATRIZ stage chain as pure logic over frames:
+// no Kafka, no HTTP, no Prometheus. The runtime (package pipelines) feeds
+// frames in, observes each stage from outside, and writes what the frame
+// emits to the lane topics.
+//
+// A frame is one tick's messages of one partition. A stage annotates the
+// frame's records (dropped, routed, answered, scored, allowed or denied) and
+// appends the events, traces and action previews it emits. A stage never
+// changes a record's input message: replay and the conformance suite
+// compare inputs before and after.
+package stages
+
+import (
+	"context"
+	"time"
+
+	"github.com/matriz/pipelines/schemas"
+)
+
+// Stage is one named step of the chain.
+//
+// Process annotates f in place and returns an error only when the whole
+// frame cannot be processed (its context ended); a problem with one message
+// is recorded on that record (see Record.Fail) and processing goes on.
+// Process must be deterministic: the same frames in the same order, with
+// the same configuration and seed, give the same annotations.
+type Stage interface {
+	Name() string
+	Process(ctx context.Context, f *Frame) error
+}
+
+// Stateful is implemented by stages that keep state across frames. State is
+// keyed by partition (and inside it by message key), so a partition's
+// results never depend on which worker holds it; the runtime writes
+// Snapshot to the lane's changelog and calls Restore on reassignment.
+type Stateful interface {
+	Snapshot(partition int32) ([]byte, error)
+	Restore(partition int32, state []byte) error
+	// Forget drops a partition's state when the partition is revoked.
+	Forget(partition int32)
+}
+
+// Flags are the feature flags and kill switches in force for one frame.
+// The runtime reads them from env/config at start and from matriz.control
+// while running, and stamps each frame with the values in force, so a
+// change takes effect at the next frame and replays are reproducible.
+type Flags struct {
+	Dispatch   bool // DISPATCH_ENABLED: the router calls nodes instead of only logging
+	Learning   bool // LEARNING_ENABLED: stages may update learned state (centroids, baselines)
+	ExtActions bool // EXT_ACTIONS_ENABLED: guardian may execute approved external actions
+}
+
+// Frame is one tick of one partition: the messages whose event time falls in
+// [Start, End), plus everything the stages emit while working on them.
+type Frame struct {
+	Lane      schemas.Lane
+	Partition int32
+	Seq       int64 // Start / period since the Unix epoch: stable across replays
+	Start     time.Time
+	End       time.Time
+	FPS       int
+	Flags     Flags
+	Records   []Record
+
+	Events  []schemas.Event // to matriz.<lane>.events
+	Traces  []schemas.Trace // to matriz.<lane>.traces
+	Actions []schemas.Event // action previews and executions, to matriz.<lane>.actions
+}
+
+// Record is one input message in a frame with its Kafka coordinates and the
+// annotations stages put on it.
+type Record struct {
+	Partition int32
+	Offset    int64
+	Msg       *schemas.MatrizMessage // the input; stages never modify it
+
+	// Result is the one answer the runtime writes for this message to
+	// matriz.<lane>.results. Stages create it (route) and annotate it.
+	Result *schemas.MatrizResult
+
+	Late    bool   // arrived after its frame closed
+	Dropped bool   // filtered out; DropReason says why; no result is written
+	DropReason string
+
+	// Failure, when set, sends the original bytes to matriz.<lane>.dlq with
+	// the stage and reason in headers instead of writing a result.
+	Failure *Failure
+}
+
+// Failure is why a record goes to the dead-letter queue.
+type Failure struct {
+	Stage  string
+	Reason string
+}
+
+// Fail marks r for the DLQ. The first failure wins: later stages skip
+// failed records, and the first reason is the one that explains it.
+func (r *Record) Fail(stage, reason string) {
+	if r.Failure == nil {
+		r.Failure = &Failure{Stage: stage, Reason: reason}
+	}
+}
+
+// Live reports whether later stages should still work on r.
+func (r *Record) Live() bool { return !r.Dropped && r.Failure == nil }
