@@ -78,9 +78,18 @@ type Record struct {
 	// matriz.<lane>.results. Stages create it (route) and annotate it.
 	Result *schemas.MatrizResult
 
-	Late    bool   // arrived after its frame closed
-	Dropped bool   // filtered out; DropReason says why; no result is written
+	Late       bool // arrived after its frame closed
+	Dropped    bool // filtered out; DropReason says why; no result is written
 	DropReason string
+
+	// Route is the router's decision for this message (set by route).
+	Route *Route
+	// Scores are the numbers stages computed for this message, by name:
+	// ScoreDrift, ScoreDriftEMA, ScoreCoherence, ScoreBreakthroughZ, ...
+	// Later stages read them (the guardian's max_drift reads ScoreDriftEMA).
+	Scores map[string]float64
+	// Verdict is the guardian's decision (set by guardian).
+	Verdict *Verdict
 
 	// Failure, when set, sends the original bytes to matriz.<lane>.dlq with
 	// the stage and reason in headers instead of writing a result.
@@ -103,3 +112,52 @@ func (r *Record) Fail(stage, reason string) {
 
 // Live reports whether later stages should still work on r.
 func (r *Record) Live() bool { return !r.Dropped && r.Failure == nil }
+
+// Route is where the SymbolicMeshRouter sends a message.
+type Route struct {
+	Topic    string
+	Node     string // empty when no node is registered for Topic
+	Dispatch bool   // the node is called (DISPATCH_ENABLED), not only logged
+}
+
+// Names of the scores stages put on records.
+const (
+	ScoreDrift         = "drift"          // 1 - cos(intent, action) of this message
+	ScoreDriftEMA      = "drift_ema"      // the glyph's drift EMA after this message
+	ScoreCoherence     = "coherence"      // mean of cos(I,A)·c over the last W frames
+	ScoreBreakthrough  = "breakthrough"   // the breakthrough score of this message
+	ScoreBreakthroughZ = "breakthrough_z" // its z-score against the running mean
+)
+
+// SetScore records a named score on r.
+func (r *Record) SetScore(name string, v float64) {
+	if r.Scores == nil {
+		r.Scores = make(map[string]float64, 4)
+	}
+	r.Scores[name] = v
+}
+
+// Score returns a named score and whether it was set.
+func (r *Record) Score(name string) (float64, bool) {
+	v, ok := r.Scores[name]
+	return v, ok
+}
+
+// Outcome is what the guardian decided for a message.
+type Outcome string
+
+// Guardian outcomes.
+const (
+	OutcomeAllow    Outcome = "allow"    // no external action, or an action within policy
+	OutcomeDeny     Outcome = "deny"     // refused: policy, consent or lane guard
+	OutcomeDryRun   Outcome = "dry_run"  // would act, but the lane runs dry
+	OutcomePending  Outcome = "pending"  // previewed, waiting for approval
+	OutcomeExecuted Outcome = "executed" // approved and executed
+)
+
+// Verdict is the guardian's decision with its reasons.
+type Verdict struct {
+	Outcome  Outcome
+	Reasons  []string
+	ActionID string // set when the message asks for an external action
+}
