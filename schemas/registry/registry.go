@@ -86,4 +86,3 @@ func (r *Registry) commit(ctx context.Context, recs ...Record) *Error {
 	}
 	return nil
 }
-
