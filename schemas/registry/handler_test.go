@@ -559,3 +559,18 @@ func TestRequestContentTypes(t *testing.T) {
 		t.Fatalf("form content type: %d %s", w.Code, w.Body)
 	}
 }
+
+func TestSubjectNamesAreUnescaped(t *testing.T) {
+	h := newHarness(t, nil)
+	h.register("team%2Fglyph%3Avalue", schemaV1)
+	var subjects []string
+	h.ok("GET", "/subjects", nil, &subjects)
+	if len(subjects) != 1 || subjects[0] != "team/glyph:value" {
+		t.Fatalf("subjects = %q, want [team/glyph:value]", subjects)
+	}
+	var got subjectSchema
+	h.ok("GET", "/subjects/team%2Fglyph%3Avalue/versions/1", nil, &got)
+	if got.Subject != "team/glyph:value" {
+		t.Fatalf("subject = %q", got.Subject)
+	}
+}

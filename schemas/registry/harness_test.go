@@ -141,3 +141,5 @@ func serve(h *harness, req *http.Request) *httptest.ResponseRecorder {
 	h.h.ServeHTTP(w, req)
 	return w
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

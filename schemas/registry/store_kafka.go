@@ -87,6 +87,9 @@ type KafkaStore struct {
 	cfg     kafkaConfig
 	brokers []string
 	writer  *kafka.Writer
+	// transport is the writer's; kafka-go's Writer.Close leaves a
+	// transport it was given open, so Close closes it.
+	transport *kafka.Transport
 
 	mu   sync.Mutex
 	recs []Record // loaded at start and appended since
@@ -120,6 +123,7 @@ func NewKafkaStore(ctx context.Context, brokers []string, opts ...KafkaOption) (
 		return nil, err
 	}
 	s.recs = recs
+	s.transport = &kafka.Transport{DialTimeout: cfg.dialTimeout}
 	s.writer = &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Topic:        cfg.topic,
@@ -133,7 +137,7 @@ func NewKafkaStore(ctx context.Context, brokers []string, opts ...KafkaOption) (
 		MaxAttempts:     cfg.writeAttempts,
 		WriteBackoffMin: 20 * time.Millisecond,
 		WriteBackoffMax: 500 * time.Millisecond,
-		Transport:       &kafka.Transport{DialTimeout: cfg.dialTimeout},
+		Transport:       s.transport,
 	}
 	return s, nil
 }
@@ -206,7 +210,9 @@ func (s *KafkaStore) ensureTopic(ctx context.Context, dialer *kafka.Dialer) erro
 // checkCompacted refuses a topic whose cleanup policy would delete schemas
 // once retention passes.
 func (s *KafkaStore) checkCompacted(ctx context.Context) error {
-	cl := &kafka.Client{Addr: kafka.TCP(s.brokers...), Transport: &kafka.Transport{DialTimeout: s.cfg.dialTimeout}}
+	tr := &kafka.Transport{DialTimeout: s.cfg.dialTimeout}
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(s.brokers...), Transport: tr}
 	resp, err := cl.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{
 		Resources: []kafka.DescribeConfigRequestResource{{
 			ResourceType: kafka.ResourceTypeTopic,
@@ -328,7 +334,9 @@ func (s *KafkaStore) Close() error {
 	if w == nil {
 		return nil
 	}
-	return w.Close()
+	err := w.Close()
+	s.transport.CloseIdleConnections()
+	return err
 }
 
 // partitionZero sends every record to partition 0: the registry's records
