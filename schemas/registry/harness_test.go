@@ -143,3 +143,8 @@ func serve(h *harness, req *http.Request) *httptest.ResponseRecorder {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

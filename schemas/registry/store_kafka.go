@@ -267,10 +267,11 @@ func (s *KafkaStore) readAll(ctx context.Context, dialer *kafka.Dialer) ([]Recor
 		Partition: 0,
 		Dialer:    dialer,
 		// Everything is there already: take whatever the broker has at
-		// once, in big fetches.
+		// once, in big fetches. MaxWait is short because closing the
+		// reader waits for its last, empty, prefetch.
 		MinBytes:      1,
 		MaxBytes:      16 << 20,
-		MaxWait:       50 * time.Millisecond,
+		MaxWait:       10 * time.Millisecond,
 		QueueCapacity: 1024,
 	}
 	if err := rc.Validate(); err != nil {

@@ -25,6 +25,16 @@ func startBroker(t *testing.T, dir string) *kfake.Cluster {
 	return c
 }
 
+func startBrokerB(b *testing.B) *kfake.Cluster {
+	b.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DataDir(b.TempDir()))
+	if err != nil {
+		b.Fatalf("kfake: %v", err)
+	}
+	b.Cleanup(c.Close)
+	return c
+}
+
 func kafkaRegistry(t *testing.T, c *kfake.Cluster, opts ...KafkaOption) (*harness, *KafkaStore) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
