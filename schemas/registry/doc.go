@@ -1,0 +1,29 @@
+// Package registry is an embedded schema registry that speaks the Confluent
+// Schema Registry REST API, so the project's own code (and kcat, Kafka
+// Connect or any Confluent serde) talks to it exactly as it would talk to
+// Confluent Schema Registry, Karapace or Redpanda.
+//
+// A Registry keeps its whole index in memory and answers every read from
+// it. Writes (registrations, deletes, compatibility settings) go first to a
+// Store and change the index only after the store acknowledged them, so a
+// failed write leaves no trace. The Kafka store keeps its records in a
+// compacted topic, "_schemas", in the same record format Confluent uses; a
+// registry started over the same broker data comes back with the same
+// subjects, versions and ids.
+//
+// Use:
+//
+//	store, err := registry.NewKafkaStore(ctx, []string{"127.0.0.1:9092"})
+//	...
+//	reg, err := registry.New(store)
+//	...
+//	defer reg.Close()
+//	http.ListenAndServe("127.0.0.1:8081", reg.Handler())
+//
+// Compatibility is decided by the Avro specification's schema resolution
+// rules (github.com/twmb/avro CheckCompatibility); [Check] exposes the same
+// decision offline, for `matriz schema check`.
+//
+// A registry is the only writer of its topic: two registries writing one
+// topic at once would assign the same ids to different schemas.
+package registry
