@@ -165,4 +165,3 @@ func (b *Broker) Close() error {
 	})
 	return b.err
 }
-
