@@ -1,0 +1,313 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Status is what Ensure did, or would do, with one topic.
+type Status string
+
+// The outcomes of Ensure.
+const (
+	StatusCreated     Status = "created"
+	StatusExists      Status = "exists"       // present and matching the spec
+	StatusDiffers     Status = "differs"      // present, partitions or configs differ; left alone
+	StatusWouldCreate Status = "would create" // dry run: missing, not created
+	StatusFailed      Status = "failed"       // Kafka refused; Detail says why
+)
+
+// Outcome is Ensure's verdict on one spec.
+type Outcome struct {
+	Topic  string
+	Status Status
+	// Detail explains a differs ("partitions 3 want 6; retention.ms 1000
+	// want -1"), a failure, or what was created ("6 partitions").
+	Detail string
+}
+
+// String renders the line `matriz deploy` prints: "topic: status (detail)".
+func (o Outcome) String() string {
+	if o.Detail == "" {
+		return o.Topic + ": " + string(o.Status)
+	}
+	return fmt.Sprintf("%s: %s (%s)", o.Topic, o.Status, o.Detail)
+}
+
+// Admin applies topic specs to any Kafka cluster. It creates what is
+// missing and reports what differs; it never deletes, alters configs or
+// adds partitions, because changing a live topic (above all its partition
+// count, which remaps keys) is an operator's decision, not a deploy side
+// effect.
+type Admin struct {
+	addrs []string
+	cfg   adminConfig
+}
+
+type adminConfig struct {
+	dialTimeout    time.Duration
+	requestTimeout time.Duration
+}
+
+// AdminOption configures an Admin.
+type AdminOption func(*adminConfig)
+
+// AdminDialTimeout bounds each TCP dial, overriding the default 3s.
+func AdminDialTimeout(d time.Duration) AdminOption {
+	return func(c *adminConfig) { c.dialTimeout = d }
+}
+
+// AdminRequestTimeout bounds each admin request, overriding the default 10s.
+func AdminRequestTimeout(d time.Duration) AdminOption {
+	return func(c *adminConfig) { c.requestTimeout = d }
+}
+
+func (c adminConfig) validate() error {
+	if c.dialTimeout <= 0 {
+		return &ConfigError{Component: "admin", Option: "dial timeout", Reason: fmt.Sprintf("%v, want > 0", c.dialTimeout)}
+	}
+	if c.requestTimeout <= 0 {
+		return &ConfigError{Component: "admin", Option: "request timeout", Reason: fmt.Sprintf("%v, want > 0", c.requestTimeout)}
+	}
+	return nil
+}
+
+// NewAdmin returns an Admin for the cluster behind brokers (host:port
+// each). It validates and does no I/O; Ensure dials.
+func NewAdmin(brokers []string, opts ...AdminOption) (*Admin, error) {
+	cfg := adminConfig{dialTimeout: defaultDialTimeout, requestTimeout: 10 * time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkAddrs("admin", brokers); err != nil {
+		return nil, err
+	}
+	return &Admin{addrs: slices.Clone(brokers), cfg: cfg}, nil
+}
+
+// Ensure makes every spec exist, or with dryRun only says what it would do.
+// It returns one Outcome per spec, in order. A spec that fails Validate (or
+// a duplicate name) stops it before any request; an unreachable cluster
+// returns a *BrokerUnreachableError; topics Kafka refuses get StatusFailed
+// and are joined into the returned error as *TopicError, the others still
+// get their outcome. Running Ensure twice changes nothing the second time.
+func (a *Admin) Ensure(ctx context.Context, specs []Spec, dryRun bool) ([]Outcome, error) {
+	seen := make(map[string]bool, len(specs))
+	for _, s := range specs {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+		if seen[s.Name] {
+			return nil, &SpecError{Topic: s.Name, Field: "name", Reason: "listed twice"}
+		}
+		seen[s.Name] = true
+	}
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	if err := reachable(ctx, a.addrs, a.cfg.dialTimeout); err != nil {
+		return nil, err
+	}
+
+	// A fresh transport per call: kafka-go caches metadata per transport,
+	// and a cache older than this call could hide a topic someone else
+	// created meanwhile.
+	tr := &kafka.Transport{DialTimeout: a.cfg.dialTimeout}
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(a.addrs...), Timeout: a.cfg.requestTimeout, Transport: tr}
+
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	present, err := a.describe(ctx, cl, names)
+	if err != nil {
+		return nil, err
+	}
+
+	out := make([]Outcome, len(specs))
+	var create []kafka.TopicConfig
+	var errs []error
+	for i, s := range specs {
+		out[i].Topic = s.Name
+		t, ok := present[s.Name]
+		switch {
+		case ok && t.err != nil:
+			out[i].Status, out[i].Detail = StatusFailed, t.err.Error()
+			errs = append(errs, &TopicError{Topic: s.Name, Err: t.err})
+		case ok:
+			out[i].Status, out[i].Detail = compare(s, t)
+		case dryRun:
+			out[i].Status, out[i].Detail = StatusWouldCreate, created(s)
+		default:
+			create = append(create, topicConfig(s))
+		}
+	}
+	if len(create) == 0 {
+		return out, errors.Join(errs...)
+	}
+
+	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: create})
+	if err != nil {
+		return nil, fmt.Errorf("create topics: %w", err)
+	}
+	var raced []string
+	for i, s := range specs {
+		if out[i].Status != "" {
+			continue
+		}
+		switch cerr := res.Errors[s.Name]; {
+		case cerr == nil:
+			out[i].Status, out[i].Detail = StatusCreated, created(s)
+		case errors.Is(cerr, kafka.TopicAlreadyExists):
+			raced = append(raced, s.Name) // created by someone else since describe
+		default:
+			out[i].Status, out[i].Detail = StatusFailed, cerr.Error()
+			errs = append(errs, &TopicError{Topic: s.Name, Err: cerr})
+		}
+	}
+	if len(raced) > 0 {
+		again, err := a.describe(ctx, cl, raced)
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range specs {
+			if t, ok := again[s.Name]; ok && out[i].Status == "" {
+				out[i].Status, out[i].Detail = compare(s, t)
+			}
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Close releases nothing today (each Ensure closes its own connections) and
+// exists so callers can defer it as with every other client.
+func (a *Admin) Close() error { return nil }
+
+// existing is what the cluster says about one topic.
+type existing struct {
+	partitions  int
+	replication int // replicas of partition 0; 0 when unknown
+	configs     map[string]string
+	err         error // the topic exists but could not be described
+}
+
+// describe returns the topics among names that exist, with partitions and
+// configs. Missing topics are absent from the map.
+func (a *Admin) describe(ctx context.Context, cl *kafka.Client, names []string) (map[string]existing, error) {
+	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+	if err != nil {
+		return nil, fmt.Errorf("read topic metadata: %w", err)
+	}
+	found := make(map[string]existing, len(names))
+	var res []kafka.DescribeConfigRequestResource
+	for _, t := range md.Topics {
+		switch {
+		case errors.Is(t.Error, kafka.UnknownTopicOrPartition):
+			continue
+		case t.Error != nil:
+			found[t.Name] = existing{err: t.Error}
+			continue
+		}
+		e := existing{partitions: len(t.Partitions)}
+		for _, p := range t.Partitions {
+			if p.ID == 0 {
+				e.replication = len(p.Replicas)
+			}
+		}
+		found[t.Name] = e
+		res = append(res, kafka.DescribeConfigRequestResource{ResourceType: kafka.ResourceTypeTopic, ResourceName: t.Name})
+	}
+	if len(res) == 0 {
+		return found, nil
+	}
+	dc, err := cl.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: res})
+	if err != nil {
+		return nil, fmt.Errorf("describe topic configs: %w", err)
+	}
+	for _, r := range dc.Resources {
+		e, ok := found[r.ResourceName]
+		if !ok {
+			continue
+		}
+		if r.Error != nil {
+			e.err = r.Error
+		} else {
+			e.configs = make(map[string]string, len(r.ConfigEntries))
+			for _, c := range r.ConfigEntries {
+				e.configs[c.ConfigName] = c.ConfigValue
+			}
+		}
+		found[r.ResourceName] = e
+	}
+	return found, nil
+}
+
+// compare lists every way t differs from s, in a stable order: partitions,
+// replication, then configs by key.
+func compare(s Spec, t existing) (Status, string) {
+	var diffs []string
+	if t.partitions != s.Partitions {
+		diffs = append(diffs, fmt.Sprintf("partitions %d want %d", t.partitions, s.Partitions))
+	}
+	if s.ReplicationFactor > 0 && t.replication > 0 && t.replication != s.ReplicationFactor {
+		diffs = append(diffs, fmt.Sprintf("replication %d want %d", t.replication, s.ReplicationFactor))
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Configs)) {
+		want := s.Configs[k]
+		got, ok := t.configs[k]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s unset want %s", k, want))
+		case normalize(k, got) != normalize(k, want):
+			diffs = append(diffs, fmt.Sprintf("%s %s want %s", k, got, want))
+		}
+	}
+	if len(diffs) == 0 {
+		return StatusExists, ""
+	}
+	return StatusDiffers, strings.Join(diffs, "; ")
+}
+
+// normalize makes equal config values compare equal: cleanup.policy is a
+// set ("compact,delete" = "delete,compact").
+func normalize(key, v string) string {
+	if key != ConfigCleanupPolicy {
+		return v
+	}
+	parts := strings.Split(v, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+func created(s Spec) string {
+	d := strconv.Itoa(s.Partitions) + " partitions"
+	if s.Compacted {
+		d += ", compacted"
+	} else if r, ok := s.Configs[ConfigRetentionMs]; ok {
+		d += ", retention.ms " + r
+	}
+	return d
+}
+
+func topicConfig(s Spec) kafka.TopicConfig {
+	tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: s.ReplicationFactor}
+	for _, k := range slices.Sorted(maps.Keys(s.Configs)) {
+		tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: s.Configs[k]})
+	}
+	return tc
+}

@@ -1,0 +1,167 @@
+package topics
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Broker is the embedded Kafka for `matriz dev`, `matriz broker` and
+// tests: franz-go's kfake, a real Kafka wire-protocol broker in process,
+// run as a single node so its listen address is the one address clients
+// need.
+//
+// Durability with a data dir (BrokerDataDir): kfake writes record batches,
+// topic metadata and group offset commits to the dir as they happen, into
+// the OS page cache, and Close drains pending offset commits, saves the
+// rest of its state and syncs. So:
+//   - Close (what SIGINT/SIGTERM trigger in `matriz broker`) keeps
+//     everything: topics, records and committed offsets survive a restart.
+//   - A killed process (SIGKILL, panic) loses nothing the kernel already
+//     has; the written log entries are CRC-framed and a torn tail is
+//     dropped on load.
+//   - Power loss or a kernel crash can lose recent batches and commits
+//     unless BrokerSyncWrites is set, which fsyncs every write (slower;
+//     real Kafka's default, log.flush.interval.messages=MAX, makes the same
+//     trade).
+type Broker struct {
+	cluster *kfake.Cluster
+	addrs   []string
+	unlock  func() error
+	once    sync.Once
+	err     error
+}
+
+type brokerConfig struct {
+	listen      string
+	partitions  int
+	dataDir     string
+	syncWrites  bool
+	kfakeExtras []kfake.Opt
+}
+
+// BrokerOption configures StartBroker.
+type BrokerOption func(*brokerConfig)
+
+// BrokerListen sets the host:port to listen on and advertise, overriding
+// 127.0.0.1:0 (a free port). The host must be one clients can dial: kfake
+// advertises the address it is bound to, so a wildcard (0.0.0.0, ::) is
+// refused.
+func BrokerListen(hostport string) BrokerOption {
+	return func(c *brokerConfig) { c.listen = hostport }
+}
+
+// BrokerPartitions sets the partition count of topics created without one
+// (CreateTopics with -1, auto-created topics), overriding 6.
+func BrokerPartitions(n int) BrokerOption {
+	return func(c *brokerConfig) { c.partitions = n }
+}
+
+// BrokerDataDir persists topics, records and committed offsets in dir, so a
+// broker restarted on the same dir comes back with them. Without it the
+// broker keeps everything in memory. One broker at a time may use a dir.
+func BrokerDataDir(dir string) BrokerOption {
+	return func(c *brokerConfig) { c.dataDir = dir }
+}
+
+// BrokerSyncWrites fsyncs every batch and commit written to the data dir,
+// trading produce throughput for durability across power loss.
+func BrokerSyncWrites() BrokerOption {
+	return func(c *brokerConfig) { c.syncWrites = true }
+}
+
+// brokerKfakeOpts passes raw kfake options through; for tests that need
+// fault injection the wrapper does not model.
+func brokerKfakeOpts(opts ...kfake.Opt) BrokerOption {
+	return func(c *brokerConfig) { c.kfakeExtras = append(c.kfakeExtras, opts...) }
+}
+
+func (c brokerConfig) validate() error {
+	bad := func(opt, format string, args ...any) error {
+		return &ConfigError{Component: "broker", Option: opt, Reason: fmt.Sprintf(format, args...)}
+	}
+	host, port, err := net.SplitHostPort(c.listen)
+	if err != nil {
+		return bad("listen", "%q is not host:port", c.listen)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return bad("listen", "%q: port %q, want 0..65535 (0 picks a free one)", c.listen, port)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return bad("listen", "%q: the broker advertises its listen address, so give one clients can dial (e.g. 127.0.0.1:9092), not a wildcard", c.listen)
+	}
+	if c.partitions < 1 {
+		return bad("partitions", "%d, want at least 1", c.partitions)
+	}
+	return nil
+}
+
+// StartBroker starts the embedded broker and returns once it accepts
+// connections. A busy address gives a *ListenError; a data dir held by
+// another broker gives ErrDataDirInUse.
+func StartBroker(opts ...BrokerOption) (*Broker, error) {
+	cfg := brokerConfig{listen: "127.0.0.1:0", partitions: 6}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+
+	unlock := func() error { return nil }
+	kopts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.DefaultNumPartitions(cfg.partitions),
+	}
+	if cfg.dataDir != "" {
+		if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("broker data dir: %w", err)
+		}
+		u, err := lockDir(cfg.dataDir)
+		if err != nil {
+			return nil, err
+		}
+		unlock = u
+		kopts = append(kopts, kfake.DataDir(cfg.dataDir))
+		if cfg.syncWrites {
+			kopts = append(kopts, kfake.SyncWrites())
+		}
+	}
+
+	// kfake binds 127.0.0.1:<port>; ListenFn lets us bind the host asked
+	// for. The bind error is kept so a busy port is reported as such.
+	var bindErr error
+	kopts = append(kopts, kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+		ln, err := net.Listen(network, cfg.listen)
+		bindErr = err
+		return ln, err
+	}))
+	kopts = append(kopts, cfg.kfakeExtras...)
+
+	c, err := kfake.NewCluster(kopts...)
+	if err != nil {
+		_ = unlock()
+		if bindErr != nil {
+			return nil, &ListenError{Addr: cfg.listen, Err: bindErr}
+		}
+		return nil, fmt.Errorf("start embedded broker: %w", err)
+	}
+	return &Broker{cluster: c, addrs: c.ListenAddrs(), unlock: unlock}, nil
+}
+
+// Addrs returns the host:port clients bootstrap from (one address).
+func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
+
+// Close stops the broker; with a data dir it first saves its state (see
+// Broker for what survives). Safe to call more than once.
+func (b *Broker) Close() error {
+	b.once.Do(func() {
+		b.cluster.Close()
+		b.err = b.unlock()
+	})
+	return b.err
+}

@@ -1,0 +1,68 @@
+package topics
+
+import (
+	"fmt"
+	"slices"
+)
+
+// The three lanes. A lane is a plain string here because topics must not
+// import schemas; ValidateLane keeps the two in step.
+const (
+	LaneExperimental = "experimental"
+	LaneCandidate    = "candidate"
+	LaneProd         = "prod"
+)
+
+// Lanes lists every lane in promotion order.
+func Lanes() []string { return []string{LaneExperimental, LaneCandidate, LaneProd} }
+
+// ValidateLane reports whether lane is one of the three lane names, with an
+// error that lists them.
+func ValidateLane(lane string) error {
+	if slices.Contains(Lanes(), lane) {
+		return nil
+	}
+	return fmt.Errorf("%w: %q (want experimental, candidate or prod)", ErrUnknownLane, lane)
+}
+
+// Kind is what a lane topic carries. A stream kind is an append-only log
+// with time retention; KindState is a compacted table (latest value per
+// key), so the two are never interchangeable.
+type Kind string
+
+// The lane topic kinds, one topic per lane each.
+const (
+	KindMessages  Kind = "messages"  // input MatrizMessages
+	KindResults   Kind = "results"   // MatrizResults, one per answered message
+	KindEvents    Kind = "events"    // the event log: the replay source
+	KindTraces    Kind = "traces"    // explainability traces
+	KindActions   Kind = "actions"   // guardian previews and executions
+	KindApprovals Kind = "approvals" // human approvals of actions
+	KindDLQ       Kind = "dlq"       // bad input, reason in headers
+	KindState     Kind = "state"     // stage state changelog (compacted)
+)
+
+// Kinds lists every lane topic kind.
+func Kinds() []Kind {
+	return []Kind{KindMessages, KindResults, KindEvents, KindTraces, KindActions, KindApprovals, KindDLQ, KindState}
+}
+
+// Compacted reports whether topics of this kind keep the latest value per
+// key (cleanup.policy=compact) instead of a time window.
+func (k Kind) Compacted() bool { return k == KindState }
+
+// Valid reports whether k is one of the lane topic kinds.
+func (k Kind) Valid() bool { return slices.Contains(Kinds(), k) }
+
+// Name returns the topic of kind in lane: matriz.<lane>.<kind>. It does not
+// validate; LaneSpecs and Spec.Validate do.
+func Name(lane string, kind Kind) string { return "matriz." + lane + "." + string(kind) }
+
+// Shared topics, one per cluster.
+const (
+	// ControlTopic carries feature flags and kill switches, read live;
+	// compacted so a restarted worker sees the latest value of each flag.
+	ControlTopic = "matriz.control"
+	// SchemasTopic is the schema registry's storage, named as Confluent's.
+	SchemasTopic = "_schemas"
+)

@@ -1,0 +1,74 @@
+package topics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Header is one Kafka record header. Headers carry what is not payload:
+// the W3C traceparent, the DLQ reason, the schema subject.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Message is the element a Source emits and a Sink consumes: a Kafka
+// record as bytes and headers, plus the Ack that ties an output back to
+// the input it came from.
+//
+// A stage that derives outputs from an input passes the input's Ack along
+// (see Ack for fan-out); a Message without an Ack (nil) is fire-and-forget.
+type Message struct {
+	Topic     string
+	Partition int32 // set by Source; ignored by Sink, which hashes Key
+	Offset    int64 // set by Source; ignored by Sink
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	Time      time.Time // record timestamp; zero lets the Sink's writer stamp it
+	Ack       *Ack
+}
+
+// Header returns the value of the first header named key, or nil.
+func (m Message) Header(key string) []byte {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return nil
+}
+
+func fromKafka(km kafka.Message, ack *Ack) Message {
+	m := Message{
+		Topic:     km.Topic,
+		Partition: int32(km.Partition),
+		Offset:    km.Offset,
+		Key:       km.Key,
+		Value:     km.Value,
+		Time:      km.Time,
+		Ack:       ack,
+	}
+	if len(km.Headers) > 0 {
+		m.Headers = make([]Header, len(km.Headers))
+		for i, h := range km.Headers {
+			m.Headers[i] = Header(h)
+		}
+	}
+	return m
+}
+
+func toKafka(m Message) kafka.Message {
+	km := kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, Time: m.Time}
+	if len(m.Headers) > 0 {
+		km.Headers = make([]kafka.Header, len(m.Headers))
+		for i, h := range m.Headers {
+			km.Headers[i] = kafka.Header(h)
+		}
+	}
+	return km
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,333 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/reugn/go-streams"
+	"github.com/segmentio/kafka-go"
+)
+
+// Sink is a go-streams Sink that writes Messages to their Topic with a
+// kafka-go Writer and acks each Message's input once Kafka acknowledged it
+// with acks=all.
+//
+// It collects up to BatchSize Messages (or BatchBytes, or whatever arrived
+// within BatchTimeout) and writes them with one synchronous WriteMessages,
+// one batch at a time, so a key's records reach their partition in the
+// order they arrived. Keys pick partitions with kafka-go's
+// Murmur2Balancer: murmur2(key) mod partitions, the Java client's default
+// partitioner, so Java, librdkafka (murmur2_random) and this Sink put a
+// key on the same partition. Records with a nil key are spread randomly.
+//
+// A failed write is retried, only the records that failed, up to Retries
+// times with doubling backoff; then each of their Acks gets Done(err), a
+// *WriteError goes to the error hook, and the Sink goes on with the next
+// batch. A topic that does not exist fails only its own records: when the
+// whole call fails, the batch is retried topic by topic.
+type Sink struct {
+	in  chan any
+	w   *kafka.Writer
+	cfg sinkConfig
+	ctx context.Context
+
+	done    chan struct{}
+	written atomic.Int64
+	failed  atomic.Int64
+
+	errMu sync.Mutex
+	err   error
+}
+
+var _ streams.Sink = (*Sink)(nil)
+
+// NewSink returns a Sink writing to the cluster behind brokers. It returns
+// a *BrokerUnreachableError if no broker answers within the dial timeout.
+// Cancelling ctx fails the writes in flight and every Message received
+// after it (their Acks get ctx's error); close In to finish normally.
+func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, error) {
+	cfg := defaultSinkConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkAddrs("sink", brokers); err != nil {
+		return nil, err
+	}
+	if err := reachable(ctx, brokers, cfg.dialTimeout); err != nil {
+		return nil, err
+	}
+	s := &Sink{
+		in:  make(chan any, cfg.batchSize),
+		cfg: cfg,
+		ctx: ctx,
+		w: &kafka.Writer{
+			Addr:         kafka.TCP(brokers...),
+			Balancer:     &kafka.Murmur2Balancer{},
+			RequiredAcks: kafka.RequireAll,
+			// One WriteMessages call's share of a partition fits one
+			// produce request (the Sink flushes before BatchBytes), and a
+			// partial partition batch goes out at once instead of waiting
+			// kafka-go's 1s default: the Sink already did the waiting.
+			BatchSize:    cfg.batchSize,
+			BatchBytes:   int64(cfg.batchBytes),
+			BatchTimeout: time.Microsecond,
+			MaxAttempts:  1, // retries are the Sink's, bounded and per record
+			WriteTimeout: cfg.writeTimeout,
+			ReadTimeout:  cfg.writeTimeout,
+			Transport:    &kafka.Transport{DialTimeout: cfg.dialTimeout},
+		},
+		done: make(chan struct{}),
+	}
+	go s.run()
+	return s, nil
+}
+
+// In returns the channel the Sink consumes: send Message or *Message, close
+// it when done.
+func (s *Sink) In() chan<- any { return s.in }
+
+// AwaitCompletion blocks until In is closed and every received Message is
+// written and acked (or failed), and the writer is closed.
+func (s *Sink) AwaitCompletion() { <-s.done }
+
+// Written counts Messages Kafka acknowledged.
+func (s *Sink) Written() int64 { return s.written.Load() }
+
+// Failed counts Messages whose Ack got an error.
+func (s *Sink) Failed() int64 { return s.failed.Load() }
+
+// Err returns the first write failure or bad element, or nil.
+func (s *Sink) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+func (s *Sink) fail(err error) {
+	s.errMu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.errMu.Unlock()
+	if s.cfg.onError != nil {
+		s.cfg.onError(err)
+	}
+}
+
+// WriteError reports records the Sink gave up on.
+type WriteError struct {
+	Topic    string
+	Records  int
+	Attempts int
+	Err      error
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("write %d records to %s failed after %d attempts: %v", e.Records, e.Topic, e.Attempts, e.Err)
+}
+
+// Unwrap exposes the last Kafka error.
+func (e *WriteError) Unwrap() error { return e.Err }
+
+func (s *Sink) run() {
+	defer close(s.done)
+	defer func() {
+		if err := s.w.Close(); err != nil {
+			s.fail(fmt.Errorf("close writer: %w", err))
+		}
+	}()
+	t := s.cfg.clock.NewTicker(s.cfg.batchTimeout)
+	defer t.Stop()
+	batch := make([]Message, 0, s.cfg.batchSize)
+	bytes := 0
+	flush := func() {
+		if len(batch) > 0 {
+			s.write(batch)
+			clear(batch)
+			batch, bytes = batch[:0], 0
+		}
+	}
+	for {
+		select {
+		case e, ok := <-s.in:
+			if !ok {
+				flush()
+				return
+			}
+			m, ok := asMessage(e)
+			if !ok {
+				s.fail(fmt.Errorf("%w: got %T", ErrNotMessage, e))
+				continue
+			}
+			if m.Topic == "" {
+				s.reject(m, ErrNoTopic)
+				continue
+			}
+			n := recordSize(m)
+			if n > s.cfg.batchBytes {
+				s.reject(m, fmt.Errorf("%w: record of %d bytes exceeds batch bytes %d", kafka.MessageSizeTooLarge, n, s.cfg.batchBytes))
+				continue
+			}
+			if bytes+n > s.cfg.batchBytes {
+				flush()
+			}
+			batch = append(batch, m)
+			bytes += n
+			if len(batch) >= s.cfg.batchSize {
+				flush()
+			}
+		case <-t.C():
+			flush()
+		}
+	}
+}
+
+func (s *Sink) reject(m Message, err error) {
+	s.failed.Add(1)
+	m.Ack.Done(err)
+	s.fail(&WriteError{Topic: m.Topic, Records: 1, Attempts: 0, Err: err})
+}
+
+func asMessage(e any) (Message, bool) {
+	switch m := e.(type) {
+	case Message:
+		return m, true
+	case *Message:
+		if m != nil {
+			return *m, true
+		}
+	}
+	return Message{}, false
+}
+
+// recordSize over-estimates kafka-go's accounting of a record (its
+// Message.totalSize), so a batch the Sink cut at BatchBytes is never split
+// again by the writer.
+func recordSize(m Message) int {
+	n := 32 + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += 10 + len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// write sends batch, retrying what fails, and resolves every Ack.
+func (s *Sink) write(batch []Message) {
+	pending := batch
+	var errs []error
+	for attempt := 1; ; attempt++ {
+		pending, errs = s.try(pending)
+		if len(pending) == 0 {
+			return
+		}
+		last := attempt > s.cfg.retries || s.ctx.Err() != nil ||
+			!sleep(s.ctx, s.cfg.clock, min(s.cfg.backoff<<(attempt-1), maxSinkBackoff))
+		if last {
+			s.giveUp(pending, errs, attempt)
+			return
+		}
+	}
+}
+
+// giveUp fails pending, reporting one WriteError per topic.
+func (s *Sink) giveUp(pending []Message, errs []error, attempts int) {
+	perTopic := map[string]*WriteError{}
+	var order []string
+	for i, m := range pending {
+		err := errs[i]
+		if s.ctx.Err() != nil {
+			err = s.ctx.Err()
+		}
+		m.Ack.Done(err)
+		we := perTopic[m.Topic]
+		if we == nil {
+			we = &WriteError{Topic: m.Topic, Attempts: attempts, Err: err}
+			perTopic[m.Topic] = we
+			order = append(order, m.Topic)
+		}
+		we.Records++
+	}
+	s.failed.Add(int64(len(pending)))
+	for _, t := range order {
+		s.fail(perTopic[t])
+	}
+}
+
+// try writes msgs once; it acks what Kafka acknowledged and returns the
+// rest with their errors, in their original order.
+func (s *Sink) try(msgs []Message) ([]Message, []error) {
+	err := s.send(msgs)
+	if err == nil {
+		s.ack(msgs)
+		return nil, nil
+	}
+	var werrs kafka.WriteErrors
+	if errors.As(err, &werrs) && len(werrs) == len(msgs) {
+		var failed []Message
+		var errs []error
+		for i, m := range msgs {
+			if werrs[i] == nil {
+				m.Ack.Done(nil)
+				s.written.Add(1)
+			} else {
+				failed, errs = append(failed, m), append(errs, werrs[i])
+			}
+		}
+		return failed, errs
+	}
+	// The whole call failed before anything was sent: typically one topic
+	// unknown to the cluster. Try topic by topic so the others go through.
+	topics := topicsOf(msgs)
+	if len(topics) == 1 || s.ctx.Err() != nil {
+		return msgs, repeat(err, len(msgs))
+	}
+	var failed []Message
+	var errs []error
+	for _, t := range topics {
+		group := slices.DeleteFunc(slices.Clone(msgs), func(m Message) bool { return m.Topic != t })
+		f, e := s.try(group)
+		failed, errs = append(failed, f...), append(errs, e...)
+	}
+	return failed, errs
+}
+
+func (s *Sink) send(msgs []Message) error {
+	kms := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		kms[i] = toKafka(m)
+	}
+	return s.w.WriteMessages(s.ctx, kms...)
+}
+
+func (s *Sink) ack(msgs []Message) {
+	for _, m := range msgs {
+		m.Ack.Done(nil)
+	}
+	s.written.Add(int64(len(msgs)))
+}
+
+func topicsOf(msgs []Message) []string {
+	var ts []string
+	for _, m := range msgs {
+		if !slices.Contains(ts, m.Topic) {
+			ts = append(ts, m.Topic)
+		}
+	}
+	return ts
+}
+
+func repeat(err error, n int) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}

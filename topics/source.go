@@ -1,0 +1,272 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/reugn/go-streams"
+	"github.com/reugn/go-streams/flow"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/matriz/pipelines/clock"
+)
+
+// Source is a go-streams Source over a kafka-go consumer-group member. It
+// emits a Message with an *Ack for every record of its topics' assigned
+// partitions, and commits a partition's offset only past records whose
+// Acks resolved ok (see Ack and tracker), on an interval and on Close.
+//
+// It fetches with Reader.FetchMessage and commits itself (kafka-go's
+// CommitInterval 0, synchronous commits); ReadMessage would commit before
+// the record is processed.
+//
+// Lifecycle: NewSource joins the group and starts fetching; Out closes when
+// its context ends or Close is called. Close stops fetching, waits (up to
+// the drain timeout) for emitted records to be acked, commits, and leaves
+// the group, so the next member takes over without waiting for a session
+// timeout. Always call Close.
+type Source struct {
+	r   *kafka.Reader
+	cfg sourceConfig
+	tr  *tracker
+	out chan any
+
+	stopFetch  context.CancelFunc
+	fetchDone  chan struct{}
+	stopCommit chan struct{}
+	commitDone chan struct{}
+	commitMu   sync.Mutex
+
+	errMu sync.Mutex
+	err   error
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ streams.Source = (*Source)(nil)
+
+// sourceOutBuffer decouples the fetch loop from the first operator; kafka-go
+// already queues QueueCapacity records behind it.
+const sourceOutBuffer = 256
+
+// NewSource joins group as a member reading topics from the cluster behind
+// brokers. It returns a *BrokerUnreachableError if no broker answers within
+// the dial timeout, and a *ConfigError for bad options, before kafka-go
+// (which panics on bad config) sees them.
+func NewSource(ctx context.Context, brokers []string, group string, topics []string, opts ...SourceOption) (*Source, error) {
+	cfg := defaultSourceConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkAddrs("source", brokers); err != nil {
+		return nil, err
+	}
+	if group == "" {
+		return nil, &ConfigError{Component: "source", Option: "group", Reason: "empty, want a consumer group id"}
+	}
+	if len(topics) == 0 {
+		return nil, &ConfigError{Component: "source", Option: "topics", Reason: "empty, want at least one topic"}
+	}
+	for _, t := range topics {
+		if err := (Spec{Name: t, Partitions: 1, ReplicationFactor: ReplicationByCluster}).Validate(); err != nil {
+			return nil, &ConfigError{Component: "source", Option: "topics", Reason: err.Error()}
+		}
+	}
+	if err := reachable(ctx, brokers, cfg.dialTimeout); err != nil {
+		return nil, err
+	}
+
+	s := &Source{
+		cfg:        cfg,
+		tr:         newTracker(),
+		out:        make(chan any, sourceOutBuffer),
+		fetchDone:  make(chan struct{}),
+		stopCommit: make(chan struct{}),
+		commitDone: make(chan struct{}),
+	}
+	start := kafka.FirstOffset
+	if cfg.startLatest {
+		start = kafka.LastOffset
+	}
+	rc := kafka.ReaderConfig{
+		Brokers:        slices.Clone(brokers),
+		GroupID:        group,
+		GroupTopics:    slices.Clone(topics),
+		Dialer:         &kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true},
+		MinBytes:       cfg.minBytes,
+		MaxBytes:       cfg.maxBytes,
+		MaxWait:        cfg.maxWait,
+		QueueCapacity:  cfg.queueCapacity,
+		CommitInterval: 0, // we commit, after acks
+		StartOffset:    start,
+		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
+			s.report(fmt.Errorf("kafka reader: "+format, args...))
+		}),
+	}
+	if err := rc.Validate(); err != nil { // NewReader would panic on it
+		return nil, &ConfigError{Component: "source", Option: "reader", Reason: err.Error()}
+	}
+	s.r = kafka.NewReader(rc)
+
+	fctx, cancel := context.WithCancel(ctx)
+	s.stopFetch = cancel
+	go s.fetch(fctx)
+	go s.commitLoop()
+	return s, nil
+}
+
+// Out returns the channel of emitted Messages (as any, for go-streams).
+func (s *Source) Out() <-chan any { return s.out }
+
+// Via streams the Source's output into operator and returns it.
+func (s *Source) Via(operator streams.Flow) streams.Flow {
+	flow.DoStream(s, operator)
+	return operator
+}
+
+// Err returns the first fetch or commit error, or nil.
+func (s *Source) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+func (s *Source) fail(err error) {
+	s.errMu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.errMu.Unlock()
+	s.report(err)
+}
+
+func (s *Source) report(err error) {
+	if s.cfg.onError != nil {
+		s.cfg.onError(err)
+	}
+}
+
+// fetch emits records until ctx ends or the reader closes.
+func (s *Source) fetch(ctx context.Context) {
+	defer close(s.fetchDone)
+	defer close(s.out)
+	const minBackoff, maxBackoff = 100 * time.Millisecond, 2 * time.Second
+	backoff := minBackoff
+	for {
+		km, err := s.r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return
+			}
+			s.fail(fmt.Errorf("fetch: %w", err))
+			if !sleep(ctx, s.cfg.clock, backoff) {
+				return
+			}
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		ack := s.tr.track(km.Topic, int32(km.Partition), km.Offset, s.cfg.onError)
+		select {
+		case s.out <- fromKafka(km, ack):
+		case <-ctx.Done():
+			ack.abandon() // never emitted: never committed, redelivered later
+			return
+		}
+	}
+}
+
+func (s *Source) commitLoop() {
+	defer close(s.commitDone)
+	t := s.cfg.clock.NewTicker(s.cfg.commitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C():
+			_ = s.Flush(context.Background())
+		case <-s.stopCommit:
+			return
+		}
+	}
+}
+
+// Flush commits, now, every partition's offset past its contiguous run of
+// acked records. The interval loop and Close call it; callers may too
+// (e.g. before a planned rebalance).
+func (s *Source) Flush(ctx context.Context) error {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	cs := s.tr.advance()
+	if len(cs) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, len(cs))
+	for i, c := range cs {
+		// kafka-go stores Offset+1: the next record to read.
+		msgs[i] = kafka.Message{Topic: c.topic, Partition: int(c.partition), Offset: c.next - 1}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.commitTimeout)
+	defer cancel()
+	if err := s.r.CommitMessages(ctx, msgs...); err != nil {
+		err = fmt.Errorf("commit offsets: %w", err)
+		s.fail(err)
+		return err
+	}
+	s.tr.committed(cs)
+	return nil
+}
+
+// Close stops fetching (Out closes), waits up to the drain timeout for
+// emitted records to resolve, commits what is acked, and leaves the group.
+// It returns the final commit's error. Safe to call more than once.
+func (s *Source) Close() error {
+	s.closeOnce.Do(func() {
+		s.stopFetch()
+		<-s.fetchDone
+		s.drain()
+		close(s.stopCommit)
+		<-s.commitDone
+		s.closeErr = s.Flush(context.Background())
+		if err := s.r.Close(); err != nil && s.closeErr == nil {
+			s.closeErr = fmt.Errorf("leave group: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+// drain waits until every emitted record resolved or the drain timeout.
+func (s *Source) drain() {
+	if s.tr.unresolved() == 0 || s.cfg.drainTimeout == 0 {
+		return
+	}
+	t := s.cfg.clock.NewTicker(s.cfg.drainTimeout)
+	defer t.Stop()
+	for s.tr.unresolved() > 0 {
+		select {
+		case <-s.tr.idle:
+		case <-t.C():
+			return
+		}
+	}
+}
+
+// sleep waits d on cl, or returns false when ctx ends first.
+func sleep(ctx context.Context, cl clock.Clock, d time.Duration) bool {
+	t := cl.NewTicker(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
