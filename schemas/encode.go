@@ -273,4 +273,3 @@ func appendTrace(dst []byte, t *Trace) ([]byte, error) {
 	dst = appendString(dst, t.DataOrigin)
 	return appendString(dst, t.ExplanationLink), nil
 }
-

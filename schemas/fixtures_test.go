@@ -93,7 +93,7 @@ func fixtures() []fixture {
 	msgMinimal := MatrizMessage{MsgID: uuidMsg, TS: time.Unix(0, 0).UTC(), Lane: LaneExperimental,
 		Glyph: Glyph{ID: uuidGlyph, Kind: "memory", Version: "1"}, Topic: "memory"}
 	msgEdge := MatrizMessage{MsgID: uuidMsg, TS: tsBefore70, Lane: LaneCandidate,
-		Glyph: Glyph{ID: uuidGlyph, Kind: "", Version: "", Tags: map[string]string{"": "", "k": strings.Repeat("v", 200)}},
+		Glyph:   Glyph{ID: uuidGlyph, Kind: "", Version: "", Tags: map[string]string{"": "", "k": strings.Repeat("v", 200)}},
 		Payload: payloadEdge(), Topic: "trend"}
 	g := glyphFixture()
 	return []fixture{
