@@ -12,9 +12,10 @@ import (
 	"github.com/twmb/avro"
 )
 
-// maxHostileAlloc bounds what decoding one hostile value may allocate: a
-// length prefix must never be trusted before the bytes are there.
-const maxHostileAlloc = 1 << 20
+// maxHostileAlloc bounds what decoding one hostile value may allocate (a
+// valid message takes about 2 KiB): a length prefix must never be trusted
+// before the bytes are there.
+const maxHostileAlloc = 64 << 10
 
 // allocBytes returns the bytes f allocates on the heap on its second run,
 // so one-time schema loading and decoder compilation do not count.
