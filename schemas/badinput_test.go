@@ -31,7 +31,7 @@ func allocBytes(f func()) uint64 {
 
 // messageHead returns the encoding of a message up to, not including, its
 // glyph tags: what a hostile body needs in front to reach the maps.
-func messageHead(t *testing.T) []byte {
+func messageHead(t testing.TB) []byte {
 	t.Helper()
 	m := messageFixture()
 	m.Glyph.Tags, m.Payload, m.Topic = nil, nil, ""

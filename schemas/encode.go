@@ -54,17 +54,35 @@ func appendDouble(dst []byte, f float64) []byte {
 	return binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
 }
 
-// maxMicroSeconds bounds the seconds of a time whose microseconds since the
-// epoch fit in an int64 (about 292,000 years either side of 1970).
+// maxMicroSeconds is the largest whole number of seconds whose microseconds
+// fit in an int64 (about 292,000 years either side of 1970).
 const maxMicroSeconds = math.MaxInt64 / 1_000_000
 
-// appendTimestampMicros writes t as timestamp-micros: microseconds since the
-// Unix epoch, rounded towards the past, the same value time.UnixMicro gives.
-func appendTimestampMicros(dst []byte, t time.Time, field string) ([]byte, error) {
-	if s := t.Unix(); s >= maxMicroSeconds || s <= -maxMicroSeconds {
-		return dst, &EncodeError{Field: field, Err: fmt.Errorf("time %s does not fit timestamp-micros", t.Format(time.RFC3339))}
+// timestampMicros returns t as microseconds since the Unix epoch, rounded
+// towards the past (what time.UnixMicro gives), and false when that does not
+// fit in an int64, where time.UnixMicro would silently wrap. Every int64
+// fits back: a decoded timestamp always encodes again.
+func timestampMicros(t time.Time) (int64, bool) {
+	sec, us := t.Unix(), int64(t.Nanosecond()/1000)
+	if sec < 0 && us > 0 {
+		sec, us = sec+1, us-1_000_000 // same signs, so sec*1e6 cannot overflow early
 	}
-	return appendLong(dst, t.UnixMicro()), nil
+	if sec > maxMicroSeconds || sec < -maxMicroSeconds {
+		return 0, false
+	}
+	v := sec * 1_000_000
+	if (sec >= 0 && us > math.MaxInt64-v) || (sec < 0 && us < math.MinInt64-v) {
+		return 0, false
+	}
+	return v + us, true
+}
+
+func appendTimestampMicros(dst []byte, t time.Time, field string) ([]byte, error) {
+	us, ok := timestampMicros(t)
+	if !ok {
+		return dst, &EncodeError{Field: field, Err: fmt.Errorf("time %s is outside timestamp-micros (int64 microseconds since 1970)", t.Format(time.RFC3339Nano))}
+	}
+	return appendLong(dst, us), nil
 }
 
 func appendStringArray(dst []byte, ss []string) []byte {

@@ -185,9 +185,13 @@ func TestEncodeErrors(t *testing.T) {
 // rounding of sub-microsecond times (towards the past, like UnixMicro).
 func TestTimestampBoundaries(t *testing.T) {
 	for _, ts := range []time.Time{
-		time.Unix(maxMicroSeconds-1, 0).UTC(),
-		time.Unix(-maxMicroSeconds+1, 0).UTC(),
+		time.UnixMicro(math.MaxInt64).UTC(),
+		time.UnixMicro(math.MinInt64).UTC(),
+		time.UnixMicro(math.MaxInt64).Add(999 * time.Nanosecond), // rounds down into range
+		time.Unix(maxMicroSeconds, 0).UTC(),
+		time.Unix(-maxMicroSeconds, 0).UTC(),
 		time.Unix(-1, 999_999_999).UTC(),
+		time.Unix(-1, 1).UTC(),
 		time.Unix(0, 1).UTC(),
 		{},
 	} {
@@ -205,7 +209,16 @@ func TestTimestampBoundaries(t *testing.T) {
 			t.Errorf("%v: got %v, want %v", ts, got.TS, want)
 		}
 	}
-	if maxMicroSeconds != math.MaxInt64/1_000_000 {
-		t.Fatal("maxMicroSeconds drifted")
+	for _, ts := range []time.Time{
+		time.UnixMicro(math.MaxInt64).Add(time.Microsecond),
+		time.UnixMicro(math.MinInt64).Add(-time.Nanosecond),
+		time.Unix(maxMicroSeconds+1, 0),
+		time.Unix(-maxMicroSeconds-1, 0),
+	} {
+		m := messageFixture()
+		m.TS = ts
+		if _, err := AppendEncode(nil, &m); !errors.Is(err, ErrEncode) {
+			t.Errorf("%v: got %v, want ErrEncode", ts, err)
+		}
 	}
 }
