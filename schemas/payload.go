@@ -50,7 +50,9 @@ func (e *PayloadTypeError) Error() string {
 	return fmt.Sprintf("schemas: payload key %q holds %T; allowed: nil, bool, int64 (or int), float64, string, []float64, []string", e.Key, e.Value)
 }
 
-// Float returns p[key] as a float64 when it is a finite number (double or long).
+// Float returns p[key] as a float64 when it is a finite number (double or
+// long; a Go int too, since stages may build payloads with one before they
+// are encoded).
 func (p Payload) Float(key string) (float64, bool) {
 	switch x := p[key].(type) {
 	case float64:
@@ -60,15 +62,20 @@ func (p Payload) Float(key string) (float64, bool) {
 		return x, true
 	case int64:
 		return float64(x), true
+	case int:
+		return float64(x), true
 	}
 	return 0, false
 }
 
-// Int returns p[key] as an int64 when it is a long (or a whole double).
+// Int returns p[key] as an int64 when it is a long (or a Go int, or a whole
+// double within ±2^53, where doubles are exact).
 func (p Payload) Int(key string) (int64, bool) {
 	switch x := p[key].(type) {
 	case int64:
 		return x, true
+	case int:
+		return int64(x), true
 	case float64:
 		if x == math.Trunc(x) && !math.IsInf(x, 0) && math.Abs(x) < 1<<53 {
 			return int64(x), true
