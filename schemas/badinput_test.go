@@ -273,3 +273,45 @@ func TestUnknownSchemaID(t *testing.T) {
 		t.Fatalf("message %q does not name the id", err)
 	}
 }
+
+// TestSizedBlocksDecode is the legal side of negative block counts: Avro
+// writers may split arrays and maps into several blocks and prefix a block
+// with -count and its byte size. Such a body decodes, here and in goavro, to
+// the same value as the single-block form.
+func TestSizedBlocksDecode(t *testing.T) {
+	head := messageHead(t)
+	tags := cat(str("consent"), str("granted"), str("purpose"), str("care"))
+	vec := make([]byte, 0, 24)
+	for _, f := range []float64{0.5, -1, 2} {
+		vec = appendDouble(vec, f)
+	}
+	entry := cat(str("intent"), long(branchDoubles),
+		long(-1), long(8), vec[:8], long(2), vec[8:], long(0)) // vector: sized block of 1, plain block of 2
+	body := cat(head,
+		long(-2), long(int64(len(tags))), tags, long(1), str("subject_sid"), str("sid-42"), long(0), // tags: sized block, then plain block
+		long(-1), long(int64(len(entry))), entry, // payload: sized block of 1 entry
+		long(1), str("tags"), long(branchStrings), long(-1), long(2), str("a"), long(0), long(0), // then a plain block: a string list
+		str("trend"))
+	want := messageFixture()
+	want.Glyph.Tags = map[string]string{"consent": "granted", "purpose": "care", "subject_sid": "sid-42"}
+	want.Payload = Payload{"intent": []float64{0.5, -1, 2}, "tags": []string{"a"}}
+	want.Topic = "trend"
+	var got MatrizMessage
+	if err := Decode(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffValues(&want, &got) {
+		t.Error(d)
+	}
+	native, rest, err := goavroCodec(t, NameMessage).NativeFromBinary(body)
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("goavro: %v (%d left)", err, len(rest))
+	}
+	theirs, err := fromNative(NameMessage, native)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffValues(&want, theirs) {
+		t.Errorf("goavro: %s", d)
+	}
+}

@@ -108,7 +108,7 @@ func (l *SchemaLookup) Writer(ctx context.Context, id uint32) (*avro.Schema, err
 	text, err := l.fetch(ctx, id)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-			err = fmt.Errorf("%w (fetch: %v)", ctxErr, err)
+			err = fmt.Errorf("%w (fetch: %w)", ctxErr, err)
 		}
 		return nil, &SchemaIDError{ID: id, Err: err}
 	}
