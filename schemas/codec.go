@@ -1,7 +1,6 @@
 package schemas
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/twmb/avro"
@@ -29,45 +28,41 @@ func NameOf[T Record]() Name {
 	}
 }
 
-// ErrDecode is wrapped by every error that Decode returns for bad bytes, so
-// callers can route the message to a DLQ with errors.Is.
-var ErrDecode = errors.New("schemas: undecodable avro body")
-
-// DecodeError says which schema failed on which input and why.
-type DecodeError struct {
-	Schema Name
-	Err    error
-}
-
-func (e *DecodeError) Error() string {
-	return fmt.Sprintf("schemas: decode %s: %v", e.Schema, e.Err)
-}
-
-// Unwrap returns both ErrDecode and the codec's own error.
-func (e *DecodeError) Unwrap() []error { return []error{ErrDecode, e.Err} }
-
 // AppendEncode appends the Avro binary encoding of v (no wire header) to dst
 // and returns the extended buffer. Reuse dst across calls to avoid
-// allocating on the hot path.
+// allocating on the hot path. Map entries are written in sorted key order,
+// so equal values always give equal bytes. On error dst is returned
+// unextended and the error is an *EncodeError wrapping ErrEncode.
 func AppendEncode[T Record](dst []byte, v *T) ([]byte, error) {
-	name := NameOf[T]()
-	s, err := Schema(name)
-	if err != nil {
-		return dst, err
+	n := len(dst)
+	var (
+		out []byte
+		err error
+	)
+	switch x := any(v).(type) {
+	case *Glyph:
+		out = appendGlyph(dst, x)
+	case *MatrizMessage:
+		out, err = appendMessage(dst, x)
+	case *MatrizResult:
+		out, err = appendResult(dst, x)
+	case *Event:
+		out, err = appendEvent(dst, x)
+	case *Trace:
+		out, err = appendTrace(dst, x)
 	}
-	w, err := toWire(v)
 	if err != nil {
-		return dst, fmt.Errorf("schemas: encode %s: %w", name, err)
-	}
-	out, err := s.AppendEncode(dst, w)
-	if err != nil {
-		return dst, fmt.Errorf("schemas: encode %s: %w", name, err)
+		if e, ok := err.(*EncodeError); ok {
+			e.Schema = NameOf[T]()
+		}
+		return dst[:n], err
 	}
 	return out, nil
 }
 
 // Decode decodes an Avro body written with the binary's own schema for T.
-// Trailing bytes are an error: a body is exactly one record.
+// Trailing bytes are an error: a body is exactly one record. v is reset
+// first, so a reused v keeps nothing from an earlier message.
 func Decode[T Record](src []byte, v *T) error {
 	name := NameOf[T]()
 	s, err := Schema(name)
@@ -77,15 +72,16 @@ func Decode[T Record](src []byte, v *T) error {
 	return decodeWith(s, name, src, v)
 }
 
-// DecodeResolved decodes an Avro body written with writer into v, resolving
-// writer against the binary's schema for T (defaults filled, writer-only
-// fields skipped). resolved comes from Resolve.
+// DecodeResolved decodes an Avro body written with a writer schema into v,
+// through resolved, the schema Resolve returned for that writer (defaults
+// filled, writer-only fields skipped).
 func DecodeResolved[T Record](resolved *avro.Schema, src []byte, v *T) error {
 	return decodeWith(resolved, NameOf[T](), src, v)
 }
 
 // Resolve returns the schema that reads data written with writer into T.
-// Resolution is not free: cache the result per writer schema id.
+// It fails with an *avro.CompatibilityError when writer's data cannot be
+// read as T. Resolution is not free: SchemaLookup caches it per schema id.
 func Resolve[T Record](writer *avro.Schema) (*avro.Schema, error) {
 	reader, err := Schema(NameOf[T]())
 	if err != nil {
@@ -109,89 +105,6 @@ func decodeWith[T Record](s *avro.Schema, name Name, src []byte, v *T) error {
 	return nil
 }
 
-// toWire returns v, or a shallow copy of it with payloads in wire shape.
-func toWire[T Record](v *T) (any, error) {
-	switch x := any(v).(type) {
-	case *MatrizMessage:
-		p, changed, err := x.Payload.toWire()
-		if err != nil {
-			return nil, err
-		}
-		if changed {
-			c := *x
-			c.Payload = p
-			return &c, nil
-		}
-	case *MatrizResult:
-		p, changed, err := x.Payload.toWire()
-		if err != nil {
-			return nil, err
-		}
-		tr, err := crumbsToWire(x.Trace)
-		if err != nil {
-			return nil, err
-		}
-		if changed || tr != nil {
-			c := *x
-			c.Payload = p
-			if tr != nil {
-				c.Trace = tr
-			}
-			return &c, nil
-		}
-	case *Event:
-		p, changed, err := x.Payload.toWire()
-		if err != nil {
-			return nil, err
-		}
-		if changed {
-			c := *x
-			c.Payload = p
-			return &c, nil
-		}
-	case *Trace:
-		in, inChanged, err := x.Inputs.toWire()
-		if err != nil {
-			return nil, err
-		}
-		out, outChanged, err := x.Outputs.toWire()
-		if err != nil {
-			return nil, err
-		}
-		cr, err := crumbsToWire(x.Crumbs)
-		if err != nil {
-			return nil, err
-		}
-		if inChanged || outChanged || cr != nil {
-			c := *x
-			c.Inputs, c.Outputs = in, out
-			if cr != nil {
-				c.Crumbs = cr
-			}
-			return &c, nil
-		}
-	}
-	return v, nil
-}
-
-// crumbsToWire returns nil when no crumb needs a change.
-func crumbsToWire(cs []Crumb) ([]Crumb, error) {
-	var out []Crumb
-	for i := range cs {
-		p, changed, err := cs[i].Data.toWire()
-		if err != nil {
-			return nil, err
-		}
-		if changed {
-			if out == nil {
-				out = append([]Crumb(nil), cs...)
-			}
-			out[i].Data = p
-		}
-	}
-	return out, nil
-}
-
 // fromWire normalises decoded payload values to the documented Go types.
 func fromWire[T Record](v *T) error {
 	switch x := any(v).(type) {
@@ -201,11 +114,7 @@ func fromWire[T Record](v *T) error {
 		if err := x.Payload.normalize(); err != nil {
 			return err
 		}
-		for i := range x.Trace {
-			if err := x.Trace[i].Data.normalize(); err != nil {
-				return err
-			}
-		}
+		return normalizeCrumbs(x.Trace)
 	case *Event:
 		return x.Payload.normalize()
 	case *Trace:
@@ -215,10 +124,15 @@ func fromWire[T Record](v *T) error {
 		if err := x.Outputs.normalize(); err != nil {
 			return err
 		}
-		for i := range x.Crumbs {
-			if err := x.Crumbs[i].Data.normalize(); err != nil {
-				return err
-			}
+		return normalizeCrumbs(x.Crumbs)
+	}
+	return nil
+}
+
+func normalizeCrumbs(cs []Crumb) error {
+	for i := range cs {
+		if err := cs[i].Data.normalize(); err != nil {
+			return err
 		}
 	}
 	return nil

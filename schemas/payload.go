@@ -5,47 +5,6 @@ import (
 	"math"
 )
 
-// stringList is the wire form of a []string inside a payload union: Avro
-// allows one array branch per union and array<double> holds it, so string
-// lists travel wrapped in the record matriz.StringList.
-type stringList struct {
-	Items []string `avro:"items"`
-}
-
-// toWire returns p in the shape the encoder needs, and whether that is a
-// new map. It allocates only when p holds a []string or an int; the common
-// payload (numbers, strings, vectors) passes through untouched.
-func (p Payload) toWire() (Payload, bool, error) {
-	var out Payload
-	for k, v := range p {
-		switch x := v.(type) {
-		case nil, bool, int64, float64, string, []float64:
-		case []string:
-			if out == nil {
-				out = make(Payload, len(p))
-				for k2, v2 := range p {
-					out[k2] = v2
-				}
-			}
-			out[k] = stringList{Items: x}
-		case int:
-			if out == nil {
-				out = make(Payload, len(p))
-				for k2, v2 := range p {
-					out[k2] = v2
-				}
-			}
-			out[k] = int64(x)
-		default:
-			return nil, false, &PayloadTypeError{Key: k, Value: v}
-		}
-	}
-	if out == nil {
-		return p, false, nil
-	}
-	return out, true, nil
-}
-
 // normalize rewrites decoded union values to the documented Go types:
 // []any of doubles becomes []float64, a StringList record becomes []string.
 func (p Payload) normalize() error {
@@ -88,10 +47,12 @@ type PayloadTypeError struct {
 }
 
 func (e *PayloadTypeError) Error() string {
-	return fmt.Sprintf("schemas: payload key %q holds %T; allowed: nil, bool, int64, float64, string, []float64, []string", e.Key, e.Value)
+	return fmt.Sprintf("schemas: payload key %q holds %T; allowed: nil, bool, int64 (or int), float64, string, []float64, []string", e.Key, e.Value)
 }
 
-// Float returns p[key] as a float64 when it is a finite number (double or long).
+// Float returns p[key] as a float64 when it is a finite number (double or
+// long; a Go int too, since stages may build payloads with one before they
+// are encoded).
 func (p Payload) Float(key string) (float64, bool) {
 	switch x := p[key].(type) {
 	case float64:
@@ -101,15 +62,20 @@ func (p Payload) Float(key string) (float64, bool) {
 		return x, true
 	case int64:
 		return float64(x), true
+	case int:
+		return float64(x), true
 	}
 	return 0, false
 }
 
-// Int returns p[key] as an int64 when it is a long (or a whole double).
+// Int returns p[key] as an int64 when it is a long (or a Go int, or a whole
+// double within ±2^53, where doubles are exact).
 func (p Payload) Int(key string) (int64, bool) {
 	switch x := p[key].(type) {
 	case int64:
 		return x, true
+	case int:
+		return int64(x), true
 	case float64:
 		if x == math.Trunc(x) && !math.IsInf(x, 0) && math.Abs(x) < 1<<53 {
 			return int64(x), true

@@ -14,7 +14,8 @@ const (
 	LaneProd         Lane = "prod"
 )
 
-// Lanes lists every lane in promotion order.
+// Lanes lists every lane in promotion order, which is also the order of the
+// Lane enum's symbols and so the index Avro writes.
 var Lanes = []Lane{LaneExperimental, LaneCandidate, LaneProd}
 
 // Valid reports whether l is one of the three lanes.
@@ -95,6 +96,14 @@ const (
 	EventFlagChange       EventKind = "flag_change"
 )
 
+// EventKinds lists every event kind in the order of the EventKind enum's
+// symbols, which is the index Avro writes.
+var EventKinds = []EventKind{
+	EventUnknown, EventIntention, EventAction, EventMemoryWrite, EventReward,
+	EventDriftAlert, EventCircuitBreak, EventBreakthrough, EventGuardianDecision,
+	EventDecimation, EventRouting, EventApproval, EventFlagChange,
+}
+
 // Event is one decision or happening on a lane's event log.
 type Event struct {
 	ID      string    `avro:"id"`
@@ -117,6 +126,10 @@ const (
 	RiskHigh         RiskClass = "high"
 	RiskUnacceptable RiskClass = "unacceptable"
 )
+
+// RiskClasses lists every risk class in the order of the RiskClass enum's
+// symbols.
+var RiskClasses = []RiskClass{RiskMinimal, RiskLimited, RiskHigh, RiskUnacceptable}
 
 // Trace is the explanation of one decision: the crumbs that led to it, its
 // inputs and outputs, the constraints applied, and the EU AI Act markers.

@@ -15,7 +15,8 @@ const (
 	WireHeaderSize      = 5
 )
 
-// Wire-format errors. Each is wrapped by a *WireError naming the input size.
+// Wire-format errors. ErrTruncated and ErrMagic are wrapped by a *WireError
+// naming the input size; ErrUnknownSchemaID by a *SchemaIDError.
 var (
 	ErrTruncated = errors.New("schemas: shorter than the 5-byte wire header")
 	ErrMagic     = errors.New("schemas: wrong magic byte (want 0: not Confluent wire format)")
@@ -26,11 +27,17 @@ var (
 
 // WireError reports why bytes are not in the Confluent wire format.
 type WireError struct {
-	Len int
-	Err error
+	Len   int  // length of the whole value
+	Magic byte // the first byte, when Err is ErrMagic
+	Err   error
 }
 
-func (e *WireError) Error() string { return fmt.Sprintf("%v (%d bytes)", e.Err, e.Len) }
+func (e *WireError) Error() string {
+	if errors.Is(e.Err, ErrMagic) {
+		return fmt.Sprintf("%v: got 0x%02x (%d bytes)", e.Err, e.Magic, e.Len)
+	}
+	return fmt.Sprintf("%v (%d bytes)", e.Err, e.Len)
+}
 
 // Unwrap returns the sentinel.
 func (e *WireError) Unwrap() error { return e.Err }
@@ -42,13 +49,14 @@ func AppendWireHeader(dst []byte, id uint32) []byte {
 }
 
 // ParseWire splits a wire-format value into its schema id and Avro body.
-// The body aliases b.
+// The body aliases b. It reads only the header: an empty body is not an
+// error here, since the decoder names what is missing.
 func ParseWire(b []byte) (id uint32, body []byte, err error) {
 	if len(b) < WireHeaderSize {
 		return 0, nil, &WireError{Len: len(b), Err: ErrTruncated}
 	}
 	if b[0] != MagicByte {
-		return 0, nil, &WireError{Len: len(b), Err: ErrMagic}
+		return 0, nil, &WireError{Len: len(b), Magic: b[0], Err: ErrMagic}
 	}
 	return binary.BigEndian.Uint32(b[1:5]), b[WireHeaderSize:], nil
 }

@@ -1,0 +1,85 @@
+// Package schemas holds the MATRIZ record schemas (Avro .avsc files embedded
+// with go:embed), their Go types, the codec and the Confluent wire format.
+// Every Kafka value the pipeline reads or writes goes through it.
+//
+// # Schemas
+//
+// Field names follow the Node Contract v1. The records, in namespace matriz:
+//
+//   - Glyph (GLYPH v1): id (uuid), kind, version, tags map<string,string>.
+//     Identity and consent (subject_sid, consent, purpose) live in tags.
+//   - MatrizMessage: msg_id (uuid), ts (timestamp-micros), lane (enum Lane),
+//     glyph, payload, topic. Its Kafka key is glyph.id.
+//   - MatrizResult: a node's answer: id, msg_id, ts, lane, node,
+//     node_version, ok, reasons, payload, trace (array of Crumb).
+//   - Event: one decision on a lane's event log: id, ts, kind (enum
+//     EventKind), lane, glyph_id, msg_id, stage, payload.
+//   - Trace: the explanation of one decision: crumbs, inputs, outputs,
+//     constraints and the EU AI Act markers risk_class (enum RiskClass),
+//     data_origin, explanation_link.
+//
+// The shared named types Lane, StringList and Crumb have files of their own;
+// Text returns each record's schema self-contained (named types inlined),
+// the form registered in a schema registry.
+//
+// # Payloads and StringList
+//
+// A Payload is map<union> with the union [null, boolean, long, double,
+// string, array<double>, matriz.StringList]. In Go its values are nil, bool,
+// int64, float64, string, []float64 and []string (a Go int is accepted when
+// encoding and comes back as int64). Avro forbids two array branches in one
+// union, because a reader could not tell which one a value was written
+// with, so array<string> cannot sit beside array<double>: a []string travels
+// wrapped in the record matriz.StringList {items: array<string>}. The codec
+// wraps and unwraps it; Go code never sees the record, but goavro, kcat and
+// other readers of a topic do. An empty or nil list decodes as an empty,
+// non-nil slice.
+//
+// # Codec
+//
+// AppendEncode writes the Avro binary body of a record into a reused buffer
+// and allocates nothing (for maps of up to 32 keys). It writes map entries in sorted key order, so equal
+// values give equal bytes (twmb/avro's own encoder follows Go's random map
+// order); apart from that order its bytes are twmb/avro's and goavro's, which
+// the tests check. Decode reads a body written with the binary's own schema
+// through github.com/twmb/avro, which bounds every length and count against
+// the bytes present, and normalises payload values to the Go types above.
+// Resolve and DecodeResolved read data written with another version of a
+// schema (Avro schema resolution: reader defaults filled, writer-only fields
+// skipped).
+//
+// # Wire format
+//
+// Kafka values use the Confluent wire format: the magic byte 0, the schema
+// id as 4 bytes big-endian, then the Avro body. AppendWireHeader and
+// ParseWire handle the header; AppendWire writes header and body in one
+// call. DecodeWire reads a value through a SchemaLookup, which maps schema
+// ids to writer schemas with a FetchFunc (the registry client supplies one over
+// the registry's REST API; this package knows no HTTP) and caches the parsed
+// and resolved schemas per id.
+//
+// # Errors
+//
+// Bad input is a typed error, never a panic, so the runtime can route it to
+// the lane's DLQ with the reason: *WireError (ErrTruncated, ErrMagic),
+// *SchemaIDError (ErrUnknownSchemaID, ErrSchemaText, ErrIncompatible, or a
+// transient fetch error, which is not cached), *DecodeError (ErrDecode), and
+// for values that decode but break the Node Contract, MatrizMessage.Validate's
+// *ContractError (ErrContract). AppendEncode fails only on values outside
+// their schema: *EncodeError (ErrEncode) naming the field.
+//
+// # Metrics
+//
+// The package emits no metrics and starts no goroutines: it is pure
+// functions over bytes and values. The runtime counts decode failures and
+// DLQ routing around it.
+//
+// # Test data
+//
+// Test fixtures live in schemas/testdata: golden/ holds one encoded body
+// (.avro) per fixture with its goavro JSON rendering (.json) for review, and
+// is rewritten by `go test ./schemas -run 'TestGolden|TestFuzzSeeds' -update`;
+// evolution/ holds the test-only GLYPH v2 (and a breaking GLYPH) for the
+// schema-resolution tests; fuzz/<FuzzName>/ holds the seed corpora where
+// `go test -fuzz` finds them.
+package schemas

@@ -1,0 +1,192 @@
+package schemas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+
+	"github.com/twmb/avro"
+)
+
+// Errors of a schema id that the registry knows but the binary cannot use.
+// Both are permanent for that id (registry ids are immutable), so
+// SchemaLookup caches them and the runtime sends such messages to the DLQ.
+var (
+	// ErrSchemaText: the registry's text for the id does not parse as Avro.
+	ErrSchemaText = errors.New("schemas: writer schema does not parse")
+	// ErrIncompatible: data written with the id's schema cannot be read as
+	// the Go type asked for (Avro schema resolution rules).
+	ErrIncompatible = errors.New("schemas: writer schema cannot be read as the wanted type")
+)
+
+// SchemaIDError says which schema id a lookup or decode failed on.
+type SchemaIDError struct {
+	ID  uint32
+	Err error
+}
+
+func (e *SchemaIDError) Error() string { return fmt.Sprintf("schemas: schema id %d: %v", e.ID, e.Err) }
+
+// Unwrap returns the cause: ErrUnknownSchemaID, ErrSchemaText,
+// ErrIncompatible, a context error or the fetcher's own error.
+func (e *SchemaIDError) Unwrap() error { return e.Err }
+
+// FetchFunc returns the schema text a registry holds for id. It must return
+// an error wrapping ErrUnknownSchemaID when the registry says the id does
+// not exist; any other error is taken as transient (a network failure) and
+// is not cached, so the next lookup fetches again. The package knows no
+// HTTP: schemas/registry supplies a FetchFunc over its client.
+type FetchFunc func(ctx context.Context, id uint32) (string, error)
+
+// StaticFetcher returns a FetchFunc over a fixed id → schema text table, for
+// tests and for running without a registry. It copies texts.
+func StaticFetcher(texts map[uint32]string) FetchFunc {
+	texts = maps.Clone(texts)
+	return func(ctx context.Context, id uint32) (string, error) {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		text, ok := texts[id]
+		if !ok {
+			return "", ErrUnknownSchemaID
+		}
+		return text, nil
+	}
+}
+
+// SchemaLookup turns the schema id of a wire-format value into the writer
+// schema and into the schema that reads that writer's data as one of the
+// package's Go types. It caches both per id, including the permanent
+// failures, so a consumer parses and resolves each writer schema once. It is
+// safe for concurrent use; two goroutines that miss the cache for the same
+// id at once may both fetch it, which is harmless since ids are immutable.
+type SchemaLookup struct {
+	fetch FetchFunc
+
+	mu       sync.RWMutex
+	writers  map[uint32]cached
+	resolved map[resolvedKey]cached
+}
+
+type cached struct {
+	schema *avro.Schema
+	err    error
+}
+
+type resolvedKey struct {
+	id   uint32
+	name Name
+}
+
+// ErrNoFetcher is returned by NewSchemaLookup without a FetchFunc.
+var ErrNoFetcher = errors.New("schemas: NewSchemaLookup needs a FetchFunc")
+
+// NewSchemaLookup returns a lookup that fetches unknown ids with fetch.
+func NewSchemaLookup(fetch FetchFunc) (*SchemaLookup, error) {
+	if fetch == nil {
+		return nil, ErrNoFetcher
+	}
+	return &SchemaLookup{
+		fetch:    fetch,
+		writers:  make(map[uint32]cached),
+		resolved: make(map[resolvedKey]cached),
+	}, nil
+}
+
+// Writer returns the parsed writer schema for id. Errors are
+// *SchemaIDError values wrapping ErrUnknownSchemaID, ErrSchemaText, the
+// context's error or the fetcher's error.
+func (l *SchemaLookup) Writer(ctx context.Context, id uint32) (*avro.Schema, error) {
+	l.mu.RLock()
+	c, ok := l.writers[id]
+	l.mu.RUnlock()
+	if ok {
+		return c.schema, c.err
+	}
+	text, err := l.fetch(ctx, id)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			err = fmt.Errorf("%w (fetch: %w)", ctxErr, err)
+		}
+		return nil, &SchemaIDError{ID: id, Err: err}
+	}
+	c = cached{}
+	if c.schema, err = parseWriter(text); err != nil {
+		c = cached{err: &SchemaIDError{ID: id, Err: fmt.Errorf("%w: %w", ErrSchemaText, err)}}
+	}
+	l.mu.Lock()
+	if prev, ok := l.writers[id]; ok {
+		c = prev // keep the first result so every caller shares one *avro.Schema
+	} else {
+		l.writers[id] = c
+	}
+	l.mu.Unlock()
+	return c.schema, c.err
+}
+
+// parseWriter parses a writer schema on its own: a fresh parse per id,
+// since two ids may define the same named type differently.
+func parseWriter(text string) (*avro.Schema, error) {
+	return avro.Parse(text)
+}
+
+// ResolveID returns the schema that reads data written with schema id as T,
+// resolved once per (id, T) and cached. When the writer schema is the
+// binary's own, that is T's schema itself and decoding costs no more than
+// Decode. Errors are *SchemaIDError values; ErrIncompatible when the writer
+// cannot be read as T.
+func ResolveID[T Record](ctx context.Context, l *SchemaLookup, id uint32) (*avro.Schema, error) {
+	key := resolvedKey{id: id, name: NameOf[T]()}
+	l.mu.RLock()
+	c, ok := l.resolved[key]
+	l.mu.RUnlock()
+	if ok {
+		return c.schema, c.err
+	}
+	writer, err := l.Writer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c = cached{}
+	if c.schema, err = Resolve[T](writer); err != nil {
+		c = cached{err: &SchemaIDError{ID: id, Err: fmt.Errorf("%w %s: %w", ErrIncompatible, key.name, err)}}
+	}
+	l.mu.Lock()
+	if prev, ok := l.resolved[key]; ok {
+		c = prev
+	} else {
+		l.resolved[key] = c
+	}
+	l.mu.Unlock()
+	return c.schema, c.err
+}
+
+// DecodeWire decodes a Confluent wire-format value into v: it parses the
+// header, looks the schema id up in l, and decodes the body through the
+// writer schema resolved against T. It returns the schema id. Errors are a
+// *WireError (bad header), a *SchemaIDError (id unknown, unusable or not
+// fetchable) or a *DecodeError (bad body).
+func DecodeWire[T Record](ctx context.Context, l *SchemaLookup, b []byte, v *T) (uint32, error) {
+	id, body, err := ParseWire(b)
+	if err != nil {
+		return 0, err
+	}
+	resolved, err := ResolveID[T](ctx, l, id)
+	if err != nil {
+		return id, err
+	}
+	return id, DecodeResolved(resolved, body, v)
+}
+
+// AppendWire appends v in the Confluent wire format, the header for schema
+// id then the Avro body, to dst. On error dst is returned unextended.
+func AppendWire[T Record](dst []byte, id uint32, v *T) ([]byte, error) {
+	n := len(dst)
+	out, err := AppendEncode(AppendWireHeader(dst, id), v)
+	if err != nil {
+		return dst[:n], err
+	}
+	return out, nil
+}
