@@ -309,6 +309,9 @@ func (s *Sink) send(msgs []Message) error {
 
 func (s *Sink) ack(msgs []Message) {
 	for _, m := range msgs {
+		if s.cfg.onWritten != nil {
+			s.cfg.onWritten(m)
+		}
 		m.Ack.Done(nil)
 	}
 	s.written.Add(int64(len(msgs)))

@@ -32,6 +32,7 @@ type sinkConfig struct {
 	writeTimeout time.Duration
 	clock        clock.Clock
 	onError      func(error)
+	onWritten    func(Message)
 }
 
 // SinkOption configures a Sink.
@@ -114,3 +115,9 @@ func (c sinkConfig) validate() error {
 	}
 	return nil
 }
+
+// SinkOnWritten is called for every Message once Kafka acknowledged it,
+// before its Ack resolves: the hook the runtime counts outputs with, so the
+// Sink itself stays free of metrics. It runs on the Sink's goroutine and
+// must be fast.
+func SinkOnWritten(fn func(Message)) SinkOption { return func(c *sinkConfig) { c.onWritten = fn } }

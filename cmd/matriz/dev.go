@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/matriz/pipelines/pipelines"
+)
+
+func runDev(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "dev", "[--data-dir .matriz] [--http-addr 127.0.0.1:9464] [--rate N]",
+		"Runs everything in one process: the embedded Kafka broker and schema registry, deploy,\n"+
+			"a synthetic producer of valid MatrizMessages into every lane, and the lane pipelines.\n"+
+			"Prints one status line per second and serves /metrics and /healthz. Ctrl-C stops it\n"+
+			"cleanly; data stays in --data-dir, and the next start resumes from committed offsets.")
+	dataDir := fs.String("data-dir", ".matriz", "`directory` for broker data (topics, offsets, schemas)")
+	httpAddr := fs.String("http-addr", "127.0.0.1:9464", "`address` for /metrics and /healthz")
+	rate := fs.Int("rate", 200, "synthetic `messages` per second per lane")
+	listen := fs.String("listen", "127.0.0.1:9092", "Kafka listen `address` (so kcat and friends can connect)")
+	regListen := fs.String("registry-listen", "127.0.0.1:8081", "schema registry listen `address`")
+	debug := fs.Bool("debug", false, "log client warnings to stderr")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	if *rate < 1 {
+		return usagef("--rate %d: want at least 1 message per second", *rate)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if *debug {
+		logger = slog.New(slog.NewTextHandler(e.stderr, nil))
+	}
+	return pipelines.Dev(ctx, pipelines.DevConfig{
+		DataDir: *dataDir, HTTPAddr: *httpAddr, Rate: *rate,
+		BrokerListen: *listen, RegistryListen: *regListen,
+		Out: e.stdout, Logger: logger,
+	})
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// errHelp means the user asked for --help; usage was printed, exit 0.
+var errHelp = errors.New("help requested")
+
+// usageError is a command line the command cannot run: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// flagSet is a flag.FlagSet that prints full help on --help and one line
+// on a bad flag.
+type flagSet struct {
+	*flag.FlagSet
+	name     string
+	synopsis string
+	about    string
+	stdout   io.Writer
+}
+
+func newFlagSet(e *env, name, synopsis, about string) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &flagSet{FlagSet: fs, name: name, synopsis: synopsis, about: about, stdout: e.stdout}
+}
+
+// parse parses args. It prints help and returns errHelp for -h/--help, and
+// returns a one-line usage error for anything it cannot parse.
+func (f *flagSet) parse(args []string) error {
+	err := f.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		f.printHelp(f.stdout)
+		return errHelp
+	}
+	if err != nil {
+		return usagef("%v (usage: matriz %s %s)", err, f.name, f.synopsis)
+	}
+	return nil
+}
+
+// noArgs refuses positional arguments for commands that take none.
+func (f *flagSet) noArgs() error {
+	if f.NArg() > 0 {
+		return usagef("unexpected argument %q (usage: matriz %s %s)", f.Arg(0), f.name, f.synopsis)
+	}
+	return nil
+}
+
+func (f *flagSet) printHelp(w io.Writer) {
+	fmt.Fprintf(w, "Usage: matriz %s %s\n\n%s\n\nFlags:\n", f.name, f.synopsis, f.about)
+	f.VisitAll(func(fl *flag.Flag) {
+		name, usage := flag.UnquoteUsage(fl)
+		line := "  --" + fl.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n      %s", line, usage)
+		if fl.DefValue != "" && fl.DefValue != "false" {
+			fmt.Fprintf(w, " (default %s)", fl.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,197 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/topics"
+)
+
+// DeployConfig says where to deploy and what.
+type DeployConfig struct {
+	Brokers     []string
+	RegistryURL string
+	Lanes       []schemas.Lane
+	DryRun      bool
+	// Partitions per lane; lanes not listed take the spec's (default 6).
+	Partitions map[schemas.Lane]int
+}
+
+// DeployLine is one thing deploy ensured: a topic or a subject.
+type DeployLine struct {
+	What   string // "topic" or "subject"
+	Name   string
+	Status string // created | exists | differs | would create | failed
+	Detail string
+}
+
+func (l DeployLine) String() string {
+	s := fmt.Sprintf("%-7s %-42s %s", l.What, l.Name, l.Status)
+	if l.Detail != "" {
+		s += " (" + l.Detail + ")"
+	}
+	return s
+}
+
+// DeployReport is everything one deploy did, in order.
+type DeployReport struct {
+	Lines []DeployLine
+}
+
+// Changed reports whether the deploy created anything (or would have).
+func (r DeployReport) Changed() bool {
+	for _, l := range r.Lines {
+		if l.Status != string(topics.StatusExists) {
+			return true
+		}
+	}
+	return false
+}
+
+// Failed counts lines that failed or differ from the spec.
+func (r DeployReport) Failed() int {
+	n := 0
+	for _, l := range r.Lines {
+		if l.Status == string(topics.StatusFailed) || l.Status == string(topics.StatusDiffers) {
+			n++
+		}
+	}
+	return n
+}
+
+// RegistryUnreachableError is returned when the schema registry does not
+// answer.
+type RegistryUnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *RegistryUnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the schema registry at %s (%v): start one with `matriz broker` or pass --registry", e.URL, e.Err)
+}
+
+func (e *RegistryUnreachableError) Unwrap() error { return e.Err }
+
+// NewRegistryClient returns a franz-go schema registry client for url after
+// checking the URL's form. The same client works against the embedded
+// registry, Confluent Schema Registry, Karapace and Redpanda.
+func NewRegistryClient(rawURL string) (*sr.Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("registry URL %q is not http(s)://host:port", rawURL)
+	}
+	return sr.NewClient(sr.URLs(rawURL), sr.HTTPClient(&http.Client{Timeout: 10 * time.Second}))
+}
+
+// Deploy ensures every lane topic on the brokers and registers every schema
+// in the registry. It is idempotent: a second run reports everything as
+// "exists" and changes nothing. It never deletes or alters a topic.
+func Deploy(ctx context.Context, cfg DeployConfig) (DeployReport, error) {
+	var rep DeployReport
+	if len(cfg.Lanes) == 0 {
+		cfg.Lanes = schemas.Lanes
+	}
+	client, err := NewRegistryClient(cfg.RegistryURL)
+	if err != nil {
+		return rep, err
+	}
+	admin, err := topics.NewAdmin(cfg.Brokers)
+	if err != nil {
+		return rep, err
+	}
+	defer admin.Close()
+
+	specs := topics.SharedSpecs()
+	for _, l := range cfg.Lanes {
+		p := cfg.Partitions[l]
+		if p == 0 {
+			p = 6
+		}
+		ls, err := topics.LaneSpecs(string(l), p)
+		if err != nil {
+			return rep, err
+		}
+		specs = append(specs, ls...)
+	}
+	outs, err := admin.Ensure(ctx, specs, cfg.DryRun)
+	if err != nil {
+		return rep, err
+	}
+	for _, o := range outs {
+		rep.Lines = append(rep.Lines, DeployLine{What: "topic", Name: o.Topic, Status: string(o.Status), Detail: o.Detail})
+	}
+
+	for _, sub := range Subjects(cfg.Lanes) {
+		line, err := ensureSubject(ctx, client, sub, cfg.DryRun, cfg.RegistryURL)
+		if err != nil {
+			return rep, err
+		}
+		rep.Lines = append(rep.Lines, line)
+	}
+	return rep, nil
+}
+
+// ensureSubject registers sub's schema unless the registry already has it
+// under sub. Only an unreachable registry is an error; a refusal (for
+// example 409 incompatible) is reported on the line.
+func ensureSubject(ctx context.Context, cl *sr.Client, sub Subject, dryRun bool, regURL string) (DeployLine, error) {
+	line := DeployLine{What: "subject", Name: sub.Name}
+	text, err := schemas.Text(sub.Schema)
+	if err != nil {
+		return line, err
+	}
+	schema := sr.Schema{Schema: text, Type: sr.TypeAvro}
+	got, err := cl.LookupSchema(ctx, sub.Name, schema)
+	switch {
+	case err == nil:
+		line.Status, line.Detail = string(topics.StatusExists), fmt.Sprintf("id %d, version %d", got.ID, got.Version)
+		return line, nil
+	case unreachable(err):
+		return line, &RegistryUnreachableError{URL: regURL, Err: err}
+	case !notFound(err):
+		line.Status, line.Detail = string(topics.StatusFailed), err.Error()
+		return line, nil
+	}
+	if dryRun {
+		line.Status = string(topics.StatusWouldCreate)
+		return line, nil
+	}
+	created, err := cl.CreateSchema(ctx, sub.Name, schema)
+	if err != nil {
+		if unreachable(err) {
+			return line, &RegistryUnreachableError{URL: regURL, Err: err}
+		}
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.ErrorCode == 409 {
+			line.Status, line.Detail = string(topics.StatusDiffers), "incompatible with the registered versions: "+re.Message
+			return line, nil
+		}
+		line.Status, line.Detail = string(topics.StatusFailed), err.Error()
+		return line, nil
+	}
+	line.Status, line.Detail = string(topics.StatusCreated), fmt.Sprintf("id %d, version %d", created.ID, created.Version)
+	return line, nil
+}
+
+func notFound(err error) bool {
+	var re *sr.ResponseError
+	return errors.As(err, &re) && (re.ErrorCode == 40401 || re.ErrorCode == 40403)
+}
+
+func unreachable(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	var ue *url.Error
+	if errors.As(err, &oe) || errors.As(err, &ne) {
+		return true
+	}
+	return errors.As(err, &ue)
+}

@@ -1,0 +1,198 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/topics"
+)
+
+// DevConfig configures `matriz dev`.
+type DevConfig struct {
+	DataDir        string // broker data; empty keeps it in memory
+	HTTPAddr       string // /metrics and /healthz
+	BrokerListen   string // empty: a free port
+	RegistryListen string // empty: a free port
+	Rate           int    // synthetic messages per second per lane
+	Lanes          []schemas.Lane
+	StatusEvery    time.Duration // default 1s
+	Out            io.Writer     // status and progress lines
+	Logger         *slog.Logger
+	Clock          clock.Clock
+	// Ready, when set, is called once everything runs, with the addresses.
+	Ready func(DevInfo)
+}
+
+// DevInfo says where the dev stack listens.
+type DevInfo struct {
+	Brokers     []string
+	RegistryURL string
+	HTTPAddr    string
+}
+
+// Dev runs the whole system in one process until ctx ends: the embedded
+// broker and registry, deploy, a synthetic producer per lane and the lane
+// pipelines, with metrics and a status line per second. Committed offsets,
+// topics and schema ids live in DataDir, so a second start resumes.
+func Dev(ctx context.Context, cfg DevConfig) (err error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.StatusEvery <= 0 {
+		cfg.StatusEvery = time.Second
+	}
+	if len(cfg.Lanes) == 0 {
+		cfg.Lanes = schemas.Lanes
+	}
+	if cfg.Rate <= 0 {
+		return fmt.Errorf("--rate %d: want at least 1 message per second", cfg.Rate)
+	}
+	out := cfg.Out
+	// ctx ending is the signal to stop; the components run on a context
+	// that outlives it, so in-flight results still reach Kafka and offsets
+	// still commit while they shut down in order.
+	signal := ctx
+	ctx = context.WithoutCancel(ctx)
+	dataDir := cfg.DataDir
+	if dataDir != "" {
+		dataDir = filepath.Join(dataDir, "broker")
+	}
+	stack, err := StartStack(ctx, StackConfig{
+		BrokerListen: cfg.BrokerListen, RegistryListen: cfg.RegistryListen, DataDir: dataDir, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stack.Close()) }()
+	brokers := stack.BrokerAddrs()
+
+	rep, err := Deploy(ctx, DeployConfig{Brokers: brokers, RegistryURL: stack.RegistryURL, Lanes: cfg.Lanes})
+	if err != nil {
+		return fmt.Errorf("deploy: %w", err)
+	}
+	fmt.Fprintln(out, deploySummary(rep))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	client, err := NewRegistryClient(stack.RegistryURL)
+	if err != nil {
+		return err
+	}
+	serde, err := NewSerde(client)
+	if err != nil {
+		return err
+	}
+	if err := serde.Resolve(ctx, Subjects(cfg.Lanes)); err != nil {
+		return err
+	}
+
+	counters := map[schemas.Lane]*LaneCounters{}
+	var pipes []*PassThrough
+	defer func() {
+		for _, p := range pipes {
+			err = errors.Join(err, p.Close())
+		}
+	}()
+	for _, l := range cfg.Lanes {
+		counters[l] = &LaneCounters{}
+		metrics.InitLane(string(l))
+		p, err := StartPassThrough(ctx, PassThroughConfig{
+			Lane: l, Brokers: brokers, Group: "matriz-" + string(l), Serde: serde,
+			Counters: counters[l], Metrics: metrics, Logger: cfg.Logger,
+		})
+		if err != nil {
+			return err
+		}
+		pipes = append(pipes, p)
+	}
+
+	health := func() error { return nil }
+	srv, err := StartHTTP(cfg.HTTPAddr, reg, health)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, srv.Close()) }()
+
+	prodSink, err := topics.NewSink(ctx, brokers, topics.SinkOnError(func(e error) { cfg.Logger.Warn("producer", "err", e) }))
+	if err != nil {
+		return err
+	}
+	prodCtx, stopProducers := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	prodErrs := make(chan error, len(cfg.Lanes))
+	for i, l := range cfg.Lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := RunProducer(prodCtx, ProducerConfig{Lane: l, Rate: cfg.Rate, Seed: uint64(time.Now().UnixNano()) + uint64(i), Serde: serde, Sink: prodSink, Clock: cfg.Clock}); err != nil {
+				prodErrs <- err
+			}
+		}()
+	}
+	defer func() {
+		stopProducers()
+		wg.Wait()
+		close(prodSink.In())
+		prodSink.AwaitCompletion()
+	}()
+
+	info := DevInfo{Brokers: brokers, RegistryURL: stack.RegistryURL, HTTPAddr: srv.Addr}
+	fmt.Fprintf(out, "matriz dev: kafka %s, schema registry %s, metrics http://%s/metrics; Ctrl-C to stop\n", brokers[0], stack.RegistryURL, srv.Addr)
+	if cfg.Ready != nil {
+		cfg.Ready(info)
+	}
+	status := NewStatusLine(out, cfg.Lanes, func(l schemas.Lane) *LaneCounters { return counters[l] }, nil)
+	tk := cfg.Clock.NewTicker(cfg.StatusEvery)
+	defer tk.Stop()
+	status.Print(cfg.Clock.Now())
+	for {
+		select {
+		case <-signal.Done():
+			fmt.Fprintln(out, "matriz dev: stopping: finishing in-flight messages, committing offsets")
+			return nil
+		case err := <-prodErrs:
+			return err
+		case now := <-tk.C():
+			status.Print(now)
+		}
+	}
+}
+
+// deploySummary condenses a deploy report into one line.
+func deploySummary(rep DeployReport) string {
+	counts := map[string]map[string]int{"topic": {}, "subject": {}}
+	for _, l := range rep.Lines {
+		counts[l.What][l.Status]++
+	}
+	render := func(m map[string]int) string {
+		s := ""
+		for _, st := range []string{"created", "exists", "differs", "failed"} {
+			if m[st] > 0 {
+				if s != "" {
+					s += ", "
+				}
+				s += fmt.Sprintf("%d %s", m[st], st)
+			}
+		}
+		return s
+	}
+	return fmt.Sprintf("deploy: topics %s; subjects %s", render(counts["topic"]), render(counts["subject"]))
+}
