@@ -32,7 +32,8 @@ import (
 // balanced, strained or critical accordingly.
 //
 // Payload out: homeostasis (double), fps (long), state (string), dominant
-// (the signal with the largest weighted strain, "none" when all are 0),
+// (the signal with the largest weighted strain, ties to the first in the
+// order load, energy, temperature, stress; "none" when all are 0),
 // and the strains as load_strain, energy_strain, temperature_strain,
 // stress_strain (only for the signals present).
 type Bio struct{}

@@ -101,6 +101,7 @@ var (
 	pct          = alias{convert: scaleBy(100), lo: 0, hi: 100}
 	nonNegMillis = alias{convert: scaleBy(1e3), lo: 0, hi: math.Inf(1)}
 	nonNegMicros = alias{convert: scaleBy(1e6), lo: 0, hi: math.Inf(1)}
+	fahrenheit   = alias{convert: func(f float64) float64 { return (f - 32) * 5 / 9 }, lo: -460, hi: 1000}
 )
 
 func to(a alias, key string) alias { a.to = key; return a }
@@ -123,8 +124,7 @@ var aliases = map[string]alias{
 	"load_pct": to(pct, "load"), "cpu_pct": to(pct, "load"),
 	"energy_pct": to(pct, "energy"), "battery_pct": to(pct, "energy"),
 	"temp_c": {to: "temperature"}, "temperature_c": {to: "temperature"},
-	"temp_f":         {to: "temperature", convert: func(f float64) float64 { return (f - 32) * 5 / 9 }, lo: -460, hi: 1000},
-	"temperature_f":  {to: "temperature", convert: func(f float64) float64 { return (f - 32) * 5 / 9 }, lo: -460, hi: 1000},
+	"temp_f": to(fahrenheit, "temperature"), "temperature_f": to(fahrenheit, "temperature"),
 	"dataCategories": {to: "data_categories"}, "dataOrigin": {to: "data_origin"}, "subjectSid": {to: "subject_sid"},
 }
 

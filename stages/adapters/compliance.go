@@ -129,9 +129,12 @@ var obligations = map[schemas.RiskClass][]string{
 	schemas.RiskMinimal:      {},
 }
 
-// normalPurpose lower-cases s and writes spaces and hyphens as underscores.
+var toUnderscore = strings.NewReplacer(" ", "_", "-", "_")
+
+// normalPurpose lower-cases s, writes spaces and hyphens as underscores and
+// trims underscores at the ends, so "Credit-Scoring " is credit_scoring.
 func normalPurpose(s string) string {
-	return strings.NewReplacer(" ", "_", "-", "_").Replace(strings.ToLower(strings.TrimSpace(s)))
+	return strings.Trim(toUnderscore.Replace(strings.ToLower(s)), "_")
 }
 
 // Handle classifies msg.

@@ -214,7 +214,7 @@ func (g *Governance) Handle(ctx context.Context, msg *schemas.MatrizMessage) (sc
 		if present {
 			got = "= " + shortValue(v)
 		}
-		violations = append(violations, r.ID+": "+r.Key+" "+got+"; want "+string(r.Op)+" "+r.threshold())
+		violations = append(violations, strings.TrimSpace(r.ID+": "+r.Key+" "+got+"; want "+string(r.Op)+" "+r.threshold()))
 	}
 	decision := "allow"
 	if len(denied) > 0 {

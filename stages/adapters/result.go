@@ -38,11 +38,9 @@ func noMessage(node, version string) schemas.MatrizResult {
 }
 
 // answer builds node's result for msg. The result is OK when there are no
-// reasons; out is the result payload and data the crumb's key figures.
+// reasons; out is the result payload and data (not nil) the crumb's key
+// figures, to which answer adds ok.
 func answer(msg *schemas.MatrizMessage, node, version string, reasons []string, out, data schemas.Payload) schemas.MatrizResult {
-	if data == nil {
-		data = schemas.Payload{}
-	}
 	ok := len(reasons) == 0
 	data["ok"] = ok
 	return schemas.MatrizResult{
