@@ -18,10 +18,10 @@ import (
 
 func TestResultNamespaceIsDocumentedDerivation(t *testing.T) {
 	want := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://matriz.dev/ns/result"))
-	if adapters.ResultNamespace != want {
-		t.Fatalf("ResultNamespace = %s, want %s", adapters.ResultNamespace, want)
+	if adapters.ResultNamespace() != want {
+		t.Fatalf("ResultNamespace = %s, want %s", adapters.ResultNamespace(), want)
 	}
-	if got := adapters.ResultNamespace.String(); got != "0a85f843-c4b2-558c-a3a1-5885f1b131d1" {
+	if got := adapters.ResultNamespace().String(); got != "0a85f843-c4b2-558c-a3a1-5885f1b131d1" {
 		t.Fatalf("ResultNamespace = %s, want the documented 0a85f843-c4b2-558c-a3a1-5885f1b131d1", got)
 	}
 }
@@ -29,7 +29,7 @@ func TestResultNamespaceIsDocumentedDerivation(t *testing.T) {
 func TestResultID(t *testing.T) {
 	const msgID = "3e1f0c2a-9b8d-4c7e-a6f5-0d1c2b3a4958"
 	id := adapters.ResultID(msgID, "bio")
-	want := uuid.NewSHA1(adapters.ResultNamespace, []byte(msgID+"/bio")).String()
+	want := uuid.NewSHA1(adapters.ResultNamespace(), []byte(msgID+"/bio")).String()
 	if id != want {
 		t.Fatalf("ResultID = %s, want %s", id, want)
 	}
@@ -190,6 +190,44 @@ func TestResultsDoNotAliasInputs(t *testing.T) {
 		}
 		if after := fmt.Sprintf("%#v", msg); after != before {
 			t.Fatalf("%s/%s: the result aliases the input:\n%s\n%s", c.node, c.name, before, after)
+		}
+	}
+}
+
+// TestSharedNodesConcurrently runs one set of nodes from several
+// goroutines, as the router shares them between partitions; run with
+// -race it proves the nodes hold no mutable state.
+func TestSharedNodesConcurrently(t *testing.T) {
+	nodes := nodesByName()
+	cases := goldenCases(t)
+	want := make([]schemas.MatrizResult, len(cases))
+	msgs := make([]schemas.MatrizMessage, len(cases))
+	for i, c := range cases {
+		msgs[i] = loadMessage(t, c.input)
+		want[i] = handle(t, nodes[c.node], &msgs[i])
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for round := range 20 {
+				for i := range cases {
+					k := (i + g + round) % len(cases)
+					got, err := nodes[cases[k].node].Handle(context.Background(), &msgs[k])
+					if err == nil && !reflect.DeepEqual(got, want[k]) {
+						err = fmt.Errorf("%s/%s: a concurrent run gave a different result", cases[k].node, cases[k].name)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
