@@ -14,9 +14,15 @@
 // Every result answers its message (msg_id, lane, ts), names the node and
 // its version, carries a deterministic ID (ResultID) so a result written
 // twice after a crash is recognisable, and has one crumb named after the
-// node with the figures it decided on. Figures are rounded to 9 decimal
-// places so results are identical across CPU architectures (math.Exp and
-// fused multiply-add may differ in the last bit).
+// node with the figures it decided on. The figures a node computes are
+// rounded to 9 decimal places so results are identical across CPU
+// architectures (math.Exp and fused multiply-add may differ in the last
+// bit); values a node passes through are left as they came.
+//
+// Nodes without options are plain struct values (Bio{}); the others have a
+// constructor taking functional options (NewGovernance(WithRules(...)))
+// that returns an error wrapping ErrInvalidOption for a bad option. Their
+// zero values are usable too and mean the defaults.
 //
 // A message a node cannot work with (a key missing, the wrong type, NaN or
 // Inf, out of range) gives a result with OK false and one reason per
