@@ -17,7 +17,6 @@ package stagetest
 import (
 	"context"
 	"errors"
-	"reflect"
 	"testing"
 
 	"github.com/matriz/pipelines/schemas"
@@ -53,7 +52,7 @@ func RunStage(t *testing.T, newStage func() stages.Stage, frames func() []*stage
 				t.Fatalf("%s: frame %d: %v", st.Name(), i, err)
 			}
 			for j, r := range f.Records {
-				if !reflect.DeepEqual(before[j], *r.Msg) {
+				if !equal(before[j], *r.Msg) {
 					t.Fatalf("%s: frame %d record %d: input message mutated:\nbefore %#v\nafter  %#v", st.Name(), i, j, before[j], *r.Msg)
 				}
 			}
@@ -70,7 +69,7 @@ func RunStage(t *testing.T, newStage func() stages.Stage, frames func() []*stage
 			if err := b.Process(context.Background(), fb[i]); err != nil {
 				t.Fatalf("%s: frame %d: %v", b.Name(), i, err)
 			}
-			if !reflect.DeepEqual(fa[i], fb[i]) {
+			if !equal(fa[i], fb[i]) {
 				t.Fatalf("%s: frame %d differs between two runs over the same input:\n%#v\n%#v", a.Name(), i, fa[i], fb[i])
 			}
 		}
@@ -129,7 +128,7 @@ func RunNode(t *testing.T, newNode func() stages.Node, msgs func() []schemas.Mat
 			if _, err := n.Handle(context.Background(), &m); err != nil {
 				t.Fatalf("%s: message %d: %v", n.Name(), i, err)
 			}
-			if !reflect.DeepEqual(before, m) {
+			if !equal(before, m) {
 				t.Fatalf("%s: message %d mutated:\nbefore %#v\nafter  %#v", n.Name(), i, before, m)
 			}
 		}
@@ -147,7 +146,7 @@ func RunNode(t *testing.T, newNode func() stages.Node, msgs func() []schemas.Mat
 			if err != nil {
 				t.Fatalf("%s: message %d: %v", b.Name(), i, err)
 			}
-			if !reflect.DeepEqual(ra, rb) {
+			if !equal(ra, rb) {
 				t.Fatalf("%s: message %d gives different results:\n%#v\n%#v", a.Name(), i, ra, rb)
 			}
 		}
