@@ -3,13 +3,13 @@ package pipelines
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 
 	"github.com/reugn/go-streams/flow"
 
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages/adapters"
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -74,7 +74,7 @@ func StartPassThrough(ctx context.Context, cfg PassThroughConfig) (*PassThrough,
 			return dlqMessage(lane, in, "decode", ReasonContract, err.Error())
 		}
 		res := schemas.MatrizResult{
-			ID:          ResultID(msg.MsgID, "passthrough"),
+			ID:          adapters.ResultID(msg.MsgID, "passthrough"),
 			MsgID:       msg.MsgID,
 			TS:          msg.TS,
 			Lane:        msg.Lane,
@@ -141,9 +141,4 @@ func countWritten(lane string, counters *LaneCounters, metrics *Metrics) func(to
 			metrics.DLQ.WithLabelValues(lane, string(m.Header(HeaderDLQReason))).Inc()
 		}
 	}
-}
-
-// ResultID is the deterministic id of node's answer to msgID.
-func ResultID(msgID, node string) string {
-	return fmt.Sprintf("%s/%s", msgID, node)
 }
