@@ -106,11 +106,18 @@ func fxNear(t *testing.T, what string, got, want, tol float64) {
 // record, and reports ns and allocations per message besides per frame.
 func benchFrames(b *testing.B, st Stage, lane schemas.Lane, msgs []*schemas.MatrizMessage) {
 	b.Helper()
+	benchFramesFlags(b, st, lane, Flags{}, msgs)
+}
+
+// benchFramesFlags is benchFrames with flags set on every frame.
+func benchFramesFlags(b *testing.B, st Stage, lane schemas.Lane, flags Flags, msgs []*schemas.MatrizMessage) {
+	b.Helper()
 	b.ReportAllocs()
 	var seq int64
 	for b.Loop() {
 		b.StopTimer()
 		f := fxFrame(lane, 0, seq, msgs...)
+		f.Flags = flags
 		seq++
 		b.StartTimer()
 		if err := st.Process(context.Background(), f); err != nil {
