@@ -293,7 +293,7 @@ func (d *Drift) Process(ctx context.Context, f *Frame) error {
 // record scores one live record.
 func (d *Drift) record(f *Frame, lim *driftLimits, p *driftPart, r *Record, base cohSlot, frame *cohSlot) {
 	m := r.Msg
-	data := make(schemas.Payload, 4)
+	data := make(schemas.Payload, 8)
 	var reasons []string
 	g := p.glyphs[m.Glyph.ID]
 
@@ -323,7 +323,7 @@ func (d *Drift) record(f *Frame, lim *driftLimits, p *driftPart, r *Record, base
 				f.Events = append(f.Events, d.alert(f, m, g, level, drift, lim))
 			}
 			g.Level = level
-			data["level"] = level.String()
+			data["level"] = box(level.String())
 
 			c, err := constraintSatisfaction(r)
 			if err != nil {

@@ -1,7 +1,7 @@
 package stages
 
 import (
-	"strings"
+	"crypto/sha1"
 
 	"github.com/google/uuid"
 )
@@ -14,7 +14,22 @@ var idSpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/matriz/
 
 // derivedID returns the deterministic id of what a stage emits: parts are
 // typically a message id (or a lane/partition/frame seq), the stage name and
-// the kind of thing emitted.
+// the kind of thing emitted, joined by "/". It is
+// uuid.NewSHA1(idSpace, joined parts), computed on a stack buffer because
+// the guardian derives several ids per message.
 func derivedID(parts ...string) string {
-	return uuid.NewSHA1(idSpace, []byte(strings.Join(parts, "/"))).String()
+	var buf [192]byte
+	b := append(buf[:0], idSpace[:]...)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, p...)
+	}
+	sum := sha1.Sum(b)
+	var u uuid.UUID
+	copy(u[:], sum[:])
+	u[6] = (u[6] & 0x0f) | 0x50 // version 5
+	u[8] = (u[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return u.String()
 }

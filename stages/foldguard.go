@@ -289,7 +289,7 @@ func (g *FoldGuard) record(f *Frame, lim *foldLimits, p *foldPart, r *Record, us
 		}
 	}
 	data["used"] = used
-	data["breaker"] = p.state.String()
+	data["breaker"] = box(p.state.String())
 	g.crumb(r, data)
 	return used
 }

@@ -60,6 +60,7 @@ import (
 // waiting actions) and ids derived from the message id.
 type Guardian struct {
 	cfg    guardConfig
+	rules  map[schemas.Lane][2][]string // constraints for the trace, by lane and ext_actions off/on
 	mu     sync.Mutex
 	parts  map[int32]*guardPart
 	counts [len(outcomes)]atomic.Uint64
@@ -253,7 +254,11 @@ func NewGuardian(opts ...GuardianOption) (*Guardian, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Guardian{cfg: cfg, parts: make(map[int32]*guardPart)}, nil
+	g := &Guardian{cfg: cfg, parts: make(map[int32]*guardPart), rules: make(map[schemas.Lane][2][]string, len(schemas.Lanes))}
+	for _, l := range schemas.Lanes {
+		g.rules[l] = [2][]string{constraints(cfg.lanes[l], false), constraints(cfg.lanes[l], true)}
+	}
+	return g, nil
 }
 
 // Name returns "guardian".
@@ -341,7 +346,8 @@ func (d *decision) refuse(format string, args ...any) {
 // decide applies the policies and the action flow to one live record.
 func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, r *Record) error {
 	m := r.Msg
-	d := &decision{msgID: m.MsgID, glyphID: m.Glyph.ID, ts: m.TS, inputs: schemas.Payload{"topic": m.Topic}}
+	d := &decision{msgID: m.MsgID, glyphID: m.Glyph.ID, ts: m.TS, inputs: make(schemas.Payload, 8)}
+	d.inputs["topic"] = m.Topic
 
 	if r.Result != nil && !r.Result.OK {
 		d.refuse("upstream result not ok")
@@ -396,7 +402,8 @@ func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 		}
 	}
 	if r.Result != nil {
-		d.crumbs = append(d.crumbs, r.Result.Trace...)
+		// Room for the guardian's own crumb, which emit appends.
+		d.crumbs = append(make([]schemas.Crumb, 0, len(r.Result.Trace)+1), r.Result.Trace...)
 	}
 	crumb := d.crumb()
 	if r.Result != nil {
@@ -412,7 +419,7 @@ func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 	if a != nil {
 		r.Verdict.ActionID = a.ID
 	}
-	g.emit(f, lim, d, crumb)
+	g.emit(f, d, crumb)
 	return nil
 }
 
@@ -500,7 +507,7 @@ func (g *Guardian) settle(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 			continue
 		}
 		delete(p.ids, pa.ID)
-		g.emit(f, lim, d, d.crumb())
+		g.emit(f, d, d.crumb())
 	}
 	p.pending = keep
 	return nil
@@ -508,7 +515,7 @@ func (g *Guardian) settle(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 
 // crumb is the guardian's crumb for d.
 func (d *decision) crumb() schemas.Crumb {
-	data := schemas.Payload{"outcome": string(d.outcome), "risk_class": string(d.riskClass)}
+	data := schemas.Payload{"outcome": box(string(d.outcome)), "risk_class": box(string(d.riskClass))}
 	if d.action != nil {
 		data["action_id"] = d.action.ID
 	}
@@ -519,7 +526,7 @@ func (d *decision) crumb() schemas.Crumb {
 }
 
 // emit appends d's guardian_decision event and trace.
-func (g *Guardian) emit(f *Frame, lim *guardLimits, d *decision, crumb schemas.Crumb) {
+func (g *Guardian) emit(f *Frame, d *decision, crumb schemas.Crumb) {
 	g.counts[outcomeIndex(d.outcome)].Add(1)
 	parts := []string{d.msgID, guardStage}
 	if d.again != "" {
@@ -530,8 +537,8 @@ func (g *Guardian) emit(f *Frame, lim *guardLimits, d *decision, crumb schemas.C
 	if link == "" {
 		link = g.cfg.explainBase + traceID
 	}
-	outputs := schemas.Payload{"outcome": string(d.outcome)}
-	payload := schemas.Payload{"outcome": string(d.outcome), "risk_class": string(d.riskClass), "trace_id": traceID}
+	outputs := schemas.Payload{"outcome": box(string(d.outcome))}
+	payload := schemas.Payload{"outcome": box(string(d.outcome)), "risk_class": box(string(d.riskClass)), "trace_id": traceID}
 	if len(d.reasons) > 0 {
 		outputs["reasons"] = d.reasons
 		payload["reasons"] = d.reasons
@@ -562,7 +569,7 @@ func (g *Guardian) emit(f *Frame, lim *guardLimits, d *decision, crumb schemas.C
 		Crumbs:          append(d.crumbs, crumb),
 		Inputs:          d.inputs,
 		Outputs:         outputs,
-		Constraints:     g.constraints(f, lim),
+		Constraints:     g.traceRules(f),
 		RiskClass:       d.riskClass,
 		DataOrigin:      d.dataOrigin,
 		ExplanationLink: link,
@@ -570,7 +577,7 @@ func (g *Guardian) emit(f *Frame, lim *guardLimits, d *decision, crumb schemas.C
 }
 
 // constraints lists the policies in force, for the trace.
-func (g *Guardian) constraints(f *Frame, lim *guardLimits) []string {
+func constraints(lim *guardLimits, extActions bool) []string {
 	var prios []string
 	for _, p := range []Priority{P0, P1, P2, P3} {
 		if lim.approval[p] {
@@ -584,8 +591,17 @@ func (g *Guardian) constraints(f *Frame, lim *guardLimits) []string {
 		"purpose=required",
 		fmt.Sprintf("dry_run=%v", lim.dryRun),
 		"approval=" + strings.Join(prios, "|"),
-		fmt.Sprintf("ext_actions=%v", f.Flags.ExtActions),
+		fmt.Sprintf("ext_actions=%v", extActions),
 	}
+}
+
+// traceRules returns a copy of the constraints in force for f.
+func (g *Guardian) traceRules(f *Frame) []string {
+	ext := 0
+	if f.Flags.ExtActions {
+		ext = 1
+	}
+	return append([]string(nil), g.rules[f.Lane][ext]...)
 }
 
 // actionEvent is an action event with status for the actions topic.
