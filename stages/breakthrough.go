@@ -49,8 +49,10 @@ type Breakthrough struct {
 	flags atomic.Uint64
 }
 
+// StageBreakthrough names the breakthrough stage on its crumbs, events and state.
+const StageBreakthrough = "breakthrough"
+
 const (
-	breakStage     = "breakthrough"
 	breakSnapshotV = 1
 )
 
@@ -92,7 +94,7 @@ type BreakthroughOption func(*breakConfig)
 // each; both ≥ 0, not both 0) for the named lanes or all lanes.
 func BreakthroughWeights(novelty, value float64, lanes ...schemas.Lane) BreakthroughOption {
 	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, breakStage, "BreakthroughWeights", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.wn, l.wv = novelty, value }))
+		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughWeights", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.wn, l.wv = novelty, value }))
 	}
 }
 
@@ -100,7 +102,7 @@ func BreakthroughWeights(novelty, value float64, lanes ...schemas.Lane) Breakthr
 // the named lanes or all lanes.
 func BreakthroughProduct(lanes ...schemas.Lane) BreakthroughOption {
 	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, breakStage, "BreakthroughProduct", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.product = true }))
+		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughProduct", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.product = true }))
 	}
 }
 
@@ -108,7 +110,7 @@ func BreakthroughProduct(lanes ...schemas.Lane) BreakthroughOption {
 // 3.0, > 0) for the named lanes or all lanes.
 func BreakthroughZ(z float64, lanes ...schemas.Lane) BreakthroughOption {
 	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, breakStage, "BreakthroughZ", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.z = z }))
+		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughZ", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.z = z }))
 	}
 }
 
@@ -116,7 +118,7 @@ func BreakthroughZ(z float64, lanes ...schemas.Lane) BreakthroughOption {
 // before anything flags (default 30, ≥ 2) for the named lanes or all lanes.
 func BreakthroughMinSamples(n int64, lanes ...schemas.Lane) BreakthroughOption {
 	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, breakStage, "BreakthroughMinSamples", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.minSamples = n }))
+		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughMinSamples", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.minSamples = n }))
 	}
 }
 
@@ -125,7 +127,7 @@ func BreakthroughMinSamples(n int64, lanes ...schemas.Lane) BreakthroughOption {
 // deviations.
 func BreakthroughCUSUM(k, h float64, lanes ...schemas.Lane) BreakthroughOption {
 	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, breakStage, "BreakthroughCUSUM", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.detector, l.k, l.h = DetectorCUSUM, k, h }))
+		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughCUSUM", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.detector, l.k, l.h = DetectorCUSUM, k, h }))
 	}
 }
 
@@ -134,7 +136,7 @@ func BreakthroughCUSUM(k, h float64, lanes ...schemas.Lane) BreakthroughOption {
 // instead of flagging it for as long as it lasts.
 func BreakthroughLearnOutliers(lanes ...schemas.Lane) BreakthroughOption {
 	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, breakStage, "BreakthroughLearnOutliers", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.learnOutliers = true }))
+		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughLearnOutliers", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.learnOutliers = true }))
 	}
 }
 
@@ -152,7 +154,7 @@ func (c *breakConfig) validate() error {
 		return c.err
 	}
 	bad := func(option string, lane schemas.Lane, v any, want string) error {
-		return &OptionError{Stage: breakStage, Option: option, Lane: lane, Value: v, Want: want, Err: ErrBreakthroughConfig}
+		return &OptionError{Stage: StageBreakthrough, Option: option, Lane: lane, Value: v, Want: want, Err: ErrBreakthroughConfig}
 	}
 	for _, lane := range schemas.Lanes {
 		l := c.lanes[lane]
@@ -188,7 +190,7 @@ func NewBreakthrough(opts ...BreakthroughOption) (*Breakthrough, error) {
 }
 
 // Name returns "breakthrough".
-func (b *Breakthrough) Name() string { return breakStage }
+func (b *Breakthrough) Name() string { return StageBreakthrough }
 
 type breakPart struct {
 	mu    sync.Mutex
@@ -206,7 +208,7 @@ func (b *Breakthrough) part(f *Frame) (*breakPart, error) {
 		b.parts[f.Partition] = p
 	}
 	if p.lane != f.Lane {
-		return nil, laneError(breakStage, f.Partition, p.lane, f.Lane)
+		return nil, laneError(StageBreakthrough, f.Partition, p.lane, f.Lane)
 	}
 	return p, nil
 }
@@ -215,10 +217,10 @@ func (b *Breakthrough) part(f *Frame) (*breakPart, error) {
 // appends breakthrough events. It checks ctx once, before it changes state.
 func (b *Breakthrough) Process(ctx context.Context, f *Frame) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: frame %d: %w", breakStage, f.Seq, err)
+		return fmt.Errorf("%s: frame %d: %w", StageBreakthrough, f.Seq, err)
 	}
 	if !f.Lane.Valid() {
-		return frameLaneError(breakStage, f)
+		return frameLaneError(StageBreakthrough, f)
 	}
 	lim := b.cfg.lanes[f.Lane]
 	p, err := b.part(f)
@@ -304,13 +306,13 @@ func (b *Breakthrough) event(f *Frame, lim *breakLimits, p *breakPart, r *Record
 		payload["threshold"] = lim.z
 	}
 	return schemas.Event{
-		ID:      derivedID(m.MsgID, breakStage, string(schemas.EventBreakthrough)),
+		ID:      derivedID(m.MsgID, StageBreakthrough, string(schemas.EventBreakthrough)),
 		TS:      m.TS,
 		Kind:    schemas.EventBreakthrough,
 		Lane:    f.Lane,
 		GlyphID: m.Glyph.ID,
 		MsgID:   m.MsgID,
-		Stage:   breakStage,
+		Stage:   StageBreakthrough,
 		Payload: payload,
 	}
 }
@@ -323,7 +325,7 @@ func (b *Breakthrough) crumb(r *Record, data schemas.Payload, reason string) {
 		r.Result.Reasons = append(r.Result.Reasons, reason)
 		data["reason"] = reason
 	}
-	r.Result.Trace = append(r.Result.Trace, schemas.Crumb{Stage: breakStage, T: r.Msg.TS, Data: data})
+	r.Result.Trace = append(r.Result.Trace, schemas.Crumb{Stage: StageBreakthrough, T: r.Msg.TS, Data: data})
 }
 
 // breakScore reads novelty and value and combines them.
@@ -395,7 +397,7 @@ func (b *Breakthrough) Snapshot(partition int32) ([]byte, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return marshalSnapshot(breakStage, partition, breakSnapshot{V: breakSnapshotV, Lane: p.lane, Base: p.base, CUSUM: p.cusum})
+	return marshalSnapshot(StageBreakthrough, partition, breakSnapshot{V: breakSnapshotV, Lane: p.lane, Base: p.base, CUSUM: p.cusum})
 }
 
 // Restore replaces partition's baseline with a snapshot; empty state resets it.
@@ -405,16 +407,16 @@ func (b *Breakthrough) Restore(partition int32, state []byte) error {
 		return nil
 	}
 	var s breakSnapshot
-	if err := unmarshalSnapshot(breakStage, partition, state, &s); err != nil {
+	if err := unmarshalSnapshot(StageBreakthrough, partition, state, &s); err != nil {
 		return err
 	}
 	switch {
 	case s.V != breakSnapshotV:
-		return snapshotError(breakStage, partition, fmt.Sprintf("version = %d", s.V))
+		return snapshotError(StageBreakthrough, partition, fmt.Sprintf("version = %d", s.V))
 	case !s.Lane.Valid():
-		return snapshotError(breakStage, partition, fmt.Sprintf("lane = %q", s.Lane))
+		return snapshotError(StageBreakthrough, partition, fmt.Sprintf("lane = %q", s.Lane))
 	case s.Base.N < 0 || s.Base.M2 < 0 || (s.Base.N == 0 && (s.Base.Mean != 0 || s.Base.M2 != 0)) || s.CUSUM.S < 0:
-		return snapshotError(breakStage, partition, fmt.Sprintf("baseline %+v cusum %v", s.Base, s.CUSUM.S))
+		return snapshotError(StageBreakthrough, partition, fmt.Sprintf("baseline %+v cusum %v", s.Base, s.CUSUM.S))
 	}
 	b.mu.Lock()
 	b.parts[partition] = &breakPart{lane: s.Lane, base: s.Base, cusum: s.CUSUM}

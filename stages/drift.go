@@ -61,8 +61,10 @@ type Drift struct {
 	alerts atomic.Uint64
 }
 
+// StageDrift names the drift stage on its crumbs, events and state.
+const StageDrift = "drift"
+
 const (
-	driftStage = "drift"
 	// driftSweepEvery is how many frames pass between sweeps of idle glyphs.
 	driftSweepEvery = 1024
 	driftMaxWindow  = 100_000
@@ -118,7 +120,7 @@ type DriftOption func(*driftConfig)
 // named lanes, or all lanes when none are named. Higher reacts faster.
 func DriftAlpha(alpha float64, lanes ...schemas.Lane) DriftOption {
 	return func(c *driftConfig) {
-		c.keep(setLanes(c.lanes, driftStage, "DriftAlpha", ErrDriftConfig, lanes, func(l *driftLimits) { l.alpha = alpha }))
+		c.keep(setLanes(c.lanes, StageDrift, "DriftAlpha", ErrDriftConfig, lanes, func(l *driftLimits) { l.alpha = alpha }))
 	}
 }
 
@@ -126,7 +128,7 @@ func DriftAlpha(alpha float64, lanes ...schemas.Lane) DriftOption {
 // block ≤ 2 (defaults 0.20 and 0.35), for the named lanes or all lanes.
 func DriftThresholds(warn, block float64, lanes ...schemas.Lane) DriftOption {
 	return func(c *driftConfig) {
-		c.keep(setLanes(c.lanes, driftStage, "DriftThresholds", ErrDriftConfig, lanes, func(l *driftLimits) { l.warn, l.block = warn, block }))
+		c.keep(setLanes(c.lanes, StageDrift, "DriftThresholds", ErrDriftConfig, lanes, func(l *driftLimits) { l.warn, l.block = warn, block }))
 	}
 }
 
@@ -134,7 +136,7 @@ func DriftThresholds(warn, block float64, lanes ...schemas.Lane) DriftOption {
 // (default 30, at most 100000), for the named lanes or all lanes.
 func DriftWindow(frames int, lanes ...schemas.Lane) DriftOption {
 	return func(c *driftConfig) {
-		c.keep(setLanes(c.lanes, driftStage, "DriftWindow", ErrDriftConfig, lanes, func(l *driftLimits) { l.window = frames }))
+		c.keep(setLanes(c.lanes, StageDrift, "DriftWindow", ErrDriftConfig, lanes, func(l *driftLimits) { l.window = frames }))
 	}
 }
 
@@ -149,18 +151,18 @@ func (c *driftConfig) validate() error {
 		return c.err
 	}
 	if c.idleTTL < 0 {
-		return &OptionError{Stage: driftStage, Option: "DriftIdleTTL", Value: c.idleTTL, Want: ">= 0 (0 keeps glyphs forever)", Err: ErrDriftConfig}
+		return &OptionError{Stage: StageDrift, Option: "DriftIdleTTL", Value: c.idleTTL, Want: ">= 0 (0 keeps glyphs forever)", Err: ErrDriftConfig}
 	}
 	for _, lane := range schemas.Lanes {
 		l := c.lanes[lane]
 		if !(l.alpha > 0 && l.alpha <= 1) {
-			return &OptionError{Stage: driftStage, Option: "DriftAlpha", Lane: lane, Value: l.alpha, Want: "a number in (0, 1]", Err: ErrDriftConfig}
+			return &OptionError{Stage: StageDrift, Option: "DriftAlpha", Lane: lane, Value: l.alpha, Want: "a number in (0, 1]", Err: ErrDriftConfig}
 		}
 		if !(l.warn > 0 && l.warn <= l.block && l.block <= 2) {
-			return &OptionError{Stage: driftStage, Option: "DriftThresholds", Lane: lane, Value: fmt.Sprintf("warn %v block %v", l.warn, l.block), Want: "0 < warn <= block <= 2", Err: ErrDriftConfig}
+			return &OptionError{Stage: StageDrift, Option: "DriftThresholds", Lane: lane, Value: fmt.Sprintf("warn %v block %v", l.warn, l.block), Want: "0 < warn <= block <= 2", Err: ErrDriftConfig}
 		}
 		if l.window < 1 || l.window > driftMaxWindow {
-			return &OptionError{Stage: driftStage, Option: "DriftWindow", Lane: lane, Value: l.window, Want: fmt.Sprintf("1..%d frames", driftMaxWindow), Err: ErrDriftConfig}
+			return &OptionError{Stage: StageDrift, Option: "DriftWindow", Lane: lane, Value: l.window, Want: fmt.Sprintf("1..%d frames", driftMaxWindow), Err: ErrDriftConfig}
 		}
 	}
 	return nil
@@ -183,7 +185,7 @@ func NewDrift(opts ...DriftOption) (*Drift, error) {
 }
 
 // Name returns "drift".
-func (d *Drift) Name() string { return driftStage }
+func (d *Drift) Name() string { return StageDrift }
 
 // glyphDrift is one glyph's drift state.
 type glyphDrift struct {
@@ -245,7 +247,7 @@ func (d *Drift) part(f *Frame) (*driftPart, error) {
 		d.parts[f.Partition] = p
 	}
 	if p.lane != f.Lane {
-		return nil, laneError(driftStage, f.Partition, p.lane, f.Lane)
+		return nil, laneError(StageDrift, f.Partition, p.lane, f.Lane)
 	}
 	return p, nil
 }
@@ -255,10 +257,10 @@ func (d *Drift) part(f *Frame) (*driftPart, error) {
 // before it changes any state: a frame is applied whole or not at all.
 func (d *Drift) Process(ctx context.Context, f *Frame) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: frame %d: %w", driftStage, f.Seq, err)
+		return fmt.Errorf("%s: frame %d: %w", StageDrift, f.Seq, err)
 	}
 	if !f.Lane.Valid() {
-		return frameLaneError(driftStage, f)
+		return frameLaneError(StageDrift, f)
 	}
 	lim := d.cfg.lanes[f.Lane]
 	p, err := d.part(f)
@@ -348,7 +350,7 @@ func (d *Drift) record(f *Frame, lim *driftLimits, p *driftPart, r *Record, base
 			r.Result.Reasons = append(r.Result.Reasons, reasons...)
 			data["reasons"] = reasons
 		}
-		r.Result.Trace = append(r.Result.Trace, schemas.Crumb{Stage: driftStage, T: m.TS, Data: data})
+		r.Result.Trace = append(r.Result.Trace, schemas.Crumb{Stage: StageDrift, T: m.TS, Data: data})
 	}
 }
 
@@ -356,13 +358,13 @@ func (d *Drift) record(f *Frame, lim *driftLimits, p *driftPart, r *Record, base
 func (d *Drift) alert(f *Frame, m *schemas.MatrizMessage, g *glyphDrift, level DriftLevel, drift float64, lim *driftLimits) schemas.Event {
 	d.alerts.Add(1)
 	return schemas.Event{
-		ID:      derivedID(m.MsgID, driftStage, string(schemas.EventDriftAlert), level.String()),
+		ID:      derivedID(m.MsgID, StageDrift, string(schemas.EventDriftAlert), level.String()),
 		TS:      m.TS,
 		Kind:    schemas.EventDriftAlert,
 		Lane:    f.Lane,
 		GlyphID: m.Glyph.ID,
 		MsgID:   m.MsgID,
-		Stage:   driftStage,
+		Stage:   StageDrift,
 		Payload: schemas.Payload{
 			"level":     level.String(),
 			"previous":  g.Level.String(),
@@ -537,7 +539,7 @@ func (d *Drift) Snapshot(partition int32) ([]byte, error) {
 	for i := p.filled; i >= 1; i-- {
 		s.Window = append(s.Window, p.ring[(p.next-i+len(p.ring))%len(p.ring)])
 	}
-	return marshalSnapshot(driftStage, partition, s)
+	return marshalSnapshot(StageDrift, partition, s)
 }
 
 // Restore replaces partition's state with a snapshot. Empty state resets
@@ -549,11 +551,11 @@ func (d *Drift) Restore(partition int32, state []byte) error {
 		return nil
 	}
 	var s driftSnapshot
-	if err := unmarshalSnapshot(driftStage, partition, state, &s); err != nil {
+	if err := unmarshalSnapshot(StageDrift, partition, state, &s); err != nil {
 		return err
 	}
 	bad := func(what string, v any) error {
-		return snapshotError(driftStage, partition, fmt.Sprintf("%s = %v", what, v))
+		return snapshotError(StageDrift, partition, fmt.Sprintf("%s = %v", what, v))
 	}
 	if s.V != driftSnapshotV {
 		return bad("version", s.V)

@@ -7,10 +7,12 @@ import (
 )
 
 // idSpace is the namespace of every id the drift, fold-guard, breakthrough
-// and guardian stages derive. Ids are name-based (UUID v5) so that a replay,
-// or a redelivery after a crash, emits the same ids and the runtime and
-// downstream consumers can recognise duplicates.
-var idSpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/matriz/pipelines/stages"))
+// and guardian stages derive: the same namespace, and the same "a/b/c"
+// naming, as the ids the route and decimate stages derive, so one rule
+// names every id of the chain. Ids are name-based (UUID v5) so that a
+// replay, or a redelivery after a crash, emits the same ids and the runtime
+// and downstream consumers can recognise duplicates.
+var idSpace = uuid.NewSHA1(uuid.Nil, []byte("matriz/pipelines/ids"))
 
 // derivedID returns the deterministic id of what a stage emits: parts are
 // typically a message id (or a lane/partition/frame seq), the stage name and

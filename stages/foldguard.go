@@ -47,8 +47,10 @@ type FoldGuard struct {
 	refused atomic.Uint64
 }
 
+// StageFoldGuard names the fold-guard stage on its crumbs, events and state.
+const StageFoldGuard = "fold-guard"
+
 const (
-	foldStage     = "fold-guard"
 	foldSnapshotV = 1
 )
 
@@ -100,7 +102,7 @@ type FoldOption func(*foldConfig)
 // 8), for the named lanes or all lanes.
 func FoldMaxFanout(n int64, lanes ...schemas.Lane) FoldOption {
 	return func(c *foldConfig) {
-		c.keep(setLanes(c.lanes, foldStage, "FoldMaxFanout", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.maxFanout = n }))
+		c.keep(setLanes(c.lanes, StageFoldGuard, "FoldMaxFanout", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.maxFanout = n }))
 	}
 }
 
@@ -108,7 +110,7 @@ func FoldMaxFanout(n int64, lanes ...schemas.Lane) FoldOption {
 // for the named lanes or all lanes.
 func FoldMaxDepth(d int64, lanes ...schemas.Lane) FoldOption {
 	return func(c *foldConfig) {
-		c.keep(setLanes(c.lanes, foldStage, "FoldMaxDepth", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.maxDepth = d }))
+		c.keep(setLanes(c.lanes, StageFoldGuard, "FoldMaxDepth", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.maxDepth = d }))
 	}
 }
 
@@ -117,7 +119,7 @@ func FoldMaxDepth(d int64, lanes ...schemas.Lane) FoldOption {
 // max fanout, or a single allowed write could trip the breaker.
 func FoldBudget(b int64, lanes ...schemas.Lane) FoldOption {
 	return func(c *foldConfig) {
-		c.keep(setLanes(c.lanes, foldStage, "FoldBudget", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.budget = b }))
+		c.keep(setLanes(c.lanes, StageFoldGuard, "FoldBudget", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.budget = b }))
 	}
 }
 
@@ -125,7 +127,7 @@ func FoldBudget(b int64, lanes ...schemas.Lane) FoldOption {
 // its half-open probe (default 1s), for the named lanes or all lanes.
 func FoldCooldown(d time.Duration, lanes ...schemas.Lane) FoldOption {
 	return func(c *foldConfig) {
-		c.keep(setLanes(c.lanes, foldStage, "FoldCooldown", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.cooldown = d }))
+		c.keep(setLanes(c.lanes, StageFoldGuard, "FoldCooldown", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.cooldown = d }))
 	}
 }
 
@@ -137,7 +139,7 @@ func FoldTopics(topics ...string) FoldOption {
 		c.topics = make(map[string]bool, len(topics))
 		for _, t := range topics {
 			if t == "" {
-				c.keep(&OptionError{Stage: foldStage, Option: "FoldTopics", Value: `""`, Want: "non-empty topic names", Err: ErrFoldGuardConfig})
+				c.keep(&OptionError{Stage: StageFoldGuard, Option: "FoldTopics", Value: `""`, Want: "non-empty topic names", Err: ErrFoldGuardConfig})
 			}
 			c.topics[t] = true
 		}
@@ -152,13 +154,13 @@ func (c *foldConfig) validate() error {
 		l := c.lanes[lane]
 		switch {
 		case l.maxFanout < 1:
-			return &OptionError{Stage: foldStage, Option: "FoldMaxFanout", Lane: lane, Value: l.maxFanout, Want: ">= 1", Err: ErrFoldGuardConfig}
+			return &OptionError{Stage: StageFoldGuard, Option: "FoldMaxFanout", Lane: lane, Value: l.maxFanout, Want: ">= 1", Err: ErrFoldGuardConfig}
 		case l.maxDepth < 0:
-			return &OptionError{Stage: foldStage, Option: "FoldMaxDepth", Lane: lane, Value: l.maxDepth, Want: ">= 0", Err: ErrFoldGuardConfig}
+			return &OptionError{Stage: StageFoldGuard, Option: "FoldMaxDepth", Lane: lane, Value: l.maxDepth, Want: ">= 0", Err: ErrFoldGuardConfig}
 		case l.budget < l.maxFanout:
-			return &OptionError{Stage: foldStage, Option: "FoldBudget", Lane: lane, Value: l.budget, Want: fmt.Sprintf(">= the max fanout (%d)", l.maxFanout), Err: ErrFoldGuardConfig}
+			return &OptionError{Stage: StageFoldGuard, Option: "FoldBudget", Lane: lane, Value: l.budget, Want: fmt.Sprintf(">= the max fanout (%d)", l.maxFanout), Err: ErrFoldGuardConfig}
 		case l.cooldown < 0:
-			return &OptionError{Stage: foldStage, Option: "FoldCooldown", Lane: lane, Value: l.cooldown, Want: ">= 0", Err: ErrFoldGuardConfig}
+			return &OptionError{Stage: StageFoldGuard, Option: "FoldCooldown", Lane: lane, Value: l.cooldown, Want: ">= 0", Err: ErrFoldGuardConfig}
 		}
 	}
 	return nil
@@ -182,7 +184,7 @@ func NewFoldGuard(opts ...FoldOption) (*FoldGuard, error) {
 }
 
 // Name returns "fold-guard".
-func (g *FoldGuard) Name() string { return foldStage }
+func (g *FoldGuard) Name() string { return StageFoldGuard }
 
 // foldPart is one partition's breaker.
 type foldPart struct {
@@ -203,7 +205,7 @@ func (g *FoldGuard) part(f *Frame) (*foldPart, error) {
 		g.parts[f.Partition] = p
 	}
 	if p.lane != f.Lane {
-		return nil, laneError(foldStage, f.Partition, p.lane, f.Lane)
+		return nil, laneError(StageFoldGuard, f.Partition, p.lane, f.Lane)
 	}
 	return p, nil
 }
@@ -212,10 +214,10 @@ func (g *FoldGuard) part(f *Frame) (*foldPart, error) {
 // ctx once, before it changes any state.
 func (g *FoldGuard) Process(ctx context.Context, f *Frame) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: frame %d: %w", foldStage, f.Seq, err)
+		return fmt.Errorf("%s: frame %d: %w", StageFoldGuard, f.Seq, err)
 	}
 	if !f.Lane.Valid() {
-		return frameLaneError(foldStage, f)
+		return frameLaneError(StageFoldGuard, f)
 	}
 	lim := g.cfg.lanes[f.Lane]
 	p, err := g.part(f)
@@ -303,13 +305,13 @@ func (g *FoldGuard) trip(f *Frame, lim *foldLimits, p *foldPart, r *Record, used
 	g.breaks.Add(1)
 	m := r.Msg
 	f.Events = append(f.Events, schemas.Event{
-		ID:      derivedID(m.MsgID, foldStage, string(schemas.EventCircuitBreak)),
+		ID:      derivedID(m.MsgID, StageFoldGuard, string(schemas.EventCircuitBreak)),
 		TS:      m.TS,
 		Kind:    schemas.EventCircuitBreak,
 		Lane:    f.Lane,
 		GlyphID: m.Glyph.ID,
 		MsgID:   m.MsgID,
-		Stage:   foldStage,
+		Stage:   StageFoldGuard,
 		Payload: schemas.Payload{
 			"state":       BreakerOpen.String(),
 			"from":        from.String(),
@@ -327,7 +329,7 @@ func (g *FoldGuard) trip(f *Frame, lim *foldLimits, p *foldPart, r *Record, used
 
 func (g *FoldGuard) crumb(r *Record, data schemas.Payload) {
 	if r.Result != nil {
-		r.Result.Trace = append(r.Result.Trace, schemas.Crumb{Stage: foldStage, T: r.Msg.TS, Data: data})
+		r.Result.Trace = append(r.Result.Trace, schemas.Crumb{Stage: StageFoldGuard, T: r.Msg.TS, Data: data})
 	}
 }
 
@@ -422,7 +424,7 @@ func (g *FoldGuard) Snapshot(partition int32) ([]byte, error) {
 	if !p.openUntil.IsZero() {
 		s.OpenUntil = p.openUntil.UnixNano()
 	}
-	return marshalSnapshot(foldStage, partition, s)
+	return marshalSnapshot(StageFoldGuard, partition, s)
 }
 
 // Restore replaces partition's breaker with a snapshot; empty state resets it.
@@ -432,18 +434,18 @@ func (g *FoldGuard) Restore(partition int32, state []byte) error {
 		return nil
 	}
 	var s foldSnapshot
-	if err := unmarshalSnapshot(foldStage, partition, state, &s); err != nil {
+	if err := unmarshalSnapshot(StageFoldGuard, partition, state, &s); err != nil {
 		return err
 	}
 	switch {
 	case s.V != foldSnapshotV:
-		return snapshotError(foldStage, partition, fmt.Sprintf("version = %d", s.V))
+		return snapshotError(StageFoldGuard, partition, fmt.Sprintf("version = %d", s.V))
 	case !s.Lane.Valid():
-		return snapshotError(foldStage, partition, fmt.Sprintf("lane = %q", s.Lane))
+		return snapshotError(StageFoldGuard, partition, fmt.Sprintf("lane = %q", s.Lane))
 	case s.State < BreakerClosed || s.State > BreakerHalfOpen:
-		return snapshotError(foldStage, partition, fmt.Sprintf("state = %d", s.State))
+		return snapshotError(StageFoldGuard, partition, fmt.Sprintf("state = %d", s.State))
 	case s.LastUsed < 0 || s.Trips < 0:
-		return snapshotError(foldStage, partition, fmt.Sprintf("last_used %d trips %d", s.LastUsed, s.Trips))
+		return snapshotError(StageFoldGuard, partition, fmt.Sprintf("last_used %d trips %d", s.LastUsed, s.Trips))
 	}
 	p := &foldPart{lane: s.Lane, state: s.State, lastUsed: s.LastUsed, trips: s.Trips}
 	if s.OpenUntil != 0 {

@@ -66,8 +66,10 @@ type Guardian struct {
 	counts [len(outcomes)]atomic.Uint64
 }
 
+// StageGuardian names the guardian stage on its crumbs, events, traces and state.
+const StageGuardian = "guardian"
+
 const (
-	guardStage     = "guardian"
 	guardSnapshotV = 1
 )
 
@@ -116,7 +118,7 @@ type GuardianOption func(*guardConfig)
 // lanes or all lanes.
 func GuardianMaxRisk(v float64, lanes ...schemas.Lane) GuardianOption {
 	return func(c *guardConfig) {
-		c.keep(setLanes(c.lanes, guardStage, "GuardianMaxRisk", ErrGuardianConfig, lanes, func(l *guardLimits) { l.maxRisk = v }))
+		c.keep(setLanes(c.lanes, StageGuardian, "GuardianMaxRisk", ErrGuardianConfig, lanes, func(l *guardLimits) { l.maxRisk = v }))
 	}
 }
 
@@ -124,7 +126,7 @@ func GuardianMaxRisk(v float64, lanes ...schemas.Lane) GuardianOption {
 // lanes or all lanes.
 func GuardianMaxDrift(v float64, lanes ...schemas.Lane) GuardianOption {
 	return func(c *guardConfig) {
-		c.keep(setLanes(c.lanes, guardStage, "GuardianMaxDrift", ErrGuardianConfig, lanes, func(l *guardLimits) { l.maxDrift = v }))
+		c.keep(setLanes(c.lanes, StageGuardian, "GuardianMaxDrift", ErrGuardianConfig, lanes, func(l *guardLimits) { l.maxDrift = v }))
 	}
 }
 
@@ -133,7 +135,7 @@ func GuardianMaxDrift(v float64, lanes ...schemas.Lane) GuardianOption {
 // cannot be turned off: NewGuardian refuses it.
 func GuardianDryRun(on bool, lanes ...schemas.Lane) GuardianOption {
 	return func(c *guardConfig) {
-		c.keep(setLanes(c.lanes, guardStage, "GuardianDryRun", ErrGuardianConfig, lanes, func(l *guardLimits) { l.dryRun = on }))
+		c.keep(setLanes(c.lanes, StageGuardian, "GuardianDryRun", ErrGuardianConfig, lanes, func(l *guardLimits) { l.dryRun = on }))
 	}
 }
 
@@ -145,11 +147,11 @@ func GuardianRequireApproval(prios []Priority, lanes ...schemas.Lane) GuardianOp
 		set := make(map[Priority]bool, len(prios))
 		for _, p := range prios {
 			if _, err := ParsePriority(string(p)); err != nil {
-				c.keep(&OptionError{Stage: guardStage, Option: "GuardianRequireApproval", Value: string(p), Want: "P0, P1, P2 or P3", Err: ErrGuardianConfig})
+				c.keep(&OptionError{Stage: StageGuardian, Option: "GuardianRequireApproval", Value: string(p), Want: "P0, P1, P2 or P3", Err: ErrGuardianConfig})
 			}
 			set[p] = true
 		}
-		c.keep(setLanes(c.lanes, guardStage, "GuardianRequireApproval", ErrGuardianConfig, lanes, func(l *guardLimits) { l.approval = set }))
+		c.keep(setLanes(c.lanes, StageGuardian, "GuardianRequireApproval", ErrGuardianConfig, lanes, func(l *guardLimits) { l.approval = set }))
 	}
 }
 
@@ -172,7 +174,7 @@ func GuardianActionTopics(topics ...string) GuardianOption {
 		c.topics = make(map[string]bool, len(topics))
 		for _, t := range topics {
 			if t == "" {
-				c.keep(&OptionError{Stage: guardStage, Option: "GuardianActionTopics", Value: `""`, Want: "non-empty topic names", Err: ErrGuardianConfig})
+				c.keep(&OptionError{Stage: StageGuardian, Option: "GuardianActionTopics", Value: `""`, Want: "non-empty topic names", Err: ErrGuardianConfig})
 			}
 			c.topics[t] = true
 		}
@@ -203,7 +205,7 @@ func (c *guardConfig) validate() error {
 		return c.err
 	}
 	bad := func(option string, lane schemas.Lane, v any, want string) error {
-		return &OptionError{Stage: guardStage, Option: option, Lane: lane, Value: v, Want: want, Err: ErrGuardianConfig}
+		return &OptionError{Stage: StageGuardian, Option: option, Lane: lane, Value: v, Want: want, Err: ErrGuardianConfig}
 	}
 	for _, lane := range schemas.Lanes {
 		l := c.lanes[lane]
@@ -262,7 +264,7 @@ func NewGuardian(opts ...GuardianOption) (*Guardian, error) {
 }
 
 // Name returns "guardian".
-func (g *Guardian) Name() string { return guardStage }
+func (g *Guardian) Name() string { return StageGuardian }
 
 // guardPart is one partition's actions waiting for approval, in arrival order.
 type guardPart struct {
@@ -281,7 +283,7 @@ func (g *Guardian) part(f *Frame) (*guardPart, error) {
 		g.parts[f.Partition] = p
 	}
 	if p.lane != f.Lane {
-		return nil, laneError(guardStage, f.Partition, p.lane, f.Lane)
+		return nil, laneError(StageGuardian, f.Partition, p.lane, f.Lane)
 	}
 	return p, nil
 }
@@ -296,10 +298,10 @@ func (g *Guardian) part(f *Frame) (*guardPart, error) {
 // and an executor sees the same action id again and can recognise it.
 func (g *Guardian) Process(ctx context.Context, f *Frame) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: frame %d: %w", guardStage, f.Seq, err)
+		return fmt.Errorf("%s: frame %d: %w", StageGuardian, f.Seq, err)
 	}
 	if !f.Lane.Valid() {
-		return frameLaneError(guardStage, f)
+		return frameLaneError(StageGuardian, f)
 	}
 	lim := g.cfg.lanes[f.Lane]
 	p, err := g.part(f)
@@ -462,13 +464,13 @@ func (g *Guardian) actionFlow(ctx context.Context, f *Frame, lim *guardLimits, p
 // executor's error. A context that ended is returned instead.
 func (g *Guardian) execute(ctx context.Context, f *Frame, d *decision, ts time.Time) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: frame %d: before executing action %s: %w", guardStage, f.Seq, d.action.ID, err)
+		return fmt.Errorf("%s: frame %d: before executing action %s: %w", StageGuardian, f.Seq, d.action.ID, err)
 	}
 	act := *d.action
 	act.Params = act.Params.Clone() // the executor must not reach the input message
 	if err := g.cfg.executor.Execute(ctx, f.Lane, act); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return fmt.Errorf("%s: frame %d: executing action %s: %w", guardStage, f.Seq, d.action.ID, cerr)
+			return fmt.Errorf("%s: frame %d: executing action %s: %w", StageGuardian, f.Seq, d.action.ID, cerr)
 		}
 		d.outcome = OutcomeDeny
 		d.refuse("execute: %v", err)
@@ -522,13 +524,13 @@ func (d *decision) crumb() schemas.Crumb {
 	if len(d.reasons) > 0 {
 		data["reasons"] = d.reasons
 	}
-	return schemas.Crumb{Stage: guardStage, T: d.ts, Data: data}
+	return schemas.Crumb{Stage: StageGuardian, T: d.ts, Data: data}
 }
 
 // emit appends d's guardian_decision event and trace.
 func (g *Guardian) emit(f *Frame, d *decision, crumb schemas.Crumb) {
 	g.counts[outcomeIndex(d.outcome)].Add(1)
-	parts := []string{d.msgID, guardStage}
+	parts := []string{d.msgID, StageGuardian}
 	if d.again != "" {
 		parts = append(parts, d.again)
 	}
@@ -556,7 +558,7 @@ func (g *Guardian) emit(f *Frame, d *decision, crumb schemas.Crumb) {
 		Lane:    f.Lane,
 		GlyphID: d.glyphID,
 		MsgID:   d.msgID,
-		Stage:   guardStage,
+		Stage:   StageGuardian,
 		Payload: payload,
 	})
 	f.Traces = append(f.Traces, schemas.Trace{
@@ -564,7 +566,7 @@ func (g *Guardian) emit(f *Frame, d *decision, crumb schemas.Crumb) {
 		TS:              d.ts,
 		MsgID:           d.msgID,
 		Lane:            f.Lane,
-		Stage:           guardStage,
+		Stage:           StageGuardian,
 		Decision:        string(d.outcome),
 		Crumbs:          append(d.crumbs, crumb),
 		Inputs:          d.inputs,
@@ -611,13 +613,13 @@ func (g *Guardian) actionEvent(f *Frame, a *Action, status string, ts time.Time,
 		payload[k] = v
 	}
 	return schemas.Event{
-		ID:      derivedID(a.MsgID, guardStage, string(schemas.EventAction), status),
+		ID:      derivedID(a.MsgID, StageGuardian, string(schemas.EventAction), status),
 		TS:      ts,
 		Kind:    schemas.EventAction,
 		Lane:    f.Lane,
 		GlyphID: a.GlyphID,
 		MsgID:   a.MsgID,
-		Stage:   guardStage,
+		Stage:   StageGuardian,
 		Payload: payload,
 	}
 }
@@ -653,7 +655,7 @@ func (g *Guardian) actionRequest(r *Record, lane schemas.Lane) (*Action, error) 
 	} else {
 		return nil, nil
 	}
-	a := &Action{ID: derivedID(m.MsgID, guardStage, "action"), Kind: kind, Priority: P0, Lane: lane, MsgID: m.MsgID, GlyphID: m.Glyph.ID, TS: m.TS, Params: m.Payload}
+	a := &Action{ID: derivedID(m.MsgID, StageGuardian, "action"), Kind: kind, Priority: P0, Lane: lane, MsgID: m.MsgID, GlyphID: m.Glyph.ID, TS: m.TS, Params: m.Payload}
 	if v, ok := recordValue(r, "priority"); ok {
 		s, _ := v.(string)
 		p, err := ParsePriority(s)

@@ -61,7 +61,7 @@ func (g *Guardian) Snapshot(partition int32) ([]byte, error) {
 			RiskClass: pa.RiskClass, DataOrigin: pa.DataOrigin, Link: pa.Link, Risk: pa.Risk,
 		}
 	}
-	return marshalSnapshot(guardStage, partition, s)
+	return marshalSnapshot(StageGuardian, partition, s)
 }
 
 // Restore replaces partition's waiting actions with a snapshot; empty
@@ -72,20 +72,20 @@ func (g *Guardian) Restore(partition int32, state []byte) error {
 		return nil
 	}
 	var s guardSnapshot
-	if err := unmarshalSnapshot(guardStage, partition, state, &s); err != nil {
+	if err := unmarshalSnapshot(StageGuardian, partition, state, &s); err != nil {
 		return err
 	}
 	if s.V != guardSnapshotV {
-		return snapshotError(guardStage, partition, fmt.Sprintf("version = %d", s.V))
+		return snapshotError(StageGuardian, partition, fmt.Sprintf("version = %d", s.V))
 	}
 	if !s.Lane.Valid() {
-		return snapshotError(guardStage, partition, fmt.Sprintf("lane = %q", s.Lane))
+		return snapshotError(StageGuardian, partition, fmt.Sprintf("lane = %q", s.Lane))
 	}
 	p := &guardPart{lane: s.Lane, ids: make(map[string]bool, len(s.Pending))}
 	for i, j := range s.Pending {
 		_, perr := ParsePriority(string(j.Priority))
 		if j.ID == "" || j.MsgID == "" || perr != nil || j.Deadline == 0 || p.ids[j.ID] || j.Risk < 0 || j.Risk > 1 || math.IsNaN(j.Risk) {
-			return snapshotError(guardStage, partition, fmt.Sprintf("pending action %d (%q) is incomplete or repeated", i, j.ID))
+			return snapshotError(StageGuardian, partition, fmt.Sprintf("pending action %d (%q) is incomplete or repeated", i, j.ID))
 		}
 		p.ids[j.ID] = true
 		p.pending = append(p.pending, &pendingAction{
