@@ -310,7 +310,8 @@ func (g *Guardian) Process(ctx context.Context, f *Frame) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := g.settle(ctx, f, lim, p); err != nil {
+	done := make(map[string]bool) // actions executed in this frame
+	if err := g.settle(ctx, f, lim, p, done); err != nil {
 		return err
 	}
 	for i := range f.Records {
@@ -318,7 +319,7 @@ func (g *Guardian) Process(ctx context.Context, f *Frame) error {
 		if !r.Live() {
 			continue
 		}
-		if err := g.decide(ctx, f, lim, p, r); err != nil {
+		if err := g.decide(ctx, f, lim, p, r, done); err != nil {
 			return err
 		}
 	}
@@ -346,7 +347,7 @@ func (d *decision) refuse(format string, args ...any) {
 }
 
 // decide applies the policies and the action flow to one live record.
-func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, r *Record) error {
+func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, r *Record, done map[string]bool) error {
 	m := r.Msg
 	d := &decision{msgID: m.MsgID, glyphID: m.Glyph.ID, ts: m.TS, inputs: make(schemas.Payload, 8)}
 	d.inputs["topic"] = m.Topic
@@ -399,7 +400,7 @@ func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 	case a == nil:
 		d.outcome = OutcomeAllow
 	default:
-		if err := g.actionFlow(ctx, f, lim, p, d); err != nil {
+		if err := g.actionFlow(ctx, f, lim, p, d, done); err != nil {
 			return err
 		}
 	}
@@ -427,9 +428,17 @@ func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 
 // actionFlow takes an action that passed the policies through preview,
 // approval and execution, and sets d's outcome.
-func (g *Guardian) actionFlow(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, d *decision) error {
+func (g *Guardian) actionFlow(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, d *decision, done map[string]bool) error {
 	a := d.action
 	needs := lim.approval[a.Priority]
+	live := !lim.dryRun && f.Flags.ExtActions
+	approved := live && needs && g.cfg.approvals.Approved(a.ID)
+	waits := live && needs && !approved
+	if waits && !p.ids[a.ID] && len(p.pending) >= g.cfg.maxPending {
+		d.outcome = OutcomeDeny
+		d.refuse("%d actions already await approval in partition %d", len(p.pending), f.Partition)
+		return nil
+	}
 	f.Actions = append(f.Actions, g.actionEvent(f, a, ActionPreview, d.ts, schemas.Payload{"dry_run": lim.dryRun, "approval_required": needs}))
 	switch {
 	case lim.dryRun:
@@ -438,12 +447,7 @@ func (g *Guardian) actionFlow(ctx context.Context, f *Frame, lim *guardLimits, p
 	case !f.Flags.ExtActions:
 		d.outcome = OutcomeDryRun
 		d.refuse("EXT_ACTIONS_ENABLED is off")
-	case needs && !g.cfg.approvals.Approved(a.ID):
-		if !p.ids[a.ID] && len(p.pending) >= g.cfg.maxPending {
-			d.outcome = OutcomeDeny
-			d.refuse("%d actions already await approval in partition %d", len(p.pending), f.Partition)
-			return nil
-		}
+	case waits:
 		d.outcome = OutcomePending
 		d.refuse("%s action awaits a human approval", a.Priority)
 		if !p.ids[a.ID] {
@@ -453,9 +457,17 @@ func (g *Guardian) actionFlow(ctx context.Context, f *Frame, lim *guardLimits, p
 			p.pending = append(p.pending, &pendingAction{Action: kept, Deadline: a.TS.Add(g.cfg.approvalTTL),
 				RiskClass: d.riskClass, DataOrigin: d.dataOrigin, Link: d.link, Risk: d.inputs["risk"].(float64)})
 		}
+	case done[a.ID]:
+		// The same message again in the frame whose settle just executed
+		// its waiting action (a redelivery): once is enough.
+		d.outcome = OutcomeExecuted
+		d.refuse("already executed in this frame")
 	default:
 		a.Approved = needs
-		return g.execute(ctx, f, d, d.ts)
+		if err := g.execute(ctx, f, d, d.ts); err != nil {
+			return err
+		}
+		done[a.ID] = d.outcome == OutcomeExecuted
 	}
 	return nil
 }
@@ -484,29 +496,31 @@ func (g *Guardian) execute(ctx context.Context, f *Frame, d *decision, ts time.T
 
 // settle executes waiting actions that are now approved and expires those
 // past their deadline. Each settled action gets its own decision.
-func (g *Guardian) settle(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart) error {
+func (g *Guardian) settle(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, done map[string]bool) error {
 	if len(p.pending) == 0 {
 		return nil
 	}
 	keep := make([]*pendingAction, 0, len(p.pending))
 	for i, pa := range p.pending {
+		expired := !f.Start.Before(pa.Deadline)
+		if !expired && !(!lim.dryRun && f.Flags.ExtActions && g.cfg.approvals.Approved(pa.ID)) {
+			keep = append(keep, pa)
+			continue
+		}
 		d := &decision{msgID: pa.MsgID, glyphID: pa.GlyphID, ts: f.End, action: &pa.Action, riskClass: pa.RiskClass, dataOrigin: pa.DataOrigin, link: pa.Link,
 			inputs: schemas.Payload{"action_kind": pa.Kind, "priority": string(pa.Priority), "risk": pa.Risk, "waiting_since": pa.TS.UnixMicro()}}
-		switch {
-		case !f.Start.Before(pa.Deadline):
+		if expired {
 			d.again, d.outcome = ActionExpired, OutcomeDeny
 			d.refuse("no approval within %v", g.cfg.approvalTTL)
 			f.Actions = append(f.Actions, g.actionEvent(f, d.action, ActionExpired, f.End, nil))
-		case !lim.dryRun && f.Flags.ExtActions && g.cfg.approvals.Approved(pa.ID):
+		} else {
 			d.again = "approved"
 			pa.Approved = true
 			if err := g.execute(ctx, f, d, f.End); err != nil {
 				p.pending = append(keep, p.pending[i:]...)
 				return err
 			}
-		default:
-			keep = append(keep, pa)
-			continue
+			done[pa.ID] = d.outcome == OutcomeExecuted
 		}
 		delete(p.ids, pa.ID)
 		g.emit(f, d, d.crumb())

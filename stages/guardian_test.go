@@ -559,3 +559,63 @@ func BenchmarkGuardian(b *testing.B) {
 	}
 	benchFramesFlags(b, g, schemas.LaneProd, Flags{ExtActions: true}, msgs)
 }
+
+func TestGuardianRedeliveryInTheSettlingFrameExecutesOnce(t *testing.T) {
+	ex := &recorder{}
+	approvals := NewApprovalSet()
+	g, _ := NewGuardian(GuardianExecutor(ex), GuardianApprovals(approvals))
+	mk := func(seq int64) *Frame {
+		f := fxFrame(schemas.LaneProd, 0, seq, gMsg(1, "action", nil))
+		f.Flags.ExtActions = true
+		return f
+	}
+	f0 := mk(0)
+	_ = g.Process(context.Background(), f0)
+	approvals.Approve(f0.Records[0].Verdict.ActionID)
+	// The message comes again in a later frame: settle executes the waiting
+	// action, and the redelivered record must not execute it a second time.
+	f1 := mk(1)
+	if err := g.Process(context.Background(), f1); err != nil {
+		t.Fatal(err)
+	}
+	v := f1.Records[0].Verdict
+	if len(ex.calls) != 1 || v.Outcome != OutcomeExecuted || v.Reasons[0] != "already executed in this frame" {
+		t.Fatalf("calls %d verdict %+v", len(ex.calls), v)
+	}
+	if n := len(fxEvents(f1, schemas.EventGuardianDecision)); n != 2 {
+		t.Fatalf("%d decisions, want the settled one and the redelivered one", n)
+	}
+}
+
+func TestGuardianSettleFailureAndFullQueue(t *testing.T) {
+	ex := &recorder{}
+	approvals := NewApprovalSet()
+	g, _ := NewGuardian(GuardianExecutor(ex), GuardianApprovals(approvals), GuardianMaxPending(1))
+	f0 := fxFrame(schemas.LaneProd, 0, 0, gMsg(1, "action", nil), gMsg(2, "action", nil))
+	f0.Flags.ExtActions = true
+	_ = g.Process(context.Background(), f0)
+	previews := 0
+	for _, a := range f0.Actions {
+		if a.Payload["status"] == ActionPreview {
+			previews++
+		}
+	}
+	if previews != 1 || f0.Records[1].Verdict.Outcome != OutcomeDeny {
+		t.Fatalf("a full queue: %d previews, second verdict %+v; want no preview for the refused action", previews, f0.Records[1].Verdict)
+	}
+	// The approved action fails in settle: a deny, no longer waiting, and a
+	// redelivery in the same frame tries again instead of claiming success.
+	approvals.Approve(f0.Records[0].Verdict.ActionID)
+	ex.err = errors.New("remote down")
+	f1 := fxFrame(schemas.LaneProd, 0, 1, gMsg(1, "action", nil))
+	f1.Flags.ExtActions = true
+	_ = g.Process(context.Background(), f1)
+	dec := fxEvents(f1, schemas.EventGuardianDecision)
+	if len(dec) != 2 || dec[0].Payload["outcome"] != "deny" || f1.Records[0].Verdict.Outcome != OutcomeDeny ||
+		!strings.Contains(f1.Records[0].Verdict.Reasons[0], "execute: remote down") {
+		t.Fatalf("decisions %+v verdict %+v", dec, f1.Records[0].Verdict)
+	}
+	if len(g.Pending(0)) != 0 {
+		t.Fatal("a failed action is still waiting")
+	}
+}
