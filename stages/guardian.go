@@ -15,8 +15,8 @@ import (
 // message, allow, deny, dry_run, pending or executed, and explains each
 // decision with a guardian_decision event and a Trace.
 //
-// Policies, applied to every message (the first failing ones are the deny
-// reasons; all are listed):
+// Policies, applied to every message; each one that fails adds a deny
+// reason, so a denial lists everything that is wrong:
 //   - the result must still be ok (a message refused upstream is denied);
 //   - the message's lane must be the frame's lane;
 //   - consent: glyph.tags `consent` must be "granted", "true" or "yes"
@@ -53,6 +53,11 @@ import (
 //  4. otherwise the Executor runs it: executed, and an action event with
 //     status "executed" goes to Frame.Actions; an executor error is a deny
 //     (status "failed").
+//
+// Delivery is at least once, so a message may be decided twice: it gets
+// the same action id, a waiting action is kept once, and one executed in
+// the same frame is not executed again. An Executor should still treat an
+// action id it has already performed as done (a redelivery frames later).
 //
 // Only deny makes the result not ok (with "guardian: …" reasons); every
 // outcome is set as the record's Verdict with its reasons. Events and
