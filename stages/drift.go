@@ -1,0 +1,600 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/matriz/pipelines/schemas"
+)
+
+// Drift is DriftScore v2: how far a glyph's actions stray from its intents.
+//
+// For every live message whose payload carries `intent` and `action`
+// (array<double>; a node's answer wins over the input, see recordValue) the
+// stage computes drift = 1 − cos(intent, action) in [0, 2] and folds it into
+// two exponential moving averages, one per glyph (key glyph.id) and one per
+// lane (of the partition). Both EMAs start at their first observation, so a
+// new glyph that diverges is seen at once instead of being averaged up from
+// zero.
+//
+// Levels and alerts: a glyph is at level warn when its EMA reaches Warn
+// (default 0.20) and block when it reaches Block (default 0.35). A
+// drift_alert event is emitted when a glyph's level rises (none→warn,
+// warn→block or none→block), not on every message, so the event log holds
+// one alert per episode; a glyph whose EMA falls back under a threshold
+// drops to the lower level silently and alerts again on the next rise.
+//
+// Drift only annotates and alerts: it never makes a result not ok. The
+// guardian enforces the limit (max_drift, read from ScoreDriftEMA), so one
+// place decides allow or deny and writes the trace that explains it.
+//
+// Coherence is the mean of cos(I, A)·c over the valid messages of the last W
+// frames (default 30, this frame included), where c is the payload's
+// `constraint_satisfaction` in [0, 1]. A message without that key counts as
+// c = 1: nothing says a constraint was violated. A value outside [0, 1] or
+// not a number puts a reason on the result and leaves coherence unchanged;
+// the drift of that message still counts.
+//
+// Bad vectors (empty, zero, different lengths, a NaN or Inf element, or not
+// an array<double>) put a reason on the result and change no state, so the
+// state never holds NaN. A message with neither key is not about drift and
+// passes without a reason. Reasons do not make a result not ok: the message
+// was answered; drift could not be measured.
+//
+// Scores written: ScoreDrift (this message), ScoreDriftEMA (the glyph's EMA
+// after this message; also on messages without vectors when the glyph has
+// one, so the guardian sees a drifting glyph's later actions) and
+// ScoreCoherence (when the window holds any sample).
+//
+// State is per partition (one lane per instance, see ErrPartitionLane) and
+// inside it per glyph; Snapshot/Restore write it as JSON. Glyphs idle for
+// longer than DriftIdleTTL in event time are forgotten, checked every 1024
+// frames, so the state of a long-running partition stays bounded.
+type Drift struct {
+	cfg    driftConfig
+	mu     sync.Mutex
+	parts  map[int32]*driftPart
+	alerts atomic.Uint64
+}
+
+// StageDrift names the drift stage on its crumbs, events and state.
+const StageDrift = "drift"
+
+const (
+	// driftSweepEvery is how many frames pass between sweeps of idle glyphs.
+	driftSweepEvery = 1024
+	driftMaxWindow  = 100_000
+	driftSnapshotV  = 1
+)
+
+// DriftLevel is how far a glyph's drift EMA has gone.
+type DriftLevel int
+
+// Drift levels, lowest first.
+const (
+	DriftNone  DriftLevel = iota // under warn
+	DriftWarn                    // at or above warn, under block
+	DriftBlock                   // at or above block
+)
+
+func (l DriftLevel) String() string {
+	switch l {
+	case DriftNone:
+		return "none"
+	case DriftWarn:
+		return "warn"
+	case DriftBlock:
+		return "block"
+	}
+	return fmt.Sprintf("DriftLevel(%d)", int(l))
+}
+
+// driftLimits is one lane's drift configuration.
+type driftLimits struct {
+	alpha  float64
+	warn   float64
+	block  float64
+	window int
+}
+
+type driftConfig struct {
+	lanes   map[schemas.Lane]*driftLimits
+	idleTTL time.Duration
+	err     error
+}
+
+func (c *driftConfig) keep(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// DriftOption configures NewDrift.
+type DriftOption func(*driftConfig)
+
+// DriftAlpha sets the EMA smoothing factor in (0, 1] (default 0.2) for the
+// named lanes, or all lanes when none are named. Higher reacts faster.
+func DriftAlpha(alpha float64, lanes ...schemas.Lane) DriftOption {
+	return func(c *driftConfig) {
+		c.keep(setLanes(c.lanes, StageDrift, "DriftAlpha", ErrDriftConfig, lanes, func(l *driftLimits) { l.alpha = alpha }))
+	}
+}
+
+// DriftThresholds sets the warn and block levels of the EMA, 0 < warn ≤
+// block ≤ 2 (defaults 0.20 and 0.35), for the named lanes or all lanes.
+func DriftThresholds(warn, block float64, lanes ...schemas.Lane) DriftOption {
+	return func(c *driftConfig) {
+		c.keep(setLanes(c.lanes, StageDrift, "DriftThresholds", ErrDriftConfig, lanes, func(l *driftLimits) { l.warn, l.block = warn, block }))
+	}
+}
+
+// DriftWindow sets W, the number of frames coherence averages over
+// (default 30, at most 100000), for the named lanes or all lanes.
+func DriftWindow(frames int, lanes ...schemas.Lane) DriftOption {
+	return func(c *driftConfig) {
+		c.keep(setLanes(c.lanes, StageDrift, "DriftWindow", ErrDriftConfig, lanes, func(l *driftLimits) { l.window = frames }))
+	}
+}
+
+// DriftIdleTTL sets how long, in event time, a glyph may go without a
+// message before its EMA is forgotten (default 24h; 0 keeps glyphs forever).
+func DriftIdleTTL(d time.Duration) DriftOption {
+	return func(c *driftConfig) { c.idleTTL = d }
+}
+
+func (c *driftConfig) validate() error {
+	if c.err != nil {
+		return c.err
+	}
+	if c.idleTTL < 0 {
+		return &OptionError{Stage: StageDrift, Option: "DriftIdleTTL", Value: c.idleTTL, Want: ">= 0 (0 keeps glyphs forever)", Err: ErrDriftConfig}
+	}
+	for _, lane := range schemas.Lanes {
+		l := c.lanes[lane]
+		if !(l.alpha > 0 && l.alpha <= 1) {
+			return &OptionError{Stage: StageDrift, Option: "DriftAlpha", Lane: lane, Value: l.alpha, Want: "a number in (0, 1]", Err: ErrDriftConfig}
+		}
+		if !(l.warn > 0 && l.warn <= l.block && l.block <= 2) {
+			return &OptionError{Stage: StageDrift, Option: "DriftThresholds", Lane: lane, Value: fmt.Sprintf("warn %v block %v", l.warn, l.block), Want: "0 < warn <= block <= 2", Err: ErrDriftConfig}
+		}
+		if l.window < 1 || l.window > driftMaxWindow {
+			return &OptionError{Stage: StageDrift, Option: "DriftWindow", Lane: lane, Value: l.window, Want: fmt.Sprintf("1..%d frames", driftMaxWindow), Err: ErrDriftConfig}
+		}
+	}
+	return nil
+}
+
+// NewDrift returns a drift stage with the defaults (alpha 0.2, warn 0.20,
+// block 0.35, W = 30 frames, idle TTL 24h) changed by opts.
+func NewDrift(opts ...DriftOption) (*Drift, error) {
+	cfg := driftConfig{lanes: make(map[schemas.Lane]*driftLimits, len(schemas.Lanes)), idleTTL: 24 * time.Hour}
+	for _, l := range schemas.Lanes {
+		cfg.lanes[l] = &driftLimits{alpha: 0.2, warn: 0.20, block: 0.35, window: 30}
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Drift{cfg: cfg, parts: make(map[int32]*driftPart)}, nil
+}
+
+// Name returns "drift".
+func (d *Drift) Name() string { return StageDrift }
+
+// glyphDrift is one glyph's drift state.
+type glyphDrift struct {
+	EMA   float64    `json:"ema"`
+	N     int64      `json:"n"`
+	Level DriftLevel `json:"level"`
+	Seen  int64      `json:"seen"` // event time of its last valid sample, Unix µs
+}
+
+// cohSlot is one frame's coherence samples: the sum of cos·c and their count.
+type cohSlot struct {
+	Sum float64 `json:"sum"`
+	N   int64   `json:"n"`
+}
+
+// driftPart is one partition's drift state. mu is held for a whole frame,
+// and by Stats and Snapshot.
+type driftPart struct {
+	mu      sync.Mutex
+	lane    schemas.Lane
+	frames  int64
+	laneEMA float64
+	laneN   int64
+	glyphs  map[string]*glyphDrift
+	ring    []cohSlot // the last len(ring) frames; next is the oldest
+	next    int
+	filled  int
+}
+
+func newDriftPart(lane schemas.Lane, window int) *driftPart {
+	return &driftPart{lane: lane, glyphs: make(map[string]*glyphDrift), ring: make([]cohSlot, window)}
+}
+
+// recent sums the newest k frames of the ring.
+func (p *driftPart) recent(k int) cohSlot {
+	var s cohSlot
+	k = min(k, p.filled)
+	for i := 1; i <= k; i++ {
+		e := p.ring[(p.next-i+len(p.ring))%len(p.ring)]
+		s.Sum += e.Sum
+		s.N += e.N
+	}
+	return s
+}
+
+func (p *driftPart) push(s cohSlot) {
+	p.ring[p.next] = s
+	p.next = (p.next + 1) % len(p.ring)
+	p.filled = min(p.filled+1, len(p.ring))
+}
+
+// part returns the state of f's partition, creating it on first use.
+func (d *Drift) part(f *Frame) (*driftPart, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.parts[f.Partition]
+	if !ok {
+		p = newDriftPart(f.Lane, d.cfg.lanes[f.Lane].window)
+		d.parts[f.Partition] = p
+	}
+	if p.lane != f.Lane {
+		return nil, laneError(StageDrift, f.Partition, p.lane, f.Lane)
+	}
+	return p, nil
+}
+
+// Process scores every live record of f, updates the partition's EMAs and
+// coherence window, and appends drift_alert events. It checks ctx once,
+// before it changes any state: a frame is applied whole or not at all.
+func (d *Drift) Process(ctx context.Context, f *Frame) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: frame %d: %w", StageDrift, f.Seq, err)
+	}
+	if !f.Lane.Valid() {
+		return frameLaneError(StageDrift, f)
+	}
+	lim := d.cfg.lanes[f.Lane]
+	p, err := d.part(f)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	base := p.recent(lim.window - 1)
+	var frame cohSlot
+	for i := range f.Records {
+		r := &f.Records[i]
+		if !r.Live() {
+			continue
+		}
+		d.record(f, lim, p, r, base, &frame)
+	}
+	p.push(frame)
+	p.frames++
+	if d.cfg.idleTTL > 0 && p.frames%driftSweepEvery == 0 {
+		cutoff := f.End.Add(-d.cfg.idleTTL).UnixMicro()
+		for id, g := range p.glyphs {
+			if g.Seen < cutoff {
+				delete(p.glyphs, id)
+			}
+		}
+	}
+	return nil
+}
+
+// record scores one live record.
+func (d *Drift) record(f *Frame, lim *driftLimits, p *driftPart, r *Record, base cohSlot, frame *cohSlot) {
+	m := r.Msg
+	data := make(schemas.Payload, 8)
+	var reasons []string
+	g := p.glyphs[m.Glyph.ID]
+
+	iv, hasI := recordValue(r, "intent")
+	av, hasA := recordValue(r, "action")
+	if hasI || hasA {
+		cos, err := intentActionCos(iv, av, hasI, hasA)
+		if err != nil {
+			reasons = append(reasons, "drift: "+err.Error())
+		} else {
+			drift := 1 - cos
+			if g == nil {
+				g = &glyphDrift{}
+				p.glyphs[m.Glyph.ID] = g
+			}
+			g.EMA = emaStep(g.EMA, drift, g.N, lim.alpha)
+			g.N++
+			g.Seen = m.TS.UnixMicro()
+			p.laneEMA = emaStep(p.laneEMA, drift, p.laneN, lim.alpha)
+			p.laneN++
+			r.SetScore(ScoreDrift, drift)
+			data["drift"] = drift
+			data["cos"] = cos
+
+			level := levelOf(g.EMA, lim)
+			if level > g.Level {
+				f.Events = append(f.Events, d.alert(f, m, g, level, drift, lim))
+			}
+			g.Level = level
+			data["level"] = box(level.String())
+
+			c, err := constraintSatisfaction(r)
+			if err != nil {
+				reasons = append(reasons, "drift: "+err.Error())
+			} else {
+				frame.Sum += cos * c
+				frame.N++
+			}
+		}
+	}
+	if g != nil {
+		r.SetScore(ScoreDriftEMA, g.EMA)
+		data["drift_ema"] = g.EMA
+	}
+	if n := base.N + frame.N; n > 0 {
+		coh := (base.Sum + frame.Sum) / float64(n)
+		r.SetScore(ScoreCoherence, coh)
+		data["coherence"] = coh
+	}
+	if r.Result != nil {
+		if len(reasons) > 0 {
+			r.Result.Reasons = append(r.Result.Reasons, reasons...)
+			data["reasons"] = reasons
+		}
+		r.Result.Trace = append(r.Result.Trace, schemas.Crumb{Stage: StageDrift, T: m.TS, Data: data})
+	}
+}
+
+// alert builds the drift_alert event for a glyph whose level rose.
+func (d *Drift) alert(f *Frame, m *schemas.MatrizMessage, g *glyphDrift, level DriftLevel, drift float64, lim *driftLimits) schemas.Event {
+	d.alerts.Add(1)
+	return schemas.Event{
+		ID:      derivedID(m.MsgID, StageDrift, string(schemas.EventDriftAlert), level.String()),
+		TS:      m.TS,
+		Kind:    schemas.EventDriftAlert,
+		Lane:    f.Lane,
+		GlyphID: m.Glyph.ID,
+		MsgID:   m.MsgID,
+		Stage:   StageDrift,
+		Payload: schemas.Payload{
+			"level":     level.String(),
+			"previous":  g.Level.String(),
+			"ema":       g.EMA,
+			"drift":     drift,
+			"warn":      lim.warn,
+			"block":     lim.block,
+			"glyph":     m.Glyph.ID,
+			"partition": int64(f.Partition),
+		},
+	}
+}
+
+// emaStep folds x into an EMA that has seen n samples; the first sample
+// starts it.
+func emaStep(ema, x float64, n int64, alpha float64) float64 {
+	if n == 0 {
+		return x
+	}
+	return alpha*x + (1-alpha)*ema
+}
+
+func levelOf(ema float64, lim *driftLimits) DriftLevel {
+	switch {
+	case ema >= lim.block:
+		return DriftBlock
+	case ema >= lim.warn:
+		return DriftWarn
+	}
+	return DriftNone
+}
+
+// intentActionCos checks the payload values and returns cos(intent, action).
+func intentActionCos(iv, av any, hasI, hasA bool) (float64, error) {
+	if !hasI {
+		return 0, fmt.Errorf("action without intent")
+	}
+	if !hasA {
+		return 0, fmt.Errorf("intent without action")
+	}
+	i, ok := iv.([]float64)
+	if !ok {
+		return 0, fmt.Errorf("intent is %T, want array<double>", iv)
+	}
+	a, ok := av.([]float64)
+	if !ok {
+		return 0, fmt.Errorf("action is %T, want array<double>", av)
+	}
+	return cosine(i, a)
+}
+
+// constraintSatisfaction returns c for coherence: the payload's
+// constraint_satisfaction in [0, 1], or 1 when the key is absent.
+func constraintSatisfaction(r *Record) (float64, error) {
+	v, ok := recordValue(r, "constraint_satisfaction")
+	if !ok {
+		return 1, nil
+	}
+	c, err := finiteNumber("constraint_satisfaction", v)
+	if err != nil {
+		return 0, err
+	}
+	if c < 0 || c > 1 {
+		return 0, fmt.Errorf("constraint_satisfaction %v is outside [0, 1]", c)
+	}
+	return c, nil
+}
+
+// DriftStats are one partition's drift figures for the runtime's gauges
+// (lukhas_drift_ema, lukhas_coherence).
+type DriftStats struct {
+	Lane      schemas.Lane
+	Partition int32
+	// EMA is the lane-level drift EMA of this partition's messages.
+	EMA float64
+	// Samples counts the valid intent/action pairs folded into EMA.
+	Samples int64
+	// Coherence is the mean of cos(I,A)·c over the last W frames; it is 0
+	// when CoherenceSamples is 0.
+	Coherence        float64
+	CoherenceSamples int64
+	// Glyphs is how many glyphs have drift state; Warn and Block how many of
+	// them are at that level now.
+	Glyphs, Warn, Block int
+}
+
+// Stats returns the figures of every partition, ordered by partition.
+func (d *Drift) Stats() []DriftStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]DriftStats, 0, len(d.parts))
+	for id, p := range d.parts {
+		p.mu.Lock()
+		s := DriftStats{Lane: p.lane, Partition: id, EMA: p.laneEMA, Samples: p.laneN, Glyphs: len(p.glyphs)}
+		w := p.recent(len(p.ring))
+		if w.N > 0 {
+			s.Coherence, s.CoherenceSamples = w.Sum/float64(w.N), w.N
+		}
+		for _, g := range p.glyphs {
+			switch g.Level {
+			case DriftWarn:
+				s.Warn++
+			case DriftBlock:
+				s.Block++
+			}
+		}
+		p.mu.Unlock()
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
+	return out
+}
+
+// LaneStats folds the partitions of lane into one figure: EMA weighted by
+// each partition's samples, coherence pooled over every partition's
+// window, counts summed. Partition is -1.
+func (d *Drift) LaneStats(lane schemas.Lane) DriftStats {
+	agg := DriftStats{Lane: lane, Partition: -1}
+	var emaSum, cohSum float64
+	for _, s := range d.Stats() {
+		if s.Lane != lane {
+			continue
+		}
+		emaSum += s.EMA * float64(s.Samples)
+		agg.Samples += s.Samples
+		cohSum += s.Coherence * float64(s.CoherenceSamples)
+		agg.CoherenceSamples += s.CoherenceSamples
+		agg.Glyphs += s.Glyphs
+		agg.Warn += s.Warn
+		agg.Block += s.Block
+	}
+	if agg.Samples > 0 {
+		agg.EMA = emaSum / float64(agg.Samples)
+	}
+	if agg.CoherenceSamples > 0 {
+		agg.Coherence = cohSum / float64(agg.CoherenceSamples)
+	}
+	return agg
+}
+
+// Alerts returns how many drift_alert events this instance has emitted
+// since it was made (not restored from snapshots: a process-local counter).
+func (d *Drift) Alerts() uint64 { return d.alerts.Load() }
+
+// driftSnapshot is the JSON form of one partition's state.
+type driftSnapshot struct {
+	V       int                   `json:"v"`
+	Lane    schemas.Lane          `json:"lane"`
+	Frames  int64                 `json:"frames"`
+	LaneEMA float64               `json:"lane_ema"`
+	LaneN   int64                 `json:"lane_n"`
+	Glyphs  map[string]glyphDrift `json:"glyphs"`
+	Window  []cohSlot             `json:"window"` // oldest first
+}
+
+// Snapshot returns partition's state as JSON. A partition with no state
+// gives nil, which Restore accepts as "start empty".
+func (d *Drift) Snapshot(partition int32) ([]byte, error) {
+	d.mu.Lock()
+	p, ok := d.parts[partition]
+	d.mu.Unlock()
+	if !ok {
+		return nil, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := driftSnapshot{V: driftSnapshotV, Lane: p.lane, Frames: p.frames, LaneEMA: p.laneEMA, LaneN: p.laneN,
+		Glyphs: make(map[string]glyphDrift, len(p.glyphs)), Window: make([]cohSlot, 0, p.filled)}
+	for id, g := range p.glyphs {
+		s.Glyphs[id] = *g
+	}
+	for i := p.filled; i >= 1; i-- {
+		s.Window = append(s.Window, p.ring[(p.next-i+len(p.ring))%len(p.ring)])
+	}
+	return marshalSnapshot(StageDrift, partition, s)
+}
+
+// Restore replaces partition's state with a snapshot. Empty state resets
+// the partition. A window longer than this lane's W keeps its newest
+// frames.
+func (d *Drift) Restore(partition int32, state []byte) error {
+	if len(state) == 0 {
+		d.Forget(partition)
+		return nil
+	}
+	var s driftSnapshot
+	if err := unmarshalSnapshot(StageDrift, partition, state, &s); err != nil {
+		return err
+	}
+	bad := func(what string, v any) error {
+		return snapshotError(StageDrift, partition, fmt.Sprintf("%s = %v", what, v))
+	}
+	if s.V != driftSnapshotV {
+		return bad("version", s.V)
+	}
+	if !s.Lane.Valid() {
+		return bad("lane", s.Lane)
+	}
+	if s.Frames < 0 || s.LaneN < 0 || !inDriftRange(s.LaneEMA) {
+		return bad("lane figures", fmt.Sprintf("frames %d samples %d ema %v", s.Frames, s.LaneN, s.LaneEMA))
+	}
+	p := newDriftPart(s.Lane, d.cfg.lanes[s.Lane].window)
+	p.frames, p.laneEMA, p.laneN = s.Frames, s.LaneEMA, s.LaneN
+	for id, g := range s.Glyphs {
+		if g.N < 1 || !inDriftRange(g.EMA) || g.Level < DriftNone || g.Level > DriftBlock {
+			return bad("glyph "+id, fmt.Sprintf("%+v", g))
+		}
+		p.glyphs[id] = &g
+	}
+	w := s.Window
+	if len(w) > len(p.ring) {
+		w = w[len(w)-len(p.ring):]
+	}
+	for _, e := range w {
+		if e.N < 0 || e.Sum < -float64(e.N) || e.Sum > float64(e.N) {
+			return bad("window slot", fmt.Sprintf("%+v", e))
+		}
+		p.push(e)
+	}
+	d.mu.Lock()
+	d.parts[partition] = p
+	d.mu.Unlock()
+	return nil
+}
+
+func inDriftRange(x float64) bool { return x >= 0 && x <= 2 }
+
+// Forget drops partition's state.
+func (d *Drift) Forget(partition int32) {
+	d.mu.Lock()
+	delete(d.parts, partition)
+	d.mu.Unlock()
+}

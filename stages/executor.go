@@ -1,0 +1,70 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/matriz/pipelines/schemas"
+)
+
+// Priority is an external action's priority, P0 (most critical) to P3.
+type Priority string
+
+// The priorities, most critical first.
+const (
+	P0 Priority = "P0"
+	P1 Priority = "P1"
+	P2 Priority = "P2"
+	P3 Priority = "P3"
+)
+
+// ParsePriority accepts "P0".."P3".
+func ParsePriority(s string) (Priority, error) {
+	switch p := Priority(s); p {
+	case P0, P1, P2, P3:
+		return p, nil
+	}
+	return "", fmt.Errorf("priority %q is not P0, P1, P2 or P3", s)
+}
+
+// Action is an external action the guardian allowed and is about to
+// execute. ID is deterministic (derived from the message id), so an
+// executor can recognise an action it already performed when a frame is
+// processed again after a crash.
+type Action struct {
+	ID       string
+	Kind     string // payload action_kind, or the topic
+	Priority Priority
+	Lane     schemas.Lane
+	MsgID    string
+	GlyphID  string
+	TS       time.Time       // event time of the message that asked for it
+	Params   schemas.Payload // the message payload: the action's parameters
+	Approved bool            // a human approval was required and given
+}
+
+// Executor performs external actions. The guardian calls it only for an
+// action that passed every policy, outside dry-run, with
+// EXT_ACTIONS_ENABLED on and the approval it needed. The runtime wraps it
+// with the lane guard, which refuses any lane but candidate and prod; an
+// error makes the decision a deny with the error as reason.
+type Executor interface {
+	Execute(ctx context.Context, lane schemas.Lane, a Action) error
+}
+
+// ExecutorFunc adapts a function to Executor.
+type ExecutorFunc func(ctx context.Context, lane schemas.Lane, a Action) error
+
+// Execute calls f.
+func (f ExecutorFunc) Execute(ctx context.Context, lane schemas.Lane, a Action) error {
+	return f(ctx, lane, a)
+}
+
+// RecordOnly is the default Executor: it performs nothing. The executed
+// action event the guardian appends to Frame.Actions is the record, for
+// whatever consumes matriz.<lane>.actions.
+type RecordOnly struct{}
+
+// Execute returns ctx's error, if any, and otherwise nil.
+func (RecordOnly) Execute(ctx context.Context, _ schemas.Lane, _ Action) error { return ctx.Err() }

@@ -1,0 +1,31 @@
+package stages_test
+
+import (
+	"testing"
+
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/stages/stagetest"
+)
+
+func TestFoldGuardConformance(t *testing.T) {
+	stagetest.RunStage(t, func() stages.Stage {
+		g, err := stages.NewFoldGuard(stages.FoldBudget(20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}, func() []*stages.Frame {
+		var fs []*stages.Frame
+		for seq := range 4 {
+			var ms []*schemas.MatrizMessage
+			for i := range 6 {
+				n := seq*10 + i
+				ms = append(ms, stages.FxMsg(n, stages.FxID(i%3), "memory", schemas.Payload{"fanout": int64(i + 2), "depth": int64(i)}))
+			}
+			ms = append(ms, stages.FxMsg(seq*10+9, "x", "trend", nil))
+			fs = append(fs, stages.FxFrame(schemas.LaneProd, 1, int64(seq*40), ms...))
+		}
+		return fs
+	})
+}

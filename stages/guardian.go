@@ -1,0 +1,811 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/matriz/pipelines/schemas"
+)
+
+// Guardian is the last stage of the chain: it decides, for every live
+// message, allow, deny, dry_run, pending or executed, and explains each
+// decision with a guardian_decision event and a Trace.
+//
+// Policies, applied to every message; each one that fails adds a deny
+// reason, so a denial lists everything that is wrong:
+//   - the result must still be ok (a message refused upstream is denied);
+//   - the message's lane must be the frame's lane;
+//   - consent: glyph.tags `consent` must be "granted", "true" or "yes"
+//     (case-insensitive) and `purpose` non-empty; missing tags deny — the
+//     default is deny, not allow;
+//   - max_risk (default 0.5): payload `risk` in [0, 1] (the larger of the
+//     node's answer and the input when both give one; absent counts as 0;
+//     not a number or out of range denies); risk > max_risk denies;
+//   - risk_class: payload `risk_class` (e.g. from the compliance node) when
+//     given, else derived from risk (< 0.2 minimal, < 0.5 limited, < 0.8
+//     high, else unacceptable). A declared "unacceptable" denies; a derived
+//     class only describes (risk itself is governed by max_risk); a
+//     declared value that is not one of the four denies;
+//   - max_drift (default 0.35): the record's ScoreDriftEMA, set by the drift
+//     stage; an EMA above max_drift denies. No score, no check.
+//
+// External actions: a message asks for one when its payload has
+// `action_kind` (a non-empty string) or its topic is an action topic
+// (default "action"; the kind is then the topic). Its `priority` is "P0"
+// to "P3"; a missing priority counts as P0, the most guarded. An action
+// that passes the policies goes preview → approve → execute:
+//  1. an action event with status "preview" (deterministic action id) goes
+//     to Frame.Actions;
+//  2. in a dry-run lane the outcome is dry_run. Experimental always runs
+//     dry (NewGuardian refuses to turn it off); candidate runs dry by
+//     default, prod does not. With EXT_ACTIONS_ENABLED off (Flags.ExtActions)
+//     the outcome is dry_run too;
+//  3. a priority that needs approval (default P0, in candidate and prod)
+//     without an approval from Approvals is pending: the action waits in the
+//     partition's state. At the start of every frame the guardian asks
+//     Approvals again; an approved action executes then (if the flag is on),
+//     one not approved within the approval TTL (default 24h of event time)
+//     expires and is denied;
+//  4. otherwise the Executor runs it: executed, and an action event with
+//     status "executed" goes to Frame.Actions; an executor error is a deny
+//     (status "failed").
+//
+// Delivery is at least once, so a message may be decided twice: it gets
+// the same action id, a waiting action is kept once, and one executed in
+// the same frame is not executed again. An Executor should still treat an
+// action id it has already performed as done (a redelivery frames later).
+//
+// Only deny makes the result not ok (with "guardian: …" reasons); every
+// outcome is set as the record's Verdict with its reasons. Events and
+// traces use event time (message ts, or the frame end for decisions on
+// waiting actions) and ids derived from the message id.
+type Guardian struct {
+	cfg    guardConfig
+	rules  map[schemas.Lane][2][]string // constraints for the trace, by lane and ext_actions off/on
+	mu     sync.Mutex
+	parts  map[int32]*guardPart
+	counts [len(outcomes)]atomic.Uint64
+}
+
+// StageGuardian names the guardian stage on its crumbs, events, traces and state.
+const StageGuardian = "guardian"
+
+const (
+	guardSnapshotV = 1
+)
+
+// outcomes indexes Guardian.counts.
+var outcomes = [...]Outcome{OutcomeAllow, OutcomeDeny, OutcomeDryRun, OutcomePending, OutcomeExecuted}
+
+// consentGranted are the values of the consent tag that mean yes.
+var consentGranted = map[string]bool{"granted": true, "true": true, "yes": true}
+
+// Action statuses in the action events' payload.
+const (
+	ActionPreview  = "preview"
+	ActionExecuted = "executed"
+	ActionFailed   = "failed"
+	ActionExpired  = "expired"
+)
+
+type guardLimits struct {
+	maxRisk  float64
+	maxDrift float64
+	dryRun   bool
+	approval map[Priority]bool
+}
+
+type guardConfig struct {
+	lanes       map[schemas.Lane]*guardLimits
+	approvals   Approvals
+	executor    Executor
+	topics      map[string]bool
+	maxPending  int
+	approvalTTL time.Duration
+	explainBase string
+	err         error
+}
+
+func (c *guardConfig) keep(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// GuardianOption configures NewGuardian.
+type GuardianOption func(*guardConfig)
+
+// GuardianMaxRisk sets max_risk in [0, 1] (default 0.5) for the named
+// lanes or all lanes.
+func GuardianMaxRisk(v float64, lanes ...schemas.Lane) GuardianOption {
+	return func(c *guardConfig) {
+		c.keep(setLanes(c.lanes, StageGuardian, "GuardianMaxRisk", ErrGuardianConfig, lanes, func(l *guardLimits) { l.maxRisk = v }))
+	}
+}
+
+// GuardianMaxDrift sets max_drift in [0, 2] (default 0.35) for the named
+// lanes or all lanes.
+func GuardianMaxDrift(v float64, lanes ...schemas.Lane) GuardianOption {
+	return func(c *guardConfig) {
+		c.keep(setLanes(c.lanes, StageGuardian, "GuardianMaxDrift", ErrGuardianConfig, lanes, func(l *guardLimits) { l.maxDrift = v }))
+	}
+}
+
+// GuardianDryRun turns dry-run on or off for the named lanes or all lanes.
+// Defaults: on in experimental and candidate, off in prod. Experimental
+// cannot be turned off: NewGuardian refuses it.
+func GuardianDryRun(on bool, lanes ...schemas.Lane) GuardianOption {
+	return func(c *guardConfig) {
+		c.keep(setLanes(c.lanes, StageGuardian, "GuardianDryRun", ErrGuardianConfig, lanes, func(l *guardLimits) { l.dryRun = on }))
+	}
+}
+
+// GuardianRequireApproval sets the priorities whose actions need a human
+// approval before they execute (default P0), for the named lanes or all
+// lanes. An empty list needs none.
+func GuardianRequireApproval(prios []Priority, lanes ...schemas.Lane) GuardianOption {
+	return func(c *guardConfig) {
+		set := make(map[Priority]bool, len(prios))
+		for _, p := range prios {
+			if _, err := ParsePriority(string(p)); err != nil {
+				c.keep(&OptionError{Stage: StageGuardian, Option: "GuardianRequireApproval", Value: string(p), Want: "P0, P1, P2 or P3", Err: ErrGuardianConfig})
+			}
+			set[p] = true
+		}
+		c.keep(setLanes(c.lanes, StageGuardian, "GuardianRequireApproval", ErrGuardianConfig, lanes, func(l *guardLimits) { l.approval = set }))
+	}
+}
+
+// GuardianApprovals sets where approvals come from (default: an empty
+// ApprovalSet, which approves nothing).
+func GuardianApprovals(a Approvals) GuardianOption {
+	return func(c *guardConfig) { c.approvals = a }
+}
+
+// GuardianExecutor sets what performs approved actions (default
+// RecordOnly). The runtime passes one wrapped in the lane guard.
+func GuardianExecutor(e Executor) GuardianOption {
+	return func(c *guardConfig) { c.executor = e }
+}
+
+// GuardianActionTopics replaces the topics whose messages are action
+// requests (default "action").
+func GuardianActionTopics(topics ...string) GuardianOption {
+	return func(c *guardConfig) {
+		c.topics = make(map[string]bool, len(topics))
+		for _, t := range topics {
+			if t == "" {
+				c.keep(&OptionError{Stage: StageGuardian, Option: "GuardianActionTopics", Value: `""`, Want: "non-empty topic names", Err: ErrGuardianConfig})
+			}
+			c.topics[t] = true
+		}
+	}
+}
+
+// GuardianMaxPending bounds the actions one partition keeps waiting for
+// approval (default 10000); past it, new ones are denied.
+func GuardianMaxPending(n int) GuardianOption {
+	return func(c *guardConfig) { c.maxPending = n }
+}
+
+// GuardianApprovalTTL sets how long, in event time, an action waits for
+// approval before it expires (default 24h).
+func GuardianApprovalTTL(d time.Duration) GuardianOption {
+	return func(c *guardConfig) { c.approvalTTL = d }
+}
+
+// GuardianExplanationBase sets the prefix of the explanation_link of
+// traces whose message gives none: the link is the prefix and the trace
+// id (default "matriz://traces/").
+func GuardianExplanationBase(prefix string) GuardianOption {
+	return func(c *guardConfig) { c.explainBase = prefix }
+}
+
+func (c *guardConfig) validate() error {
+	if c.err != nil {
+		return c.err
+	}
+	bad := func(option string, lane schemas.Lane, v any, want string) error {
+		return &OptionError{Stage: StageGuardian, Option: option, Lane: lane, Value: v, Want: want, Err: ErrGuardianConfig}
+	}
+	for _, lane := range schemas.Lanes {
+		l := c.lanes[lane]
+		switch {
+		case !(l.maxRisk >= 0 && l.maxRisk <= 1):
+			return bad("GuardianMaxRisk", lane, l.maxRisk, "a number in [0, 1]")
+		case !(l.maxDrift >= 0 && l.maxDrift <= 2):
+			return bad("GuardianMaxDrift", lane, l.maxDrift, "a number in [0, 2]")
+		case lane == schemas.LaneExperimental && !l.dryRun:
+			return bad("GuardianDryRun", lane, false, "true: the experimental lane always runs dry")
+		}
+	}
+	switch {
+	case c.approvals == nil:
+		return bad("GuardianApprovals", "", nil, "a non-nil Approvals")
+	case c.executor == nil:
+		return bad("GuardianExecutor", "", nil, "a non-nil Executor")
+	case c.maxPending < 1:
+		return bad("GuardianMaxPending", "", c.maxPending, ">= 1")
+	case c.approvalTTL <= 0:
+		return bad("GuardianApprovalTTL", "", c.approvalTTL, "> 0")
+	case c.explainBase == "":
+		return bad("GuardianExplanationBase", "", `""`, "a non-empty prefix")
+	}
+	return nil
+}
+
+// NewGuardian returns a guardian with the defaults (max_risk 0.5,
+// max_drift 0.35, dry-run in experimental and candidate, approval for P0,
+// nothing approved, RecordOnly executor, action topic "action", 10000
+// pending per partition, approval TTL 24h) changed by opts.
+func NewGuardian(opts ...GuardianOption) (*Guardian, error) {
+	cfg := guardConfig{
+		lanes:       make(map[schemas.Lane]*guardLimits, len(schemas.Lanes)),
+		approvals:   &ApprovalSet{},
+		executor:    RecordOnly{},
+		topics:      map[string]bool{"action": true},
+		maxPending:  10_000,
+		approvalTTL: 24 * time.Hour,
+		explainBase: "matriz://traces/",
+	}
+	for _, l := range schemas.Lanes {
+		cfg.lanes[l] = &guardLimits{maxRisk: 0.5, maxDrift: 0.35, dryRun: l != schemas.LaneProd, approval: map[Priority]bool{P0: true}}
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	g := &Guardian{cfg: cfg, parts: make(map[int32]*guardPart), rules: make(map[schemas.Lane][2][]string, len(schemas.Lanes))}
+	for _, l := range schemas.Lanes {
+		g.rules[l] = [2][]string{constraints(cfg.lanes[l], false), constraints(cfg.lanes[l], true)}
+	}
+	return g, nil
+}
+
+// Name returns "guardian".
+func (g *Guardian) Name() string { return StageGuardian }
+
+// guardPart is one partition's actions waiting for approval, in arrival order.
+type guardPart struct {
+	mu      sync.Mutex
+	lane    schemas.Lane
+	pending []*pendingAction
+	ids     map[string]bool
+}
+
+func (g *Guardian) part(f *Frame) (*guardPart, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p, ok := g.parts[f.Partition]
+	if !ok {
+		p = &guardPart{lane: f.Lane, ids: make(map[string]bool)}
+		g.parts[f.Partition] = p
+	}
+	if p.lane != f.Lane {
+		return nil, laneError(StageGuardian, f.Partition, p.lane, f.Lane)
+	}
+	return p, nil
+}
+
+// Process first settles the partition's waiting actions (approved ones
+// execute, stale ones expire), then decides every live record of f.
+//
+// ctx is checked before the frame and before every execution; when it ends
+// mid-frame Process returns its error and the frame must be processed
+// again (the runtime does not commit it). What was decided before stays:
+// waiting actions are kept by id, so deciding a message twice keeps one,
+// and an executor sees the same action id again and can recognise it.
+func (g *Guardian) Process(ctx context.Context, f *Frame) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: frame %d: %w", StageGuardian, f.Seq, err)
+	}
+	if !f.Lane.Valid() {
+		return frameLaneError(StageGuardian, f)
+	}
+	lim := g.cfg.lanes[f.Lane]
+	p, err := g.part(f)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	done := make(map[string]bool) // actions executed in this frame
+	if err := g.settle(ctx, f, lim, p, done); err != nil {
+		return err
+	}
+	for i := range f.Records {
+		r := &f.Records[i]
+		if !r.Live() {
+			continue
+		}
+		if err := g.decide(ctx, f, lim, p, r, done); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decision is one guardian decision on its way to a verdict, an event and
+// a trace.
+type decision struct {
+	msgID, glyphID string
+	ts             time.Time
+	again          string // "" for the decision on the message, else what settled a waiting action
+	outcome        Outcome
+	reasons        []string
+	action         *Action
+	inputs         schemas.Payload
+	riskClass      schemas.RiskClass
+	dataOrigin     string
+	link           string
+	crumbs         []schemas.Crumb
+}
+
+func (d *decision) refuse(format string, args ...any) {
+	d.reasons = append(d.reasons, fmt.Sprintf(format, args...))
+}
+
+// decide applies the policies and the action flow to one live record.
+func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, r *Record, done map[string]bool) error {
+	m := r.Msg
+	d := &decision{msgID: m.MsgID, glyphID: m.Glyph.ID, ts: m.TS, inputs: make(schemas.Payload, 8)}
+	d.inputs["topic"] = m.Topic
+
+	if r.Result != nil && !r.Result.OK {
+		d.refuse("upstream result not ok")
+	}
+	if m.Lane != f.Lane {
+		d.refuse("message of lane %q on the %s lane", m.Lane, f.Lane)
+	}
+	g.checkConsent(d, m.Glyph.Tags)
+	risk, err := decisionRisk(r)
+	d.inputs["risk"] = risk
+	switch {
+	case err != nil:
+		d.refuse("%v", err)
+	case risk > lim.maxRisk:
+		d.refuse("risk %v exceeds max_risk %v", risk, lim.maxRisk)
+	}
+	class, declared, err := decisionRiskClass(r, risk)
+	d.riskClass = class
+	switch {
+	case err != nil:
+		d.refuse("%v", err)
+	case declared && class == schemas.RiskUnacceptable:
+		d.refuse("risk_class unacceptable")
+	}
+	if ema, ok := r.Score(ScoreDriftEMA); ok {
+		d.inputs["drift_ema"] = ema
+		if ema > lim.maxDrift {
+			d.refuse("drift EMA %v exceeds max_drift %v", ema, lim.maxDrift)
+		}
+	}
+	a, err := g.actionRequest(r, f.Lane)
+	if err != nil {
+		d.refuse("%v", err)
+	}
+	if a != nil {
+		d.action = a
+		d.inputs["action_kind"] = a.Kind
+		d.inputs["priority"] = string(a.Priority)
+	}
+	d.dataOrigin = dataOrigin(r)
+	link, _ := stringValue(r, "explanation_link")
+	d.link = link
+
+	switch {
+	case len(d.reasons) > 0:
+		d.outcome = OutcomeDeny
+	case a == nil:
+		d.outcome = OutcomeAllow
+	default:
+		if err := g.actionFlow(ctx, f, lim, p, d, done); err != nil {
+			return err
+		}
+	}
+	if r.Result != nil {
+		// Room for the guardian's own crumb, which emit appends.
+		d.crumbs = append(make([]schemas.Crumb, 0, len(r.Result.Trace)+1), r.Result.Trace...)
+	}
+	crumb := d.crumb()
+	if r.Result != nil {
+		if d.outcome == OutcomeDeny {
+			r.Result.OK = false
+			for _, why := range d.reasons {
+				r.Result.Reasons = append(r.Result.Reasons, "guardian: "+why)
+			}
+		}
+		r.Result.Trace = append(r.Result.Trace, crumb)
+	}
+	r.Verdict = &Verdict{Outcome: d.outcome, Reasons: d.reasons}
+	if a != nil {
+		r.Verdict.ActionID = a.ID
+	}
+	g.emit(f, d, crumb)
+	return nil
+}
+
+// actionFlow takes an action that passed the policies through preview,
+// approval and execution, and sets d's outcome.
+func (g *Guardian) actionFlow(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, d *decision, done map[string]bool) error {
+	a := d.action
+	needs := lim.approval[a.Priority]
+	live := !lim.dryRun && f.Flags.ExtActions
+	approved := live && needs && g.cfg.approvals.Approved(a.ID)
+	waits := live && needs && !approved
+	if waits && !p.ids[a.ID] && len(p.pending) >= g.cfg.maxPending {
+		d.outcome = OutcomeDeny
+		d.refuse("%d actions already await approval in partition %d", len(p.pending), f.Partition)
+		return nil
+	}
+	f.Actions = append(f.Actions, g.actionEvent(f, a, ActionPreview, d.ts, schemas.Payload{"dry_run": lim.dryRun, "approval_required": needs}))
+	switch {
+	case lim.dryRun:
+		d.outcome = OutcomeDryRun
+		d.refuse("the %s lane runs dry", f.Lane)
+	case !f.Flags.ExtActions:
+		d.outcome = OutcomeDryRun
+		d.refuse("EXT_ACTIONS_ENABLED is off")
+	case waits:
+		d.outcome = OutcomePending
+		d.refuse("%s action awaits a human approval", a.Priority)
+		if !p.ids[a.ID] {
+			p.ids[a.ID] = true
+			kept := *a
+			kept.Params = a.Params.Clone()
+			p.pending = append(p.pending, &pendingAction{Action: kept, Deadline: a.TS.Add(g.cfg.approvalTTL),
+				RiskClass: d.riskClass, DataOrigin: d.dataOrigin, Link: d.link, Risk: d.inputs["risk"].(float64)})
+		}
+	case done[a.ID]:
+		// The same message again in the frame whose settle just executed
+		// its waiting action (a redelivery): once is enough.
+		d.outcome = OutcomeExecuted
+		d.refuse("already executed in this frame")
+	default:
+		a.Approved = needs
+		if err := g.execute(ctx, f, d, d.ts); err != nil {
+			return err
+		}
+		done[a.ID] = d.outcome == OutcomeExecuted
+	}
+	return nil
+}
+
+// execute runs d's action and sets the outcome: executed, or deny with the
+// executor's error. A context that ended is returned instead.
+func (g *Guardian) execute(ctx context.Context, f *Frame, d *decision, ts time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: frame %d: before executing action %s: %w", StageGuardian, f.Seq, d.action.ID, err)
+	}
+	act := *d.action
+	act.Params = act.Params.Clone() // the executor must not reach the input message
+	if err := g.cfg.executor.Execute(ctx, f.Lane, act); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("%s: frame %d: executing action %s: %w", StageGuardian, f.Seq, d.action.ID, cerr)
+		}
+		d.outcome = OutcomeDeny
+		d.refuse("execute: %v", err)
+		f.Actions = append(f.Actions, g.actionEvent(f, d.action, ActionFailed, ts, schemas.Payload{"error": err.Error()}))
+		return nil
+	}
+	d.outcome = OutcomeExecuted
+	f.Actions = append(f.Actions, g.actionEvent(f, d.action, ActionExecuted, ts, schemas.Payload{"approved": d.action.Approved}))
+	return nil
+}
+
+// settle executes waiting actions that are now approved and expires those
+// past their deadline. Each settled action gets its own decision.
+func (g *Guardian) settle(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, done map[string]bool) error {
+	if len(p.pending) == 0 {
+		return nil
+	}
+	keep := make([]*pendingAction, 0, len(p.pending))
+	for i, pa := range p.pending {
+		expired := !f.Start.Before(pa.Deadline)
+		if !expired && !(!lim.dryRun && f.Flags.ExtActions && g.cfg.approvals.Approved(pa.ID)) {
+			keep = append(keep, pa)
+			continue
+		}
+		d := &decision{msgID: pa.MsgID, glyphID: pa.GlyphID, ts: f.End, action: &pa.Action, riskClass: pa.RiskClass, dataOrigin: pa.DataOrigin, link: pa.Link,
+			inputs: schemas.Payload{"action_kind": pa.Kind, "priority": string(pa.Priority), "risk": pa.Risk, "waiting_since": pa.TS.UnixMicro()}}
+		if expired {
+			d.again, d.outcome = ActionExpired, OutcomeDeny
+			d.refuse("no approval within %v", g.cfg.approvalTTL)
+			f.Actions = append(f.Actions, g.actionEvent(f, d.action, ActionExpired, f.End, nil))
+		} else {
+			d.again = "approved"
+			pa.Approved = true
+			if err := g.execute(ctx, f, d, f.End); err != nil {
+				p.pending = append(keep, p.pending[i:]...)
+				return err
+			}
+			done[pa.ID] = d.outcome == OutcomeExecuted
+		}
+		delete(p.ids, pa.ID)
+		g.emit(f, d, d.crumb())
+	}
+	p.pending = keep
+	return nil
+}
+
+// crumb is the guardian's crumb for d.
+func (d *decision) crumb() schemas.Crumb {
+	data := schemas.Payload{"outcome": box(string(d.outcome)), "risk_class": box(string(d.riskClass))}
+	if d.action != nil {
+		data["action_id"] = d.action.ID
+	}
+	if len(d.reasons) > 0 {
+		data["reasons"] = d.reasons
+	}
+	return schemas.Crumb{Stage: StageGuardian, T: d.ts, Data: data}
+}
+
+// emit appends d's guardian_decision event and trace.
+func (g *Guardian) emit(f *Frame, d *decision, crumb schemas.Crumb) {
+	g.counts[outcomeIndex(d.outcome)].Add(1)
+	parts := []string{d.msgID, StageGuardian}
+	if d.again != "" {
+		parts = append(parts, d.again)
+	}
+	traceID := derivedID(append(parts, "trace")...)
+	link := d.link
+	if link == "" {
+		link = g.cfg.explainBase + traceID
+	}
+	outputs := schemas.Payload{"outcome": box(string(d.outcome))}
+	payload := schemas.Payload{"outcome": box(string(d.outcome)), "risk_class": box(string(d.riskClass)), "trace_id": traceID}
+	if len(d.reasons) > 0 {
+		outputs["reasons"] = d.reasons
+		payload["reasons"] = d.reasons
+	}
+	if d.action != nil {
+		outputs["action_id"] = d.action.ID
+		payload["action_id"] = d.action.ID
+		payload["action_kind"] = d.action.Kind
+		payload["priority"] = string(d.action.Priority)
+	}
+	f.Events = append(f.Events, schemas.Event{
+		ID:      derivedID(append(parts, string(schemas.EventGuardianDecision))...),
+		TS:      d.ts,
+		Kind:    schemas.EventGuardianDecision,
+		Lane:    f.Lane,
+		GlyphID: d.glyphID,
+		MsgID:   d.msgID,
+		Stage:   StageGuardian,
+		Payload: payload,
+	})
+	f.Traces = append(f.Traces, schemas.Trace{
+		ID:              traceID,
+		TS:              d.ts,
+		MsgID:           d.msgID,
+		Lane:            f.Lane,
+		Stage:           StageGuardian,
+		Decision:        string(d.outcome),
+		Crumbs:          append(d.crumbs, crumb),
+		Inputs:          d.inputs,
+		Outputs:         outputs,
+		Constraints:     g.traceRules(f),
+		RiskClass:       d.riskClass,
+		DataOrigin:      d.dataOrigin,
+		ExplanationLink: link,
+	})
+}
+
+// constraints lists the policies in force, for the trace.
+func constraints(lim *guardLimits, extActions bool) []string {
+	var prios []string
+	for _, p := range []Priority{P0, P1, P2, P3} {
+		if lim.approval[p] {
+			prios = append(prios, string(p))
+		}
+	}
+	return []string{
+		fmt.Sprintf("max_risk=%v", lim.maxRisk),
+		fmt.Sprintf("max_drift=%v", lim.maxDrift),
+		"consent=granted|true|yes",
+		"purpose=required",
+		fmt.Sprintf("dry_run=%v", lim.dryRun),
+		"approval=" + strings.Join(prios, "|"),
+		fmt.Sprintf("ext_actions=%v", extActions),
+	}
+}
+
+// traceRules returns a copy of the constraints in force for f.
+func (g *Guardian) traceRules(f *Frame) []string {
+	ext := 0
+	if f.Flags.ExtActions {
+		ext = 1
+	}
+	return append([]string(nil), g.rules[f.Lane][ext]...)
+}
+
+// actionEvent is an action event with status for the actions topic.
+func (g *Guardian) actionEvent(f *Frame, a *Action, status string, ts time.Time, extra schemas.Payload) schemas.Event {
+	payload := schemas.Payload{"status": status, "action_id": a.ID, "action_kind": a.Kind, "priority": string(a.Priority)}
+	for k, v := range extra {
+		payload[k] = v
+	}
+	return schemas.Event{
+		ID:      derivedID(a.MsgID, StageGuardian, string(schemas.EventAction), status),
+		TS:      ts,
+		Kind:    schemas.EventAction,
+		Lane:    f.Lane,
+		GlyphID: a.GlyphID,
+		MsgID:   a.MsgID,
+		Stage:   StageGuardian,
+		Payload: payload,
+	}
+}
+
+func (g *Guardian) checkConsent(d *decision, tags map[string]string) {
+	consent, ok := tags["consent"]
+	d.inputs["consent"] = consent
+	switch {
+	case !ok:
+		d.refuse("consent tag missing")
+	case !consentGranted[strings.ToLower(strings.TrimSpace(consent))]:
+		d.refuse("consent is %q, want granted, true or yes", consent)
+	}
+	purpose := strings.TrimSpace(tags["purpose"])
+	d.inputs["purpose"] = purpose
+	if purpose == "" {
+		d.refuse("purpose tag missing")
+	}
+}
+
+// actionRequest returns the action r asks for, nil when it asks for none.
+func (g *Guardian) actionRequest(r *Record, lane schemas.Lane) (*Action, error) {
+	m := r.Msg
+	var kind string
+	if v, ok := recordValue(r, "action_kind"); ok {
+		s, isString := v.(string)
+		if !isString || s == "" {
+			return nil, fmt.Errorf("action_kind %v is not a non-empty string", v)
+		}
+		kind = s
+	} else if g.cfg.topics[m.Topic] {
+		kind = m.Topic
+	} else {
+		return nil, nil
+	}
+	a := &Action{ID: derivedID(m.MsgID, StageGuardian, "action"), Kind: kind, Priority: P0, Lane: lane, MsgID: m.MsgID, GlyphID: m.Glyph.ID, TS: m.TS, Params: m.Payload}
+	if v, ok := recordValue(r, "priority"); ok {
+		s, _ := v.(string)
+		p, err := ParsePriority(s)
+		if err != nil {
+			return a, fmt.Errorf("priority %v is not P0, P1, P2 or P3", v)
+		}
+		a.Priority = p
+	}
+	return a, nil
+}
+
+// decisionRisk is the larger of the node's and the input's risk; absent
+// counts as 0.
+func decisionRisk(r *Record) (float64, error) {
+	risk := 0.0
+	var vals []any
+	if r.Result != nil {
+		if v, ok := r.Result.Payload["risk"]; ok && v != nil {
+			vals = append(vals, v)
+		}
+	}
+	if v, ok := r.Msg.Payload["risk"]; ok && v != nil {
+		vals = append(vals, v)
+	}
+	for _, v := range vals {
+		x, err := finiteNumber("risk", v)
+		if err != nil {
+			return 0, err
+		}
+		if x < 0 || x > 1 {
+			return 0, fmt.Errorf("risk %v is outside [0, 1]", x)
+		}
+		risk = max(risk, x)
+	}
+	return risk, nil
+}
+
+// decisionRiskClass returns the declared risk class, or one derived from
+// risk, and whether it was declared.
+func decisionRiskClass(r *Record, risk float64) (schemas.RiskClass, bool, error) {
+	if v, ok := recordValue(r, "risk_class"); ok {
+		s, _ := v.(string)
+		switch c := schemas.RiskClass(s); c {
+		case schemas.RiskMinimal, schemas.RiskLimited, schemas.RiskHigh, schemas.RiskUnacceptable:
+			return c, true, nil
+		}
+		return derivedRiskClass(risk), false, fmt.Errorf("risk_class %v is not minimal, limited, high or unacceptable", v)
+	}
+	return derivedRiskClass(risk), false, nil
+}
+
+func derivedRiskClass(risk float64) schemas.RiskClass {
+	switch {
+	case risk < 0.2:
+		return schemas.RiskMinimal
+	case risk < 0.5:
+		return schemas.RiskLimited
+	case risk < 0.8:
+		return schemas.RiskHigh
+	}
+	return schemas.RiskUnacceptable
+}
+
+// dataOrigin is the payload's data_origin, else the glyph's data_origin or
+// provenance tag, else "unspecified".
+func dataOrigin(r *Record) string {
+	if s, ok := stringValue(r, "data_origin"); ok && s != "" {
+		return s
+	}
+	for _, k := range []string{"data_origin", "provenance"} {
+		if s := r.Msg.Glyph.Tags[k]; s != "" {
+			return s
+		}
+	}
+	return "unspecified"
+}
+
+func stringValue(r *Record, key string) (string, bool) {
+	v, ok := recordValue(r, key)
+	s, isString := v.(string)
+	return s, ok && isString
+}
+
+func outcomeIndex(o Outcome) int {
+	for i, x := range outcomes {
+		if x == o {
+			return i
+		}
+	}
+	return 0
+}
+
+// GuardianStats are the guardian's figures for the runtime's metrics.
+type GuardianStats struct {
+	// Decisions counts this instance's decisions by outcome since it was
+	// made (lukhas_guardian_decisions_total{outcome}).
+	Decisions map[Outcome]uint64
+	// Pending is how many actions wait for approval, over all partitions.
+	Pending int
+}
+
+// Stats returns the decision counts and the number of waiting actions.
+func (g *Guardian) Stats() GuardianStats {
+	s := GuardianStats{Decisions: make(map[Outcome]uint64, len(outcomes))}
+	for i, o := range outcomes {
+		s.Decisions[o] = g.counts[i].Load()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.parts {
+		p.mu.Lock()
+		s.Pending += len(p.pending)
+		p.mu.Unlock()
+	}
+	return s
+}
+
+// Pending returns the actions of partition waiting for approval, oldest
+// first (for `matriz actions` and for tests).
+func (g *Guardian) Pending(partition int32) []Action {
+	g.mu.Lock()
+	p, ok := g.parts[partition]
+	g.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Action, len(p.pending))
+	for i, pa := range p.pending {
+		out[i] = pa.Action
+	}
+	return out
+}
