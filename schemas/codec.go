@@ -29,33 +29,26 @@ func NameOf[T Record]() Name {
 }
 
 // AppendEncode appends the Avro binary encoding of v (no wire header) to dst
-// and returns the extended buffer. Reuse dst across calls to avoid
-// allocating on the hot path. Map entries are written in sorted key order,
-// so equal values always give equal bytes. On error dst is returned
-// unextended and the error is an *EncodeError wrapping ErrEncode.
+// and returns the extended buffer, through twmb/avro's AppendEncode on the
+// parsed schema. Reuse dst across calls to avoid growing a buffer on the
+// hot path. Map entries (glyph tags, payloads) come out in Go's map
+// iteration order, so equal values can give different bytes: compare
+// decoded values, not encodings. On error dst is returned unextended and
+// the error is an *EncodeError wrapping ErrEncode.
 func AppendEncode[T Record](dst []byte, v *T) ([]byte, error) {
-	n := len(dst)
-	var (
-		out []byte
-		err error
-	)
-	switch x := any(v).(type) {
-	case *Glyph:
-		out = appendGlyph(dst, x)
-	case *MatrizMessage:
-		out, err = appendMessage(dst, x)
-	case *MatrizResult:
-		out, err = appendResult(dst, x)
-	case *Event:
-		out, err = appendEvent(dst, x)
-	case *Trace:
-		out, err = appendTrace(dst, x)
-	}
+	name := NameOf[T]()
+	s, err := Schema(name)
 	if err != nil {
-		if e, ok := err.(*EncodeError); ok {
-			e.Schema = NameOf[T]()
-		}
-		return dst[:n], err
+		return dst, err
+	}
+	w, err := toWire(v)
+	if err != nil {
+		return dst, encodeError(name, err)
+	}
+	n := len(dst)
+	out, err := s.AppendEncode(dst, w)
+	if err != nil {
+		return dst[:n], encodeError(name, err)
 	}
 	return out, nil
 }
@@ -101,39 +94,6 @@ func decodeWith[T Record](s *avro.Schema, name Name, src []byte, v *T) error {
 	}
 	if err := fromWire(v); err != nil {
 		return &DecodeError{Schema: name, Err: err}
-	}
-	return nil
-}
-
-// fromWire normalises decoded payload values to the documented Go types.
-func fromWire[T Record](v *T) error {
-	switch x := any(v).(type) {
-	case *MatrizMessage:
-		return x.Payload.normalize()
-	case *MatrizResult:
-		if err := x.Payload.normalize(); err != nil {
-			return err
-		}
-		return normalizeCrumbs(x.Trace)
-	case *Event:
-		return x.Payload.normalize()
-	case *Trace:
-		if err := x.Inputs.normalize(); err != nil {
-			return err
-		}
-		if err := x.Outputs.normalize(); err != nil {
-			return err
-		}
-		return normalizeCrumbs(x.Crumbs)
-	}
-	return nil
-}
-
-func normalizeCrumbs(cs []Crumb) error {
-	for i := range cs {
-		if err := cs[i].Data.normalize(); err != nil {
-			return err
-		}
 	}
 	return nil
 }

@@ -38,12 +38,25 @@
 // # Codec
 //
 // AppendEncode writes the Avro binary body of a record into a reused buffer
-// and allocates nothing (for maps of up to 32 keys). It writes map entries in sorted key order, so equal
-// values give equal bytes (twmb/avro's own encoder follows Go's random map
-// order); apart from that order its bytes are twmb/avro's and goavro's, which
-// the tests check. Decode reads a body written with the binary's own schema
-// through github.com/twmb/avro, which bounds every length and count against
-// the bytes present, and normalises payload values to the Go types above.
+// through github.com/twmb/avro, the project's codec, on the parsed schema.
+// Before that it checks every payload value against the union and puts
+// payloads into wire shape (a []string becomes a StringList record), copying
+// a payload only when it holds a []string; the common payload of numbers,
+// strings and vectors goes to the encoder as it is. Decode reads a body
+// written with the binary's own schema through twmb/avro, which bounds
+// every length and count against the bytes present, and normalises payload
+// values to the Go types above.
+//
+// Decoded values, not bytes, are the unit of comparison. twmb/avro writes a
+// Go map (glyph tags, payloads) in Go's randomised iteration order, and
+// Avro lets a map's entries come in any order, so one record with a map of
+// two or more entries has many valid encodings and two encodes of one value
+// can differ byte for byte. Every encoding decodes to the same value, so
+// replay diffs, golden files and tests compare decoded values: a golden file
+// must decode to its fixture (bytes written earlier still read back the
+// same, which is what a replayed log needs), and bytes are compared only
+// where no map has more than one entry.
+//
 // Resolve and DecodeResolved read data written with another version of a
 // schema (Avro schema resolution: reader defaults filled, writer-only fields
 // skipped).
@@ -77,8 +90,12 @@
 // # Test data
 //
 // Test fixtures live in schemas/testdata: golden/ holds one encoded body
-// (.avro) per fixture with its goavro JSON rendering (.json) for review, and
-// is rewritten by `go test ./schemas -run 'TestGolden|TestFuzzSeeds' -update`;
+// (.avro) per fixture, the pinned wire format, with its goavro JSON
+// rendering (.json, keys sorted) for review. `go test ./schemas -run
+// 'TestGolden|TestFuzzSeeds' -update` rewrites the golden files that no
+// longer decode to their fixture (or, for fixtures without multi-entry
+// maps, no longer match the encoding byte for byte) and the seeds made
+// from them;
 // evolution/ holds the test-only GLYPH v2 (and a breaking GLYPH) for the
 // schema-resolution tests; fuzz/<FuzzName>/ holds the seed corpora where
 // `go test -fuzz` finds them.

@@ -3,7 +3,8 @@ package schemas
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/twmb/avro"
 )
 
 // ErrDecode is wrapped by every error that Decode and DecodeResolved return
@@ -32,27 +33,38 @@ func (e *DecodeError) Error() string {
 func (e *DecodeError) Unwrap() []error { return []error{ErrDecode, e.Err} }
 
 // EncodeError names the schema and the field whose value could not be
-// written.
+// written. Err is a *PayloadTypeError for a payload value of a type the
+// union lacks, and otherwise twmb/avro's error (an *avro.SemanticError for
+// an unknown enum symbol or a time outside timestamp-micros), reachable
+// with errors.As.
 type EncodeError struct {
 	Schema Name
-	Field  string // dotted path, e.g. "payload" or "trace[2].t"
+	Field  string // dotted path, e.g. "lane", "glyph.tags" or "trace[2].data"; empty when unknown
 	Err    error
 }
 
 func (e *EncodeError) Error() string {
+	if se, ok := errors.AsType[*avro.SemanticError](e.Err); e.Field == "" || ok && se.Field == e.Field {
+		// twmb/avro's message already says "field <path>".
+		return fmt.Sprintf("schemas: encode %s: %v", e.Schema, e.Err)
+	}
 	return fmt.Sprintf("schemas: encode %s: field %s: %v", e.Schema, e.Field, e.Err)
 }
 
 // Unwrap returns both ErrEncode and the cause.
 func (e *EncodeError) Unwrap() []error { return []error{ErrEncode, e.Err} }
 
-// SymbolError reports an enum value (lane, event kind, risk class) that is
-// not one of the schema's symbols.
-type SymbolError struct {
-	Symbol  string
-	Allowed []string
-}
-
-func (e *SymbolError) Error() string {
-	return fmt.Sprintf("unknown symbol %q (allowed: %s)", e.Symbol, strings.Join(e.Allowed, ", "))
+// encodeError wraps an error from toWire or twmb/avro's encoder as an
+// *EncodeError for schema name, taking the field path from twmb/avro's
+// *SemanticError when it gives one.
+func encodeError(name Name, err error) error {
+	if e, ok := err.(*EncodeError); ok {
+		e.Schema = name
+		return e
+	}
+	e := &EncodeError{Schema: name, Err: err}
+	if se, ok := errors.AsType[*avro.SemanticError](err); ok {
+		e.Field = se.Field
+	}
+	return e
 }

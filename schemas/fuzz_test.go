@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -65,7 +66,10 @@ func FuzzParseWire(f *testing.F) {
 
 // FuzzDecodeMessage checks the MatrizMessage decoder on arbitrary bodies:
 // never a panic; a failure is a *DecodeError; and whatever decodes must
-// encode again and decode to an equal value, with stable bytes.
+// encode again and decode to an equal value. Values are compared, not
+// bytes: twmb/avro writes maps in Go's iteration order, so only a message
+// whose maps have at most one entry has one encoding, and there the bytes
+// of two encodes must match.
 func FuzzDecodeMessage(f *testing.F) {
 	m := messageFixture()
 	b, err := AppendEncode(nil, &m)
@@ -99,9 +103,11 @@ func FuzzDecodeMessage(f *testing.F) {
 		for _, d := range diffValues(&got, &again) {
 			t.Error(d)
 		}
-		enc2, err := AppendEncode(nil, &again)
-		if err != nil || !bytes.Equal(enc, enc2) {
-			t.Fatalf("encoding not stable: %v\n%x\n%x", err, enc, enc2)
+		if maxMapLen(reflect.ValueOf(&again)) <= 1 {
+			enc2, err := AppendEncode(nil, &again)
+			if err != nil || !bytes.Equal(enc, enc2) {
+				t.Fatalf("encoding not stable: %v\n%x\n%x", err, enc, enc2)
+			}
 		}
 	})
 }
@@ -110,6 +116,9 @@ func FuzzDecodeMessage(f *testing.F) {
 // golden message body is a FuzzDecodeMessage seed and, behind a header,
 // a FuzzParseWire seed. -update writes them.
 func TestFuzzSeeds(t *testing.T) {
+	if *update {
+		updateGoldens(t)
+	}
 	seeds := map[string][]byte{}
 	for _, g := range goldenFiles(t) {
 		if g.schema == NameMessage {

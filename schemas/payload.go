@@ -2,9 +2,59 @@ package schemas
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 )
+
+// stringList is the wire form of a []string inside a payload union: Avro
+// allows one array branch per union and array<double> holds it, so string
+// lists travel wrapped in the record matriz.StringList.
+type stringList struct {
+	Items []string `avro:"items"`
+}
+
+// emptyDoubles stands in for a nil []float64. twmb/avro writes any nil
+// slice in a union as the null branch, which would decode as nil rather
+// than as the empty vector the value was; one shared boxed empty slice keeps
+// the array branch without allocating per value.
+var emptyDoubles any = []float64{}
+
+// toWire returns p in the shape twmb/avro encodes, and whether that is a new
+// map. Most payloads (numbers, strings, vectors; a Go int too, which
+// twmb/avro writes as a long) are already in that shape: they are checked
+// in place and returned as they are, without allocating. Only a []string
+// (wrapped as a StringList) or a nil []float64 makes a copy, so the
+// caller's map is never changed. A value of a type the union lacks is a
+// *PayloadTypeError, caught here and not left to twmb/avro, which would
+// write an int32 or a float32 as long or float and so change its type.
+func (p Payload) toWire() (Payload, bool, error) {
+	var out Payload
+	for k, v := range p {
+		var w any
+		switch x := v.(type) {
+		case nil, bool, int, int64, float64, string:
+			continue
+		case []float64:
+			if x != nil {
+				continue
+			}
+			w = emptyDoubles
+		case []string:
+			w = stringList{Items: x}
+		default:
+			return nil, false, &PayloadTypeError{Key: k, Value: v}
+		}
+		if out == nil {
+			out = maps.Clone(p)
+		}
+		out[k] = w
+	}
+	if out == nil {
+		return p, false, nil
+	}
+	return out, true, nil
+}
 
 // normalize rewrites decoded union values to the documented Go types:
 // []any of doubles becomes []float64, a StringList record becomes []string.

@@ -2,11 +2,14 @@ package schemas
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 )
 
 // TestRoundTrip encodes and decodes every fixture and expects the same
-// value back, and the same bytes from a second encode.
+// value back, and the same value again after re-encoding the decoded one.
+// Where no map has more than one entry the bytes must match too; beyond
+// that twmb/avro's map order may differ between encodings.
 func TestRoundTrip(t *testing.T) {
 	for _, f := range fixtures() {
 		t.Run(f.name, func(t *testing.T) {
@@ -21,12 +24,20 @@ func TestRoundTrip(t *testing.T) {
 			for _, d := range diffValues(f.value, got) {
 				t.Error(d)
 			}
+			byteStable := maxMapLen(reflect.ValueOf(f.value)) <= 1
 			for range 5 {
 				again, err := encodeAny(nil, got)
 				if err != nil {
 					t.Fatalf("re-encode: %v", err)
 				}
-				if !bytes.Equal(b, again) {
+				back, err := decodeAny(f.schema, again)
+				if err != nil {
+					t.Fatalf("decode re-encoding: %v", err)
+				}
+				for _, d := range diffValues(got, back) {
+					t.Errorf("re-encoded: %s", d)
+				}
+				if byteStable && !bytes.Equal(b, again) {
 					t.Fatalf("re-encoding the decoded value gave different bytes:\n%x\n%x", b, again)
 				}
 			}

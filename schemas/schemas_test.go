@@ -95,3 +95,11 @@ func tagNames(t reflect.Type) []string {
 	}
 	return out
 }
+
+func symbolStrings[S ~string](symbols []S) []string {
+	out := make([]string, len(symbols))
+	for i, s := range symbols {
+		out[i] = string(s)
+	}
+	return out
+}

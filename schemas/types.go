@@ -28,9 +28,10 @@ func (l Lane) Valid() bool {
 }
 
 // Payload is a map of loosely typed values, the Avro map of the union
-// [null, boolean, long, double, string, array<double>, array<string>].
-// Values are nil, bool, int64, float64, string, []float64 or []string; the
-// decoder normalises to exactly these Go types, so stages can type-switch.
+// [null, boolean, long, double, string, array<double>, matriz.StringList].
+// Values are nil, bool, int64, float64, string, []float64 or []string (a Go
+// int is accepted when encoding); the decoder normalises to exactly these Go
+// types, so stages can type-switch.
 type Payload map[string]any
 
 // Glyph is GLYPH v1, the symbolic identity a message is about.
