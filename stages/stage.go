@@ -12,7 +12,10 @@ package stages
 
 import (
 	"context"
+	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/matriz/pipelines/schemas"
 )
@@ -55,7 +58,7 @@ type Flags struct {
 type Frame struct {
 	Lane      schemas.Lane
 	Partition int32
-	Seq       int64 // Start / period since the Unix epoch: stable across replays
+	Seq       int64 // frame index since the Unix epoch at FPS: frame n is [⌊n·1s/FPS⌋, ⌊(n+1)·1s/FPS⌋); stable across replays
 	Start     time.Time
 	End       time.Time
 	FPS       int
@@ -160,4 +163,36 @@ type Verdict struct {
 	Outcome  Outcome
 	Reasons  []string
 	ActionID string // set when the message asks for an external action
+}
+
+// IDNamespace is the UUID namespace of every id the stages derive. Ids are
+// name-based (UUID v5, SHA-1) so that processing a message twice, after a
+// crash or in a replay, yields the same ids and duplicates are recognisable
+// downstream.
+var IDNamespace = uuid.NewSHA1(uuid.Nil, []byte("matriz/pipelines/ids"))
+
+// ResultID is the deterministic id of node's result for message msgID.
+func ResultID(msgID, node string) string {
+	return uuid.NewSHA1(IDNamespace, []byte(msgID+"/"+node)).String()
+}
+
+// EventID is the deterministic id of the event of kind a stage emits about
+// subject: a msg_id for per-message events, FrameSubject for per-frame ones.
+func EventID(subject, stage string, kind schemas.EventKind) string {
+	return uuid.NewSHA1(IDNamespace, []byte(subject+"/"+stage+"/"+string(kind))).String()
+}
+
+// FrameSubject names one frame of one lane and partition for EventID:
+// "<lane>/<partition>/<fps>/<seq>". (FPS, Seq) names the window, because
+// Seq counts frames at the frame's own FPS.
+func FrameSubject(lane schemas.Lane, partition int32, fps int, seq int64) string {
+	b := make([]byte, 0, 48)
+	b = append(b, lane...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(partition), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(fps), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, seq, 10)
+	return string(b)
 }
