@@ -49,7 +49,7 @@ func (a *Adapter) Process(ctx context.Context, f *Frame) error {
 	}
 	v := a.router.current()
 	for i := range f.Records {
-		if i > 0 && i%ctxCheckEvery == 0 {
+		if i > 0 && i%recordsPerCtxCheck == 0 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("adapter: frame %d partition %d stopped at record %d: %w", f.Seq, f.Partition, i, err)
 			}

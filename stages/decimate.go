@@ -89,11 +89,13 @@ type decimateConfig struct {
 // backlog at 30 FPS.
 const DefaultDecimateCapacity = 8
 
-// WithCapacity sets k, the frames of backlog the ring holds (at least 1).
-func WithCapacity(k int) DecimateOption { return func(c *decimateConfig) { c.capacity = k } }
+// WithDecimateCapacity sets k, the frames of backlog the ring holds (at least 1).
+func WithDecimateCapacity(k int) DecimateOption { return func(c *decimateConfig) { c.capacity = k } }
 
-// WithPolicy sets the policy (default PolicyBackpressure).
-func WithPolicy(p DecimatePolicy) DecimateOption { return func(c *decimateConfig) { c.policy = p } }
+// WithDecimatePolicy sets the policy (default PolicyBackpressure).
+func WithDecimatePolicy(p DecimatePolicy) DecimateOption {
+	return func(c *decimateConfig) { c.policy = p }
+}
 
 func (c *decimateConfig) validate() error {
 	if c.capacity < 1 {
@@ -228,9 +230,9 @@ func (d *Decimate) tryPush(f *Frame) error {
 	more := d.n < d.cfg.capacity
 	d.mu.Unlock()
 	d.pushed.Add(1)
-	signal(d.items)
+	signalToken(d.items)
 	if more {
-		signal(d.space) // another waiting pusher may fit too
+		signalToken(d.space) // another waiting pusher may fit too
 	}
 	return nil
 }
@@ -304,9 +306,9 @@ func (d *Decimate) tryPop() (f *Frame, ok, closed bool) {
 	}
 	d.events.Add(int64(len(pending)))
 	d.popped.Add(1)
-	signal(d.space)
+	signalToken(d.space)
 	if more {
-		signal(d.items) // another waiting popper may take one too
+		signalToken(d.items) // another waiting popper may take one too
 	}
 	return f, true, false
 }
@@ -322,8 +324,8 @@ func (d *Decimate) Close() {
 	}
 }
 
-// signal leaves a wake-up token in c unless one is already waiting.
-func signal(c chan struct{}) {
+// signalToken leaves a wake-up token in c unless one is already waiting.
+func signalToken(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
 	default:

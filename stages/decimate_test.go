@@ -36,7 +36,7 @@ func newDecimate(t testing.TB, opts ...stages.DecimateOption) *stages.Decimate {
 }
 
 func TestDecimateDropOldest(t *testing.T) {
-	d := newDecimate(t, stages.WithCapacity(3), stages.WithPolicy(stages.PolicyDropOldest))
+	d := newDecimate(t, stages.WithDecimateCapacity(3), stages.WithDecimatePolicy(stages.PolicyDropOldest))
 	ctx := context.Background()
 	// Partition 0: seqs 10..13 with 2 records each (offsets 100..107);
 	// partition 1: seqs 50..51, the first empty, the second with 3 records.
@@ -105,7 +105,7 @@ func TestDecimateNothingLostSilently(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 42))
 		k := 1 + rng.IntN(6)
-		d := newDecimate(t, stages.WithCapacity(k), stages.WithPolicy(stages.PolicyDropOldest))
+		d := newDecimate(t, stages.WithDecimateCapacity(k), stages.WithDecimatePolicy(stages.PolicyDropOldest))
 		next := map[int32]int64{}
 		var pushed, popped, reported int64
 		seen := map[int64]bool{} // offsets popped or reported, partition*1e6+offset
@@ -169,7 +169,7 @@ func TestDecimateNothingLostSilently(t *testing.T) {
 
 func TestDecimateBackpressurePausesTheSource(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := newDecimate(t, stages.WithCapacity(2)) // backpressure is the default
+		d := newDecimate(t, stages.WithDecimateCapacity(2)) // backpressure is the default
 		if d.Policy() != stages.PolicyBackpressure || d.Capacity() != 2 {
 			t.Fatalf("defaults: policy %s capacity %d", d.Policy(), d.Capacity())
 		}
@@ -221,7 +221,7 @@ func TestDecimateBackpressurePausesTheSource(t *testing.T) {
 
 func TestDecimateWaitsEndWithTheContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := newDecimate(t, stages.WithCapacity(1))
+		d := newDecimate(t, stages.WithDecimateCapacity(1))
 		if err := d.Push(context.Background(), dcFrame(0, 1, 0, 1)); err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func TestDecimateWaitsEndWithTheContext(t *testing.T) {
 
 func TestDecimateClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := newDecimate(t, stages.WithCapacity(1))
+		d := newDecimate(t, stages.WithDecimateCapacity(1))
 		ctx := context.Background()
 		if err := d.Push(ctx, dcFrame(0, 1, 0, 1)); err != nil {
 			t.Fatal(err)
@@ -288,7 +288,7 @@ func TestDecimateClose(t *testing.T) {
 
 func TestDecimateManyWaiters(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := newDecimate(t, stages.WithCapacity(2))
+		d := newDecimate(t, stages.WithDecimateCapacity(2))
 		ctx := context.Background()
 		const n = 6
 		done := make(chan error, n)
@@ -320,8 +320,8 @@ func TestDecimateOptionsAndPolicies(t *testing.T) {
 		opts []stages.DecimateOption
 		want string
 	}{
-		{"zero capacity", []stages.DecimateOption{stages.WithCapacity(0)}, "capacity 0"},
-		{"unknown policy", []stages.DecimateOption{stages.WithPolicy("drop-newest")}, `unknown policy "drop-newest"`},
+		{"zero capacity", []stages.DecimateOption{stages.WithDecimateCapacity(0)}, "capacity 0"},
+		{"unknown policy", []stages.DecimateOption{stages.WithDecimatePolicy("drop-newest")}, `unknown policy "drop-newest"`},
 	}
 	for _, tc := range bad {
 		if _, err := stages.NewDecimate(tc.opts...); !errors.Is(err, stages.ErrDecimate) || !strings.Contains(err.Error(), tc.want) {
@@ -371,7 +371,7 @@ func TestParseDecimationRejects(t *testing.T) {
 func BenchmarkDecimate(b *testing.B) {
 	for _, policy := range []stages.DecimatePolicy{stages.PolicyBackpressure, stages.PolicyDropOldest} {
 		b.Run(string(policy), func(b *testing.B) {
-			d := newDecimate(b, stages.WithCapacity(4), stages.WithPolicy(policy))
+			d := newDecimate(b, stages.WithDecimateCapacity(4), stages.WithDecimatePolicy(policy))
 			frames := make([]*stages.Frame, 8)
 			for i := range frames {
 				frames[i] = dcFrame(int32(i%2), int64(i), int64(i*1000), 1000)

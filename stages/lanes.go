@@ -42,7 +42,7 @@ type LaneError struct {
 }
 
 func (e *LaneError) Error() string {
-	return fmt.Sprintf("invalid lane %q from %s: want one of %s", e.Value, e.Source, laneList(schemas.Lanes))
+	return fmt.Sprintf("invalid lane %q from %s: want one of %s", e.Value, e.Source, joinLanes(schemas.Lanes))
 }
 
 // ResolveLane returns the lane named by configured or, when configured is
@@ -81,7 +81,7 @@ type LaneGuardError struct {
 
 func (e *LaneGuardError) Error() string {
 	return fmt.Sprintf("lane guard: external action %q refused in lane %q: external actions run only in %s; promote the pipeline to one of those lanes, or keep it in dry-run",
-		e.Action, e.Lane, laneList(e.Allowed))
+		e.Action, e.Lane, joinLanes(e.Allowed))
 }
 
 // Unwrap makes errors.Is(err, ErrLaneRefused) true.
@@ -160,7 +160,7 @@ func requireLane(t LaneTB, getenv func(string) string, lanes ...schemas.Lane) {
 	raw := strings.TrimSpace(getenv(LaneEnv))
 	if raw == "" {
 		t.Skipf("skipped: this test needs lane %s and %s is unset; run it with %s=%s",
-			laneList(lanes), LaneEnv, LaneEnv, lanes[0])
+			joinLanes(lanes), LaneEnv, LaneEnv, lanes[0])
 		return
 	}
 	l, err := ResolveLane("", getenv)
@@ -170,11 +170,11 @@ func requireLane(t LaneTB, getenv func(string) string, lanes ...schemas.Lane) {
 	}
 	if !slices.Contains(lanes, l) {
 		t.Skipf("skipped: this test needs lane %s, and %s=%s; run it with %s=%s",
-			laneList(lanes), LaneEnv, l, LaneEnv, lanes[0])
+			joinLanes(lanes), LaneEnv, l, LaneEnv, lanes[0])
 	}
 }
 
-func laneList(ls []schemas.Lane) string {
+func joinLanes(ls []schemas.Lane) string {
 	s := make([]string, len(ls))
 	for i, l := range ls {
 		s[i] = string(l)

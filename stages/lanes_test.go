@@ -10,7 +10,7 @@ import (
 	"github.com/matriz/pipelines/schemas"
 )
 
-func envOf(m map[string]string) func(string) string {
+func laneEnvOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
@@ -33,7 +33,7 @@ func TestResolveLane(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ResolveLane(tc.configured, envOf(tc.env))
+			got, err := ResolveLane(tc.configured, laneEnvOf(tc.env))
 			switch {
 			case tc.wantErr != nil:
 				if !errors.Is(err, tc.wantErr) {
@@ -121,14 +121,14 @@ func TestLaneGuard(t *testing.T) {
 	}
 }
 
-// fakeTB records what RequireLane asked of the test.
-type fakeTB struct {
+// laneFakeTB records what RequireLane asked of the test.
+type laneFakeTB struct {
 	skipped, failed string
 }
 
-func (f *fakeTB) Helper()                           {}
-func (f *fakeTB) Skipf(format string, args ...any)  { f.skipped = fmt.Sprintf(format, args...) }
-func (f *fakeTB) Fatalf(format string, args ...any) { f.failed = fmt.Sprintf(format, args...) }
+func (f *laneFakeTB) Helper()                           {}
+func (f *laneFakeTB) Skipf(format string, args ...any)  { f.skipped = fmt.Sprintf(format, args...) }
+func (f *laneFakeTB) Fatalf(format string, args ...any) { f.failed = fmt.Sprintf(format, args...) }
 
 func TestRequireLane(t *testing.T) {
 	tests := []struct {
@@ -147,8 +147,8 @@ func TestRequireLane(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeTB{}
-			requireLane(f, envOf(map[string]string{LaneEnv: tc.env}), tc.lanes...)
+			f := &laneFakeTB{}
+			requireLane(f, laneEnvOf(map[string]string{LaneEnv: tc.env}), tc.lanes...)
 			if tc.runsHere && (f.skipped != "" || f.failed != "") {
 				t.Fatalf("skipped %q failed %q, want the test to run", f.skipped, f.failed)
 			}

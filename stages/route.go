@@ -38,10 +38,10 @@ const (
 // ErrRouter is wrapped by every error Register and NewRouter return.
 var ErrRouter = errors.New("router")
 
-// ctxCheckEvery is how many records a stage handles between two looks at
+// recordsPerCtxCheck is how many records a stage handles between two looks at
 // its context: often enough that a cancelled frame of 1,000 messages stops
 // within microseconds, rarely enough to cost nothing.
-const ctxCheckEvery = 64
+const recordsPerCtxCheck = 64
 
 // Router is the SymbolicMeshRouter stage. It is safe for concurrent use:
 // Process may run for several partitions at once, and Register may be
@@ -62,17 +62,17 @@ type routerView struct {
 type RouterOption func(*routerConfig)
 
 type routerConfig struct {
-	routes []route
+	routes []routeEntry
 }
 
-type route struct {
+type routeEntry struct {
 	topic string
 	node  Node
 }
 
 // WithRoute registers node for topic at construction, like Register.
 func WithRoute(topic string, node Node) RouterOption {
-	return func(c *routerConfig) { c.routes = append(c.routes, route{topic, node}) }
+	return func(c *routerConfig) { c.routes = append(c.routes, routeEntry{topic, node}) }
 }
 
 func (c *routerConfig) validate() error {
@@ -174,7 +174,7 @@ func (r *Router) Process(ctx context.Context, f *Frame) error {
 	v := r.current()
 	f.Events = slices.Grow(f.Events, len(f.Records))
 	for i := range f.Records {
-		if i > 0 && i%ctxCheckEvery == 0 {
+		if i > 0 && i%recordsPerCtxCheck == 0 {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("route: frame %d partition %d stopped at record %d: %w", f.Seq, f.Partition, i, err)
 			}
