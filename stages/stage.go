@@ -12,6 +12,7 @@ package stages
 
 import (
 	"context"
+	"crypto/sha1"
 	"strconv"
 	"time"
 
@@ -171,15 +172,36 @@ type Verdict struct {
 // downstream.
 var IDNamespace = uuid.NewSHA1(uuid.Nil, []byte("matriz/pipelines/ids"))
 
-// ResultID is the deterministic id of node's result for message msgID.
-func ResultID(msgID, node string) string {
-	return uuid.NewSHA1(IDNamespace, []byte(msgID+"/"+node)).String()
-}
+// ResultID is the deterministic id of node's result for message msgID:
+// the UUID v5 of msgID + "/" + node in IDNamespace.
+func ResultID(msgID, node string) string { return nameID(msgID, node, "") }
 
 // EventID is the deterministic id of the event of kind a stage emits about
-// subject: a msg_id for per-message events, FrameSubject for per-frame ones.
+// subject (a msg_id for per-message events, FrameSubject for per-frame
+// ones): the UUID v5 of subject + "/" + stage + "/" + kind in IDNamespace.
 func EventID(subject, stage string, kind schemas.EventKind) string {
-	return uuid.NewSHA1(IDNamespace, []byte(subject+"/"+stage+"/"+string(kind))).String()
+	return nameID(subject, stage, string(kind))
+}
+
+// nameID is uuid.NewSHA1(IDNamespace, a/b[/c]) without its allocations
+// (the hash state and the joined name): stages derive two ids per message,
+// so this is on the hot path.
+func nameID(a, b, c string) string {
+	var buf [256]byte
+	name := append(buf[:0], IDNamespace[:]...)
+	name = append(name, a...)
+	name = append(name, '/')
+	name = append(name, b...)
+	if c != "" {
+		name = append(name, '/')
+		name = append(name, c...)
+	}
+	sum := sha1.Sum(name)
+	var u uuid.UUID
+	copy(u[:], sum[:])
+	u[6] = (u[6] & 0x0f) | 0x50 // version 5
+	u[8] = (u[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return u.String()
 }
 
 // FrameSubject names one frame of one lane and partition for EventID:
