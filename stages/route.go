@@ -201,6 +201,9 @@ func (r *Router) routeOne(v *routerView, f *Frame, rec *Record) {
 	}
 	dispatch := ok && f.Flags.Dispatch
 	rec.Route = &Route{Topic: msg.Topic, Node: name, Dispatch: dispatch}
+	// Box each string once: a string stored in a payload is boxed, and the
+	// three payloads below share them.
+	topicV, nameV, idV := any(msg.Topic), any(name), any(msg.MsgID)
 
 	res := &schemas.MatrizResult{
 		ID:          ResultID(msg.MsgID, RouterNode),
@@ -210,13 +213,13 @@ func (r *Router) routeOne(v *routerView, f *Frame, rec *Record) {
 		Node:        RouterNode,
 		NodeVersion: RouterVersion,
 		OK:          ok,
-		Payload:     schemas.Payload{"topic": msg.Topic, "routed_to": name, "dispatched": dispatch},
+		Payload:     schemas.Payload{"topic": topicV, "routed_to": nameV, "dispatched": dispatch},
 		Trace: []schemas.Crumb{{
 			Stage: StageRoute,
 			T:     msg.TS,
 			Data: schemas.Payload{
-				"topic": msg.Topic, "lane": string(msg.Lane), "msg_id": msg.MsgID,
-				"routed_to": name, "dispatched": dispatch,
+				"topic": topicV, "lane": string(msg.Lane), "msg_id": idV,
+				"routed_to": nameV, "dispatched": dispatch,
 			},
 		}},
 	}
@@ -233,6 +236,6 @@ func (r *Router) routeOne(v *routerView, f *Frame, rec *Record) {
 		GlyphID: msg.Glyph.ID,
 		MsgID:   msg.MsgID,
 		Stage:   StageRoute,
-		Payload: schemas.Payload{"topic": msg.Topic, "routed_to": name, "dispatched": dispatch, "ok": ok},
+		Payload: schemas.Payload{"topic": topicV, "routed_to": nameV, "dispatched": dispatch, "ok": ok},
 	})
 }

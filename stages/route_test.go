@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/stages/stagetest"
@@ -346,6 +348,17 @@ func TestIDsAreDeterministicAndDistinct(t *testing.T) {
 			t.Fatalf("%s and %s share id %s", k, o, v)
 		}
 		seen[v] = k
+	}
+	long := strings.Repeat("x", 300) // longer than the stack buffer
+	same := []struct{ got, name string }{
+		{stages.ResultID("m1", "router"), "m1/router"},
+		{stages.EventID("m1", "route", schemas.EventRouting), "m1/route/routing"},
+		{stages.ResultID(long, "memory"), long + "/memory"},
+	}
+	for _, c := range same {
+		if want := uuid.NewSHA1(stages.IDNamespace, []byte(c.name)).String(); c.got != want {
+			t.Fatalf("id of %.20q = %s, want uuid.NewSHA1's %s", c.name, c.got, want)
+		}
 	}
 	if got := stages.FrameSubject(schemas.LaneProd, 7, 30, -12); got != "prod/7/30/-12" {
 		t.Fatalf("FrameSubject = %q", got)
