@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/matriz/pipelines/schemas"
@@ -207,6 +208,28 @@ func deepCopyMessage(m schemas.MatrizMessage) schemas.MatrizMessage {
 			c.Glyph.Tags[k] = v
 		}
 	}
-	c.Payload = m.Payload.Clone()
+	c.Payload = clonePayload(m.Payload)
 	return c
+}
+
+// clonePayload copies p and its slices keeping nil and empty slices apart:
+// schemas.Payload.Clone turns an empty []float64{} into nil, which
+// reflect.DeepEqual then reports as a mutation of an input the stage never
+// touched (the decoder produces empty, non-nil slices for empty arrays).
+func clonePayload(p schemas.Payload) schemas.Payload {
+	if p == nil {
+		return nil
+	}
+	out := make(schemas.Payload, len(p))
+	for k, v := range p {
+		switch x := v.(type) {
+		case []float64:
+			out[k] = slices.Clone(x)
+		case []string:
+			out[k] = slices.Clone(x)
+		default:
+			out[k] = v
+		}
+	}
+	return out
 }
