@@ -65,11 +65,15 @@ func ResolveLane(configured string, getenv func(string) string) (schemas.Lane, e
 	return l, nil
 }
 
-// ActionLanes are the lanes where external actions may run.
-var ActionLanes = []schemas.Lane{schemas.LaneCandidate, schemas.LaneProd}
+// actionLanes are the lanes where external actions may run. It is not an
+// exported variable: no caller may widen it.
+var actionLanes = []schemas.Lane{schemas.LaneCandidate, schemas.LaneProd}
+
+// ActionLanes returns the lanes where external actions may run.
+func ActionLanes() []schemas.Lane { return slices.Clone(actionLanes) }
 
 // ActionsAllowed reports whether external actions may run in lane l.
-func ActionsAllowed(l schemas.Lane) bool { return slices.Contains(ActionLanes, l) }
+func ActionsAllowed(l schemas.Lane) bool { return slices.Contains(actionLanes, l) }
 
 // LaneGuardError is why a LaneGuard refused an action: which action, in
 // which lane, and where actions are allowed.
@@ -111,7 +115,7 @@ func (g *LaneGuard) Check(action string) error {
 	if ActionsAllowed(g.lane) {
 		return nil
 	}
-	return &LaneGuardError{Lane: g.lane, Action: action, Allowed: slices.Clone(ActionLanes)}
+	return &LaneGuardError{Lane: g.lane, Action: action, Allowed: ActionLanes()}
 }
 
 // Do runs fn when action may run in the guard's lane, and returns the

@@ -111,6 +111,11 @@ func TestLaneGuard(t *testing.T) {
 			}
 		})
 	}
+	al := ActionLanes()
+	al[0] = schemas.LaneExperimental
+	if ActionsAllowed(schemas.LaneExperimental) {
+		t.Fatal("changing the slice ActionLanes returned widened the guard")
+	}
 	if _, err := NewLaneGuard("nope"); err == nil {
 		t.Fatal("NewLaneGuard accepted an invalid lane")
 	}
