@@ -25,6 +25,9 @@ import (
 // ErrAdapter is wrapped by NewAdapter's errors.
 var ErrAdapter = errors.New("adapter")
 
+// reasonDispatchOff is boxed once: it goes on every log-only record.
+var reasonDispatchOff any = "DISPATCH_ENABLED is off: routing logged, no node called"
+
 // Adapter is the adapter stage; it looks nodes up in the router that routed
 // the frame, so a node answers exactly the topics it was registered for.
 type Adapter struct {
@@ -72,7 +75,7 @@ func (a *Adapter) handle(ctx context.Context, v *routerView, rec *Record) error 
 	}
 	msg := rec.Msg
 	if !rec.Route.Dispatch {
-		reason := "DISPATCH_ENABLED is off: routing logged, no node called"
+		reason := reasonDispatchOff
 		if rec.Route.Node == "" {
 			reason = fmt.Sprintf("no node registered for topic %q", rec.Route.Topic)
 		}
@@ -105,7 +108,7 @@ func (a *Adapter) handle(ctx context.Context, v *routerView, rec *Record) error 
 		return nil
 	}
 
-	trace := make([]schemas.Crumb, 0, len(rec.Result.Trace)+len(res.Trace)+1)
+	trace := make([]schemas.Crumb, 0, len(rec.Result.Trace)+len(res.Trace)+traceRoom-1)
 	trace = append(trace, rec.Result.Trace...)
 	trace = append(trace, res.Trace...)
 	trace = append(trace, schemas.Crumb{

@@ -35,6 +35,11 @@ const (
 	RouterVersion = "1.0.0"
 )
 
+// traceRoom is the crumb capacity a result starts with: route, adapter and
+// the four stages after them each add one, so a result's trace grows
+// without reallocating.
+const traceRoom = 6
+
 // ErrRouter is wrapped by every error Register and NewRouter return.
 var ErrRouter = errors.New("router")
 
@@ -214,14 +219,14 @@ func (r *Router) routeOne(v *routerView, f *Frame, rec *Record) {
 		NodeVersion: RouterVersion,
 		OK:          ok,
 		Payload:     schemas.Payload{"topic": topicV, "routed_to": nameV, "dispatched": dispatch},
-		Trace: []schemas.Crumb{{
+		Trace: append(make([]schemas.Crumb, 0, traceRoom), schemas.Crumb{
 			Stage: StageRoute,
 			T:     msg.TS,
 			Data: schemas.Payload{
 				"topic": topicV, "lane": string(msg.Lane), "msg_id": idV,
 				"routed_to": nameV, "dispatched": dispatch,
 			},
-		}},
+		}),
 	}
 	if !ok {
 		res.Reasons = []string{fmt.Sprintf("no node registered for topic %q; registered: %s", msg.Topic, v.registered)}
