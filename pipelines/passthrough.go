@@ -9,7 +9,7 @@ import (
 	"github.com/reugn/go-streams/flow"
 
 	"github.com/matriz/pipelines/schemas"
-	"github.com/matriz/pipelines/stages/adapters"
+	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -74,7 +74,7 @@ func StartPassThrough(ctx context.Context, cfg PassThroughConfig) (*PassThrough,
 			return dlqMessage(lane, in, "decode", ReasonContract, err.Error())
 		}
 		res := schemas.MatrizResult{
-			ID:          adapters.ResultID(msg.MsgID, "passthrough"),
+			ID:          stages.ResultID(msg.MsgID, "passthrough"),
 			MsgID:       msg.MsgID,
 			TS:          msg.TS,
 			Lane:        msg.Lane,

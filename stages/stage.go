@@ -173,28 +173,27 @@ type Verdict struct {
 var IDNamespace = uuid.NewSHA1(uuid.Nil, []byte("matriz/pipelines/ids"))
 
 // ResultID is the deterministic id of node's result for message msgID:
-// the UUID v5 of msgID + "/" + node in IDNamespace.
-func ResultID(msgID, node string) string { return nameID(msgID, node, "") }
+// DerivedID(msgID, node).
+func ResultID(msgID, node string) string { return DerivedID(msgID, node) }
 
 // EventID is the deterministic id of the event of kind a stage emits about
 // subject (a msg_id for per-message events, FrameSubject for per-frame
-// ones): the UUID v5 of subject + "/" + stage + "/" + kind in IDNamespace.
+// ones): DerivedID(subject, stage, kind).
 func EventID(subject, stage string, kind schemas.EventKind) string {
-	return nameID(subject, stage, string(kind))
+	return DerivedID(subject, stage, string(kind))
 }
 
-// nameID is uuid.NewSHA1(IDNamespace, a/b[/c]) without its allocations
-// (the hash state and the joined name): stages derive two ids per message,
-// so this is on the hot path.
-func nameID(a, b, c string) string {
+// DerivedID is the one rule every id of the chain follows: the UUID v5 of
+// parts joined by "/" in IDNamespace. It is uuid.NewSHA1 computed on a
+// stack buffer, since stages derive several ids per message.
+func DerivedID(parts ...string) string {
 	var buf [256]byte
 	name := append(buf[:0], IDNamespace[:]...)
-	name = append(name, a...)
-	name = append(name, '/')
-	name = append(name, b...)
-	if c != "" {
-		name = append(name, '/')
-		name = append(name, c...)
+	for i, p := range parts {
+		if i > 0 {
+			name = append(name, '/')
+		}
+		name = append(name, p...)
 	}
 	sum := sha1.Sum(name)
 	var u uuid.UUID
