@@ -111,6 +111,19 @@ type TickAssign struct{ Partition int32 }
 // emitted now and its state is forgotten.
 type TickRevoke struct{ Partition int32 }
 
+// TickWatermark advances a replay-mode partition's watermark to Time, as if
+// a message with that event time had been seen: frames ending at or before
+// Time minus the grace close. It is how a runtime running on event time
+// keeps frames closing while a partition is idle (Flink's idle-source
+// watermark): it sends the clock's time, less an allowance for in-flight
+// messages, once the partition has been quiet for a while. A watermark at
+// or behind the one the partition has does nothing, and a live tick
+// ignores it (it closes by the clock anyway).
+type TickWatermark struct {
+	Partition int32
+	Time      time.Time
+}
+
 // Defaults.
 const (
 	DefaultFPS            = 30
@@ -422,6 +435,8 @@ func (t *Tick) handle(e any) {
 		t.assign(x.Partition)
 	case TickRevoke:
 		t.revoke(x.Partition)
+	case TickWatermark:
+		t.watermark(x.Partition, x.Time)
 	default:
 		t.invalid.Add(1)
 	}

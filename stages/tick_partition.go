@@ -235,3 +235,21 @@ func (t *Tick) revoke(id int32) {
 	}
 	t.partitions.Store(int64(len(t.parts)))
 }
+
+// watermark advances a replay partition's watermark; see TickWatermark.
+func (t *Tick) watermark(id int32, at time.Time) {
+	if t.cfg.mode != TickReplay {
+		return
+	}
+	p, ok := t.parts[id]
+	if !ok {
+		return // nothing seen yet: the first message decides where frames start
+	}
+	ns := at.UnixNano()
+	if ns <= p.maxTS {
+		return
+	}
+	p.maxTS = ns
+	t.retarget(p)
+	t.closeUpTo(p, ns-int64(t.cfg.grace))
+}

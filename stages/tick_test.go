@@ -789,3 +789,48 @@ func BenchmarkTick(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/msg")
 }
+
+func TestTickWatermarkClosesIdleReplayFrames(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTkRig(t, stages.WithTickMode(stages.TickReplay), stages.WithTickIdleFrames(0))
+		defer r.close()
+		r.send(stages.TickInput{Record: r.rec(0, tkAt(10*time.Millisecond))})
+		if f, _ := r.take(); len(f) != 0 {
+			t.Fatalf("replay closed a frame with no later event time: %v", f)
+		}
+		// A watermark for another partition or behind what was seen changes nothing.
+		r.send(stages.TickWatermark{Partition: 1, Time: tkAt(time.Second)})
+		r.send(stages.TickWatermark{Partition: 0, Time: tkAt(5 * time.Millisecond)})
+		if f, _ := r.take(); len(f) != 0 {
+			t.Fatalf("a foreign or stale watermark closed frames: %v", f)
+		}
+		// 100 ms + grace closes the first three 30 FPS frames: [0,33.3), [33.3,66.7), [66.7,100).
+		r.send(stages.TickWatermark{Partition: 0, Time: tkAt(100*time.Millisecond + stages.DefaultTickGrace)})
+		f, late := r.take()
+		var got []string
+		for _, fr := range f {
+			got = append(got, frameSpan(fr))
+		}
+		want := []string{"p0@30 [0.000,33.333) n=1", "p0@30 [33.333,66.667) n=0", "p0@30 [66.667,100.000) n=0"}
+		if !reflect.DeepEqual(got, want) || len(late) != 0 {
+			t.Fatalf("frames %v late %d, want %v and none late", got, len(late), want)
+		}
+		// A message behind the watermark is late now.
+		r.send(stages.TickInput{Record: r.rec(0, tkAt(50*time.Millisecond))})
+		if _, late := r.take(); len(late) != 1 || !late[0].Late {
+			t.Fatalf("message behind the watermark: late %v, want one late record", late)
+		}
+	})
+}
+
+func TestTickLiveIgnoresWatermarks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTkRig(t)
+		defer r.close()
+		r.send(stages.TickInput{Record: r.rec(0, tkAt(10*time.Millisecond))})
+		r.send(stages.TickWatermark{Partition: 0, Time: tkAt(time.Second)})
+		if f, _ := r.take(); len(f) != 0 {
+			t.Fatalf("live tick closed frames on a watermark: %d frames", len(f))
+		}
+	})
+}
