@@ -121,4 +121,3 @@ func resolveLane(flagValue string, e *env) (schemas.Lane, error) {
 	}
 	return l, nil
 }
-
