@@ -16,6 +16,9 @@ func (lr *laneRuntime) applyControl(m topics.Message) {
 	}
 	for _, c := range changes {
 		lr.log.Info("flag changed", "lane", lr.lane, "flag", c.Name, "from", c.Old, "to", c.New, "control_offset", m.Offset)
+		if lr.cfg.OnFlagChange != nil {
+			lr.cfg.OnFlagChange(c)
+		}
 	}
 }
 

@@ -36,6 +36,9 @@ type RunConfig struct {
 	Ready func()
 	// OnGeneration reports each generation's assignment.
 	OnGeneration func(topics.GenerationInfo)
+	// OnFlagChange reports each effective flag change from matriz.control,
+	// after it is in force (the next frame carries it).
+	OnFlagChange func(FlagChange)
 
 	SessionTimeout time.Duration // default 10s
 	CommitInterval time.Duration // default 250ms
