@@ -29,6 +29,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	httpAddr := fs.String("http-addr", "", "`address` for /metrics and /healthz (empty: none)")
 	status := fs.Duration("status-every", time.Second, "status line `interval` (0: none)")
 	debug := fs.Bool("debug", false, "log assignments, flag changes and client warnings to stderr")
+	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	go func() {
 		done <- pipelines.Run(ctx, pipelines.RunConfig{
 			Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg, Group: *group, Spec: spec,
-			Getenv: e.getenv, Metrics: metrics, Counters: counters, Logger: logger,
+			Getenv: e.getenv, Metrics: metrics, Counters: counters, Logger: logger, SessionTimeout: *session,
 			Ready: func() { close(ready) },
 		})
 	}()
