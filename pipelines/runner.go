@@ -109,10 +109,25 @@ type laneRuntime struct {
 	counters   *LaneCounters
 	sourceOpts []topics.SourceOption
 	work       context.Context // outlives the shutdown signal: in-flight work finishes on it
+	fatal      func(error)     // stops the lane with an error
 }
 
 func (lr *laneRuntime) reportErr(err error) {
 	lr.log.Warn("runtime", "lane", lr.lane, "err", err)
+}
+
+// sinkErr handles the lane Sink's errors: a write it gave up on is fatal.
+// The records behind it never commit, so carrying on would only pile up
+// work a restart must redo; stopping makes the failure loud, and the
+// restart reprocesses from the last commit (nothing is lost).
+func (lr *laneRuntime) sinkErr(err error) {
+	var we *topics.WriteError
+	if errors.As(err, &we) {
+		lr.log.Error("output write failed; stopping the lane", "lane", lr.lane, "err", err)
+		lr.fatal(fmt.Errorf("writing outputs failed, stopping so a restart reprocesses from the last commit: %w", err))
+		return
+	}
+	lr.reportErr(err)
 }
 
 // Run runs one lane until ctx ends: it joins the lane's consumer group and
@@ -135,6 +150,9 @@ func Run(ctx context.Context, cfg RunConfig) (err error) {
 	lr.metrics.InitLane(lane)
 	work := context.WithoutCancel(ctx) // shutdown is ctx ending; the work itself finishes first
 	lr.work = work
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	lr.fatal = stop
 
 	client, err := NewRegistryClient(cfg.RegistryURL)
 	if err != nil {
@@ -161,7 +179,7 @@ func Run(ctx context.Context, cfg RunConfig) (err error) {
 
 	lr.sink, err = topics.NewSink(work, cfg.Brokers,
 		topics.SinkClock(cfg.Clock),
-		topics.SinkOnError(lr.reportErr),
+		topics.SinkOnError(lr.sinkErr),
 		topics.SinkOnWritten(countWritten(lane, lr.counters, lr.metrics)))
 	if err != nil {
 		return err
@@ -213,7 +231,10 @@ func Run(ctx context.Context, cfg RunConfig) (err error) {
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
-	runErr := group.Run(ctx, lr.handlePartition)
+	runErr := group.Run(runCtx, lr.handlePartition)
+	if cause := context.Cause(runCtx); cause != nil && ctx.Err() == nil {
+		runErr = errors.Join(runErr, cause)
+	}
 	return errors.Join(runErr, group.Close())
 }
 

@@ -35,10 +35,18 @@ func (c *LaneCounters) DriftEMA() float64 { return math.Float64frombits(c.driftE
 // TickP95 returns the p95 of the last frames' processing times.
 func (c *LaneCounters) TickP95() time.Duration { return c.p95.get() }
 
+// resetFrames forgets the frame durations seen so far (a benchmark phase
+// starts measuring).
+func (c *LaneCounters) resetFrames() { c.p95.reset() }
+
+// framesP95 returns the p95 of the frame durations recorded since the last
+// reset (up to the window's size) and how many it is over.
+func (c *LaneCounters) framesP95() (time.Duration, int) { return c.p95.get(), c.p95.count() }
+
 // p95Window keeps the last frame durations for the status line's p95.
 type p95Window struct {
 	mu   sync.Mutex
-	ring [256]time.Duration
+	ring [4096]time.Duration
 	n    int
 	next int
 }
@@ -107,4 +115,16 @@ func (s *StatusLine) Print(now time.Time) {
 		parts = append(parts, p)
 	}
 	fmt.Fprintln(s.w, strings.Join(parts, " | "))
+}
+
+func (w *p95Window) reset() {
+	w.mu.Lock()
+	w.n, w.next = 0, 0
+	w.mu.Unlock()
+}
+
+func (w *p95Window) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
 }

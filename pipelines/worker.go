@@ -78,7 +78,7 @@ func (w *partitionWorker) run(ctx context.Context) error {
 	w.outs = newOutputs(string(lr.lane), lr.ids, w.inflight, lr.reportErr)
 
 	decode := flow.NewMap(w.decode, 1)
-	idle := newIdleWatermark(w.claim.Partition, lr.clock, lr.cfg.IdleAfter, lr.cfg.IdleAllowance)
+	idle := newIdleWatermark(w.claim.Partition, lr.clock, lr.cfg.IdleAfter, lr.cfg.IdleAllowance, func() bool { return w.src.Lag() == 0 })
 	ring := newDecimateFlow(w.ring)
 	lateFrames := flow.NewMap(w.lateFrame, 1)
 	process := flow.NewMap(w.process, 1)

@@ -167,3 +167,7 @@ func (s *PartitionSource) Close() error {
 	s.StopFetching()
 	return s.r.Close()
 }
+
+// Lag is how many records the partition held past the last one fetched,
+// as of that fetch: 0 means the source had caught up with the log's end.
+func (s *PartitionSource) Lag() int64 { return s.r.Lag() }

@@ -15,7 +15,7 @@ import (
 // batch.
 const (
 	DefaultSinkBatchSize    = 5000
-	DefaultSinkBatchBytes   = 4 << 20
+	DefaultSinkBatchBytes   = 1_000_000 // under Kafka's default message.max.bytes (1,048,588): a bigger batch is refused whole
 	DefaultSinkBatchTimeout = 5 * time.Millisecond
 	DefaultSinkRetries      = 3
 	DefaultSinkBackoff      = 100 * time.Millisecond
@@ -43,7 +43,9 @@ type SinkOption func(*sinkConfig)
 func SinkBatchSize(n int) SinkOption { return func(c *sinkConfig) { c.batchSize = n } }
 
 // SinkBatchBytes caps the bytes of one write (and of one record), overriding
-// 4 MiB. Keep it under the brokers' message.max.bytes.
+// 1,000,000 bytes. Keep it under the brokers' message.max.bytes: kafka-go
+// sends one partition's batch as one record batch, and a batch over the
+// limit is refused with MESSAGE_TOO_LARGE however often it is retried.
 func SinkBatchBytes(n int) SinkOption { return func(c *sinkConfig) { c.batchBytes = n } }
 
 // SinkBatchTimeout is the longest a collected Message waits for its batch
