@@ -72,12 +72,13 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 			Addr:         kafka.TCP(brokers...),
 			Balancer:     &kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll,
-			// One WriteMessages call's share of a partition fits one
-			// produce request (the Sink flushes before BatchBytes), and a
-			// partial partition batch goes out at once instead of waiting
-			// kafka-go's 1s default: the Sink already did the waiting.
-			BatchSize:    cfg.batchSize,
-			BatchBytes:   int64(cfg.batchBytes),
+			// A partial partition batch goes out at once instead of
+			// waiting kafka-go's 1s default: the Sink already did the
+			// waiting. A partition's share of one Sink batch goes out as
+			// one or a few requests, sent in order by kafka-go's
+			// partition writer.
+			BatchSize:    cfg.writerBatch(),
+			BatchBytes:   min(int64(cfg.batchBytes), maxRequestBytes),
 			BatchTimeout: time.Microsecond,
 			MaxAttempts:  1, // retries are the Sink's, bounded and per record
 			WriteTimeout: cfg.writeTimeout,

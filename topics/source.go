@@ -29,7 +29,15 @@ import (
 // its context ends or Close is called. Close stops fetching, waits (up to
 // the drain timeout) for emitted records to be acked, commits, and leaves
 // the group, so the next member takes over without waiting for a session
-// timeout. Always call Close.
+// timeout. Always call Close. Leaving takes up to about 3/4 of MaxWait:
+// kafka-go's Reader waits for each held fetch to return (see
+// DefaultSourceMaxWait).
+//
+// Rebalances are kafka-go's: after one, partitions restart from the
+// group's committed offset, so records in flight may be delivered twice
+// (the tracker notices the rewind). An old generation's late acks may
+// commit a partition that moved to another member; the offset they store
+// is one this member fully processed, so that costs duplicates, never loss.
 type Source struct {
 	r   *kafka.Reader
 	cfg sourceConfig
