@@ -172,9 +172,11 @@ func (s *Sink) run() {
 				s.reject(m, ErrNoTopic)
 				continue
 			}
+			// kafka-go fails a whole WriteMessages call for one record over
+			// its BatchBytes, so an oversized record is refused alone here.
 			n := recordSize(m)
-			if n > s.cfg.batchBytes {
-				s.reject(m, fmt.Errorf("%w: record of %d bytes exceeds batch bytes %d", kafka.MessageSizeTooLarge, n, s.cfg.batchBytes))
+			if limit := min(s.cfg.batchBytes, maxRequestBytes); n > limit {
+				s.reject(m, fmt.Errorf("%w: record of about %d bytes, at most %d", kafka.MessageSizeTooLarge, n, limit))
 				continue
 			}
 			if bytes+n > s.cfg.batchBytes {

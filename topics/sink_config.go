@@ -58,8 +58,11 @@ type SinkOption func(*sinkConfig)
 // overriding 5000.
 func SinkBatchSize(n int) SinkOption { return func(c *sinkConfig) { c.batchSize = n } }
 
-// SinkBatchBytes caps the bytes of one write (and of one record), overriding
-// 4 MiB. Keep it under the brokers' message.max.bytes.
+// SinkBatchBytes caps the bytes the Sink collects before a write,
+// overriding 4 MiB. One produce request carries at most 1,000,000 bytes
+// whatever this says (under Kafka's default message.max.bytes), and a
+// single record larger than that is refused alone with
+// kafka.MessageSizeTooLarge.
 func SinkBatchBytes(n int) SinkOption { return func(c *sinkConfig) { c.batchBytes = n } }
 
 // SinkBatchTimeout is the longest a collected Message waits for its batch
