@@ -46,7 +46,7 @@ func TestSourceStartLatestSkipsHistory(t *testing.T) {
 	ensureTopics(t, addrs, streamSpec("hist", 1))
 	produce(t, addrs, "hist", 5)
 	src, err := NewSource(context.Background(), addrs, "late", []string{"hist"}, SourceStartLatest(),
-		SourceDialTimeout(time.Second), SourceMaxWait(100*time.Millisecond))
+		SourceDialTimeout(time.Second), SourceMaxWait(100*time.Millisecond), SourceDrainTimeout(0))
 	if err != nil {
 		t.Fatal(err)
 	}
