@@ -791,3 +791,36 @@ func TestWireRefusesAnUnknownCorruption(t *testing.T) {
 		t.Fatalf("err = %v, want ErrScenarioConfig naming the corruption", err)
 	}
 }
+
+// BenchmarkScenarioNext measures one step of the scenario with its wire
+// encoding, what the producer does per background message.
+func BenchmarkScenarioNext(b *testing.B) {
+	sc, err := NewScenario(schemas.LaneProd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	at := scenarioEpoch
+	for b.Loop() {
+		at = at.Add(5 * time.Millisecond)
+		for _, r := range sc.Next(at) {
+			if _, err := r.Wire(1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkScenarioNextOnly is the generator alone, without encoding.
+func BenchmarkScenarioNextOnly(b *testing.B) {
+	sc, err := NewScenario(schemas.LaneProd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	at := scenarioEpoch
+	for b.Loop() {
+		at = at.Add(5 * time.Millisecond)
+		sc.Next(at)
+	}
+}
