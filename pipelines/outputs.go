@@ -42,6 +42,7 @@ func resolveLaneIDs(s *Serde, lane string) (laneIDs, error) {
 //   - a decimation event stands for the records it skipped: their Acks
 //     resolve when it is durable.
 type outputs struct {
+	slab     []byte // encoded values are carved from it: one allocation per many outputs
 	lane     string
 	ids      laneIDs
 	inflight *inflight
@@ -157,9 +158,9 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 	var err error
 	switch x := v.(type) {
 	case *schemas.Event:
-		val, err = schemas.AppendWire(nil, id, x)
+		val, err = appendSlab(o, id, x)
 	case *schemas.Trace:
-		val, err = schemas.AppendWire(nil, id, x)
+		val, err = appendSlab(o, id, x)
 	}
 	if err != nil {
 		o.onErr(fmt.Errorf("encode %s output %s: %w", topic, outID, err))
@@ -175,7 +176,7 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 }
 
 func (o *outputs) result(p *pending, r *stages.Record, f *stages.Frame) (topics.Message, error) {
-	val, err := schemas.AppendWire(nil, o.ids.result, r.Result)
+	val, err := appendSlab(o, o.ids.result, r.Result)
 	if err != nil {
 		return topics.Message{}, err
 	}
@@ -215,7 +216,7 @@ func failureReason(f *stages.Failure) string {
 // decimation writes a decimation event whose durability resolves the
 // records it skipped.
 func (o *outputs) decimation(ev schemas.Event) topics.Message {
-	val, err := schemas.AppendWire(nil, o.ids.event, &ev)
+	val, err := appendSlab(o, o.ids.event, &ev)
 	if err != nil {
 		o.onErr(err)
 	}
@@ -235,4 +236,25 @@ func (o *outputs) decimation(ev schemas.Event) topics.Message {
 		}
 	})
 	return m
+}
+
+// slabSize is the arena encoded outputs are carved from. A value lives as
+// long as its Message (until Kafka acknowledges it); a slab is freed when
+// its last value is.
+const slabSize = 256 << 10
+
+// appendSlab encodes v in the wire format into o's slab and returns the
+// bytes, capped so no later append can write into them. encode runs on one
+// goroutine per partition, so the slab needs no lock.
+func appendSlab[T schemas.Record](o *outputs, id uint32, v *T) ([]byte, error) {
+	if cap(o.slab)-len(o.slab) < 4<<10 {
+		o.slab = make([]byte, 0, slabSize)
+	}
+	start := len(o.slab)
+	out, err := schemas.AppendWire(o.slab, id, v)
+	if err != nil {
+		return nil, err
+	}
+	o.slab = out // a value larger than what was left moved to a new array: continue there
+	return out[start:len(out):len(out)], nil
 }
