@@ -104,8 +104,8 @@ func (s *StatusLine) Print(now time.Time) {
 			inRate = float64(in-prev[0]) / elapsed
 			outRate = float64(out-prev[1]) / elapsed
 		}
-		p := fmt.Sprintf("%s in %.0f/s out %.0f/s total %d p95 %s fps %d drift %.3f breaks %d bt %d denied %d dlq %d",
-			l, inRate, outRate, out, c.TickP95().Round(10*time.Microsecond), c.FPS.Load(), c.DriftEMA(),
+		p := fmt.Sprintf("%s in %.0f/s out %.0f/s Σ%d p95 %s %dfps drift %.3f brk %d bt %d deny %d dlq %d",
+			short(l), inRate, outRate, out, fmtDur(c.TickP95()), c.FPS.Load(), c.DriftEMA(),
 			c.Breaks.Load(), c.Breakthroughs.Load(), c.Denials.Load(), c.DLQ.Load())
 		if s.extra != nil {
 			if x := s.extra(l); x != "" {
@@ -127,4 +127,24 @@ func (w *p95Window) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.n
+}
+
+// short abbreviates a lane for the status line.
+func short(l schemas.Lane) string {
+	switch l {
+	case schemas.LaneExperimental:
+		return "exp"
+	case schemas.LaneCandidate:
+		return "cand"
+	}
+	return string(l)
+}
+
+// fmtDur renders a frame time compactly: 0.22ms, 12ms.
+func fmtDur(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	if ms < 10 {
+		return fmt.Sprintf("%.2fms", ms)
+	}
+	return fmt.Sprintf("%.0fms", ms)
 }

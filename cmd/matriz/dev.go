@@ -10,7 +10,11 @@ import (
 func runDev(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "dev", "[--data-dir .matriz] [--http-addr 127.0.0.1:9464] [--rate N]",
 		"Runs everything in one process: the embedded Kafka broker and schema registry, deploy,\n"+
-			"a synthetic producer of valid MatrizMessages into every lane, and the lane pipelines.\n"+
+			"a built-in scenario producer on every lane (healthy traffic plus a drift episode, a fold\n"+
+			"storm, breakthrough spikes, risky and unconsented actions, a P0 action in prod awaiting\n"+
+			"approval, corrupted records), and the full stage chain per lane. DISPATCH_ENABLED and\n"+
+			"EXT_ACTIONS_ENABLED default to true here (the executor only records); set them to false\n"+
+			"in the environment to change that.\n"+
 			"Prints one status line per second and serves /metrics and /healthz. Ctrl-C stops it\n"+
 			"cleanly; data stays in --data-dir, and the next start resumes from committed offsets.")
 	dataDir := fs.String("data-dir", ".matriz", "`directory` for broker data (topics, offsets, schemas)")
@@ -35,6 +39,20 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	return pipelines.Dev(ctx, pipelines.DevConfig{
 		DataDir: *dataDir, HTTPAddr: *httpAddr, Rate: *rate,
 		BrokerListen: *listen, RegistryListen: *regListen,
-		Out: e.stdout, Logger: logger,
+		Out: e.stdout, Logger: logger, Getenv: devEnv(e.getenv),
 	})
+}
+
+// devEnv turns dispatch and external actions on unless the environment
+// says otherwise: dev is where a newcomer watches every stage work, and its
+// executor only records (experimental stays dry whatever the flags say).
+// `matriz run` keeps the spec's defaults (log-only, no external actions).
+func devEnv(getenv func(string) string) func(string) string {
+	defaults := map[string]string{pipelines.FlagDispatch: "true", pipelines.FlagExtActions: "true"}
+	return func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return defaults[k]
+	}
 }
