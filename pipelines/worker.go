@@ -32,12 +32,14 @@ type partitionWorker struct {
 	// work is the context the graph's own work runs on: it outlives the
 	// claim's, so the open frame is finished and flushed after revocation.
 	work context.Context
+	// written is the state last written to the changelog, by stage.
+	written map[string][]byte
 }
 
 // handlePartition is the Group handler: it returns once the partition's
 // work is finished (or abandoned after the drain timeout) and committed.
 func (lr *laneRuntime) handlePartition(ctx context.Context, claim topics.Claim) {
-	w := &partitionWorker{lane: lr, claim: claim, inflight: newInflight(), work: context.WithoutCancel(ctx)}
+	w := &partitionWorker{lane: lr, claim: claim, inflight: newInflight(), work: context.WithoutCancel(ctx), written: map[string][]byte{}}
 	lr.log.Info("partition assigned", "lane", lr.lane, "partition", claim.Partition, "offset", claim.Offset, "generation", claim.Generation)
 	if err := w.run(ctx); err != nil {
 		lr.log.Error("partition worker", "lane", lr.lane, "partition", claim.Partition, "err", err)
@@ -50,6 +52,9 @@ func (lr *laneRuntime) handlePartition(ctx context.Context, claim topics.Claim) 
 
 func (w *partitionWorker) run(ctx context.Context) error {
 	lr := w.lane
+	if err := w.restoreState(); err != nil {
+		return fmt.Errorf("restore partition %d's stage state: %w", w.claim.Partition, err)
+	}
 	var err error
 	w.src, err = topics.NewPartitionSource(w.work, lr.cfg.Brokers, w.claim.Topic, w.claim.Partition, w.claim.Offset, lr.sourceOpts...)
 	if err != nil {
@@ -116,10 +121,15 @@ func (w *partitionWorker) run(ctx context.Context) error {
 	return errors.Join(drainErr, w.src.Close())
 }
 
-// commit stores the partition's committable offset, if it moved.
+// commit stores the partition's committable offset, if it moved, after the
+// stage state is durable on the changelog.
 func (w *partitionWorker) commit() {
 	next, ok := w.src.Committable()
 	if !ok {
+		return
+	}
+	if err := w.saveState(); err != nil {
+		w.lane.reportErr(err)
 		return
 	}
 	if err := w.claim.Commit(next); err != nil {
