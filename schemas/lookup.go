@@ -76,8 +76,9 @@ type cached struct {
 }
 
 type resolvedKey struct {
-	id   uint32
-	name Name
+	id      uint32
+	name    Name
+	version Version // concrete: Latest is looked up first
 }
 
 // ErrNoFetcher is returned by NewSchemaLookup without a FetchFunc.
@@ -132,13 +133,26 @@ func parseWriter(text string) (*avro.Schema, error) {
 	return avro.Parse(text)
 }
 
-// ResolveID returns the schema that reads data written with schema id as T,
-// resolved once per (id, T) and cached. When the writer schema is the
-// binary's own, that is T's schema itself and decoding costs no more than
-// Decode. Errors are *SchemaIDError values; ErrIncompatible when the writer
-// cannot be read as T.
+// ResolveID returns the schema that reads data written with schema id as
+// the latest version of T, resolved once per (id, T, version) and cached.
+// When the writer schema is the binary's own, that is T's schema itself and
+// decoding costs no more than Decode. Errors are *SchemaIDError values;
+// ErrIncompatible when the writer cannot be read as T.
 func ResolveID[T Record](ctx context.Context, l *SchemaLookup, id uint32) (*avro.Schema, error) {
-	key := resolvedKey{id: id, name: NameOf[T]()}
+	return ResolveIDAs[T](ctx, l, id, Latest)
+}
+
+// ResolveIDAs is ResolveID for a chosen reader version: the version of T's
+// schema the consumer was built with. A V1 consumer reads v2 data (the v2
+// fields skipped) and a V2 consumer reads v1 data (defaults filled). A
+// version T does not have is an error wrapping ErrUnknownVersion.
+func ResolveIDAs[T Record](ctx context.Context, l *SchemaLookup, id uint32, readerVersion Version) (*avro.Schema, error) {
+	name := NameOf[T]()
+	reader, ver, err := schemaOf(name, readerVersion)
+	if err != nil {
+		return nil, err
+	}
+	key := resolvedKey{id: id, name: name, version: ver}
 	l.mu.RLock()
 	c, ok := l.resolved[key]
 	l.mu.RUnlock()
@@ -150,8 +164,8 @@ func ResolveID[T Record](ctx context.Context, l *SchemaLookup, id uint32) (*avro
 		return nil, err
 	}
 	c = cached{}
-	if c.schema, err = Resolve[T](writer); err != nil {
-		c = cached{err: &SchemaIDError{ID: id, Err: fmt.Errorf("%w %s: %w", ErrIncompatible, key.name, err)}}
+	if c.schema, err = avro.Resolve(writer, reader); err != nil {
+		c = cached{err: &SchemaIDError{ID: id, Err: fmt.Errorf("%w %s %s: %w", ErrIncompatible, name, ver, err)}}
 	}
 	l.mu.Lock()
 	if prev, ok := l.resolved[key]; ok {
@@ -165,15 +179,21 @@ func ResolveID[T Record](ctx context.Context, l *SchemaLookup, id uint32) (*avro
 
 // DecodeWire decodes a Confluent wire-format value into v: it parses the
 // header, looks the schema id up in l, and decodes the body through the
-// writer schema resolved against T. It returns the schema id. Errors are a
-// *WireError (bad header), a *SchemaIDError (id unknown, unusable or not
-// fetchable) or a *DecodeError (bad body).
+// writer schema resolved against the latest version of T. It returns the
+// schema id. Errors are a *WireError (bad header), a *SchemaIDError (id
+// unknown, unusable or not fetchable) or a *DecodeError (bad body).
 func DecodeWire[T Record](ctx context.Context, l *SchemaLookup, b []byte, v *T) (uint32, error) {
+	return DecodeWireAs(ctx, l, b, v, Latest)
+}
+
+// DecodeWireAs is DecodeWire reading into version readerVersion of T's
+// schema (see ResolveIDAs).
+func DecodeWireAs[T Record](ctx context.Context, l *SchemaLookup, b []byte, v *T, readerVersion Version) (uint32, error) {
 	id, body, err := ParseWire(b)
 	if err != nil {
 		return 0, err
 	}
-	resolved, err := ResolveID[T](ctx, l, id)
+	resolved, err := ResolveIDAs[T](ctx, l, id, readerVersion)
 	if err != nil {
 		return id, err
 	}
@@ -181,10 +201,18 @@ func DecodeWire[T Record](ctx context.Context, l *SchemaLookup, b []byte, v *T) 
 }
 
 // AppendWire appends v in the Confluent wire format, the header for schema
-// id then the Avro body, to dst. On error dst is returned unextended.
+// id then the Avro body written with the latest version of T's schema, to
+// dst. id must be the registry's id for that version. On error dst is
+// returned unextended.
 func AppendWire[T Record](dst []byte, id uint32, v *T) ([]byte, error) {
+	return AppendWireAs(dst, id, v, Latest)
+}
+
+// AppendWireAs is AppendWire writing with version ver of T's schema; id
+// must be the registry's id for that version.
+func AppendWireAs[T Record](dst []byte, id uint32, v *T, ver Version) ([]byte, error) {
 	n := len(dst)
-	out, err := AppendEncode(AppendWireHeader(dst, id), v)
+	out, err := AppendEncodeAs(AppendWireHeader(dst, id), v, ver)
 	if err != nil {
 		return dst[:n], err
 	}
