@@ -34,6 +34,7 @@ func commands() []command {
 		{"dev", "run everything on the embedded broker and registry with a synthetic producer", runDev},
 		{"broker", "run the embedded Kafka broker and schema registry", runBroker},
 		{"deploy", "ensure lane topics and register schemas on a Kafka cluster and registry", runDeploy},
+		{"schema", "list, show, register, check, diff schemas and set compatibility levels", runSchema},
 	}
 }
 
