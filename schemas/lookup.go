@@ -60,14 +60,23 @@ func StaticFetcher(texts map[uint32]string) FetchFunc {
 // schema and into the schema that reads that writer's data as one of the
 // package's Go types. It caches both per id, including the permanent
 // failures, so a consumer parses and resolves each writer schema once. It is
-// safe for concurrent use; two goroutines that miss the cache for the same
-// id at once may both fetch it, which is harmless since ids are immutable.
+// safe for concurrent use. Goroutines that miss the cache for the same id at
+// once share one fetch: the lanes of a pipeline meet a new writer id at the
+// same moment, and a burst of identical registry requests would open
+// connections the registry's graceful shutdown then waits on.
 type SchemaLookup struct {
 	fetch FetchFunc
 
 	mu       sync.RWMutex
 	writers  map[uint32]cached
 	resolved map[resolvedKey]cached
+	inflight map[uint32]*flight // fetches under way, by id
+}
+
+// flight is one fetch that other callers for the same id wait on.
+type flight struct {
+	done chan struct{}
+	c    cached
 }
 
 type cached struct {
@@ -93,6 +102,7 @@ func NewSchemaLookup(fetch FetchFunc) (*SchemaLookup, error) {
 		fetch:    fetch,
 		writers:  make(map[uint32]cached),
 		resolved: make(map[resolvedKey]cached),
+		inflight: make(map[uint32]*flight),
 	}, nil
 }
 
@@ -106,25 +116,65 @@ func (l *SchemaLookup) Writer(ctx context.Context, id uint32) (*avro.Schema, err
 	if ok {
 		return c.schema, c.err
 	}
+	l.mu.Lock()
+	if c, ok := l.writers[id]; ok {
+		l.mu.Unlock()
+		return c.schema, c.err
+	}
+	if f, ok := l.inflight[id]; ok {
+		l.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.c.schema, f.c.err
+		case <-ctx.Done():
+			return nil, &SchemaIDError{ID: id, Err: ctx.Err()}
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	l.inflight[id] = f
+	l.mu.Unlock()
+
+	f.c = l.fetchWriter(ctx, id)
+	l.mu.Lock()
+	delete(l.inflight, id)
+	if f.c.err == nil || !isTransient(f.c.err) {
+		l.writers[id] = f.c
+	}
+	l.mu.Unlock()
+	close(f.done)
+	return f.c.schema, f.c.err
+}
+
+// fetchWriter fetches and parses the writer schema for id. A fetch failure
+// is not cached, as before (the registry may come back, or learn the id); a
+// text that does not parse is permanent.
+func (l *SchemaLookup) fetchWriter(ctx context.Context, id uint32) cached {
 	text, err := l.fetch(ctx, id)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (fetch: %w)", ctxErr, err)
 		}
-		return nil, &SchemaIDError{ID: id, Err: err}
+		return cached{err: &SchemaIDError{ID: id, Err: &fetchError{err}}}
 	}
-	c = cached{}
-	if c.schema, err = parseWriter(text); err != nil {
-		c = cached{err: &SchemaIDError{ID: id, Err: fmt.Errorf("%w: %w", ErrSchemaText, err)}}
+	s, err := parseWriter(text)
+	if err != nil {
+		return cached{err: &SchemaIDError{ID: id, Err: fmt.Errorf("%w: %w", ErrSchemaText, err)}}
 	}
-	l.mu.Lock()
-	if prev, ok := l.writers[id]; ok {
-		c = prev // keep the first result so every caller shares one *avro.Schema
-	} else {
-		l.writers[id] = c
-	}
-	l.mu.Unlock()
-	return c.schema, c.err
+	return cached{schema: s}
+}
+
+// fetchError marks a FetchFunc's failure, which is not cached (see
+// FetchFunc); it is transparent to errors.Is and errors.As.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// isTransient reports whether err came from the fetcher, so it must not be
+// cached.
+func isTransient(err error) bool {
+	var fe *fetchError
+	return errors.As(err, &fe)
 }
 
 // parseWriter parses a writer schema on its own: a fresh parse per id,
