@@ -189,7 +189,7 @@ func ensureVersion(ctx context.Context, cl *sr.Client, sub Subject, v schemas.Ve
 	if dryRun {
 		return string(topics.StatusWouldCreate), "", nil
 	}
-	created, err := cl.CreateSchema(ctx, sub.Name, schema)
+	created, err := register(ctx, cl, sub.Name, schema)
 	if err != nil {
 		if unreachable(err) {
 			return "", "", &RegistryUnreachableError{URL: regURL, Err: err}
@@ -201,6 +201,18 @@ func ensureVersion(ctx context.Context, cl *sr.Client, sub Subject, v schemas.Ve
 		return string(topics.StatusFailed), err.Error(), nil
 	}
 	return string(topics.StatusCreated), fmt.Sprintf("id %d, version %d", created.ID, created.Version), nil
+}
+
+// register adds schema to subject and returns its id and version with two
+// sequential requests. The client's CreateSchema would do the same but
+// fetch every subject using the id at once; those parallel requests leave
+// connections that never carried a request, and a registry's graceful
+// shutdown waits up to five seconds on such connections.
+func register(ctx context.Context, cl *sr.Client, subject string, schema sr.Schema) (sr.SubjectSchema, error) {
+	if _, err := cl.RegisterSchema(ctx, subject, schema, -1, -1); err != nil {
+		return sr.SubjectSchema{}, err
+	}
+	return cl.LookupSchema(ctx, subject, schema)
 }
 
 func notFound(err error) bool {

@@ -151,7 +151,7 @@ func (t *SchemaTool) Register(ctx context.Context, subject, text string) (Regist
 	} else if unreachable(err) {
 		return RegisterResult{}, &RegistryUnreachableError{URL: t.url, Err: err}
 	}
-	got, err := t.client.CreateSchema(ctx, subject, schema)
+	got, err := register(ctx, t.client, subject, schema)
 	if err != nil {
 		var re *sr.ResponseError
 		if errors.As(err, &re) && (re.ErrorCode == registry.CodeIncompatible || re.ErrorCode == registry.CodeInvalidSchema) {
