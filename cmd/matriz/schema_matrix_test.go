@@ -281,3 +281,38 @@ func setLevel(t *testing.T, cl *sr.Client, subject string, l registry.Level) {
 		t.Fatal(res[0].Err)
 	}
 }
+
+// TestDiffExplainsMatrix runs `matriz schema diff`'s analysis on every
+// change of the matrix (against the latest existing version): its verdicts
+// are the expected ones, and some listed change breaks a direction exactly
+// when that direction is broken, so the change list explains the verdict.
+func TestDiffExplainsMatrix(t *testing.T) {
+	for _, c := range compatCases() {
+		t.Run(c.name, func(t *testing.T) {
+			rep, err := registry.Diff(c.chain[len(c.chain)-1], c.next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Backward.OK != c.bw || rep.Forward.OK != c.fw {
+				t.Fatalf("verdicts backward %v forward %v, want %v %v", rep.Backward, rep.Forward, c.bw, c.fw)
+			}
+			brokenB, brokenF := false, false
+			for _, ch := range rep.Changes {
+				brokenB = brokenB || !ch.Backward.OK
+				brokenF = brokenF || !ch.Forward.OK
+				if ch.Path == "" || ch.Backward.Why == "" || ch.Forward.Why == "" {
+					t.Errorf("change without a path or a reason: %+v", ch)
+				}
+			}
+			if brokenB == c.bw || brokenF == c.fw {
+				t.Errorf("changes do not explain the verdicts (backward %v, forward %v):", c.bw, c.fw)
+				for _, ch := range rep.Changes {
+					t.Logf("  %s %s [%s → %s]: BACKWARD %s; FORWARD %s", ch.Path, ch.Kind, ch.Old, ch.New, ch.Backward, ch.Forward)
+				}
+			}
+			if c.name != "no change" && !strings.HasPrefix(c.name, "chain") && len(rep.Changes) == 0 {
+				t.Error("a change with no change listed")
+			}
+		})
+	}
+}

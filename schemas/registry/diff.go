@@ -240,14 +240,9 @@ func (d *differ) record(path string, o, n *avro.SchemaNode) {
 	for i := range n.Fields {
 		nf := &n.Fields[i]
 		p := join(path, nf.Name)
-		of, byAlias := oldByName[nf.Name], false
+		of := oldByName[nf.Name]
 		if of == nil {
-			for _, a := range nf.Aliases {
-				if f := oldByName[a]; f != nil && !matched[a] {
-					of, byAlias = f, true
-					break
-				}
-			}
+			of = d.renamedFrom(o, nf, matched, n)
 		}
 		if of == nil {
 			c := Change{Path: p, Kind: ChangeAdded, New: typeString(&nf.Type, d.newNames) + defaultString(nf)}
@@ -261,15 +256,8 @@ func (d *differ) record(path string, o, n *avro.SchemaNode) {
 			continue
 		}
 		matched[of.Name] = true
-		if byAlias {
-			c := Change{Path: p, Kind: ChangeRenamed, Old: of.Name, New: nf.Name}
-			c.Backward = Effect{OK: true, Why: fmt.Sprintf("the new field's alias %q matches the old name", of.Name)}
-			if of.HasDefault {
-				c.Forward = Effect{OK: true, Why: fmt.Sprintf("readers on the old schema miss %s and fill its default", of.Name)}
-			} else {
-				c.Forward = Effect{Why: fmt.Sprintf("readers on the old schema look for %s, which new data lacks, and it has no default", of.Name)}
-			}
-			d.add(c)
+		if of.Name != nf.Name {
+			d.add(renamed(p, of, nf))
 		}
 		if od, nd := defaultString(of), defaultString(nf); od != nd {
 			c := Change{Path: p, Kind: ChangeDefault, Old: strings.TrimPrefix(od, ", default "), New: strings.TrimPrefix(nd, ", default ")}
@@ -298,6 +286,49 @@ func (d *differ) record(path string, o, n *avro.SchemaNode) {
 		}
 		d.add(c)
 	}
+}
+
+// renamedFrom finds the old field a new field renames: one named by an
+// alias of the new field, or one whose own aliases name the new field, and
+// that keeps no field of its name in the new record.
+func (d *differ) renamedFrom(o *avro.SchemaNode, nf *avro.SchemaField, matched map[string]bool, n *avro.SchemaNode) *avro.SchemaField {
+	inNew := func(name string) bool {
+		return slices.ContainsFunc(n.Fields, func(f avro.SchemaField) bool { return f.Name == name })
+	}
+	for i := range o.Fields {
+		of := &o.Fields[i]
+		if matched[of.Name] || inNew(of.Name) {
+			continue
+		}
+		if slices.Contains(nf.Aliases, of.Name) || slices.Contains(of.Aliases, nf.Name) {
+			return of
+		}
+	}
+	return nil
+}
+
+// renamed is the change of a field renamed from of to nf. Aliases count on
+// the reader's side only: the new schema reads old data through the new
+// field's aliases, the old schema reads new data through the old field's.
+func renamed(path string, of, nf *avro.SchemaField) Change {
+	c := Change{Path: path, Kind: ChangeRenamed, Old: of.Name, New: nf.Name}
+	switch {
+	case slices.Contains(nf.Aliases, of.Name):
+		c.Backward = Effect{OK: true, Why: fmt.Sprintf("the new field's alias %q matches the old name", of.Name)}
+	case nf.HasDefault:
+		c.Backward = Effect{OK: true, Why: fmt.Sprintf("reading old data, the new schema misses %s and fills its default", nf.Name)}
+	default:
+		c.Backward = Effect{Why: fmt.Sprintf("the new schema looks for %s, which old data lacks, and it has no default or alias %q", nf.Name, of.Name)}
+	}
+	switch {
+	case slices.Contains(of.Aliases, nf.Name):
+		c.Forward = Effect{OK: true, Why: fmt.Sprintf("the old field's alias %q matches the new name", nf.Name)}
+	case of.HasDefault:
+		c.Forward = Effect{OK: true, Why: fmt.Sprintf("readers on the old schema miss %s and fill its default", of.Name)}
+	default:
+		c.Forward = Effect{Why: fmt.Sprintf("readers on the old schema look for %s, which new data lacks, and it has no default", of.Name)}
+	}
+	return c
 }
 
 func (d *differ) enum(path string, o, n *avro.SchemaNode) {
