@@ -108,7 +108,6 @@ func Deploy(ctx context.Context, cfg DeployConfig) (DeployReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	defer admin.Close()
 
 	specs := topics.SharedSpecs()
 	for _, l := range cfg.Lanes {

@@ -25,6 +25,8 @@ type DevConfig struct {
 	BrokerListen   string // empty: a free port
 	RegistryListen string // empty: a free port
 	Rate           int    // synthetic messages per second per lane
+	SpecFile       string // pipeline spec; empty: the embedded one
+	Getenv         func(string) string
 	Lanes          []schemas.Lane
 	StatusEvery    time.Duration // default 1s
 	Out            io.Writer     // status and progress lines
@@ -51,6 +53,9 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = func(string) string { return "" }
 	}
 	if cfg.StatusEvery <= 0 {
 		cfg.StatusEvery = time.Second
@@ -105,23 +110,37 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}
 
 	counters := map[schemas.Lane]*LaneCounters{}
-	var pipes []*PassThrough
+	spec, err := LoadSpec(cfg.SpecFile)
+	if err != nil {
+		return err
+	}
+	laneCtx, stopLanes := context.WithCancel(ctx)
+	laneErrs := make(chan error, len(cfg.Lanes))
+	var lanes sync.WaitGroup
 	defer func() {
-		for _, p := range pipes {
-			err = errors.Join(err, p.Close())
-		}
+		stopLanes()
+		lanes.Wait()
 	}()
 	for _, l := range cfg.Lanes {
 		counters[l] = &LaneCounters{}
-		metrics.InitLane(string(l))
-		p, err := StartPassThrough(ctx, PassThroughConfig{
-			Lane: l, Brokers: brokers, Group: "matriz-" + string(l), Serde: serde,
-			Counters: counters[l], Metrics: metrics, Logger: cfg.Logger,
-		})
-		if err != nil {
+		ready := make(chan struct{})
+		lanes.Add(1)
+		go func() {
+			defer lanes.Done()
+			err := Run(laneCtx, RunConfig{
+				Lane: l, Brokers: brokers, RegistryURL: stack.RegistryURL, Spec: spec, Getenv: cfg.Getenv,
+				Metrics: metrics, Counters: counters[l], Clock: cfg.Clock, Logger: cfg.Logger,
+				Ready: func() { close(ready) },
+			})
+			if err != nil {
+				laneErrs <- fmt.Errorf("lane %s: %w", l, err)
+			}
+		}()
+		select {
+		case <-ready:
+		case err := <-laneErrs:
 			return err
 		}
-		pipes = append(pipes, p)
 	}
 
 	health := func() error { return nil }
@@ -169,6 +188,8 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 			fmt.Fprintln(out, "matriz dev: stopping: finishing in-flight messages, committing offsets")
 			return nil
 		case err := <-prodErrs:
+			return err
+		case err := <-laneErrs:
 			return err
 		case now := <-tk.C():
 			status.Print(now)

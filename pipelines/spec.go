@@ -97,10 +97,10 @@ type DriftSpec struct {
 
 // FoldGuardSpec configures the memory fold guard.
 type FoldGuardSpec struct {
-	MaxFanout      int
-	MaxDepth       int
-	Budget         int // folds per tick before the breaker trips
-	CooldownFrames int
+	MaxFanout  int
+	MaxDepth   int
+	Budget     int // folds per tick before the breaker trips
+	CooldownMS int // event time the breaker stays open before half-open
 }
 
 // BreakthroughSpec configures the breakthrough detector.

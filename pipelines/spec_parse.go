@@ -157,10 +157,10 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *LaneSpec) {
 		},
 		"fold_guard": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"max_fanout":      func(v *yaml.Node, f string) { l.FoldGuard.MaxFanout = d.intIn(v, f, 1, 1<<20) },
-				"max_depth":       func(v *yaml.Node, f string) { l.FoldGuard.MaxDepth = d.intIn(v, f, 1, 1<<10) },
-				"budget":          func(v *yaml.Node, f string) { l.FoldGuard.Budget = d.intIn(v, f, 1, 1<<30) },
-				"cooldown_frames": func(v *yaml.Node, f string) { l.FoldGuard.CooldownFrames = d.intIn(v, f, 0, 1<<20) },
+				"max_fanout":  func(v *yaml.Node, f string) { l.FoldGuard.MaxFanout = d.intIn(v, f, 1, 1<<20) },
+				"max_depth":   func(v *yaml.Node, f string) { l.FoldGuard.MaxDepth = d.intIn(v, f, 1, 1<<10) },
+				"budget":      func(v *yaml.Node, f string) { l.FoldGuard.Budget = d.intIn(v, f, 1, 1<<30) },
+				"cooldown_ms": func(v *yaml.Node, f string) { l.FoldGuard.CooldownMS = d.intIn(v, f, 0, 24*3600*1000) },
 			})
 		},
 		"breakthrough": func(v *yaml.Node, f string) {

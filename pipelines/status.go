@@ -3,7 +3,10 @@ package pipelines
 import (
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,9 +15,59 @@ import (
 
 // LaneCounters are the live figures of one lane the status line shows.
 type LaneCounters struct {
-	In  atomic.Int64 // messages consumed
-	Out atomic.Int64 // results acknowledged by Kafka
-	DLQ atomic.Int64 // records sent to the DLQ
+	In            atomic.Int64 // messages consumed
+	Out           atomic.Int64 // results acknowledged by Kafka
+	DLQ           atomic.Int64 // records sent to the DLQ
+	Breaks        atomic.Int64 // fold-guard circuit breaks
+	Breakthroughs atomic.Int64 // breakthrough flags
+	Denials       atomic.Int64 // guardian denials
+	FPS           atomic.Int64 // the tick's current rate
+	driftEMA      atomic.Uint64
+	p95           p95Window
+}
+
+// SetDriftEMA records the lane's drift EMA.
+func (c *LaneCounters) SetDriftEMA(v float64) { c.driftEMA.Store(math.Float64bits(v)) }
+
+// DriftEMA returns the lane's drift EMA.
+func (c *LaneCounters) DriftEMA() float64 { return math.Float64frombits(c.driftEMA.Load()) }
+
+// TickP95 returns the p95 of the last frames' processing times.
+func (c *LaneCounters) TickP95() time.Duration { return c.p95.get() }
+
+// resetFrames forgets the frame durations seen so far (a benchmark phase
+// starts measuring).
+func (c *LaneCounters) resetFrames() { c.p95.reset() }
+
+// framesP95 returns the p95 of the frame durations recorded since the last
+// reset (up to the window's size) and how many it is over.
+func (c *LaneCounters) framesP95() (time.Duration, int) { return c.p95.get(), c.p95.count() }
+
+// p95Window keeps the last frame durations for the status line's p95.
+type p95Window struct {
+	mu   sync.Mutex
+	ring [4096]time.Duration
+	n    int
+	next int
+}
+
+func (w *p95Window) add(d time.Duration) {
+	w.mu.Lock()
+	w.ring[w.next] = d
+	w.next = (w.next + 1) % len(w.ring)
+	w.n = min(w.n+1, len(w.ring))
+	w.mu.Unlock()
+}
+
+func (w *p95Window) get() time.Duration {
+	w.mu.Lock()
+	vals := slices.Clone(w.ring[:w.n])
+	w.mu.Unlock()
+	if len(vals) == 0 {
+		return 0
+	}
+	slices.Sort(vals)
+	return vals[(len(vals)*95+99)/100-1]
 }
 
 // StatusLine prints one line per interval with every lane's rates and
@@ -51,10 +104,9 @@ func (s *StatusLine) Print(now time.Time) {
 			inRate = float64(in-prev[0]) / elapsed
 			outRate = float64(out-prev[1]) / elapsed
 		}
-		p := fmt.Sprintf("%s in %.0f/s out %.0f/s total %d", l, inRate, outRate, out)
-		if d := c.DLQ.Load(); d > 0 {
-			p += fmt.Sprintf(" dlq %d", d)
-		}
+		p := fmt.Sprintf("%s in %.0f/s out %.0f/s total %d p95 %s fps %d drift %.3f breaks %d bt %d denied %d dlq %d",
+			l, inRate, outRate, out, c.TickP95().Round(10*time.Microsecond), c.FPS.Load(), c.DriftEMA(),
+			c.Breaks.Load(), c.Breakthroughs.Load(), c.Denials.Load(), c.DLQ.Load())
 		if s.extra != nil {
 			if x := s.extra(l); x != "" {
 				p += " " + x
@@ -63,4 +115,16 @@ func (s *StatusLine) Print(now time.Time) {
 		parts = append(parts, p)
 	}
 	fmt.Fprintln(s.w, strings.Join(parts, " | "))
+}
+
+func (w *p95Window) reset() {
+	w.mu.Lock()
+	w.n, w.next = 0, 0
+	w.mu.Unlock()
+}
+
+func (w *p95Window) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
 }

@@ -306,7 +306,7 @@ func (b *Breakthrough) event(f *Frame, lim *breakLimits, p *breakPart, r *Record
 		payload["threshold"] = lim.z
 	}
 	return schemas.Event{
-		ID:      derivedID(m.MsgID, StageBreakthrough, string(schemas.EventBreakthrough)),
+		ID:      DerivedID(m.MsgID, StageBreakthrough, string(schemas.EventBreakthrough)),
 		TS:      m.TS,
 		Kind:    schemas.EventBreakthrough,
 		Lane:    f.Lane,

@@ -358,7 +358,7 @@ func (d *Drift) record(f *Frame, lim *driftLimits, p *driftPart, r *Record, base
 func (d *Drift) alert(f *Frame, m *schemas.MatrizMessage, g *glyphDrift, level DriftLevel, drift float64, lim *driftLimits) schemas.Event {
 	d.alerts.Add(1)
 	return schemas.Event{
-		ID:      derivedID(m.MsgID, StageDrift, string(schemas.EventDriftAlert), level.String()),
+		ID:      DerivedID(m.MsgID, StageDrift, string(schemas.EventDriftAlert), level.String()),
 		TS:      m.TS,
 		Kind:    schemas.EventDriftAlert,
 		Lane:    f.Lane,

@@ -144,7 +144,7 @@ func TestDriftRisesAndCrossesWarnThenBlock(t *testing.T) {
 		if a.GlyphID != "g1" || a.Payload["glyph"] != "g1" || a.Stage != "drift" || a.Lane != schemas.LaneCandidate {
 			t.Fatalf("alert does not name glyph, stage and lane: %+v", a)
 		}
-		if a.ID != derivedID(a.MsgID, "drift", "drift_alert", a.Payload["level"].(string)) {
+		if a.ID != DerivedID(a.MsgID, "drift", "drift_alert", a.Payload["level"].(string)) {
 			t.Fatalf("alert id %s is not derived from msg id, stage and kind", a.ID)
 		}
 		if a.TS.Before(fxEpoch) || a.TS.After(fxEpoch.Add(time.Second)) {

@@ -10,19 +10,19 @@ import (
 func TestDerivedIDIsUUIDv5OfTheJoinedParts(t *testing.T) {
 	long := strings.Repeat("x", 300) // past the stack buffer
 	for _, parts := range [][]string{{"m", "drift", "drift_alert"}, {""}, {long, "guardian"}} {
-		want := uuid.NewSHA1(idSpace, []byte(strings.Join(parts, "/"))).String()
-		if got := derivedID(parts...); got != want {
-			t.Fatalf("derivedID(%q) = %s, want %s", parts, got, want)
+		want := uuid.NewSHA1(IDNamespace, []byte(strings.Join(parts, "/"))).String()
+		if got := DerivedID(parts...); got != want {
+			t.Fatalf("DerivedID(%q) = %s, want %s", parts, got, want)
 		}
-		u, err := uuid.Parse(derivedID(parts...))
+		u, err := uuid.Parse(DerivedID(parts...))
 		if err != nil || u.Version() != 5 || u.Variant() != uuid.RFC4122 {
-			t.Fatalf("derivedID(%q) is not a v5 uuid: %v %v", parts, u, err)
+			t.Fatalf("DerivedID(%q) is not a v5 uuid: %v %v", parts, u, err)
 		}
 	}
-	if derivedID("a", "b") != derivedID("a/b") {
+	if DerivedID("a", "b") != DerivedID("a/b") {
 		t.Fatal("parts are joined with /")
 	}
-	if derivedID("a", "b") == derivedID("b", "a") {
+	if DerivedID("a", "b") == DerivedID("b", "a") {
 		t.Fatal("order of parts does not matter")
 	}
 }

@@ -45,7 +45,7 @@ func fxFrame(lane schemas.Lane, partition int32, seq int64, msgs ...*schemas.Mat
 			Offset:    seq*10_000 + int64(i),
 			Msg:       m,
 			Result: &schemas.MatrizResult{
-				ID: derivedID(m.MsgID, "router"), MsgID: m.MsgID, TS: m.TS, Lane: lane,
+				ID: DerivedID(m.MsgID, "router"), MsgID: m.MsgID, TS: m.TS, Lane: lane,
 				Node: "router", NodeVersion: "1", OK: true,
 				Trace: []schemas.Crumb{{Stage: "router", T: m.TS}},
 			},

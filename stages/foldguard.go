@@ -305,7 +305,7 @@ func (g *FoldGuard) trip(f *Frame, lim *foldLimits, p *foldPart, r *Record, used
 	g.breaks.Add(1)
 	m := r.Msg
 	f.Events = append(f.Events, schemas.Event{
-		ID:      derivedID(m.MsgID, StageFoldGuard, string(schemas.EventCircuitBreak)),
+		ID:      DerivedID(m.MsgID, StageFoldGuard, string(schemas.EventCircuitBreak)),
 		TS:      m.TS,
 		Kind:    schemas.EventCircuitBreak,
 		Lane:    f.Lane,

@@ -233,7 +233,7 @@ func TestFoldGuardBreakerCycle(t *testing.T) {
 			t.Fatalf("frame %d: breaker %v, want %v", seq, got, st.state)
 		}
 		for _, e := range breaks {
-			if e.ID != derivedID(e.MsgID, "fold-guard", "circuit_break") || e.Stage != "fold-guard" || e.Payload["state"] != "open" {
+			if e.ID != DerivedID(e.MsgID, "fold-guard", "circuit_break") || e.Stage != "fold-guard" || e.Payload["state"] != "open" {
 				t.Fatalf("circuit_break event %+v", e)
 			}
 			wantUntil := f.End.Add(90 * time.Millisecond).UnixMicro()

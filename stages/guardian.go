@@ -553,7 +553,7 @@ func (g *Guardian) emit(f *Frame, d *decision, crumb schemas.Crumb) {
 	if d.again != "" {
 		parts = append(parts, d.again)
 	}
-	traceID := derivedID(append(parts, "trace")...)
+	traceID := DerivedID(append(parts, "trace")...)
 	link := d.link
 	if link == "" {
 		link = g.cfg.explainBase + traceID
@@ -571,7 +571,7 @@ func (g *Guardian) emit(f *Frame, d *decision, crumb schemas.Crumb) {
 		payload["priority"] = string(d.action.Priority)
 	}
 	f.Events = append(f.Events, schemas.Event{
-		ID:      derivedID(append(parts, string(schemas.EventGuardianDecision))...),
+		ID:      DerivedID(append(parts, string(schemas.EventGuardianDecision))...),
 		TS:      d.ts,
 		Kind:    schemas.EventGuardianDecision,
 		Lane:    f.Lane,
@@ -632,7 +632,7 @@ func (g *Guardian) actionEvent(f *Frame, a *Action, status string, ts time.Time,
 		payload[k] = v
 	}
 	return schemas.Event{
-		ID:      derivedID(a.MsgID, StageGuardian, string(schemas.EventAction), status),
+		ID:      DerivedID(a.MsgID, StageGuardian, string(schemas.EventAction), status),
 		TS:      ts,
 		Kind:    schemas.EventAction,
 		Lane:    f.Lane,
@@ -674,7 +674,7 @@ func (g *Guardian) actionRequest(r *Record, lane schemas.Lane) (*Action, error) 
 	} else {
 		return nil, nil
 	}
-	a := &Action{ID: derivedID(m.MsgID, StageGuardian, "action"), Kind: kind, Priority: P0, Lane: lane, MsgID: m.MsgID, GlyphID: m.Glyph.ID, TS: m.TS, Params: m.Payload}
+	a := &Action{ID: DerivedID(m.MsgID, StageGuardian, "action"), Kind: kind, Priority: P0, Lane: lane, MsgID: m.MsgID, GlyphID: m.Glyph.ID, TS: m.TS, Params: m.Payload}
 	if v, ok := recordValue(r, "priority"); ok {
 		s, _ := v.(string)
 		p, err := ParsePriority(s)

@@ -146,7 +146,7 @@ func guardianProperty(t *testing.T, seed uint64, opts []GuardianOption) {
 			case "granted", "true", "yes":
 				consent = strings.TrimSpace(m.Glyph.Tags["purpose"]) != ""
 			}
-			facts[derivedID(m.MsgID, "guardian", "action")] = msgFacts{consent: consent, priority: prio, lane: lane}
+			facts[DerivedID(m.MsgID, "guardian", "action")] = msgFacts{consent: consent, priority: prio, lane: lane}
 		}
 		before := len(executed)
 		if err := g.Process(context.Background(), f); err != nil {

@@ -246,7 +246,7 @@ func TestGuardianP0WaitsForApprovalThenExecutes(t *testing.T) {
 		t.Fatalf("verdict %+v, calls %d", v, len(ex.calls))
 	}
 	id := v.ActionID
-	if id != derivedID(m.MsgID, "guardian", "action") {
+	if id != DerivedID(m.MsgID, "guardian", "action") {
 		t.Fatalf("action id %s is not derived from the message", id)
 	}
 	if p := g.Pending(0); len(p) != 1 || p[0].ID != id {
@@ -419,7 +419,7 @@ func TestGuardianTraceAndEventContent(t *testing.T) {
 		t.Fatalf("%d traces for 2 live records", len(f.Traces))
 	}
 	t1, t2 := f.Traces[0], f.Traces[1]
-	traceID := derivedID(m1.MsgID, "guardian", "trace")
+	traceID := DerivedID(m1.MsgID, "guardian", "trace")
 	fxEqual(t, "trace id", t1.ID, traceID)
 	fxEqual(t, "risk class", t1.RiskClass, schemas.RiskLimited)
 	fxEqual(t, "data origin from payload", t1.DataOrigin, "sensor")
@@ -433,7 +433,7 @@ func TestGuardianTraceAndEventContent(t *testing.T) {
 	fxEqual(t, "inputs", t1.Inputs, schemas.Payload{"topic": "trend", "risk": 0.3, "consent": "granted", "purpose": "care"})
 	fxEqual(t, "outputs", t1.Outputs, schemas.Payload{"outcome": "allow"})
 	ev := fxEvents(f, schemas.EventGuardianDecision)[0]
-	fxEqual(t, "event id", ev.ID, derivedID(m1.MsgID, "guardian", "guardian_decision"))
+	fxEqual(t, "event id", ev.ID, DerivedID(m1.MsgID, "guardian", "guardian_decision"))
 	fxEqual(t, "event payload", ev.Payload, schemas.Payload{"outcome": "allow", "risk_class": "limited", "trace_id": traceID})
 	if !ev.TS.Equal(m1.TS) || ev.Lane != schemas.LaneCandidate || ev.GlyphID != m1.Glyph.ID {
 		t.Fatalf("event %+v", ev)

@@ -12,7 +12,11 @@ package stages
 
 import (
 	"context"
+	"crypto/sha1"
+	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/matriz/pipelines/schemas"
 )
@@ -55,7 +59,7 @@ type Flags struct {
 type Frame struct {
 	Lane      schemas.Lane
 	Partition int32
-	Seq       int64 // Start / period since the Unix epoch: stable across replays
+	Seq       int64 // frame index since the Unix epoch at FPS: frame n is [⌊n·1s/FPS⌋, ⌊(n+1)·1s/FPS⌋); stable across replays
 	Start     time.Time
 	End       time.Time
 	FPS       int
@@ -160,4 +164,56 @@ type Verdict struct {
 	Outcome  Outcome
 	Reasons  []string
 	ActionID string // set when the message asks for an external action
+}
+
+// IDNamespace is the UUID namespace of every id the stages derive. Ids are
+// name-based (UUID v5, SHA-1) so that processing a message twice, after a
+// crash or in a replay, yields the same ids and duplicates are recognisable
+// downstream.
+var IDNamespace = uuid.NewSHA1(uuid.Nil, []byte("matriz/pipelines/ids"))
+
+// ResultID is the deterministic id of node's result for message msgID:
+// DerivedID(msgID, node).
+func ResultID(msgID, node string) string { return DerivedID(msgID, node) }
+
+// EventID is the deterministic id of the event of kind a stage emits about
+// subject (a msg_id for per-message events, FrameSubject for per-frame
+// ones): DerivedID(subject, stage, kind).
+func EventID(subject, stage string, kind schemas.EventKind) string {
+	return DerivedID(subject, stage, string(kind))
+}
+
+// DerivedID is the one rule every id of the chain follows: the UUID v5 of
+// parts joined by "/" in IDNamespace. It is uuid.NewSHA1 computed on a
+// stack buffer, since stages derive several ids per message.
+func DerivedID(parts ...string) string {
+	var buf [256]byte
+	name := append(buf[:0], IDNamespace[:]...)
+	for i, p := range parts {
+		if i > 0 {
+			name = append(name, '/')
+		}
+		name = append(name, p...)
+	}
+	sum := sha1.Sum(name)
+	var u uuid.UUID
+	copy(u[:], sum[:])
+	u[6] = (u[6] & 0x0f) | 0x50 // version 5
+	u[8] = (u[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return u.String()
+}
+
+// FrameSubject names one frame of one lane and partition for EventID:
+// "<lane>/<partition>/<fps>/<seq>". (FPS, Seq) names the window, because
+// Seq counts frames at the frame's own FPS.
+func FrameSubject(lane schemas.Lane, partition int32, fps int, seq int64) string {
+	b := make([]byte, 0, 48)
+	b = append(b, lane...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(partition), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(fps), 10)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, seq, 10)
+	return string(b)
 }

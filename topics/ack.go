@@ -33,6 +33,7 @@ type Ack struct {
 	offset    int64
 	report    func(error) // the Source's error hook; may be nil
 	owner     *tracker    // counts unresolved Acks for the Source's drain; may be nil
+	onResolve func(error) // NewAckFunc's callback; may be nil
 }
 
 const (
@@ -45,6 +46,17 @@ const (
 // and for producers that want to wait on a Sink without a Source.
 func NewAck() *Ack {
 	a := &Ack{}
+	a.pending.Store(1)
+	return a
+}
+
+// NewAckFunc returns a standalone Ack with one outstanding output that calls
+// fn once when it resolves: with nil when every output is Done(nil), with
+// the first error when one failed. It joins outputs that do not map one to
+// one onto inputs: an output that stands for several inputs (a decimation
+// event for the records it skipped) resolves their Acks from fn.
+func NewAckFunc(fn func(err error)) *Ack {
+	a := &Ack{onResolve: fn}
 	a.pending.Store(1)
 	return a
 }
@@ -75,6 +87,9 @@ func (a *Ack) Done(err error) {
 		failed := a.state.CompareAndSwap(ackPending, ackFailed)
 		if failed {
 			a.owner.resolved()
+			if a.onResolve != nil {
+				a.onResolve(err)
+			}
 		}
 		if failed || a.state.Load() == ackOK {
 			// Record the first error; a failure after resolution (an extra
@@ -92,6 +107,9 @@ func (a *Ack) Done(err error) {
 		if a.pending.CompareAndSwap(n, n-1) {
 			if n == 1 && a.state.CompareAndSwap(ackPending, ackOK) {
 				a.owner.resolved()
+				if a.onResolve != nil {
+					a.onResolve(nil)
+				}
 			}
 			return
 		}

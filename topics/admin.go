@@ -191,10 +191,6 @@ func (a *Admin) Ensure(ctx context.Context, specs []Spec, dryRun bool) ([]Outcom
 	return out, errors.Join(errs...)
 }
 
-// Close releases nothing today (each Ensure closes its own connections) and
-// exists so callers can defer it as with every other client.
-func (a *Admin) Close() error { return nil }
-
 // existing is what the cluster says about one topic.
 type existing struct {
 	partitions  int

@@ -37,11 +37,10 @@ type Broker struct {
 }
 
 type brokerConfig struct {
-	listen      string
-	partitions  int
-	dataDir     string
-	syncWrites  bool
-	kfakeExtras []kfake.Opt
+	listen     string
+	partitions int
+	dataDir    string
+	syncWrites bool
 }
 
 // BrokerOption configures StartBroker.
@@ -72,12 +71,6 @@ func BrokerDataDir(dir string) BrokerOption {
 // trading produce throughput for durability across power loss.
 func BrokerSyncWrites() BrokerOption {
 	return func(c *brokerConfig) { c.syncWrites = true }
-}
-
-// brokerKfakeOpts passes raw kfake options through; for tests that need
-// fault injection the wrapper does not model.
-func brokerKfakeOpts(opts ...kfake.Opt) BrokerOption {
-	return func(c *brokerConfig) { c.kfakeExtras = append(c.kfakeExtras, opts...) }
 }
 
 func (c brokerConfig) validate() error {
@@ -140,7 +133,6 @@ func StartBroker(opts ...BrokerOption) (*Broker, error) {
 		bindErr = err
 		return ln, err
 	}))
-	kopts = append(kopts, cfg.kfakeExtras...)
 
 	c, err := kfake.NewCluster(kopts...)
 	if err != nil {

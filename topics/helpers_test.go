@@ -87,7 +87,11 @@ func take(t testing.TB, ch <-chan any, n int) []Message {
 			}
 			out = append(out, e.(Message))
 		case <-deadline.C:
-			t.Fatalf("got %d of %d messages in %v", len(out), n, testTimeout)
+			per := map[int32]int{}
+			for _, m := range out {
+				per[m.Partition]++
+			}
+			t.Fatalf("got %d of %d messages in %v (per partition %v)", len(out), n, testTimeout, per)
 		}
 	}
 	return out

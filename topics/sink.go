@@ -72,12 +72,13 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 			Addr:         kafka.TCP(brokers...),
 			Balancer:     &kafka.Murmur2Balancer{},
 			RequiredAcks: kafka.RequireAll,
-			// One WriteMessages call's share of a partition fits one
-			// produce request (the Sink flushes before BatchBytes), and a
-			// partial partition batch goes out at once instead of waiting
-			// kafka-go's 1s default: the Sink already did the waiting.
-			BatchSize:    cfg.batchSize,
-			BatchBytes:   int64(cfg.batchBytes),
+			// A partial partition batch goes out at once instead of
+			// waiting kafka-go's 1s default: the Sink already did the
+			// waiting. A partition's share of one Sink batch goes out as
+			// one or a few requests, sent in order by kafka-go's
+			// partition writer.
+			BatchSize:    cfg.writerBatch(),
+			BatchBytes:   min(int64(cfg.batchBytes), maxRequestBytes),
 			BatchTimeout: time.Microsecond,
 			MaxAttempts:  1, // retries are the Sink's, bounded and per record
 			WriteTimeout: cfg.writeTimeout,
@@ -171,9 +172,11 @@ func (s *Sink) run() {
 				s.reject(m, ErrNoTopic)
 				continue
 			}
+			// kafka-go fails a whole WriteMessages call for one record over
+			// its BatchBytes, so an oversized record is refused alone here.
 			n := recordSize(m)
-			if n > s.cfg.batchBytes {
-				s.reject(m, fmt.Errorf("%w: record of %d bytes exceeds batch bytes %d", kafka.MessageSizeTooLarge, n, s.cfg.batchBytes))
+			if limit := min(s.cfg.batchBytes, maxRequestBytes); n > limit {
+				s.reject(m, fmt.Errorf("%w: record of about %d bytes, at most %d", kafka.MessageSizeTooLarge, n, limit))
 				continue
 			}
 			if bytes+n > s.cfg.batchBytes {

@@ -29,12 +29,27 @@ import (
 // its context ends or Close is called. Close stops fetching, waits (up to
 // the drain timeout) for emitted records to be acked, commits, and leaves
 // the group, so the next member takes over without waiting for a session
-// timeout. Always call Close.
+// timeout. Always call Close. Leaving takes up to about 3/4 of MaxWait:
+// kafka-go's Reader waits for each held fetch to return (see
+// DefaultSourceMaxWait).
+//
+// Rebalances are kafka-go's: after one, partitions restart from the
+// group's committed offset, so records in flight may be delivered twice
+// (the tracker notices the rewind). An old generation's late acks may
+// commit a partition that moved to another member; the offset they store
+// is one this member fully processed, so that costs duplicates, never loss.
 type Source struct {
 	r   *kafka.Reader
 	cfg sourceConfig
 	tr  *tracker
 	out chan any
+
+	group    string
+	clientID string        // identifies this member in DescribeGroups
+	admin    *kafka.Client // asks the coordinator for the assignment
+	// reassigned: a rebalance happened and the assignment has not been
+	// read since; guarded by commitMu.
+	reassigned bool
 
 	stopFetch  context.CancelFunc
 	fetchDone  chan struct{}
@@ -86,6 +101,8 @@ func NewSource(ctx context.Context, brokers []string, group string, topics []str
 	}
 
 	s := &Source{
+		group:      group,
+		clientID:   newClientID(),
 		cfg:        cfg,
 		tr:         newTracker(),
 		out:        make(chan any, sourceOutBuffer),
@@ -98,16 +115,17 @@ func NewSource(ctx context.Context, brokers []string, group string, topics []str
 		start = kafka.LastOffset
 	}
 	rc := kafka.ReaderConfig{
-		Brokers:        slices.Clone(brokers),
-		GroupID:        group,
-		GroupTopics:    slices.Clone(topics),
-		Dialer:         &kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true},
-		MinBytes:       cfg.minBytes,
-		MaxBytes:       cfg.maxBytes,
-		MaxWait:        cfg.maxWait,
-		QueueCapacity:  cfg.queueCapacity,
-		CommitInterval: 0, // we commit, after acks
-		StartOffset:    start,
+		Brokers:           slices.Clone(brokers),
+		GroupID:           group,
+		GroupTopics:       slices.Clone(topics),
+		Dialer:            &kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true, ClientID: s.clientID},
+		HeartbeatInterval: cfg.heartbeat,
+		MinBytes:          cfg.minBytes,
+		MaxBytes:          cfg.maxBytes,
+		MaxWait:           cfg.maxWait,
+		QueueCapacity:     cfg.queueCapacity,
+		CommitInterval:    0, // we commit, after acks
+		StartOffset:       start,
 		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
 			s.report(fmt.Errorf("kafka reader: "+format, args...))
 		}),
@@ -116,6 +134,11 @@ func NewSource(ctx context.Context, brokers []string, group string, topics []str
 		return nil, &ConfigError{Component: "source", Option: "reader", Reason: err.Error()}
 	}
 	s.r = kafka.NewReader(rc)
+	s.admin = &kafka.Client{
+		Addr:      kafka.TCP(brokers...),
+		Timeout:   cfg.commitTimeout,
+		Transport: &kafka.Transport{DialTimeout: cfg.dialTimeout, ClientID: s.clientID},
+	}
 
 	fctx, cancel := context.WithCancel(ctx)
 	s.stopFetch = cancel
@@ -205,6 +228,24 @@ func (s *Source) commitLoop() {
 func (s *Source) Flush(ctx context.Context) error {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	// Stats counts generations joined since its last call; only Flush
+	// calls it. The first generation counts too, so the assignment is read
+	// once at start as well.
+	if s.r.Stats().Rebalances > 0 {
+		s.reassigned = true
+	}
+	if s.reassigned {
+		assigned, ok, err := s.assignment(ctx)
+		if err != nil {
+			s.fail(err)
+			return err
+		}
+		if !ok {
+			return nil // rebalancing: nothing is safe to commit yet
+		}
+		s.tr.retain(assigned)
+		s.reassigned = false
+	}
 	cs := s.tr.advance()
 	if len(cs) == 0 {
 		return nil
@@ -238,6 +279,9 @@ func (s *Source) Close() error {
 		s.closeErr = s.Flush(context.Background())
 		if err := s.r.Close(); err != nil && s.closeErr == nil {
 			s.closeErr = fmt.Errorf("leave group: %w", err)
+		}
+		if tr, ok := s.admin.Transport.(*kafka.Transport); ok {
+			tr.CloseIdleConnections()
 		}
 	})
 	return s.closeErr

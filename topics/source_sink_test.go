@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/reugn/go-streams/flow"
 	"github.com/segmentio/kafka-go"
@@ -304,3 +305,65 @@ func TestSourceAndSinkConfigErrors(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestSinkRefusesAnOversizedRecordAlone: one record over the request limit
+// fails by itself; the records around it are written.
+func TestSinkRefusesAnOversizedRecordAlone(t *testing.T) {
+	b := newBroker(t)
+	ensureTopics(t, b.Addrs(), streamSpec("big", 1))
+	sink, err := NewSink(context.Background(), b.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acks []*Ack
+	for i := range 5 {
+		m := testRecord("big", i)
+		if i == 2 {
+			m.Value = make([]byte, 2<<20) // under BatchBytes (4 MiB), over one request
+		}
+		m.Ack = NewAck()
+		acks = append(acks, m.Ack)
+		sink.In() <- m
+	}
+	close(sink.In())
+	sink.AwaitCompletion()
+	for i, a := range acks {
+		if (a.Err() != nil) != (i == 2) {
+			t.Fatalf("ack %d: %v", i, a.Err())
+		}
+	}
+	if !errors.Is(acks[2].Err(), kafka.MessageSizeTooLarge) || sink.Written() != 4 {
+		t.Fatalf("oversized: %v, written %d", acks[2].Err(), sink.Written())
+	}
+}
+
+// TestSinkCancelledContextFailsWhatItHolds: after its context ends the Sink
+// still drains In, failing every Message with the context's error, and
+// AwaitCompletion returns once In is closed.
+func TestSinkCancelledContextFailsWhatItHolds(t *testing.T) {
+	b := newBroker(t)
+	ensureTopics(t, b.Addrs(), streamSpec("c", 1))
+	ctx, cancel := context.WithCancel(context.Background())
+	sink, err := NewSink(ctx, b.Addrs(), SinkRetries(5), SinkBackoff(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	var acks []*Ack
+	for i := range 10 {
+		m := testRecord("c", i)
+		m.Ack = NewAck()
+		acks = append(acks, m.Ack)
+		sink.In() <- m
+	}
+	close(sink.In())
+	sink.AwaitCompletion()
+	for i, a := range acks {
+		if !errors.Is(a.Err(), context.Canceled) {
+			t.Fatalf("ack %d: %v", i, a.Err())
+		}
+	}
+	if sink.Failed() != 10 || sink.Written() != 0 {
+		t.Fatalf("failed %d written %d", sink.Failed(), sink.Written())
+	}
+}

@@ -23,6 +23,10 @@ type tracker struct {
 
 	pending atomic.Int64  // Acks handed out and not yet resolved
 	idle    chan struct{} // gets a token whenever pending drops to zero
+
+	// assigned, once known, limits commits to the partitions this member
+	// owns (see retain); nil means every tracked partition is ours.
+	assigned map[topicPartition]bool
 }
 
 type topicPartition struct {
@@ -95,6 +99,9 @@ func (t *tracker) advance() []commit {
 	defer t.mu.Unlock()
 	var out []commit
 	for k, p := range t.parts {
+		if t.assigned != nil && !t.assigned[k] {
+			continue
+		}
 		for p.head < len(p.acks) && p.acks[p.head].ack.state.Load() == ackOK {
 			p.next = p.acks[p.head].offset + 1
 			p.acks[p.head] = trackedAck{}
@@ -122,6 +129,21 @@ func (t *tracker) committed(cs []commit) {
 			p.committed = c.next
 		}
 	}
+}
+
+// retain limits commits to the assigned partitions and forgets the others:
+// after a rebalance moved them away, their late acks must not overwrite the
+// new owner's commits. A partition assigned again later starts afresh from
+// the group's committed offset.
+func (t *tracker) retain(assigned map[topicPartition]bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k := range t.parts {
+		if !assigned[k] {
+			delete(t.parts, k)
+		}
+	}
+	t.assigned = assigned
 }
 
 // unresolved counts tracked records still waiting for an output.

@@ -221,3 +221,36 @@ func TestAckConcurrentDone(t *testing.T) {
 		t.Fatalf("commits %v", got)
 	}
 }
+
+func TestAbandonedAckNeverCommitsAndDoesNotHoldTheDrain(t *testing.T) {
+	tr := newTracker()
+	a := tr.track("t", 0, 0, nil)
+	b := tr.track("t", 0, 1, nil)
+	a.Done(nil)
+	b.abandon() // fetched but never emitted
+	if tr.unresolved() != 0 {
+		t.Fatalf("unresolved %d", tr.unresolved())
+	}
+	select {
+	case <-tr.idle:
+	default:
+		t.Fatal("no idle signal when the last ack resolved")
+	}
+	if got := nextOf(tr.advance(), "t", 0); got != 1 {
+		t.Fatalf("commit point %d, want 1", got)
+	}
+	b.Done(nil) // a late Done cannot revive it
+	if got := nextOf(tr.advance(), "t", 0); got != 1 {
+		t.Fatalf("commit point %d after late Done, want 1", got)
+	}
+}
+
+func TestAckErrorNamesTheRecord(t *testing.T) {
+	var got error
+	tr := newTracker()
+	tr.track("matriz.prod.messages", 3, 42, func(err error) { got = err }).Done(errors.New("decode: bad magic"))
+	want := "record matriz.prod.messages/3@42 failed, its partition will not commit past it: decode: bad magic"
+	if got == nil || got.Error() != want {
+		t.Fatalf("got %v, want %q", got, want)
+	}
+}

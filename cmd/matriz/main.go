@@ -34,6 +34,10 @@ func commands() []command {
 		{"dev", "run everything on the embedded broker and registry with a synthetic producer", runDev},
 		{"broker", "run the embedded Kafka broker and schema registry", runBroker},
 		{"deploy", "ensure lane topics and register schemas on a Kafka cluster and registry", runDeploy},
+		{"run", "run one lane as a consumer-group member", runRun},
+		{"actions", "list external actions waiting for a human approval", runActions},
+		{"approve", "approve a waiting external action", runApprove},
+		{"bench", "measure a raw Kafka copy against the full chain on the embedded broker", runBench},
 		{"schema", "list, show, register, check, diff schemas and set compatibility levels", runSchema},
 	}
 }

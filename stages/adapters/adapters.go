@@ -1,8 +1,6 @@
 package adapters
 
 import (
-	"github.com/google/uuid"
-
 	"github.com/matriz/pipelines/stages"
 )
 
@@ -20,30 +18,6 @@ const (
 	NameMemory        = "memory"
 	NameOrchestration = "orchestration"
 )
-
-// resultNamespace is the UUID namespace of result IDs: the name-based
-// (SHA-1, version 5) UUID of "https://matriz.dev/ns/result" in the URL
-// namespace, 0a85f843-c4b2-558c-a3a1-5885f1b131d1, written out byte by byte
-// so no code path can change it.
-var resultNamespace = uuid.UUID{
-	0x0a, 0x85, 0xf8, 0x43, 0xc4, 0xb2, 0x55, 0x8c,
-	0xa3, 0xa1, 0x58, 0x85, 0xf1, 0xb1, 0x31, 0xd1,
-}
-
-// ResultNamespace returns the UUID namespace of result IDs,
-// 0a85f843-c4b2-558c-a3a1-5885f1b131d1. It is a function, not a variable,
-// so no caller can change it for everyone; components that derive result
-// IDs should call ResultID rather than use it directly.
-func ResultNamespace() uuid.UUID { return resultNamespace }
-
-// ResultID is the deterministic ID of node's result for the message msgID:
-// the version 5 UUID of msgID + "/" + node in ResultNamespace(), as a
-// lower-case string. The same message answered by the same node always
-// gets the same ID, so a result written again after a crash is recognised
-// as a duplicate; the router uses it for the results it writes itself.
-func ResultID(msgID, node string) string {
-	return uuid.NewSHA1(resultNamespace, []byte(msgID+"/"+node)).String()
-}
 
 // All returns one node of each kind with its default configuration, in
 // name order. Each call returns new values; they hold no mutable state, so

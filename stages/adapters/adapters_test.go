@@ -10,44 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/stages/adapters"
 )
 
-func TestResultNamespaceIsDocumentedDerivation(t *testing.T) {
-	want := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://matriz.dev/ns/result"))
-	if adapters.ResultNamespace() != want {
-		t.Fatalf("ResultNamespace = %s, want %s", adapters.ResultNamespace(), want)
-	}
-	if got := adapters.ResultNamespace().String(); got != "0a85f843-c4b2-558c-a3a1-5885f1b131d1" {
-		t.Fatalf("ResultNamespace = %s, want the documented 0a85f843-c4b2-558c-a3a1-5885f1b131d1", got)
-	}
-}
-
-func TestResultID(t *testing.T) {
-	const msgID = "3e1f0c2a-9b8d-4c7e-a6f5-0d1c2b3a4958"
-	id := adapters.ResultID(msgID, "bio")
-	want := uuid.NewSHA1(adapters.ResultNamespace(), []byte(msgID+"/bio")).String()
-	if id != want {
-		t.Fatalf("ResultID = %s, want %s", id, want)
-	}
-	u, err := uuid.Parse(id)
-	if err != nil || u.Version() != 5 {
-		t.Fatalf("ResultID %s: version %v err %v, want a version 5 UUID", id, u.Version(), err)
-	}
-	if adapters.ResultID(msgID, "bio") != id {
-		t.Fatal("ResultID is not deterministic")
-	}
-	for _, other := range []string{adapters.ResultID(msgID, "bridge"), adapters.ResultID("3e1f0c2a-9b8d-4c7e-a6f5-0d1c2b3a4959", "bio")} {
-		if other == id {
-			t.Fatalf("ResultID collides: %s", other)
-		}
-	}
+func TestResultIDIsTheChainsRule(t *testing.T) {
 	r := handle(t, adapters.Bio{}, message(schemas.Payload{"load": 0.5, "energy": 0.5}, nil))
-	if r.ID != adapters.ResultID(r.MsgID, "bio") {
-		t.Fatalf("result ID %s, want ResultID(msg, node) %s", r.ID, adapters.ResultID(r.MsgID, "bio"))
+	if r.ID != stages.ResultID(r.MsgID, "bio") {
+		t.Fatalf("result ID %s, want stages.ResultID(msg, node) %s", r.ID, stages.ResultID(r.MsgID, "bio"))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
 )
 
 // ErrInvalidOption is wrapped by every error a node constructor returns for
@@ -29,7 +30,7 @@ func stopped(ctx context.Context, node string) error {
 // noMessage is the answer to a nil message: not a panic, a reason.
 func noMessage(node, version string) schemas.MatrizResult {
 	return schemas.MatrizResult{
-		ID:          ResultID("", node),
+		ID:          stages.ResultID("", node),
 		Node:        node,
 		NodeVersion: version,
 		Reasons:     []string{node + ": no message (nil); want a MatrizMessage"},
@@ -44,7 +45,7 @@ func answer(msg *schemas.MatrizMessage, node, version string, reasons []string, 
 	ok := len(reasons) == 0
 	data["ok"] = ok
 	return schemas.MatrizResult{
-		ID:          ResultID(msg.MsgID, node),
+		ID:          stages.ResultID(msg.MsgID, node),
 		MsgID:       msg.MsgID,
 		TS:          msg.TS,
 		Lane:        msg.Lane,

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os/user"
+	"text/tabwriter"
+
+	"github.com/matriz/pipelines/pipelines"
+)
+
+func runActions(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "actions", "--lane L [--brokers HOST:PORT,…] [--registry URL] [--all]",
+		"Lists the lane's external actions from matriz.<lane>.actions: by default the ones\n"+
+			"waiting for a human approval (approve them with `matriz approve`), with --all every\n"+
+			"action and its latest status.")
+	lane := fs.String("lane", "", "`lane` (default $LUKHAS_LANE)")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap `addresses`, comma-separated")
+	reg := fs.String("registry", "http://127.0.0.1:8081", "schema registry `URL`")
+	all := fs.Bool("all", false, "list every action, not only those waiting for approval")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	l, err := resolveLane(*lane, e)
+	if err != nil {
+		return err
+	}
+	acts, err := pipelines.ListActions(ctx, pipelines.ActionsConfig{Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg})
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACTION\tSTATUS\tPRIORITY\tKIND\tMSG\tAT")
+	shown := 0
+	for _, a := range acts {
+		if !*all && !a.Waiting() {
+			continue
+		}
+		status := a.Status
+		switch {
+		case a.Waiting():
+			status = "waiting for approval"
+		case a.Approval && a.Status == "preview":
+			status = "approved, executing at the next frame"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, status, a.Priority, a.Kind, a.MsgID, a.TS.Format("2006-01-02T15:04:05.000Z07:00"))
+		shown++
+	}
+	tw.Flush()
+	if shown == 0 {
+		if *all {
+			fmt.Fprintf(e.stdout, "no actions on lane %s\n", l)
+		} else {
+			fmt.Fprintf(e.stdout, "no action on lane %s waits for approval (--all lists every action)\n", l)
+		}
+	}
+	return nil
+}
+
+func runApprove(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "approve", "ACTION_ID --lane L [--brokers HOST:PORT,…] [--registry URL] [--note TEXT]",
+		"Writes the human approval a waiting action needs (a P0 action in prod waits for one)\n"+
+			"to matriz.<lane>.approvals. The lane's runtime executes the action at its next frame.\n"+
+			"`matriz actions --lane L` lists what waits.")
+	lane := fs.String("lane", "", "`lane` (default $LUKHAS_LANE)")
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap `addresses`, comma-separated")
+	reg := fs.String("registry", "http://127.0.0.1:8081", "schema registry `URL`")
+	note := fs.String("note", "", "why it is approved, kept with the approval")
+	if err := fs.parse(interleaved(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("want exactly one ACTION_ID (usage: matriz approve %s)", fs.synopsis)
+	}
+	l, err := resolveLane(*lane, e)
+	if err != nil {
+		return err
+	}
+	approver := "unknown"
+	if u, err := user.Current(); err == nil {
+		approver = u.Username
+	}
+	a, err := pipelines.Approve(ctx, pipelines.ApproveConfig{
+		ActionsConfig: pipelines.ActionsConfig{Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg},
+		ActionID:      fs.Arg(0), Approver: approver, Note: *note,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "approved %s (%s %s, message %s) on lane %s; it executes at the lane's next frame\n", a.ID, a.Priority, a.Kind, a.MsgID, l)
+	return nil
+}
+
+// interleaved moves positional arguments after the flags, so both
+// `approve ID --lane prod` and `approve --lane prod ID` parse (the flag
+// package stops at the first positional argument).
+func interleaved(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			pos = append(pos, args[i+1:]...)
+			i = len(args)
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			if !containsEq(a) && i+1 < len(args) && !isBoolFlag(a) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return append(flags, pos...)
+}
+
+func containsEq(s string) bool {
+	for _, c := range s {
+		if c == '=' {
+			return true
+		}
+	}
+	return false
+}
+
+func isBoolFlag(a string) bool { return a == "-h" || a == "--help" || a == "-help" }

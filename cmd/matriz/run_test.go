@@ -1,0 +1,414 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
+)
+
+// laneEnv is an in-process broker and registry with the prod lane deployed,
+// for `matriz run` processes to work against.
+type laneEnv struct {
+	stack   *pipelines.Stack
+	brokers string
+	regURL  string
+	serde   *pipelines.Serde
+	lane    schemas.Lane
+	sent    []schemas.MatrizMessage
+	gen     *pipelines.Synthetic
+}
+
+func newLaneEnv(t *testing.T) *laneEnv {
+	t.Helper()
+	ctx := context.Background()
+	stack, err := pipelines.StartStack(ctx, pipelines.StackConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stack.Close() })
+	lane := schemas.LaneProd
+	if _, err := pipelines.Deploy(ctx, pipelines.DeployConfig{Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Lanes: []schemas.Lane{lane}}); err != nil {
+		t.Fatal(err)
+	}
+	client, err := pipelines.NewRegistryClient(stack.RegistryURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serde, err := pipelines.NewSerde(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serde.Resolve(ctx, pipelines.Subjects([]schemas.Lane{lane})); err != nil {
+		t.Fatal(err)
+	}
+	return &laneEnv{stack: stack, brokers: stack.BrokerAddrs()[0], regURL: stack.RegistryURL, serde: serde, lane: lane,
+		gen: pipelines.NewSynthetic(lane, 11, 256)}
+}
+
+// produce writes n more valid messages with event times just behind now.
+func (e *laneEnv) produce(t *testing.T, n int) {
+	t.Helper()
+	topic := topics.Name(string(e.lane), topics.KindMessages)
+	id, err := e.serde.ID(pipelines.ValueSubject(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := topics.NewSink(context.Background(), []string{e.brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().Add(-2 * time.Second)
+	acks := make([]*topics.Ack, n)
+	for i := range n {
+		m := e.gen.Next(base.Add(time.Duration(i) * 20 * time.Microsecond))
+		e.sent = append(e.sent, m)
+		val, err := schemas.AppendWire(nil, id, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks[i] = topics.NewAck()
+		sink.In() <- topics.Message{Topic: topic, Key: []byte(m.Glyph.ID), Value: val, Ack: acks[i]}
+	}
+	close(sink.In())
+	sink.AwaitCompletion()
+	for _, a := range acks {
+		if !a.Resolved() || a.Err() != nil {
+			t.Fatalf("produce not acknowledged: %v", a.Err())
+		}
+	}
+}
+
+// result is one record of the results topic, reduced to what the tests check.
+type result struct {
+	msgID, outputID string
+	partition       int32
+	srcOffset       int64
+}
+
+// results reads the lane's results topic to its end.
+func (e *laneEnv) results(t *testing.T) []result {
+	t.Helper()
+	var mu sync.Mutex
+	var out []result
+	tail, err := topics.StartTail(context.Background(), []string{e.brokers}, topics.Name(string(e.lane), topics.KindResults), func(m topics.Message) {
+		off, _ := strconv.ParseInt(string(m.Header(pipelines.HeaderSrcOffset)), 10, 64)
+		p, _ := strconv.ParseInt(string(m.Header(pipelines.HeaderSrcPartition)), 10, 32)
+		mu.Lock()
+		out = append(out, result{msgID: string(m.Header(pipelines.HeaderMsgID)), outputID: string(m.Header(pipelines.HeaderOutputID)), partition: int32(p), srcOffset: off})
+		mu.Unlock()
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-tail.CaughtUp():
+	case <-time.After(60 * time.Second):
+		t.Fatal("results topic did not catch up")
+	}
+	tail.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	return out
+}
+
+// waitAnswered polls the results topic until every sent message has a
+// result, and returns the results.
+func (e *laneEnv) waitAnswered(t *testing.T, within time.Duration) []result {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		rs := e.results(t)
+		seen := map[string]bool{}
+		for _, r := range rs {
+			seen[r.msgID] = true
+		}
+		missing := 0
+		for _, m := range e.sent {
+			if !seen[m.MsgID] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return rs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v, %d of %d messages have no result", within, missing, len(e.sent))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// committed returns the group's committed offset per partition.
+func (e *laneEnv) committed(t *testing.T, group string) map[int]int64 {
+	t.Helper()
+	cl := &kafka.Client{Addr: kafka.TCP(e.brokers), Timeout: 10 * time.Second}
+	topic := topics.Name(string(e.lane), topics.KindMessages)
+	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: {0, 1, 2, 3, 4, 5}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out
+}
+
+// runProc is a `matriz run` process.
+type runProc struct {
+	cmd    *exec.Cmd
+	http   string
+	stderr *strings.Builder
+	mu     *sync.Mutex
+	exited chan error
+}
+
+func (e *laneEnv) startRun(t *testing.T, group string) *runProc {
+	t.Helper()
+	httpAddr := closedPort(t)
+	cmd := exec.Command(binary, "run", "--lane", string(e.lane), "--brokers", e.brokers, "--registry", e.regURL,
+		"--group", group, "--http-addr", httpAddr, "--status-every", "0", "--session-timeout", "6s", "--debug")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &runProc{cmd: cmd, http: httpAddr, stderr: &strings.Builder{}, mu: &sync.Mutex{}, exited: make(chan error, 1)}
+	errPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(errPipe)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+	}()
+	joined := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "matriz run: lane ") && strings.Contains(sc.Text(), "joined") {
+				once.Do(func() { close(joined) })
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { p.exited <- cmd.Wait() }()
+	select {
+	case <-joined:
+	case err := <-p.exited:
+		t.Fatalf("matriz run exited before joining: %v\n%s", err, p.log())
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("matriz run did not join within 30s\n%s", p.log())
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return p
+}
+
+func (p *runProc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// out returns the process's lukhas_messages_out_total.
+func (p *runProc) out(t *testing.T) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + p.http + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, "lukhas_messages_out_total{") {
+			v, _ := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func (p *runProc) waitOut(t *testing.T, atLeast float64, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for p.out(t) < atLeast {
+		if time.Now().After(deadline) {
+			t.Fatalf("process wrote %v results within %v, want %v\n%s", p.out(t), within, atLeast, p.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stop sends sig and returns the exit code.
+func (p *runProc) stop(t *testing.T, sig os.Signal, within time.Duration) int {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case err := <-p.exited:
+		if ee, ok := err.(*exec.ExitError); ok {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				return -int(ws.Signal())
+			}
+			return ee.ExitCode()
+		}
+		return 0
+	case <-time.After(within):
+		p.cmd.Process.Kill()
+		t.Fatalf("matriz run did not exit within %v of %v\n%s", within, sig, p.log())
+		return -1
+	}
+}
+
+// duplicates counts results per msg id beyond the first.
+func duplicates(rs []result) (n int, dup []result) {
+	seen := map[string]int{}
+	for _, r := range rs {
+		seen[r.msgID]++
+		if seen[r.msgID] > 1 {
+			n++
+			dup = append(dup, r)
+		}
+	}
+	return n, dup
+}
+
+func TestRunKilledWorkerRestartsWithoutLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: kills a matriz run process (skipped with -short)")
+	}
+	e := newLaneEnv(t)
+	e.produce(t, 30_000)
+	const group = "kill-test"
+	a := e.startRun(t, group)
+	a.waitOut(t, 8_000, 2*time.Minute)
+	if code := a.stop(t, syscall.SIGKILL, 10*time.Second); code != -int(syscall.SIGKILL) {
+		t.Fatalf("killed process exit %d", code)
+	}
+	committed := e.committed(t, group)
+	before := len(e.results(t))
+
+	b := e.startRun(t, group)
+	rs := e.waitAnswered(t, 3*time.Minute)
+	if code := b.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("restarted worker exited %d on SIGTERM\n%s", code, b.log())
+	}
+	n, dup := duplicates(rs)
+	for _, d := range dup {
+		if c, ok := committed[int(d.partition)]; ok && c >= 0 && d.srcOffset < c {
+			t.Fatalf("duplicate result for %s at %d/%d, below the offset %d committed before the kill", d.msgID, d.partition, d.srcOffset, c)
+		}
+	}
+	t.Logf("killed after %d results with committed offsets %v; after restart every one of %d messages has a result; %d duplicates, all at or after the last commit",
+		before, committed, len(e.sent), n)
+}
+
+func TestRunTwoWorkersSplitPartitionsAndTakeOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: two matriz run processes in one group (skipped with -short)")
+	}
+	e := newLaneEnv(t)
+	e.produce(t, 20_000)
+	const group = "split-test"
+	a := e.startRun(t, group)
+	b := e.startRun(t, group)
+	rs := e.waitAnswered(t, 3*time.Minute)
+	if a.out(t) == 0 || b.out(t) == 0 {
+		t.Fatalf("one worker did nothing: a wrote %v results, b %v\na: %s\nb: %s", a.out(t), b.out(t), a.log(), b.log())
+	}
+	// The set of result ids is the one a single process produces: ids are
+	// derived from msg id and node, and routing is log-only by default.
+	want := map[string]bool{}
+	for _, m := range e.sent {
+		want[stages.ResultID(m.MsgID, "router")] = true
+	}
+	got := map[string]bool{}
+	for _, r := range rs {
+		got[r.outputID] = true
+	}
+	for id := range want {
+		if !got[id] {
+			t.Fatalf("result id %s missing; got %d distinct ids for %d messages", id, len(got), len(want))
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d distinct result ids, want %d", len(got), len(want))
+	}
+	split := fmt.Sprintf("a wrote %v, b wrote %v", a.out(t), b.out(t))
+
+	if code := a.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("worker a exited %d on SIGTERM\n%s", code, a.log())
+	}
+	e.produce(t, 10_000)
+	e.waitAnswered(t, 3*time.Minute)
+	if code := b.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("worker b exited %d\n%s", code, b.log())
+	}
+	t.Logf("two workers split the partitions (%s) and produced the %d result ids one process would; after a stopped, b took over and answered %d more", split, len(want), 10_000)
+}
+
+func TestRunSIGTERMUnderLoadCommitsEverything(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: SIGTERM to a matriz run process (skipped with -short)")
+	}
+	e := newLaneEnv(t)
+	e.produce(t, 30_000)
+	const group = "sigterm-test"
+	a := e.startRun(t, group)
+	a.waitOut(t, 8_000, 2*time.Minute)
+	start := time.Now()
+	if code := a.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("SIGTERM under load: exit %d, want 0\n%s", code, a.log())
+	}
+	stopTook := time.Since(start)
+	b := e.startRun(t, group)
+	rs := e.waitAnswered(t, 3*time.Minute)
+	if code := b.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("restart exit %d", code)
+	}
+	if n, dup := duplicates(rs); n != 0 {
+		t.Fatalf("%d duplicates after a clean SIGTERM, e.g. %+v", n, dup[0])
+	}
+	t.Logf("SIGTERM under load exited 0 in %v; after restart all %d messages have exactly one result", stopTook.Round(time.Millisecond), len(e.sent))
+}
+
+func TestRunMalformedSpecFailsBeforeConnecting(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/bad.yaml"
+	if err := os.WriteFile(path, []byte("lanes:\n  prod:\n    drift:\n      warn: lots\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The brokers address is closed: reaching it would be a different error.
+	code, _, errOut := runCLI("run", "--lane", "prod", "--brokers", closedPort(t), "--pipeline", path)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stderr %q", code, errOut)
+	}
+	want := path + ":4: lanes.prod.drift.warn:"
+	if !strings.HasPrefix(errOut, "matriz run: "+want) || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("stderr %q, want one line starting %q", errOut, "matriz run: "+want)
+	}
+}

@@ -1,0 +1,131 @@
+// Chain runs stages in order over a frame: decimate hands frames to it, and
+// route → adapter → drift → fold-guard → breakthrough → guardian annotate
+// them.
+//
+// The live-record rule: a record that is not Live (Dropped, or Failed and
+// bound for the DLQ) is skipped by every later stage. The chain does not
+// filter records out of the frame, because the runtime still needs them (a
+// dropped record's offset must be committed, a failed one's bytes go to the
+// DLQ); each stage checks Record.Live itself before working on a record.
+//
+// The chain also carries the Stateful plumbing: Snapshot, Restore and
+// Forget fan out to the stages that keep state, keyed by stage name, so the
+// runtime writes one changelog entry per partition and stage.
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrChain is wrapped by the errors NewChain and Chain.Restore return for a
+// chain that cannot be built or state that belongs to no stage.
+var ErrChain = errors.New("stage chain")
+
+// Chain is an ordered list of stages with unique names.
+type Chain struct {
+	stages []Stage
+}
+
+// NewChain returns a chain running stages in the given order. A nil stage
+// or two stages with one name is an error: names key the changelog state
+// and the runtime's per-stage metrics, so they must be unique.
+func NewChain(stages ...Stage) (*Chain, error) {
+	seen := make(map[string]int, len(stages))
+	for i, s := range stages {
+		if s == nil {
+			return nil, fmt.Errorf("%w: stage %d is nil", ErrChain, i)
+		}
+		name := s.Name()
+		if name == "" {
+			return nil, fmt.Errorf("%w: stage %d (%T) has no name", ErrChain, i, s)
+		}
+		if j, dup := seen[name]; dup {
+			return nil, fmt.Errorf("%w: stages %d and %d are both named %q; stage names must be unique", ErrChain, j, i, name)
+		}
+		seen[name] = i
+	}
+	return &Chain{stages: append([]Stage(nil), stages...)}, nil
+}
+
+// Names returns the stage names in order.
+func (c *Chain) Names() []string {
+	out := make([]string, len(c.stages))
+	for i, s := range c.stages {
+		out[i] = s.Name()
+	}
+	return out
+}
+
+// Run runs every stage over f in order. It stops before the next stage
+// once ctx is done, and on the first stage error, which it returns wrapped
+// with the stage's name; f then holds the annotations of the stages that
+// ran, and the runtime does not commit the frame.
+func (c *Chain) Run(ctx context.Context, f *Frame) error {
+	for _, s := range c.stages {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("chain stopped before stage %s: %w", s.Name(), err)
+		}
+		if err := s.Process(ctx, f); err != nil {
+			return fmt.Errorf("stage %s: %w", s.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Snapshot returns the state every Stateful stage keeps for partition, by
+// stage name. Stages without state are absent.
+func (c *Chain) Snapshot(partition int32) (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	for _, s := range c.stages {
+		st, ok := s.(Stateful)
+		if !ok {
+			continue
+		}
+		b, err := st.Snapshot(partition)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot of stage %s, partition %d: %w", s.Name(), partition, err)
+		}
+		out[s.Name()] = b
+	}
+	return out, nil
+}
+
+// Restore hands each Stateful stage its state for partition. State for a
+// stage the chain does not have, or that has no state, is an error: the
+// changelog belongs to another pipeline spec, and silently ignoring it
+// would start the partition from scratch.
+func (c *Chain) Restore(partition int32, state map[string][]byte) error {
+	byName := make(map[string]Stateful, len(c.stages))
+	for _, s := range c.stages {
+		if st, ok := s.(Stateful); ok {
+			byName[s.Name()] = st
+		}
+	}
+	for name := range state {
+		if _, ok := byName[name]; !ok {
+			return fmt.Errorf("%w: restore of partition %d: state for stage %q, which this chain has no stateful stage for (stages: %v)", ErrChain, partition, name, c.Names())
+		}
+	}
+	for _, s := range c.stages {
+		b, ok := state[s.Name()]
+		if !ok {
+			continue
+		}
+		if err := byName[s.Name()].Restore(partition, b); err != nil {
+			return fmt.Errorf("restore of stage %s, partition %d: %w", s.Name(), partition, err)
+		}
+	}
+	return nil
+}
+
+// Forget drops partition's state from every Stateful stage, when the
+// partition is revoked.
+func (c *Chain) Forget(partition int32) {
+	for _, s := range c.stages {
+		if st, ok := s.(Stateful); ok {
+			st.Forget(partition)
+		}
+	}
+}

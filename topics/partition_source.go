@@ -1,0 +1,173 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/reugn/go-streams"
+	"github.com/reugn/go-streams/flow"
+	"github.com/segmentio/kafka-go"
+)
+
+// PartitionSource is a go-streams Source over one partition from a given
+// offset: the per-partition reader of a Group handler. Like Source, it puts
+// an *Ack on every Message and knows the offset up to which every record
+// resolved ok (Committable); unlike Source it does not commit itself — the
+// handler commits through its Claim, with the generation it holds.
+type PartitionSource struct {
+	cfg       sourceConfig
+	topic     string
+	partition int32
+	r         *kafka.Reader
+	tr        *tracker
+	out       chan any
+	stopFetch context.CancelFunc
+	fetchDone chan struct{}
+}
+
+var _ streams.Source = (*PartitionSource)(nil)
+
+// NewPartitionSource reads topic/partition from offset (a real offset, or
+// kafka.FirstOffset / kafka.LastOffset). It takes the Source options; the
+// commit interval does not apply.
+func NewPartitionSource(ctx context.Context, brokers []string, topic string, partition int32, offset int64, opts ...SourceOption) (*PartitionSource, error) {
+	cfg := defaultSourceConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkAddrs("partition source", brokers); err != nil {
+		return nil, err
+	}
+	s := &PartitionSource{
+		cfg: cfg, topic: topic, partition: partition, tr: newTracker(),
+		out: make(chan any, sourceOutBuffer), fetchDone: make(chan struct{}),
+	}
+	rc := kafka.ReaderConfig{
+		Brokers:       slices.Clone(brokers),
+		Topic:         topic,
+		Partition:     int(partition),
+		Dialer:        &kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true},
+		MinBytes:      cfg.minBytes,
+		MaxBytes:      cfg.maxBytes,
+		MaxWait:       cfg.maxWait,
+		QueueCapacity: cfg.queueCapacity,
+		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
+			s.report(fmt.Errorf("kafka reader %s/%d: "+format, append([]any{topic, partition}, args...)...))
+		}),
+	}
+	if err := rc.Validate(); err != nil { // NewReader would panic on it
+		return nil, &ConfigError{Component: "partition source", Option: "reader", Reason: err.Error()}
+	}
+	s.r = kafka.NewReader(rc)
+	if err := s.r.SetOffset(offset); err != nil {
+		s.r.Close()
+		return nil, fmt.Errorf("partition source %s/%d: set offset %d: %w", topic, partition, offset, err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	s.stopFetch = cancel
+	go s.fetch(fctx)
+	return s, nil
+}
+
+func (s *PartitionSource) report(err error) {
+	if s.cfg.onError != nil {
+		s.cfg.onError(err)
+	}
+}
+
+func (s *PartitionSource) fetch(ctx context.Context) {
+	defer close(s.fetchDone)
+	defer close(s.out)
+	const minBackoff, maxBackoff = 100 * time.Millisecond, 2 * time.Second
+	backoff := minBackoff
+	for {
+		km, err := s.r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return
+			}
+			s.report(fmt.Errorf("fetch %s/%d: %w", s.topic, s.partition, err))
+			if !sleep(ctx, s.cfg.clock, backoff) {
+				return
+			}
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		ack := s.tr.track(km.Topic, int32(km.Partition), km.Offset, s.cfg.onError)
+		select {
+		case s.out <- fromKafka(km, ack):
+		case <-ctx.Done():
+			ack.abandon()
+			return
+		}
+	}
+}
+
+// Out returns the channel of Messages (as any, for go-streams).
+func (s *PartitionSource) Out() <-chan any { return s.out }
+
+// Via streams the output into operator and returns it.
+func (s *PartitionSource) Via(operator streams.Flow) streams.Flow {
+	flow.DoStream(s, operator)
+	return operator
+}
+
+// Committable returns the next offset to commit (one past the contiguous
+// run of records that resolved ok) and whether it moved since the last
+// MarkCommitted.
+func (s *PartitionSource) Committable() (int64, bool) {
+	cs := s.tr.advance()
+	for _, c := range cs {
+		if c.partition == s.partition {
+			return c.next, true
+		}
+	}
+	return 0, false
+}
+
+// MarkCommitted records that next was stored, so Committable stops
+// returning it.
+func (s *PartitionSource) MarkCommitted(next int64) {
+	s.tr.committed([]commit{{topic: s.topic, partition: s.partition, next: next}})
+}
+
+// Unresolved counts emitted records still waiting for their outputs.
+func (s *PartitionSource) Unresolved() int64 { return s.tr.unresolved() }
+
+// StopFetching stops reading: Out closes once the record in hand is
+// emitted or abandoned. Records already emitted keep their Acks.
+func (s *PartitionSource) StopFetching() {
+	s.stopFetch()
+	<-s.fetchDone
+}
+
+// Drain waits until every emitted record resolved or ctx ends.
+func (s *PartitionSource) Drain(ctx context.Context) error {
+	for s.tr.unresolved() > 0 {
+		select {
+		case <-s.tr.idle:
+		case <-ctx.Done():
+			return fmt.Errorf("partition %s/%d: %d records still unresolved: %w", s.topic, s.partition, s.tr.unresolved(), ctx.Err())
+		}
+	}
+	return nil
+}
+
+// Close stops fetching and closes the reader. It does not commit: the
+// handler commits Committable through its Claim first.
+func (s *PartitionSource) Close() error {
+	s.StopFetching()
+	return s.r.Close()
+}
+
+// Lag is how many records the partition held past the last one fetched,
+// as of that fetch: 0 means the source had caught up with the log's end.
+func (s *PartitionSource) Lag() int64 { return s.r.Lag() }

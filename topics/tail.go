@@ -1,0 +1,146 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Tail follows every partition of a topic from its first record, without a
+// consumer group, calling fn for each record in each partition's order. It
+// is how a runtime reads compacted tables whose whole content it needs —
+// matriz.control (flags and kill switches), a lane's approvals — and keeps
+// up with them while running.
+type Tail struct {
+	topic    string
+	fn       func(Message)
+	readers  []*kafka.Reader
+	caughtUp chan struct{}
+	done     chan struct{}
+	cancel   context.CancelFunc
+	onError  func(error)
+}
+
+// StartTail starts following topic. fn runs on the tail's goroutines (one
+// per partition), so it must be safe for concurrent use when the topic has
+// several partitions. CaughtUp closes once every record that existed at the
+// start has been passed to fn.
+func StartTail(ctx context.Context, brokers []string, topic string, fn func(Message), onError func(error)) (*Tail, error) {
+	if err := checkAddrs("tail", brokers); err != nil {
+		return nil, err
+	}
+	if err := reachable(ctx, brokers, defaultDialTimeout); err != nil {
+		return nil, err
+	}
+	ends, err := partitionEnds(ctx, brokers, topic)
+	if err != nil {
+		return nil, err
+	}
+	tctx, cancel := context.WithCancel(ctx)
+	t := &Tail{topic: topic, fn: fn, caughtUp: make(chan struct{}), done: make(chan struct{}), cancel: cancel, onError: onError}
+	var all, started sync.WaitGroup
+	started.Add(len(ends))
+	for p, end := range ends {
+		r := kafka.NewReader(kafka.ReaderConfig{
+			Brokers: slices.Clone(brokers), Topic: topic, Partition: p,
+			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 250 * time.Millisecond,
+			Dialer: &kafka.Dialer{Timeout: defaultDialTimeout, DualStack: true},
+		})
+		if err := r.SetOffset(kafka.FirstOffset); err != nil {
+			cancel()
+			return nil, fmt.Errorf("tail %s/%d: %w", topic, p, err)
+		}
+		t.readers = append(t.readers, r)
+		all.Add(1)
+		go func() {
+			defer all.Done()
+			t.follow(tctx, r, p, end, &started)
+		}()
+	}
+	go func() {
+		started.Wait()
+		close(t.caughtUp)
+	}()
+	go func() {
+		all.Wait()
+		for _, r := range t.readers {
+			r.Close()
+		}
+		close(t.done)
+	}()
+	return t, nil
+}
+
+// follow reads one partition; it marks started once it passed end (the
+// high watermark when the tail started).
+func (t *Tail) follow(ctx context.Context, r *kafka.Reader, p int, end int64, started *sync.WaitGroup) {
+	var once sync.Once
+	markStarted := func() { once.Do(started.Done) }
+	defer markStarted()
+	if end <= 0 {
+		markStarted()
+	}
+	for {
+		km, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return
+			}
+			if t.onError != nil {
+				t.onError(fmt.Errorf("tail %s/%d: %w", t.topic, p, err))
+			}
+			continue
+		}
+		t.fn(fromKafka(km, nil))
+		if km.Offset+1 >= end {
+			markStarted()
+		}
+	}
+}
+
+// CaughtUp closes once the records present at start have been read.
+func (t *Tail) CaughtUp() <-chan struct{} { return t.caughtUp }
+
+// Close stops following and waits for the readers to stop.
+func (t *Tail) Close() error {
+	t.cancel()
+	<-t.done
+	return nil
+}
+
+// partitionEnds returns each partition's high watermark.
+func partitionEnds(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
+	d := &kafka.Dialer{Timeout: defaultDialTimeout, DualStack: true}
+	conn, err := d.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, &BrokerUnreachableError{Addrs: brokers[:1], Errs: []error{err}}
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(topic)
+	if err != nil {
+		return nil, fmt.Errorf("tail %s: read partitions: %w (run `matriz deploy` to create the lane topics)", topic, err)
+	}
+	ends := make(map[int]int64, len(parts))
+	for _, p := range parts {
+		leader := net.JoinHostPort(p.Leader.Host, strconv.Itoa(p.Leader.Port))
+		pc, err := d.DialLeader(ctx, "tcp", leader, topic, p.ID)
+		if err != nil {
+			return nil, fmt.Errorf("tail %s/%d: dial leader %s: %w", topic, p.ID, leader, err)
+		}
+		last, err := pc.ReadLastOffset()
+		pc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("tail %s/%d: read last offset: %w", topic, p.ID, err)
+		}
+		ends[p.ID] = last
+	}
+	return ends, nil
+}
