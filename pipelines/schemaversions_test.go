@@ -118,7 +118,7 @@ func TestDeployRegistersEveryVersion(t *testing.T) {
 	if id, err := schemas.DecodeWire(ctx, serde.Lookup(), b, &got); err != nil || id != id1 {
 		t.Fatalf("decode v1 as v2: id %d, %v", id, err)
 	}
-	if got.MsgID != msg.MsgID || got.Glyph.ID != msg.Glyph.ID || got.Glyph.SubjectSID != nil || got.Glyph.Provenance == nil {
+	if got.MsgID != msg.MsgID || got.Glyph.ID != msg.Glyph.ID || got.Glyph.SubjectSID != nil || got.Glyph.Provenance != nil {
 		t.Fatalf("v1 message read as v2: %+v", got.Glyph)
 	}
 }

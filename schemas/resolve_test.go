@@ -192,8 +192,11 @@ func TestV1MessageReadsWithV2(t *testing.T) {
 		if got.Glyph.SubjectSID != nil || got.Glyph.Consent != nil {
 			t.Errorf("v2 fields not at their null defaults: %v %v", got.Glyph.SubjectSID, got.Glyph.Consent)
 		}
-		if got.Glyph.Provenance == nil || len(got.Glyph.Provenance) != 0 {
-			t.Errorf("provenance = %#v, want the default [] (empty, not nil)", got.Glyph.Provenance)
+		if got.Glyph.Provenance != nil {
+			t.Errorf("provenance = %#v, want the default [] as nil, the zero value", got.Glyph.Provenance)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("v1 message read as v2 is not deeply equal to what was written:\n%#v\n%#v", got, want)
 		}
 		for _, d := range diffValues(&want, &got) {
 			t.Error(d)

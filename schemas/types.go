@@ -39,7 +39,8 @@ type Payload map[string]any
 // SubjectSID, Consent and Provenance, each optional with a default. Written
 // with the v1 schema, the v2 fields are left out (twmb/avro encodes only
 // the fields the schema has); read from v1 data, they take v2's defaults:
-// nil, nil and an empty list.
+// nil, nil and an empty list. An empty Provenance always decodes as nil,
+// so a Glyph that never set one round-trips to a deeply equal value.
 type Glyph struct {
 	ID      string            `avro:"id"`
 	Kind    string            `avro:"kind"`
