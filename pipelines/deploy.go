@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/sr"
@@ -138,46 +139,79 @@ func Deploy(ctx context.Context, cfg DeployConfig) (DeployReport, error) {
 	return rep, nil
 }
 
-// ensureSubject registers sub's schema unless the registry already has it
-// under sub. Only an unreachable registry is an error; a refusal (for
+// ensureSubject registers every version of sub's schema the binary holds,
+// oldest first, unless the registry already has it under sub, so the
+// subject's history shows each version (GLYPH and MatrizMessage: v1 then
+// v2). One line reports the subject: created when any version was
+// registered now. Only an unreachable registry is an error; a refusal (for
 // example 409 incompatible) is reported on the line.
 func ensureSubject(ctx context.Context, cl *sr.Client, sub Subject, dryRun bool, regURL string) (DeployLine, error) {
-	line := DeployLine{What: "subject", Name: sub.Name}
-	text, err := schemas.Text(sub.Schema)
+	line := DeployLine{What: "subject", Name: sub.Name, Status: string(topics.StatusExists)}
+	var details []string
+	for _, v := range schemas.Versions(sub.Schema) {
+		st, detail, err := ensureVersion(ctx, cl, sub, v, dryRun, regURL)
+		if err != nil {
+			return line, err
+		}
+		details = append(details, v.String()+" "+detail)
+		if statusRank[st] > statusRank[line.Status] {
+			line.Status = st
+		}
+	}
+	line.Detail = strings.Join(details, "; ")
+	return line, nil
+}
+
+// statusRank orders the statuses of one subject's versions: the line shows
+// the most notable.
+var statusRank = map[string]int{
+	string(topics.StatusExists): 0, string(topics.StatusWouldCreate): 1, string(topics.StatusCreated): 1,
+	string(topics.StatusDiffers): 2, string(topics.StatusFailed): 3,
+}
+
+// ensureVersion registers version v of sub's schema unless sub has it.
+func ensureVersion(ctx context.Context, cl *sr.Client, sub Subject, v schemas.Version, dryRun bool, regURL string) (status, detail string, err error) {
+	text, err := schemas.TextOf(sub.Schema, v)
 	if err != nil {
-		return line, err
+		return "", "", err
 	}
 	schema := sr.Schema{Schema: text, Type: sr.TypeAvro}
 	got, err := cl.LookupSchema(ctx, sub.Name, schema)
 	switch {
 	case err == nil:
-		line.Status, line.Detail = string(topics.StatusExists), fmt.Sprintf("id %d, version %d", got.ID, got.Version)
-		return line, nil
+		return string(topics.StatusExists), fmt.Sprintf("id %d, version %d", got.ID, got.Version), nil
 	case unreachable(err):
-		return line, &RegistryUnreachableError{URL: regURL, Err: err}
+		return "", "", &RegistryUnreachableError{URL: regURL, Err: err}
 	case !notFound(err):
-		line.Status, line.Detail = string(topics.StatusFailed), err.Error()
-		return line, nil
+		return string(topics.StatusFailed), err.Error(), nil
 	}
 	if dryRun {
-		line.Status = string(topics.StatusWouldCreate)
-		return line, nil
+		return string(topics.StatusWouldCreate), "", nil
 	}
-	created, err := cl.CreateSchema(ctx, sub.Name, schema)
+	created, err := register(ctx, cl, sub.Name, schema)
 	if err != nil {
 		if unreachable(err) {
-			return line, &RegistryUnreachableError{URL: regURL, Err: err}
+			return "", "", &RegistryUnreachableError{URL: regURL, Err: err}
 		}
 		var re *sr.ResponseError
 		if errors.As(err, &re) && re.ErrorCode == 409 {
-			line.Status, line.Detail = string(topics.StatusDiffers), "incompatible with the registered versions: "+re.Message
-			return line, nil
+			return string(topics.StatusDiffers), "incompatible with the registered versions: " + re.Message, nil
 		}
-		line.Status, line.Detail = string(topics.StatusFailed), err.Error()
-		return line, nil
+		return string(topics.StatusFailed), err.Error(), nil
 	}
-	line.Status, line.Detail = string(topics.StatusCreated), fmt.Sprintf("id %d, version %d", created.ID, created.Version)
-	return line, nil
+	return string(topics.StatusCreated), fmt.Sprintf("id %d, version %d", created.ID, created.Version), nil
+}
+
+// register adds schema to subject and returns its id and version with two
+// sequential requests. The client's CreateSchema would do the same but
+// fetch every subject using the id at once; those parallel requests leave
+// connections that never carried a request, and a registry's graceful
+// shutdown waits up to five seconds on such connections.
+func register(ctx context.Context, cl *sr.Client, subject string, schema sr.Schema) (sr.SubjectSchema, error) {
+	if _, err := cl.RegisterSchema(ctx, subject, schema, -1, -1); err != nil {
+		return sr.SubjectSchema{}, err
+	}
+	return cl.LookupSchema(ctx, subject, schema)
 }
 
 func notFound(err error) bool {

@@ -20,7 +20,13 @@ type Serde struct {
 	lookup *schemas.SchemaLookup
 
 	mu  sync.RWMutex
-	ids map[string]uint32 // subject → id of the binary's schema under it
+	ids map[subjectVersion]uint32 // id of each version of the binary's schema under a subject
+}
+
+// subjectVersion keys Serde's ids; version Latest stands for the newest.
+type subjectVersion struct {
+	subject string
+	version schemas.Version
 }
 
 // NewSerde returns a Serde over the registry client.
@@ -29,7 +35,7 @@ func NewSerde(client *sr.Client) (*Serde, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Serde{client: client, lookup: lookup, ids: map[string]uint32{}}, nil
+	return &Serde{client: client, lookup: lookup, ids: map[subjectVersion]uint32{}}, nil
 }
 
 // Lookup is the id → writer schema cache, for decoders.
@@ -48,36 +54,47 @@ func registryFetcher(client *sr.Client) schemas.FetchFunc {
 	}
 }
 
-// Resolve looks up, once, the ids the binary's schemas have under subs.
-// Deploy registers them; a subject without our schema is an error naming
-// the subject and what to do.
+// Resolve looks up, once, the ids every version of the binary's schemas
+// has under subs (GLYPH and MatrizMessage have two). Deploy registers
+// them; a subject without one of our versions is an error naming the
+// subject, the version and what to do.
 func (s *Serde) Resolve(ctx context.Context, subs []Subject) error {
 	for _, sub := range subs {
-		text, err := schemas.Text(sub.Schema)
-		if err != nil {
-			return err
-		}
-		got, err := s.client.LookupSchema(ctx, sub.Name, sr.Schema{Schema: text, Type: sr.TypeAvro})
-		if err != nil {
-			if unreachable(err) {
-				return fmt.Errorf("schema registry: %w", err)
+		for _, v := range schemas.Versions(sub.Schema) {
+			text, err := schemas.TextOf(sub.Schema, v)
+			if err != nil {
+				return err
 			}
-			return fmt.Errorf("subject %s does not hold this binary's %s schema (%v): run `matriz deploy` first", sub.Name, sub.Schema, err)
+			got, err := s.client.LookupSchema(ctx, sub.Name, sr.Schema{Schema: text, Type: sr.TypeAvro})
+			if err != nil {
+				if unreachable(err) {
+					return fmt.Errorf("schema registry: %w", err)
+				}
+				return fmt.Errorf("subject %s does not hold this binary's %s %s schema (%v): run `matriz deploy` first", sub.Name, sub.Schema, v, err)
+			}
+			s.mu.Lock()
+			s.ids[subjectVersion{sub.Name, v}] = uint32(got.ID)
+			if v == schemas.LatestVersion(sub.Schema) {
+				s.ids[subjectVersion{sub.Name, schemas.Latest}] = uint32(got.ID)
+			}
+			s.mu.Unlock()
 		}
-		s.mu.Lock()
-		s.ids[sub.Name] = uint32(got.ID)
-		s.mu.Unlock()
 	}
 	return nil
 }
 
-// ID returns the id to write subject's records with.
-func (s *Serde) ID(subject string) (uint32, error) {
+// ID returns the id to write subject's records with: that of the latest
+// version, which schemas.AppendWire writes.
+func (s *Serde) ID(subject string) (uint32, error) { return s.IDAs(subject, schemas.Latest) }
+
+// IDAs returns the id of version v of the binary's schema under subject,
+// for a producer pinned to v (schemas.AppendWireAs with the same v).
+func (s *Serde) IDAs(subject string, v schemas.Version) (uint32, error) {
 	s.mu.RLock()
-	id, ok := s.ids[subject]
+	id, ok := s.ids[subjectVersion{subject, v}]
 	s.mu.RUnlock()
 	if !ok {
-		return 0, fmt.Errorf("no schema id resolved for subject %s", subject)
+		return 0, fmt.Errorf("no schema id resolved for subject %s %s", subject, v)
 	}
 	return id, nil
 }

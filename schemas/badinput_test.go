@@ -30,13 +30,14 @@ func allocBytes(f func()) uint64 {
 	return after.TotalAlloc - before.TotalAlloc
 }
 
-// messageHead returns the encoding of a message up to, not including, its
-// glyph tags: what a hostile body needs in front to reach the maps.
+// messageHead returns the v1 encoding of a message up to, not including,
+// its glyph tags: what a hostile body needs in front to reach the maps.
+// (In v1 the glyph ends with its tags, so the payload map follows them.)
 func messageHead(t testing.TB) []byte {
 	t.Helper()
 	m := messageFixture()
 	m.Glyph.Tags, m.Payload, m.Topic = nil, nil, ""
-	b, err := AppendEncode(nil, &m)
+	b, err := AppendEncodeAs(nil, &m, V1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestHostileBodies(t *testing.T) {
 		t.Run("message/"+name, func(t *testing.T) {
 			var got MatrizMessage
 			var err error
-			n := allocBytes(func() { err = Decode(body, &got) })
+			n := allocBytes(func() { err = DecodeAs(body, &got, V1) })
 			checkDecodeErr(t, err, NameMessage)
 			if n > maxHostileAlloc {
 				t.Errorf("decode allocated %d bytes", n)
@@ -149,6 +150,41 @@ func TestHostileBodies(t *testing.T) {
 	}
 }
 
+// TestHostileGlyphV2 aims at the fields GLYPH v2 added: union indexes out
+// of range, lengths and counts that lie. Each is a *DecodeError with
+// allocation bounded.
+func TestHostileGlyphV2(t *testing.T) {
+	const huge = 1 << 62
+	head := cat(str(uuidGlyph), str("k"), str("1"), long(0)) // id, kind, version, no tags
+	valid := cat(head, long(1), str("sid"), long(1), []byte{1}, str("care"), long(1), str("a"), long(0))
+	var g Glyph
+	if err := DecodeAs(valid, &g, V2); err != nil || g.SubjectSID == nil || *g.SubjectSID != "sid" || g.Consent == nil || !g.Consent.Granted || len(g.Provenance) != 1 {
+		t.Fatalf("valid v2 glyph: %v %#v", err, g)
+	}
+	cases := map[string][]byte{
+		"subject_sid union index 2":     cat(head, long(2), str("sid")),
+		"subject_sid union index -1":    cat(head, long(-1), str("sid")),
+		"subject_sid length 2^62":       cat(head, long(1), long(huge), []byte("s")),
+		"consent union index 5":         cat(head, long(0), long(5), []byte{1}),
+		"consent purpose length 2^62":   cat(head, long(0), long(1), []byte{1}, long(huge), []byte("p")),
+		"consent cut after granted":     cat(head, long(0), long(1), []byte{1}),
+		"provenance count 2^62":         cat(head, long(0), long(0), long(huge), str("a")),
+		"provenance block -2^62":        cat(head, long(0), long(0), long(-huge), long(2), str("a")),
+		"provenance item length 2^62":   cat(head, long(0), long(0), long(1), long(huge), []byte("a")),
+		"provenance without terminator": cat(head, long(0), long(0), long(1), str("a")),
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			n := allocBytes(func() { err = DecodeAs(body, &g, V2) })
+			checkDecodeErr(t, err, NameGlyph)
+			if n > maxHostileAlloc {
+				t.Errorf("decode allocated %d bytes", n)
+			}
+		})
+	}
+}
+
 func checkDecodeErr(t *testing.T, err error, name Name) {
 	t.Helper()
 	if !errors.Is(err, ErrDecode) {
@@ -168,7 +204,7 @@ func checkDecodeErr(t *testing.T, err error, name Name) {
 func TestTruncatedBodies(t *testing.T) {
 	for _, g := range goldenFiles(t) {
 		for n := range len(g.body) {
-			if _, err := decodeAny(g.schema, g.body[:n]); !errors.Is(err, ErrDecode) {
+			if _, err := decodeAny(g.schema, g.version, g.body[:n]); !errors.Is(err, ErrDecode) {
 				t.Fatalf("%s cut to %d of %d bytes: got %v, want ErrDecode", g.name, n, len(g.body), err)
 			}
 		}
@@ -188,7 +224,7 @@ func TestTruncatedBodies(t *testing.T) {
 
 func TestTrailingBytes(t *testing.T) {
 	for _, g := range goldenFiles(t) {
-		_, err := decodeAny(g.schema, append(append([]byte(nil), g.body...), 0))
+		_, err := decodeAny(g.schema, g.version, append(append([]byte(nil), g.body...), 0))
 		if !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), "1 trailing bytes") {
 			t.Fatalf("%s with a trailing byte: got %v", g.name, err)
 		}
@@ -317,13 +353,13 @@ func TestSizedBlocksDecode(t *testing.T) {
 	want.Payload = Payload{"intent": []float64{0.5, -1, 2}, "tags": []string{"a"}}
 	want.Topic = "trend"
 	var got MatrizMessage
-	if err := Decode(body, &got); err != nil {
+	if err := DecodeAs(body, &got, V1); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range diffValues(&want, &got) {
 		t.Error(d)
 	}
-	native, rest, err := goavroCodec(t, NameMessage).NativeFromBinary(body)
+	native, rest, err := goavroCodec(t, NameMessage, V1).NativeFromBinary(body)
 	if err != nil || len(rest) != 0 {
 		t.Fatalf("goavro: %v (%d left)", err, len(rest))
 	}

@@ -30,14 +30,24 @@ func NameOf[T Record]() Name {
 
 // AppendEncode appends the Avro binary encoding of v (no wire header) to dst
 // and returns the extended buffer, through twmb/avro's AppendEncode on the
-// parsed schema. Reuse dst across calls to avoid growing a buffer on the
-// hot path. Map entries (glyph tags, payloads) come out in Go's map
-// iteration order, so equal values can give different bytes: compare
-// decoded values, not encodings. On error dst is returned unextended and
-// the error is an *EncodeError wrapping ErrEncode.
+// latest version of T's schema; AppendEncodeAs pins a version. Reuse dst
+// across calls to avoid growing a buffer on the hot path. Map entries
+// (glyph tags, payloads) come out in Go's map iteration order, so equal
+// values can give different bytes: compare decoded values, not encodings.
+// On error dst is returned unextended and the error is an *EncodeError
+// wrapping ErrEncode.
 func AppendEncode[T Record](dst []byte, v *T) ([]byte, error) {
+	return AppendEncodeAs(dst, v, Latest)
+}
+
+// AppendEncodeAs is AppendEncode with the writer schema pinned to version
+// ver of T's schema: a producer pinned to V1 writes v1 bytes, leaving out
+// the fields v1 does not have (a Glyph's SubjectSID, Consent and
+// Provenance). A version T's schema does not have is an error wrapping
+// ErrUnknownVersion.
+func AppendEncodeAs[T Record](dst []byte, v *T, ver Version) ([]byte, error) {
 	name := NameOf[T]()
-	s, err := Schema(name)
+	s, err := SchemaOf(name, ver)
 	if err != nil {
 		return dst, err
 	}
@@ -53,12 +63,20 @@ func AppendEncode[T Record](dst []byte, v *T) ([]byte, error) {
 	return out, nil
 }
 
-// Decode decodes an Avro body written with the binary's own schema for T.
-// Trailing bytes are an error: a body is exactly one record. v is reset
-// first, so a reused v keeps nothing from an earlier message.
+// Decode decodes an Avro body written with the latest version of T's
+// schema. Trailing bytes are an error: a body is exactly one record. v is
+// reset first, so a reused v keeps nothing from an earlier message. Data
+// from a topic carries its writer's schema id: read it with DecodeWire,
+// which resolves any registered version.
 func Decode[T Record](src []byte, v *T) error {
+	return DecodeAs(src, v, Latest)
+}
+
+// DecodeAs decodes an Avro body written with version ver of T's schema,
+// with no resolution: the bytes must be exactly that version's.
+func DecodeAs[T Record](src []byte, v *T, ver Version) error {
 	name := NameOf[T]()
-	s, err := Schema(name)
+	s, err := SchemaOf(name, ver)
 	if err != nil {
 		return err
 	}
@@ -72,11 +90,20 @@ func DecodeResolved[T Record](resolved *avro.Schema, src []byte, v *T) error {
 	return decodeWith(resolved, NameOf[T](), src, v)
 }
 
-// Resolve returns the schema that reads data written with writer into T.
-// It fails with an *avro.CompatibilityError when writer's data cannot be
-// read as T. Resolution is not free: SchemaLookup caches it per schema id.
+// Resolve returns the schema that reads data written with writer into the
+// latest version of T's schema; ResolveAs picks the reader version. It
+// fails with an *avro.CompatibilityError when writer's data cannot be read
+// as T. Resolution is not free: SchemaLookup caches it per schema id.
 func Resolve[T Record](writer *avro.Schema) (*avro.Schema, error) {
-	reader, err := Schema(NameOf[T]())
+	return ResolveAs[T](writer, Latest)
+}
+
+// ResolveAs returns the schema that reads data written with writer as
+// version ver of T's schema: the reader a binary "built with" that version
+// uses. A V1 reader skips the fields v2 added (FORWARD); a V2 reader fills
+// them from their defaults when reading v1 data (BACKWARD).
+func ResolveAs[T Record](writer *avro.Schema, ver Version) (*avro.Schema, error) {
+	reader, err := SchemaOf(NameOf[T](), ver)
 	if err != nil {
 		return nil, err
 	}

@@ -6,10 +6,14 @@
 //
 // Field names follow the Node Contract v1. The records, in namespace matriz:
 //
-//   - Glyph (GLYPH v1): id (uuid), kind, version, tags map<string,string>.
-//     Identity and consent (subject_sid, consent, purpose) live in tags.
+//   - Glyph: GLYPH v1 is id (uuid), kind, version, tags map<string,string>,
+//     with identity and consent (subject_sid, consent, purpose) in tags.
+//     GLYPH v2 adds first-class optional fields, each with a default:
+//     subject_sid ["null","string"] (null), consent ["null", Consent
+//     {granted, purpose}] (null) and provenance array<string> ([]).
 //   - MatrizMessage: msg_id (uuid), ts (timestamp-micros), lane (enum Lane),
-//     glyph, payload, topic. Its Kafka key is glyph.id.
+//     glyph, payload, topic. Its Kafka key is glyph.id. Version 1 holds
+//     GLYPH v1, version 2 GLYPH v2; nothing else differs.
 //   - MatrizResult: a node's answer: id, msg_id, ts, lane, node,
 //     node_version, ok, reasons, payload, trace (array of Crumb).
 //   - Event: one decision on a lane's event log: id, ts, kind (enum
@@ -61,6 +65,21 @@
 // schema (Avro schema resolution: reader defaults filled, writer-only fields
 // skipped).
 //
+// # Versions
+//
+// Versions(name) lists the versions of a schema the binary holds (GLYPH and
+// MatrizMessage: V1 and V2; the others: V1), SchemaOf and TextOf return
+// one, and Latest stands for the newest. One Go type serves every version:
+// Glyph carries the v2 fields, which a v1 writer leaves out and a v1 reader
+// leaves empty. The functions without "As" (AppendEncode, Decode, Resolve,
+// ResolveID, DecodeWire, AppendWire) use the latest version, for writing as
+// for reading, so a binary writes the version it reads best; the "As"
+// variants pin one: AppendEncodeAs / AppendWireAs for a producer that must
+// keep writing v1 while consumers upgrade, DecodeWireAs / ResolveIDAs for
+// a consumer built with an older reader schema. Both directions hold for
+// GLYPH v1 and v2 (FULL compatibility): a v2 reader fills the defaults into
+// v1 data, a v1 reader skips the v2 fields.
+//
 // # Wire format
 //
 // Kafka values use the Confluent wire format: the magic byte 0, the schema
@@ -96,7 +115,10 @@
 // longer decode to their fixture (or, for fixtures without multi-entry
 // maps, no longer match the encoding byte for byte) and the seeds made
 // from them;
-// evolution/ holds the test-only GLYPH v2 (and a breaking GLYPH) for the
-// schema-resolution tests; fuzz/<FuzzName>/ holds the seed corpora where
+// golden files named *_v2* are written with version 2, the others with
+// version 1 (the v1 wire format stays pinned, since logs written before v2
+// must still read back); evolution/ holds the test-only GLYPH v3 and
+// MatrizMessage v3, which break BACKWARD compatibility (kind retyped from
+// string to int), as the negative case; fuzz/<FuzzName>/ holds the seed corpora where
 // `go test -fuzz` finds them.
 package schemas

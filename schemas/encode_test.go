@@ -35,11 +35,11 @@ func TestEncodeAppends(t *testing.T) {
 	buf := make([]byte, 0, 64) // small, so some records grow it and some reuse it
 	for round := range 2 {
 		for _, f := range fixtures() {
-			buf, err = encodeAny(buf[:0], f.value)
+			buf, err = encodeAny(buf[:0], f.value, f.version)
 			if err != nil {
 				t.Fatalf("round %d %s: %v", round, f.name, err)
 			}
-			v, err := decodeAny(f.schema, buf)
+			v, err := decodeAny(f.schema, f.version, buf)
 			if err != nil {
 				t.Fatalf("round %d %s: decode from the reused buffer: %v", round, f.name, err)
 			}
@@ -198,7 +198,7 @@ func TestEncodeErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := encodeAny(nil, c.value)
+			_, err := encodeAny(nil, c.value, Latest)
 			if !errors.Is(err, ErrEncode) {
 				t.Fatalf("got %v, want ErrEncode", err)
 			}

@@ -10,9 +10,10 @@ import (
 // file. Times are UTC with microsecond precision, the resolution of
 // timestamp-micros, so a decoded value compares equal to the fixture.
 type fixture struct {
-	name   string // golden file stem
-	schema Name
-	value  any // *Glyph, *MatrizMessage, *MatrizResult, *Event or *Trace
+	name    string // golden file stem
+	schema  Name
+	value   any     // *Glyph, *MatrizMessage, *MatrizResult, *Event or *Trace
+	version Version // the schema version the golden file is written with
 }
 
 const (
@@ -88,7 +89,47 @@ func messageFixture() MatrizMessage {
 	}
 }
 
+// glyphV2Fixture is a GLYPH v2 with every v2 field set.
+func glyphV2Fixture() Glyph {
+	sid := "sid-42"
+	return Glyph{
+		ID:         uuidGlyph,
+		Kind:       "intent",
+		Version:    "2.0.0",
+		Tags:       map[string]string{"ethics": "⚖"},
+		SubjectSID: &sid,
+		Consent:    &Consent{Granted: true, Purpose: "care"},
+		Provenance: []string{"sensor:a", "node:memory"},
+	}
+}
+
+// fixtures returns every fixture: the v1 ones (whose golden files pin the
+// v1 wire format that producers pinned to V1 still write, and that every
+// log written before v2 holds) and the GLYPH/MatrizMessage v2 ones.
 func fixtures() []fixture {
+	v1 := fixturesV1()
+	for i := range v1 {
+		v1[i].version = V1
+	}
+	g2 := glyphV2Fixture()
+	m2 := messageFixture()
+	m2.Glyph = glyphV2Fixture()
+	empty := ""
+	m2Edge := MatrizMessage{MsgID: uuidMsg, TS: tsBefore70, Lane: LaneCandidate,
+		Glyph: Glyph{ID: uuidGlyph, Kind: "", Version: "", Tags: map[string]string{"k": "ü"},
+			SubjectSID: &empty, Consent: &Consent{}, Provenance: []string{"", "节点:记忆"}},
+		Payload: Payload{"": nil}, Topic: "trend"}
+	return append(v1,
+		fixture{name: "glyph_v2", schema: NameGlyph, value: &g2, version: V2},
+		fixture{name: "glyph_v2_minimal", schema: NameGlyph, value: &Glyph{ID: uuidGlyph, Kind: "attention", Version: "2"}, version: V2},
+		fixture{name: "message_v2_full", schema: NameMessage, value: &m2, version: V2},
+		fixture{name: "message_v2_minimal", schema: NameMessage, value: &MatrizMessage{MsgID: uuidMsg, TS: time.Unix(0, 0).UTC(), Lane: LaneExperimental,
+			Glyph: Glyph{ID: uuidGlyph, Kind: "memory", Version: "2"}, Topic: "memory"}, version: V2},
+		fixture{name: "message_v2_edge", schema: NameMessage, value: &m2Edge, version: V2},
+	)
+}
+
+func fixturesV1() []fixture {
 	msgFull := messageFixture()
 	msgMinimal := MatrizMessage{MsgID: uuidMsg, TS: time.Unix(0, 0).UTC(), Lane: LaneExperimental,
 		Glyph: Glyph{ID: uuidGlyph, Kind: "memory", Version: "1"}, Topic: "memory"}
@@ -97,12 +138,12 @@ func fixtures() []fixture {
 		Payload: payloadEdge(), Topic: "trend"}
 	g := glyphFixture()
 	return []fixture{
-		{"glyph_minimal", NameGlyph, &Glyph{ID: uuidGlyph, Kind: "attention", Version: "1"}},
-		{"glyph_tagged", NameGlyph, &g},
-		{"message_minimal", NameMessage, &msgMinimal},
-		{"message_full", NameMessage, &msgFull},
-		{"message_edge", NameMessage, &msgEdge},
-		{"result_ok", NameResult, &MatrizResult{
+		{name: "glyph_minimal", schema: NameGlyph, value: &Glyph{ID: uuidGlyph, Kind: "attention", Version: "1"}},
+		{name: "glyph_tagged", schema: NameGlyph, value: &g},
+		{name: "message_minimal", schema: NameMessage, value: &msgMinimal},
+		{name: "message_full", schema: NameMessage, value: &msgFull},
+		{name: "message_edge", schema: NameMessage, value: &msgEdge},
+		{name: "result_ok", schema: NameResult, value: &MatrizResult{
 			ID: "res-" + uuidMsg + "-memory", MsgID: uuidMsg, TS: tsFixture, Lane: LaneProd,
 			Node: "memory", NodeVersion: "1.2.0", OK: true,
 			Payload: Payload{"fanout": int64(2), "depth": int64(1), "summary": "stored", "embedding": []float64{0.5, 0.25}},
@@ -111,19 +152,19 @@ func fixtures() []fixture {
 				{Stage: "memory", T: tsFixture.Add(time.Millisecond), Data: payloadAll()},
 			},
 		}},
-		{"result_denied", NameResult, &MatrizResult{
+		{name: "result_denied", schema: NameResult, value: &MatrizResult{
 			ID: "res-" + uuidMsg + "-guardian", MsgID: uuidMsg, TS: tsBefore70, Lane: LaneCandidate,
 			Node: "governance", NodeVersion: "0.9.1", OK: false,
 			Reasons: []string{"no consent tag", "risk 0.41 > max_risk 0.35"},
 		}},
-		{"event_drift", NameEvent, &Event{
+		{name: "event_drift", schema: NameEvent, value: &Event{
 			ID: "evt-1", TS: tsFixture, Kind: EventDriftAlert, Lane: LaneProd, GlyphID: uuidGlyph,
 			MsgID: uuidMsg, Stage: "drift", Payload: Payload{"drift_ema": 0.27, "level": "warn", "window": int64(30)},
 		}},
-		{"event_minimal", NameEvent, &Event{ID: "evt-2", TS: tsFixture, Kind: EventUnknown, Lane: LaneExperimental, GlyphID: uuidGlyph}},
-		{"event_edge", NameEvent, &Event{ID: "evt-3", TS: tsBefore70, Kind: EventFlagChange, Lane: LaneCandidate,
+		{name: "event_minimal", schema: NameEvent, value: &Event{ID: "evt-2", TS: tsFixture, Kind: EventUnknown, Lane: LaneExperimental, GlyphID: uuidGlyph}},
+		{name: "event_edge", schema: NameEvent, value: &Event{ID: "evt-3", TS: tsBefore70, Kind: EventFlagChange, Lane: LaneCandidate,
 			GlyphID: uuidGlyph, Stage: "control", Payload: payloadEdge()}},
-		{"trace_full", NameTrace, &Trace{
+		{name: "trace_full", schema: NameTrace, value: &Trace{
 			ID: "trc-1", TS: tsFixture, MsgID: uuidMsg, Lane: LaneProd, Stage: "guardian", Decision: "deny",
 			Crumbs: []Crumb{
 				{Stage: "drift", T: tsFixture, Data: Payload{"drift_ema": 0.41}},
@@ -136,6 +177,6 @@ func fixtures() []fixture {
 			DataOrigin:      "matriz.prod.messages",
 			ExplanationLink: "https://example.invalid/explain/trc-1",
 		}},
-		{"trace_minimal", NameTrace, &Trace{ID: "trc-2", TS: tsFixture, Lane: LaneExperimental, RiskClass: RiskMinimal}},
+		{name: "trace_minimal", schema: NameTrace, value: &Trace{ID: "trc-2", TS: tsFixture, Lane: LaneExperimental, RiskClass: RiskMinimal}},
 	}
 }

@@ -52,64 +52,76 @@ func FuzzParseWire(f *testing.F) {
 				t.Fatalf("header round trip: %x != %x", again, b)
 			}
 		}
-		var m MatrizMessage
-		_, err = DecodeWire(context.Background(), l, b, &m)
-		var (
-			we *WireError
-			se *SchemaIDError
-		)
-		if err != nil && !errors.As(err, &we) && !errors.As(err, &se) && !errors.Is(err, ErrDecode) {
-			t.Fatalf("untyped error %T: %v", err, err)
+		for _, v := range Versions(NameMessage) {
+			var m MatrizMessage
+			_, err = DecodeWireAs(context.Background(), l, b, &m, v)
+			var (
+				we *WireError
+				se *SchemaIDError
+			)
+			if err != nil && !errors.As(err, &we) && !errors.As(err, &se) && !errors.Is(err, ErrDecode) {
+				t.Fatalf("reader %s: untyped error %T: %v", v, err, err)
+			}
 		}
 	})
 }
 
-// FuzzDecodeMessage checks the MatrizMessage decoder on arbitrary bodies:
-// never a panic; a failure is a *DecodeError; and whatever decodes must
-// encode again and decode to an equal value. Values are compared, not
-// bytes: twmb/avro writes maps in Go's iteration order, so only a message
-// whose maps have at most one entry has one encoding, and there the bytes
-// of two encodes must match.
+// FuzzDecodeMessage checks the MatrizMessage decoder, with every version
+// of the schema, on arbitrary bodies: never a panic; a failure is a
+// *DecodeError; and whatever decodes must encode again with that version
+// and decode to an equal value. Values are compared, not bytes: twmb/avro
+// writes maps in Go's iteration order, so only a message whose maps have
+// at most one entry has one encoding, and there the bytes of two encodes
+// must match.
 func FuzzDecodeMessage(f *testing.F) {
 	m := messageFixture()
-	b, err := AppendEncode(nil, &m)
-	if err != nil {
-		f.Fatal(err)
+	m.Glyph = glyphV2Fixture()
+	for _, v := range Versions(NameMessage) {
+		b, err := AppendEncodeAs(nil, &m, v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
-	f.Add(b)
 	head := messageHead(f)
 	f.Add(cat(head, long(-2), long(20), str("a"), str("b"), str("c"), str("d"), long(0), long(0), str("t")))                          // tags in a sized block
 	f.Add(cat(head, long(0), long(1), str("v"), long(branchDoubles), long(-1), long(8), make([]byte, 8), long(0), long(0), str("t"))) // vector in a sized block
 	f.Add(cat(head, long(0), long(2), str("k"), long(branchNull), str("k"), long(branchLong), long(1), long(0), str("t")))            // duplicate key
 	f.Add(cat(head, long(1<<62)))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var got MatrizMessage
-		if err := Decode(body, &got); err != nil {
-			var de *DecodeError
-			if !errors.Is(err, ErrDecode) || !errors.As(err, &de) {
-				t.Fatalf("untyped error %T: %v", err, err)
-			}
-			return
-		}
-		_ = got.Validate() // must not panic on anything the decoder accepts
-		enc, err := AppendEncode(nil, &got)
-		if err != nil {
-			t.Fatalf("decoded value does not encode: %v\n%#v", err, got)
-		}
-		var again MatrizMessage
-		if err := Decode(enc, &again); err != nil {
-			t.Fatalf("re-encoded value does not decode: %v\n%x", err, enc)
-		}
-		for _, d := range diffValues(&got, &again) {
-			t.Error(d)
-		}
-		if maxMapLen(reflect.ValueOf(&again)) <= 1 {
-			enc2, err := AppendEncode(nil, &again)
-			if err != nil || !bytes.Equal(enc, enc2) {
-				t.Fatalf("encoding not stable: %v\n%x\n%x", err, enc, enc2)
-			}
+		for _, v := range Versions(NameMessage) {
+			fuzzMessageVersion(t, body, v)
 		}
 	})
+}
+
+func fuzzMessageVersion(t *testing.T, body []byte, v Version) {
+	var got MatrizMessage
+	if err := DecodeAs(body, &got, v); err != nil {
+		var de *DecodeError
+		if !errors.Is(err, ErrDecode) || !errors.As(err, &de) {
+			t.Fatalf("%s: untyped error %T: %v", v, err, err)
+		}
+		return
+	}
+	_ = got.Validate() // must not panic on anything the decoder accepts
+	enc, err := AppendEncodeAs(nil, &got, v)
+	if err != nil {
+		t.Fatalf("%s: decoded value does not encode: %v\n%#v", v, err, got)
+	}
+	var again MatrizMessage
+	if err := DecodeAs(enc, &again, v); err != nil {
+		t.Fatalf("%s: re-encoded value does not decode: %v\n%x", v, err, enc)
+	}
+	for _, d := range diffValues(&got, &again) {
+		t.Errorf("%s: %s", v, d)
+	}
+	if maxMapLen(reflect.ValueOf(&again)) <= 1 {
+		enc2, err := AppendEncodeAs(nil, &again, v)
+		if err != nil || !bytes.Equal(enc, enc2) {
+			t.Fatalf("%s: encoding not stable: %v\n%x\n%x", v, err, enc, enc2)
+		}
+	}
 }
 
 // TestFuzzSeeds keeps the seed corpora in step with the golden files: every
@@ -123,7 +135,7 @@ func TestFuzzSeeds(t *testing.T) {
 	for _, g := range goldenFiles(t) {
 		if g.schema == NameMessage {
 			seeds[filepath.Join("FuzzDecodeMessage", "golden-"+g.name)] = g.body
-			seeds[filepath.Join("FuzzParseWire", "golden-"+g.name)] = append(AppendWireHeader(nil, 2), g.body...)
+			seeds[filepath.Join("FuzzParseWire", "golden-"+g.name)] = append(AppendWireHeader(nil, ownID(NameMessage, g.version)), g.body...)
 		}
 	}
 	seeds[filepath.Join("FuzzParseWire", "unknown-id")] = append(AppendWireHeader(nil, 99), 0)

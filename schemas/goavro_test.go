@@ -12,7 +12,7 @@ import (
 func TestGoldenDecodesWithGoavro(t *testing.T) {
 	for _, g := range goldenFiles(t) {
 		t.Run(g.name, func(t *testing.T) {
-			native, rest, err := goavroCodec(t, g.schema).NativeFromBinary(g.body)
+			native, rest, err := goavroCodec(t, g.schema, g.version).NativeFromBinary(g.body)
 			if err != nil {
 				t.Fatalf("goavro decode: %v", err)
 			}
@@ -23,7 +23,7 @@ func TestGoldenDecodesWithGoavro(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ours, err := decodeAny(g.schema, g.body)
+			ours, err := decodeAny(g.schema, g.version, g.body)
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
@@ -43,13 +43,13 @@ func TestGoldenDecodesWithGoavro(t *testing.T) {
 func TestGoavroEncodingDecodes(t *testing.T) {
 	for _, f := range fixtures() {
 		t.Run(f.name, func(t *testing.T) {
-			c := goavroCodec(t, f.schema)
+			c := goavroCodec(t, f.schema, f.version)
 			for _, v := range []any{f.value, singleKeyed(f.value)} {
 				body, err := c.BinaryFromNative(nil, toNative(v))
 				if err != nil {
 					t.Fatalf("goavro encode: %v", err)
 				}
-				got, err := decodeAny(f.schema, body)
+				got, err := decodeAny(f.schema, f.version, body)
 				if err != nil {
 					t.Fatalf("decode goavro bytes: %v", err)
 				}
@@ -62,7 +62,7 @@ func TestGoavroEncodingDecodes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ours, err := encodeAny(nil, single)
+			ours, err := encodeAny(nil, single, f.version)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +81,7 @@ func TestSchemaTextsParseEverywhere(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		goavroCodec(t, name)
+		goavroCodec(t, name, Latest)
 		if _, err := parseWriter(text); err != nil {
 			t.Errorf("%s: twmb/avro: %v", name, err)
 		}

@@ -20,9 +20,9 @@ const goldenDir = "testdata/golden"
 
 // goavroCodec returns goavro's codec for the self-contained schema text the
 // registry would hold.
-func goavroCodec(t testing.TB, name Name) *goavro.Codec {
+func goavroCodec(t testing.TB, name Name, ver Version) *goavro.Codec {
 	t.Helper()
-	text, err := Text(name)
+	text, err := TextOf(name, ver)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,9 +36,9 @@ func goavroCodec(t testing.TB, name Name) *goavro.Codec {
 // goldenJSON renders body as Avro JSON through goavro, keys sorted and
 // indented: the reviewable twin of each .avro file. NaN shows as null, the
 // infinities as 1e999 and -1e999, goavro's JSON spellings.
-func goldenJSON(t testing.TB, name Name, body []byte) []byte {
+func goldenJSON(t testing.TB, name Name, ver Version, body []byte) []byte {
 	t.Helper()
-	c := goavroCodec(t, name)
+	c := goavroCodec(t, name, ver)
 	native, rest, err := c.NativeFromBinary(body)
 	if err != nil || len(rest) != 0 {
 		t.Fatalf("goavro decode: %v (%d bytes left)", err, len(rest))
@@ -81,11 +81,11 @@ func goldenJSON(t testing.TB, name Name, body []byte) []byte {
 func TestGolden(t *testing.T) {
 	for _, f := range fixtures() {
 		t.Run(f.name, func(t *testing.T) {
-			body, err := encodeAny(nil, f.value)
+			body, err := encodeAny(nil, f.value, f.version)
 			if err != nil {
 				t.Fatal(err)
 			}
-			fresh, err := decodeAny(f.schema, body)
+			fresh, err := decodeAny(f.schema, f.version, body)
 			if err != nil {
 				t.Fatalf("decode fresh encoding: %v", err)
 			}
@@ -102,7 +102,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (run with -update to create it)", err)
 			}
-			got, err := decodeAny(f.schema, want)
+			got, err := decodeAny(f.schema, f.version, want)
 			if err != nil {
 				t.Fatalf("decode golden (run with -update if the change is intended): %v", err)
 			}
@@ -116,7 +116,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if text := goldenJSON(t, f.schema, want); !bytes.Equal(text, wantText) {
+			if text := goldenJSON(t, f.schema, f.version, want); !bytes.Equal(text, wantText) {
 				t.Errorf("%s does not match its .avro twin:\n%s", jsonPath, text)
 			}
 		})
@@ -136,7 +136,7 @@ func updateGolden(t testing.TB, f fixture, body []byte) {
 	old, err := os.ReadFile(binPath)
 	keep := err == nil && (maxMapLen(reflect.ValueOf(f.value)) > 1 || bytes.Equal(old, body))
 	if keep {
-		v, err := decodeAny(f.schema, old)
+		v, err := decodeAny(f.schema, f.version, old)
 		keep = err == nil && len(diffValues(f.value, v)) == 0
 	}
 	if !keep {
@@ -146,7 +146,7 @@ func updateGolden(t testing.TB, f fixture, body []byte) {
 		old = body
 	}
 	jsonPath := filepath.Join(goldenDir, f.name+".json")
-	if err := os.WriteFile(jsonPath, goldenJSON(t, f.schema, old), 0o644); err != nil {
+	if err := os.WriteFile(jsonPath, goldenJSON(t, f.schema, f.version, old), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -157,7 +157,7 @@ func updateGolden(t testing.TB, f fixture, body []byte) {
 func updateGoldens(t testing.TB) {
 	t.Helper()
 	for _, f := range fixtures() {
-		body, err := encodeAny(nil, f.value)
+		body, err := encodeAny(nil, f.value, f.version)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,19 +9,20 @@ import (
 	"time"
 )
 
-// encodeAny encodes a pointer to any Record type.
-func encodeAny(dst []byte, v any) ([]byte, error) {
+// encodeAny encodes a pointer to any Record type with version ver of its
+// schema.
+func encodeAny(dst []byte, v any, ver Version) ([]byte, error) {
 	switch x := v.(type) {
 	case *Glyph:
-		return AppendEncode(dst, x)
+		return AppendEncodeAs(dst, x, ver)
 	case *MatrizMessage:
-		return AppendEncode(dst, x)
+		return AppendEncodeAs(dst, x, ver)
 	case *MatrizResult:
-		return AppendEncode(dst, x)
+		return AppendEncodeAs(dst, x, ver)
 	case *Event:
-		return AppendEncode(dst, x)
+		return AppendEncodeAs(dst, x, ver)
 	case *Trace:
-		return AppendEncode(dst, x)
+		return AppendEncodeAs(dst, x, ver)
 	}
 	panic(fmt.Sprintf("encodeAny: %T is not a record", v))
 }
@@ -43,21 +44,22 @@ func newRecord(name Name) any {
 	panic("newRecord: unknown schema " + string(name))
 }
 
-// decodeAny decodes src as the record type for name.
-func decodeAny(name Name, src []byte) (any, error) {
+// decodeAny decodes src, written with version ver of name's schema, as the
+// record type for name.
+func decodeAny(name Name, ver Version, src []byte) (any, error) {
 	v := newRecord(name)
 	var err error
 	switch x := v.(type) {
 	case *Glyph:
-		err = Decode(src, x)
+		err = DecodeAs(src, x, ver)
 	case *MatrizMessage:
-		err = Decode(src, x)
+		err = DecodeAs(src, x, ver)
 	case *MatrizResult:
-		err = Decode(src, x)
+		err = DecodeAs(src, x, ver)
 	case *Event:
-		err = Decode(src, x)
+		err = DecodeAs(src, x, ver)
 	case *Trace:
-		err = Decode(src, x)
+		err = DecodeAs(src, x, ver)
 	}
 	return v, err
 }

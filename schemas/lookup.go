@@ -60,14 +60,23 @@ func StaticFetcher(texts map[uint32]string) FetchFunc {
 // schema and into the schema that reads that writer's data as one of the
 // package's Go types. It caches both per id, including the permanent
 // failures, so a consumer parses and resolves each writer schema once. It is
-// safe for concurrent use; two goroutines that miss the cache for the same
-// id at once may both fetch it, which is harmless since ids are immutable.
+// safe for concurrent use. Goroutines that miss the cache for the same id at
+// once share one fetch: the lanes of a pipeline meet a new writer id at the
+// same moment, and a burst of identical registry requests would open
+// connections the registry's graceful shutdown then waits on.
 type SchemaLookup struct {
 	fetch FetchFunc
 
 	mu       sync.RWMutex
 	writers  map[uint32]cached
 	resolved map[resolvedKey]cached
+	inflight map[uint32]*flight // fetches under way, by id
+}
+
+// flight is one fetch that other callers for the same id wait on.
+type flight struct {
+	done chan struct{}
+	c    cached
 }
 
 type cached struct {
@@ -76,8 +85,9 @@ type cached struct {
 }
 
 type resolvedKey struct {
-	id   uint32
-	name Name
+	id      uint32
+	name    Name
+	version Version // concrete: Latest is looked up first
 }
 
 // ErrNoFetcher is returned by NewSchemaLookup without a FetchFunc.
@@ -92,6 +102,7 @@ func NewSchemaLookup(fetch FetchFunc) (*SchemaLookup, error) {
 		fetch:    fetch,
 		writers:  make(map[uint32]cached),
 		resolved: make(map[resolvedKey]cached),
+		inflight: make(map[uint32]*flight),
 	}, nil
 }
 
@@ -105,25 +116,65 @@ func (l *SchemaLookup) Writer(ctx context.Context, id uint32) (*avro.Schema, err
 	if ok {
 		return c.schema, c.err
 	}
+	l.mu.Lock()
+	if c, ok := l.writers[id]; ok {
+		l.mu.Unlock()
+		return c.schema, c.err
+	}
+	if f, ok := l.inflight[id]; ok {
+		l.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.c.schema, f.c.err
+		case <-ctx.Done():
+			return nil, &SchemaIDError{ID: id, Err: ctx.Err()}
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	l.inflight[id] = f
+	l.mu.Unlock()
+
+	f.c = l.fetchWriter(ctx, id)
+	l.mu.Lock()
+	delete(l.inflight, id)
+	if f.c.err == nil || !isTransient(f.c.err) {
+		l.writers[id] = f.c
+	}
+	l.mu.Unlock()
+	close(f.done)
+	return f.c.schema, f.c.err
+}
+
+// fetchWriter fetches and parses the writer schema for id. A fetch failure
+// is not cached, as before (the registry may come back, or learn the id); a
+// text that does not parse is permanent.
+func (l *SchemaLookup) fetchWriter(ctx context.Context, id uint32) cached {
 	text, err := l.fetch(ctx, id)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (fetch: %w)", ctxErr, err)
 		}
-		return nil, &SchemaIDError{ID: id, Err: err}
+		return cached{err: &SchemaIDError{ID: id, Err: &fetchError{err}}}
 	}
-	c = cached{}
-	if c.schema, err = parseWriter(text); err != nil {
-		c = cached{err: &SchemaIDError{ID: id, Err: fmt.Errorf("%w: %w", ErrSchemaText, err)}}
+	s, err := parseWriter(text)
+	if err != nil {
+		return cached{err: &SchemaIDError{ID: id, Err: fmt.Errorf("%w: %w", ErrSchemaText, err)}}
 	}
-	l.mu.Lock()
-	if prev, ok := l.writers[id]; ok {
-		c = prev // keep the first result so every caller shares one *avro.Schema
-	} else {
-		l.writers[id] = c
-	}
-	l.mu.Unlock()
-	return c.schema, c.err
+	return cached{schema: s}
+}
+
+// fetchError marks a FetchFunc's failure, which is not cached (see
+// FetchFunc); it is transparent to errors.Is and errors.As.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// isTransient reports whether err came from the fetcher, so it must not be
+// cached.
+func isTransient(err error) bool {
+	var fe *fetchError
+	return errors.As(err, &fe)
 }
 
 // parseWriter parses a writer schema on its own: a fresh parse per id,
@@ -132,13 +183,26 @@ func parseWriter(text string) (*avro.Schema, error) {
 	return avro.Parse(text)
 }
 
-// ResolveID returns the schema that reads data written with schema id as T,
-// resolved once per (id, T) and cached. When the writer schema is the
-// binary's own, that is T's schema itself and decoding costs no more than
-// Decode. Errors are *SchemaIDError values; ErrIncompatible when the writer
-// cannot be read as T.
+// ResolveID returns the schema that reads data written with schema id as
+// the latest version of T, resolved once per (id, T, version) and cached.
+// When the writer schema is the binary's own, that is T's schema itself and
+// decoding costs no more than Decode. Errors are *SchemaIDError values;
+// ErrIncompatible when the writer cannot be read as T.
 func ResolveID[T Record](ctx context.Context, l *SchemaLookup, id uint32) (*avro.Schema, error) {
-	key := resolvedKey{id: id, name: NameOf[T]()}
+	return ResolveIDAs[T](ctx, l, id, Latest)
+}
+
+// ResolveIDAs is ResolveID for a chosen reader version: the version of T's
+// schema the consumer was built with. A V1 consumer reads v2 data (the v2
+// fields skipped) and a V2 consumer reads v1 data (defaults filled). A
+// version T does not have is an error wrapping ErrUnknownVersion.
+func ResolveIDAs[T Record](ctx context.Context, l *SchemaLookup, id uint32, readerVersion Version) (*avro.Schema, error) {
+	name := NameOf[T]()
+	reader, ver, err := schemaOf(name, readerVersion)
+	if err != nil {
+		return nil, err
+	}
+	key := resolvedKey{id: id, name: name, version: ver}
 	l.mu.RLock()
 	c, ok := l.resolved[key]
 	l.mu.RUnlock()
@@ -150,8 +214,8 @@ func ResolveID[T Record](ctx context.Context, l *SchemaLookup, id uint32) (*avro
 		return nil, err
 	}
 	c = cached{}
-	if c.schema, err = Resolve[T](writer); err != nil {
-		c = cached{err: &SchemaIDError{ID: id, Err: fmt.Errorf("%w %s: %w", ErrIncompatible, key.name, err)}}
+	if c.schema, err = avro.Resolve(writer, reader); err != nil {
+		c = cached{err: &SchemaIDError{ID: id, Err: fmt.Errorf("%w %s %s: %w", ErrIncompatible, name, ver, err)}}
 	}
 	l.mu.Lock()
 	if prev, ok := l.resolved[key]; ok {
@@ -165,15 +229,21 @@ func ResolveID[T Record](ctx context.Context, l *SchemaLookup, id uint32) (*avro
 
 // DecodeWire decodes a Confluent wire-format value into v: it parses the
 // header, looks the schema id up in l, and decodes the body through the
-// writer schema resolved against T. It returns the schema id. Errors are a
-// *WireError (bad header), a *SchemaIDError (id unknown, unusable or not
-// fetchable) or a *DecodeError (bad body).
+// writer schema resolved against the latest version of T. It returns the
+// schema id. Errors are a *WireError (bad header), a *SchemaIDError (id
+// unknown, unusable or not fetchable) or a *DecodeError (bad body).
 func DecodeWire[T Record](ctx context.Context, l *SchemaLookup, b []byte, v *T) (uint32, error) {
+	return DecodeWireAs(ctx, l, b, v, Latest)
+}
+
+// DecodeWireAs is DecodeWire reading into version readerVersion of T's
+// schema (see ResolveIDAs).
+func DecodeWireAs[T Record](ctx context.Context, l *SchemaLookup, b []byte, v *T, readerVersion Version) (uint32, error) {
 	id, body, err := ParseWire(b)
 	if err != nil {
 		return 0, err
 	}
-	resolved, err := ResolveID[T](ctx, l, id)
+	resolved, err := ResolveIDAs[T](ctx, l, id, readerVersion)
 	if err != nil {
 		return id, err
 	}
@@ -181,10 +251,18 @@ func DecodeWire[T Record](ctx context.Context, l *SchemaLookup, b []byte, v *T) 
 }
 
 // AppendWire appends v in the Confluent wire format, the header for schema
-// id then the Avro body, to dst. On error dst is returned unextended.
+// id then the Avro body written with the latest version of T's schema, to
+// dst. id must be the registry's id for that version. On error dst is
+// returned unextended.
 func AppendWire[T Record](dst []byte, id uint32, v *T) ([]byte, error) {
+	return AppendWireAs(dst, id, v, Latest)
+}
+
+// AppendWireAs is AppendWire writing with version ver of T's schema; id
+// must be the registry's id for that version.
+func AppendWireAs[T Record](dst []byte, id uint32, v *T, ver Version) ([]byte, error) {
 	n := len(dst)
-	out, err := AppendEncode(AppendWireHeader(dst, id), v)
+	out, err := AppendEncodeAs(AppendWireHeader(dst, id), v, ver)
 	if err != nil {
 		return dst[:n], err
 	}

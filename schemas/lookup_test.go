@@ -42,7 +42,33 @@ func ownTexts(t testing.TB) map[uint32]string {
 		}
 		texts[uint32(i+1)] = text
 	}
+	// The older versions, at ids 10 + the latest's id.
+	for i, n := range Names {
+		for _, v := range Versions(n) {
+			if v == LatestVersion(n) {
+				continue
+			}
+			text, err := TextOf(n, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts[uint32(10+i+1)] = text
+		}
+	}
 	return texts
+}
+
+// ownID returns the id ownTexts gives version v of name.
+func ownID(name Name, v Version) uint32 {
+	for i, n := range Names {
+		if n == name {
+			if v == LatestVersion(n) || v == Latest {
+				return uint32(i + 1)
+			}
+			return uint32(10 + i + 1)
+		}
+	}
+	panic("ownID: unknown schema " + string(name))
 }
 
 func TestNewSchemaLookupNeedsFetcher(t *testing.T) {

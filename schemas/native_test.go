@@ -49,7 +49,16 @@ func nativeGlyph(g *Glyph) map[string]any {
 	for k, v := range g.Tags {
 		tags[k] = v
 	}
-	return map[string]any{"id": g.ID, "kind": g.Kind, "version": g.Version, "tags": tags}
+	// The v2 fields: goavro ignores the keys a v1 schema lacks.
+	var sid, consent any
+	if g.SubjectSID != nil {
+		sid = map[string]any{"string": *g.SubjectSID}
+	}
+	if g.Consent != nil {
+		consent = map[string]any{"matriz.Consent": map[string]any{"granted": g.Consent.Granted, "purpose": g.Consent.Purpose}}
+	}
+	return map[string]any{"id": g.ID, "kind": g.Kind, "version": g.Version, "tags": tags,
+		"subject_sid": sid, "consent": consent, "provenance": nativeStrings(g.Provenance)}
 }
 
 func nativeStrings(ss []string) []any {
@@ -146,7 +155,20 @@ func glyphFromNative(m map[string]any) Glyph {
 	for k, v := range m["tags"].(map[string]any) {
 		tags[k] = v.(string)
 	}
-	return Glyph{ID: m["id"].(string), Kind: m["kind"].(string), Version: m["version"].(string), Tags: tags}
+	g := Glyph{ID: m["id"].(string), Kind: m["kind"].(string), Version: m["version"].(string), Tags: tags}
+	// v2 fields, present when the schema was GLYPH v2.
+	if sid, ok := m["subject_sid"].(map[string]any); ok {
+		s := sid["string"].(string)
+		g.SubjectSID = &s
+	}
+	if c, ok := m["consent"].(map[string]any); ok {
+		r := c["matriz.Consent"].(map[string]any)
+		g.Consent = &Consent{Granted: r["granted"].(bool), Purpose: r["purpose"].(string)}
+	}
+	if p, ok := m["provenance"]; ok {
+		g.Provenance = stringsFromNative(p)
+	}
+	return g
 }
 
 func stringsFromNative(n any) []string {

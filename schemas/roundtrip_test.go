@@ -13,11 +13,11 @@ import (
 func TestRoundTrip(t *testing.T) {
 	for _, f := range fixtures() {
 		t.Run(f.name, func(t *testing.T) {
-			b, err := encodeAny(nil, f.value)
+			b, err := encodeAny(nil, f.value, f.version)
 			if err != nil {
 				t.Fatalf("encode: %v", err)
 			}
-			got, err := decodeAny(f.schema, b)
+			got, err := decodeAny(f.schema, f.version, b)
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
@@ -26,11 +26,11 @@ func TestRoundTrip(t *testing.T) {
 			}
 			byteStable := maxMapLen(reflect.ValueOf(f.value)) <= 1
 			for range 5 {
-				again, err := encodeAny(nil, got)
+				again, err := encodeAny(nil, got, f.version)
 				if err != nil {
 					t.Fatalf("re-encode: %v", err)
 				}
-				back, err := decodeAny(f.schema, again)
+				back, err := decodeAny(f.schema, f.version, again)
 				if err != nil {
 					t.Fatalf("decode re-encoding: %v", err)
 				}
@@ -62,13 +62,13 @@ func TestEveryPayloadBranchInEveryRecord(t *testing.T) {
 		ev := Event{ID: "e", TS: tsFixture, Kind: EventReward, Lane: LaneProd, Payload: p}
 		tr := Trace{ID: "t", TS: tsFixture, Lane: LaneProd, RiskClass: RiskLimited, Inputs: p, Outputs: p,
 			Crumbs: []Crumb{{Stage: "s", T: tsFixture, Data: p}}}
-		for _, f := range []fixture{{"message", NameMessage, &msg}, {"result", NameResult, &res}, {"event", NameEvent, &ev}, {"trace", NameTrace, &tr}} {
-			b, err := encodeAny(nil, f.value)
+		for _, f := range []fixture{{name: "message", schema: NameMessage, value: &msg}, {name: "result", schema: NameResult, value: &res}, {name: "event", schema: NameEvent, value: &ev}, {name: "trace", schema: NameTrace, value: &tr}} {
+			b, err := encodeAny(nil, f.value, f.version)
 			if err != nil {
 				t.Errorf("%s %q: encode: %v", f.name, key, err)
 				continue
 			}
-			got, err := decodeAny(f.schema, b)
+			got, err := decodeAny(f.schema, f.version, b)
 			if err != nil {
 				t.Errorf("%s %q: decode: %v", f.name, key, err)
 				continue

@@ -100,10 +100,16 @@ func payloadError(field string, err error) error {
 	return &EncodeError{Field: field, Err: err}
 }
 
-// fromWire normalises decoded payload values to the documented Go types.
+// fromWire normalises decoded payload values to the documented Go types,
+// and an empty glyph provenance to nil, the zero value a producer that
+// never set it has, so a message round-trips to a deeply equal value
+// whichever GLYPH version carried it.
 func fromWire[T Record](v *T) error {
 	switch x := any(v).(type) {
+	case *Glyph:
+		x.normalize()
 	case *MatrizMessage:
+		x.Glyph.normalize()
 		return x.Payload.normalize()
 	case *MatrizResult:
 		if err := x.Payload.normalize(); err != nil {
@@ -131,4 +137,10 @@ func normalizeCrumbs(cs []Crumb) error {
 		}
 	}
 	return nil
+}
+
+func (g *Glyph) normalize() {
+	if len(g.Provenance) == 0 {
+		g.Provenance = nil
+	}
 }

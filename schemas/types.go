@@ -34,12 +34,33 @@ func (l Lane) Valid() bool {
 // types, so stages can type-switch.
 type Payload map[string]any
 
-// Glyph is GLYPH v1, the symbolic identity a message is about.
+// Glyph is the symbolic identity a message is about. One Go type reads and
+// writes both GLYPH versions: v1 has ID, Kind, Version and Tags; v2 adds
+// SubjectSID, Consent and Provenance, each optional with a default. Written
+// with the v1 schema, the v2 fields are left out (twmb/avro encodes only
+// the fields the schema has); read from v1 data, they take v2's defaults:
+// nil, nil and an empty list. An empty Provenance always decodes as nil,
+// so a Glyph that never set one round-trips to a deeply equal value.
 type Glyph struct {
 	ID      string            `avro:"id"`
 	Kind    string            `avro:"kind"`
 	Version string            `avro:"version"`
 	Tags    map[string]string `avro:"tags"`
+
+	// SubjectSID is the data subject's pseudonymous id (v2); nil when
+	// absent, which v1 data always is.
+	SubjectSID *string `avro:"subject_sid"`
+	// Consent is the data subject's consent (v2); nil when none was given.
+	Consent *Consent `avro:"consent"`
+	// Provenance lists where the glyph came from, oldest first (v2).
+	Provenance []string `avro:"provenance"`
+}
+
+// Consent is GLYPH v2's record of a data subject's consent: whether it was
+// granted, and for what purpose.
+type Consent struct {
+	Granted bool   `avro:"granted"`
+	Purpose string `avro:"purpose"`
 }
 
 // MatrizMessage is one message of the consciousness stream. Its Kafka key is

@@ -38,6 +38,7 @@ func commands() []command {
 		{"actions", "list external actions waiting for a human approval", runActions},
 		{"approve", "approve a waiting external action", runApprove},
 		{"bench", "measure a raw Kafka copy against the full chain on the embedded broker", runBench},
+		{"schema", "list, show, register, check, diff schemas and set compatibility levels", runSchema},
 	}
 }
 

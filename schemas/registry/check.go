@@ -21,6 +21,35 @@ import (
 // err is an *Error of kind ErrInvalidLevel or ErrInvalidSchema when the
 // level or a schema cannot be used at all.
 func Check(level Level, newSchema string, existing []string) (compatible bool, reasons []string, err error) {
+	priors := make([]labelled, len(existing))
+	for i, s := range existing {
+		priors[i] = labelled{label: fmt.Sprintf("existing schema %d", i+1), text: s}
+	}
+	return check(level, newSchema, priors)
+}
+
+// SubjectVersion is one registered version of a subject: its number and
+// schema text.
+type SubjectVersion struct {
+	Version int
+	Schema  string
+}
+
+// CheckVersions is Check against a subject's registered versions (oldest
+// first), naming each "version N" in the reasons as the registry itself
+// does, so `matriz schema check --level` and the registry's own answer
+// read the same.
+func CheckVersions(level Level, newSchema string, versions []SubjectVersion) (compatible bool, reasons []string, err error) {
+	priors := make([]labelled, len(versions))
+	for i, v := range versions {
+		priors[i] = labelled{label: fmt.Sprintf("version %d", v.Version), text: v.Schema}
+	}
+	return check(level, newSchema, priors)
+}
+
+type labelled struct{ label, text string }
+
+func check(level Level, newSchema string, existing []labelled) (bool, []string, error) {
 	if _, err := ParseLevel(string(level)); err != nil {
 		return false, nil, err
 	}
@@ -29,14 +58,14 @@ func Check(level Level, newSchema string, existing []string) (compatible bool, r
 		return false, nil, apiErr(ErrInvalidSchema, "invalid new schema: %v", err)
 	}
 	priors := make([]prior, len(existing))
-	for i, s := range existing {
-		ps, err := parseSchema(s)
+	for i, e := range existing {
+		ps, err := parseSchema(e.text)
 		if err != nil {
-			return false, nil, apiErr(ErrInvalidSchema, "invalid existing schema %d: %v", i+1, err)
+			return false, nil, apiErr(ErrInvalidSchema, "invalid %s: %v", e.label, err)
 		}
-		priors[i] = prior{label: fmt.Sprintf("existing schema %d", i+1), schema: ps}
+		priors[i] = prior{label: e.label, schema: ps}
 	}
-	reasons = checkParsed(level, next, priors)
+	reasons := checkParsed(level, next, priors)
 	return len(reasons) == 0, reasons, nil
 }
 

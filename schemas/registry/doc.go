@@ -21,8 +21,11 @@
 //	http.ListenAndServe("127.0.0.1:8081", reg.Handler())
 //
 // Compatibility is decided by the Avro specification's schema resolution
-// rules (github.com/twmb/avro CheckCompatibility); [Check] exposes the same
-// decision offline, for `matriz schema check`.
+// rules (github.com/twmb/avro CheckCompatibility); [Check] and
+// [CheckVersions] expose the same decision offline, for `matriz schema
+// check --level`, and [Diff] lists what changed between two schemas, field
+// by field, with what each change means for BACKWARD and FORWARD, for
+// `matriz schema diff`.
 //
 // A registry is the only writer of its topic: two registries writing one
 // topic at once would assign the same ids to different schemas.
