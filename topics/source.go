@@ -35,9 +35,12 @@ import (
 //
 // Rebalances are kafka-go's: after one, partitions restart from the
 // group's committed offset, so records in flight may be delivered twice
-// (the tracker notices the rewind). An old generation's late acks may
-// commit a partition that moved to another member; the offset they store
-// is one this member fully processed, so that costs duplicates, never loss.
+// (the tracker notices the rewind). kafka-go does not say which partitions
+// moved away, and late acks of their records would overwrite the new
+// owner's newer commits; so after each rebalance the Source reads its
+// assignment from the group coordinator and commits only what it owns (see
+// assignment.go). A joining member waits about one heartbeat (1 s) for its
+// first record: the others learn of the rebalance from their heartbeat.
 type Source struct {
 	r   *kafka.Reader
 	cfg sourceConfig
