@@ -16,8 +16,9 @@ type inflight struct {
 }
 
 type pending struct {
-	msg    topics.Message
-	reason string // DLQ reason set at decode; "" when the record decoded
+	msg      topics.Message
+	reason   string // DLQ reason set at decode; "" when the record decoded
+	schemaID uint32 // the writer schema id the record was decoded from
 }
 
 func newInflight() *inflight { return &inflight{m: map[int64]*pending{}} }

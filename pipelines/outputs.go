@@ -42,7 +42,8 @@ func resolveLaneIDs(s *Serde, lane string) (laneIDs, error) {
 //   - a decimation event stands for the records it skipped: their Acks
 //     resolve when it is durable.
 type outputs struct {
-	slab     []byte // encoded values are carved from it: one allocation per many outputs
+	slab          []byte // encoded values are carved from it: one allocation per many outputs
+	readerVersion schemas.Version
 	lane     string
 	ids      laneIDs
 	inflight *inflight
@@ -176,6 +177,7 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 }
 
 func (o *outputs) result(p *pending, r *stages.Record, f *stages.Frame) (topics.Message, error) {
+	r.Result.Trace = append([]schemas.Crumb{o.decodeCrumb(p, r.Msg)}, r.Result.Trace...)
 	val, err := appendSlab(o, o.ids.result, r.Result)
 	if err != nil {
 		return topics.Message{}, err
@@ -257,4 +259,31 @@ func appendSlab[T schemas.Record](o *outputs, id uint32, v *T) ([]byte, error) {
 	}
 	o.slab = out // a value larger than what was left moved to a new array: continue there
 	return out[start:len(out):len(out)], nil
+}
+
+// StageDecode names the runtime's crumb on every result: how the input was
+// read — the writer schema id, the reader version, and the GLYPH v2 fields
+// as the reader saw them (defaults filled when the writer was v1).
+const StageDecode = "decode"
+
+func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage) schemas.Crumb {
+	reader := o.readerVersion
+	if reader == schemas.Latest {
+		reader = schemas.LatestVersion(schemas.NameMessage)
+	}
+	data := schemas.Payload{"schema_id": int64(p.schemaID), "reader_version": int64(reader)}
+	if reader >= schemas.V2 {
+		g := m.Glyph
+		data["glyph_subject_sid"] = nil
+		if g.SubjectSID != nil {
+			data["glyph_subject_sid"] = *g.SubjectSID
+		}
+		data["glyph_consent"] = nil
+		if g.Consent != nil {
+			data["glyph_consent"] = g.Consent.Granted
+			data["glyph_consent_purpose"] = g.Consent.Purpose
+		}
+		data["glyph_provenance"] = append([]string{}, g.Provenance...)
+	}
+	return schemas.Crumb{Stage: StageDecode, T: m.TS, Data: data}
 }

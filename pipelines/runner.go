@@ -31,6 +31,12 @@ type RunConfig struct {
 	Clock    clock.Clock
 	Logger   *slog.Logger
 	Executor stages.Executor // performs guardian-approved external actions
+	// ReaderVersion is the MatrizMessage schema version the lane reads
+	// with (default the newest): every writer schema is resolved into it,
+	// so a v2 lane reads v1 messages with v2's defaults, and a v1 lane
+	// reads v2 messages without the v2 fields. It is how a rolling upgrade
+	// moves a lane to a new version while producers still write the old.
+	ReaderVersion schemas.Version
 
 	// Ready, when set, is called once the lane has joined its group.
 	Ready func()

@@ -95,7 +95,13 @@ func (s *Stack) BrokerAddrs() []string { return s.Broker.Addrs() }
 func (s *Stack) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	errs := []error{s.server.Shutdown(ctx)}
+	// Shutdown waits for idle keep-alive connections to close; a client
+	// that never closes them would hold it to the deadline, so past it the
+	// server closes them itself.
+	errs := []error{}
+	if err := s.server.Shutdown(ctx); err != nil {
+		errs = append(errs, s.server.Close())
+	}
 	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}

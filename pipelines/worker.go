@@ -81,6 +81,7 @@ func (w *partitionWorker) run(ctx context.Context) error {
 		return err
 	}
 	w.outs = newOutputs(string(lr.lane), lr.ids, w.inflight, lr.reportErr)
+	w.outs.readerVersion = lr.cfg.ReaderVersion
 
 	decode := flow.NewMap(w.decode, 1)
 	idle := newIdleWatermark(w.claim.Partition, lr.clock, lr.cfg.IdleAfter, lr.cfg.IdleAllowance, func() bool { return w.src.Lag() == 0 })
@@ -152,8 +153,9 @@ func (w *partitionWorker) decode(m topics.Message) any {
 	rec := &stages.Record{Partition: m.Partition, Offset: m.Offset}
 	var msg schemas.MatrizMessage
 	for attempt := 0; ; attempt++ {
-		_, err := schemas.DecodeWire(w.work, lr.serde.Lookup(), m.Value, &msg)
+		id, err := schemas.DecodeWireAs(w.work, lr.serde.Lookup(), m.Value, &msg, lr.cfg.ReaderVersion)
 		if err == nil {
+			p.schemaID = id
 			break
 		}
 		if reason := decodeReason(err); reason != "" {

@@ -29,6 +29,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	httpAddr := fs.String("http-addr", "", "`address` for /metrics and /healthz (empty: none)")
 	status := fs.Duration("status-every", time.Second, "status line `interval` (0: none)")
 	debug := fs.Bool("debug", false, "log assignments, flag changes and client warnings to stderr")
+	readerVersion := fs.String("schema-version", "latest", "MatrizMessage schema `version` to read with (v1, v2 or latest): every writer version is resolved into it")
 	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -39,6 +40,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	l, err := resolveLane(*lane, e)
 	if err != nil {
 		return err
+	}
+	rv, err := schemas.ParseVersion(*readerVersion)
+	if err != nil {
+		return usagef("--schema-version: %v", err)
 	}
 	// The spec is validated before any connection is made.
 	spec, err := pipelines.LoadSpec(*pipeline)
@@ -70,7 +75,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	go func() {
 		done <- pipelines.Run(ctx, pipelines.RunConfig{
 			Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg, Group: *group, Spec: spec,
-			Getenv: e.getenv, Metrics: metrics, Counters: counters, Logger: logger, SessionTimeout: *session,
+			Getenv: e.getenv, Metrics: metrics, Counters: counters, Logger: logger, SessionTimeout: *session, ReaderVersion: rv,
 			Ready: func() { close(ready) },
 		})
 	}()
