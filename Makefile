@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/matriz
 PKGS    := ./...
 
-.PHONY: build dev test audit bench fuzz clean
+.PHONY: build dev test audit bench image clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/matriz
@@ -25,6 +25,12 @@ audit: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# image builds the scratch image matriz:dev (deploy/Dockerfile) from a
+# static binary; deploy/docker-compose.yml runs every lane from it.
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/matriz
+	docker build -f deploy/Dockerfile -t matriz:dev .
 
 clean:
 	rm -rf bin .matriz
