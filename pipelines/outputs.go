@@ -44,11 +44,11 @@ func resolveLaneIDs(s *Serde, lane string) (laneIDs, error) {
 type outputs struct {
 	slab          []byte // encoded values are carved from it: one allocation per many outputs
 	readerVersion schemas.Version
-	lane     string
-	ids      laneIDs
-	inflight *inflight
-	onErr    func(error)
-	topics   struct{ results, events, traces, actions, dlq string }
+	lane          string
+	ids           laneIDs
+	inflight      *inflight
+	onErr         func(error)
+	topics        struct{ results, events, traces, actions, dlq string }
 }
 
 func newOutputs(lane string, ids laneIDs, fl *inflight, onErr func(error)) *outputs {
