@@ -107,6 +107,23 @@ func run(t *testing.T, name string, args ...string) []byte {
 	return out
 }
 
+// runFor runs a command that may not end by itself (kcat -e chasing a
+// topic that keeps growing) for at most d, and returns what it printed by
+// then. Only a failure other than the deadline fails the test.
+func runFor(t *testing.T, d time.Duration, name string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil && ctx.Err() == nil {
+		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), err, out, stderr.String())
+	}
+	return out
+}
+
 // runPython runs testdata/script with Debian's Python and decodes its JSON
 // output into v.
 func runPython(t *testing.T, v any, script string, args ...string) {
