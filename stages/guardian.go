@@ -363,7 +363,7 @@ func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 	if m.Lane != f.Lane {
 		d.refuse("message of lane %q on the %s lane", m.Lane, f.Lane)
 	}
-	g.checkConsent(d, m.Glyph.Tags)
+	g.checkConsent(d, &m.Glyph)
 	risk, err := decisionRisk(r)
 	d.inputs["risk"] = risk
 	switch {
@@ -643,7 +643,22 @@ func (g *Guardian) actionEvent(f *Frame, a *Action, status string, ts time.Time,
 	}
 }
 
-func (g *Guardian) checkConsent(d *decision, tags map[string]string) {
+// checkConsent refuses without consent for a purpose. GLYPH v2's
+// first-class consent wins when the producer set it; otherwise the v1
+// convention, the consent and purpose tags, decides.
+func (g *Guardian) checkConsent(d *decision, glyph *schemas.Glyph) {
+	if c := glyph.Consent; c != nil {
+		d.inputs["consent"] = c.Granted
+		d.inputs["purpose"] = c.Purpose
+		if !c.Granted {
+			d.refuse("glyph consent not granted")
+		}
+		if strings.TrimSpace(c.Purpose) == "" {
+			d.refuse("glyph consent has no purpose")
+		}
+		return
+	}
+	tags := glyph.Tags
 	consent, ok := tags["consent"]
 	d.inputs["consent"] = consent
 	switch {

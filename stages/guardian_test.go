@@ -112,6 +112,12 @@ func TestGuardianPolicies(t *testing.T) {
 		{name: "bad action kind", p: schemas.Payload{"action_kind": int64(3)}, outcome: OutcomeDeny, reason: "action_kind 3 is not a non-empty string"},
 		{name: "risky action denied, no preview", p: schemas.Payload{"action_kind": "notify", "priority": "P2", "risk": 0.8}, outcome: OutcomeDeny, reason: "exceeds max_risk"},
 		{name: "action without consent", tags: noConsent, p: schemas.Payload{"action_kind": "notify", "priority": "P2"}, outcome: OutcomeDeny, reason: "consent"},
+		{name: "GLYPH v2 consent granted beats missing tags", tags: map[string]string{},
+			setup: func(r *Record) { r.Msg.Glyph.Consent = &schemas.Consent{Granted: true, Purpose: "care"} }, outcome: OutcomeAllow},
+		{name: "GLYPH v2 consent refused beats granted tags",
+			setup: func(r *Record) { r.Msg.Glyph.Consent = &schemas.Consent{Granted: false, Purpose: "care"} }, outcome: OutcomeDeny, reason: "glyph consent not granted"},
+		{name: "GLYPH v2 consent without purpose",
+			setup: func(r *Record) { r.Msg.Glyph.Consent = &schemas.Consent{Granted: true} }, outcome: OutcomeDeny, reason: "glyph consent has no purpose"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
