@@ -3,7 +3,10 @@
 // with Fake and never sleep, and replay runs on event time alone.
 package clock
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Clock tells the time and makes tickers.
 type Clock interface {
@@ -31,3 +34,15 @@ type realTicker struct{ t *time.Ticker }
 
 func (r realTicker) C() <-chan time.Time { return r.t.C }
 func (r realTicker) Stop()               { r.t.Stop() }
+
+// Sleep waits d on c, or returns false as soon as ctx ends.
+func Sleep(ctx context.Context, c Clock, d time.Duration) bool {
+	t := c.NewTicker(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -56,5 +57,30 @@ func TestStoppedTickerNeverFires(t *testing.T) {
 	case <-tk.C():
 		t.Fatal("stopped ticker fired")
 	default:
+	}
+}
+
+func TestSleepWaitsForTheClockOrTheContext(t *testing.T) {
+	f := NewFake(time.Unix(0, 0))
+	done := make(chan bool)
+	go func() { done <- Sleep(context.Background(), f, time.Second) }()
+	// The sleeper's ticker may not exist yet when the clock first moves:
+	// keep moving it until Sleep returns.
+	var ok bool
+	for waiting := true; waiting; {
+		f.Advance(time.Second)
+		select {
+		case ok = <-done:
+			waiting = false
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if !ok {
+		t.Fatal("Sleep reported a cancelled context")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if Sleep(ctx, f, time.Hour) {
+		t.Fatal("Sleep waited out a cancelled context")
 	}
 }

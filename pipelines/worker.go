@@ -164,7 +164,7 @@ func (w *partitionWorker) decode(m topics.Message) any {
 			return stages.TickInput{Record: rec}
 		}
 		lr.reportErr(fmt.Errorf("decode %s/%d@%d: schema registry: %w (retrying)", m.Topic, m.Partition, m.Offset, err))
-		if !sleepClock(w.work, lr.clock, backoff(attempt)) {
+		if !clock.Sleep(w.work, lr.clock, backoff(attempt)) {
 			break
 		}
 	}
@@ -240,16 +240,4 @@ func decodeReason(err error) string {
 func backoff(attempt int) time.Duration {
 	d := 100 * time.Millisecond << min(attempt, 5)
 	return min(d, 3*time.Second)
-}
-
-// sleepClock waits d on cl, or returns false when ctx ends first.
-func sleepClock(ctx context.Context, cl clock.Clock, d time.Duration) bool {
-	t := cl.NewTicker(d)
-	defer t.Stop()
-	select {
-	case <-t.C():
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

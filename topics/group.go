@@ -184,7 +184,7 @@ func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Clai
 				return nil
 			}
 			g.report(fmt.Errorf("consumer group %s: next generation: %w", g.id, err))
-			if !sleep(ctx, g.cfg.clock, backoff) {
+			if !clock.Sleep(ctx, g.cfg.clock, backoff) {
 				return nil
 			}
 			backoff = min(2*backoff, 10*time.Second)

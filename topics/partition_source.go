@@ -2,11 +2,8 @@ package topics
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
-	"time"
 
 	"github.com/reugn/go-streams"
 	"github.com/reugn/go-streams/flow"
@@ -85,30 +82,9 @@ func (s *PartitionSource) report(err error) {
 func (s *PartitionSource) fetch(ctx context.Context) {
 	defer close(s.fetchDone)
 	defer close(s.out)
-	const minBackoff, maxBackoff = 100 * time.Millisecond, 2 * time.Second
-	backoff := minBackoff
-	for {
-		km, err := s.r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, io.EOF) {
-				return
-			}
-			s.report(fmt.Errorf("fetch %s/%d: %w", s.topic, s.partition, err))
-			if !sleep(ctx, s.cfg.clock, backoff) {
-				return
-			}
-			backoff = min(2*backoff, maxBackoff)
-			continue
-		}
-		backoff = minBackoff
-		ack := s.tr.track(km.Topic, int32(km.Partition), km.Offset, s.cfg.onError)
-		select {
-		case s.out <- fromKafka(km, ack):
-		case <-ctx.Done():
-			ack.abandon()
-			return
-		}
-	}
+	fetchLoop(ctx, s.r, s.tr, s.out, s.cfg.clock, s.cfg.onError, func(err error) {
+		s.report(fmt.Errorf("fetch %s/%d: %w", s.topic, s.partition, err))
+	})
 }
 
 // Out returns the channel of Messages (as any, for go-streams).

@@ -11,6 +11,8 @@ import (
 
 	"github.com/reugn/go-streams"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/matriz/pipelines/clock"
 )
 
 // Sink is a go-streams Sink that writes Messages to their Topic with a
@@ -232,7 +234,7 @@ func (s *Sink) write(batch []Message) {
 			return
 		}
 		last := attempt > s.cfg.retries || s.ctx.Err() != nil ||
-			!sleep(s.ctx, s.cfg.clock, min(s.cfg.backoff<<(attempt-1), maxSinkBackoff))
+			!clock.Sleep(s.ctx, s.cfg.clock, min(s.cfg.backoff<<(attempt-1), maxSinkBackoff))
 		if last {
 			s.giveUp(pending, errs, attempt)
 			return

@@ -2,18 +2,13 @@ package topics
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/reugn/go-streams"
 	"github.com/reugn/go-streams/flow"
 	"github.com/segmentio/kafka-go"
-
-	"github.com/matriz/pipelines/clock"
 )
 
 // Source is a go-streams Source over a kafka-go consumer-group member. It
@@ -185,30 +180,7 @@ func (s *Source) report(err error) {
 func (s *Source) fetch(ctx context.Context) {
 	defer close(s.fetchDone)
 	defer close(s.out)
-	const minBackoff, maxBackoff = 100 * time.Millisecond, 2 * time.Second
-	backoff := minBackoff
-	for {
-		km, err := s.r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, io.EOF) {
-				return
-			}
-			s.fail(fmt.Errorf("fetch: %w", err))
-			if !sleep(ctx, s.cfg.clock, backoff) {
-				return
-			}
-			backoff = min(2*backoff, maxBackoff)
-			continue
-		}
-		backoff = minBackoff
-		ack := s.tr.track(km.Topic, int32(km.Partition), km.Offset, s.cfg.onError)
-		select {
-		case s.out <- fromKafka(km, ack):
-		case <-ctx.Done():
-			ack.abandon() // never emitted: never committed, redelivered later
-			return
-		}
-	}
+	fetchLoop(ctx, s.r, s.tr, s.out, s.cfg.clock, s.cfg.onError, func(err error) { s.fail(fmt.Errorf("fetch: %w", err)) })
 }
 
 func (s *Source) commitLoop() {
@@ -303,17 +275,5 @@ func (s *Source) drain() {
 		case <-t.C():
 			return
 		}
-	}
-}
-
-// sleep waits d on cl, or returns false when ctx ends first.
-func sleep(ctx context.Context, cl clock.Clock, d time.Duration) bool {
-	t := cl.NewTicker(d)
-	defer t.Stop()
-	select {
-	case <-t.C():
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
