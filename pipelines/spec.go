@@ -77,9 +77,8 @@ type TickSpec struct {
 
 // DecimateSpec configures the decimation ring.
 type DecimateSpec struct {
-	Policy   string // drop-oldest | backpressure
-	Capacity int    // ring size in frames
-	K        int    // backlog in frames beyond which drop-oldest drops
+	Policy string // drop-oldest | backpressure
+	K      int    // frames of backlog the ring holds: beyond it drop-oldest drops, backpressure pauses
 }
 
 // RouteSpec configures the SymbolicMeshRouter.

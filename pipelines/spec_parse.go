@@ -137,9 +137,8 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *LaneSpec) {
 		},
 		"decimate": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"policy":   func(v *yaml.Node, f string) { l.Decimate.Policy = d.enum(v, f, "drop-oldest", "backpressure") },
-				"capacity": func(v *yaml.Node, f string) { l.Decimate.Capacity = d.intIn(v, f, 1, 1<<20) },
-				"k":        func(v *yaml.Node, f string) { l.Decimate.K = d.intIn(v, f, 1, 1<<20) },
+				"policy": func(v *yaml.Node, f string) { l.Decimate.Policy = d.enum(v, f, "drop-oldest", "backpressure") },
+				"k":      func(v *yaml.Node, f string) { l.Decimate.K = d.intIn(v, f, 1, 1<<20) },
 			})
 		},
 		"route": func(v *yaml.Node, f string) {
@@ -198,9 +197,6 @@ func (d *specDecoder) validate(s *Spec) {
 		p := "lanes." + string(lane)
 		if l.Drift.Warn >= l.Drift.Block {
 			d.fail(nil, p+".drift", "warn (%g) must be below block (%g)", l.Drift.Warn, l.Drift.Block)
-		}
-		if l.Decimate.K > l.Decimate.Capacity {
-			d.fail(nil, p+".decimate", "k (%d) must not exceed capacity (%d)", l.Decimate.K, l.Decimate.Capacity)
 		}
 		if l.Breakthrough.Combine == "sum" && l.Breakthrough.NoveltyWeight+l.Breakthrough.ValueWeight == 0 {
 			d.fail(nil, p+".breakthrough", "novelty_weight and value_weight are both 0; the score would always be 0")
