@@ -375,6 +375,72 @@ func TestGroupMembersSplitPartitions(t *testing.T) {
 	}
 }
 
+// TestGroupSurvivorTakesOverWhenAMemberStops: when one member's context
+// ends, its handlers return, Run returns nil, and the other member is
+// handed every partition in the next generation, keeping its member id.
+// The survivor's handlers take their time to drain (as a lane worker's
+// do): the leaving member must not wait for them, and must not rejoin
+// first — a rejoin would put the survivor through a generation that still
+// counts the leaver, with partitions nobody works on, and leave the
+// leaver's Close waiting on the survivor's drain until the rebalance
+// timeout evicts the survivor.
+func TestGroupSurvivorTakesOverWhenAMemberStops(t *testing.T) {
+	b := newBroker(t)
+	addrs := b.Addrs()
+	const parts = 6
+	ensureTopics(t, addrs, streamSpec("gv", parts))
+
+	// Each member commits what it holds when its handlers end: the leaver
+	// 20+p, the survivor 30+p.
+	a := startMember(t, addrs, "g3", "gv", memberOpts{commitAtEnd: func(p int32) int64 { return 20 + int64(p) }})
+	a.waitFor("first member holds every partition", holdsAll("gv", parts))
+	drain := make(chan struct{})
+	bm := startMember(t, addrs, "g3", "gv", memberOpts{drain: drain, commitAtEnd: func(p int32) int64 { return 30 + int64(p) }})
+	ga, gb := split(t, a, bm, "gv")
+
+	stopped := time.Now()
+	a.stop() // the survivor's handlers are still draining
+	stopTook := time.Since(stopped)
+	a.mu.Lock()
+	endErrs := a.endErrs
+	a.mu.Unlock()
+	if len(endErrs) != 0 {
+		t.Fatalf("the leaver's commits at shutdown failed: %v", endErrs)
+	}
+	got := committedOffsets(t, addrs, "g3", "gv", parts)
+	for _, p := range ga.Partitions["gv"] {
+		if got[p] != 20+int64(p) {
+			t.Fatalf("committed %v: the leaver's partition %d was not committed at shutdown", got, p)
+		}
+	}
+	close(drain)
+	eventually(t, "survivor holds every partition", func() bool {
+		g, ok := bm.snapshot("gv")
+		return ok && len(g.Partitions["gv"]) == parts
+	}, bm)
+	bm.mu.Lock()
+	var after []GenerationInfo
+	for _, g := range bm.gens {
+		if g.ID > gb.ID {
+			after = append(after, g)
+		}
+	}
+	bm.mu.Unlock()
+	t.Logf("leaving member's stop+close took %v; survivor's generations after the split: %v", stopTook, after)
+	if len(after) != 1 || after[0].MemberID != gb.MemberID {
+		t.Fatalf("survivor (member %s of generation %d) went through %v, want one generation holding every partition under the same member id", gb.MemberID, gb.ID, after)
+	}
+	bm.mu.Lock()
+	endErrs = bm.endErrs
+	bm.mu.Unlock()
+	got = committedOffsets(t, addrs, "g3", "gv", parts)
+	for _, p := range gb.Partitions["gv"] {
+		if got[p] != 30+int64(p) {
+			t.Fatalf("committed %v: the survivor's drained partition %d was not committed (%v)", got, p, endErrs)
+		}
+	}
+}
+
 // TestGroupCommitFromEndedGenerationFails: a claim kept past its
 // generation cannot move the offset any more. kafka-go closes a
 // generation's coordinator connection once every handler of it returned,
@@ -452,6 +518,47 @@ func TestGroupCommitFromEvictedMemberFails(t *testing.T) {
 		t.Fatalf("committed %v, want partition 3 at 9", got)
 	}
 	close(hold)
+}
+
+// TestGroupRunReturnsWhenContextEnds: Run returns nil at once for a
+// context already done, and for a group already closed.
+func TestGroupRunReturnsWhenContextEnds(t *testing.T) {
+	b := newBroker(t)
+	addrs := b.Addrs()
+	ensureTopics(t, addrs, streamSpec("gr", 2))
+	handled := make(chan Claim, 10)
+	handle := func(ctx context.Context, c Claim) { handled <- c; <-ctx.Done() }
+	for _, closeFirst := range []bool{false, true} {
+		g, err := NewGroup(context.Background(), addrs, "g6", []string{"gr"}, testGroupOpts()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if closeFirst {
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			cancel()
+		}
+		ran := make(chan error, 1)
+		go func() { ran <- g.Run(ctx, handle) }()
+		select {
+		case err := <-ran:
+			if err != nil {
+				t.Fatalf("closeFirst=%v: Run = %v", closeFirst, err)
+			}
+		case <-time.After(testTimeout):
+			t.Fatalf("closeFirst=%v: Run did not return", closeFirst)
+		}
+		cancel()
+		if err := g.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(handled) != 0 {
+		t.Fatalf("%d partitions handled by groups that never ran", len(handled))
+	}
 }
 
 // TestGroupRetriesAFailedJoin: the coordinator refuses the first join;
