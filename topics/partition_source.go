@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/reugn/go-streams"
@@ -27,6 +28,13 @@ type PartitionSource struct {
 	out       chan any
 	stopFetch context.CancelFunc
 	fetchDone chan struct{}
+
+	// kafka-go's Reader.Lag is 0 until a fetch came back, which reads as
+	// "caught up" over any backlog. Until then Lag reports startLag, the
+	// backlog measured from the offset at start (-1 until measured).
+	fetched  atomic.Bool
+	startLag atomic.Int64
+	lagDone  chan struct{}
 }
 
 var _ streams.Source = (*PartitionSource)(nil)
@@ -47,8 +55,9 @@ func NewPartitionSource(ctx context.Context, brokers []string, topic string, par
 	}
 	s := &PartitionSource{
 		cfg: cfg, topic: topic, partition: partition, tr: newTracker(),
-		out: make(chan any, sourceOutBuffer), fetchDone: make(chan struct{}),
+		out: make(chan any, sourceOutBuffer), fetchDone: make(chan struct{}), lagDone: make(chan struct{}),
 	}
+	s.startLag.Store(-1)
 	rc := kafka.ReaderConfig{
 		Brokers:       slices.Clone(brokers),
 		Topic:         topic,
@@ -73,7 +82,34 @@ func NewPartitionSource(ctx context.Context, brokers []string, topic string, par
 	fctx, cancel := context.WithCancel(ctx)
 	s.stopFetch = cancel
 	go s.fetch(fctx)
+	go s.measureLag(fctx)
 	return s, nil
+}
+
+// measureLag asks the partition's leader for the backlog from the start
+// offset, retrying until it has it, a fetch came back or the source stops.
+func (s *PartitionSource) measureLag(ctx context.Context) {
+	defer close(s.lagDone)
+	const minBackoff, maxBackoff = 100 * time.Millisecond, 2 * time.Second
+	backoff := minBackoff
+	for !s.fetched.Load() {
+		// ReadLag sets no deadline of its own: bound each attempt.
+		actx, cancel := context.WithTimeout(ctx, s.cfg.commitTimeout)
+		lag, err := s.r.ReadLag(actx)
+		cancel()
+		if err == nil {
+			s.startLag.Store(max(lag, 0))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.report(fmt.Errorf("partition source %s/%d: read lag: %w", s.topic, s.partition, err))
+		if !sleep(ctx, s.cfg.clock, backoff) {
+			return
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
 }
 
 func (s *PartitionSource) report(err error) {
@@ -101,6 +137,7 @@ func (s *PartitionSource) fetch(ctx context.Context) {
 			continue
 		}
 		backoff = minBackoff
+		s.fetched.Store(true)
 		ack := s.tr.track(km.Topic, int32(km.Partition), km.Offset, s.cfg.onError)
 		select {
 		case s.out <- fromKafka(km, ack):
@@ -165,9 +202,17 @@ func (s *PartitionSource) Drain(ctx context.Context) error {
 // handler commits Committable through its Claim first.
 func (s *PartitionSource) Close() error {
 	s.StopFetching()
+	<-s.lagDone
 	return s.r.Close()
 }
 
 // Lag is how many records the partition held past the last one fetched,
 // as of that fetch: 0 means the source had caught up with the log's end.
-func (s *PartitionSource) Lag() int64 { return s.r.Lag() }
+// Before the first fetch it is the backlog from the start offset, or -1
+// while that is not known yet: never 0 over records not yet read.
+func (s *PartitionSource) Lag() int64 {
+	if s.fetched.Load() {
+		return s.r.Lag()
+	}
+	return s.startLag.Load()
+}

@@ -238,6 +238,92 @@ func TestPartitionSourceLag(t *testing.T) {
 	}
 }
 
+// TestPartitionSourceLagBeforeTheFirstFetch: while no fetch has come back,
+// a source over a backlog must not say it is caught up — the lane's idle
+// watermark reads Lag 0 as "nothing left to read" and would close the
+// open frames, making the whole backlog late. Fetches are failed by the
+// broker until the test lifts the fault.
+func TestPartitionSourceLagBeforeTheFirstFetch(t *testing.T) {
+	b := newBroker(t)
+	addrs := b.Addrs()
+	ensureTopics(t, addrs, streamSpec("psf", 1))
+	produce(t, addrs, "psf", 50)
+	var failing atomic.Bool
+	failing.Store(true)
+	var refused atomic.Int64
+	b.cluster.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		if !failing.Load() {
+			b.cluster.DropControl()
+			return nil, nil, false
+		}
+		b.cluster.KeepControl()
+		refused.Add(1)
+		req := kr.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = int16(kafka.NotLeaderForPartition)
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	// The backlog measurement fails too until the source reported it; the
+	// source retries it.
+	lagErr := &firstError{match: func(err error) bool {
+		return strings.Contains(err.Error(), "partition source psf/0: read lag")
+	}}
+	b.cluster.ControlKey(int16(kmsg.ListOffsets), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		if lagErr.get() != nil {
+			b.cluster.DropControl()
+			return nil, nil, false
+		}
+		b.cluster.KeepControl()
+		req := kr.(*kmsg.ListOffsetsRequest)
+		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = int16(kafka.NotLeaderForPartition)
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	s := newPartitionSource(t, addrs, "psf", 0, 10, SourceOnError(lagErr.see))
+	waitUntil(t, "a fetch refused", func() bool { return refused.Load() > 0 })
+	waitUntil(t, "Lag measures the backlog", func() bool {
+		lag := s.Lag()
+		if lag == 0 {
+			t.Fatal("Lag = 0 over a backlog nothing was fetched from")
+		}
+		return lag > 0
+	})
+	if lag := s.Lag(); lag != 40 {
+		t.Fatalf("Lag = %d before any fetch, want the 40 records from offset 10 to the end", lag)
+	}
+	if err := lagErr.get(); !errors.Is(err, kafka.NotLeaderForPartition) || !strings.Contains(err.Error(), "psf/0") {
+		t.Fatalf("the failed measurement was reported as %v", err)
+	}
+	failing.Store(false)
+	ms := take(t, s.Out(), 40)
+	if ms[0].Offset != 10 {
+		t.Fatalf("first offset %d", ms[0].Offset)
+	}
+	if lag := s.Lag(); lag != 0 {
+		t.Fatalf("Lag = %d after the last record, want 0", lag)
+	}
+}
+
 // TestPartitionSourceLagCaughtUpAtStart: a source that starts at the end
 // of its partition has nothing to read: Lag is 0 though nothing was
 // fetched.
