@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // tailLog collects what a Tail delivers, per partition in delivery order.
@@ -158,5 +159,54 @@ func TestTailBrokerErrors(t *testing.T) {
 	var ue *BrokerUnreachableError
 	if _, err := StartTail(context.Background(), []string{addr}, "t", fn, nil); !errors.As(err, &ue) || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("unreachable: %v", err)
+	}
+}
+
+// TestTailStoppedBeforeCatchingUpIsNotCaughtUp: the broker refuses every
+// fetch, so nothing is delivered; the fetch errors reach onError, and
+// stopping the tail must not close CaughtUp — a caller selecting on
+// CaughtUp and its context (as loadState does) would otherwise take a
+// half-read table for the whole one.
+func TestTailStoppedBeforeCatchingUpIsNotCaughtUp(t *testing.T) {
+	b := newBroker(t)
+	addrs := b.Addrs()
+	ensureTopics(t, addrs, streamSpec("tf", 2))
+	produce(t, addrs, "tf", 20)
+	b.cluster.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		b.cluster.KeepControl()
+		req := kr.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = int16(kafka.TopicAuthorizationFailed)
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	var log tailLog
+	failed := &firstError{match: func(err error) bool { return errors.Is(err, kafka.TopicAuthorizationFailed) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	tail, err := StartTail(ctx, addrs, "tf", log.fn, failed.see)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a fetch error reported", func() bool { return failed.get() != nil })
+	if err := failed.get(); !strings.HasPrefix(err.Error(), "tail tf/") {
+		t.Fatalf("reported %v", err)
+	}
+	cancel()
+	if err := tail.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-tail.CaughtUp():
+		t.Fatalf("CaughtUp closed after %d of 20 records, when the tail stopped", log.count())
+	default:
 	}
 }
