@@ -54,11 +54,20 @@ func StartTail(ctx context.Context, brokers []string, topic string, fn func(Mess
 	}
 	var all sync.WaitGroup
 	for p, end := range ends {
-		r := kafka.NewReader(kafka.ReaderConfig{
+		rc := kafka.ReaderConfig{
 			Brokers: slices.Clone(brokers), Topic: topic, Partition: p,
 			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 250 * time.Millisecond,
 			Dialer: &kafka.Dialer{Timeout: defaultDialTimeout, DualStack: true},
-		})
+		}
+		if onError != nil {
+			// kafka-go retries most fetch errors inside the reader and only
+			// logs them: without this a tail stuck behind a failing
+			// partition would be silent.
+			rc.ErrorLogger = kafka.LoggerFunc(func(format string, args ...any) {
+				onError(fmt.Errorf("tail %s/%d: "+format, append([]any{topic, p}, args...)...))
+			})
+		}
+		r := kafka.NewReader(rc)
 		if err := r.SetOffset(kafka.FirstOffset); err != nil {
 			cancel()
 			return nil, fmt.Errorf("tail %s/%d: %w", topic, p, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,5 +209,55 @@ func TestTailStoppedBeforeCatchingUpIsNotCaughtUp(t *testing.T) {
 	case <-tail.CaughtUp():
 		t.Fatalf("CaughtUp closed after %d of 20 records, when the tail stopped", log.count())
 	default:
+	}
+}
+
+// TestTailReportsRetriedFetchErrors: errors kafka-go retries inside the
+// reader (here NOT_LEADER_FOR_PARTITION on every fetch) reach onError
+// naming the partition, so a tail that cannot catch up says why.
+func TestTailReportsRetriedFetchErrors(t *testing.T) {
+	b := newBroker(t)
+	addrs := b.Addrs()
+	ensureTopics(t, addrs, streamSpec("tn", 1))
+	produce(t, addrs, "tn", 5)
+	var failing atomic.Bool
+	failing.Store(true)
+	b.cluster.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		if !failing.Load() {
+			b.cluster.DropControl()
+			return nil, nil, false
+		}
+		b.cluster.KeepControl()
+		req := kr.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = int16(kafka.NotLeaderForPartition)
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	var log tailLog
+	reported := &firstError{match: func(err error) bool { return strings.Contains(err.Error(), "Not Leader") }}
+	tail := startTail(t, addrs, "tn", log.fn, reported.see)
+	waitUntil(t, "the retried fetch error reported", func() bool { return reported.get() != nil })
+	if msg := reported.get().Error(); !strings.HasPrefix(msg, "tail tn/0: ") {
+		t.Fatalf("reported %q, want it to name the partition", msg)
+	}
+	select {
+	case <-tail.CaughtUp():
+		t.Fatal("caught up while every fetch failed")
+	default:
+	}
+	failing.Store(false)
+	waitCaughtUp(t, tail)
+	if n := log.count(); n != 5 {
+		t.Fatalf("caught up after %d of 5 records", n)
 	}
 }
