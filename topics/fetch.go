@@ -13,9 +13,10 @@ import (
 
 // fetchLoop emits r's records into out, each with an Ack tracked by tr,
 // until ctx ends or the reader closes. A fetch error goes to onFail and is
-// retried after a backoff (100 ms doubling to 2 s). A record fetched but
+// retried after a backoff (100 ms doubling to 2 s). onRecord, when set,
+// runs after each successful fetch. A record fetched but
 // not emitted when ctx ends is abandoned: never committed, so redelivered.
-func fetchLoop(ctx context.Context, r *kafka.Reader, tr *tracker, out chan<- any, cl clock.Clock, onAckErr, onFail func(error)) {
+func fetchLoop(ctx context.Context, r *kafka.Reader, tr *tracker, out chan<- any, cl clock.Clock, onAckErr, onFail func(error), onRecord func()) {
 	const minBackoff, maxBackoff = 100 * time.Millisecond, 2 * time.Second
 	backoff := minBackoff
 	for {
@@ -32,6 +33,9 @@ func fetchLoop(ctx context.Context, r *kafka.Reader, tr *tracker, out chan<- any
 			continue
 		}
 		backoff = minBackoff
+		if onRecord != nil {
+			onRecord()
+		}
 		ack := tr.track(km.Topic, int32(km.Partition), km.Offset, onAckErr)
 		select {
 		case out <- fromKafka(km, ack):

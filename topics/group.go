@@ -171,8 +171,17 @@ func NewGroup(ctx context.Context, brokers []string, id string, topics []string,
 // that is the revocation (a rebalance ended the generation) or the
 // shutdown. Before returning it should finish or abandon its in-flight
 // work and commit what is acknowledged; the next generation starts only
-// after every handler of this one returned. Run returns after its handlers
-// did; Close then leaves the group.
+// after every handler of this one returned.
+//
+// When ctx ends, Run leaves the group (it calls Close) and returns once its
+// handlers did. It must leave before the handlers see the end: kafka-go
+// takes a returning handler for the end of the generation and rejoins at
+// once, so the other members would be put through a generation that still
+// counts this one — its share of partitions unworked — and Close would wait
+// for that rebalance, which waits for the others to drain, up to the
+// rebalance timeout that then evicts them. So the handlers' contexts end
+// through the generation Close ends, not through ctx directly. Calling
+// Close again after Run returned is harmless.
 func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Claim)) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -180,17 +189,26 @@ func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Clai
 	for {
 		gen, err := g.cg.Next(ctx)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+			if ctx.Err() != nil {
+				g.leave()
+				return nil
+			}
+			if errors.Is(err, kafka.ErrGroupClosed) {
 				return nil
 			}
 			g.report(fmt.Errorf("consumer group %s: next generation: %w", g.id, err))
 			if !clock.Sleep(ctx, g.cfg.clock, backoff) {
+				g.leave()
 				return nil
 			}
 			backoff = min(2*backoff, 10*time.Second)
 			continue
 		}
 		backoff = g.cfg.joinBackoff
+		if ctx.Err() != nil { // Next may pick a ready generation over a done ctx
+			g.leave()
+			return nil
+		}
 		info := GenerationInfo{ID: gen.ID, MemberID: gen.MemberID, Partitions: map[string][]int32{}}
 		for topic, assigned := range gen.Assignments {
 			ps := make([]int32, 0, len(assigned))
@@ -209,9 +227,9 @@ func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Clai
 				wg.Add(1)
 				gen.Start(func(genCtx context.Context) {
 					defer wg.Done()
+					// genCtx ends with the generation: on a rebalance, or
+					// when leave closes the group (see Run).
 					hctx, cancel := context.WithCancel(genCtx)
-					stop := context.AfterFunc(ctx, cancel)
-					defer stop()
 					defer cancel()
 					handle(hctx, claim)
 				})
@@ -220,6 +238,11 @@ func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Clai
 	}
 }
 
+// leave closes the group: kafka-go ends the current generation (the
+// handlers' contexts), waits for the handlers to return and leaves. Close
+// keeps its error for the caller's own Close.
+func (g *Group) leave() { _ = g.Close() }
+
 func (g *Group) report(err error) {
 	if g.cfg.onError != nil {
 		g.cfg.onError(err)
@@ -227,7 +250,9 @@ func (g *Group) report(err error) {
 }
 
 // Close leaves the group, so its partitions move to the other members at
-// once instead of after the session timeout. Call it after Run returned.
+// once instead of after the session timeout. Run calls it when its context
+// ends; call it after Run returned (it returns the same result), or
+// instead of Run.
 func (g *Group) Close() error {
 	g.closeOnce.Do(func() {
 		if err := g.cg.Close(); err != nil && !errors.Is(err, kafka.ErrGroupClosed) {

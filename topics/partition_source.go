@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
+	"time"
 
 	"github.com/reugn/go-streams"
 	"github.com/reugn/go-streams/flow"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/matriz/pipelines/clock"
 )
 
 // PartitionSource is a go-streams Source over one partition from a given
@@ -24,6 +28,13 @@ type PartitionSource struct {
 	out       chan any
 	stopFetch context.CancelFunc
 	fetchDone chan struct{}
+
+	// kafka-go's Reader.Lag is 0 until a fetch came back, which reads as
+	// "caught up" over any backlog. Until then Lag reports startLag, the
+	// backlog measured from the offset at start (-1 until measured).
+	fetched  atomic.Bool
+	startLag atomic.Int64
+	lagDone  chan struct{}
 }
 
 var _ streams.Source = (*PartitionSource)(nil)
@@ -44,8 +55,9 @@ func NewPartitionSource(ctx context.Context, brokers []string, topic string, par
 	}
 	s := &PartitionSource{
 		cfg: cfg, topic: topic, partition: partition, tr: newTracker(),
-		out: make(chan any, sourceOutBuffer), fetchDone: make(chan struct{}),
+		out: make(chan any, sourceOutBuffer), fetchDone: make(chan struct{}), lagDone: make(chan struct{}),
 	}
+	s.startLag.Store(-1)
 	rc := kafka.ReaderConfig{
 		Brokers:       slices.Clone(brokers),
 		Topic:         topic,
@@ -70,7 +82,34 @@ func NewPartitionSource(ctx context.Context, brokers []string, topic string, par
 	fctx, cancel := context.WithCancel(ctx)
 	s.stopFetch = cancel
 	go s.fetch(fctx)
+	go s.measureLag(fctx)
 	return s, nil
+}
+
+// measureLag asks the partition's leader for the backlog from the start
+// offset, retrying until it has it, a fetch came back or the source stops.
+func (s *PartitionSource) measureLag(ctx context.Context) {
+	defer close(s.lagDone)
+	const minBackoff, maxBackoff = 100 * time.Millisecond, 2 * time.Second
+	backoff := minBackoff
+	for !s.fetched.Load() {
+		// ReadLag sets no deadline of its own: bound each attempt.
+		actx, cancel := context.WithTimeout(ctx, s.cfg.commitTimeout)
+		lag, err := s.r.ReadLag(actx)
+		cancel()
+		if err == nil {
+			s.startLag.Store(max(lag, 0))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		s.report(fmt.Errorf("partition source %s/%d: read lag: %w", s.topic, s.partition, err))
+		if !clock.Sleep(ctx, s.cfg.clock, backoff) {
+			return
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
 }
 
 func (s *PartitionSource) report(err error) {
@@ -84,7 +123,7 @@ func (s *PartitionSource) fetch(ctx context.Context) {
 	defer close(s.out)
 	fetchLoop(ctx, s.r, s.tr, s.out, s.cfg.clock, s.cfg.onError, func(err error) {
 		s.report(fmt.Errorf("fetch %s/%d: %w", s.topic, s.partition, err))
-	})
+	}, func() { s.fetched.Store(true) })
 }
 
 // Out returns the channel of Messages (as any, for go-streams).
@@ -141,9 +180,17 @@ func (s *PartitionSource) Drain(ctx context.Context) error {
 // handler commits Committable through its Claim first.
 func (s *PartitionSource) Close() error {
 	s.StopFetching()
+	<-s.lagDone
 	return s.r.Close()
 }
 
 // Lag is how many records the partition held past the last one fetched,
 // as of that fetch: 0 means the source had caught up with the log's end.
-func (s *PartitionSource) Lag() int64 { return s.r.Lag() }
+// Before the first fetch it is the backlog from the start offset, or -1
+// while that is not known yet: never 0 over records not yet read.
+func (s *PartitionSource) Lag() int64 {
+	if s.fetched.Load() {
+		return s.r.Lag()
+	}
+	return s.startLag.Load()
+}

@@ -180,7 +180,7 @@ func (s *Source) report(err error) {
 func (s *Source) fetch(ctx context.Context) {
 	defer close(s.fetchDone)
 	defer close(s.out)
-	fetchLoop(ctx, s.r, s.tr, s.out, s.cfg.clock, s.cfg.onError, func(err error) { s.fail(fmt.Errorf("fetch: %w", err)) })
+	fetchLoop(ctx, s.r, s.tr, s.out, s.cfg.clock, s.cfg.onError, func(err error) { s.fail(fmt.Errorf("fetch: %w", err)) }, nil)
 }
 
 func (s *Source) commitLoop() {

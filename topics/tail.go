@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -24,6 +25,7 @@ type Tail struct {
 	fn       func(Message)
 	readers  []*kafka.Reader
 	caughtUp chan struct{}
+	behind   atomic.Int64 // partitions not yet read up to their end at start
 	done     chan struct{}
 	cancel   context.CancelFunc
 	onError  func(error)
@@ -46,14 +48,26 @@ func StartTail(ctx context.Context, brokers []string, topic string, fn func(Mess
 	}
 	tctx, cancel := context.WithCancel(ctx)
 	t := &Tail{topic: topic, fn: fn, caughtUp: make(chan struct{}), done: make(chan struct{}), cancel: cancel, onError: onError}
-	var all, started sync.WaitGroup
-	started.Add(len(ends))
+	t.behind.Store(int64(len(ends)))
+	if len(ends) == 0 {
+		close(t.caughtUp)
+	}
+	var all sync.WaitGroup
 	for p, end := range ends {
-		r := kafka.NewReader(kafka.ReaderConfig{
+		rc := kafka.ReaderConfig{
 			Brokers: slices.Clone(brokers), Topic: topic, Partition: p,
 			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 250 * time.Millisecond,
 			Dialer: &kafka.Dialer{Timeout: defaultDialTimeout, DualStack: true},
-		})
+		}
+		if onError != nil {
+			// kafka-go retries most fetch errors inside the reader and only
+			// logs them: without this a tail stuck behind a failing
+			// partition would be silent.
+			rc.ErrorLogger = kafka.LoggerFunc(func(format string, args ...any) {
+				onError(fmt.Errorf("tail %s/%d: "+format, append([]any{topic, p}, args...)...))
+			})
+		}
+		r := kafka.NewReader(rc)
 		if err := r.SetOffset(kafka.FirstOffset); err != nil {
 			cancel()
 			return nil, fmt.Errorf("tail %s/%d: %w", topic, p, err)
@@ -62,13 +76,9 @@ func StartTail(ctx context.Context, brokers []string, topic string, fn func(Mess
 		all.Add(1)
 		go func() {
 			defer all.Done()
-			t.follow(tctx, r, p, end, &started)
+			t.follow(tctx, r, p, end)
 		}()
 	}
-	go func() {
-		started.Wait()
-		close(t.caughtUp)
-	}()
 	go func() {
 		all.Wait()
 		for _, r := range t.readers {
@@ -79,14 +89,20 @@ func StartTail(ctx context.Context, brokers []string, topic string, fn func(Mess
 	return t, nil
 }
 
-// follow reads one partition; it marks started once it passed end (the
-// high watermark when the tail started).
-func (t *Tail) follow(ctx context.Context, r *kafka.Reader, p int, end int64, started *sync.WaitGroup) {
+// follow reads one partition; it counts the partition caught up once it
+// passed end (the high watermark when the tail started). A partition that
+// stops before that never counts: CaughtUp promises the whole table.
+func (t *Tail) follow(ctx context.Context, r *kafka.Reader, p int, end int64) {
 	var once sync.Once
-	markStarted := func() { once.Do(started.Done) }
-	defer markStarted()
+	markCaughtUp := func() {
+		once.Do(func() {
+			if t.behind.Add(-1) == 0 {
+				close(t.caughtUp)
+			}
+		})
+	}
 	if end <= 0 {
-		markStarted()
+		markCaughtUp()
 	}
 	for {
 		km, err := r.FetchMessage(ctx)
@@ -101,12 +117,14 @@ func (t *Tail) follow(ctx context.Context, r *kafka.Reader, p int, end int64, st
 		}
 		t.fn(fromKafka(km, nil))
 		if km.Offset+1 >= end {
-			markStarted()
+			markCaughtUp()
 		}
 	}
 }
 
-// CaughtUp closes once the records present at start have been read.
+// CaughtUp closes once the records present at start have been read. It
+// stays open if the tail stops first, so wait on it together with the
+// tail's context or a timeout.
 func (t *Tail) CaughtUp() <-chan struct{} { return t.caughtUp }
 
 // Close stops following and waits for the readers to stop.
