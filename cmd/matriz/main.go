@@ -31,7 +31,7 @@ type env struct {
 
 func commands() []command {
 	return []command{
-		{"dev", "run everything on the embedded broker and registry with a synthetic producer", runDev},
+		{"dev", "run everything on the embedded broker and registry with the built-in scenario", runDev},
 		{"broker", "run the embedded Kafka broker and schema registry", runBroker},
 		{"deploy", "ensure lane topics and register schemas on a Kafka cluster and registry", runDeploy},
 		{"run", "run one lane as a consumer-group member", runRun},
