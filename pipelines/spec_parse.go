@@ -34,7 +34,7 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, SpecErrors{yamlSyntaxError(file, err)}
 	}
-	d := &specDecoder{file: file}
+	d := &specDecoder{file: file, lines: map[string]int{}}
 	if len(root.Content) == 0 {
 		return nil, SpecErrors{{File: file, Line: 1, Msg: "empty pipeline spec; expected keys version, flags, lanes"}}
 	}
@@ -64,12 +64,13 @@ func yamlSyntaxError(file string, err error) *SpecError {
 }
 
 type specDecoder struct {
-	file string
-	errs SpecErrors
+	file  string
+	errs  SpecErrors
+	lines map[string]int // field path → line, for errors found after parsing
 }
 
 func (d *specDecoder) fail(n *yaml.Node, field, format string, args ...any) {
-	line := 0
+	line := d.lines[field] // a cross-field rule points at the section it names
 	if n != nil {
 		line = n.Line
 	}
@@ -91,6 +92,7 @@ func (d *specDecoder) fields(n *yaml.Node, path string, handlers map[string]func
 			d.fail(k, field, "unknown field; allowed: %s", keyList(handlers))
 			continue
 		}
+		d.lines[field] = k.Line
 		h(v, field)
 	}
 }

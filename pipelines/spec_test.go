@@ -70,7 +70,7 @@ func TestMalformedSpecNamesFileLineFieldAndAllowedValues(t *testing.T) {
 		{"syntax", "lanes:\n  prod: [\n",
 			[]string{"bad.yaml:", "not valid YAML"}},
 		{"cross-field", "lanes:\n  prod:\n    drift: {warn: 0.5, block: 0.4}\n",
-			[]string{"bad.yaml:", "lanes.prod.drift", "warn (0.5) must be below block (0.4)"}},
+			[]string{"bad.yaml:3:", "lanes.prod.drift", "warn (0.5) must be below block (0.4)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
