@@ -283,7 +283,7 @@ func TestKcatProducesWireFormatInput(t *testing.T) {
 			}
 		}
 		if len(found) < len(want) {
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	if len(found) != len(want) {

@@ -69,7 +69,7 @@ func TestWaitingP0ActionSurvivesRestartAndExecutesOnApproval(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("approved action %s not executed after the restart: %+v", id, acts[i])
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)

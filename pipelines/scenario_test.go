@@ -733,7 +733,7 @@ func TestDevScenarioShowsEveryStageOnMetrics(t *testing.T) {
 				last["lukhas_guardian_decisions_total"], last["lukhas_dlq_total"], last["lukhas_late_messages_total"],
 				filterLabels(last["lukhas_stage_messages_total"], `stage="adapter"`), run.out)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 	t.Logf("every condition held %v after dev was ready", time.Since(start).Round(time.Millisecond))
 	t.Logf("drift EMA max per lane: %v", maxEMA)
