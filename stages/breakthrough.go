@@ -199,34 +199,16 @@ type breakPart struct {
 	cusum cusum
 }
 
-func (b *Breakthrough) part(f *Frame) (*breakPart, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	p, ok := b.parts[f.Partition]
-	if !ok {
-		p = &breakPart{lane: f.Lane}
-		b.parts[f.Partition] = p
-	}
-	if p.lane != f.Lane {
-		return nil, laneError(StageBreakthrough, f.Partition, p.lane, f.Lane)
-	}
-	return p, nil
-}
+func (p *breakPart) boundLane() schemas.Lane { return p.lane }
 
 // Process scores f's live records against the partition's baseline and
 // appends breakthrough events. It checks ctx once, before it changes state.
 func (b *Breakthrough) Process(ctx context.Context, f *Frame) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: frame %d: %w", StageBreakthrough, f.Seq, err)
-	}
-	if !f.Lane.Valid() {
-		return frameLaneError(StageBreakthrough, f)
-	}
-	lim := b.cfg.lanes[f.Lane]
-	p, err := b.part(f)
+	p, err := partFor(ctx, &b.mu, b.parts, StageBreakthrough, f, func() *breakPart { return &breakPart{lane: f.Lane} })
 	if err != nil {
 		return err
 	}
+	lim := b.cfg.lanes[f.Lane]
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	learn := !b.cfg.followLearning || f.Flags.Learning

@@ -238,35 +238,17 @@ func (p *driftPart) push(s cohSlot) {
 }
 
 // part returns the state of f's partition, creating it on first use.
-func (d *Drift) part(f *Frame) (*driftPart, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	p, ok := d.parts[f.Partition]
-	if !ok {
-		p = newDriftPart(f.Lane, d.cfg.lanes[f.Lane].window)
-		d.parts[f.Partition] = p
-	}
-	if p.lane != f.Lane {
-		return nil, laneError(StageDrift, f.Partition, p.lane, f.Lane)
-	}
-	return p, nil
-}
+func (p *driftPart) boundLane() schemas.Lane { return p.lane }
 
 // Process scores every live record of f, updates the partition's EMAs and
 // coherence window, and appends drift_alert events. It checks ctx once,
 // before it changes any state: a frame is applied whole or not at all.
 func (d *Drift) Process(ctx context.Context, f *Frame) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: frame %d: %w", StageDrift, f.Seq, err)
-	}
-	if !f.Lane.Valid() {
-		return frameLaneError(StageDrift, f)
-	}
-	lim := d.cfg.lanes[f.Lane]
-	p, err := d.part(f)
+	p, err := partFor(ctx, &d.mu, d.parts, StageDrift, f, func() *driftPart { return newDriftPart(f.Lane, d.cfg.lanes[f.Lane].window) })
 	if err != nil {
 		return err
 	}
+	lim := d.cfg.lanes[f.Lane]
 	p.mu.Lock()
 	defer p.mu.Unlock()
 

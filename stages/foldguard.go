@@ -196,34 +196,16 @@ type foldPart struct {
 	trips     int64     // how often this partition's breaker tripped
 }
 
-func (g *FoldGuard) part(f *Frame) (*foldPart, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	p, ok := g.parts[f.Partition]
-	if !ok {
-		p = &foldPart{lane: f.Lane}
-		g.parts[f.Partition] = p
-	}
-	if p.lane != f.Lane {
-		return nil, laneError(StageFoldGuard, f.Partition, p.lane, f.Lane)
-	}
-	return p, nil
-}
+func (p *foldPart) boundLane() schemas.Lane { return p.lane }
 
 // Process applies the limits and the budget to f's memory writes. It checks
 // ctx once, before it changes any state.
 func (g *FoldGuard) Process(ctx context.Context, f *Frame) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: frame %d: %w", StageFoldGuard, f.Seq, err)
-	}
-	if !f.Lane.Valid() {
-		return frameLaneError(StageFoldGuard, f)
-	}
-	lim := g.cfg.lanes[f.Lane]
-	p, err := g.part(f)
+	p, err := partFor(ctx, &g.mu, g.parts, StageFoldGuard, f, func() *foldPart { return &foldPart{lane: f.Lane} })
 	if err != nil {
 		return err
 	}
+	lim := g.cfg.lanes[f.Lane]
 	p.mu.Lock()
 	defer p.mu.Unlock()
 

@@ -279,19 +279,7 @@ type guardPart struct {
 	ids     map[string]bool
 }
 
-func (g *Guardian) part(f *Frame) (*guardPart, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	p, ok := g.parts[f.Partition]
-	if !ok {
-		p = &guardPart{lane: f.Lane, ids: make(map[string]bool)}
-		g.parts[f.Partition] = p
-	}
-	if p.lane != f.Lane {
-		return nil, laneError(StageGuardian, f.Partition, p.lane, f.Lane)
-	}
-	return p, nil
-}
+func (p *guardPart) boundLane() schemas.Lane { return p.lane }
 
 // Process first settles the partition's waiting actions (approved ones
 // execute, stale ones expire), then decides every live record of f.
@@ -302,17 +290,11 @@ func (g *Guardian) part(f *Frame) (*guardPart, error) {
 // waiting actions are kept by id, so deciding a message twice keeps one,
 // and an executor sees the same action id again and can recognise it.
 func (g *Guardian) Process(ctx context.Context, f *Frame) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: frame %d: %w", StageGuardian, f.Seq, err)
-	}
-	if !f.Lane.Valid() {
-		return frameLaneError(StageGuardian, f)
-	}
-	lim := g.cfg.lanes[f.Lane]
-	p, err := g.part(f)
+	p, err := partFor(ctx, &g.mu, g.parts, StageGuardian, f, func() *guardPart { return &guardPart{lane: f.Lane, ids: make(map[string]bool)} })
 	if err != nil {
 		return err
 	}
+	lim := g.cfg.lanes[f.Lane]
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	done := make(map[string]bool) // actions executed in this frame
