@@ -69,11 +69,12 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap `addresses`, comma-separated")
 	reg := fs.String("registry", "http://127.0.0.1:8081", "schema registry `URL`")
 	note := fs.String("note", "", "why it is approved, kept with the approval")
-	if err := fs.parse(interleaved(args)); err != nil {
+	pos, err := fs.parseInterleaved(args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usagef("want exactly one ACTION_ID (usage: matriz approve %s)", fs.synopsis)
+	if err := fs.positional(pos, "ACTION_ID"); err != nil {
+		return err
 	}
 	l, err := resolveLane(*lane, e)
 	if err != nil {
@@ -85,7 +86,7 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 	}
 	a, err := pipelines.Approve(ctx, pipelines.ApproveConfig{
 		ActionsConfig: pipelines.ActionsConfig{Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg},
-		ActionID:      fs.Arg(0), Approver: approver, Note: *note,
+		ActionID:      pos[0], Approver: approver, Note: *note,
 	})
 	if err != nil {
 		return err
@@ -93,38 +94,3 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "approved %s (%s %s, message %s) on lane %s; it executes at the lane's next frame\n", a.ID, a.Priority, a.Kind, a.MsgID, l)
 	return nil
 }
-
-// interleaved moves positional arguments after the flags, so both
-// `approve ID --lane prod` and `approve --lane prod ID` parse (the flag
-// package stops at the first positional argument).
-func interleaved(args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			i = len(args)
-		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
-			if !containsEq(a) && i+1 < len(args) && !isBoolFlag(a) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-		default:
-			pos = append(pos, a)
-		}
-	}
-	return append(flags, pos...)
-}
-
-func containsEq(s string) bool {
-	for _, c := range s {
-		if c == '=' {
-			return true
-		}
-	}
-	return false
-}
-
-func isBoolFlag(a string) bool { return a == "-h" || a == "--help" || a == "-help" }

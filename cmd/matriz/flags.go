@@ -84,3 +84,34 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// parseInterleaved parses flags that may come before, between or after
+// the positional arguments (`check FILE --subject S`), which flag.FlagSet
+// alone stops at, and returns the positional arguments.
+func (f *flagSet) parseInterleaved(args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := f.parse(args); err != nil {
+			return nil, err
+		}
+		rest := f.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+// positional checks the number of positional arguments.
+func (f *flagSet) positional(got []string, names ...string) error {
+	if len(got) == len(names) {
+		return nil
+	}
+	if len(got) < len(names) {
+		return usagef("missing %s (usage: matriz %s %s)", names[len(got)], f.name, f.synopsis)
+	}
+	return usagef("unexpected argument %q (usage: matriz %s %s)", got[len(names)], f.name, f.synopsis)
+}

@@ -70,6 +70,11 @@ func TestBadUsageExitsTwoWithOneLine(t *testing.T) {
 		{"dev", "--rate", "0"},
 		{"broker", "extra-arg"},
 		{"deploy", "--lanes", "staging"},
+		{"approve", "--lane", "prod"},
+		{"approve", "a", "b", "--lane", "prod"},
+		{"actions", "--lane", "staging"},
+		{"run", "--lane", "prod", "--schema-version", "v9x"},
+		{"bench", "--n", "0"},
 	}
 	for _, args := range cases {
 		code, _, errOut := runCLI(args...)
