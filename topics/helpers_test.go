@@ -3,10 +3,12 @@ package topics
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // testTimeout bounds every wait on the embedded broker; tests never sleep,
@@ -155,4 +157,35 @@ func sum(xs []int64) int64 {
 		s += max(x, 0)
 	}
 	return s
+}
+
+// refuseFetches makes b answer every fetch with code on every partition
+// asked for, while refusing reports true (nil: for good), counting each
+// refused request in refused (may be nil). Once refusing reports false the
+// fault lifts and fetches reach the broker again.
+func refuseFetches(b *Broker, code kafka.Error, refusing func() bool, refused *atomic.Int64) {
+	b.cluster.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		if refusing != nil && !refusing() {
+			b.cluster.DropControl()
+			return nil, nil, false
+		}
+		b.cluster.KeepControl()
+		if refused != nil {
+			refused.Add(1)
+		}
+		req := kr.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = int16(code)
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
 }

@@ -251,28 +251,7 @@ func TestPartitionSourceLagBeforeTheFirstFetch(t *testing.T) {
 	var failing atomic.Bool
 	failing.Store(true)
 	var refused atomic.Int64
-	b.cluster.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		if !failing.Load() {
-			b.cluster.DropControl()
-			return nil, nil, false
-		}
-		b.cluster.KeepControl()
-		refused.Add(1)
-		req := kr.(*kmsg.FetchRequest)
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewFetchResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = int16(kafka.NotLeaderForPartition)
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	refuseFetches(b, kafka.NotLeaderForPartition, failing.Load, &refused)
 	// The backlog measurement fails too until the source reported it; the
 	// source retries it.
 	lagErr := &firstError{match: func(err error) bool {
@@ -419,27 +398,7 @@ func TestPartitionSourceRetriesFetchErrors(t *testing.T) {
 	produce(t, addrs, "psr", 10)
 	var failing atomic.Bool
 	failing.Store(true)
-	b.cluster.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		if !failing.Load() {
-			b.cluster.DropControl()
-			return nil, nil, false
-		}
-		b.cluster.KeepControl()
-		req := kr.(*kmsg.FetchRequest)
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewFetchResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = int16(kafka.TopicAuthorizationFailed)
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	refuseFetches(b, kafka.TopicAuthorizationFailed, failing.Load, nil)
 	fake := clock.NewFake(time.Unix(0, 0))
 	failed := &firstError{match: func(err error) bool { return errors.Is(err, kafka.TopicAuthorizationFailed) }}
 	s := newPartitionSource(t, addrs, "psr", 0, kafka.FirstOffset, SourceClock(fake), SourceOnError(failed.see))

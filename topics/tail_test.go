@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // tailLog collects what a Tail delivers, per partition in delivery order.
@@ -173,23 +172,7 @@ func TestTailStoppedBeforeCatchingUpIsNotCaughtUp(t *testing.T) {
 	addrs := b.Addrs()
 	ensureTopics(t, addrs, streamSpec("tf", 2))
 	produce(t, addrs, "tf", 20)
-	b.cluster.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		b.cluster.KeepControl()
-		req := kr.(*kmsg.FetchRequest)
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewFetchResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = int16(kafka.TopicAuthorizationFailed)
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	refuseFetches(b, kafka.TopicAuthorizationFailed, nil, nil)
 	var log tailLog
 	failed := &firstError{match: func(err error) bool { return errors.Is(err, kafka.TopicAuthorizationFailed) }}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -222,27 +205,7 @@ func TestTailReportsRetriedFetchErrors(t *testing.T) {
 	produce(t, addrs, "tn", 5)
 	var failing atomic.Bool
 	failing.Store(true)
-	b.cluster.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		if !failing.Load() {
-			b.cluster.DropControl()
-			return nil, nil, false
-		}
-		b.cluster.KeepControl()
-		req := kr.(*kmsg.FetchRequest)
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewFetchResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = int16(kafka.NotLeaderForPartition)
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	refuseFetches(b, kafka.NotLeaderForPartition, failing.Load, nil)
 	var log tailLog
 	reported := &firstError{match: func(err error) bool { return strings.Contains(err.Error(), "Not Leader") }}
 	tail := startTail(t, addrs, "tn", log.fn, reported.see)
