@@ -51,9 +51,3 @@ func (f *inflight) takeRange(first, last int64) []*pending {
 	}
 	return out
 }
-
-func (f *inflight) len() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.m)
-}

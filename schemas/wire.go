@@ -12,7 +12,7 @@ import (
 // reads our topics.
 const (
 	MagicByte      byte = 0
-	WireHeaderSize      = 5
+	WireHeaderSize int  = 5
 )
 
 // Wire-format errors. ErrTruncated and ErrMagic are wrapped by a *WireError
