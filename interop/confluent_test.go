@@ -171,7 +171,7 @@ func TestConfluentAvroConsumerDecodesResults(t *testing.T) {
 	if len(recs) != n {
 		t.Fatalf("AvroConsumer decoded %d records, want %d", len(recs), n)
 	}
-	s := serde(t, d)
+	s := devSerde(t, d)
 	seen := map[string]bool{}
 	for _, r := range recs {
 		m := readAt(t, d.broker, topic, r.Partition, r.Offset)

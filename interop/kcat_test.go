@@ -14,7 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/pipelines/runtime"
+	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
 )
@@ -95,7 +96,7 @@ func kcatGroupConsume(t *testing.T, kcat, broker, group, topic string, n int) []
 		if err1 != nil || err2 != nil {
 			t.Fatalf("kcat line %q", line)
 		}
-		recs = append(recs, consumed{partition: p, offset: o, key: f[2], msgID: header(f[3], pipelines.HeaderMsgID)})
+		recs = append(recs, consumed{partition: p, offset: o, key: f[2], msgID: header(f[3], runtime.HeaderMsgID)})
 	}
 	return recs
 }
@@ -131,14 +132,14 @@ func readAt(t *testing.T, broker, topic string, partition int, offset int64) kaf
 	return m
 }
 
-// serde returns a registry-backed decoder for the dev stack.
-func serde(t *testing.T, d *devProcess) *pipelines.Serde {
+// devSerde returns a registry-backed decoder for the dev stack.
+func devSerde(t *testing.T, d *devProcess) *serde.Serde {
 	t.Helper()
-	cl, err := pipelines.NewRegistryClient(d.registry)
+	cl, err := serde.NewRegistryClient(d.registry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := pipelines.NewSerde(cl)
+	s, err := serde.New(cl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestKcatConsumerGroupCommittedOffsets(t *testing.T) {
 			t.Errorf("partition %d: committed %d (%v), want %d", p.Partition, p.CommittedOffset, p.Error, last[p.Partition]+1)
 		}
 	}
-	s := serde(t, d)
+	s := devSerde(t, d)
 	for _, r := range append(first, second...) {
 		m := readAt(t, d.broker, topic, r.partition, r.offset)
 		var res schemas.MatrizResult
@@ -229,11 +230,11 @@ func TestKcatProducesWireFormatInput(t *testing.T) {
 	kcat := requireKcat(t)
 	d := startDev(t)
 	ctx := context.Background()
-	cl, err := pipelines.NewRegistryClient(d.registry)
+	cl, err := serde.NewRegistryClient(d.registry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	subject := pipelines.ValueSubject(topics.Name("experimental", topics.KindMessages))
+	subject := serde.ValueSubject(topics.Name("experimental", topics.KindMessages))
 	start := time.Now()
 	sid := "sid-kcat"
 	want := map[string]schemas.Version{}
@@ -276,7 +277,7 @@ func TestKcatProducesWireFormatInput(t *testing.T) {
 			if len(f) != 3 {
 				continue
 			}
-			if id := header(f[2], pipelines.HeaderMsgID); want[id] != 0 {
+			if id := header(f[2], runtime.HeaderMsgID); want[id] != 0 {
 				p, _ := strconv.Atoi(f[0])
 				o, _ := strconv.ParseInt(f[1], 10, 64)
 				found[id] = consumed{partition: p, offset: o, msgID: id}
@@ -289,7 +290,7 @@ func TestKcatProducesWireFormatInput(t *testing.T) {
 	if len(found) != len(want) {
 		t.Fatalf("results for %d of %d produced messages within 30s (found %v)\n%s", len(found), len(want), found, d.out)
 	}
-	s := serde(t, d)
+	s := devSerde(t, d)
 	for id, c := range found {
 		m := readAt(t, d.broker, results, c.partition, c.offset)
 		var res schemas.MatrizResult

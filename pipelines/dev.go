@@ -14,6 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/pipelines/devstack"
+	"github.com/matriz/pipelines/pipelines/observe"
+	"github.com/matriz/pipelines/pipelines/ops"
+	"github.com/matriz/pipelines/pipelines/runtime"
+	"github.com/matriz/pipelines/pipelines/serde"
+	"github.com/matriz/pipelines/pipelines/spec"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
 )
@@ -76,7 +82,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	if dataDir != "" {
 		dataDir = filepath.Join(dataDir, "broker")
 	}
-	stack, err := StartStack(ctx, StackConfig{
+	stack, err := devstack.StartStack(ctx, devstack.StackConfig{
 		BrokerListen: cfg.BrokerListen, RegistryListen: cfg.RegistryListen, DataDir: dataDir, Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -85,7 +91,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	defer func() { err = errors.Join(err, stack.Close()) }()
 	brokers := stack.BrokerAddrs()
 
-	rep, err := Deploy(ctx, DeployConfig{Brokers: brokers, RegistryURL: stack.RegistryURL, Lanes: cfg.Lanes})
+	rep, err := ops.Deploy(ctx, ops.DeployConfig{Brokers: brokers, RegistryURL: stack.RegistryURL, Lanes: cfg.Lanes})
 	if err != nil {
 		return fmt.Errorf("deploy: %w", err)
 	}
@@ -93,24 +99,24 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics, err := NewMetrics(reg)
+	metrics, err := observe.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
-	client, err := NewRegistryClient(stack.RegistryURL)
+	client, err := serde.NewRegistryClient(stack.RegistryURL)
 	if err != nil {
 		return err
 	}
-	serde, err := NewSerde(client)
+	codec, err := serde.New(client)
 	if err != nil {
 		return err
 	}
-	if err := serde.Resolve(ctx, Subjects(cfg.Lanes)); err != nil {
+	if err := codec.Resolve(ctx, serde.Subjects(cfg.Lanes)); err != nil {
 		return err
 	}
 
-	counters := map[schemas.Lane]*LaneCounters{}
-	spec, err := LoadSpec(cfg.SpecFile)
+	counters := map[schemas.Lane]*observe.LaneCounters{}
+	sp, err := spec.Load(cfg.SpecFile)
 	if err != nil {
 		return err
 	}
@@ -122,13 +128,13 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 		lanes.Wait()
 	}()
 	for _, l := range cfg.Lanes {
-		counters[l] = &LaneCounters{}
+		counters[l] = &observe.LaneCounters{}
 		ready := make(chan struct{})
 		lanes.Add(1)
 		go func() {
 			defer lanes.Done()
-			err := Run(laneCtx, RunConfig{
-				Lane: l, Brokers: brokers, RegistryURL: stack.RegistryURL, Spec: spec, Getenv: cfg.Getenv,
+			err := runtime.Run(laneCtx, runtime.RunConfig{
+				Lane: l, Brokers: brokers, RegistryURL: stack.RegistryURL, Spec: sp, Getenv: cfg.Getenv,
 				Metrics: metrics, Counters: counters[l], Clock: cfg.Clock, Logger: cfg.Logger,
 				Ready: func() { close(ready) },
 			})
@@ -144,7 +150,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}
 
 	health := func() error { return nil }
-	srv, err := StartHTTP(cfg.HTTPAddr, reg, health)
+	srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, health)
 	if err != nil {
 		return err
 	}
@@ -161,7 +167,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := RunProducer(prodCtx, ProducerConfig{Lane: l, Rate: cfg.Rate, Seed: uint64(time.Now().UnixNano()) + uint64(i), Serde: serde, Sink: prodSink, Clock: cfg.Clock}); err != nil {
+			if err := devstack.RunProducer(prodCtx, devstack.ProducerConfig{Lane: l, Rate: cfg.Rate, Seed: uint64(time.Now().UnixNano()) + uint64(i), Serde: codec, Sink: prodSink, Clock: cfg.Clock}); err != nil {
 				prodErrs <- err
 			}
 		}()
@@ -178,7 +184,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	if cfg.Ready != nil {
 		cfg.Ready(info)
 	}
-	status := NewStatusLine(out, cfg.Lanes, func(l schemas.Lane) *LaneCounters { return counters[l] }, nil)
+	status := observe.NewStatusLine(out, cfg.Lanes, func(l schemas.Lane) *observe.LaneCounters { return counters[l] }, nil)
 	tk := cfg.Clock.NewTicker(cfg.StatusEvery)
 	defer tk.Stop()
 	status.Print(cfg.Clock.Now())
@@ -198,7 +204,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 }
 
 // deploySummary condenses a deploy report into one line.
-func deploySummary(rep DeployReport) string {
+func deploySummary(rep ops.DeployReport) string {
 	counts := map[string]map[string]int{"topic": {}, "subject": {}}
 	for _, l := range rep.Lines {
 		counts[l.What][l.Status]++

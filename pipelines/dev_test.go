@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 )
 
@@ -155,7 +156,7 @@ func TestDevFlowsOnEveryLaneAndResumesAfterRestart(t *testing.T) {
 // project's registry client.
 func subjectIDs(t *testing.T, url string) map[string]int {
 	t.Helper()
-	cl, err := NewRegistryClient(url)
+	cl, err := serde.NewRegistryClient(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +173,8 @@ func subjectIDs(t *testing.T, url string) map[string]int {
 		}
 		out[s] = ss.ID
 	}
-	if len(out) != len(Subjects(schemas.Lanes)) {
-		t.Fatalf("registry has %d subjects, want %d", len(out), len(Subjects(schemas.Lanes)))
+	if len(out) != len(serde.Subjects(schemas.Lanes)) {
+		t.Fatalf("registry has %d subjects, want %d", len(out), len(serde.Subjects(schemas.Lanes)))
 	}
 	return out
 }

@@ -15,6 +15,10 @@ type Approvals interface {
 	Approved(actionID string) bool
 }
 
+// ApprovalActionKey is the payload key of an approval event (and of the
+// guardian's action events) naming the action.
+const ApprovalActionKey = "action_id"
+
 // ApprovalFunc adapts a function to Approvals.
 type ApprovalFunc func(actionID string) bool
 

@@ -6,7 +6,7 @@ import (
 	"os/user"
 	"text/tabwriter"
 
-	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/pipelines/ops"
 )
 
 func runActions(ctx context.Context, e *env, args []string) error {
@@ -28,7 +28,7 @@ func runActions(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	acts, err := pipelines.ListActions(ctx, pipelines.ActionsConfig{Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg})
+	acts, err := ops.ListActions(ctx, ops.ActionsConfig{Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg})
 	if err != nil {
 		return err
 	}
@@ -84,8 +84,8 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 	if u, err := user.Current(); err == nil {
 		approver = u.Username
 	}
-	a, err := pipelines.Approve(ctx, pipelines.ApproveConfig{
-		ActionsConfig: pipelines.ActionsConfig{Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg},
+	a, err := ops.Approve(ctx, ops.ApproveConfig{
+		ActionsConfig: ops.ActionsConfig{Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg},
 		ActionID:      pos[0], Approver: approver, Note: *note,
 	})
 	if err != nil {

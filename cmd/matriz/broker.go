@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/pipelines/devstack"
 )
 
 func runBroker(ctx context.Context, e *env, args []string) error {
@@ -23,7 +23,7 @@ func runBroker(ctx context.Context, e *env, args []string) error {
 	if err := fs.noArgs(); err != nil {
 		return err
 	}
-	stack, err := pipelines.StartStack(ctx, pipelines.StackConfig{
+	stack, err := devstack.StartStack(ctx, devstack.StackConfig{
 		BrokerListen: *listen, RegistryListen: *regListen, DataDir: *dataDir, Partitions: *partitions,
 	})
 	if err != nil {

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/pipelines/ops"
+	"github.com/matriz/pipelines/pipelines/spec"
 	"github.com/matriz/pipelines/schemas"
 )
 
@@ -27,15 +28,15 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec, err := pipelines.DefaultSpec()
+	sp, err := spec.Default()
 	if err != nil {
 		return err
 	}
 	parts := map[schemas.Lane]int{}
-	for l, s := range spec.Lanes {
+	for l, s := range sp.Lanes {
 		parts[l] = s.Partitions
 	}
-	rep, err := pipelines.Deploy(ctx, pipelines.DeployConfig{
+	rep, err := ops.Deploy(ctx, ops.DeployConfig{
 		Brokers: splitList(*brokers), RegistryURL: *reg, Lanes: ls, DryRun: *dryRun, Partitions: parts,
 	})
 	for _, l := range rep.Lines {

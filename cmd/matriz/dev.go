@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/pipelines/runtime"
 )
 
 func runDev(ctx context.Context, e *env, args []string) error {
@@ -48,7 +49,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 // executor only records (experimental stays dry whatever the flags say).
 // `matriz run` keeps the spec's defaults (log-only, no external actions).
 func devEnv(getenv func(string) string) func(string) string {
-	defaults := map[string]string{pipelines.FlagDispatch: "true", pipelines.FlagExtActions: "true"}
+	defaults := map[string]string{runtime.FlagDispatch: "true", runtime.FlagExtActions: "true"}
 	return func(k string) string {
 		if v := getenv(k); v != "" {
 			return v

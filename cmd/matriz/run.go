@@ -10,7 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/matriz/pipelines/clock"
-	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/pipelines/observe"
+	"github.com/matriz/pipelines/pipelines/runtime"
+	"github.com/matriz/pipelines/pipelines/spec"
 	"github.com/matriz/pipelines/schemas"
 )
 
@@ -46,7 +48,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		return usagef("--schema-version: %v", err)
 	}
 	// The spec is validated before any connection is made.
-	spec, err := pipelines.LoadSpec(*pipeline)
+	sp, err := spec.Load(*pipeline)
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}
@@ -58,23 +60,23 @@ func runRun(ctx context.Context, e *env, args []string) error {
 
 	reg2 := prometheus.NewRegistry()
 	reg2.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics, err := pipelines.NewMetrics(reg2)
+	metrics, err := observe.NewMetrics(reg2)
 	if err != nil {
 		return err
 	}
 	if *httpAddr != "" {
-		srv, err := pipelines.StartHTTP(*httpAddr, reg2, func() error { return nil })
+		srv, err := observe.StartHTTP(*httpAddr, reg2, func() error { return nil })
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
 	}
-	counters := &pipelines.LaneCounters{}
+	counters := &observe.LaneCounters{}
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- pipelines.Run(ctx, pipelines.RunConfig{
-			Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg, Group: *group, Spec: spec,
+		done <- runtime.Run(ctx, runtime.RunConfig{
+			Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg, Group: *group, Spec: sp,
 			Getenv: e.getenv, Metrics: metrics, Counters: counters, Logger: logger, SessionTimeout: *session, ReaderVersion: rv,
 			Ready: func() { close(ready) },
 		})
@@ -91,7 +93,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		defer tk.Stop()
 		tick = tk.C()
 	}
-	line := pipelines.NewStatusLine(e.stdout, []schemas.Lane{l}, func(schemas.Lane) *pipelines.LaneCounters { return counters }, nil)
+	line := observe.NewStatusLine(e.stdout, []schemas.Lane{l}, func(schemas.Lane) *observe.LaneCounters { return counters }, nil)
 	for {
 		select {
 		case err := <-done:

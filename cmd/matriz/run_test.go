@@ -17,7 +17,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/pipelines/devstack"
+	"github.com/matriz/pipelines/pipelines/ops"
+	"github.com/matriz/pipelines/pipelines/runtime"
+	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/topics"
@@ -26,47 +29,47 @@ import (
 // laneEnv is an in-process broker and registry with the prod lane deployed,
 // for `matriz run` processes to work against.
 type laneEnv struct {
-	stack   *pipelines.Stack
+	stack   *devstack.Stack
 	brokers string
 	regURL  string
-	serde   *pipelines.Serde
+	serde   *serde.Serde
 	lane    schemas.Lane
 	sent    []schemas.MatrizMessage
-	gen     *pipelines.Synthetic
+	gen     *devstack.Synthetic
 }
 
 func newLaneEnv(t *testing.T) *laneEnv {
 	t.Helper()
 	ctx := context.Background()
-	stack, err := pipelines.StartStack(ctx, pipelines.StackConfig{})
+	stack, err := devstack.StartStack(ctx, devstack.StackConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stack.Close() })
 	lane := schemas.LaneProd
-	if _, err := pipelines.Deploy(ctx, pipelines.DeployConfig{Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Lanes: []schemas.Lane{lane}}); err != nil {
+	if _, err := ops.Deploy(ctx, ops.DeployConfig{Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Lanes: []schemas.Lane{lane}}); err != nil {
 		t.Fatal(err)
 	}
-	client, err := pipelines.NewRegistryClient(stack.RegistryURL)
+	client, err := serde.NewRegistryClient(stack.RegistryURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serde, err := pipelines.NewSerde(client)
+	codec, err := serde.New(client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := serde.Resolve(ctx, pipelines.Subjects([]schemas.Lane{lane})); err != nil {
+	if err := codec.Resolve(ctx, serde.Subjects([]schemas.Lane{lane})); err != nil {
 		t.Fatal(err)
 	}
-	return &laneEnv{stack: stack, brokers: stack.BrokerAddrs()[0], regURL: stack.RegistryURL, serde: serde, lane: lane,
-		gen: pipelines.NewSynthetic(lane, 11, 256)}
+	return &laneEnv{stack: stack, brokers: stack.BrokerAddrs()[0], regURL: stack.RegistryURL, serde: codec, lane: lane,
+		gen: devstack.NewSynthetic(lane, 11, 256)}
 }
 
 // produce writes n more valid messages with event times just behind now.
 func (e *laneEnv) produce(t *testing.T, n int) {
 	t.Helper()
 	topic := topics.Name(string(e.lane), topics.KindMessages)
-	id, err := e.serde.ID(pipelines.ValueSubject(topic))
+	id, err := e.serde.ID(serde.ValueSubject(topic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +111,10 @@ func (e *laneEnv) results(t *testing.T) []result {
 	var mu sync.Mutex
 	var out []result
 	tail, err := topics.StartTail(context.Background(), []string{e.brokers}, topics.Name(string(e.lane), topics.KindResults), func(m topics.Message) {
-		off, _ := strconv.ParseInt(string(m.Header(pipelines.HeaderSrcOffset)), 10, 64)
-		p, _ := strconv.ParseInt(string(m.Header(pipelines.HeaderSrcPartition)), 10, 32)
+		off, _ := strconv.ParseInt(string(m.Header(runtime.HeaderSrcOffset)), 10, 64)
+		p, _ := strconv.ParseInt(string(m.Header(runtime.HeaderSrcPartition)), 10, 32)
 		mu.Lock()
-		out = append(out, result{msgID: string(m.Header(pipelines.HeaderMsgID)), outputID: string(m.Header(pipelines.HeaderOutputID)), partition: int32(p), srcOffset: off})
+		out = append(out, result{msgID: string(m.Header(runtime.HeaderMsgID)), outputID: string(m.Header(runtime.HeaderOutputID)), partition: int32(p), srcOffset: off})
 		mu.Unlock()
 	}, nil)
 	if err != nil {

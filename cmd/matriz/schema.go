@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/schemas/registry"
 )
 
@@ -106,7 +106,7 @@ func schemaList(ctx context.Context, e *env, args []string) error {
 	if err := fs.positional(pos); err != nil {
 		return err
 	}
-	tool, err := pipelines.NewSchemaTool(*reg)
+	tool, err := ops.NewSchemaTool(*reg)
 	if err != nil {
 		return usagef("--registry: %v", err)
 	}
@@ -114,7 +114,7 @@ func schemaList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pipelines.WriteList(e.stdout, subs)
+	ops.WriteList(e.stdout, subs)
 	return nil
 }
 
@@ -135,7 +135,7 @@ func schemaShow(ctx context.Context, e *env, args []string) error {
 			return usagef("--version %q: want a version number (1, 2, …) or latest", *version)
 		}
 	}
-	tool, err := pipelines.NewSchemaTool(*reg)
+	tool, err := ops.NewSchemaTool(*reg)
 	if err != nil {
 		return usagef("--registry: %v", err)
 	}
@@ -144,7 +144,7 @@ func schemaShow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "subject %s version %d id %d\n", s.Subject, s.Version, s.ID)
-	fmt.Fprintln(e.stdout, pipelines.IndentSchema(s.Schema.Schema))
+	fmt.Fprintln(e.stdout, ops.IndentSchema(s.Schema.Schema))
 	return nil
 }
 
@@ -168,7 +168,7 @@ func schemaRegister(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tool, err := pipelines.NewSchemaTool(*reg)
+	tool, err := ops.NewSchemaTool(*reg)
 	if err != nil {
 		return usagef("--registry: %v", err)
 	}
@@ -213,7 +213,7 @@ func schemaCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tool, err := pipelines.NewSchemaTool(*reg)
+	tool, err := ops.NewSchemaTool(*reg)
 	if err != nil {
 		return usagef("--registry: %v", err)
 	}
@@ -253,7 +253,7 @@ func schemaDiff(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pipelines.WriteDiff(e.stdout, rep)
+	ops.WriteDiff(e.stdout, rep)
 	return nil
 }
 
@@ -275,7 +275,7 @@ func schemaConfig(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	tool, err := pipelines.NewSchemaTool(*reg)
+	tool, err := ops.NewSchemaTool(*reg)
 	if err != nil {
 		return usagef("--registry: %v", err)
 	}

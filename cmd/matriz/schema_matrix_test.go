@@ -12,7 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 
-	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas/registry"
 )
 
@@ -174,7 +174,7 @@ func (c compatCase) want(l registry.Level) bool {
 
 func TestCompatibilityMatrix(t *testing.T) {
 	url := embeddedRegistry(t)
-	cl, err := pipelines.NewRegistryClient(url)
+	cl, err := serde.NewRegistryClient(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,110 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/matriz/pipelines/schemas/registry"
+	"github.com/matriz/pipelines/topics"
+)
+
+// StackConfig configures the embedded broker and schema registry.
+type StackConfig struct {
+	BrokerListen   string // host:port; empty picks a free port on 127.0.0.1
+	RegistryListen string // host:port; empty picks a free port on 127.0.0.1
+	DataDir        string // empty keeps everything in memory
+	Partitions     int    // default partitions of auto-created topics
+	Logger         *slog.Logger
+}
+
+// Stack is the embedded Kafka broker (kfake) and the Confluent-compatible
+// schema registry storing its schemas on that broker's _schemas topic: all
+// `matriz dev` and the integration tests need, in process.
+type Stack struct {
+	Broker      *topics.Broker
+	Registry    *registry.Registry
+	RegistryURL string
+
+	server *http.Server
+	served chan error
+}
+
+// StartStack starts the broker, then the registry on it. Close stops both.
+func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	bopts := []topics.BrokerOption{}
+	if cfg.BrokerListen != "" {
+		bopts = append(bopts, topics.BrokerListen(cfg.BrokerListen))
+	}
+	if cfg.DataDir != "" {
+		bopts = append(bopts, topics.BrokerDataDir(cfg.DataDir))
+	}
+	if cfg.Partitions > 0 {
+		bopts = append(bopts, topics.BrokerPartitions(cfg.Partitions))
+	}
+	broker, err := topics.StartBroker(bopts...)
+	if err != nil {
+		return nil, err
+	}
+	listen := cfg.RegistryListen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		broker.Close()
+		return nil, fmt.Errorf("schema registry cannot listen on %s: %w (pick another --registry-listen)", listen, err)
+	}
+	store, err := registry.NewKafkaStore(ctx, broker.Addrs(), registry.WithReplicationFactor(1))
+	if err != nil {
+		ln.Close()
+		broker.Close()
+		return nil, fmt.Errorf("schema registry storage on the embedded broker: %w", err)
+	}
+	reg, err := registry.New(store, registry.WithLogger(logger))
+	if err != nil {
+		store.Close()
+		ln.Close()
+		broker.Close()
+		return nil, fmt.Errorf("schema registry: %w", err)
+	}
+	s := &Stack{
+		Broker:      broker,
+		Registry:    reg,
+		RegistryURL: "http://" + ln.Addr().String(),
+		server:      &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second},
+		served:      make(chan error, 1),
+	}
+	go func() { s.served <- s.server.Serve(ln) }()
+	return s, nil
+}
+
+// BrokerAddrs returns the broker's bootstrap addresses.
+func (s *Stack) BrokerAddrs() []string { return s.Broker.Addrs() }
+
+// Close stops the registry, then the broker, so the registry's last writes
+// land before the broker saves its data dir.
+func (s *Stack) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Shutdown waits for idle keep-alive connections to close; a client
+	// that never closes them would hold it to the deadline, so past it the
+	// server closes them itself.
+	errs := []error{}
+	if err := s.server.Shutdown(ctx); err != nil {
+		errs = append(errs, s.server.Close())
+	}
+	if err := <-s.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	errs = append(errs, s.Registry.Close(), s.Broker.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,56 @@
+package operators
+
+import (
+	"context"
+
+	"github.com/reugn/go-streams"
+	"github.com/reugn/go-streams/flow"
+
+	"github.com/matriz/pipelines/stages"
+)
+
+// DecimateFlow puts the decimation ring between the tick and the chain as
+// a Flow: the tick's frames are pushed (blocking under backpressure, which
+// pauses everything upstream down to the Kafka fetch), the chain side pops.
+type DecimateFlow struct {
+	ring *Decimate
+	in   chan any
+	out  chan any
+}
+
+func NewDecimateFlow(ring *Decimate) *DecimateFlow {
+	d := &DecimateFlow{ring: ring, in: make(chan any), out: make(chan any)}
+	go d.push()
+	go d.pop()
+	return d
+}
+
+func (d *DecimateFlow) push() {
+	for e := range d.in {
+		// Push only fails once the ring is closed, which only push does.
+		_ = d.ring.Push(context.Background(), e.(*stages.Frame))
+	}
+	d.ring.Close()
+}
+
+func (d *DecimateFlow) pop() {
+	defer close(d.out)
+	for {
+		f, err := d.ring.Pop(context.Background())
+		if err != nil {
+			return // closed and empty
+		}
+		d.out <- f
+	}
+}
+
+func (d *DecimateFlow) In() chan<- any  { return d.in }
+func (d *DecimateFlow) Out() <-chan any { return d.out }
+func (d *DecimateFlow) Via(f streams.Flow) streams.Flow {
+	flow.DoStream(d, f)
+	return f
+}
+func (d *DecimateFlow) To(s streams.Sink) {
+	flow.DoStream(d, s)
+	s.AwaitCompletion()
+}

@@ -1,0 +1,257 @@
+// Per-partition window state of the tick: which frames are open, up to
+// where frames are closed, and the partition's frame grid.
+//
+// Invariants, per partition:
+//   - closed is a frame boundary; every frame ending at or before it has
+//     been emitted (or skipped as idle), and an event time before it is
+//     late;
+//   - open frames are sorted, start at or after closed, and do not overlap;
+//   - frames are emitted in window order, each starting where the previous
+//     one ended, except across an idle skip (see tick.go).
+package operators
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/matriz/pipelines/stages"
+)
+
+type tickPart struct {
+	id       int32
+	closed   int64 // see the file comment
+	maxTS    int64 // largest event time seen: the replay watermark is maxTS - grace
+	open     []openFrame
+	grid     frameGrid
+	emptyRun int // consecutive empty frames emitted
+	lastSize int // records in the last non-empty frame: the next frame's capacity hint
+}
+
+type openFrame struct {
+	w frameWindow
+	f *stages.Frame
+}
+
+// part returns partition p's state, and whether it was just created: then
+// its grid is at the current rate and the caller sets closed.
+func (t *Tick) part(p int32) (*tickPart, bool) {
+	tp, ok := t.parts[p]
+	if !ok {
+		tp = &tickPart{id: p, maxTS: math.MinInt64, grid: newFrameGrid(t.ctl.fps())}
+		t.parts[p] = tp
+		i, _ := slices.BinarySearch(t.order, p)
+		t.order = slices.Insert(t.order, i, p)
+		t.partitions.Store(int64(len(t.parts)))
+	}
+	return tp, !ok
+}
+
+// horizon is the end of everything p has opened or closed: a rate change
+// can only take effect from there.
+func (p *tickPart) horizon() int64 {
+	h := p.closed
+	if n := len(p.open); n > 0 && p.open[n-1].w.end > h {
+		h = p.open[n-1].w.end
+	}
+	return h
+}
+
+// retarget moves p to the controller's current rate.
+func (t *Tick) retarget(p *tickPart) { p.grid.retarget(t.ctl.fps(), p.horizon()) }
+
+// liveLimit is the instant up to which live mode has closed frames: a
+// frame closes once the clock passes its end plus the grace.
+func (t *Tick) liveLimit() int64 {
+	return t.cfg.clock.Now().UnixNano() - int64(t.cfg.grace)
+}
+
+func (t *Tick) place(rec *stages.Record) {
+	if rec == nil {
+		t.invalid.Add(1)
+		return
+	}
+	if reason := eventTimeProblem(rec); reason != "" {
+		r := *rec
+		r.Fail(StageTick, reason)
+		t.invalid.Add(1)
+		t.late <- &r
+		return
+	}
+	ns := rec.Msg.TS.UnixNano()
+	p, created := t.part(rec.Partition)
+	switch {
+	case created:
+		p.closed = p.grid.at(ns).start
+	case t.cfg.mode == Live:
+		t.retarget(p)
+		t.closeUpTo(p, t.liveLimit())
+	default:
+		t.retarget(p)
+	}
+	if ns < p.closed {
+		r := *rec
+		r.Late = true
+		t.lateRecords.Add(1)
+		t.late <- &r
+		return
+	}
+	t.add(p, ns, rec)
+	t.records.Add(1)
+	if t.cfg.mode == Replay && ns > p.maxTS {
+		p.maxTS = ns
+		t.closeUpTo(p, ns-int64(t.cfg.grace))
+	}
+}
+
+// eventTimeProblem says why rec cannot be placed in a frame, or "".
+func eventTimeProblem(rec *stages.Record) string {
+	if rec.Msg == nil {
+		return fmt.Sprintf("record at partition %d offset %d has no message", rec.Partition, rec.Offset)
+	}
+	ts := rec.Msg.TS
+	if ts.Before(minEventTime) || ts.After(maxEventTime) {
+		return fmt.Sprintf("message %s at partition %d offset %d has event time %s, outside %d..%d: a frame cannot hold it (a zero or mis-scaled timestamp?)",
+			rec.Msg.MsgID, rec.Partition, rec.Offset, ts.UTC().Format(time.RFC3339Nano), minEventTime.Year(), maxEventTime.Year())
+	}
+	return ""
+}
+
+// add appends rec to the open frame containing ns, opening it if needed.
+func (t *Tick) add(p *tickPart, ns int64, rec *stages.Record) {
+	w := p.grid.at(ns)
+	// Messages mostly arrive in order: look from the newest open frame.
+	i := len(p.open)
+	for i > 0 && p.open[i-1].w.start > w.start {
+		i--
+	}
+	if i == 0 || p.open[i-1].w.start != w.start {
+		f := t.newFrame(p, w)
+		f.Records = make([]stages.Record, 0, max(p.lastSize, 8))
+		p.open = slices.Insert(p.open, i, openFrame{w: w, f: f})
+		i++
+	}
+	of := &p.open[i-1]
+	of.f.Records = append(of.f.Records, *rec)
+}
+
+func (t *Tick) newFrame(p *tickPart, w frameWindow) *stages.Frame {
+	return &stages.Frame{
+		Lane:      t.cfg.lane,
+		Partition: p.id,
+		Seq:       w.seq,
+		Start:     time.Unix(0, w.start).UTC(),
+		End:       time.Unix(0, w.end).UTC(),
+		FPS:       w.fps,
+	}
+}
+
+// closeUpTo emits, in order, every frame of p that ends at or before limit,
+// open ones with their records and empty ones in between (up to the idle
+// bound).
+func (t *Tick) closeUpTo(p *tickPart, limit int64) {
+	for {
+		w := p.grid.at(p.closed) // starts exactly at p.closed
+		if w.end > limit {
+			return
+		}
+		switch {
+		case len(p.open) > 0 && p.open[0].w.start == w.start:
+			f := p.open[0].f
+			p.open = slices.Delete(p.open, 0, 1)
+			p.emptyRun = 0
+			p.lastSize = len(f.Records)
+			t.emit(f)
+		case t.cfg.idle == 0 || p.emptyRun < t.cfg.idle:
+			p.emptyRun++
+			t.emptyFrames.Add(1)
+			t.emit(t.newFrame(p, w))
+		default:
+			// Idle: jump to the next open frame or to the frame containing
+			// limit, whichever comes first, without emitting.
+			to := p.grid.at(limit).start
+			if len(p.open) > 0 && p.open[0].w.start < to {
+				to = p.open[0].w.start
+			}
+			t.idleSkipped.Add(p.grid.count(p.closed, to))
+			p.closed = to
+			p.grid.prune(p.closed)
+			continue
+		}
+		p.closed = w.end
+		p.grid.prune(p.closed)
+	}
+}
+
+func (t *Tick) emit(f *stages.Frame) {
+	f.Flags = t.cfg.flags()
+	t.frames.Add(1)
+	t.out <- f
+}
+
+// flush emits every open frame of p.
+func (t *Tick) flush(p *tickPart) {
+	if n := len(p.open); n > 0 {
+		t.closeUpTo(p, p.open[n-1].w.end)
+	}
+}
+
+func (t *Tick) flushAll() {
+	for _, id := range t.order {
+		t.flush(t.parts[id])
+	}
+}
+
+// onClock closes, in partition order, every live frame the clock has passed.
+func (t *Tick) onClock() {
+	limit := t.liveLimit()
+	for _, id := range t.order {
+		p := t.parts[id]
+		t.retarget(p)
+		t.closeUpTo(p, limit)
+	}
+}
+
+// assign starts a live partition ticking from the frame the clock is in
+// (less the grace, so a message up to the grace late still fits).
+func (t *Tick) assign(id int32) {
+	if t.cfg.mode != Live {
+		return
+	}
+	if p, created := t.part(id); created {
+		p.closed = p.grid.at(t.liveLimit()).start
+	}
+}
+
+// revoke emits p's open frames and forgets it.
+func (t *Tick) revoke(id int32) {
+	p, ok := t.parts[id]
+	if !ok {
+		return
+	}
+	t.flush(p)
+	delete(t.parts, id)
+	if i, found := slices.BinarySearch(t.order, id); found {
+		t.order = slices.Delete(t.order, i, i+1)
+	}
+	t.partitions.Store(int64(len(t.parts)))
+}
+
+// watermark advances a replay partition's watermark; see TickWatermark.
+func (t *Tick) watermark(id int32, at time.Time) {
+	if t.cfg.mode != Replay {
+		return
+	}
+	p, ok := t.parts[id]
+	if !ok {
+		return // nothing seen yet: the first message decides where frames start
+	}
+	ns := at.UnixNano()
+	if ns <= p.maxTS {
+		return
+	}
+	p.maxTS = ns
+	t.retarget(p)
+	t.closeUpTo(p, ns-int64(t.cfg.grace))
+}

@@ -1,0 +1,234 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/pipelines/serde"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
+)
+
+// ActionStatus is the latest word on one external action: its last action
+// event on matriz.<lane>.actions and whether a human approved it.
+type ActionStatus struct {
+	ID       string
+	Status   string // preview, executed, failed, expired
+	Kind     string
+	Priority string
+	MsgID    string
+	GlyphID  string
+	TS       time.Time // event time of the last action event
+	Approval bool      // an approval record exists
+	Required bool      // the preview said a human approval is required
+}
+
+// Waiting reports whether the action still waits for a human.
+func (a ActionStatus) Waiting() bool {
+	return a.Status == stages.ActionPreview && a.Required && !a.Approval
+}
+
+// ActionsConfig says where a lane's actions and approvals live.
+type ActionsConfig struct {
+	Lane        schemas.Lane
+	Brokers     []string
+	RegistryURL string
+	Clock       clock.Clock
+	Timeout     time.Duration // reading the topics up to their end; default 15s
+}
+
+// ListActions reads the lane's actions and approvals topics to their end
+// and returns every action's latest status, oldest first.
+func ListActions(ctx context.Context, cfg ActionsConfig) ([]ActionStatus, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 15 * time.Second
+	}
+	client, err := serde.NewRegistryClient(cfg.RegistryURL)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := serde.New(client)
+	if err != nil {
+		return nil, err
+	}
+	lane := string(cfg.Lane)
+	var mu sync.Mutex
+	byID := map[string]*ActionStatus{}
+	get := func(id string) *ActionStatus {
+		a := byID[id]
+		if a == nil {
+			a = &ActionStatus{ID: id}
+			byID[id] = a
+		}
+		return a
+	}
+	onAction := func(m topics.Message) {
+		var ev schemas.Event
+		if _, err := schemas.DecodeWire(ctx, codec.Lookup(), m.Value, &ev); err != nil || ev.Kind != schemas.EventAction {
+			return
+		}
+		id, _ := ev.Payload.String("action_id")
+		if id == "" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		a := get(id)
+		if ev.TS.Before(a.TS) {
+			return
+		}
+		a.Status, _ = ev.Payload.String("status")
+		a.Kind, _ = ev.Payload.String("action_kind")
+		a.Priority, _ = ev.Payload.String("priority")
+		if req, ok := ev.Payload["approval_required"].(bool); ok {
+			a.Required = req
+		}
+		a.MsgID, a.GlyphID, a.TS = ev.MsgID, ev.GlyphID, ev.TS
+	}
+	onApproval := func(m topics.Message) {
+		var ev schemas.Event
+		if _, err := schemas.DecodeWire(ctx, codec.Lookup(), m.Value, &ev); err != nil || ev.Kind != schemas.EventApproval {
+			return
+		}
+		if id, _ := ev.Payload.String(stages.ApprovalActionKey); id != "" {
+			mu.Lock()
+			get(id).Approval = true
+			mu.Unlock()
+		}
+	}
+	for _, t := range []struct {
+		topic string
+		fn    func(topics.Message)
+	}{{topics.Name(lane, topics.KindActions), onAction}, {topics.Name(lane, topics.KindApprovals), onApproval}} {
+		tail, err := topics.StartTail(ctx, cfg.Brokers, t.topic, t.fn, nil)
+		if err != nil {
+			return nil, err
+		}
+		timeout := cfg.Clock.NewTicker(cfg.Timeout)
+		select {
+		case <-tail.CaughtUp():
+		case <-timeout.C():
+			timeout.Stop()
+			tail.Close()
+			return nil, fmt.Errorf("reading %s did not reach its end within %v", t.topic, cfg.Timeout)
+		case <-ctx.Done():
+			timeout.Stop()
+			tail.Close()
+			return nil, ctx.Err()
+		}
+		timeout.Stop()
+		tail.Close()
+	}
+	out := make([]ActionStatus, 0, len(byID))
+	for _, a := range byID {
+		if a.Status != "" { // approvals of unknown actions are not actions
+			out = append(out, *a)
+		}
+	}
+	slices.SortFunc(out, func(a, b ActionStatus) int {
+		if c := a.TS.Compare(b.TS); c != 0 {
+			return c
+		}
+		return compareStrings(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ApproveConfig is one human approval.
+type ApproveConfig struct {
+	ActionsConfig
+	ActionID string
+	Approver string
+	Note     string
+}
+
+// Approve writes a human approval of an action waiting on the lane to
+// matriz.<lane>.approvals, after checking the action exists and waits. The
+// lane's runtime picks it up and executes the action at its next frame.
+func Approve(ctx context.Context, cfg ApproveConfig) (ActionStatus, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	actions, err := ListActions(ctx, cfg.ActionsConfig)
+	if err != nil {
+		return ActionStatus{}, err
+	}
+	i := slices.IndexFunc(actions, func(a ActionStatus) bool { return a.ID == cfg.ActionID })
+	if i < 0 {
+		return ActionStatus{}, fmt.Errorf("no action %s on %s; list them with `matriz actions --lane %s`",
+			cfg.ActionID, topics.Name(string(cfg.Lane), topics.KindActions), cfg.Lane)
+	}
+	a := actions[i]
+	if a.Approval {
+		return a, fmt.Errorf("action %s is already approved (status %s)", a.ID, a.Status)
+	}
+	if a.Status != stages.ActionPreview {
+		return a, fmt.Errorf("action %s is %s, not waiting for approval", a.ID, a.Status)
+	}
+	client, err := serde.NewRegistryClient(cfg.RegistryURL)
+	if err != nil {
+		return a, err
+	}
+	codec, err := serde.New(client)
+	if err != nil {
+		return a, err
+	}
+	topic := topics.Name(string(cfg.Lane), topics.KindApprovals)
+	if err := codec.Resolve(ctx, []serde.Subject{{Name: serde.ValueSubject(topic), Schema: schemas.NameEvent}}); err != nil {
+		return a, err
+	}
+	id, err := codec.ID(serde.ValueSubject(topic))
+	if err != nil {
+		return a, err
+	}
+	ev := schemas.Event{
+		ID:      uuid.NewSHA1(stages.IDNamespace, []byte(cfg.ActionID+"/approval")).String(),
+		TS:      cfg.Clock.Now().UTC().Truncate(time.Microsecond),
+		Kind:    schemas.EventApproval,
+		Lane:    cfg.Lane,
+		GlyphID: a.GlyphID,
+		MsgID:   a.MsgID,
+		Stage:   "human",
+		Payload: schemas.Payload{stages.ApprovalActionKey: cfg.ActionID, "approver": cfg.Approver, "note": cfg.Note},
+	}
+	val, err := schemas.AppendWire(nil, id, &ev)
+	if err != nil {
+		return a, err
+	}
+	sink, err := topics.NewSink(ctx, cfg.Brokers)
+	if err != nil {
+		return a, err
+	}
+	ack := topics.NewAck()
+	sink.In() <- topics.Message{Topic: topic, Key: []byte(cfg.ActionID), Value: val, Ack: ack}
+	close(sink.In())
+	sink.AwaitCompletion()
+	if err := ack.Err(); err != nil {
+		return a, fmt.Errorf("write approval to %s: %w", topic, err)
+	}
+	if !ack.Resolved() {
+		return a, fmt.Errorf("write approval to %s: not acknowledged", topic)
+	}
+	a.Approval = true
+	return a, nil
+}

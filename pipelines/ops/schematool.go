@@ -1,0 +1,329 @@
+package ops
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/matriz/pipelines/pipelines/serde"
+	"github.com/matriz/pipelines/schemas/registry"
+)
+
+// SchemaTool is what `matriz schema` does against a schema registry: list
+// subjects, show and register schemas, check a schema's compatibility, and
+// read or set compatibility levels. Every call goes through the franz-go
+// registry client, so it works against the embedded registry, Confluent
+// Schema Registry, Karapace and Redpanda alike.
+type SchemaTool struct {
+	client *sr.Client
+	url    string
+}
+
+// Errors of SchemaTool, each wrapped with what was asked.
+var (
+	// ErrSubjectNotFound: the registry has no such subject.
+	ErrSubjectNotFound = errors.New("subject not found")
+	// ErrSchemaRefused: the registry refused to register a schema (409
+	// incompatible, or an invalid schema).
+	ErrSchemaRefused = errors.New("the registry refused the schema")
+)
+
+// NewSchemaTool returns a tool for the registry at registryURL.
+func NewSchemaTool(registryURL string) (*SchemaTool, error) {
+	cl, err := serde.NewRegistryClient(registryURL)
+	if err != nil {
+		return nil, err
+	}
+	return &SchemaTool{client: cl, url: registryURL}, nil
+}
+
+// fail turns a registry client error into one line that says what was
+// asked and what to do.
+func (t *SchemaTool) fail(what string, err error) error {
+	if serde.Unreachable(err) {
+		return &serde.RegistryUnreachableError{URL: t.url, Err: err}
+	}
+	var re *sr.ResponseError
+	if errors.As(err, &re) {
+		switch re.ErrorCode {
+		case registry.CodeSubjectNotFound:
+			return fmt.Errorf("%s: %w in the registry at %s (`matriz schema list` shows the subjects)", what, ErrSubjectNotFound, t.url)
+		case registry.CodeVersionNotFound:
+			return fmt.Errorf("%s: no such version (`matriz schema list` shows each subject's versions)", what)
+		}
+		return fmt.Errorf("%s: %s (error code %d)", what, oneLine(re.Message), re.ErrorCode)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// SubjectSummary is one line of `matriz schema list`.
+type SubjectSummary struct {
+	Subject  string
+	Versions []int
+	LatestID int
+}
+
+// List returns every subject with its versions and the id of its latest
+// schema, sorted by subject.
+func (t *SchemaTool) List(ctx context.Context) ([]SubjectSummary, error) {
+	subs, err := t.client.Subjects(ctx)
+	if err != nil {
+		return nil, t.fail("listing subjects", err)
+	}
+	slices.Sort(subs)
+	out := make([]SubjectSummary, 0, len(subs))
+	for _, s := range subs {
+		vs, err := t.client.SubjectVersions(ctx, s)
+		if err != nil {
+			return nil, t.fail("versions of "+s, err)
+		}
+		latest, err := t.client.SchemaByVersion(ctx, s, -1)
+		if err != nil {
+			return nil, t.fail("latest schema of "+s, err)
+		}
+		out = append(out, SubjectSummary{Subject: s, Versions: vs, LatestID: latest.ID})
+	}
+	return out, nil
+}
+
+// WriteList prints one line per subject.
+func WriteList(w io.Writer, subs []SubjectSummary) {
+	if len(subs) == 0 {
+		fmt.Fprintln(w, "no subjects (register one with `matriz schema register` or `matriz deploy`)")
+		return
+	}
+	width := 0
+	for _, s := range subs {
+		width = max(width, len(s.Subject))
+	}
+	for _, s := range subs {
+		vs := make([]string, len(s.Versions))
+		for i, v := range s.Versions {
+			vs[i] = fmt.Sprint(v)
+		}
+		fmt.Fprintf(w, "%-*s  versions %s  latest id %d\n", width, s.Subject, strings.Join(vs, ","), s.LatestID)
+	}
+}
+
+// Show returns one version of subject (version -1: the latest).
+func (t *SchemaTool) Show(ctx context.Context, subject string, version int) (sr.SubjectSchema, error) {
+	s, err := t.client.SchemaByVersion(ctx, subject, version)
+	if err != nil {
+		v := fmt.Sprint(version)
+		if version == -1 {
+			v = "latest"
+		}
+		return s, t.fail(fmt.Sprintf("subject %s version %s", subject, v), err)
+	}
+	return s, nil
+}
+
+// RegisterResult says what registering did.
+type RegisterResult struct {
+	Subject string
+	ID      int
+	Version int
+	New     bool // false: the subject already had this schema
+}
+
+func (r RegisterResult) String() string {
+	if !r.New {
+		return fmt.Sprintf("%s already has this schema: version %d, id %d", r.Subject, r.Version, r.ID)
+	}
+	return fmt.Sprintf("registered %s version %d, id %d", r.Subject, r.Version, r.ID)
+}
+
+// Register adds an Avro schema text to subject under the subject's
+// compatibility level. A refusal is an error wrapping ErrSchemaRefused
+// with the registry's reason (for 409, the field and the rule).
+func (t *SchemaTool) Register(ctx context.Context, subject, text string) (RegisterResult, error) {
+	schema := sr.Schema{Schema: text, Type: sr.TypeAvro}
+	if got, err := t.client.LookupSchema(ctx, subject, schema); err == nil {
+		return RegisterResult{Subject: subject, ID: got.ID, Version: got.Version}, nil
+	} else if serde.Unreachable(err) {
+		return RegisterResult{}, &serde.RegistryUnreachableError{URL: t.url, Err: err}
+	}
+	got, err := register(ctx, t.client, subject, schema)
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && (re.ErrorCode == registry.CodeIncompatible || re.ErrorCode == registry.CodeInvalidSchema) {
+			return RegisterResult{}, fmt.Errorf("%w (HTTP %d, error code %d): %s", ErrSchemaRefused, re.StatusCode, re.ErrorCode, oneLine(re.Message))
+		}
+		return RegisterResult{}, t.fail("registering under "+subject, err)
+	}
+	return RegisterResult{Subject: subject, ID: got.ID, Version: got.Version, New: true}, nil
+}
+
+// CheckReport is the answer of `matriz schema check`.
+type CheckReport struct {
+	Subject    string
+	Level      registry.Level
+	ByRegistry bool  // true: the registry checked (its configured level); false: checked here
+	Against    []int // the versions there were to check against
+	Compatible bool
+	Reasons    []string // one per broken rule: field path, rule, direction
+}
+
+// Check decides whether text may follow subject's versions. With level ""
+// the registry decides, under the subject's configured level, through its
+// compatibility endpoint (verbose); with a level, the check runs here
+// (registry.CheckVersions) against the versions fetched from the registry.
+// Both answers agree on the embedded registry, reasons included.
+func (t *SchemaTool) Check(ctx context.Context, subject, text string, level registry.Level) (CheckReport, error) {
+	rep := CheckReport{Subject: subject, Level: level, ByRegistry: level == ""}
+	if _, _, err := registry.Check(registry.LevelNone, text, nil); err != nil {
+		return rep, err // names what is wrong with the schema
+	}
+	all, err := t.client.Schemas(ctx, subject)
+	var re *sr.ResponseError
+	switch {
+	case errors.As(err, &re) && re.ErrorCode == registry.CodeSubjectNotFound:
+		all = nil
+	case err != nil:
+		return rep, t.fail("versions of "+subject, err)
+	}
+	slices.SortFunc(all, func(a, b sr.SubjectSchema) int { return a.Version - b.Version })
+	for _, s := range all {
+		rep.Against = append(rep.Against, s.Version)
+	}
+	if rep.ByRegistry {
+		lvl, _, err := t.Level(ctx, subject)
+		if err != nil {
+			return rep, err
+		}
+		rep.Level = lvl
+		res, err := t.client.CheckCompatibility(sr.WithParams(ctx, sr.Verbose), subject, -2, sr.Schema{Schema: text, Type: sr.TypeAvro})
+		if err != nil {
+			return rep, t.fail("checking against "+subject, err)
+		}
+		rep.Compatible, rep.Reasons = res.Is, res.Messages
+		if !rep.Compatible && len(rep.Reasons) == 0 {
+			rep.Reasons = []string{"the registry gave no reason (it may not support verbose compatibility answers)"}
+		}
+		return rep, nil
+	}
+	versions := make([]registry.SubjectVersion, len(all))
+	for i, s := range all {
+		versions[i] = registry.SubjectVersion{Version: s.Version, Schema: s.Schema.Schema}
+	}
+	ok, reasons, err := registry.CheckVersions(level, text, versions)
+	if err != nil {
+		return rep, err
+	}
+	rep.Compatible, rep.Reasons = ok, reasons
+	return rep, nil
+}
+
+// Write prints the verdict, then one indented line per broken rule.
+func (r CheckReport) Write(w io.Writer) {
+	who := "checked here"
+	if r.ByRegistry {
+		who = "checked by the registry"
+	}
+	against := "no versions yet"
+	if len(r.Against) > 0 {
+		vs := make([]string, len(r.Against))
+		for i, v := range r.Against {
+			vs[i] = fmt.Sprint(v)
+		}
+		against = "versions " + strings.Join(vs, ",")
+	}
+	verdict := "compatible"
+	if !r.Compatible {
+		verdict = "incompatible"
+	}
+	fmt.Fprintf(w, "%s with %s under %s (%s; %s)\n", verdict, r.Subject, r.Level, against, who)
+	for _, reason := range r.Reasons {
+		fmt.Fprintln(w, "  "+reason)
+	}
+}
+
+// Level returns the compatibility level that governs subject (subject ""
+// for the global one), and whether the subject has a level of its own.
+func (t *SchemaTool) Level(ctx context.Context, subject string) (registry.Level, bool, error) {
+	if subject != "" {
+		res := t.client.Compatibility(ctx, subject)[0]
+		var re *sr.ResponseError
+		switch {
+		case res.Err == nil:
+			return registry.Level(res.Level.String()), true, nil
+		case errors.As(res.Err, &re) && (re.ErrorCode == registry.CodeSubjectLevelNotSet || re.ErrorCode == registry.CodeSubjectNotFound):
+		default:
+			return "", false, t.fail("compatibility level of "+subject, res.Err)
+		}
+	}
+	res := t.client.Compatibility(ctx)[0]
+	if res.Err != nil {
+		return "", false, t.fail("global compatibility level", res.Err)
+	}
+	return registry.Level(res.Level.String()), false, nil
+}
+
+// SetLevel sets subject's compatibility level (subject "": the global
+// one) and returns the level that governed it before.
+func (t *SchemaTool) SetLevel(ctx context.Context, subject string, level registry.Level) (before registry.Level, err error) {
+	before, _, err = t.Level(ctx, subject)
+	if err != nil {
+		return "", err
+	}
+	var cl sr.CompatibilityLevel
+	if err := cl.UnmarshalText([]byte(level)); err != nil {
+		return "", fmt.Errorf("level %s: %w", level, err)
+	}
+	var res []sr.CompatibilityResult
+	if subject == "" {
+		res = t.client.SetCompatibility(ctx, sr.SetCompatibility{Level: cl})
+	} else {
+		res = t.client.SetCompatibility(ctx, sr.SetCompatibility{Level: cl}, subject)
+	}
+	if res[0].Err != nil {
+		return "", t.fail("setting the compatibility level", res[0].Err)
+	}
+	return before, nil
+}
+
+// WriteDiff prints a diff report: one block per change with its meaning
+// for BACKWARD and FORWARD, then the overall verdicts.
+func WriteDiff(w io.Writer, rep registry.DiffReport) {
+	if len(rep.Changes) == 0 {
+		fmt.Fprintln(w, "no changes")
+	}
+	for _, c := range rep.Changes {
+		what := string(c.Kind)
+		switch {
+		case c.Old != "" && c.New != "":
+			what += ": " + c.Old + " → " + c.New
+		case c.New != "":
+			what += ": " + c.New
+		case c.Old != "":
+			what += ": " + c.Old
+		}
+		fmt.Fprintf(w, "%s  %s\n    BACKWARD %s\n    FORWARD  %s\n", c.Path, what, c.Backward, c.Forward)
+	}
+	verdict := func(e registry.Effect) string {
+		if e.OK {
+			return "compatible"
+		}
+		return "incompatible (" + e.Why + ")"
+	}
+	fmt.Fprintf(w, "BACKWARD (new reads old): %s\nFORWARD (old reads new): %s\n", verdict(rep.Backward), verdict(rep.Forward))
+}
+
+// IndentSchema returns a schema's JSON indented for reading, or the text as
+// it is when it is not JSON.
+func IndentSchema(text string) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(text), "", "  "); err != nil {
+		return text
+	}
+	return b.String()
+}

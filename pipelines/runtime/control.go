@@ -1,0 +1,41 @@
+package runtime
+
+import (
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
+)
+
+// applyControl applies one matriz.control record to the lane's live flags
+// and logs every effective change; the next frame the tick emits carries
+// the new values.
+func (lr *laneRuntime) applyControl(m topics.Message) {
+	changes, err := lr.flags.Apply(m.Key, m.Value)
+	if err != nil {
+		lr.log.Warn("ignoring control record", "lane", lr.lane, "offset", m.Offset, "err", err)
+		return
+	}
+	for _, c := range changes {
+		lr.log.Info("flag changed", "lane", lr.lane, "flag", c.Name, "from", c.Old, "to", c.New, "control_offset", m.Offset)
+		if lr.cfg.OnFlagChange != nil {
+			lr.cfg.OnFlagChange(c)
+		}
+	}
+}
+
+// applyApproval records a human approval from the lane's approvals topic:
+// an Event of kind approval whose payload names the action.
+func (lr *laneRuntime) applyApproval(m topics.Message) {
+	var ev schemas.Event
+	if _, err := schemas.DecodeWire(lr.work, lr.serde.Lookup(), m.Value, &ev); err != nil {
+		lr.log.Warn("ignoring undecodable approval", "lane", lr.lane, "offset", m.Offset, "err", err)
+		return
+	}
+	id, ok := ev.Payload.String(stages.ApprovalActionKey)
+	if ev.Kind != schemas.EventApproval || !ok || id == "" {
+		lr.log.Warn("ignoring approval record without an action id", "lane", lr.lane, "offset", m.Offset, "kind", ev.Kind)
+		return
+	}
+	lr.chain.Approvals.Approve(id)
+	lr.log.Info("action approved", "lane", lr.lane, "action", id, "by", ev.Payload["approver"])
+}

@@ -1,0 +1,176 @@
+package runtime
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/matriz/pipelines/pipelines/spec"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+)
+
+// Flag names, as environment variables and as matriz.control keys.
+const (
+	FlagDispatch   = "DISPATCH_ENABLED"
+	FlagLearning   = "LEARNING_ENABLED"
+	FlagExtActions = "EXT_ACTIONS_ENABLED"
+)
+
+// FlagNames lists the feature flags and kill switches.
+var FlagNames = []string{FlagDispatch, FlagLearning, FlagExtActions}
+
+// ParseFlagValue reads a flag value as people write it: true/false, 1/0,
+// yes/no, on/off (any case).
+func ParseFlagValue(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("flag value %q is not a boolean; use true or false", s)
+}
+
+// StartFlags combines the spec's flags with environment overrides.
+func StartFlags(spec spec.Flags, lane spec.Lane, getenv func(string) string) (stages.Flags, error) {
+	f := stages.Flags{Dispatch: spec.Dispatch || lane.Route.Dispatch, Learning: spec.Learning, ExtActions: spec.ExtActions}
+	for _, name := range FlagNames {
+		v := getenv(name)
+		if v == "" {
+			continue
+		}
+		b, err := ParseFlagValue(v)
+		if err != nil {
+			return f, fmt.Errorf("environment %s: %w", name, err)
+		}
+		setFlag(&f, name, b)
+	}
+	return f, nil
+}
+
+func setFlag(f *stages.Flags, name string, v bool) bool {
+	switch name {
+	case FlagDispatch:
+		f.Dispatch = v
+	case FlagLearning:
+		f.Learning = v
+	case FlagExtActions:
+		f.ExtActions = v
+	default:
+		return false
+	}
+	return true
+}
+
+// LiveFlags are the flags in force for one lane: the start values, changed
+// by records on matriz.control. The runtime stamps every frame with Get, so
+// a change takes effect at the next frame.
+//
+// Control records: key "NAME" (every lane) or "lane/NAME" (one lane, wins
+// over the global key), value "true" or "false"; a tombstone (empty value)
+// removes that override.
+type LiveFlags struct {
+	lane  schemas.Lane
+	start stages.Flags
+
+	mu        sync.Mutex
+	global    map[string]bool
+	perLane   map[string]bool
+	effective stages.Flags
+}
+
+// NewLiveFlags returns flags for lane starting at start.
+func NewLiveFlags(lane schemas.Lane, start stages.Flags) *LiveFlags {
+	return &LiveFlags{lane: lane, start: start, effective: start, global: map[string]bool{}, perLane: map[string]bool{}}
+}
+
+// Get returns the flags in force now.
+func (l *LiveFlags) Get() stages.Flags {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.effective
+}
+
+// FlagChange describes one change of an effective flag.
+type FlagChange struct {
+	Name     string
+	Old, New bool
+}
+
+// Apply applies one control record and returns the effective changes it
+// caused for this lane (none when the record is for another lane or
+// repeats the current value). A malformed record is an error and changes
+// nothing.
+func (l *LiveFlags) Apply(key, value []byte) ([]FlagChange, error) {
+	k := string(key)
+	lane, name, scoped := strings.Cut(k, "/")
+	if !scoped {
+		name, lane = k, ""
+	}
+	if !isFlagName(name) {
+		return nil, fmt.Errorf("control key %q: unknown flag; allowed: %s (optionally prefixed by lane/)", k, strings.Join(FlagNames, ", "))
+	}
+	if scoped && !schemas.Lane(lane).Valid() {
+		return nil, fmt.Errorf("control key %q: unknown lane %q", k, lane)
+	}
+	if scoped && schemas.Lane(lane) != l.lane {
+		return nil, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	target := l.global
+	if scoped {
+		target = l.perLane
+	}
+	if len(value) == 0 {
+		delete(target, name)
+	} else {
+		b, err := ParseFlagValue(string(value))
+		if err != nil {
+			return nil, fmt.Errorf("control key %q: %w", k, err)
+		}
+		target[name] = b
+	}
+	old := l.effective
+	next := l.start
+	for _, n := range FlagNames {
+		if v, ok := l.global[n]; ok {
+			setFlag(&next, n, v)
+		}
+		if v, ok := l.perLane[n]; ok {
+			setFlag(&next, n, v)
+		}
+	}
+	l.effective = next
+	return diffFlags(old, next), nil
+}
+
+func isFlagName(n string) bool {
+	for _, f := range FlagNames {
+		if f == n {
+			return true
+		}
+	}
+	return false
+}
+
+func diffFlags(a, b stages.Flags) []FlagChange {
+	var out []FlagChange
+	if a.Dispatch != b.Dispatch {
+		out = append(out, FlagChange{FlagDispatch, a.Dispatch, b.Dispatch})
+	}
+	if a.Learning != b.Learning {
+		out = append(out, FlagChange{FlagLearning, a.Learning, b.Learning})
+	}
+	if a.ExtActions != b.ExtActions {
+		out = append(out, FlagChange{FlagExtActions, a.ExtActions, b.ExtActions})
+	}
+	return out
+}
+
+// String renders a flag change for the log.
+func (c FlagChange) String() string {
+	return c.Name + " " + strconv.FormatBool(c.Old) + " → " + strconv.FormatBool(c.New)
+}

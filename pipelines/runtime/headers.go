@@ -1,0 +1,64 @@
+package runtime
+
+import (
+	"strconv"
+
+	"github.com/matriz/pipelines/topics"
+)
+
+// Header keys the runtime writes. Source coordinates make every output
+// traceable to its input offset; the DLQ headers say why a record is there.
+const (
+	HeaderSrcTopic     = "matriz-src-topic"
+	HeaderSrcPartition = "matriz-src-partition"
+	HeaderSrcOffset    = "matriz-src-offset"
+	HeaderMsgID        = "matriz-msg-id"
+	HeaderOutputID     = "matriz-output-id"
+	HeaderDLQReason    = "matriz-dlq-reason"
+	HeaderDLQStage     = "matriz-dlq-stage"
+	HeaderDLQDetail    = "matriz-dlq-detail"
+	HeaderLate         = "matriz-late"
+	HeaderTraceparent  = "traceparent"
+)
+
+// DLQ reasons: the reason label of lukhas_dlq_total and the
+// matriz-dlq-reason header. They are few and stable so alerts can key on
+// them; the detail header carries the specifics.
+const (
+	ReasonUndecodable     = "undecodable"
+	ReasonUnknownSchemaID = "unknown_schema_id"
+	ReasonContract        = "contract_violation"
+	ReasonNodePanic       = "node_panic"
+	ReasonStage           = "stage_failure"
+)
+
+// srcHeaders returns the headers naming m's source coordinates.
+func srcHeaders(m topics.Message) []topics.Header {
+	return []topics.Header{
+		{Key: HeaderSrcTopic, Value: []byte(m.Topic)},
+		{Key: HeaderSrcPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
+		{Key: HeaderSrcOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
+	}
+}
+
+// dlqMessage wraps the original bytes of m for lane's DLQ, with the reason,
+// the stage and the source coordinates in headers.
+func dlqMessage(lane string, m topics.Message, stage, reason, detail string) topics.Message {
+	h := append(srcHeaders(m),
+		topics.Header{Key: HeaderDLQReason, Value: []byte(reason)},
+		topics.Header{Key: HeaderDLQStage, Value: []byte(stage)},
+		topics.Header{Key: HeaderDLQDetail, Value: []byte(detail)},
+	)
+	for _, orig := range m.Headers {
+		if orig.Key == HeaderTraceparent {
+			h = append(h, orig)
+		}
+	}
+	return topics.Message{
+		Topic:   topics.Name(lane, topics.KindDLQ),
+		Key:     m.Key,
+		Value:   m.Value,
+		Headers: h,
+		Ack:     m.Ack,
+	}
+}

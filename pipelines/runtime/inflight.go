@@ -1,0 +1,53 @@
+package runtime
+
+import (
+	"sync"
+
+	"github.com/matriz/pipelines/topics"
+)
+
+// inflight holds, per offset, the Kafka record a partition worker is
+// working on: decode puts it, encode takes it back to answer it. It keeps
+// stages free of Kafka: a Record carries its offset, and the bytes, key,
+// headers and Ack stay here.
+type inflight struct {
+	mu sync.Mutex
+	m  map[int64]*pending
+}
+
+type pending struct {
+	msg      topics.Message
+	reason   string // DLQ reason set at decode; "" when the record decoded
+	schemaID uint32 // the writer schema id the record was decoded from
+}
+
+func newInflight() *inflight { return &inflight{m: map[int64]*pending{}} }
+
+func (f *inflight) put(offset int64, p *pending) {
+	f.mu.Lock()
+	f.m[offset] = p
+	f.mu.Unlock()
+}
+
+// take removes and returns the record at offset, or nil.
+func (f *inflight) take(offset int64) *pending {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.m[offset]
+	delete(f.m, offset)
+	return p
+}
+
+// takeRange removes and returns every record with an offset in [first, last].
+func (f *inflight) takeRange(first, last int64) []*pending {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*pending
+	for off, p := range f.m {
+		if off >= first && off <= last {
+			out = append(out, p)
+			delete(f.m, off)
+		}
+	}
+	return out
+}

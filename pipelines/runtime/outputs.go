@@ -1,0 +1,291 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/matriz/pipelines/pipelines/operators"
+	"github.com/matriz/pipelines/pipelines/serde"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
+)
+
+// laneIDs are the schema ids a lane writes each record kind with.
+type laneIDs struct {
+	result, event, trace, action uint32
+}
+
+func resolveLaneIDs(s *serde.Serde, lane string) (laneIDs, error) {
+	var ids laneIDs
+	for _, x := range []struct {
+		kind topics.Kind
+		dst  *uint32
+	}{{topics.KindResults, &ids.result}, {topics.KindEvents, &ids.event}, {topics.KindTraces, &ids.trace}, {topics.KindActions, &ids.action}} {
+		id, err := s.ID(serde.ValueSubject(topics.Name(lane, x.kind)))
+		if err != nil {
+			return ids, err
+		}
+		*x.dst = id
+	}
+	return ids, nil
+}
+
+// outputs turns a processed frame into the Kafka records it owes: per
+// record a result or a DLQ record; the frame's events, traces and actions.
+// Every output carries the Ack of the input it derives from, counted so the
+// input's offset commits only after all of them are durable:
+//
+//   - a result or DLQ record belongs to its record;
+//   - an event, trace or action belongs to the record whose msg_id it
+//     names, else to the frame's last record (so the frame's offsets do not
+//     commit before it), else — an empty frame — to nothing: it is derived
+//     from state alone and is emitted again by a replay;
+//   - a decimation event stands for the records it skipped: their Acks
+//     resolve when it is durable.
+type outputs struct {
+	slab          []byte // encoded values are carved from it: one allocation per many outputs
+	readerVersion schemas.Version
+	lane          string
+	ids           laneIDs
+	inflight      *inflight
+	onErr         func(error)
+	topics        struct{ results, events, traces, actions, dlq string }
+}
+
+func newOutputs(lane string, ids laneIDs, fl *inflight, onErr func(error)) *outputs {
+	o := &outputs{lane: lane, ids: ids, inflight: fl, onErr: onErr}
+	o.topics.results = topics.Name(lane, topics.KindResults)
+	o.topics.events = topics.Name(lane, topics.KindEvents)
+	o.topics.traces = topics.Name(lane, topics.KindTraces)
+	o.topics.actions = topics.Name(lane, topics.KindActions)
+	o.topics.dlq = topics.Name(lane, topics.KindDLQ)
+	return o
+}
+
+// owner is an input record and the outputs counted against it.
+type owner struct {
+	p       *pending
+	glyph   string
+	outputs int
+}
+
+func (o *outputs) encode(f *stages.Frame) []topics.Message {
+	owners := make([]owner, len(f.Records))
+	byMsg := make(map[string]int, len(f.Records))
+	var out []topics.Message
+	for i := range f.Records {
+		r := &f.Records[i]
+		p := o.inflight.take(r.Offset)
+		if p == nil {
+			continue // decimated or already answered: nothing owes it here
+		}
+		owners[i].p = p
+		if r.Msg != nil {
+			byMsg[r.Msg.MsgID] = i
+			owners[i].glyph = r.Msg.Glyph.ID
+		}
+		switch {
+		case r.Failure != nil:
+			out = append(out, o.dlq(p, r.Failure))
+			owners[i].outputs++
+		case r.Dropped:
+			// Filtered by a stage: no result is owed; the stage's events say why.
+		case r.Result != nil:
+			m, err := o.result(p, r, f)
+			if err != nil {
+				out = append(out, o.dlq(p, &stages.Failure{Stage: "encode", Reason: err.Error()}))
+			} else {
+				out = append(out, m)
+			}
+			owners[i].outputs++
+		default:
+			// A live record with no result: the chain has no route stage.
+			// Answer it so nothing is dropped silently.
+			out = append(out, o.dlq(p, &stages.Failure{Stage: "chain", Reason: "no stage produced a result (is route in the lane's stages?)"}))
+			owners[i].outputs++
+		}
+	}
+	last := -1
+	for i := len(owners) - 1; i >= 0; i-- {
+		if owners[i].p != nil {
+			last = i
+			break
+		}
+	}
+	attach := func(msgID string) *owner {
+		if i, ok := byMsg[msgID]; ok && owners[i].p != nil {
+			return &owners[i]
+		}
+		if last >= 0 {
+			return &owners[last]
+		}
+		return nil
+	}
+	for _, ev := range f.Events {
+		if ev.Kind == schemas.EventDecimation {
+			out = append(out, o.decimation(ev))
+			continue
+		}
+		own := attach(ev.MsgID)
+		out = o.record(out, own, o.topics.events, o.ids.event, ev.GlyphID, ev.ID, &ev)
+	}
+	for _, tr := range f.Traces {
+		own := attach(tr.MsgID)
+		key := tr.MsgID
+		if own != nil && own.glyph != "" {
+			key = own.glyph
+		}
+		out = o.record(out, own, o.topics.traces, o.ids.trace, key, tr.ID, &tr)
+	}
+	for _, ac := range f.Actions {
+		own := attach(ac.MsgID)
+		out = o.record(out, own, o.topics.actions, o.ids.action, ac.GlyphID, ac.ID, &ac)
+	}
+	// Count every output against its input before any is handed on, then
+	// release the input's own hold: an input with no outputs resolves now.
+	for i := range owners {
+		if p := owners[i].p; p != nil {
+			p.msg.Ack.Add(owners[i].outputs)
+			p.msg.Ack.Done(nil)
+		}
+	}
+	return out
+}
+
+// record appends one event, trace or action output owned by own. An
+// encode error here is a bug in the binary's own records, not bad input:
+// it is reported, and the input's commit does not wait for the output.
+func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint32, key, outID string, v any) []topics.Message {
+	var val []byte
+	var err error
+	switch x := v.(type) {
+	case *schemas.Event:
+		val, err = appendSlab(o, id, x)
+	case *schemas.Trace:
+		val, err = appendSlab(o, id, x)
+	}
+	if err != nil {
+		o.onErr(fmt.Errorf("encode %s output %s: %w", topic, outID, err))
+		return out
+	}
+	m := topics.Message{Topic: topic, Key: []byte(key), Value: val, Headers: []topics.Header{{Key: HeaderOutputID, Value: []byte(outID)}}}
+	if own != nil {
+		m.Ack = own.p.msg.Ack
+		m.Headers = append(m.Headers, srcHeaders(own.p.msg)...)
+		own.outputs++
+	}
+	return append(out, m)
+}
+
+func (o *outputs) result(p *pending, r *stages.Record, f *stages.Frame) (topics.Message, error) {
+	r.Result.Trace = append([]schemas.Crumb{o.decodeCrumb(p, r.Msg)}, r.Result.Trace...)
+	val, err := appendSlab(o, o.ids.result, r.Result)
+	if err != nil {
+		return topics.Message{}, err
+	}
+	h := append(srcHeaders(p.msg),
+		topics.Header{Key: HeaderMsgID, Value: []byte(r.Msg.MsgID)},
+		topics.Header{Key: HeaderOutputID, Value: []byte(r.Result.ID)},
+	)
+	if r.Late {
+		h = append(h, topics.Header{Key: HeaderLate, Value: []byte("true")})
+	}
+	if tp := p.msg.Header(HeaderTraceparent); tp != nil {
+		h = append(h, topics.Header{Key: HeaderTraceparent, Value: tp})
+	}
+	return topics.Message{Topic: o.topics.results, Key: p.msg.Key, Value: val, Headers: h, Ack: p.msg.Ack}, nil
+}
+
+// dlq wraps the original record for the DLQ with why it is there.
+func (o *outputs) dlq(p *pending, fail *stages.Failure) topics.Message {
+	reason := p.reason
+	if reason == "" {
+		reason = failureReason(fail)
+	}
+	return dlqMessage(o.lane, p.msg, fail.Stage, reason, fail.Reason)
+}
+
+// failureReason classifies a stage's failure into the DLQ's few reasons.
+func failureReason(f *stages.Failure) string {
+	switch {
+	case f.Stage == stages.StageAdapter && strings.Contains(f.Reason, "panicked"):
+		return ReasonNodePanic
+	case f.Stage == operators.StageTick, f.Stage == "decode":
+		return ReasonContract
+	}
+	return ReasonStage
+}
+
+// decimation writes a decimation event whose durability resolves the
+// records it skipped.
+func (o *outputs) decimation(ev schemas.Event) topics.Message {
+	val, err := appendSlab(o, o.ids.event, &ev)
+	if err != nil {
+		o.onErr(err)
+	}
+	m := topics.Message{Topic: o.topics.events, Key: []byte(ev.ID), Value: val,
+		Headers: []topics.Header{{Key: HeaderOutputID, Value: []byte(ev.ID)}}}
+	d, err := operators.ParseDecimation(ev)
+	if err != nil || d.FirstOffset < 0 {
+		return m
+	}
+	skipped := o.inflight.takeRange(d.FirstOffset, d.LastOffset)
+	if len(skipped) == 0 {
+		return m
+	}
+	m.Ack = topics.NewAckFunc(func(err error) {
+		for _, p := range skipped {
+			p.msg.Ack.Done(err)
+		}
+	})
+	return m
+}
+
+// slabSize is the arena encoded outputs are carved from. A value lives as
+// long as its Message (until Kafka acknowledges it); a slab is freed when
+// its last value is.
+const slabSize = 256 << 10
+
+// appendSlab encodes v in the wire format into o's slab and returns the
+// bytes, capped so no later append can write into them. encode runs on one
+// goroutine per partition, so the slab needs no lock.
+func appendSlab[T schemas.Record](o *outputs, id uint32, v *T) ([]byte, error) {
+	if cap(o.slab)-len(o.slab) < 4<<10 {
+		o.slab = make([]byte, 0, slabSize)
+	}
+	start := len(o.slab)
+	out, err := schemas.AppendWire(o.slab, id, v)
+	if err != nil {
+		return nil, err
+	}
+	o.slab = out // a value larger than what was left moved to a new array: continue there
+	return out[start:len(out):len(out)], nil
+}
+
+// StageDecode names the runtime's crumb on every result: how the input was
+// read — the writer schema id, the reader version, and the GLYPH v2 fields
+// as the reader saw them (defaults filled when the writer was v1).
+const StageDecode = "decode"
+
+func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage) schemas.Crumb {
+	reader := o.readerVersion
+	if reader == schemas.Latest {
+		reader = schemas.LatestVersion(schemas.NameMessage)
+	}
+	data := schemas.Payload{"schema_id": int64(p.schemaID), "reader_version": int64(reader)}
+	if reader >= schemas.V2 {
+		g := m.Glyph
+		data["glyph_subject_sid"] = nil
+		if g.SubjectSID != nil {
+			data["glyph_subject_sid"] = *g.SubjectSID
+		}
+		data["glyph_consent"] = nil
+		if g.Consent != nil {
+			data["glyph_consent"] = g.Consent.Granted
+			data["glyph_consent_purpose"] = g.Consent.Purpose
+		}
+		data["glyph_provenance"] = append([]string{}, g.Provenance...)
+	}
+	return schemas.Crumb{Stage: StageDecode, T: m.TS, Data: data}
+}

@@ -1,0 +1,260 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/pipelines/observe"
+	"github.com/matriz/pipelines/pipelines/serde"
+	"github.com/matriz/pipelines/pipelines/spec"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
+)
+
+// RunConfig configures one lane's runtime as a consumer-group member.
+type RunConfig struct {
+	Lane        schemas.Lane
+	Brokers     []string
+	RegistryURL string
+	Group       string     // default "matriz-<lane>"
+	Spec        *spec.Spec // default: the embedded spec
+	Getenv      func(string) string
+
+	// Metrics are shared by every lane in one process; nil makes a private
+	// set on a private registry.
+	Metrics  *observe.Metrics
+	Counters *observe.LaneCounters
+	Clock    clock.Clock
+	Logger   *slog.Logger
+	Executor stages.Executor // performs guardian-approved external actions
+	// ReaderVersion is the MatrizMessage schema version the lane reads
+	// with (default the newest): every writer schema is resolved into it,
+	// so a v2 lane reads v1 messages with v2's defaults, and a v1 lane
+	// reads v2 messages without the v2 fields. It is how a rolling upgrade
+	// moves a lane to a new version while producers still write the old.
+	ReaderVersion schemas.Version
+
+	// Ready, when set, is called once the lane has joined its group.
+	Ready func()
+	// OnGeneration reports each generation's assignment.
+	OnGeneration func(topics.GenerationInfo)
+	// OnFlagChange reports each effective flag change from matriz.control,
+	// after it is in force (the next frame carries it).
+	OnFlagChange func(FlagChange)
+
+	SessionTimeout time.Duration // default 10s
+	CommitInterval time.Duration // default 250ms
+	DrainTimeout   time.Duration // default 10s: bound on finishing in-flight work at shutdown
+	IdleAfter      time.Duration // default 100ms without input before an idle watermark
+	IdleAllowance  time.Duration // default 250ms: how far behind the clock an idle watermark stays
+}
+
+func (c *RunConfig) defaults() error {
+	if !c.Lane.Valid() {
+		return fmt.Errorf("lane %q: want experimental, candidate or prod", c.Lane)
+	}
+	if c.Group == "" {
+		c.Group = "matriz-" + string(c.Lane)
+	}
+	if c.Spec == nil {
+		s, err := spec.Default()
+		if err != nil {
+			return err
+		}
+		c.Spec = s
+	}
+	if c.Getenv == nil {
+		c.Getenv = func(string) string { return "" }
+	}
+	if c.Metrics == nil {
+		m, err := observe.NewMetrics(prometheus.NewRegistry())
+		if err != nil {
+			return err
+		}
+		c.Metrics = m
+	}
+	if c.Counters == nil {
+		c.Counters = &observe.LaneCounters{}
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.SessionTimeout, 10*time.Second)
+	def(&c.CommitInterval, 250*time.Millisecond)
+	def(&c.DrainTimeout, 10*time.Second)
+	def(&c.IdleAfter, 100*time.Millisecond)
+	def(&c.IdleAllowance, 250*time.Millisecond)
+	return nil
+}
+
+// laneRuntime is what every partition worker of one lane shares.
+type laneRuntime struct {
+	cfg        RunConfig
+	lane       schemas.Lane
+	spec       *spec.Lane
+	clock      clock.Clock
+	log        *slog.Logger
+	serde      *serde.Serde
+	ids        laneIDs
+	chain      *spec.LaneChain
+	flags      *LiveFlags
+	sink       *topics.Sink
+	obs        *observe.Lane
+	sourceOpts []topics.SourceOption
+	work       context.Context // outlives the shutdown signal: in-flight work finishes on it
+	fatal      func(error)     // stops the lane with an error
+}
+
+func (lr *laneRuntime) reportErr(err error) {
+	lr.log.Warn("runtime", "lane", lr.lane, "err", err)
+}
+
+// sinkErr handles the lane Sink's errors: a write it gave up on is fatal.
+// The records behind it never commit, so carrying on would only pile up
+// work a restart must redo; stopping makes the failure loud, and the
+// restart reprocesses from the last commit (nothing is lost).
+func (lr *laneRuntime) sinkErr(err error) {
+	var we *topics.WriteError
+	if errors.As(err, &we) {
+		lr.log.Error("output write failed; stopping the lane", "lane", lr.lane, "err", err)
+		lr.fatal(fmt.Errorf("writing outputs failed, stopping so a restart reprocesses from the last commit: %w", err))
+		return
+	}
+	lr.reportErr(err)
+}
+
+// Run runs one lane until ctx ends: it joins the lane's consumer group and
+// works every partition it is assigned through the stage chain, writing
+// results, events, traces and actions, and bad input to the DLQ, with
+// at-least-once delivery (offsets commit only after every output is
+// acknowledged with acks=all). When ctx ends it stops fetching, finishes
+// the open frames, flushes, commits and leaves the group.
+func Run(ctx context.Context, cfg RunConfig) (err error) {
+	if err := cfg.defaults(); err != nil {
+		return err
+	}
+	ls := cfg.Spec.Lanes[cfg.Lane]
+	lane := string(cfg.Lane)
+	lr := &laneRuntime{
+		cfg: cfg, lane: cfg.Lane, spec: ls, clock: cfg.Clock, log: cfg.Logger,
+		obs:        observe.NewLane(cfg.Lane, cfg.Metrics, cfg.Counters),
+		sourceOpts: []topics.SourceOption{topics.SourceClock(cfg.Clock), topics.SourceOnError(func(e error) { cfg.Logger.Warn("kafka", "lane", lane, "err", e) })},
+	}
+	work := context.WithoutCancel(ctx) // shutdown is ctx ending; the work itself finishes first
+	lr.work = work
+	runCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	lr.fatal = stop
+
+	client, err := serde.NewRegistryClient(cfg.RegistryURL)
+	if err != nil {
+		return err
+	}
+	if lr.serde, err = serde.New(client); err != nil {
+		return err
+	}
+	if err := lr.serde.Resolve(work, serde.Subjects([]schemas.Lane{cfg.Lane})); err != nil {
+		return err
+	}
+	if lr.ids, err = resolveLaneIDs(lr.serde, lane); err != nil {
+		return err
+	}
+
+	start, err := StartFlags(cfg.Spec.Flags, *ls, cfg.Getenv)
+	if err != nil {
+		return err
+	}
+	lr.flags = NewLiveFlags(cfg.Lane, start)
+	if lr.chain, err = spec.BuildChain(cfg.Lane, ls, spec.ChainOptions{Executor: cfg.Executor, Wrap: func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock) }}); err != nil {
+		return err
+	}
+
+	lr.sink, err = topics.NewSink(work, cfg.Brokers,
+		topics.SinkClock(cfg.Clock),
+		topics.SinkOnError(lr.sinkErr),
+		topics.SinkOnWritten(countWritten(lane, lr.obs)))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		close(lr.sink.In())
+		lr.sink.AwaitCompletion()
+	}()
+
+	control, err := topics.StartTail(work, cfg.Brokers, topics.ControlTopic, lr.applyControl, lr.reportErr)
+	if err != nil {
+		return err
+	}
+	defer control.Close()
+	approvals, err := topics.StartTail(work, cfg.Brokers, topics.Name(lane, topics.KindApprovals), lr.applyApproval, lr.reportErr)
+	if err != nil {
+		return err
+	}
+	defer approvals.Close()
+	// Flags and approvals recorded before this start apply from the first
+	// frame; a topic that does not catch up in time is reported, not fatal.
+	wait := cfg.Clock.NewTicker(10 * time.Second)
+	for _, t := range []*topics.Tail{control, approvals} {
+		select {
+		case <-t.CaughtUp():
+		case <-ctx.Done():
+			wait.Stop()
+			return nil
+		case <-wait.C():
+			lr.log.Warn("control or approvals topic still catching up; starting anyway", "lane", lane)
+		}
+	}
+	wait.Stop()
+
+	group, err := topics.NewGroup(work, cfg.Brokers, cfg.Group, []string{topics.Name(lane, topics.KindMessages)},
+		topics.GroupSessionTimeout(cfg.SessionTimeout),
+		topics.GroupHeartbeat(max(cfg.SessionTimeout/10, 100*time.Millisecond)),
+		topics.GroupClock(cfg.Clock),
+		topics.GroupOnError(lr.reportErr),
+		topics.GroupOnGeneration(func(g topics.GenerationInfo) {
+			lr.log.Info("generation", "lane", lane, "generation", g.ID, "member", g.MemberID, "partitions", g.Partitions)
+			if cfg.OnGeneration != nil {
+				cfg.OnGeneration(g)
+			}
+		}))
+	if err != nil {
+		return err
+	}
+	if cfg.Ready != nil {
+		cfg.Ready()
+	}
+	runErr := group.Run(runCtx, lr.handlePartition)
+	if cause := context.Cause(runCtx); cause != nil && ctx.Err() == nil {
+		runErr = errors.Join(runErr, cause)
+	}
+	return errors.Join(runErr, group.Close())
+}
+
+// countWritten counts each record Kafka acknowledged by its topic kind:
+// results are the lane's output, DLQ records are counted by reason.
+func countWritten(lane string, obs *observe.Lane) func(topics.Message) {
+	results, dlq := topics.Name(lane, topics.KindResults), topics.Name(lane, topics.KindDLQ)
+	return func(m topics.Message) {
+		switch m.Topic {
+		case results:
+			obs.ResultWritten()
+		case dlq:
+			obs.DLQWritten(string(m.Header(HeaderDLQReason)))
+		}
+	}
+}
