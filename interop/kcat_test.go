@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
@@ -266,8 +267,7 @@ func TestKcatProducesWireFormatInput(t *testing.T) {
 	results := topics.Name("experimental", topics.KindResults)
 	since := fmt.Sprintf("s@%d", start.Add(-5*time.Second).UnixMilli())
 	found := map[string]consumed{}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(found) < len(want) && time.Now().Before(deadline) {
+	clocktest.WaitFor(t, 30*time.Second, fmt.Sprintf("results for all %d produced messages", len(want)), func() bool {
 		// -e ends at the topic's end, but matriz dev keeps writing results,
 		// and librdkafka may chase the end for a long time: read for a
 		// bounded time and look again.
@@ -283,13 +283,8 @@ func TestKcatProducesWireFormatInput(t *testing.T) {
 				found[id] = consumed{partition: p, offset: o, msgID: id}
 			}
 		}
-		if len(found) < len(want) {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	if len(found) != len(want) {
-		t.Fatalf("results for %d of %d produced messages within 30s (found %v)\n%s", len(found), len(want), found, d.out)
-	}
+		return len(found) == len(want)
+	}, func() string { return fmt.Sprintf("found %v\n%s", found, d.out) })
 	s := devSerde(t, d)
 	for id, c := range found {
 		m := readAt(t, d.broker, results, c.partition, c.offset)

@@ -63,6 +63,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	if cfg.Getenv == nil {
 		cfg.Getenv = func(string) string { return "" }
 	}
+	cfg.Getenv = devEnv(cfg.Getenv)
 	if cfg.StatusEvery <= 0 {
 		cfg.StatusEvery = time.Second
 	}
@@ -222,4 +223,18 @@ func deploySummary(rep ops.DeployReport) string {
 		return s
 	}
 	return fmt.Sprintf("deploy: topics %s; subjects %s", render(counts["topic"]), render(counts["subject"]))
+}
+
+// devEnv turns dispatch and external actions on unless the environment
+// says otherwise: dev is where a newcomer watches every stage work, and its
+// executor only records (experimental stays dry whatever the flags say).
+// `matriz run` keeps the spec's defaults (log-only, no external actions).
+func devEnv(getenv func(string) string) func(string) string {
+	defaults := map[string]string{runtime.FlagDispatch: "true", runtime.FlagExtActions: "true"}
+	return func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return defaults[k]
+	}
 }

@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/stages/adapters"
+	"github.com/matriz/pipelines/topics"
 )
 
 // syncBuffer is an io.Writer safe for the dev loop and the test to share.
@@ -60,18 +64,6 @@ func scrape(t *testing.T, addr, metric string) map[string]float64 {
 	return out
 }
 
-// waitFor polls cond every 10 ms until it holds or the deadline passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 type devRun struct {
 	out    *syncBuffer
 	info   DevInfo
@@ -79,18 +71,15 @@ type devRun struct {
 	done   chan error
 }
 
-func startDev(t *testing.T, dataDir string) *devRun {
+// startDev runs Dev with cfg on free ports until the test stops it.
+func startDev(t *testing.T, cfg DevConfig) *devRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &devRun{out: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	ready := make(chan DevInfo, 1)
-	go func() {
-		r.done <- Dev(ctx, DevConfig{
-			DataDir: dataDir, HTTPAddr: "127.0.0.1:0", Rate: 300, Out: r.out,
-			StatusEvery: 200 * time.Millisecond,
-			Ready:       func(i DevInfo) { ready <- i },
-		})
-	}()
+	cfg.HTTPAddr, cfg.Out = "127.0.0.1:0", r.out
+	cfg.Ready = func(i DevInfo) { ready <- i }
+	go func() { r.done <- Dev(ctx, cfg) }()
 	select {
 	case r.info = <-ready:
 	case err := <-r.done:
@@ -119,9 +108,9 @@ func TestDevFlowsOnEveryLaneAndResumesAfterRestart(t *testing.T) {
 		t.Skip("integration test: starts the embedded broker and registry (skipped with -short)")
 	}
 	dir := t.TempDir()
-	first := startDev(t, dir)
+	first := startDev(t, DevConfig{DataDir: dir, Rate: 300, StatusEvery: 200 * time.Millisecond})
 	start := time.Now()
-	waitFor(t, 10*time.Second, "results on all three lanes", func() bool {
+	clocktest.WaitFor(t, 10*time.Second, "results on all three lanes", func() bool {
 		outs := scrape(t, first.info.HTTPAddr, "lukhas_messages_out_total")
 		for _, l := range schemas.Lanes {
 			if outs[fmt.Sprintf(`{lane="%s"}`, l)] < 10 {
@@ -137,8 +126,8 @@ func TestDevFlowsOnEveryLaneAndResumesAfterRestart(t *testing.T) {
 		t.Fatalf("first start did not create the lane topics:\n%s", first.out)
 	}
 
-	second := startDev(t, dir)
-	waitFor(t, 10*time.Second, "results after restart", func() bool {
+	second := startDev(t, DevConfig{DataDir: dir, Rate: 300, StatusEvery: 200 * time.Millisecond})
+	clocktest.WaitFor(t, 10*time.Second, "results after restart", func() bool {
 		return scrape(t, second.info.HTTPAddr, "lukhas_messages_out_total")[`{lane="prod"}`] > 0
 	})
 	secondIDs := subjectIDs(t, second.info.RegistryURL)
@@ -177,4 +166,176 @@ func subjectIDs(t *testing.T, url string) map[string]int {
 		t.Fatalf("registry has %d subjects, want %d", len(out), len(serde.Subjects(schemas.Lanes)))
 	}
 	return out
+}
+
+// scrapeAll reads every sample on the /metrics page: metric name → label
+// set as written → value.
+func scrapeAll(t *testing.T, addr string) map[string]map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[sp+1:], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		name, labels := line[:sp], ""
+		if i := strings.IndexByte(name, '{'); i >= 0 {
+			name, labels = name[:i], name[i:]
+		}
+		if out[name] == nil {
+			out[name] = map[string]float64{}
+		}
+		out[name][labels] = v
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	return out
+}
+
+// sumWhere adds the samples of a metric whose labels contain every one of
+// the given label pairs (e.g. `outcome="deny"`).
+func sumWhere(samples map[string]float64, labels ...string) float64 {
+	var sum float64
+	for ls, v := range samples {
+		all := true
+		for _, l := range labels {
+			all = all && strings.Contains(ls, l)
+		}
+		if all {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// issue4Metrics are the metrics issue 4 requires on `matriz dev`'s /metrics.
+var issue4Metrics = []string{
+	"lukhas_tick_duration_seconds", "lukhas_consciousness_frames_total", "lukhas_backlog_frames",
+	"lukhas_drift_ema", "lukhas_coherence", "lukhas_memory_circuit_breaks_total",
+	"lukhas_breakthrough_flags_total", "lukhas_router_publish_total", "lukhas_guardian_decisions_total",
+	"lukhas_messages_in_total", "lukhas_messages_out_total", "lukhas_dlq_total",
+	"lukhas_late_messages_total", "lukhas_decimated_frames_total", "lukhas_fps",
+}
+
+func TestDevScenarioShowsEveryStageOnMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: starts the embedded broker and registry (skipped with -short)")
+	}
+	// Dev turns dispatch and external actions on by default.
+	run := startDev(t, DevConfig{Rate: 200, StatusEvery: time.Second})
+	defer run.stop(t)
+	start := time.Now()
+
+	// Which nodes answered, read back from the prod lane's results topic.
+	client, err := serde.NewRegistryClient(run.info.RegistryURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := serde.New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	nodes := map[string]int{}
+	tail, err := topics.StartTail(context.Background(), run.info.Brokers, topics.Name(string(schemas.LaneProd), topics.KindResults), func(m topics.Message) {
+		var res schemas.MatrizResult
+		if _, err := schemas.DecodeWire(context.Background(), codec.Lookup(), m.Value, &res); err != nil {
+			t.Errorf("result at %d/%d: %v", m.Partition, m.Offset, err)
+			return
+		}
+		mu.Lock()
+		nodes[res.Node]++
+		mu.Unlock()
+	}, func(err error) { t.Logf("results tail: %v", err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tail.Close()
+
+	maxEMA := map[string]float64{}
+	var last map[string]map[string]float64
+	var missing []string
+	held := func() bool {
+		m := scrapeAll(t, run.info.HTTPAddr)
+		last = m
+		for ls, v := range m["lukhas_drift_ema"] {
+			maxEMA[ls] = max(maxEMA[ls], v)
+		}
+		missing = missing[:0]
+		for _, name := range issue4Metrics {
+			if len(m[name]) == 0 && len(m[name+"_count"]) == 0 {
+				missing = append(missing, name)
+			}
+		}
+		emaAboveWarn := false
+		for _, v := range maxEMA {
+			emaAboveWarn = emaAboveWarn || v > 0.20
+		}
+		mu.Lock()
+		allNodes := len(nodes) == len(adapters.All()) && nodes[stages.RouterNode] == 0
+		mu.Unlock()
+		dlq := m["lukhas_dlq_total"]
+		return len(missing) == 0 && emaAboveWarn &&
+			sumWhere(m["lukhas_memory_circuit_breaks_total"]) > 0 &&
+			sumWhere(m["lukhas_breakthrough_flags_total"]) > 0 &&
+			sumWhere(m["lukhas_guardian_decisions_total"], `outcome="deny"`) > 0 &&
+			sumWhere(m["lukhas_guardian_decisions_total"], `lane="prod"`, `outcome="pending"`) > 0 &&
+			sumWhere(dlq, `reason="undecodable"`) > 0 && sumWhere(dlq, `reason="unknown_schema_id"`) > 0 &&
+			sumWhere(dlq, `reason="contract_violation"`) > 0 &&
+			sumWhere(m["lukhas_stage_messages_total"], `stage="adapter"`, `dir="out"`) > 0 &&
+			allNodes
+	}
+	clocktest.WaitFor(t, 60*time.Second, "every stage shows on /metrics", held, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return fmt.Sprintf("nodes answering on prod: %v; missing metrics %v, drift EMA max %v, breaks %v, breakthroughs %v, guardian %v, dlq %v, late %v, adapter stage %v\n%s",
+			nodes, missing, maxEMA, last["lukhas_memory_circuit_breaks_total"], last["lukhas_breakthrough_flags_total"],
+			last["lukhas_guardian_decisions_total"], last["lukhas_dlq_total"], last["lukhas_late_messages_total"],
+			filterLabels(last["lukhas_stage_messages_total"], `stage="adapter"`), run.out)
+	})
+	t.Logf("every condition held %v after dev was ready", time.Since(start).Round(time.Millisecond))
+	t.Logf("drift EMA max per lane: %v", maxEMA)
+	for _, name := range []string{"lukhas_memory_circuit_breaks_total", "lukhas_breakthrough_flags_total", "lukhas_guardian_decisions_total", "lukhas_dlq_total", "lukhas_messages_in_total", "lukhas_messages_out_total", "lukhas_late_messages_total", "lukhas_decimated_frames_total", "lukhas_fps", "lukhas_coherence"} {
+		t.Logf("%s: %v", name, last[name])
+	}
+	t.Logf("adapter stage: %v", filterLabels(last["lukhas_stage_messages_total"], `stage="adapter"`))
+	t.Logf("adapter errors: %v", filterLabels(last["lukhas_stage_errors_total"], `stage="adapter"`))
+	mu.Lock()
+	t.Logf("prod results by node: %v", nodes)
+	mu.Unlock()
+	if errs := sumWhere(last["lukhas_stage_errors_total"], `stage="adapter"`); errs != 0 {
+		t.Errorf("%v records failed in the adapter stage: a node broke its contract on scenario input", errs)
+	}
+	if late := sumWhere(last["lukhas_late_messages_total"]); late != 0 {
+		t.Logf("note: %v late messages", late)
+	}
+	t.Logf("status line:\n%s", lastLines(run.out.String(), 4))
+}
+
+func filterLabels(samples map[string]float64, label string) map[string]float64 {
+	out := map[string]float64{}
+	for ls, v := range samples {
+		if strings.Contains(ls, label) {
+			out[ls] = v
+		}
+	}
+	return out
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

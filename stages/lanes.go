@@ -58,8 +58,8 @@ func ResolveLane(configured string, getenv func(string) string) (schemas.Lane, e
 	if value == "" {
 		return "", ErrNoLane
 	}
-	l := schemas.Lane(strings.ToLower(value))
-	if !l.Valid() {
+	l, err := schemas.ParseLane(value)
+	if err != nil {
 		return "", &LaneError{Value: value, Source: source}
 	}
 	return l, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/clock/clocktest"
 )
 
 // Group tests run on kfake, whose group coordinator follows Kafka's: no
@@ -269,26 +270,18 @@ func TestGroupOneMemberGetsEveryPartitionWithCommittedOffsets(t *testing.T) {
 	a2.stop()
 }
 
-// eventually polls cond until it holds or testTimeout passes, waking at
-// least every 10ms and whenever one of the members changes.
+// eventually waits for cond, and on failure says each member's state.
 func eventually(t testing.TB, what string, cond func() bool, ms ...*member) {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			var state []string
-			for i, m := range ms {
-				m.mu.Lock()
-				state = append(state, fmt.Sprintf("member %d: generations %v active %v", i, m.gens, m.active))
-				m.mu.Unlock()
-			}
-			t.Fatalf("%s: not after %v (%s)", what, testTimeout, strings.Join(state, "; "))
+	clocktest.WaitFor(t, testTimeout, what, cond, func() string {
+		var state []string
+		for i, m := range ms {
+			m.mu.Lock()
+			state = append(state, fmt.Sprintf("member %d: generations %v active %v", i, m.gens, m.active))
+			m.mu.Unlock()
 		}
-		select {
-		case <-time.After(10 * time.Millisecond):
-		case <-ms[0].changed:
-		}
-	}
+		return strings.Join(state, "; ")
+	})
 }
 
 // snapshot returns the member's latest generation and whether each of its

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/clock/clocktest"
 )
 
 func newPartitionSource(t testing.TB, addrs []string, topic string, partition int32, offset int64, opts ...SourceOption) *PartitionSource {
@@ -57,18 +58,6 @@ func (f *firstError) get() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.err
-}
-
-// waitUntil polls cond every few ms until it holds or testTimeout passes.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v", what, testTimeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // TestPartitionSourceReadsFromOffset: a source over one partition of a
@@ -279,8 +268,8 @@ func TestPartitionSourceLagBeforeTheFirstFetch(t *testing.T) {
 		return resp, nil, true
 	})
 	s := newPartitionSource(t, addrs, "psf", 0, 10, SourceOnError(lagErr.see))
-	waitUntil(t, "a fetch refused", func() bool { return refused.Load() > 0 })
-	waitUntil(t, "Lag measures the backlog", func() bool {
+	clocktest.WaitFor(t, testTimeout, "a fetch refused", func() bool { return refused.Load() > 0 })
+	clocktest.WaitFor(t, testTimeout, "Lag measures the backlog", func() bool {
 		lag := s.Lag()
 		if lag == 0 {
 			t.Fatal("Lag = 0 over a backlog nothing was fetched from")
@@ -314,7 +303,7 @@ func TestPartitionSourceLagCaughtUpAtStart(t *testing.T) {
 	end := endOffsets(t, addrs, "pse", 2)
 	s := newPartitionSource(t, addrs, "pse", 0, end[0])
 	empty := newPartitionSource(t, addrs, "pse", 1, kafka.LastOffset)
-	waitUntil(t, "sources know they are caught up", func() bool { return s.Lag() == 0 && empty.Lag() == 0 })
+	clocktest.WaitFor(t, testTimeout, "sources know they are caught up", func() bool { return s.Lag() == 0 && empty.Lag() == 0 })
 	select {
 	case e := <-s.Out():
 		t.Fatalf("delivered %v from the end of the partition", e)
@@ -361,7 +350,7 @@ func TestPartitionSourceStopFetchingAbandonsTheRecordInHand(t *testing.T) {
 	ensureTopics(t, addrs, streamSpec("psa", 1))
 	produce(t, addrs, "psa", sourceOutBuffer+50)
 	s := newPartitionSource(t, addrs, "psa", 0, kafka.FirstOffset)
-	waitUntil(t, "Out full and one record in hand", func() bool {
+	clocktest.WaitFor(t, testTimeout, "Out full and one record in hand", func() bool {
 		return len(s.Out()) == sourceOutBuffer && s.Unresolved() == sourceOutBuffer+1
 	})
 	s.StopFetching()
@@ -402,7 +391,7 @@ func TestPartitionSourceRetriesFetchErrors(t *testing.T) {
 	fake := clock.NewFake(time.Unix(0, 0))
 	failed := &firstError{match: func(err error) bool { return errors.Is(err, kafka.TopicAuthorizationFailed) }}
 	s := newPartitionSource(t, addrs, "psr", 0, kafka.FirstOffset, SourceClock(fake), SourceOnError(failed.see))
-	waitUntil(t, "the fetch error reported", func() bool { return failed.get() != nil })
+	clocktest.WaitFor(t, testTimeout, "the fetch error reported", func() bool { return failed.get() != nil })
 	if msg := failed.get().Error(); !strings.HasPrefix(msg, "fetch psr/0: ") {
 		t.Fatalf("reported %q", msg)
 	}
@@ -418,7 +407,7 @@ func TestPartitionSourceRetriesFetchErrors(t *testing.T) {
 		done <- got
 	}()
 	var ms []Message
-	waitUntil(t, "records after the backoff", func() bool {
+	clocktest.WaitFor(t, testTimeout, "records after the backoff", func() bool {
 		fake.Advance(time.Second)
 		select {
 		case ms = <-done:

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -91,7 +92,7 @@ func TestTailDeliversEverythingThenFollows(t *testing.T) {
 	log.check(t, endOffsets(t, addrs, "tl", parts))
 
 	produce(t, addrs, "tl", 60)
-	waitUntil(t, "records produced after catching up are delivered", func() bool { return log.count() >= 460 })
+	clocktest.WaitFor(t, testTimeout, "records produced after catching up are delivered", func() bool { return log.count() >= 460 })
 	if n := log.count(); n != 460 {
 		t.Fatalf("delivered %d, want 460", n)
 	}
@@ -115,7 +116,7 @@ func TestTailEmptyTopicIsCaughtUpAtOnce(t *testing.T) {
 		t.Fatalf("delivered %d records from an empty topic", n)
 	}
 	produce(t, addrs, "te", 5)
-	waitUntil(t, "records produced later are delivered", func() bool { return log.count() == 5 })
+	clocktest.WaitFor(t, testTimeout, "records produced later are delivered", func() bool { return log.count() == 5 })
 
 	// One record: five of the six partitions stay empty.
 	sink, err := NewSink(context.Background(), addrs)
@@ -180,7 +181,7 @@ func TestTailStoppedBeforeCatchingUpIsNotCaughtUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "a fetch error reported", func() bool { return failed.get() != nil })
+	clocktest.WaitFor(t, testTimeout, "a fetch error reported", func() bool { return failed.get() != nil })
 	if err := failed.get(); !strings.HasPrefix(err.Error(), "tail tf/") {
 		t.Fatalf("reported %v", err)
 	}
@@ -209,7 +210,7 @@ func TestTailReportsRetriedFetchErrors(t *testing.T) {
 	var log tailLog
 	reported := &firstError{match: func(err error) bool { return strings.Contains(err.Error(), "Not Leader") }}
 	tail := startTail(t, addrs, "tn", log.fn, reported.see)
-	waitUntil(t, "the retried fetch error reported", func() bool { return reported.get() != nil })
+	clocktest.WaitFor(t, testTimeout, "the retried fetch error reported", func() bool { return reported.get() != nil })
 	if msg := reported.get().Error(); !strings.HasPrefix(msg, "tail tn/0: ") {
 		t.Fatalf("reported %q, want it to name the partition", msg)
 	}

@@ -13,14 +13,18 @@ import (
 const Step = 10 * time.Millisecond
 
 // WaitFor polls cond every Step until it holds, and fails t when it does
-// not within the given time, naming what it waited for. It returns how
+// not within the given time, naming what it waited for and, when detail is
+// given, what detail says about the state it gave up in. It returns how
 // long it waited.
-func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) time.Duration {
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool, detail ...func() string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
+			for _, d := range detail {
+				what += " (" + d() + ")"
+			}
 			t.Fatalf("not within %v: %s", within, what)
 		}
 		time.Sleep(Step)

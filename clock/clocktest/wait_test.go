@@ -42,3 +42,14 @@ func TestWaitForFailsNamingWhatItWaitedFor(t *testing.T) {
 		t.Fatalf("failure %q does not say what was awaited", r.msg)
 	}
 }
+
+func TestWaitForSaysWhatStateItGaveUpIn(t *testing.T) {
+	r := &fatalRecorder{TB: t}
+	func() {
+		defer func() { recover() }()
+		WaitFor(r, Step, "never", func() bool { return false }, func() string { return "3 of 4" })
+	}()
+	if !strings.HasSuffix(r.msg, ": never (3 of 4)") {
+		t.Fatalf("failure %q does not carry the detail", r.msg)
+	}
+}

@@ -14,9 +14,8 @@ func runActions(ctx context.Context, e *env, args []string) error {
 		"Lists the lane's external actions from matriz.<lane>.actions: by default the ones\n"+
 			"waiting for a human approval (approve them with `matriz approve`), with --all every\n"+
 			"action and its latest status.")
-	lane := fs.String("lane", "", "`lane` (default $LUKHAS_LANE)")
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap `addresses`, comma-separated")
-	reg := fs.String("registry", "http://127.0.0.1:8081", "schema registry `URL`")
+	lane := fs.lane(e, "")
+	conn := fs.connection()
 	all := fs.Bool("all", false, "list every action, not only those waiting for approval")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -24,11 +23,11 @@ func runActions(ctx context.Context, e *env, args []string) error {
 	if err := fs.noArgs(); err != nil {
 		return err
 	}
-	l, err := resolveLane(*lane, e)
+	l, err := lane.resolve()
 	if err != nil {
 		return err
 	}
-	acts, err := ops.ListActions(ctx, ops.ActionsConfig{Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg})
+	acts, err := ops.ListActions(ctx, ops.ActionsConfig{Lane: l, Brokers: conn.Brokers(), RegistryURL: conn.Registry()})
 	if err != nil {
 		return err
 	}
@@ -65,9 +64,8 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 		"Writes the human approval a waiting action needs (a P0 action in prod waits for one)\n"+
 			"to matriz.<lane>.approvals. The lane's runtime executes the action at its next frame.\n"+
 			"`matriz actions --lane L` lists what waits.")
-	lane := fs.String("lane", "", "`lane` (default $LUKHAS_LANE)")
-	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka bootstrap `addresses`, comma-separated")
-	reg := fs.String("registry", "http://127.0.0.1:8081", "schema registry `URL`")
+	lane := fs.lane(e, "")
+	conn := fs.connection()
 	note := fs.String("note", "", "why it is approved, kept with the approval")
 	pos, err := fs.parseInterleaved(args)
 	if err != nil {
@@ -76,7 +74,7 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 	if err := fs.positional(pos, "ACTION_ID"); err != nil {
 		return err
 	}
-	l, err := resolveLane(*lane, e)
+	l, err := lane.resolve()
 	if err != nil {
 		return err
 	}
@@ -85,7 +83,7 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 		approver = u.Username
 	}
 	a, err := ops.Approve(ctx, ops.ApproveConfig{
-		ActionsConfig: ops.ActionsConfig{Lane: l, Brokers: splitList(*brokers), RegistryURL: *reg},
+		ActionsConfig: ops.ActionsConfig{Lane: l, Brokers: conn.Brokers(), RegistryURL: conn.Registry()},
 		ActionID:      pos[0], Approver: approver, Note: *note,
 	})
 	if err != nil {

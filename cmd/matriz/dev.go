@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"github.com/matriz/pipelines/pipelines"
-	"github.com/matriz/pipelines/pipelines/runtime"
 )
 
 func runDev(ctx context.Context, e *env, args []string) error {
@@ -40,20 +39,6 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	return pipelines.Dev(ctx, pipelines.DevConfig{
 		DataDir: *dataDir, HTTPAddr: *httpAddr, Rate: *rate,
 		BrokerListen: *listen, RegistryListen: *regListen,
-		Out: e.stdout, Logger: logger, Getenv: devEnv(e.getenv),
+		Out: e.stdout, Logger: logger, Getenv: e.getenv,
 	})
-}
-
-// devEnv turns dispatch and external actions on unless the environment
-// says otherwise: dev is where a newcomer watches every stage work, and its
-// executor only records (experimental stays dry whatever the flags say).
-// `matriz run` keeps the spec's defaults (log-only, no external actions).
-func devEnv(getenv func(string) string) func(string) string {
-	defaults := map[string]string{runtime.FlagDispatch: "true", runtime.FlagExtActions: "true"}
-	return func(k string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return defaults[k]
-	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/matriz/pipelines/pipelines"
 )
 
 // errHelp means the user asked for --help; usage was printed, exit 0.
@@ -72,6 +74,59 @@ func (f *flagSet) printHelp(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	})
+}
+
+// Connection defaults: the addresses `matriz broker` and `matriz dev`
+// listen on.
+const (
+	defaultBrokers  = "127.0.0.1:9092"
+	defaultRegistry = "http://127.0.0.1:8081"
+)
+
+// connFlags are the connection flags every command that talks to a
+// cluster shares; they are defined here once so they mean the same in
+// every command.
+type connFlags struct {
+	brokers  *string
+	registry *string
+}
+
+// connection defines --brokers and --registry.
+func (f *flagSet) connection() *connFlags {
+	c := f.registryOnly()
+	c.brokers = f.String("brokers", defaultBrokers, "Kafka bootstrap `addresses`, comma-separated")
+	return c
+}
+
+// registryOnly defines --registry, for commands that talk to the schema
+// registry alone.
+func (f *flagSet) registryOnly() *connFlags {
+	return &connFlags{registry: f.String("registry", defaultRegistry, "schema registry `URL`")}
+}
+
+// Brokers returns the --brokers addresses.
+func (c *connFlags) Brokers() []string { return splitList(*c.brokers) }
+
+// Registry returns the --registry URL.
+func (c *connFlags) Registry() string { return *c.registry }
+
+// laneFlag defines --lane; resolve reads it, falling back to LUKHAS_LANE.
+type laneFlag struct {
+	value  *string
+	getenv func(string) string
+}
+
+func (f *flagSet) lane(e *env, what string) *laneFlag {
+	return &laneFlag{value: f.String("lane", "", "`lane`"+what+": experimental, candidate or prod (default $LUKHAS_LANE)"), getenv: e.getenv}
+}
+
+// resolve returns the lane, or a usage error saying how to name one.
+func (l *laneFlag) resolve() (pipelines.Lane, error) {
+	lane, err := pipelines.ResolveLane(*l.value, l.getenv)
+	if err != nil {
+		return "", usagef("%v", err)
+	}
+	return lane, nil
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

@@ -17,22 +17,21 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/pipelines/devstack"
-	"github.com/matriz/pipelines/pipelines/ops"
+	"github.com/matriz/pipelines/pipelines/pipetest"
 	"github.com/matriz/pipelines/pipelines/runtime"
-	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/topics"
 )
 
 // laneEnv is an in-process broker and registry with the prod lane deployed,
-// for `matriz run` processes to work against.
+// for `matriz run` processes to work against, and the messages sent to it.
 type laneEnv struct {
-	stack   *devstack.Stack
+	*pipetest.Env
 	brokers string
 	regURL  string
-	serde   *serde.Serde
 	lane    schemas.Lane
 	sent    []schemas.MatrizMessage
 	gen     *devstack.Synthetic
@@ -40,62 +39,21 @@ type laneEnv struct {
 
 func newLaneEnv(t *testing.T) *laneEnv {
 	t.Helper()
-	ctx := context.Background()
-	stack, err := devstack.StartStack(ctx, devstack.StackConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stack.Close() })
 	lane := schemas.LaneProd
-	if _, err := ops.Deploy(ctx, ops.DeployConfig{Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Lanes: []schemas.Lane{lane}}); err != nil {
-		t.Fatal(err)
-	}
-	client, err := serde.NewRegistryClient(stack.RegistryURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := serde.New(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := codec.Resolve(ctx, serde.Subjects([]schemas.Lane{lane})); err != nil {
-		t.Fatal(err)
-	}
-	return &laneEnv{stack: stack, brokers: stack.BrokerAddrs()[0], regURL: stack.RegistryURL, serde: codec, lane: lane,
-		gen: devstack.NewSynthetic(lane, 11, 256)}
+	env := pipetest.Start(t, lane)
+	return &laneEnv{Env: env, brokers: env.Brokers[0], regURL: env.RegistryURL, lane: lane, gen: devstack.NewSynthetic(lane, 11, 256)}
 }
 
 // produce writes n more valid messages with event times just behind now.
 func (e *laneEnv) produce(t *testing.T, n int) {
 	t.Helper()
-	topic := topics.Name(string(e.lane), topics.KindMessages)
-	id, err := e.serde.ID(serde.ValueSubject(topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink, err := topics.NewSink(context.Background(), []string{e.brokers})
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := time.Now().Add(-2 * time.Second)
-	acks := make([]*topics.Ack, n)
-	for i := range n {
-		m := e.gen.Next(base.Add(time.Duration(i) * 20 * time.Microsecond))
-		e.sent = append(e.sent, m)
-		val, err := schemas.AppendWire(nil, id, &m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		acks[i] = topics.NewAck()
-		sink.In() <- topics.Message{Topic: topic, Key: []byte(m.Glyph.ID), Value: val, Ack: acks[i]}
+	msgs := make([]schemas.MatrizMessage, n)
+	for i := range msgs {
+		msgs[i] = e.gen.Next(base.Add(time.Duration(i) * 20 * time.Microsecond))
 	}
-	close(sink.In())
-	sink.AwaitCompletion()
-	for _, a := range acks {
-		if !a.Resolved() || a.Err() != nil {
-			t.Fatalf("produce not acknowledged: %v", a.Err())
-		}
-	}
+	e.sent = append(e.sent, msgs...)
+	e.Produce(t, e.lane, msgs, nil)
 }
 
 // result is one record of the results topic, reduced to what the tests check.
@@ -108,26 +66,11 @@ type result struct {
 // results reads the lane's results topic to its end.
 func (e *laneEnv) results(t *testing.T) []result {
 	t.Helper()
-	var mu sync.Mutex
 	var out []result
-	tail, err := topics.StartTail(context.Background(), []string{e.brokers}, topics.Name(string(e.lane), topics.KindResults), func(m topics.Message) {
-		off, _ := strconv.ParseInt(string(m.Header(runtime.HeaderSrcOffset)), 10, 64)
-		p, _ := strconv.ParseInt(string(m.Header(runtime.HeaderSrcPartition)), 10, 32)
-		mu.Lock()
-		out = append(out, result{msgID: string(m.Header(runtime.HeaderMsgID)), outputID: string(m.Header(runtime.HeaderOutputID)), partition: int32(p), srcOffset: off})
-		mu.Unlock()
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
+	for _, m := range e.ReadAll(t, topics.Name(string(e.lane), topics.KindResults)) {
+		out = append(out, result{msgID: pipetest.Header(m, runtime.HeaderMsgID), outputID: pipetest.Header(m, runtime.HeaderOutputID),
+			partition: int32(pipetest.HeaderInt(t, m, runtime.HeaderSrcPartition)), srcOffset: pipetest.HeaderInt(t, m, runtime.HeaderSrcOffset)})
 	}
-	select {
-	case <-tail.CaughtUp():
-	case <-time.After(60 * time.Second):
-		t.Fatal("results topic did not catch up")
-	}
-	tail.Close()
-	mu.Lock()
-	defer mu.Unlock()
 	return out
 }
 
@@ -137,20 +80,14 @@ func (e *laneEnv) results(t *testing.T) []result {
 // checked to hold a result for every sent message.
 func (e *laneEnv) waitAnswered(t *testing.T, group string, within time.Duration) []result {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		sum := int64(0)
+	sum := int64(0)
+	clocktest.WaitFor(t, within, fmt.Sprintf("group %s committed all %d messages", group, len(e.sent)), func() bool {
+		sum = 0
 		for _, off := range e.committed(t, group) {
 			sum += max(off, 0)
 		}
-		if sum >= int64(len(e.sent)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v the group committed %d of %d messages", within, sum, len(e.sent))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return sum >= int64(len(e.sent))
+	}, func() string { return fmt.Sprintf("%d committed", sum) })
 	rs := e.results(t)
 	seen := map[string]bool{}
 	for _, r := range rs {
@@ -264,13 +201,8 @@ func (p *runProc) out(t *testing.T) float64 {
 
 func (p *runProc) waitOut(t *testing.T, atLeast float64, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for p.out(t) < atLeast {
-		if time.Now().After(deadline) {
-			t.Fatalf("process wrote %v results within %v, want %v\n%s", p.out(t), within, atLeast, p.log())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	clocktest.WaitFor(t, within, fmt.Sprintf("process wrote %v results", atLeast), func() bool { return p.out(t) >= atLeast },
+		func() string { return fmt.Sprintf("%v written\n%s", p.out(t), p.log()) })
 }
 
 // stop sends sig and returns the exit code.

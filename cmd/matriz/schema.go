@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/matriz/pipelines/pipelines/ops"
-	"github.com/matriz/pipelines/schemas/registry"
 )
 
 // schemaSub is one `matriz schema` subcommand.
@@ -29,8 +28,6 @@ func schemaSubs() []schemaSub {
 		{"config", "read or set a compatibility level", schemaConfig},
 	}
 }
-
-const defaultRegistry = "http://127.0.0.1:8081"
 
 func runSchema(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
@@ -77,7 +74,7 @@ func schemaUsage(w io.Writer) {
 // schemaFlags is a subcommand's flag set with --registry.
 func schemaFlags(e *env, sub, synopsis, about string) (*flagSet, *string) {
 	fs := newFlagSet(e, "schema "+sub, synopsis, about)
-	return fs, fs.String("registry", defaultRegistry, "schema registry `URL`")
+	return fs, fs.registryOnly().registry
 }
 
 // readSchemaFile reads an .avsc file named on the command line.
@@ -89,8 +86,8 @@ func readSchemaFile(path string) (string, error) {
 	return string(b), nil
 }
 
-func parseLevelFlag(s string) (registry.Level, error) {
-	l, err := registry.ParseLevel(s)
+func parseLevelFlag(s string) (ops.Level, error) {
+	l, err := ops.ParseLevel(s)
 	if err != nil {
 		return "", usagef("--level %q: want one of NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE", s)
 	}
@@ -114,7 +111,7 @@ func schemaList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ops.WriteList(e.stdout, subs)
+	writeSubjects(e.stdout, subs)
 	return nil
 }
 
@@ -144,7 +141,7 @@ func schemaShow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "subject %s version %d id %d\n", s.Subject, s.Version, s.ID)
-	fmt.Fprintln(e.stdout, ops.IndentSchema(s.Schema.Schema))
+	fmt.Fprintln(e.stdout, indentSchema(s.Schema.Schema))
 	return nil
 }
 
@@ -203,7 +200,7 @@ func schemaCheck(ctx context.Context, e *env, args []string) error {
 	if *subject == "" {
 		return usagef("--subject is required (usage: matriz schema check %s)", fs.synopsis)
 	}
-	var lvl registry.Level
+	var lvl ops.Level
 	if *level != "" {
 		if lvl, err = parseLevelFlag(*level); err != nil {
 			return err
@@ -221,7 +218,7 @@ func schemaCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep.Write(e.stdout)
+	writeCheck(e.stdout, rep)
 	if !rep.Compatible {
 		return fmt.Errorf("%w with %s under %s: %d rule(s) broken, listed above", errIncompatible, rep.Subject, rep.Level, len(rep.Reasons))
 	}
@@ -249,11 +246,11 @@ func schemaDiff(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := registry.Diff(oldText, newText)
+	rep, err := ops.Diff(oldText, newText)
 	if err != nil {
 		return err
 	}
-	ops.WriteDiff(e.stdout, rep)
+	writeDiff(e.stdout, rep)
 	return nil
 }
 
@@ -269,7 +266,7 @@ func schemaConfig(ctx context.Context, e *env, args []string) error {
 	if err := fs.positional(pos); err != nil {
 		return err
 	}
-	var lvl registry.Level
+	var lvl ops.Level
 	if *level != "" {
 		if lvl, err = parseLevelFlag(*level); err != nil {
 			return err

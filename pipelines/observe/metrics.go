@@ -2,6 +2,7 @@ package observe
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics are the lane runtime's Prometheus metrics, with the names of the
@@ -140,4 +141,12 @@ func (m *Metrics) InitLane(lane string) {
 	m.Coherence.WithLabelValues(lane)
 	m.CircuitBreaks.WithLabelValues(lane)
 	m.BreakthroughFlags.WithLabelValues(lane)
+}
+
+// NewProcessRegistry returns a registry with the Go runtime's and the
+// process's collectors, for a process that serves /metrics.
+func NewProcessRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }

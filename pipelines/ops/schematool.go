@@ -1,12 +1,9 @@
 package ops
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -93,25 +90,6 @@ func (t *SchemaTool) List(ctx context.Context) ([]SubjectSummary, error) {
 		out = append(out, SubjectSummary{Subject: s, Versions: vs, LatestID: latest.ID})
 	}
 	return out, nil
-}
-
-// WriteList prints one line per subject.
-func WriteList(w io.Writer, subs []SubjectSummary) {
-	if len(subs) == 0 {
-		fmt.Fprintln(w, "no subjects (register one with `matriz schema register` or `matriz deploy`)")
-		return
-	}
-	width := 0
-	for _, s := range subs {
-		width = max(width, len(s.Subject))
-	}
-	for _, s := range subs {
-		vs := make([]string, len(s.Versions))
-		for i, v := range s.Versions {
-			vs[i] = fmt.Sprint(v)
-		}
-		fmt.Fprintf(w, "%-*s  versions %s  latest id %d\n", width, s.Subject, strings.Join(vs, ","), s.LatestID)
-	}
 }
 
 // Show returns one version of subject (version -1: the latest).
@@ -223,30 +201,6 @@ func (t *SchemaTool) Check(ctx context.Context, subject, text string, level regi
 	return rep, nil
 }
 
-// Write prints the verdict, then one indented line per broken rule.
-func (r CheckReport) Write(w io.Writer) {
-	who := "checked here"
-	if r.ByRegistry {
-		who = "checked by the registry"
-	}
-	against := "no versions yet"
-	if len(r.Against) > 0 {
-		vs := make([]string, len(r.Against))
-		for i, v := range r.Against {
-			vs[i] = fmt.Sprint(v)
-		}
-		against = "versions " + strings.Join(vs, ",")
-	}
-	verdict := "compatible"
-	if !r.Compatible {
-		verdict = "incompatible"
-	}
-	fmt.Fprintf(w, "%s with %s under %s (%s; %s)\n", verdict, r.Subject, r.Level, against, who)
-	for _, reason := range r.Reasons {
-		fmt.Fprintln(w, "  "+reason)
-	}
-}
-
 // Level returns the compatibility level that governs subject (subject ""
 // for the global one), and whether the subject has a level of its own.
 func (t *SchemaTool) Level(ctx context.Context, subject string) (registry.Level, bool, error) {
@@ -291,39 +245,19 @@ func (t *SchemaTool) SetLevel(ctx context.Context, subject string, level registr
 	return before, nil
 }
 
-// WriteDiff prints a diff report: one block per change with its meaning
-// for BACKWARD and FORWARD, then the overall verdicts.
-func WriteDiff(w io.Writer, rep registry.DiffReport) {
-	if len(rep.Changes) == 0 {
-		fmt.Fprintln(w, "no changes")
-	}
-	for _, c := range rep.Changes {
-		what := string(c.Kind)
-		switch {
-		case c.Old != "" && c.New != "":
-			what += ": " + c.Old + " → " + c.New
-		case c.New != "":
-			what += ": " + c.New
-		case c.Old != "":
-			what += ": " + c.Old
-		}
-		fmt.Fprintf(w, "%s  %s\n    BACKWARD %s\n    FORWARD  %s\n", c.Path, what, c.Backward, c.Forward)
-	}
-	verdict := func(e registry.Effect) string {
-		if e.OK {
-			return "compatible"
-		}
-		return "incompatible (" + e.Why + ")"
-	}
-	fmt.Fprintf(w, "BACKWARD (new reads old): %s\nFORWARD (old reads new): %s\n", verdict(rep.Backward), verdict(rep.Forward))
-}
+// Level is a compatibility level: NONE, BACKWARD, BACKWARD_TRANSITIVE,
+// FORWARD, FORWARD_TRANSITIVE, FULL or FULL_TRANSITIVE.
+type Level = registry.Level
 
-// IndentSchema returns a schema's JSON indented for reading, or the text as
-// it is when it is not JSON.
-func IndentSchema(text string) string {
-	var b bytes.Buffer
-	if err := json.Indent(&b, []byte(text), "", "  "); err != nil {
-		return text
-	}
-	return b.String()
-}
+// DiffReport is what changed between two schemas and what each change
+// means for BACKWARD and FORWARD; Effect is one direction's verdict.
+type (
+	DiffReport = registry.DiffReport
+	Effect     = registry.Effect
+)
+
+// ParseLevel reads a compatibility level.
+func ParseLevel(s string) (Level, error) { return registry.ParseLevel(s) }
+
+// Diff compares two schema texts offline.
+func Diff(oldText, newText string) (DiffReport, error) { return registry.Diff(oldText, newText) }

@@ -112,11 +112,14 @@ func (l *LiveFlags) Apply(key, value []byte) ([]FlagChange, error) {
 	if !isFlagName(name) {
 		return nil, fmt.Errorf("control key %q: unknown flag; allowed: %s (optionally prefixed by lane/)", k, strings.Join(FlagNames, ", "))
 	}
-	if scoped && !schemas.Lane(lane).Valid() {
-		return nil, fmt.Errorf("control key %q: unknown lane %q", k, lane)
-	}
-	if scoped && schemas.Lane(lane) != l.lane {
-		return nil, nil
+	if scoped {
+		target, err := schemas.ParseLane(lane)
+		if err != nil {
+			return nil, fmt.Errorf("control key %q: %w", k, err)
+		}
+		if target != l.lane {
+			return nil, nil
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

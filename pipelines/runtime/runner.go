@@ -56,13 +56,20 @@ type RunConfig struct {
 	IdleAllowance  time.Duration // default 250ms: how far behind the clock an idle watermark stays
 }
 
+// GroupName is the consumer group a lane runs in: group when set, else
+// matriz-<lane>.
+func GroupName(group string, lane schemas.Lane) string {
+	if group != "" {
+		return group
+	}
+	return "matriz-" + string(lane)
+}
+
 func (c *RunConfig) defaults() error {
 	if !c.Lane.Valid() {
 		return fmt.Errorf("lane %q: want experimental, candidate or prod", c.Lane)
 	}
-	if c.Group == "" {
-		c.Group = "matriz-" + string(c.Lane)
-	}
+	c.Group = GroupName(c.Group, c.Lane)
 	if c.Spec == nil {
 		s, err := spec.Default()
 		if err != nil {

@@ -176,3 +176,12 @@ func (es Errors) Error() string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Partitions returns each lane's partition count, for deploy.
+func (s *Spec) Partitions() map[schemas.Lane]int {
+	out := make(map[schemas.Lane]int, len(s.Lanes))
+	for l, ls := range s.Lanes {
+		out[l] = ls.Partitions
+	}
+	return out
+}

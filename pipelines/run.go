@@ -1,0 +1,124 @@
+// Package pipelines is the composition root of MATRIZ pipelines: it wires
+// the packages below it into the jobs the CLI runs — one lane (RunLane) and
+// the whole system on the embedded broker (Dev) — and names the few
+// ground-floor types the CLI speaks of, so cmd/matriz imports nothing but
+// pipelines and its subpackages.
+//
+// The packages below, one job each:
+//
+//	spec       the pipeline spec: parse, validate by building every lane dry
+//	operators  the tick, the decimation ring and the idle watermark
+//	runtime    a lane as a consumer-group member: partition workers, outputs, changelog, flags
+//	observe    metrics, the per-stage wrapper, status line, HTTP
+//	ops        deploy, actions and approvals, the schema tool
+//	serde      the registry client, lane subjects and the wire format
+//	devstack   the embedded broker and registry, the synthetic producer and scenario
+//	bench      `matriz bench`
+package pipelines
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/pipelines/observe"
+	"github.com/matriz/pipelines/pipelines/runtime"
+	"github.com/matriz/pipelines/pipelines/spec"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+)
+
+// Lane is one of the three lanes: experimental, candidate, prod.
+type Lane = schemas.Lane
+
+// SchemaVersion is a MatrizMessage schema version a lane reads with.
+type SchemaVersion = schemas.Version
+
+// AllLanes returns the three lanes, experimental first.
+func AllLanes() []Lane { return append([]Lane(nil), schemas.Lanes...) }
+
+// ResolveLane returns the lane a flag names or, when the flag is empty,
+// the one LUKHAS_LANE names.
+func ResolveLane(flag string, getenv func(string) string) (Lane, error) {
+	return stages.ResolveLane(flag, getenv)
+}
+
+// ParseLanes reads a comma-separated list of lanes.
+func ParseLanes(list string) ([]Lane, error) { return schemas.ParseLanes(list) }
+
+// ParseSchemaVersion reads v1, v2 or latest.
+func ParseSchemaVersion(s string) (SchemaVersion, error) { return schemas.ParseVersion(s) }
+
+// RunLaneConfig is `matriz run`: one lane as a consumer-group member, with
+// metrics over HTTP and a status line.
+type RunLaneConfig struct {
+	runtime.RunConfig
+	HTTPAddr    string        // /metrics and /healthz; empty serves none
+	StatusEvery time.Duration // status line interval; 0 prints none
+	Out         io.Writer     // the joined and stopped lines, and the status line
+}
+
+// RunLane runs one lane until ctx ends and it has finished its open
+// frames, committed and left the group.
+func RunLane(ctx context.Context, cfg RunLaneConfig) error {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Spec == nil {
+		s, err := spec.Default()
+		if err != nil {
+			return err
+		}
+		cfg.Spec = s
+	}
+	reg := observe.NewProcessRegistry()
+	metrics, err := observe.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	if cfg.HTTPAddr != "" {
+		srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, func() error { return nil })
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	counters := &observe.LaneCounters{}
+	run := cfg.RunConfig
+	run.Metrics, run.Counters = metrics, counters
+	ready := make(chan struct{})
+	run.Ready = func() { close(ready) }
+	done := make(chan error, 1)
+	go func() { done <- runtime.Run(ctx, run) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ready:
+	}
+	fmt.Fprintf(cfg.Out, "matriz run: lane %s joined group %s on %s\n", run.Lane, runtime.GroupName(run.Group, run.Lane), strings.Join(run.Brokers, ","))
+	var tick <-chan time.Time
+	if cfg.StatusEvery > 0 {
+		tk := cfg.Clock.NewTicker(cfg.StatusEvery)
+		defer tk.Stop()
+		tick = tk.C()
+	}
+	line := observe.NewStatusLine(cfg.Out, []Lane{run.Lane}, func(Lane) *observe.LaneCounters { return counters }, nil)
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				fmt.Fprintf(cfg.Out, "matriz run: lane %s stopped: offsets committed, group left\n", run.Lane)
+			}
+			return err
+		case now := <-tick:
+			line.Print(now)
+		}
+	}
+}
