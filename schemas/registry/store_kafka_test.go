@@ -46,44 +46,6 @@ func kafkaRegistry(t *testing.T, c *kfake.Cluster, opts ...KafkaOption) (*harnes
 	return newHarness(t, store), store
 }
 
-// snapshot is everything a client can see of a registry's state.
-type snapshot struct {
-	Subjects []string
-	Versions map[string][]subjectSchema // with soft-deleted versions
-	Live     map[string][]int
-	Levels   map[string]string
-	Global   string
-}
-
-func takeSnapshot(h *harness) snapshot {
-	h.t.Helper()
-	s := snapshot{Versions: map[string][]subjectSchema{}, Live: map[string][]int{}, Levels: map[string]string{}}
-	h.ok("GET", "/subjects?deleted=true", nil, &s.Subjects)
-	for _, sub := range s.Subjects {
-		var vs []int
-		h.ok("GET", "/subjects/"+sub+"/versions?deleted=true", nil, &vs)
-		for _, v := range vs {
-			var ss subjectSchema
-			h.ok("GET", "/subjects/"+sub+"/versions/"+strconv.Itoa(v)+"?deleted=true", nil, &ss)
-			s.Versions[sub] = append(s.Versions[sub], ss)
-		}
-		if w := h.do("GET", "/subjects/"+sub+"/versions", nil); w.Code == 200 {
-			var live []int
-			h.ok("GET", "/subjects/"+sub+"/versions", nil, &live)
-			s.Live[sub] = live
-		}
-		var lvl levelBody
-		if w := h.do("GET", "/config/"+sub, nil); w.Code == 200 {
-			h.ok("GET", "/config/"+sub, nil, &lvl)
-			s.Levels[sub] = string(lvl.Level)
-		}
-	}
-	var g levelBody
-	h.ok("GET", "/config", nil, &g)
-	s.Global = string(g.Level)
-	return s
-}
-
 func TestKafkaStoreRegistrySurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	broker := startBroker(t, dir)
