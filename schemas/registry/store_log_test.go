@@ -264,6 +264,41 @@ func TestLogStoreWriteFailureIs50001(t *testing.T) {
 	}
 }
 
+// TestLogStorePartialWriteTakesEffectAsStored fails a soft delete of three
+// versions after its first record: the registry shows what the log holds,
+// a restart shows the same, and retrying finishes the delete.
+func TestLogStorePartialWriteTakesEffectAsStored(t *testing.T) {
+	log := newFakeLog()
+	h, _ := logRegistry(t, log)
+	for v := range 3 {
+		h.register("s", glyphVersion(v))
+	}
+	log.failAppendsAfter(1)
+	msg := h.fail("DELETE", "/subjects/s", nil, CodeStorage)
+	if !strings.Contains(msg, "after 1 of its 3 records") || !strings.Contains(msg, errLogDown.Error()) {
+		t.Fatalf("50001 message %q does not say how far the write got", msg)
+	}
+	var live []int
+	h.ok("GET", "/subjects/s/versions", nil, &live)
+	if !reflect.DeepEqual(live, []int{2, 3}) {
+		t.Fatalf("live versions after a partial delete = %v, want [2 3]", live)
+	}
+	before := takeSnapshot(h)
+	_ = h.reg.Close()
+
+	log.heal()
+	h2, _ := logRegistry(t, log.reopen())
+	if after := takeSnapshot(h2); !reflect.DeepEqual(before, after) {
+		t.Fatalf("the registry showed what the log does not hold:\nbefore %+v\nafter  %+v", before, after)
+	}
+	var deleted []int
+	h2.ok("DELETE", "/subjects/s", nil, &deleted)
+	if !reflect.DeepEqual(deleted, []int{2, 3}) {
+		t.Fatalf("retried delete removed %v, want [2 3]", deleted)
+	}
+	h2.fail("GET", "/subjects/s/versions", nil, CodeSubjectNotFound)
+}
+
 func TestLogStoreAppendsInOrderAndKeepsTombstones(t *testing.T) {
 	log := newFakeLog()
 	store, err := NewLogStore(log)
