@@ -326,7 +326,7 @@ func schemaLogRecords(subjects, versions int) []Message {
 // The registry's own replay of those records is measured in
 // schemas/registry (BenchmarkLogStoreStartup).
 func BenchmarkCompactedLogOpenAndReadAll(b *testing.B) {
-	br := newBroker(b)
+	br := newBroker(b, BrokerDataDir(b.TempDir()))
 	openLog(b, br.Addrs(), SchemasTopic).Close()
 	sink, err := NewSink(context.Background(), br.Addrs())
 	if err != nil {
