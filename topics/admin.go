@@ -131,7 +131,7 @@ func (a *Admin) Ensure(ctx context.Context, specs []Spec, dryRun bool) ([]Outcom
 	for i, s := range specs {
 		names[i] = s.Name
 	}
-	present, err := a.describe(ctx, cl, names)
+	present, err := describeTopics(ctx, cl, names)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func (a *Admin) Ensure(ctx context.Context, specs []Spec, dryRun bool) ([]Outcom
 		}
 	}
 	if len(raced) > 0 {
-		again, err := a.describe(ctx, cl, raced)
+		again, err := describeTopics(ctx, cl, raced)
 		if err != nil {
 			return nil, err
 		}
@@ -199,9 +199,9 @@ type existing struct {
 	err         error // the topic exists but could not be described
 }
 
-// describe returns the topics among names that exist, with partitions and
-// configs. Missing topics are absent from the map.
-func (a *Admin) describe(ctx context.Context, cl *kafka.Client, names []string) (map[string]existing, error) {
+// describeTopics returns the topics among names that exist, with
+// partitions and configs. Missing topics are absent from the map.
+func describeTopics(ctx context.Context, cl *kafka.Client, names []string) (map[string]existing, error) {
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
 	if err != nil {
 		return nil, fmt.Errorf("read topic metadata: %w", err)

@@ -1,7 +1,9 @@
 // Package topics is MATRIZ's Kafka I/O: lane topic names and specs as data,
 // an Admin that applies them idempotently, a go-streams Source and Sink over
-// github.com/segmentio/kafka-go, and the embedded broker (franz-go's kfake)
-// for `matriz dev` and tests.
+// github.com/segmentio/kafka-go, a CompactedLog (one compacted
+// single-partition topic as an ordered log, where the schema registry keeps
+// its records), and the embedded broker (franz-go's kfake) for `matriz dev`
+// and tests.
 //
 // topics knows bytes and headers only: it never imports schemas, stages or
 // pipelines. Encoding, routing and the choice of key belong to the callers.

@@ -14,8 +14,9 @@ var (
 	// ErrInvalidSpec: a topic spec that Kafka would refuse or that breaks
 	// the stream/table distinction.
 	ErrInvalidSpec = errors.New("invalid topic spec")
-	// ErrInvalidConfig: an option of Admin, Broker, Source or Sink out of
-	// range; reported before any kafka-go constructor (which would panic).
+	// ErrInvalidConfig: an option of Admin, Broker, Source, Sink or
+	// CompactedLog out of range; reported before any kafka-go constructor
+	// (which would panic).
 	ErrInvalidConfig = errors.New("invalid configuration")
 	// ErrBrokerUnreachable: no bootstrap address accepted a connection.
 	ErrBrokerUnreachable = errors.New("kafka broker unreachable")
@@ -27,8 +28,12 @@ var (
 	ErrNotMessage = errors.New("element is not a topics.Message")
 	// ErrNoTopic: a Sink received a Message with an empty Topic.
 	ErrNoTopic = errors.New("message has no topic")
-	// ErrClosed: the Source or Sink was closed.
+	// ErrClosed: the Source, Sink or CompactedLog was closed.
 	ErrClosed = errors.New("closed")
+	// ErrNotCompactedLog: a CompactedLog's topic exists but has more than
+	// one partition or is not compacted, so it would reorder or lose
+	// records.
+	ErrNotCompactedLog = errors.New("not a compacted single-partition topic")
 )
 
 // SpecError says which field of which topic spec is wrong and why.
@@ -47,7 +52,7 @@ func (e *SpecError) Unwrap() error { return ErrInvalidSpec }
 
 // ConfigError names the option that is out of range and what is allowed.
 type ConfigError struct {
-	Component string // "admin", "broker", "source" or "sink"
+	Component string // "admin", "broker", "source", "sink", "compacted log", …
 	Option    string
 	Reason    string
 }
@@ -99,7 +104,8 @@ func (e *ListenError) Error() string {
 // Unwrap exposes ErrListen and the bind error (e.g. syscall.EADDRINUSE).
 func (e *ListenError) Unwrap() []error { return []error{ErrListen, e.Err} }
 
-// TopicError is one topic that Ensure could not create or describe.
+// TopicError is one topic that Ensure or NewCompactedLog could not create,
+// describe or use.
 type TopicError struct {
 	Topic string
 	Err   error
@@ -107,5 +113,6 @@ type TopicError struct {
 
 func (e *TopicError) Error() string { return fmt.Sprintf("topic %q: %v", e.Topic, e.Err) }
 
-// Unwrap exposes the Kafka error (e.g. kafka.PolicyViolation).
+// Unwrap exposes the cause: a Kafka error (e.g. kafka.PolicyViolation) or
+// ErrNotCompactedLog.
 func (e *TopicError) Unwrap() error { return e.Err }

@@ -74,16 +74,8 @@ func (s Spec) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return &SpecError{Topic: s.Name, Field: field, Reason: fmt.Sprintf(format, args...)}
 	}
-	switch {
-	case s.Name == "":
-		return bad("name", "empty")
-	case s.Name == "." || s.Name == "..":
-		return bad("name", "%q is reserved", s.Name)
-	case len(s.Name) > maxTopicNameLen:
-		return bad("name", "%d characters, at most %d", len(s.Name), maxTopicNameLen)
-	}
-	if i := strings.IndexFunc(s.Name, func(r rune) bool { return !legalTopicRune(r) }); i >= 0 {
-		return bad("name", "character %q at %d; only ASCII letters, digits, '.', '_' and '-'", s.Name[i], i)
+	if reason := topicNameProblem(s.Name); reason != "" {
+		return bad("name", "%s", reason)
 	}
 	if s.Partitions < 1 {
 		return bad("partitions", "%d, at least 1", s.Partitions)
@@ -110,6 +102,23 @@ func (s Spec) Validate() error {
 		return bad("cleanup.policy", "%q on a stream; set Compacted to make it a table", policy)
 	}
 	return nil
+}
+
+// topicNameProblem says why Kafka would refuse name as a topic name, or
+// returns "" when it would take it.
+func topicNameProblem(name string) string {
+	switch {
+	case name == "":
+		return "empty"
+	case name == "." || name == "..":
+		return fmt.Sprintf("%q is reserved", name)
+	case len(name) > maxTopicNameLen:
+		return fmt.Sprintf("%d characters, at most %d", len(name), maxTopicNameLen)
+	}
+	if i := strings.IndexFunc(name, func(r rune) bool { return !legalTopicRune(r) }); i >= 0 {
+		return fmt.Sprintf("character %q at %d; only ASCII letters, digits, '.', '_' and '-'", name[i], i)
+	}
+	return ""
 }
 
 func legalTopicRune(r rune) bool {

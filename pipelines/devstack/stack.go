@@ -63,11 +63,18 @@ func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 		broker.Close()
 		return nil, fmt.Errorf("schema registry cannot listen on %s: %w (pick another --registry-listen)", listen, err)
 	}
-	store, err := registry.NewKafkaStore(ctx, broker.Addrs(), registry.WithReplicationFactor(1))
+	schemaLog, err := topics.NewCompactedLog(ctx, broker.Addrs(), topics.SchemasTopic, topics.CompactedLogReplication(1))
 	if err != nil {
 		ln.Close()
 		broker.Close()
 		return nil, fmt.Errorf("schema registry storage on the embedded broker: %w", err)
+	}
+	store, err := registry.NewLogStore(schemaLog)
+	if err != nil {
+		schemaLog.Close()
+		ln.Close()
+		broker.Close()
+		return nil, fmt.Errorf("schema registry storage: %w", err)
 	}
 	reg, err := registry.New(store, registry.WithLogger(logger))
 	if err != nil {

@@ -5,15 +5,19 @@
 //
 // A Registry keeps its whole index in memory and answers every read from
 // it. Writes (registrations, deletes, compatibility settings) go first to a
-// Store and change the index only after the store acknowledged them, so a
-// failed write leaves no trace. The Kafka store keeps its records in a
-// compacted topic, "_schemas", in the same record format Confluent uses; a
-// registry started over the same broker data comes back with the same
-// subjects, versions and ids.
+// Store and change the index only with what the store acknowledged, so a
+// failed write leaves no trace beyond what the store kept. A LogStore keeps
+// the records in a Log, an interface this package owns so that it imports
+// no Kafka client; in production that is a topics.CompactedLog on the
+// compacted topic "_schemas", records in the same format Confluent uses,
+// and a registry started over the same broker data comes back with the
+// same subjects, versions and ids.
 //
 // Use:
 //
-//	store, err := registry.NewKafkaStore(ctx, []string{"127.0.0.1:9092"})
+//	log, err := topics.NewCompactedLog(ctx, []string{"127.0.0.1:9092"}, topics.SchemasTopic)
+//	...
+//	store, err := registry.NewLogStore(log)
 //	...
 //	reg, err := registry.New(store)
 //	...

@@ -27,7 +27,8 @@ func defaultConfig() config {
 	}
 }
 
-// ErrConfig is wrapped by every error New returns for a bad option.
+// ErrConfig is wrapped by every error New or NewLogStore returns for a bad
+// argument or option.
 var ErrConfig = errors.New("registry: invalid configuration")
 
 func (c *config) validate() error {

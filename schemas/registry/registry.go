@@ -62,19 +62,44 @@ func (r *Registry) Close() error {
 	return r.store.Close()
 }
 
-// commit stores recs and then applies them to the index. Called with
-// writeMu held. On a store failure nothing changes and the error is
-// ErrStorage.
+// commit stores recs one at a time, then applies the stored ones to the
+// index in one step, so readers see a change whole. Called with writeMu
+// held. Storing one record at a time tells the registry exactly which
+// records a failing store kept: those are applied, so the index stays what
+// a restart would replay. The changes are built so that any prefix of
+// their records is a valid state (a permanent delete writes MAX_ID before
+// its tombstones), and retrying the request finishes the change. A store
+// failure gives ErrStorage.
 func (r *Registry) commit(ctx context.Context, recs ...Record) *Error {
 	if r.closed.Load() {
 		return apiErr(ErrStorage, "the registry is closed; nothing was changed")
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.writeTimeout)
 	defer cancel()
-	if err := r.store.Append(ctx, recs...); err != nil {
-		r.cfg.logger.Error("registry: storing records failed", "records", len(recs), "err", err)
+	stored := 0
+	var err error
+	for _, rec := range recs {
+		if err = r.store.Append(ctx, rec); err != nil {
+			break
+		}
+		stored++
+	}
+	if aerr := r.apply(recs[:stored]); aerr != nil {
+		return aerr
+	}
+	if err == nil {
+		return nil
+	}
+	r.cfg.logger.Error("registry: storing records failed", "records", len(recs), "stored", stored, "err", err)
+	if stored == 0 {
 		return apiErr(ErrStorage, "storing the change failed, so nothing was changed (check the broker, then retry): %v", err)
 	}
+	return apiErr(ErrStorage, "storing the change failed after %d of its %d records, which took effect (check the broker, then retry to finish it): %v",
+		stored, len(recs), err)
+}
+
+// apply applies stored records to the index.
+func (r *Registry) apply(recs []Record) *Error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, rec := range recs {

@@ -17,7 +17,8 @@ type Store interface {
 	// when the store was opened and those appended since.
 	Load(ctx context.Context) ([]Record, error)
 	// Append stores records in order and returns only once they are
-	// durable; on error the registry acts as if none was written.
+	// durable. On error the first ones may be stored and the rest not;
+	// the registry appends one record at a time, so it knows which.
 	Append(ctx context.Context, recs ...Record) error
 	// Close releases the store's connections. It is safe to call twice.
 	Close() error

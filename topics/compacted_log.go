@@ -1,0 +1,323 @@
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// CompactedLog is one compacted, single-partition topic used as a durable,
+// ordered log of keyed records: the shape a store of record needs, such as
+// the schema registry's _schemas topic. One partition gives one order, so
+// reading from the start replays the records as they were appended;
+// cleanup.policy=compact keeps the latest record per key for as long as the
+// topic lives, where time retention would delete it. Appends wait for acks
+// from every in-sync replica.
+//
+// Use:
+//
+//	log, err := topics.NewCompactedLog(ctx, brokers, topics.SchemasTopic)
+//	...
+//	err = log.ReadAll(ctx, func(key, value []byte) error { ...; return nil })
+//	err = log.Append(ctx, key, value) // a nil value writes a tombstone
+//	defer log.Close()
+type CompactedLog struct {
+	topic  string
+	addrs  []string
+	cfg    compactedLogConfig
+	dialer *kafka.Dialer
+
+	mu     sync.Mutex
+	writer *kafka.Writer // nil once closed
+	// transport is the writer's; kafka-go's Writer.Close leaves a
+	// transport it was given open, so Close closes it.
+	transport *kafka.Transport
+}
+
+type compactedLogConfig struct {
+	replicationFactor int // 0: min(3, brokers in the cluster)
+	dialTimeout       time.Duration
+	loadTimeout       time.Duration
+	writeAttempts     int
+}
+
+// CompactedLogOption configures a CompactedLog.
+type CompactedLogOption func(*compactedLogConfig)
+
+// CompactedLogReplication sets the replication factor used when the topic
+// is created. Default min(3, brokers in the cluster), so one replica in
+// development and three in production.
+func CompactedLogReplication(n int) CompactedLogOption {
+	return func(c *compactedLogConfig) { c.replicationFactor = n }
+}
+
+// CompactedLogDialTimeout bounds each connection attempt, overriding 3 s.
+func CompactedLogDialTimeout(d time.Duration) CompactedLogOption {
+	return func(c *compactedLogConfig) { c.dialTimeout = d }
+}
+
+// CompactedLogLoadTimeout bounds checking or creating the topic in
+// NewCompactedLog, and each ReadAll, overriding 30 s.
+func CompactedLogLoadTimeout(d time.Duration) CompactedLogOption {
+	return func(c *compactedLogConfig) { c.loadTimeout = d }
+}
+
+// CompactedLogWriteAttempts sets how often one Append is tried before it
+// fails, overriding 3. The default is low because an Append usually has a
+// person waiting on it (a schema registration over HTTP).
+func CompactedLogWriteAttempts(n int) CompactedLogOption {
+	return func(c *compactedLogConfig) { c.writeAttempts = n }
+}
+
+func (c compactedLogConfig) validate(topic string) error {
+	bad := func(opt, format string, args ...any) error {
+		return &ConfigError{Component: "compacted log", Option: opt, Reason: fmt.Sprintf(format, args...)}
+	}
+	if reason := topicNameProblem(topic); reason != "" {
+		return bad("topic", "%q: %s", topic, reason)
+	}
+	if c.replicationFactor < 0 || c.replicationFactor > 32767 {
+		return bad("replication", "%d, want 1..32767, or 0 for min(3, brokers)", c.replicationFactor)
+	}
+	if c.dialTimeout <= 0 {
+		return bad("dial timeout", "%v, want > 0", c.dialTimeout)
+	}
+	if c.loadTimeout <= 0 {
+		return bad("load timeout", "%v, want > 0", c.loadTimeout)
+	}
+	if c.writeAttempts < 1 {
+		return bad("write attempts", "%d, want at least 1", c.writeAttempts)
+	}
+	return nil
+}
+
+// NewCompactedLog connects to brokers and creates topic if it is missing
+// (compacted, one partition). It refuses a topic that exists with more
+// partitions or a cleanup policy other than compact, with an error wrapping
+// ErrNotCompactedLog: the first would reorder records, the second delete
+// them once retention passes. No broker answering gives a
+// *BrokerUnreachableError, a bad option or address a *ConfigError.
+func NewCompactedLog(ctx context.Context, brokers []string, topic string, opts ...CompactedLogOption) (*CompactedLog, error) {
+	cfg := compactedLogConfig{dialTimeout: defaultDialTimeout, loadTimeout: 30 * time.Second, writeAttempts: 3}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if err := cfg.validate(topic); err != nil {
+		return nil, err
+	}
+	if err := checkAddrs("compacted log", brokers); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.loadTimeout)
+	defer cancel()
+	if err := reachable(ctx, brokers, cfg.dialTimeout); err != nil {
+		return nil, err
+	}
+	l := &CompactedLog{
+		topic:  topic,
+		addrs:  slices.Clone(brokers),
+		cfg:    cfg,
+		dialer: &kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true},
+	}
+	if err := l.ensure(ctx); err != nil {
+		return nil, err
+	}
+	l.transport = &kafka.Transport{DialTimeout: cfg.dialTimeout}
+	l.writer = &kafka.Writer{
+		Addr:         kafka.TCP(l.addrs...),
+		Topic:        topic,
+		Balancer:     partitionZero{},
+		RequiredAcks: kafka.RequireAll,
+		// Appends are synchronous and one record each; a short batch
+		// timeout sends each at once instead of after kafka-go's default
+		// second.
+		BatchTimeout:    time.Millisecond,
+		MaxAttempts:     cfg.writeAttempts,
+		WriteBackoffMin: 20 * time.Millisecond,
+		WriteBackoffMax: 500 * time.Millisecond,
+		Transport:       l.transport,
+	}
+	return l, nil
+}
+
+// ensure creates the topic if it is missing and checks that it has one
+// partition and is compacted.
+func (l *CompactedLog) ensure(ctx context.Context) error {
+	tr := &kafka.Transport{DialTimeout: l.cfg.dialTimeout}
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(l.addrs...), Transport: tr}
+	found, err := describeTopics(ctx, cl, []string{l.topic})
+	if err != nil {
+		return fmt.Errorf("compacted log %s: %w", l.topic, err)
+	}
+	t, ok := found[l.topic]
+	if !ok {
+		if err := l.create(ctx, cl); err != nil {
+			return err
+		}
+		if found, err = describeTopics(ctx, cl, []string{l.topic}); err != nil {
+			return fmt.Errorf("compacted log %s: %w", l.topic, err)
+		}
+		if t, ok = found[l.topic]; !ok {
+			return &TopicError{Topic: l.topic, Err: errors.New("created, but the cluster does not list it")}
+		}
+	}
+	if t.err != nil {
+		return &TopicError{Topic: l.topic, Err: t.err}
+	}
+	if t.partitions != 1 {
+		return &TopicError{Topic: l.topic, Err: fmt.Errorf("%w: %d partitions, so its records would not keep one order: delete the topic or pick another",
+			ErrNotCompactedLog, t.partitions)}
+	}
+	// Kafka lists every config with its default; a broker that left the
+	// policy out would be using the default, delete.
+	policy, ok := t.configs[ConfigCleanupPolicy]
+	if !ok {
+		policy = CleanupDelete
+	}
+	if normalize(ConfigCleanupPolicy, policy) != CleanupCompact {
+		return &TopicError{Topic: l.topic, Err: fmt.Errorf("%w: cleanup.policy=%s, so retention would delete records: set cleanup.policy=compact on it",
+			ErrNotCompactedLog, policy)}
+	}
+	return nil
+}
+
+// create makes the topic with one partition, compacted. Another client
+// creating it meanwhile is fine: ensure checks what exists.
+func (l *CompactedLog) create(ctx context.Context, cl *kafka.Client) error {
+	rf := l.cfg.replicationFactor
+	if rf == 0 {
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{l.topic}})
+		if err != nil {
+			return fmt.Errorf("compacted log %s: listing brokers: %w", l.topic, err)
+		}
+		rf = min(3, max(1, len(md.Brokers)))
+	}
+	spec := Spec{
+		Name: l.topic, Partitions: 1, ReplicationFactor: rf,
+		Configs: map[string]string{ConfigCleanupPolicy: CleanupCompact}, Compacted: true,
+	}
+	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{topicConfig(spec)}})
+	if err == nil {
+		err = res.Errors[l.topic]
+	}
+	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return &TopicError{Topic: l.topic, Err: fmt.Errorf("creating it (1 partition, replication %d, compacted): %w", rf, err)}
+	}
+	return nil
+}
+
+// ReadAll calls fn with every record of the log, oldest first, up to the
+// end the log had when ReadAll began; it stops at fn's first error and
+// returns it. A tombstone comes with a nil value, and so does an empty
+// value: kafka-go's reader does not tell the two apart. fn may keep key
+// and value: each record gets its own.
+func (l *CompactedLog) ReadAll(ctx context.Context, fn func(key, value []byte) error) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.loadTimeout)
+	defer cancel()
+	var (
+		leader *kafka.Conn
+		err    error
+	)
+	for _, b := range l.addrs {
+		if leader, err = l.dialer.DialLeader(ctx, "tcp", b, l.topic, 0); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("compacted log %s: connecting to the leader of partition 0: %w", l.topic, err)
+	}
+	first, errFirst := leader.ReadFirstOffset()
+	last, errLast := leader.ReadLastOffset()
+	leader.Close()
+	if err := errors.Join(errFirst, errLast); err != nil {
+		return fmt.Errorf("compacted log %s: reading the offsets of partition 0: %w", l.topic, err)
+	}
+	if last <= first {
+		return nil
+	}
+	rc := kafka.ReaderConfig{
+		Brokers:   l.addrs,
+		Topic:     l.topic,
+		Partition: 0,
+		Dialer:    l.dialer,
+		// Everything is there already: take whatever the broker has at
+		// once, in big fetches. MaxWait is short because closing the
+		// reader waits for its last, empty, prefetch.
+		MinBytes:      1,
+		MaxBytes:      16 << 20,
+		MaxWait:       10 * time.Millisecond,
+		QueueCapacity: 1024,
+	}
+	if err := rc.Validate(); err != nil { // NewReader would panic on it
+		return &ConfigError{Component: "compacted log", Option: "reader", Reason: err.Error()}
+	}
+	rd := kafka.NewReader(rc)
+	defer rd.Close()
+	if err := rd.SetOffset(first); err != nil {
+		return fmt.Errorf("compacted log %s: seeking partition 0 to %d: %w", l.topic, first, err)
+	}
+	read := 0
+	for {
+		m, err := rd.FetchMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("compacted log %s: reading partition 0 (%d records read, end at offset %d): %w", l.topic, read, last, err)
+		}
+		read++
+		if err := fn(m.Key, m.Value); err != nil {
+			return err
+		}
+		if m.Offset+1 >= last {
+			return nil
+		}
+	}
+}
+
+// Append writes one record and returns once every in-sync replica has it.
+// A nil value writes a tombstone. On error the record may still have been
+// written (an ack lost on the way back looks like a failed write).
+func (l *CompactedLog) Append(ctx context.Context, key, value []byte) error {
+	l.mu.Lock()
+	w := l.writer
+	l.mu.Unlock()
+	if w == nil {
+		return fmt.Errorf("compacted log %s: %w", l.topic, ErrClosed)
+	}
+	err := w.WriteMessages(ctx, kafka.Message{Key: key, Value: value})
+	// One message, so at most one write error: report it, not the list.
+	var werrs kafka.WriteErrors
+	if errors.As(err, &werrs) && len(werrs) == 1 && werrs[0] != nil {
+		err = werrs[0]
+	}
+	if err != nil {
+		return fmt.Errorf("compacted log %s: writing a record: %w", l.topic, err)
+	}
+	return nil
+}
+
+// Close closes the writer. It is safe to call twice; Append fails with
+// ErrClosed after it, ReadAll still works.
+func (l *CompactedLog) Close() error {
+	l.mu.Lock()
+	w := l.writer
+	l.writer = nil
+	l.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	err := w.Close()
+	l.transport.CloseIdleConnections()
+	return err
+}
+
+// partitionZero sends every record to partition 0, the log's only one.
+type partitionZero struct{}
+
+func (partitionZero) Balance(kafka.Message, ...int) int { return 0 }
