@@ -83,7 +83,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	if dataDir != "" {
 		dataDir = filepath.Join(dataDir, "broker")
 	}
-	stack, err := devstack.StartStack(ctx, devstack.StackConfig{
+	stack, err := devstack.Start(ctx, devstack.Config{
 		BrokerListen: cfg.BrokerListen, RegistryListen: cfg.RegistryListen, DataDir: dataDir, Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -134,7 +134,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 		lanes.Add(1)
 		go func() {
 			defer lanes.Done()
-			err := runtime.Run(laneCtx, runtime.RunConfig{
+			err := runtime.Run(laneCtx, runtime.Config{
 				Lane: l, Brokers: brokers, RegistryURL: stack.RegistryURL, Spec: sp, Getenv: cfg.Getenv,
 				Metrics: metrics, Counters: counters[l], Clock: cfg.Clock, Logger: cfg.Logger,
 				Ready: func() { close(ready) },

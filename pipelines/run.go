@@ -56,7 +56,7 @@ func ParseSchemaVersion(s string) (SchemaVersion, error) { return schemas.ParseV
 // RunLaneConfig is `matriz run`: one lane as a consumer-group member, with
 // metrics over HTTP and a status line.
 type RunLaneConfig struct {
-	runtime.RunConfig
+	runtime.Config
 	HTTPAddr    string        // /metrics and /healthz; empty serves none
 	StatusEvery time.Duration // status line interval; 0 prints none
 	Out         io.Writer     // the joined and stopped lines, and the status line
@@ -91,7 +91,7 @@ func RunLane(ctx context.Context, cfg RunLaneConfig) error {
 		defer srv.Close()
 	}
 	counters := &observe.LaneCounters{}
-	run := cfg.RunConfig
+	run := cfg.Config
 	run.Metrics, run.Counters = metrics, counters
 	ready := make(chan struct{})
 	run.Ready = func() { close(ready) }

@@ -25,7 +25,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if *n < 1 || *rate < 1 || *steady <= 0 {
 		return usagef("--n, --rate and --steady must be positive")
 	}
-	rep, err := bench.Bench(ctx, bench.BenchConfig{N: *n, Rate: *rate, SteadyFor: *steady, Dispatch: *dispatch, Out: e.stdout})
+	rep, err := bench.Run(ctx, bench.Config{N: *n, Rate: *rate, SteadyFor: *steady, Dispatch: *dispatch, Out: e.stdout})
 	if err != nil {
 		return err
 	}

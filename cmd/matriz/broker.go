@@ -23,7 +23,7 @@ func runBroker(ctx context.Context, e *env, args []string) error {
 	if err := fs.noArgs(); err != nil {
 		return err
 	}
-	stack, err := devstack.StartStack(ctx, devstack.StackConfig{
+	stack, err := devstack.Start(ctx, devstack.Config{
 		BrokerListen: *listen, RegistryListen: *regListen, DataDir: *dataDir, Partitions: *partitions,
 	})
 	if err != nil {

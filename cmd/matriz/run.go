@@ -50,7 +50,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		level = slog.LevelInfo
 	}
 	return pipelines.RunLane(ctx, pipelines.RunLaneConfig{
-		RunConfig: runtime.RunConfig{
+		Config: runtime.Config{
 			Lane: l, Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Group: *group, Spec: sp,
 			Getenv: e.getenv, SessionTimeout: *session, ReaderVersion: rv,
 			Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),

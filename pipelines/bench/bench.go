@@ -1,3 +1,7 @@
+// Package bench is `matriz bench`: in one run on the embedded broker, a raw
+// kafka-go consume→produce copy and the full chain over the same messages,
+// then the chain under a steady offered rate, so the figures compare as
+// ratios on whatever machine runs them.
 package bench
 
 import (
@@ -22,10 +26,10 @@ import (
 	"github.com/matriz/pipelines/topics"
 )
 
-// BenchConfig configures `matriz bench`: one run on the embedded broker that
+// Config configures `matriz bench`: one run on the embedded broker that
 // measures a raw kafka-go consume→produce copy and the full chain over the
 // same messages, then the chain under a steady offered rate.
-type BenchConfig struct {
+type Config struct {
 	N          int           // messages for the copy and the chain (default 100,000)
 	Rate       int           // steady offered rate, msgs/s (default 20,000)
 	SteadyFor  time.Duration // how long the steady phase runs (default 10s)
@@ -35,8 +39,8 @@ type BenchConfig struct {
 	Clock      clock.Clock
 }
 
-// BenchReport is what a bench run measured.
-type BenchReport struct {
+// Report is what a bench run measured.
+type Report struct {
 	N             int
 	Partitions    int
 	CopyRate      float64       // raw kafka-go consume→produce, msgs/s
@@ -49,17 +53,17 @@ type BenchReport struct {
 	SteadyBacklog int64         // messages produced but not answered when the phase ended
 }
 
-func (r BenchReport) String() string {
+func (r Report) String() string {
 	return fmt.Sprintf("copy %.0f msgs/s, chain %.0f msgs/s (ratio %.2f) over %d messages on %d partitions; "+
 		"steady %d msgs/s offered: %.0f msgs/s answered, tick p95 %v over %d frames, backlog %d at the end",
 		r.CopyRate, r.ChainRate, r.Ratio, r.N, r.Partitions, r.OfferedRate, r.SteadyRate,
 		r.SteadyP95.Round(10*time.Microsecond), r.SteadyFrames, r.SteadyBacklog)
 }
 
-// Bench runs the benchmark. Everything runs in this process on the
+// Run runs the benchmark. Everything runs in this process on the
 // embedded broker, so the copy and the chain compete for the same CPUs the
 // same way.
-func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
+func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.N <= 0 {
 		cfg.N = 100_000
 	}
@@ -80,9 +84,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 			fmt.Fprintf(cfg.Out, format+"\n", args...)
 		}
 	}
-	rep := BenchReport{N: cfg.N, Partitions: cfg.Partitions, OfferedRate: cfg.Rate}
+	rep := Report{N: cfg.N, Partitions: cfg.Partitions, OfferedRate: cfg.Rate}
 	lane := schemas.LaneProd
-	stack, err := devstack.StartStack(ctx, devstack.StackConfig{Partitions: cfg.Partitions})
+	stack, err := devstack.Start(ctx, devstack.Config{Partitions: cfg.Partitions})
 	if err != nil {
 		return rep, err
 	}
@@ -134,7 +138,7 @@ func Bench(ctx context.Context, cfg BenchConfig) (BenchReport, error) {
 	runDone := make(chan error, 1)
 	start := cfg.Clock.Now()
 	go func() {
-		runDone <- runtime.Run(runCtx, runtime.RunConfig{Lane: lane, Brokers: brokers, RegistryURL: stack.RegistryURL, Group: "bench-chain",
+		runDone <- runtime.Run(runCtx, runtime.Config{Lane: lane, Brokers: brokers, RegistryURL: stack.RegistryURL, Group: "bench-chain",
 			Spec: sp, Getenv: func(k string) string { return env[k] }, Counters: counters, Clock: cfg.Clock,
 			Logger: slog.New(slog.DiscardHandler), Ready: func() { close(ready) }})
 	}()

@@ -21,7 +21,7 @@ func BenchmarkCopyVsChain(b *testing.B) {
 		}
 	}
 	for range b.N {
-		rep, err := Bench(b.Context(), BenchConfig{N: n, Rate: 20_000, SteadyFor: 10 * time.Second})
+		rep, err := Run(b.Context(), Config{N: n, Rate: 20_000, SteadyFor: 10 * time.Second})
 		if err != nil {
 			b.Fatal(err)
 		}

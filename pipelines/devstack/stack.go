@@ -13,8 +13,8 @@ import (
 	"github.com/matriz/pipelines/topics"
 )
 
-// StackConfig configures the embedded broker and schema registry.
-type StackConfig struct {
+// Config configures the embedded broker and schema registry.
+type Config struct {
 	BrokerListen   string // host:port; empty picks a free port on 127.0.0.1
 	RegistryListen string // host:port; empty picks a free port on 127.0.0.1
 	DataDir        string // empty keeps everything in memory
@@ -34,8 +34,8 @@ type Stack struct {
 	served chan error
 }
 
-// StartStack starts the broker, then the registry on it. Close stops both.
-func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
+// Start starts the broker, then the registry on it. Close stops both.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

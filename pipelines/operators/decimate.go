@@ -1,3 +1,5 @@
+package operators
+
 // decimate is the bounded ring of frames between tick and the chain. The
 // tick's output goroutine Pushes frames in; the chain's goroutine Pops them.
 // When the chain is slower than the tick the ring fills, and the policy
@@ -21,7 +23,6 @@
 // Decimate keeps no stage state: its frames are re-read from Kafka after a
 // crash (their offsets are not committed yet), so it needs no changelog.
 // Backlog feeds the lukhas_backlog_frames gauge.
-package operators
 
 import (
 	"context"

@@ -1,3 +1,5 @@
+package operators
+
 // tick is the consciousness tick: a go-streams Flow that cuts each
 // partition's messages into event-time tumbling frames of 1/fps.
 //
@@ -55,7 +57,6 @@
 // The per-partition window state here is operator state, not stage state:
 // it is rebuilt from the log after a reassignment (the new owner starts at
 // the committed offset), so it is not written to the changelog.
-package operators
 
 import (
 	"errors"

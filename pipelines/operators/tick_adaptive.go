@@ -1,3 +1,5 @@
+package operators
+
 // Adaptive fps: the tick lowers its frame rate when the chain cannot keep
 // up, and raises it again when it can.
 //
@@ -10,7 +12,6 @@
 // the budget and the budget holds the rate, and the window is cleared
 // after every change, so a change is judged on frames cut at the new rate
 // and the rate cannot flap frame by frame.
-package operators
 
 import (
 	"slices"

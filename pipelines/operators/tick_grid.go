@@ -1,3 +1,5 @@
+package operators
+
 // The frame grid: exact, integer-nanosecond frame boundaries.
 //
 // At fps f, frame n covers [⌊n·10⁹/f⌋, ⌊(n+1)·10⁹/f⌋) nanoseconds since the
@@ -19,7 +21,6 @@
 // All arithmetic stays in int64: event times are limited to
 // [minEventTime, maxEventTime] (1900..2200), far inside the range where
 // sec·f and sec·10⁹ fit.
-package operators
 
 import (
 	"math"

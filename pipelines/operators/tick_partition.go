@@ -1,3 +1,5 @@
+package operators
+
 // Per-partition window state of the tick: which frames are open, up to
 // where frames are closed, and the partition's frame grid.
 //
@@ -8,7 +10,6 @@
 //   - open frames are sorted, start at or after closed, and do not overlap;
 //   - frames are emitted in window order, each starting where the previous
 //     one ended, except across an idle skip (see tick.go).
-package operators
 
 import (
 	"fmt"

@@ -24,7 +24,7 @@ func TestDeployRegistersEveryVersion(t *testing.T) {
 		t.Skip("integration test: starts the embedded broker and registry (skipped with -short)")
 	}
 	ctx := context.Background()
-	stack, err := devstack.StartStack(ctx, devstack.StackConfig{})
+	stack, err := devstack.Start(ctx, devstack.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ type Env struct {
 func Start(t testing.TB, lanes ...schemas.Lane) *Env {
 	t.Helper()
 	ctx := context.Background()
-	stack, err := devstack.StartStack(ctx, devstack.StackConfig{})
+	stack, err := devstack.Start(ctx, devstack.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestWaitingP0ActionSurvivesRestartAndExecutesOnApproval(t *testing.T) {
 	gen := devstack.NewSynthetic(lane, 21, 1)
 	ask := p0Action(gen, time.Now())
 	counters := &observe.LaneCounters{}
-	stop := runLane(t, e, RunConfig{Lane: lane, Counters: counters, Getenv: env})
+	stop := runLane(t, e, Config{Lane: lane, Counters: counters, Getenv: env})
 	e.Produce(t, lane, []schemas.MatrizMessage{ask}, nil)
 	waitCounted(t, counters, 1, time.Minute)
 	if err := stop(); err != nil {
@@ -54,7 +54,7 @@ func TestWaitingP0ActionSurvivesRestartAndExecutesOnApproval(t *testing.T) {
 	// A new runtime (a restart): the waiting action comes back from the
 	// changelog, and the approval executes it at the partition's next frame.
 	counters2 := &observe.LaneCounters{}
-	stop = runLane(t, e, RunConfig{Lane: lane, Counters: counters2, Getenv: env})
+	stop = runLane(t, e, Config{Lane: lane, Counters: counters2, Getenv: env})
 	if _, err := ops.Approve(context.Background(), ops.ApproveConfig{ActionsConfig: acfg, ActionID: id, Approver: "test"}); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 // runLane runs a lane's runtime against env until the returned stop is
 // called; stop returns Run's error.
-func runLane(t *testing.T, env *pipetest.Env, cfg RunConfig) (stop func() error) {
+func runLane(t *testing.T, env *pipetest.Env, cfg Config) (stop func() error) {
 	t.Helper()
 	cfg.Brokers, cfg.RegistryURL = env.Brokers, env.RegistryURL
 	ctx, cancel := context.WithCancel(context.Background())

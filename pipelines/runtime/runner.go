@@ -18,8 +18,8 @@ import (
 	"github.com/matriz/pipelines/topics"
 )
 
-// RunConfig configures one lane's runtime as a consumer-group member.
-type RunConfig struct {
+// Config configures one lane's runtime as a consumer-group member.
+type Config struct {
 	Lane        schemas.Lane
 	Brokers     []string
 	RegistryURL string
@@ -65,7 +65,7 @@ func GroupName(group string, lane schemas.Lane) string {
 	return "matriz-" + string(lane)
 }
 
-func (c *RunConfig) defaults() error {
+func (c *Config) defaults() error {
 	if !c.Lane.Valid() {
 		return fmt.Errorf("lane %q: want experimental, candidate or prod", c.Lane)
 	}
@@ -111,7 +111,7 @@ func (c *RunConfig) defaults() error {
 
 // laneRuntime is what every partition worker of one lane shares.
 type laneRuntime struct {
-	cfg        RunConfig
+	cfg        Config
 	lane       schemas.Lane
 	spec       *spec.Lane
 	clock      clock.Clock
@@ -151,7 +151,7 @@ func (lr *laneRuntime) sinkErr(err error) {
 // at-least-once delivery (offsets commit only after every output is
 // acknowledged with acks=all). When ctx ends it stops fetching, finishes
 // the open frames, flushes, commits and leaves the group.
-func Run(ctx context.Context, cfg RunConfig) (err error) {
+func Run(ctx context.Context, cfg Config) (err error) {
 	if err := cfg.defaults(); err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func TestRuntimeAnswersEveryMessageExactlyOnce(t *testing.T) {
 
 	counters := &observe.LaneCounters{}
 	start := time.Now()
-	stop := runLane(t, e, RunConfig{Lane: lane, Counters: counters, Getenv: envMap(map[string]string{FlagDispatch: "true"})})
+	stop := runLane(t, e, Config{Lane: lane, Counters: counters, Getenv: envMap(map[string]string{FlagDispatch: "true"})})
 	took := waitCounted(t, counters, valid+corrupt, 5*time.Minute)
 	if err := stop(); err != nil {
 		t.Fatalf("stop: %v", err)
@@ -160,7 +160,7 @@ func TestDispatchToggleThroughControlSwitchesAtAFrame(t *testing.T) {
 	e := pipetest.Start(t, lane)
 	changed := make(chan FlagChange, 4)
 	counters := &observe.LaneCounters{}
-	stop := runLane(t, e, RunConfig{Lane: lane, Counters: counters, OnFlagChange: func(c FlagChange) { changed <- c }})
+	stop := runLane(t, e, Config{Lane: lane, Counters: counters, OnFlagChange: func(c FlagChange) { changed <- c }})
 
 	gen := devstack.NewSynthetic(lane, 3, 64)
 	batch := func(n int) []schemas.MatrizMessage {

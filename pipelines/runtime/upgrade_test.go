@@ -44,7 +44,7 @@ func TestRollingUpgradeToGlyphV2(t *testing.T) {
 	v1a := batch(500)
 	e.Produce(t, lane, nil, e.EncodeAs(t, lane, schemas.V1, v1a))
 	want += int64(len(v1a))
-	stop := runLane(t, e, RunConfig{Lane: lane, Counters: counters, ReaderVersion: schemas.V1})
+	stop := runLane(t, e, Config{Lane: lane, Counters: counters, ReaderVersion: schemas.V1})
 	waitCounted(t, counters, want, time.Minute)
 
 	// 2. Producers keep writing v1 while the pipeline is upgraded: the v1
@@ -57,7 +57,7 @@ func TestRollingUpgradeToGlyphV2(t *testing.T) {
 	}
 	e.Produce(t, lane, nil, e.EncodeAs(t, lane, schemas.V1, v1b[250:])) // while no pipeline runs
 	want += int64(len(v1b))
-	stop = runLane(t, e, RunConfig{Lane: lane, Counters: counters, ReaderVersion: schemas.V2})
+	stop = runLane(t, e, Config{Lane: lane, Counters: counters, ReaderVersion: schemas.V2})
 	waitCounted(t, counters, want, time.Minute)
 
 	// 3. Producers move to v2, with the new fields set.
