@@ -67,11 +67,8 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 	lane := fs.lane(e, "")
 	conn := fs.connection()
 	note := fs.String("note", "", "why it is approved, kept with the approval")
-	pos, err := fs.parseInterleaved(args)
+	pos, err := fs.args(args, "ACTION_ID")
 	if err != nil {
-		return err
-	}
-	if err := fs.positional(pos, "ACTION_ID"); err != nil {
 		return err
 	}
 	l, err := lane.resolve()

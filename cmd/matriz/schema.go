@@ -71,10 +71,34 @@ func schemaUsage(w io.Writer) {
 	fmt.Fprintln(w, "Run 'matriz schema <subcommand> --help' for its arguments and flags.")
 }
 
-// schemaFlags is a subcommand's flag set with --registry.
-func schemaFlags(e *env, sub, synopsis, about string) (*flagSet, *string) {
+// schemaCmd is a schema subcommand's flag set with --registry.
+type schemaCmd struct {
+	*flagSet
+	conn *connFlags
+}
+
+func schemaFlags(e *env, sub, synopsis, about string) *schemaCmd {
 	fs := newFlagSet(e, "schema "+sub, synopsis, about)
-	return fs, fs.registryOnly().registry
+	return &schemaCmd{flagSet: fs, conn: fs.registryOnly()}
+}
+
+// args parses the command line and checks it holds the named positional
+// arguments, which it returns.
+func (f *flagSet) args(args []string, names ...string) ([]string, error) {
+	pos, err := f.parseInterleaved(args)
+	if err != nil {
+		return nil, err
+	}
+	return pos, f.positional(pos, names...)
+}
+
+// tool returns the schema tool for --registry.
+func (c *schemaCmd) tool() (*ops.SchemaTool, error) {
+	tool, err := ops.NewSchemaTool(c.conn.Registry())
+	if err != nil {
+		return nil, usagef("--registry: %v", err)
+	}
+	return tool, nil
 }
 
 // readSchemaFile reads an .avsc file named on the command line.
@@ -95,17 +119,13 @@ func parseLevelFlag(s string) (ops.Level, error) {
 }
 
 func schemaList(ctx context.Context, e *env, args []string) error {
-	fs, reg := schemaFlags(e, "list", "[--registry URL]", "Lists every subject with its versions and the id of its latest schema.")
-	pos, err := fs.parseInterleaved(args)
-	if err != nil {
+	fs := schemaFlags(e, "list", "[--registry URL]", "Lists every subject with its versions and the id of its latest schema.")
+	if _, err := fs.args(args); err != nil {
 		return err
 	}
-	if err := fs.positional(pos); err != nil {
-		return err
-	}
-	tool, err := ops.NewSchemaTool(*reg)
+	tool, err := fs.tool()
 	if err != nil {
-		return usagef("--registry: %v", err)
+		return err
 	}
 	subs, err := tool.List(ctx)
 	if err != nil {
@@ -116,14 +136,11 @@ func schemaList(ctx context.Context, e *env, args []string) error {
 }
 
 func schemaShow(ctx context.Context, e *env, args []string) error {
-	fs, reg := schemaFlags(e, "show", "SUBJECT [--version N|latest] [--registry URL]",
+	fs := schemaFlags(e, "show", "SUBJECT [--version N|latest] [--registry URL]",
 		"Prints one version of a subject: its version, id and schema (indented JSON).")
 	version := fs.String("version", "latest", "`version` number, or latest")
-	pos, err := fs.parseInterleaved(args)
+	pos, err := fs.args(args, "SUBJECT")
 	if err != nil {
-		return err
-	}
-	if err := fs.positional(pos, "SUBJECT"); err != nil {
 		return err
 	}
 	v := -1
@@ -132,9 +149,9 @@ func schemaShow(ctx context.Context, e *env, args []string) error {
 			return usagef("--version %q: want a version number (1, 2, …) or latest", *version)
 		}
 	}
-	tool, err := ops.NewSchemaTool(*reg)
+	tool, err := fs.tool()
 	if err != nil {
-		return usagef("--registry: %v", err)
+		return err
 	}
 	s, err := tool.Show(ctx, pos[0], v)
 	if err != nil {
@@ -146,16 +163,13 @@ func schemaShow(ctx context.Context, e *env, args []string) error {
 }
 
 func schemaRegister(ctx context.Context, e *env, args []string) error {
-	fs, reg := schemaFlags(e, "register", "FILE --subject SUBJECT [--registry URL]",
+	fs := schemaFlags(e, "register", "FILE --subject SUBJECT [--registry URL]",
 		"Registers the Avro schema in FILE under SUBJECT. The registry checks it against the\n"+
 			"subject's compatibility level first and refuses it (exit 1) with the field and rule\n"+
 			"it breaks. Registering a schema the subject already has changes nothing.")
 	subject := fs.String("subject", "", "`subject` to register under (required)")
-	pos, err := fs.parseInterleaved(args)
+	pos, err := fs.args(args, "FILE")
 	if err != nil {
-		return err
-	}
-	if err := fs.positional(pos, "FILE"); err != nil {
 		return err
 	}
 	if *subject == "" {
@@ -165,9 +179,9 @@ func schemaRegister(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tool, err := ops.NewSchemaTool(*reg)
+	tool, err := fs.tool()
 	if err != nil {
-		return usagef("--registry: %v", err)
+		return err
 	}
 	res, err := tool.Register(ctx, *subject, text)
 	if err != nil {
@@ -182,7 +196,7 @@ func schemaRegister(ctx context.Context, e *env, args []string) error {
 var errIncompatible = errors.New("incompatible")
 
 func schemaCheck(ctx context.Context, e *env, args []string) error {
-	fs, reg := schemaFlags(e, "check", "FILE --subject SUBJECT [--level LEVEL] [--registry URL]",
+	fs := schemaFlags(e, "check", "FILE --subject SUBJECT [--level LEVEL] [--registry URL]",
 		"Checks whether the schema in FILE may follow SUBJECT's versions and prints compatible or\n"+
 			"incompatible, with the field path and the Avro rule of every incompatibility. Exit 0\n"+
 			"when compatible, 1 when not. Without --level the registry decides, under the subject's\n"+
@@ -190,11 +204,8 @@ func schemaCheck(ctx context.Context, e *env, args []string) error {
 			"registry. Nothing is registered.")
 	subject := fs.String("subject", "", "`subject` to check against (required)")
 	level := fs.String("level", "", "compatibility `level` to check under here, instead of asking the registry")
-	pos, err := fs.parseInterleaved(args)
+	pos, err := fs.args(args, "FILE")
 	if err != nil {
-		return err
-	}
-	if err := fs.positional(pos, "FILE"); err != nil {
 		return err
 	}
 	if *subject == "" {
@@ -210,9 +221,9 @@ func schemaCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tool, err := ops.NewSchemaTool(*reg)
+	tool, err := fs.tool()
 	if err != nil {
-		return usagef("--registry: %v", err)
+		return err
 	}
 	rep, err := tool.Check(ctx, *subject, text, lvl)
 	if err != nil {
@@ -231,11 +242,8 @@ func schemaDiff(_ context.Context, e *env, args []string) error {
 			"enum symbols and union branches (nested records by field path), and what each change\n"+
 			"means for BACKWARD (the new schema reads old data) and FORWARD (the old schema reads\n"+
 			"new data).")
-	pos, err := fs.parseInterleaved(args)
+	pos, err := fs.args(args, "OLD.avsc", "NEW.avsc")
 	if err != nil {
-		return err
-	}
-	if err := fs.positional(pos, "OLD.avsc", "NEW.avsc"); err != nil {
 		return err
 	}
 	oldText, err := readSchemaFile(pos[0])
@@ -255,26 +263,23 @@ func schemaDiff(_ context.Context, e *env, args []string) error {
 }
 
 func schemaConfig(ctx context.Context, e *env, args []string) error {
-	fs, reg := schemaFlags(e, "config", "[--subject SUBJECT] [--level LEVEL] [--registry URL]",
+	fs := schemaFlags(e, "config", "[--subject SUBJECT] [--level LEVEL] [--registry URL]",
 		"Prints the compatibility level of SUBJECT (or the global one), or sets it with --level.")
 	subject := fs.String("subject", "", "`subject` (default: the global level)")
 	level := fs.String("level", "", "compatibility `level` to set: NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL or FULL_TRANSITIVE")
-	pos, err := fs.parseInterleaved(args)
-	if err != nil {
-		return err
-	}
-	if err := fs.positional(pos); err != nil {
+	if _, err := fs.args(args); err != nil {
 		return err
 	}
 	var lvl ops.Level
 	if *level != "" {
+		var err error
 		if lvl, err = parseLevelFlag(*level); err != nil {
 			return err
 		}
 	}
-	tool, err := ops.NewSchemaTool(*reg)
+	tool, err := fs.tool()
 	if err != nil {
-		return usagef("--registry: %v", err)
+		return err
 	}
 	who := *subject
 	if who == "" {
