@@ -13,7 +13,7 @@ import (
 var defaultSpecYAML []byte
 
 // DefaultFile is the name errors use for the embedded spec.
-const DefaultFile = "pipelines/matriz.yaml (embedded)"
+const DefaultFile = "pipelines/spec/matriz.yaml (embedded)"
 
 // Spec is a parsed, validated pipeline spec: the topology as data. It is
 // complete before any connection is made.
