@@ -10,15 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/observe"
 	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/pipelines/runtime"
-	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/pipelines/spec"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
@@ -83,44 +79,28 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	if dataDir != "" {
 		dataDir = filepath.Join(dataDir, "broker")
 	}
-	stack, err := devstack.Start(ctx, devstack.Config{
+	sp, err := spec.Load(cfg.SpecFile)
+	if err != nil {
+		return err
+	}
+	stack, err := devstack.StartDeployed(ctx, devstack.Config{
 		BrokerListen: cfg.BrokerListen, RegistryListen: cfg.RegistryListen, DataDir: dataDir, Logger: cfg.Logger,
-	})
+	}, sp.Partitions(), cfg.Lanes...)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, stack.Close()) }()
 	brokers := stack.BrokerAddrs()
+	fmt.Fprintln(out, deploySummary(stack.Report))
 
-	rep, err := ops.Deploy(ctx, ops.DeployConfig{Brokers: brokers, RegistryURL: stack.RegistryURL, Lanes: cfg.Lanes})
-	if err != nil {
-		return fmt.Errorf("deploy: %w", err)
-	}
-	fmt.Fprintln(out, deploySummary(rep))
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := observe.NewProcessRegistry()
 	metrics, err := observe.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
-	client, err := serde.NewRegistryClient(stack.RegistryURL)
-	if err != nil {
-		return err
-	}
-	codec, err := serde.New(client)
-	if err != nil {
-		return err
-	}
-	if err := codec.Resolve(ctx, serde.Subjects(cfg.Lanes)); err != nil {
-		return err
-	}
+	codec := stack.Serde
 
 	counters := map[schemas.Lane]*observe.LaneCounters{}
-	sp, err := spec.Load(cfg.SpecFile)
-	if err != nil {
-		return err
-	}
 	laneCtx, stopLanes := context.WithCancel(ctx)
 	laneErrs := make(chan error, len(cfg.Lanes))
 	var lanes sync.WaitGroup

@@ -18,7 +18,6 @@ import (
 	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/observe"
-	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/pipelines/spec"
@@ -86,32 +85,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	rep := Report{N: cfg.N, Partitions: cfg.Partitions, OfferedRate: cfg.Rate}
 	lane := schemas.LaneProd
-	stack, err := devstack.Start(ctx, devstack.Config{Partitions: cfg.Partitions})
-	if err != nil {
-		return rep, err
-	}
-	defer stack.Close()
-	brokers := stack.BrokerAddrs()
 	sp, err := spec.Default()
 	if err != nil {
 		return rep, err
 	}
 	sp.Lanes[lane].Partitions = cfg.Partitions
-	if _, err := ops.Deploy(ctx, ops.DeployConfig{Brokers: brokers, RegistryURL: stack.RegistryURL, Lanes: []schemas.Lane{lane},
-		Partitions: map[schemas.Lane]int{lane: cfg.Partitions}}); err != nil {
-		return rep, err
-	}
-	client, err := serde.NewRegistryClient(stack.RegistryURL)
+	stack, err := devstack.StartDeployed(ctx, devstack.Config{Partitions: cfg.Partitions}, sp.Partitions(), lane)
 	if err != nil {
 		return rep, err
 	}
-	codec, err := serde.New(client)
-	if err != nil {
-		return rep, err
-	}
-	if err := codec.Resolve(ctx, serde.Subjects([]schemas.Lane{lane})); err != nil {
-		return rep, err
-	}
+	defer stack.Close()
+	brokers, codec := stack.BrokerAddrs(), stack.Serde
 	msgTopic := topics.Name(string(lane), topics.KindMessages)
 
 	say("producing %d messages to %s", cfg.N, msgTopic)

@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/matriz/pipelines/pipelines/ops"
+	"github.com/matriz/pipelines/pipelines/serde"
+	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/schemas/registry"
 	"github.com/matriz/pipelines/topics"
 )
@@ -114,4 +117,33 @@ func (s *Stack) Close() error {
 	}
 	errs = append(errs, s.Registry.Close(), s.Broker.Close())
 	return errors.Join(errs...)
+}
+
+// Deployed is a running stack with lanes deployed on it, and the Serde of
+// their subjects.
+type Deployed struct {
+	*Stack
+	Report ops.DeployReport
+	Serde  *serde.Serde
+}
+
+// StartDeployed starts the stack, deploys lanes on it (topics with the
+// given partitions, 6 for a lane not listed; every schema) and resolves
+// their schema ids. On error nothing is left running.
+func StartDeployed(ctx context.Context, cfg Config, partitions map[schemas.Lane]int, lanes ...schemas.Lane) (*Deployed, error) {
+	stack, err := Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d := &Deployed{Stack: stack}
+	d.Report, err = ops.Deploy(ctx, ops.DeployConfig{Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Lanes: lanes, Partitions: partitions})
+	if err != nil {
+		stack.Close()
+		return nil, fmt.Errorf("deploy: %w", err)
+	}
+	if d.Serde, err = serde.Open(ctx, stack.RegistryURL, serde.Subjects(lanes)); err != nil {
+		stack.Close()
+		return nil, err
+	}
+	return d, nil
 }

@@ -53,11 +53,7 @@ func ListActions(ctx context.Context, cfg ActionsConfig) ([]ActionStatus, error)
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 15 * time.Second
 	}
-	client, err := serde.NewRegistryClient(cfg.RegistryURL)
-	if err != nil {
-		return nil, err
-	}
-	codec, err := serde.New(client)
+	codec, err := serde.Open(ctx, cfg.RegistryURL, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -185,16 +181,9 @@ func Approve(ctx context.Context, cfg ApproveConfig) (ActionStatus, error) {
 	if a.Status != stages.ActionPreview {
 		return a, fmt.Errorf("action %s is %s, not waiting for approval", a.ID, a.Status)
 	}
-	client, err := serde.NewRegistryClient(cfg.RegistryURL)
-	if err != nil {
-		return a, err
-	}
-	codec, err := serde.New(client)
-	if err != nil {
-		return a, err
-	}
 	topic := topics.Name(string(cfg.Lane), topics.KindApprovals)
-	if err := codec.Resolve(ctx, []serde.Subject{{Name: serde.ValueSubject(topic), Schema: schemas.NameEvent}}); err != nil {
+	codec, err := serde.Open(ctx, cfg.RegistryURL, []serde.Subject{{Name: serde.ValueSubject(topic), Schema: schemas.NameEvent}})
+	if err != nil {
 		return a, err
 	}
 	id, err := codec.ID(serde.ValueSubject(topic))

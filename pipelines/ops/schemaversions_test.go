@@ -1,4 +1,4 @@
-package ops
+package ops_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/matriz/pipelines/pipelines/devstack"
+	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
@@ -29,8 +30,8 @@ func TestDeployRegistersEveryVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stack.Close()
-	cfg := DeployConfig{Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Lanes: []schemas.Lane{schemas.LaneProd}}
-	rep, err := Deploy(ctx, cfg)
+	cfg := ops.DeployConfig{Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Lanes: []schemas.Lane{schemas.LaneProd}}
+	rep, err := ops.Deploy(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func TestDeployRegistersEveryVersion(t *testing.T) {
 	if subjectLines != len(serde.Subjects(cfg.Lanes)) {
 		t.Fatalf("%d subject lines, want %d", subjectLines, len(serde.Subjects(cfg.Lanes)))
 	}
-	again, err := Deploy(ctx, cfg)
+	again, err := ops.Deploy(ctx, cfg)
 	if err != nil || again.Changed() {
 		t.Fatalf("second deploy changed something (%v):\n%v", err, again.Lines)
 	}

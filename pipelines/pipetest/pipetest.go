@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/matriz/pipelines/pipelines/devstack"
-	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
@@ -23,7 +22,7 @@ const ReadTimeout = 60 * time.Second
 
 // Env is an embedded broker and registry with lanes deployed.
 type Env struct {
-	Stack       *devstack.Stack
+	Stack       *devstack.Deployed
 	Brokers     []string
 	RegistryURL string
 	Serde       *serde.Serde
@@ -33,27 +32,12 @@ type Env struct {
 // stack stops when the test ends.
 func Start(t testing.TB, lanes ...schemas.Lane) *Env {
 	t.Helper()
-	ctx := context.Background()
-	stack, err := devstack.Start(ctx, devstack.Config{})
+	stack, err := devstack.StartDeployed(context.Background(), devstack.Config{}, nil, lanes...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stack.Close() })
-	if _, err := ops.Deploy(ctx, ops.DeployConfig{Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Lanes: lanes}); err != nil {
-		t.Fatal(err)
-	}
-	client, err := serde.NewRegistryClient(stack.RegistryURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := serde.New(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := codec.Resolve(ctx, serde.Subjects(lanes)); err != nil {
-		t.Fatal(err)
-	}
-	return &Env{Stack: stack, Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Serde: codec}
+	return &Env{Stack: stack, Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Serde: stack.Serde}
 }
 
 // Encode returns msgs in the wire format of lane's messages topic (latest

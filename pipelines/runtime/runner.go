@@ -168,14 +168,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer stop(nil)
 	lr.fatal = stop
 
-	client, err := serde.NewRegistryClient(cfg.RegistryURL)
-	if err != nil {
-		return err
-	}
-	if lr.serde, err = serde.New(client); err != nil {
-		return err
-	}
-	if err := lr.serde.Resolve(work, serde.Subjects([]schemas.Lane{cfg.Lane})); err != nil {
+	if lr.serde, err = serde.Open(work, cfg.RegistryURL, serde.Subjects([]schemas.Lane{cfg.Lane})); err != nil {
 		return err
 	}
 	if lr.ids, err = resolveLaneIDs(lr.serde, lane); err != nil {

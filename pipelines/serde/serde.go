@@ -98,3 +98,20 @@ func (s *Serde) IDAs(subject string, v schemas.Version) (uint32, error) {
 	}
 	return id, nil
 }
+
+// Open returns a Serde over the registry at registryURL with the ids of
+// subs resolved (none when subs is empty: a Serde that only reads).
+func Open(ctx context.Context, registryURL string, subs []Subject) (*Serde, error) {
+	client, err := NewRegistryClient(registryURL)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(client)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Resolve(ctx, subs); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
