@@ -101,10 +101,10 @@ func DecimatePolicy(p Policy) DecimateOption {
 
 func (c *decimateConfig) validate() error {
 	if c.capacity < 1 {
-		return fmt.Errorf("%w: capacity %d: want at least 1 frame", ErrDecimate, c.capacity)
+		return &OptionError{Operator: StageDecimate, Option: "DecimateCapacity", Value: c.capacity, Want: "at least 1 frame", Err: ErrDecimate}
 	}
 	if _, err := ParsePolicy(string(c.policy)); err != nil {
-		return err
+		return &OptionError{Operator: StageDecimate, Option: "DecimatePolicy", Value: string(c.policy), Want: fmt.Sprintf("%s or %s", PolicyBackpressure, PolicyDropOldest), Err: ErrDecimate}
 	}
 	return nil
 }

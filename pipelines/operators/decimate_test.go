@@ -321,12 +321,14 @@ func TestDecimateOptionsAndPolicies(t *testing.T) {
 		opts []operators.DecimateOption
 		want string
 	}{
-		{"zero capacity", []operators.DecimateOption{operators.DecimateCapacity(0)}, "capacity 0"},
-		{"unknown policy", []operators.DecimateOption{operators.DecimatePolicy("drop-newest")}, `unknown policy "drop-newest"`},
+		{"zero capacity", []operators.DecimateOption{operators.DecimateCapacity(0)}, "DecimateCapacity"},
+		{"unknown policy", []operators.DecimateOption{operators.DecimatePolicy("drop-newest")}, "DecimatePolicy"},
 	}
 	for _, tc := range bad {
-		if _, err := operators.NewDecimate(tc.opts...); !errors.Is(err, operators.ErrDecimate) || !strings.Contains(err.Error(), tc.want) {
-			t.Fatalf("%s: err = %v", tc.name, err)
+		_, err := operators.NewDecimate(tc.opts...)
+		var oe *operators.OptionError
+		if !errors.Is(err, operators.ErrDecimate) || !errors.As(err, &oe) || oe.Option != tc.want {
+			t.Fatalf("%s: err = %v, want an OptionError for %s", tc.name, err, tc.want)
 		}
 	}
 	d := newDecimate(t)

@@ -221,54 +221,57 @@ func TickLateBuffer(n int) TickOption { return func(t *tickConfig) { t.lateBuffe
 func TickFlags(f func() stages.Flags) TickOption { return func(t *tickConfig) { t.flags = f } }
 
 func (c *tickConfig) validate() error {
+	bad := func(option string, value any, want string) error {
+		return &OptionError{Operator: StageTick, Option: option, Value: value, Want: want, Err: ErrTick}
+	}
 	if !c.lane.Valid() {
-		return fmt.Errorf("%w: lane %q: want experimental, candidate or prod", ErrTick, c.lane)
+		return bad("lane", string(c.lane), schemas.LaneNames)
 	}
 	if c.clock == nil {
-		return fmt.Errorf("%w: nil clock", ErrTick)
+		return bad("TickClock", nil, "a clock")
 	}
 	if c.mode != Live && c.mode != Replay {
-		return fmt.Errorf("%w: unknown mode %v: want Live or Replay", ErrTick, c.mode)
+		return bad("TickMode", c.mode, "Live or Replay")
 	}
 	if len(c.ladder) == 0 {
-		return fmt.Errorf("%w: empty fps ladder", ErrTick)
+		return bad("TickLadder", "[]", "at least one rate")
 	}
 	for i, f := range c.ladder {
 		if f < 1 || f > maxFPS {
-			return fmt.Errorf("%w: fps %d on the ladder: want 1..%d", ErrTick, f, maxFPS)
+			return bad("TickLadder", c.ladder, fmt.Sprintf("rates in 1..%d", maxFPS))
 		}
 		if i > 0 && f >= c.ladder[i-1] {
-			return fmt.Errorf("%w: fps ladder %v: want strictly decreasing rates, fastest first", ErrTick, c.ladder)
+			return bad("TickLadder", c.ladder, "strictly decreasing rates, fastest first")
 		}
 	}
 	if !slices.Contains(c.ladder, c.fps) {
-		return fmt.Errorf("%w: fps %d is not on the ladder %v", ErrTick, c.fps, c.ladder)
+		return bad("TickFPS", c.fps, fmt.Sprintf("a rate on the ladder %v", c.ladder))
 	}
 	if c.grace < 0 || c.grace > 10*time.Second {
-		return fmt.Errorf("%w: grace %v: want 0..10s", ErrTick, c.grace)
+		return bad("TickGrace", c.grace, "0..10s")
 	}
 	for _, l := range slices.Sorted(maps.Keys(c.budgets)) {
 		if !l.Valid() {
-			return fmt.Errorf("%w: budget for unknown lane %q", ErrTick, l)
+			return bad("TickBudget", string(l), "a budget for "+schemas.LaneNames)
 		}
 		if c.budgets[l] < 0 {
-			return fmt.Errorf("%w: negative budget %v for lane %s", ErrTick, c.budgets[l], l)
+			return bad("TickBudget", c.budgets[l], "0 (no adaptation) or more")
 		}
 	}
 	if c.window < 1 {
-		return fmt.Errorf("%w: p95 window %d: want at least 1 frame", ErrTick, c.window)
+		return bad("TickP95Window", c.window, "at least 1 frame")
 	}
 	if c.idle < 0 {
-		return fmt.Errorf("%w: idle frames %d: want 0 (never idle) or more", ErrTick, c.idle)
+		return bad("TickIdleFrames", c.idle, "0 (never idle) or more")
 	}
 	if c.resolution <= 0 || c.resolution > time.Second {
-		return fmt.Errorf("%w: resolution %v: want more than 0 and at most 1s", ErrTick, c.resolution)
+		return bad("TickResolution", c.resolution, "more than 0 and at most 1s")
 	}
 	if c.lateBuffer < 0 {
-		return fmt.Errorf("%w: late buffer %d: want 0 or more", ErrTick, c.lateBuffer)
+		return bad("TickLateBuffer", c.lateBuffer, "0 or more")
 	}
 	if c.flags == nil {
-		return fmt.Errorf("%w: nil flags func", ErrTick)
+		return bad("TickFlags", nil, "a flags func")
 	}
 	return nil
 }
@@ -293,26 +296,8 @@ var _ streams.Flow = (*Tick)(nil)
 // NewTick returns a running tick for lane. It stops when its inlet is
 // closed, after emitting every open frame.
 func NewTick(lane schemas.Lane, opts ...TickOption) (*Tick, error) {
-	c := tickConfig{
-		lane:       lane,
-		clock:      clock.Real{},
-		mode:       Live,
-		ladder:     slices.Clone(DefaultFPSLadder),
-		grace:      DefaultTickGrace,
-		budgets:    maps.Clone(DefaultTickBudgets),
-		window:     DefaultP95Window,
-		idle:       DefaultIdleFrames,
-		resolution: DefaultTickResolution,
-		lateBuffer: DefaultLateBuffer,
-		flags:      func() stages.Flags { return stages.Flags{} },
-	}
-	for _, o := range opts {
-		o(&c)
-	}
-	if c.fps == 0 && len(c.ladder) > 0 {
-		c.fps = c.ladder[0]
-	}
-	if err := c.validate(); err != nil {
+	c, err := newTickConfig(lane, opts)
+	if err != nil {
 		return nil, err
 	}
 	adaptive := c.mode == Live
@@ -335,6 +320,37 @@ func NewTick(lane schemas.Lane, opts ...TickOption) (*Tick, error) {
 	}
 	go t.run(tick, stop)
 	return t, nil
+}
+
+// CheckTick reports whether NewTick would accept lane and opts, without
+// starting a tick: the spec checks a lane's tick this way before anything
+// runs.
+func CheckTick(lane schemas.Lane, opts ...TickOption) error {
+	_, err := newTickConfig(lane, opts)
+	return err
+}
+
+func newTickConfig(lane schemas.Lane, opts []TickOption) (tickConfig, error) {
+	c := tickConfig{
+		lane:       lane,
+		clock:      clock.Real{},
+		mode:       Live,
+		ladder:     slices.Clone(DefaultFPSLadder),
+		grace:      DefaultTickGrace,
+		budgets:    maps.Clone(DefaultTickBudgets),
+		window:     DefaultP95Window,
+		idle:       DefaultIdleFrames,
+		resolution: DefaultTickResolution,
+		lateBuffer: DefaultLateBuffer,
+		flags:      func() stages.Flags { return stages.Flags{} },
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.fps == 0 && len(c.ladder) > 0 {
+		c.fps = c.ladder[0]
+	}
+	return c, c.validate()
 }
 
 // In returns the inlet: send TickInput, TickAssign and TickRevoke values,

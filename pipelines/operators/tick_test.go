@@ -712,31 +712,38 @@ func TestNewTickValidates(t *testing.T) {
 		name string
 		lane schemas.Lane
 		opts []operators.TickOption
-		want string
+		option string
 	}{
-		{"bad lane", "qa", nil, `lane "qa"`},
-		{"nil clock", schemas.LaneProd, []operators.TickOption{operators.TickClock(nil)}, "nil clock"},
-		{"bad mode", schemas.LaneProd, []operators.TickOption{operators.TickMode(7)}, "unknown mode Mode(7)"},
-		{"empty ladder", schemas.LaneProd, []operators.TickOption{operators.TickLadder()}, "empty fps ladder"},
-		{"fps off the ladder", schemas.LaneProd, []operators.TickOption{operators.TickFPS(25)}, "fps 25 is not on the ladder"},
-		{"rate too high", schemas.LaneProd, []operators.TickOption{operators.TickLadder(5000)}, "fps 5000 on the ladder"},
-		{"ladder not decreasing", schemas.LaneProd, []operators.TickOption{operators.TickLadder(15, 30)}, "strictly decreasing"},
-		{"negative grace", schemas.LaneProd, []operators.TickOption{operators.TickGrace(-1)}, "grace -1ns"},
-		{"budget for unknown lane", schemas.LaneProd, []operators.TickOption{operators.TickBudget("qa", time.Second)}, `budget for unknown lane "qa"`},
-		{"negative budget", schemas.LaneProd, []operators.TickOption{operators.TickBudget(schemas.LaneProd, -time.Second)}, "negative budget"},
-		{"zero window", schemas.LaneProd, []operators.TickOption{operators.TickP95Window(0)}, "p95 window 0"},
-		{"negative idle", schemas.LaneProd, []operators.TickOption{operators.TickIdleFrames(-1)}, "idle frames -1"},
-		{"zero resolution", schemas.LaneProd, []operators.TickOption{operators.TickResolution(0)}, "resolution 0s"},
-		{"negative late buffer", schemas.LaneProd, []operators.TickOption{operators.TickLateBuffer(-1)}, "late buffer -1"},
-		{"nil flags", schemas.LaneProd, []operators.TickOption{operators.TickFlags(nil)}, "nil flags func"},
+		{"bad lane", "qa", nil, "lane"},
+		{"nil clock", schemas.LaneProd, []operators.TickOption{operators.TickClock(nil)}, "TickClock"},
+		{"bad mode", schemas.LaneProd, []operators.TickOption{operators.TickMode(7)}, "TickMode"},
+		{"empty ladder", schemas.LaneProd, []operators.TickOption{operators.TickLadder()}, "TickLadder"},
+		{"fps off the ladder", schemas.LaneProd, []operators.TickOption{operators.TickFPS(25)}, "TickFPS"},
+		{"rate too high", schemas.LaneProd, []operators.TickOption{operators.TickLadder(5000)}, "TickLadder"},
+		{"ladder not decreasing", schemas.LaneProd, []operators.TickOption{operators.TickLadder(15, 30)}, "TickLadder"},
+		{"negative grace", schemas.LaneProd, []operators.TickOption{operators.TickGrace(-1)}, "TickGrace"},
+		{"budget for unknown lane", schemas.LaneProd, []operators.TickOption{operators.TickBudget("qa", time.Second)}, "TickBudget"},
+		{"negative budget", schemas.LaneProd, []operators.TickOption{operators.TickBudget(schemas.LaneProd, -time.Second)}, "TickBudget"},
+		{"zero window", schemas.LaneProd, []operators.TickOption{operators.TickP95Window(0)}, "TickP95Window"},
+		{"negative idle", schemas.LaneProd, []operators.TickOption{operators.TickIdleFrames(-1)}, "TickIdleFrames"},
+		{"zero resolution", schemas.LaneProd, []operators.TickOption{operators.TickResolution(0)}, "TickResolution"},
+		{"negative late buffer", schemas.LaneProd, []operators.TickOption{operators.TickLateBuffer(-1)}, "TickLateBuffer"},
+		{"nil flags", schemas.LaneProd, []operators.TickOption{operators.TickFlags(nil)}, "TickFlags"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := operators.NewTick(tc.lane, tc.opts...)
-			if !errors.Is(err, operators.ErrTick) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
+			var oe *operators.OptionError
+			if !errors.Is(err, operators.ErrTick) || !errors.As(err, &oe) || oe.Option != tc.option {
+				t.Fatalf("err = %v, want an OptionError for %s", err, tc.option)
+			}
+			if check := operators.CheckTick(tc.lane, tc.opts...); check == nil || check.Error() != err.Error() {
+				t.Fatalf("CheckTick = %v, want NewTick's %v", check, err)
 			}
 		})
+	}
+	if err := operators.CheckTick(schemas.LaneProd); err != nil {
+		t.Fatalf("CheckTick of the defaults: %v", err)
 	}
 	if s := operators.Live.String() + operators.Replay.String(); s != "livereplay" {
 		t.Fatalf("mode names %q", s)

@@ -61,22 +61,17 @@ func (w *partitionWorker) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ls := lr.spec
-	w.tick, err = operators.NewTick(lr.lane,
+	// The tick closes frames by event time (replay mode) with the idle
+	// watermark below, so a backlog is never judged late; adaptive fps
+	// stays on for a live lane.
+	w.tick, err = operators.NewTick(lr.lane, append(lr.spec.TickOptions(lr.lane),
 		operators.TickClock(lr.clock), operators.TickMode(operators.Replay), operators.TickAdaptive(true),
-		operators.TickFPS(ls.Tick.FPS), operators.TickGrace(time.Duration(ls.Tick.GraceMS)*time.Millisecond),
-		operators.TickBudget(lr.lane, time.Duration(ls.Tick.BudgetMS)*time.Millisecond),
-		operators.TickFlags(lr.flags.Get))
+		operators.TickFlags(lr.flags.Get))...)
 	if err != nil {
 		w.src.Close()
 		return err
 	}
-	policy, err := operators.ParsePolicy(ls.Decimate.Policy)
-	if err != nil {
-		w.src.Close()
-		return err
-	}
-	w.ring, err = operators.NewDecimate(operators.DecimateCapacity(ls.Decimate.K), operators.DecimatePolicy(policy))
+	w.ring, err = operators.NewDecimate(lr.spec.DecimateOptions()...)
 	if err != nil {
 		w.src.Close()
 		return err
