@@ -51,68 +51,43 @@ type Metrics struct {
 	StageDuration     *prometheus.HistogramVec
 }
 
+// Namespace prefixes every metric name: lukhas_<name>.
+const Namespace = "lukhas"
+
+func counter(name, help string, labels []string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+}
+
+func gauge(name, help string, labels []string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+}
+
+func histogram(name, help string, buckets []float64, labels []string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets}, labels)
+}
+
 // NewMetrics creates the metrics and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	lane := []string{"lane"}
 	m := &Metrics{
-		MessagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_messages_in_total", Help: "Messages consumed from the lane's messages topic.",
-		}, lane),
-		MessagesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_messages_out_total", Help: "Results written to the lane's results topic and acknowledged by Kafka.",
-		}, lane),
-		DLQ: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_dlq_total", Help: "Records sent to the lane's dead-letter queue, by reason.",
-		}, []string{"lane", "reason"}),
-		TickDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "lukhas_tick_duration_seconds",
-			Help:    "Processing time of one consciousness frame through the stage chain.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .02, .0333, .05, .075, .1, .25, .5, 1},
-		}, lane),
-		Frames: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_consciousness_frames_total", Help: "Consciousness frames processed.",
-		}, lane),
-		Backlog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lukhas_backlog_frames", Help: "Frames waiting in the decimation ring.",
-		}, lane),
-		FPS: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lukhas_fps", Help: "The consciousness tick's current frames per second.",
-		}, lane),
-		Late: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_late_messages_total", Help: "Messages that arrived after their frame closed (sent to the late output).",
-		}, lane),
-		Decimated: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_decimated_frames_total", Help: "Frames dropped by decimation; their offsets stay replayable in the log.",
-		}, lane),
-		DriftEMA: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lukhas_drift_ema", Help: "Drift EMA (1 - cos(intent, action)) across the lane's glyphs.",
-		}, lane),
-		Coherence: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "lukhas_coherence", Help: "Mean of cos(intent, action) times constraint satisfaction over the last frames.",
-		}, lane),
-		CircuitBreaks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_memory_circuit_breaks_total", Help: "Fold-guard circuit breaker trips.",
-		}, lane),
-		BreakthroughFlags: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_breakthrough_flags_total", Help: "Breakthrough flags raised.",
-		}, lane),
-		RouterPublish: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_router_publish_total", Help: "Routing decisions by message topic.",
-		}, []string{"lane", "topic"}),
-		GuardianDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_guardian_decisions_total", Help: "Guardian decisions by outcome.",
-		}, []string{"lane", "outcome"}),
-		StageMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_stage_messages_total", Help: "Records a stage received (dir=in) and passed on live (dir=out).",
-		}, []string{"lane", "stage", "dir"}),
-		StageErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "lukhas_stage_errors_total", Help: "Records a stage failed (sent to the DLQ).",
-		}, []string{"lane", "stage"}),
-		StageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "lukhas_stage_duration_seconds",
-			Help:    "One stage's processing time for one frame.",
-			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
-		}, []string{"lane", "stage"}),
+		MessagesIn:        counter("messages_in_total", "Messages consumed from the lane's messages topic.", lane),
+		MessagesOut:       counter("messages_out_total", "Results written to the lane's results topic and acknowledged by Kafka.", lane),
+		DLQ:               counter("dlq_total", "Records sent to the lane's dead-letter queue, by reason.", []string{"lane", "reason"}),
+		TickDuration:      histogram("tick_duration_seconds", "Processing time of one consciousness frame through the stage chain.", []float64{.0005, .001, .0025, .005, .01, .02, .0333, .05, .075, .1, .25, .5, 1}, lane),
+		Frames:            counter("consciousness_frames_total", "Consciousness frames processed.", lane),
+		Backlog:           gauge("backlog_frames", "Frames waiting in the decimation ring.", lane),
+		FPS:               gauge("fps", "The consciousness tick's current frames per second.", lane),
+		Late:              counter("late_messages_total", "Messages that arrived after their frame closed (sent to the late output).", lane),
+		Decimated:         counter("decimated_frames_total", "Frames dropped by decimation; their offsets stay replayable in the log.", lane),
+		DriftEMA:          gauge("drift_ema", "Drift EMA (1 - cos(intent, action)) across the lane's glyphs.", lane),
+		Coherence:         gauge("coherence", "Mean of cos(intent, action) times constraint satisfaction over the last frames.", lane),
+		CircuitBreaks:     counter("memory_circuit_breaks_total", "Fold-guard circuit breaker trips.", lane),
+		BreakthroughFlags: counter("breakthrough_flags_total", "Breakthrough flags raised.", lane),
+		RouterPublish:     counter("router_publish_total", "Routing decisions by message topic.", []string{"lane", "topic"}),
+		GuardianDecisions: counter("guardian_decisions_total", "Guardian decisions by outcome.", []string{"lane", "outcome"}),
+		StageMessages:     counter("stage_messages_total", "Records a stage received (dir=in) and passed on live (dir=out).", []string{"lane", "stage", "dir"}),
+		StageErrors:       counter("stage_errors_total", "Records a stage failed (sent to the DLQ).", []string{"lane", "stage"}),
+		StageDuration:     histogram("stage_duration_seconds", "One stage's processing time for one frame.", []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1}, []string{"lane", "stage"}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.MessagesIn, m.MessagesOut, m.DLQ, m.TickDuration, m.Frames, m.Backlog, m.FPS, m.Late,
