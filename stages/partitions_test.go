@@ -13,14 +13,13 @@ import (
 // Stats and the changelog side takes snapshots (run it with -race), and
 // checks that every partition ends as it would have alone.
 func TestStagesServePartitionsConcurrently(t *testing.T) {
-	drift, _ := NewDrift()
 	fold, _ := NewFoldGuard(FoldBudget(20))
 	brk, _ := NewBreakthrough(BreakthroughMinSamples(5))
 	guard, _ := NewGuardian(GuardianApprovals(ApprovalFunc(func(id string) bool { return id[0] < '8' })))
 	chain := []interface {
 		Stage
 		Stateful
-	}{drift, fold, brk, guard}
+	}{fold, brk, guard}
 
 	frames := func(part int32, seq int64) *Frame {
 		var ms []*schemas.MatrizMessage
@@ -58,8 +57,6 @@ func TestStagesServePartitionsConcurrently(t *testing.T) {
 	}
 	wg.Go(func() {
 		for range 50 {
-			_ = drift.Stats()
-			_ = drift.LaneStats(schemas.LaneProd)
 			_ = fold.Stats()
 			_ = brk.Stats()
 			_ = guard.Stats()
@@ -73,14 +70,13 @@ func TestStagesServePartitionsConcurrently(t *testing.T) {
 	wg.Wait()
 
 	for part := range int32(4) {
-		d, _ := NewDrift()
 		fg, _ := NewFoldGuard(FoldBudget(20))
 		b, _ := NewBreakthrough(BreakthroughMinSamples(5))
 		g, _ := NewGuardian(GuardianApprovals(ApprovalFunc(func(id string) bool { return id[0] < '8' })))
 		alone := []interface {
 			Stage
 			Stateful
-		}{d, fg, b, g}
+		}{fg, b, g}
 		run(alone, part)
 		for i, st := range chain {
 			got, _ := st.Snapshot(part)

@@ -1,10 +1,67 @@
 package stages
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"math"
+	"os"
+	"testing"
 
 	"github.com/matriz/pipelines/schemas"
 )
+
+// partitionState is a stage that keeps one partition's state.
+type partitionState interface {
+	Stage
+	Snapshot() ([]byte, error)
+	Restore(state []byte) error
+}
+
+// checkLegacyRestore restores testdata/legacy/<stage>.json, a format-1
+// snapshot, into restored, runs all but the last of frames() through twin,
+// and checks that both hold the same state; then, after between, that the
+// last frame gives, through restored, what the format-1 code emitted for it.
+func checkLegacyRestore(t *testing.T, stage string, restored, twin partitionState, frames func() []*Frame, between func()) {
+	t.Helper()
+	legacy, err := os.ReadFile("testdata/legacy/" + stage + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("testdata/legacy/" + stage + ".next.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := restored.Restore(bytes.TrimSpace(legacy)); err != nil {
+		t.Fatalf("restore of the legacy snapshot: %v", err)
+	}
+	fs := frames()
+	for _, f := range fs[:len(fs)-1] {
+		if err := twin.Process(context.Background(), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := restored.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran, _ := twin.Snapshot()
+	if !bytes.Equal(got, ran) {
+		t.Fatalf("state restored from the legacy snapshot:\n%s\nstate of an instance that ran the frames:\n%s", got, ran)
+	}
+	between()
+	last := frames()[len(fs)-1]
+	if err := restored.Process(context.Background(), last); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.MarshalIndent(legacyOutputs(last), "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(append(out, '\n'), want) {
+		t.Fatalf("the frame after the restore emitted\n%s\nthe format-1 code emitted\n%s", out, want)
+	}
+}
 
 // The frames behind testdata/legacy: the code that wrote the bare format-1
 // snapshots ran all but the last frame on partition 3 of a stage with its
