@@ -13,13 +13,12 @@ import (
 // Stats and the changelog side takes snapshots (run it with -race), and
 // checks that every partition ends as it would have alone.
 func TestStagesServePartitionsConcurrently(t *testing.T) {
-	fold, _ := NewFoldGuard(FoldBudget(20))
 	brk, _ := NewBreakthrough(BreakthroughMinSamples(5))
 	guard, _ := NewGuardian(GuardianApprovals(ApprovalFunc(func(id string) bool { return id[0] < '8' })))
 	chain := []interface {
 		Stage
 		Stateful
-	}{fold, brk, guard}
+	}{brk, guard}
 
 	frames := func(part int32, seq int64) *Frame {
 		var ms []*schemas.MatrizMessage
@@ -57,7 +56,6 @@ func TestStagesServePartitionsConcurrently(t *testing.T) {
 	}
 	wg.Go(func() {
 		for range 50 {
-			_ = fold.Stats()
 			_ = brk.Stats()
 			_ = guard.Stats()
 			for _, st := range chain {
@@ -70,13 +68,12 @@ func TestStagesServePartitionsConcurrently(t *testing.T) {
 	wg.Wait()
 
 	for part := range int32(4) {
-		fg, _ := NewFoldGuard(FoldBudget(20))
 		b, _ := NewBreakthrough(BreakthroughMinSamples(5))
 		g, _ := NewGuardian(GuardianApprovals(ApprovalFunc(func(id string) bool { return id[0] < '8' })))
 		alone := []interface {
 			Stage
 			Stateful
-		}{fg, b, g}
+		}{b, g}
 		run(alone, part)
 		for i, st := range chain {
 			got, _ := st.Snapshot(part)
