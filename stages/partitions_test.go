@@ -13,12 +13,11 @@ import (
 // Stats and the changelog side takes snapshots (run it with -race), and
 // checks that every partition ends as it would have alone.
 func TestStagesServePartitionsConcurrently(t *testing.T) {
-	brk, _ := NewBreakthrough(BreakthroughMinSamples(5))
 	guard, _ := NewGuardian(GuardianApprovals(ApprovalFunc(func(id string) bool { return id[0] < '8' })))
 	chain := []interface {
 		Stage
 		Stateful
-	}{brk, guard}
+	}{guard}
 
 	frames := func(part int32, seq int64) *Frame {
 		var ms []*schemas.MatrizMessage
@@ -56,7 +55,6 @@ func TestStagesServePartitionsConcurrently(t *testing.T) {
 	}
 	wg.Go(func() {
 		for range 50 {
-			_ = brk.Stats()
 			_ = guard.Stats()
 			for _, st := range chain {
 				if _, err := st.Snapshot(2); err != nil {
@@ -68,12 +66,11 @@ func TestStagesServePartitionsConcurrently(t *testing.T) {
 	wg.Wait()
 
 	for part := range int32(4) {
-		b, _ := NewBreakthrough(BreakthroughMinSamples(5))
 		g, _ := NewGuardian(GuardianApprovals(ApprovalFunc(func(id string) bool { return id[0] < '8' })))
 		alone := []interface {
 			Stage
 			Stateful
-		}{b, g}
+		}{g}
 		run(alone, part)
 		for i, st := range chain {
 			got, _ := st.Snapshot(part)
