@@ -12,7 +12,7 @@ func TestGuardianConformance(t *testing.T) {
 	stagetest.RunStage(t, func() stages.Stage {
 		// Deterministic approvals: about half of the action ids.
 		half := stages.ApprovalFunc(func(id string) bool { return id[0] < '8' })
-		g, err := stages.NewGuardian(stages.GuardianApprovals(half))
+		g, err := stages.NewGuardian(schemas.LaneProd, stages.GuardianApprovals(half))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,32 +52,3 @@ func (e *OptionError) Error() string {
 
 // Unwrap returns the stage's sentinel error.
 func (e *OptionError) Unwrap() error { return e.Err }
-
-// setLanes applies set to the per-lane settings of lanes, or of every lane
-// when none are named: per-lane options apply to all lanes unless the
-// caller lists some. A name that is not a lane gives an OptionError.
-func setLanes[T any](m map[schemas.Lane]*T, stage, option string, sentinel error, lanes []schemas.Lane, set func(*T)) error {
-	if len(lanes) == 0 {
-		lanes = schemas.Lanes
-	}
-	for _, l := range lanes {
-		if !l.Valid() {
-			return &OptionError{Stage: stage, Option: option, Value: string(l), Want: "experimental, candidate or prod", Err: sentinel}
-		}
-	}
-	for _, l := range lanes {
-		set(m[l])
-	}
-	return nil
-}
-
-// laneError is the error for a frame whose lane does not match the lane a
-// partition's state was built for.
-func laneError(stage string, partition int32, have, got schemas.Lane) error {
-	return fmt.Errorf("%s: partition %d holds %s state, frame is from lane %s: %w", stage, partition, have, got, ErrPartitionLane)
-}
-
-// frameLaneError is the error for a frame whose Lane is not a lane.
-func frameLaneError(stage string, f *Frame) error {
-	return fmt.Errorf("%s: frame %d of partition %d has lane %q: %w", stage, f.Seq, f.Partition, f.Lane, ErrFrameLane)
-}
