@@ -316,27 +316,6 @@ func TestBreakthroughNodeAnswerWinsAndNilResult(t *testing.T) {
 	fxEqual(t, "score without a result", f.Records[1].Scores[ScoreBreakthrough], 0.5)
 }
 
-func TestBreakthroughSnapshotRestore(t *testing.T) {
-	a, _ := NewBreakthrough(BreakthroughCUSUM(0.1, 50))
-	rng := rand.New(rand.NewPCG(1, 1))
-	breakFrames(t, a, 0, 100, 10, func(int) (float64, float64) { return rng.Float64(), rng.Float64() })
-	snap, _ := a.Snapshot()
-	b, _ := NewBreakthrough(BreakthroughCUSUM(0.1, 50))
-	if err := b.Restore(snap); err != nil {
-		t.Fatal(err)
-	}
-	fxEqual(t, "stats", b.Stats(), a.Stats())
-	if a.Stats().CUSUM == 0 {
-		t.Fatal("cusum state not exercised")
-	}
-	if err := b.Restore(nil); err != nil || b.Stats() != (BreakthroughStats{}) {
-		t.Fatal("empty restore kept state")
-	}
-	if got, _ := b.Snapshot(); got != nil {
-		t.Fatalf("snapshot after an empty restore = %s", got)
-	}
-}
-
 func TestBreakthroughRestoreRejectsBadState(t *testing.T) {
 	for name, bad := range map[string]string{
 		"json":          `nope`,

@@ -264,47 +264,6 @@ func TestFoldGuardOpenReasonAndNilResult(t *testing.T) {
 	}
 }
 
-func TestFoldGuardSnapshotRestore(t *testing.T) {
-	a, _ := NewFoldGuard(FoldBudget(8))
-	storm := fxFrame(schemas.LaneProd, 2, 0, fxMsg(1, "g", "memory", schemas.Payload{"fanout": int64(8)}), fxMsg(2, "g", "memory", nil))
-	if err := a.Process(context.Background(), storm); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := a.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := NewFoldGuard(FoldBudget(8))
-	if err := b.Restore(snap); err != nil {
-		t.Fatal(err)
-	}
-	want := a.Stats()
-	want.Partition = 0 // b has processed no frame yet
-	fxEqual(t, "stats after restore", b.Stats(), want)
-	for seq := int64(1); seq < 40; seq++ {
-		fa := fxFrame(schemas.LaneProd, 2, seq, fxMsg(int(seq)+10, "g", "memory", nil))
-		fb := fxFrame(schemas.LaneProd, 2, seq, fxMsg(int(seq)+10, "g", "memory", nil))
-		_ = a.Process(context.Background(), fa)
-		_ = b.Process(context.Background(), fb)
-		fxEqual(t, "result after restore", fb.Records[0].Result, fa.Records[0].Result)
-	}
-	// Never-opened breaker round-trips a zero OpenUntil.
-	c, _ := NewFoldGuard()
-	_ = c.Process(context.Background(), fxFrame(schemas.LaneProd, 0, 0))
-	s0, _ := c.Snapshot()
-	d, _ := NewFoldGuard()
-	if err := d.Restore(s0); err != nil {
-		t.Fatal(err)
-	}
-	fxEqual(t, "closed breaker after restore", d.Stats(), c.Stats())
-	if err := d.Restore(nil); err != nil || d.Stats() != (FoldStats{}) {
-		t.Fatalf("empty restore: %v, stats %v", err, d.Stats())
-	}
-	if got, _ := d.Snapshot(); got != nil {
-		t.Fatalf("snapshot after an empty restore = %s", got)
-	}
-}
-
 func TestFoldGuardRestoreRejectsBadState(t *testing.T) {
 	for name, bad := range map[string]string{
 		"json":          `[`,
