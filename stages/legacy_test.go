@@ -11,18 +11,11 @@ import (
 	"github.com/matriz/pipelines/schemas"
 )
 
-// partitionState is a stage that keeps one partition's state.
-type partitionState interface {
-	Stage
-	Snapshot() ([]byte, error)
-	Restore(state []byte) error
-}
-
 // checkLegacyRestore restores testdata/legacy/<stage>.json, a format-1
 // snapshot, into restored, runs all but the last of frames() through twin,
 // and checks that both hold the same state; then, after between, that the
 // last frame gives, through restored, what the format-1 code emitted for it.
-func checkLegacyRestore(t *testing.T, stage string, restored, twin partitionState, frames func() []*Frame, between func()) {
+func checkLegacyRestore(t *testing.T, stage string, restored, twin Stateful, frames func() []*Frame, between func()) {
 	t.Helper()
 	legacy, err := os.ReadFile("testdata/legacy/" + stage + ".json")
 	if err != nil {

@@ -1,3 +1,6 @@
+// The errors of the stateful stages (drift, fold-guard, breakthrough,
+// guardian). Constructors, Process and Restore wrap these sentinels, so
+// callers can test with errors.Is and still show the detailed message.
 package stages
 
 import (
@@ -7,9 +10,7 @@ import (
 	"github.com/matriz/pipelines/schemas"
 )
 
-// Sentinel errors of the drift, fold-guard, breakthrough and guardian
-// stages. Constructors and Restore wrap them, so callers can test with
-// errors.Is and still show the detailed message.
+// Sentinel errors of the stateful stages.
 var (
 	// ErrDriftConfig: an option given to NewDrift is out of range.
 	ErrDriftConfig = errors.New("stages: invalid drift configuration")
@@ -19,11 +20,13 @@ var (
 	ErrBreakthroughConfig = errors.New("stages: invalid breakthrough configuration")
 	// ErrGuardianConfig: an option given to NewGuardian is out of range.
 	ErrGuardianConfig = errors.New("stages: invalid guardian configuration")
-	// ErrSnapshot: bytes given to Restore are not a snapshot this stage wrote.
+	// ErrSnapshot: bytes given to Restore are not a snapshot this stage can
+	// read (see snapshot.go).
 	ErrSnapshot = errors.New("stages: cannot restore snapshot")
-	// ErrPartitionLane: a partition's state belongs to another lane. One
-	// stage instance serves the partitions of one lane: Stateful keys state
-	// by partition alone, and each lane has its own changelog.
+	// ErrPartitionLane: a frame is from another lane than the one the
+	// stage instance works. An instance holds one partition's state of one
+	// lane: it binds to the lane of the first frame it sees (the guardian
+	// to the lane it was made for), and each lane has its own changelog.
 	ErrPartitionLane = errors.New("stages: partition state belongs to another lane")
 	// ErrFrameLane: a frame's Lane is not one of the three lanes, so no
 	// lane's configuration applies to it.
@@ -31,8 +34,9 @@ var (
 )
 
 // OptionError is a configuration value a stage constructor refused. It
-// names the stage, the option and the lane it was given for (empty when it
-// applies to all lanes), the value, and what would be accepted.
+// names the stage, the option, the value and what would be accepted, and
+// the lane when the rule that refused it is the lane's (the experimental
+// lane always runs dry); Lane is empty otherwise.
 type OptionError struct {
 	Stage  string
 	Option string
