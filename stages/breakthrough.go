@@ -146,10 +146,7 @@ func (c *breakConfig) validate() error {
 // CUSUM k 0.5 h 5 when chosen) changed by opts.
 func NewBreakthrough(opts ...BreakthroughOption) (*Breakthrough, error) {
 	cfg := breakConfig{wn: 0.5, wv: 0.5, detector: DetectorZ, z: 3.0, minSamples: 30, k: 0.5, h: 5}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
+	if err := configure(&cfg, opts, (*breakConfig).validate); err != nil {
 		return nil, err
 	}
 	return &Breakthrough{cfg: cfg}, nil

@@ -154,10 +154,7 @@ func (c *driftConfig) validate() error {
 // 0.2, warn 0.20, block 0.35, W = 30 frames, idle TTL 24h) changed by opts.
 func NewDrift(opts ...DriftOption) (*Drift, error) {
 	cfg := driftConfig{alpha: 0.2, warn: 0.20, block: 0.35, window: 30, idleTTL: 24 * time.Hour}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
+	if err := configure(&cfg, opts, (*driftConfig).validate); err != nil {
 		return nil, err
 	}
 	return &Drift{cfg: cfg, st: newDriftState(cfg.window)}, nil

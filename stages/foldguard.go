@@ -149,10 +149,7 @@ func (c *foldConfig) validate() error {
 // "memory") changed by opts.
 func NewFoldGuard(opts ...FoldOption) (*FoldGuard, error) {
 	cfg := foldConfig{maxFanout: 8, maxDepth: 4, budget: 256, cooldown: time.Second, topicNames: []string{"memory"}}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
+	if err := configure(&cfg, opts, (*foldConfig).validate); err != nil {
 		return nil, err
 	}
 	return &FoldGuard{cfg: cfg}, nil

@@ -232,10 +232,7 @@ func NewGuardian(lane schemas.Lane, opts ...GuardianOption) (*Guardian, error) {
 		approvalTTL: 24 * time.Hour,
 		explainBase: "matriz://traces/",
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
+	if err := configure(&cfg, opts, (*guardConfig).validate); err != nil {
 		return nil, err
 	}
 	return &Guardian{
