@@ -14,10 +14,10 @@ import (
 // For every live message whose payload carries `intent` and `action`
 // (array<double>; a node's answer wins over the input, see recordValue) the
 // stage computes drift = 1 − cos(intent, action) in [0, 2] and folds it into
-// two exponential moving averages, one per glyph (key glyph.id) and one over
-// all of the partition's messages. Both EMAs start at their first observation, so a
-// new glyph that diverges is seen at once instead of being averaged up from
-// zero.
+// two exponential moving averages: one per glyph (key glyph.id), and one
+// over all of the partition's messages, which PoolDriftStats pools into the
+// lane's. Both EMAs start at their first observation, so a new glyph that
+// diverges is seen at once instead of being averaged up from zero.
 //
 // Levels and alerts: a glyph is at level warn when its EMA reaches Warn
 // (default 0.20) and block when it reaches Block (default 0.35). A

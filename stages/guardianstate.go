@@ -1,3 +1,5 @@
+// The guardian's state, the actions of its partition that wait for a human
+// approval, and how it goes into a snapshot and comes back.
 package stages
 
 import (
