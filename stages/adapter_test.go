@@ -54,7 +54,7 @@ func adStages(t testing.TB, nodes ...adNode) (*stages.Router, *stages.Adapter) {
 	t.Helper()
 	var opts []stages.RouterOption
 	for _, n := range nodes {
-		opts = append(opts, stages.WithRoute(n.name, n))
+		opts = append(opts, stages.RouteTo(n.name, n))
 	}
 	r, err := stages.NewRouter(opts...)
 	if err != nil {

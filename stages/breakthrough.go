@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
-	"sync"
 	"sync/atomic"
 
 	"github.com/matriz/pipelines/schemas"
@@ -42,19 +40,21 @@ import (
 // baseline is a statistic of the stream, not a learned model, so it updates
 // whatever LEARNING_ENABLED says; BreakthroughFollowLearningFlag makes it
 // update only on frames with Flags.Learning.
+//
+// A Breakthrough is one partition's baseline (make one per partition, see
+// Factory; it works one lane, see ErrPartitionLane). Snapshot and Restore
+// write and read it in the snapshot encoding (snapshot.go); the state is
+//
+//	{"lane":"experimental","base":{"n":100,"mean":0.62,"m2":0.53},"cusum":{"s":0.45}}
 type Breakthrough struct {
 	cfg   breakConfig
-	mu    sync.Mutex
-	parts map[int32]*breakPart
+	bind  laneBinding
+	st    breakState
 	flags atomic.Uint64
 }
 
 // StageBreakthrough names the breakthrough stage on its crumbs, events and state.
 const StageBreakthrough = "breakthrough"
-
-const (
-	breakSnapshotV = 1
-)
 
 // Detector names a breakthrough detector.
 type Detector string
@@ -65,79 +65,54 @@ const (
 	DetectorCUSUM Detector = "cusum"
 )
 
-type breakLimits struct {
-	wn, wv        float64
-	product       bool
-	detector      Detector
-	z             float64
-	minSamples    int64
-	k, h          float64
-	learnOutliers bool
-}
-
 type breakConfig struct {
-	lanes          map[schemas.Lane]*breakLimits
+	wn, wv         float64
+	product        bool
+	detector       Detector
+	z              float64
+	minSamples     int64
+	k, h           float64
+	learnOutliers  bool
 	followLearning bool
-	err            error
-}
-
-func (c *breakConfig) keep(err error) {
-	if c.err == nil {
-		c.err = err
-	}
 }
 
 // BreakthroughOption configures NewBreakthrough.
 type BreakthroughOption func(*breakConfig)
 
 // BreakthroughWeights sets w_n and w_v of the weighted score (default 0.5
-// each; both ≥ 0, not both 0) for the named lanes or all lanes.
-func BreakthroughWeights(novelty, value float64, lanes ...schemas.Lane) BreakthroughOption {
-	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughWeights", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.wn, l.wv = novelty, value }))
-	}
+// each; both ≥ 0, not both 0).
+func BreakthroughWeights(novelty, value float64) BreakthroughOption {
+	return func(c *breakConfig) { c.wn, c.wv = novelty, value }
 }
 
-// BreakthroughProduct scores novelty×value instead of the weighted sum, for
-// the named lanes or all lanes.
-func BreakthroughProduct(lanes ...schemas.Lane) BreakthroughOption {
-	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughProduct", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.product = true }))
-	}
+// BreakthroughProduct scores novelty×value instead of the weighted sum.
+func BreakthroughProduct() BreakthroughOption {
+	return func(c *breakConfig) { c.product = true }
 }
 
 // BreakthroughZ sets the z-score a message must reach to flag (default
-// 3.0, > 0) for the named lanes or all lanes.
-func BreakthroughZ(z float64, lanes ...schemas.Lane) BreakthroughOption {
-	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughZ", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.z = z }))
-	}
+// 3.0, > 0).
+func BreakthroughZ(z float64) BreakthroughOption {
+	return func(c *breakConfig) { c.z = z }
 }
 
 // BreakthroughMinSamples sets how many baseline samples a partition needs
-// before anything flags (default 30, ≥ 2) for the named lanes or all lanes.
-func BreakthroughMinSamples(n int64, lanes ...schemas.Lane) BreakthroughOption {
-	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughMinSamples", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.minSamples = n }))
-	}
+// before anything flags (default 30, ≥ 2).
+func BreakthroughMinSamples(n int64) BreakthroughOption {
+	return func(c *breakConfig) { c.minSamples = n }
 }
 
-// BreakthroughCUSUM switches the named lanes (or all lanes) to the CUSUM
-// detector with slack k ≥ 0 and decision threshold h > 0, both in standard
-// deviations.
-func BreakthroughCUSUM(k, h float64, lanes ...schemas.Lane) BreakthroughOption {
-	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughCUSUM", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.detector, l.k, l.h = DetectorCUSUM, k, h }))
-	}
+// BreakthroughCUSUM switches to the CUSUM detector with slack k ≥ 0 and
+// decision threshold h > 0, both in standard deviations.
+func BreakthroughCUSUM(k, h float64) BreakthroughOption {
+	return func(c *breakConfig) { c.detector, c.k, c.h = DetectorCUSUM, k, h }
 }
 
-// BreakthroughLearnOutliers lets flagged messages update the baseline too,
-// for the named lanes or all lanes: the baseline then follows a level shift
-// instead of flagging it for as long as it lasts.
-func BreakthroughLearnOutliers(lanes ...schemas.Lane) BreakthroughOption {
-	return func(c *breakConfig) {
-		c.keep(setLanes(c.lanes, StageBreakthrough, "BreakthroughLearnOutliers", ErrBreakthroughConfig, lanes, func(l *breakLimits) { l.learnOutliers = true }))
-	}
+// BreakthroughLearnOutliers lets flagged messages update the baseline too:
+// the baseline then follows a level shift instead of flagging it for as
+// long as it lasts.
+func BreakthroughLearnOutliers() BreakthroughOption {
+	return func(c *breakConfig) { c.learnOutliers = true }
 }
 
 // BreakthroughFollowLearningFlag updates the baseline only on frames whose
@@ -150,86 +125,67 @@ func BreakthroughFollowLearningFlag() BreakthroughOption {
 func finiteFloat(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 func (c *breakConfig) validate() error {
-	if c.err != nil {
-		return c.err
+	bad := func(option string, v any, want string) error {
+		return &OptionError{Stage: StageBreakthrough, Option: option, Value: v, Want: want, Err: ErrBreakthroughConfig}
 	}
-	bad := func(option string, lane schemas.Lane, v any, want string) error {
-		return &OptionError{Stage: StageBreakthrough, Option: option, Lane: lane, Value: v, Want: want, Err: ErrBreakthroughConfig}
-	}
-	for _, lane := range schemas.Lanes {
-		l := c.lanes[lane]
-		switch {
-		case !finiteFloat(l.wn) || !finiteFloat(l.wv) || l.wn < 0 || l.wv < 0 || l.wn+l.wv == 0:
-			return bad("BreakthroughWeights", lane, fmt.Sprintf("novelty %v value %v", l.wn, l.wv), "finite weights >= 0, not both 0")
-		case !finiteFloat(l.z) || l.z <= 0:
-			return bad("BreakthroughZ", lane, l.z, "a finite number > 0")
-		case l.minSamples < 2:
-			return bad("BreakthroughMinSamples", lane, l.minSamples, ">= 2 (a standard deviation needs two samples)")
-		case !finiteFloat(l.k) || !finiteFloat(l.h) || l.k < 0 || l.h <= 0:
-			return bad("BreakthroughCUSUM", lane, fmt.Sprintf("k %v h %v", l.k, l.h), "finite k >= 0 and h > 0")
-		}
+	switch {
+	case !finiteFloat(c.wn) || !finiteFloat(c.wv) || c.wn < 0 || c.wv < 0 || c.wn+c.wv == 0:
+		return bad("BreakthroughWeights", fmt.Sprintf("novelty %v value %v", c.wn, c.wv), "finite weights >= 0, not both 0")
+	case !finiteFloat(c.z) || c.z <= 0:
+		return bad("BreakthroughZ", c.z, "a finite number > 0")
+	case c.minSamples < 2:
+		return bad("BreakthroughMinSamples", c.minSamples, ">= 2 (a standard deviation needs two samples)")
+	case !finiteFloat(c.k) || !finiteFloat(c.h) || c.k < 0 || c.h <= 0:
+		return bad("BreakthroughCUSUM", fmt.Sprintf("k %v h %v", c.k, c.h), "finite k >= 0 and h > 0")
 	}
 	return nil
 }
 
-// NewBreakthrough returns a breakthrough stage with the defaults (weighted
-// score 0.5/0.5, z detector at 3.0, 30 samples minimum, CUSUM k 0.5 h 5
-// when chosen) changed by opts.
+// NewBreakthrough returns one partition's breakthrough stage with the
+// defaults (weighted score 0.5/0.5, z detector at 3.0, 30 samples minimum,
+// CUSUM k 0.5 h 5 when chosen) changed by opts.
 func NewBreakthrough(opts ...BreakthroughOption) (*Breakthrough, error) {
-	cfg := breakConfig{lanes: make(map[schemas.Lane]*breakLimits, len(schemas.Lanes))}
-	for _, l := range schemas.Lanes {
-		cfg.lanes[l] = &breakLimits{wn: 0.5, wv: 0.5, detector: DetectorZ, z: 3.0, minSamples: 30, k: 0.5, h: 5}
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
+	cfg := breakConfig{wn: 0.5, wv: 0.5, detector: DetectorZ, z: 3.0, minSamples: 30, k: 0.5, h: 5}
+	if err := configure(&cfg, opts, (*breakConfig).validate); err != nil {
 		return nil, err
 	}
-	return &Breakthrough{cfg: cfg, parts: make(map[int32]*breakPart)}, nil
+	return &Breakthrough{cfg: cfg}, nil
 }
 
 // Name returns "breakthrough".
 func (b *Breakthrough) Name() string { return StageBreakthrough }
 
-type breakPart struct {
-	mu    sync.Mutex
-	lane  schemas.Lane
+// breakState is the baseline, what Restore replaces whole.
+type breakState struct {
 	base  welford
 	cusum cusum
 }
 
-func (p *breakPart) boundLane() schemas.Lane { return p.lane }
-
 // Process scores f's live records against the partition's baseline and
 // appends breakthrough events. It checks ctx once, before it changes state.
 func (b *Breakthrough) Process(ctx context.Context, f *Frame) error {
-	p, err := partFor(ctx, &b.mu, b.parts, StageBreakthrough, f, func() *breakPart { return &breakPart{lane: f.Lane} })
-	if err != nil {
+	if err := b.bind.admit(ctx, StageBreakthrough, f); err != nil {
 		return err
 	}
-	lim := b.cfg.lanes[f.Lane]
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	learn := !b.cfg.followLearning || f.Flags.Learning
 	for i := range f.Records {
 		r := &f.Records[i]
 		if !r.Live() {
 			continue
 		}
-		b.record(f, lim, p, r, learn)
+		b.record(f, &b.st, r, learn)
 	}
 	return nil
 }
 
-func (b *Breakthrough) record(f *Frame, lim *breakLimits, p *breakPart, r *Record, learn bool) {
+func (b *Breakthrough) record(f *Frame, p *breakState, r *Record, learn bool) {
 	nv, hasN := recordValue(r, "novelty")
 	vv, hasV := recordValue(r, "value")
 	if !hasN && !hasV {
 		b.crumb(r, schemas.Payload{"scored": false}, "")
 		return
 	}
-	novelty, value, score, err := breakScore(lim, nv, vv, hasN, hasV)
+	novelty, value, score, err := b.score(nv, vv, hasN, hasV)
 	if err != nil {
 		b.crumb(r, schemas.Payload{"scored": false}, "breakthrough: "+err.Error())
 		return
@@ -242,22 +198,22 @@ func (b *Breakthrough) record(f *Frame, lim *breakLimits, p *breakPart, r *Recor
 	if zok {
 		r.SetScore(ScoreBreakthroughZ, z)
 		data["z"] = z
-		if p.base.N >= lim.minSamples {
-			if lim.detector == DetectorCUSUM {
-				sum, flag = p.cusum.step(z, lim.k, lim.h)
+		if p.base.N >= b.cfg.minSamples {
+			if b.cfg.detector == DetectorCUSUM {
+				sum, flag = p.cusum.step(z, b.cfg.k, b.cfg.h)
 				data["cusum"] = sum
 			} else {
-				flag = z >= lim.z
+				flag = z >= b.cfg.z
 			}
 		}
 	}
 	data["flagged"] = flag
 	if flag {
 		b.flags.Add(1)
-		f.Events = append(f.Events, b.event(f, lim, p, r, novelty, value, score, z, sum))
+		f.Events = append(f.Events, b.event(f, p, r, novelty, value, score, z, sum))
 	}
 	reason := ""
-	if learn && (!flag || lim.learnOutliers) {
+	if learn && (!flag || b.cfg.learnOutliers) {
 		next, ok := p.base.add(score)
 		if ok {
 			p.base = next
@@ -268,7 +224,7 @@ func (b *Breakthrough) record(f *Frame, lim *breakLimits, p *breakPart, r *Recor
 	b.crumb(r, data, reason)
 }
 
-func (b *Breakthrough) event(f *Frame, lim *breakLimits, p *breakPart, r *Record, novelty, value, score, z, sum float64) schemas.Event {
+func (b *Breakthrough) event(f *Frame, p *breakState, r *Record, novelty, value, score, z, sum float64) schemas.Event {
 	m := r.Msg
 	payload := schemas.Payload{
 		"score":     score,
@@ -276,16 +232,16 @@ func (b *Breakthrough) event(f *Frame, lim *breakLimits, p *breakPart, r *Record
 		"mean":      p.base.Mean,
 		"std":       p.base.std(),
 		"samples":   p.base.N,
-		"detector":  string(lim.detector),
+		"detector":  string(b.cfg.detector),
 		"novelty":   novelty,
 		"value":     value,
 		"partition": int64(f.Partition),
 	}
-	if lim.detector == DetectorCUSUM {
+	if b.cfg.detector == DetectorCUSUM {
 		payload["cusum"] = sum
-		payload["threshold"] = lim.h
+		payload["threshold"] = b.cfg.h
 	} else {
-		payload["threshold"] = lim.z
+		payload["threshold"] = b.cfg.z
 	}
 	return schemas.Event{
 		ID:      DerivedID(m.MsgID, StageBreakthrough, string(schemas.EventBreakthrough)),
@@ -310,8 +266,8 @@ func (b *Breakthrough) crumb(r *Record, data schemas.Payload, reason string) {
 	r.Result.Trace = append(r.Result.Trace, schemas.Crumb{Stage: StageBreakthrough, T: r.Msg.TS, Data: data})
 }
 
-// breakScore reads novelty and value and combines them.
-func breakScore(lim *breakLimits, nv, vv any, hasN, hasV bool) (novelty, value, score float64, err error) {
+// score reads novelty and value and combines them.
+func (b *Breakthrough) score(nv, vv any, hasN, hasV bool) (novelty, value, score float64, err error) {
 	if !hasN {
 		return 0, 0, 0, fmt.Errorf("value without novelty")
 	}
@@ -324,10 +280,10 @@ func breakScore(lim *breakLimits, nv, vv any, hasN, hasV bool) (novelty, value, 
 	if value, err = finiteNumber("value", vv); err != nil {
 		return 0, 0, 0, err
 	}
-	if lim.product {
+	if b.cfg.product {
 		score = novelty * value
 	} else {
-		score = lim.wn*novelty + lim.wv*value
+		score = b.cfg.wn*novelty + b.cfg.wv*value
 	}
 	if !finiteFloat(score) {
 		return 0, 0, 0, fmt.Errorf("score of novelty %v and value %v is %v", novelty, value, score)
@@ -337,6 +293,8 @@ func breakScore(lim *breakLimits, nv, vv any, hasN, hasV bool) (novelty, value, 
 
 // BreakthroughStats are one partition's baseline figures.
 type BreakthroughStats struct {
+	// Lane is the lane the instance works, empty before its first frame;
+	// Partition that of the last frame it processed.
 	Lane      schemas.Lane
 	Partition int32
 	Samples   int64
@@ -344,71 +302,51 @@ type BreakthroughStats struct {
 	CUSUM     float64
 }
 
-// Stats returns every partition's baseline, ordered by partition.
-func (b *Breakthrough) Stats() []BreakthroughStats {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]BreakthroughStats, 0, len(b.parts))
-	for id, p := range b.parts {
-		p.mu.Lock()
-		out = append(out, BreakthroughStats{Lane: p.lane, Partition: id, Samples: p.base.N, Mean: p.base.Mean, Std: p.base.std(), CUSUM: p.cusum.S})
-		p.mu.Unlock()
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
-	return out
+// Stats returns this partition's baseline. It takes no lock: the runtime
+// reads it on the partition's goroutine, between frames.
+func (b *Breakthrough) Stats() BreakthroughStats {
+	p := &b.st
+	return BreakthroughStats{Lane: b.bind.lane, Partition: b.bind.partition, Samples: p.base.N, Mean: p.base.Mean, Std: p.base.std(), CUSUM: p.cusum.S}
 }
 
 // Flags returns how many breakthrough events this instance has emitted
 // since it was made: the source of lukhas_breakthrough_flags_total.
 func (b *Breakthrough) Flags() uint64 { return b.flags.Load() }
 
+// breakSnapshot is the state in a snapshot.
 type breakSnapshot struct {
-	V     int          `json:"v"`
 	Lane  schemas.Lane `json:"lane"`
 	Base  welford      `json:"base"`
 	CUSUM cusum        `json:"cusum"`
 }
 
-// Snapshot returns partition's baseline as JSON, or nil when it has none.
-func (b *Breakthrough) Snapshot(partition int32) ([]byte, error) {
-	b.mu.Lock()
-	p, ok := b.parts[partition]
-	b.mu.Unlock()
-	if !ok {
+// Snapshot returns the partition's baseline, or nil before the first frame.
+func (b *Breakthrough) Snapshot() ([]byte, error) {
+	if b.bind.lane == "" {
 		return nil, nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return marshalSnapshot(StageBreakthrough, partition, breakSnapshot{V: breakSnapshotV, Lane: p.lane, Base: p.base, CUSUM: p.cusum})
+	return encodeSnapshot(StageBreakthrough, breakSnapshot{Lane: b.bind.lane, Base: b.st.base, CUSUM: b.st.cusum})
 }
 
-// Restore replaces partition's baseline with a snapshot; empty state resets it.
-func (b *Breakthrough) Restore(partition int32, state []byte) error {
+// Restore replaces the partition's baseline with a snapshot (either
+// format), or resets it when state is empty. A refused snapshot changes
+// nothing.
+func (b *Breakthrough) Restore(state []byte) error {
 	if len(state) == 0 {
-		b.Forget(partition)
+		b.bind.lane, b.st = "", breakState{}
 		return nil
 	}
 	var s breakSnapshot
-	if err := unmarshalSnapshot(StageBreakthrough, partition, state, &s); err != nil {
+	if err := decodeSnapshot(StageBreakthrough, state, &s); err != nil {
 		return err
 	}
 	switch {
-	case s.V != breakSnapshotV:
-		return snapshotError(StageBreakthrough, partition, fmt.Sprintf("version = %d", s.V))
 	case !s.Lane.Valid():
-		return snapshotError(StageBreakthrough, partition, fmt.Sprintf("lane = %q", s.Lane))
+		return restoreError(StageBreakthrough, fmt.Sprintf("lane %q", s.Lane), "experimental, candidate or prod")
 	case s.Base.N < 0 || s.Base.M2 < 0 || (s.Base.N == 0 && (s.Base.Mean != 0 || s.Base.M2 != 0)) || s.CUSUM.S < 0:
-		return snapshotError(StageBreakthrough, partition, fmt.Sprintf("baseline %+v cusum %v", s.Base, s.CUSUM.S))
+		return restoreError(StageBreakthrough, fmt.Sprintf("baseline %+v cusum %v", s.Base, s.CUSUM.S),
+			"n >= 0, m2 >= 0, mean and m2 0 when n is 0, and cusum >= 0")
 	}
-	b.mu.Lock()
-	b.parts[partition] = &breakPart{lane: s.Lane, base: s.Base, cusum: s.CUSUM}
-	b.mu.Unlock()
+	b.bind.lane, b.st = s.Lane, breakState{base: s.Base, cusum: s.CUSUM}
 	return nil
-}
-
-// Forget drops partition's baseline.
-func (b *Breakthrough) Forget(partition int32) {
-	b.mu.Lock()
-	delete(b.parts, partition)
-	b.mu.Unlock()
 }

@@ -18,15 +18,13 @@ func TestNewBreakthroughRejectsBadOptions(t *testing.T) {
 		option string
 	}{
 		{"both weights zero", BreakthroughWeights(0, 0), "BreakthroughWeights"},
-		{"negative weight", BreakthroughWeights(-1, 1, schemas.LaneProd), "BreakthroughWeights"},
+		{"negative weight", BreakthroughWeights(-1, 1), "BreakthroughWeights"},
 		{"NaN weight", BreakthroughWeights(math.NaN(), 1), "BreakthroughWeights"},
 		{"z zero", BreakthroughZ(0), "BreakthroughZ"},
 		{"z Inf", BreakthroughZ(math.Inf(1)), "BreakthroughZ"},
 		{"one sample", BreakthroughMinSamples(1), "BreakthroughMinSamples"},
 		{"cusum h zero", BreakthroughCUSUM(0.5, 0), "BreakthroughCUSUM"},
 		{"cusum k negative", BreakthroughCUSUM(-1, 4), "BreakthroughCUSUM"},
-		{"bad lane", BreakthroughProduct("nope"), "BreakthroughProduct"},
-		{"bad lane outliers", BreakthroughLearnOutliers("nope"), "BreakthroughLearnOutliers"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,7 +74,7 @@ func TestBreakthroughSpikeFlagsAndNoiseDoesNot(t *testing.T) {
 			if flags := breakFrames(t, b, 0, 3000, 100, noise); len(flags) != 0 {
 				t.Fatalf("steady noise raised %d flags, first %+v", len(flags), flags[0].Payload)
 			}
-			st := b.Stats()[0]
+			st := b.Stats()
 			if st.Samples != 3000 {
 				t.Fatalf("baseline has %d samples, want 3000", st.Samples)
 			}
@@ -91,7 +89,7 @@ func TestBreakthroughSpikeFlagsAndNoiseDoesNot(t *testing.T) {
 			if p["detector"] != "z" || p["threshold"] != 3.0 || p["samples"] != int64(3000) || p["novelty"] != 1.0 {
 				t.Fatalf("event payload %+v", p)
 			}
-			if b.Stats()[0].Samples != 3000 {
+			if b.Stats().Samples != 3000 {
 				t.Fatal("the flagged spike entered the baseline")
 			}
 			if b.Flags() != 1 {
@@ -108,11 +106,11 @@ func TestBreakthroughFlagsAtExactlyZ3(t *testing.T) {
 	warm, _ := NewBreakthrough()
 	rng := rand.New(rand.NewPCG(5, 8))
 	breakFrames(t, warm, 0, 500, 50, func(int) (float64, float64) { v := rng.Float64(); return v, v })
-	snap, err := warm.Snapshot(0)
+	snap, err := warm.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := warm.Stats()[0]
+	st := warm.Stats()
 	at := st.Mean + 3*st.Std
 	for (at-st.Mean)/st.Std < 3 {
 		at = math.Nextafter(at, math.Inf(1))
@@ -123,7 +121,7 @@ func TestBreakthroughFlagsAtExactlyZ3(t *testing.T) {
 		flags int
 	}{{at, 1}, {under, 0}} {
 		b, _ := NewBreakthrough()
-		if err := b.Restore(0, snap); err != nil {
+		if err := b.Restore(snap); err != nil {
 			t.Fatal(err)
 		}
 		f := fxFrame(schemas.LaneCandidate, 0, 9999, fxMsg(9999, "g", "creative", schemas.Payload{"novelty": tc.score, "value": tc.score}))
@@ -181,7 +179,7 @@ func TestBreakthroughConstantBaseline(t *testing.T) {
 			t.Fatalf("value %v on a constant baseline: z %v flags %d, want %v %d", tc.v, z, len(f.Events), tc.z, tc.flags)
 		}
 		// Keep the baseline constant for the next case.
-		b.Forget(0)
+		_ = b.Restore(nil)
 		breakFrames(t, b, 0, 5, 5, func(int) (float64, float64) { return 0.5, 0.5 })
 	}
 }
@@ -202,7 +200,7 @@ func TestBreakthroughCUSUMFindsAPersistentShift(t *testing.T) {
 		if flags := breakFrames(t, b, 0, 1000, 100, base); len(opts) == 0 && len(flags) != 0 {
 			t.Fatalf("uniform baseline flagged %d times", len(flags))
 		}
-		sd := b.Stats()[0].Std
+		sd := b.Stats().Std
 		shifted := func(int) (float64, float64) { v := rng.Float64()*0.2 + 0.4 + sd; return v, v }
 		flags := breakFrames(t, b, 1000, 60, 1, shifted)
 		first := -1
@@ -239,19 +237,19 @@ func TestBreakthroughOutliersAndLearningFlag(t *testing.T) {
 	learnAll, _ := NewBreakthrough(BreakthroughLearnOutliers())
 	breakFrames(t, learnAll, 0, 60, 60, gen)
 	spike(learnAll, false)
-	if st := learnAll.Stats()[0]; st.Samples != 61 || learnAll.Flags() != 1 {
+	if st := learnAll.Stats(); st.Samples != 61 || learnAll.Flags() != 1 {
 		t.Fatalf("LearnOutliers: %d samples, %d flags; want the flagged spike learned", st.Samples, learnAll.Flags())
 	}
 
 	follow, _ := NewBreakthrough(BreakthroughFollowLearningFlag())
 	breakFrames(t, follow, 0, 60, 60, gen) // frames without Learning: nothing learned
-	if st := follow.Stats()[0]; st.Samples != 0 {
+	if st := follow.Stats(); st.Samples != 0 {
 		t.Fatalf("baseline learned %d samples with LEARNING_ENABLED off", st.Samples)
 	}
 	f := fxFrame(schemas.LaneCandidate, 0, 1, fxMsg(1, "g", "creative", schemas.Payload{"novelty": 1.0, "value": 1.0}))
 	f.Flags.Learning = true
 	_ = follow.Process(context.Background(), f)
-	if st := follow.Stats()[0]; st.Samples != 1 {
+	if st := follow.Stats(); st.Samples != 1 {
 		t.Fatalf("baseline did not learn with LEARNING_ENABLED on: %d", st.Samples)
 	}
 }
@@ -298,7 +296,7 @@ func TestBreakthroughInputProblems(t *testing.T) {
 	if rs := f.Records[0].Result.Reasons; len(rs) != 1 || !strings.Contains(rs[0], "overflow the baseline") {
 		t.Fatalf("reasons %q", rs)
 	}
-	if st := b.Stats()[0]; st.Samples != 2 || math.IsInf(st.Std, 0) {
+	if st := b.Stats(); st.Samples != 2 || math.IsInf(st.Std, 0) {
 		t.Fatalf("baseline after an overflowing score: %+v", st)
 	}
 }
@@ -318,57 +316,55 @@ func TestBreakthroughNodeAnswerWinsAndNilResult(t *testing.T) {
 	fxEqual(t, "score without a result", f.Records[1].Scores[ScoreBreakthrough], 0.5)
 }
 
-func TestBreakthroughSnapshotRestore(t *testing.T) {
-	a, _ := NewBreakthrough(BreakthroughCUSUM(0.1, 50))
-	rng := rand.New(rand.NewPCG(1, 1))
-	breakFrames(t, a, 0, 100, 10, func(int) (float64, float64) { return rng.Float64(), rng.Float64() })
-	snap, _ := a.Snapshot(0)
-	b, _ := NewBreakthrough(BreakthroughCUSUM(0.1, 50))
-	if err := b.Restore(0, snap); err != nil {
-		t.Fatal(err)
-	}
-	fxEqual(t, "stats", b.Stats(), a.Stats())
-	if a.Stats()[0].CUSUM == 0 {
-		t.Fatal("cusum state not exercised")
-	}
-	if got, _ := b.Snapshot(3); got != nil {
-		t.Fatal("snapshot of an unknown partition")
-	}
-	if err := b.Restore(0, nil); err != nil || len(b.Stats()) != 0 {
-		t.Fatal("empty restore kept state")
-	}
+func TestBreakthroughRestoreRejectsBadState(t *testing.T) {
 	for name, bad := range map[string]string{
-		"json":     `nope`,
-		"field":    `{"v":1,"lane":"prod","base":{"n":1,"x":2}}`,
-		"version":  `{"v":0,"lane":"prod"}`,
-		"lane":     `{"v":1,"lane":""}`,
-		"negative": `{"v":1,"lane":"prod","base":{"n":-1}}`,
-		"m2":       `{"v":1,"lane":"prod","base":{"n":3,"m2":-1}}`,
-		"empty":    `{"v":1,"lane":"prod","base":{"n":0,"mean":2}}`,
-		"cusum":    `{"v":1,"lane":"prod","cusum":{"s":-1}}`,
+		"json":          `nope`,
+		"another stage": `{"format":2,"stage":"fold-guard","state":{"lane":"prod"}}`,
+		"field":         `{"v":1,"lane":"prod","base":{"n":1,"x":2}}`,
+		"version":       `{"v":0,"lane":"prod"}`,
+		"lane":          `{"format":2,"stage":"breakthrough","state":{"lane":""}}`,
+		"negative":      `{"v":1,"lane":"prod","base":{"n":-1}}`,
+		"m2":            `{"v":1,"lane":"prod","base":{"n":3,"m2":-1}}`,
+		"empty":         `{"v":1,"lane":"prod","base":{"n":0,"mean":2}}`,
+		"cusum":         `{"format":2,"stage":"breakthrough","state":{"lane":"prod","cusum":{"s":-1}}}`,
 	} {
-		if err := b.Restore(0, []byte(bad)); !errors.Is(err, ErrSnapshot) {
+		b, _ := NewBreakthrough()
+		breakFrames(t, b, 0, 5, 5, func(i int) (float64, float64) { return float64(i), 1 })
+		before, _ := b.Snapshot()
+		if err := b.Restore([]byte(bad)); !errors.Is(err, ErrSnapshot) || !strings.HasPrefix(err.Error(), "breakthrough: restore: found ") {
 			t.Fatalf("%s: %v", name, err)
 		}
+		if after, _ := b.Snapshot(); string(after) != string(before) {
+			t.Fatalf("%s: a refused restore changed the state from %s to %s", name, before, after)
+		}
 	}
+}
+
+func TestBreakthroughRestoresLegacySnapshot(t *testing.T) {
+	restored, _ := NewBreakthrough(BreakthroughCUSUM(0.1, 50))
+	twin, _ := NewBreakthrough(BreakthroughCUSUM(0.1, 50))
+	checkLegacyRestore(t, StageBreakthrough, restored, twin, legacyBreakFrames, func() {})
+}
+
+func TestBreakthroughLanesAndDeadRecords(t *testing.T) {
+	b, _ := NewBreakthrough()
 	if err := b.Process(context.Background(), fxFrame(schemas.LaneCandidate, 1, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Process(context.Background(), fxFrame(schemas.LaneProd, 1, 1)); !errors.Is(err, ErrPartitionLane) {
 		t.Fatalf("lane mismatch: %v", err)
 	}
-	if err := b.Process(context.Background(), fxFrame("", 2, 1)); !errors.Is(err, ErrFrameLane) {
+	if err := b.Process(context.Background(), fxFrame("", 1, 1)); !errors.Is(err, ErrFrameLane) {
 		t.Fatalf("no lane: %v", err)
 	}
-	_ = b.Process(context.Background(), fxFrame(schemas.LaneCandidate, 0, 0))
-	if st := b.Stats(); len(st) != 2 || st[0].Partition != 0 {
-		t.Fatalf("stats order %+v", st)
-	}
-	f := fxFrame(schemas.LaneCandidate, 0, 2, fxMsg(1, "g", "creative", schemas.Payload{"novelty": 1.0, "value": 1.0}))
+	f := fxFrame(schemas.LaneCandidate, 1, 2, fxMsg(1, "g", "creative", schemas.Payload{"novelty": 1.0, "value": 1.0}))
 	f.Records[0].Dropped = true
 	_ = b.Process(context.Background(), f)
 	if len(f.Records[0].Scores) != 0 {
 		t.Fatal("a dropped record was scored")
+	}
+	if st := b.Stats(); st.Lane != schemas.LaneCandidate || st.Partition != 1 || st.Samples != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 

@@ -8,9 +8,19 @@
 // dropped record's offset must be committed, a failed one's bytes go to the
 // DLQ); each stage checks Record.Live itself before working on a record.
 //
-// The chain also carries the Stateful plumbing: Snapshot, Restore and
-// Forget fan out to the stages that keep state, keyed by stage name, so the
-// runtime writes one changelog entry per partition and stage.
+// A chain is one partition's: the runtime makes it with a ChainFactory when
+// the partition is assigned and drops it when the partition is revoked. It
+// carries the Stateful plumbing: Snapshot and Restore fan out to the stages
+// that keep state, keyed by stage name, so the runtime writes one changelog
+// entry per stage of the partition.
+//
+// Wrappers: the runtime wraps every stage with its metrics. A wrapper gives
+// access to the stage it wraps with a method
+//
+//	Unwrap() Stage
+//
+// as an error wrapper does with Unwrap() error, so that Snapshot, Restore
+// and As find the stage behind it.
 package stages
 
 import (
@@ -74,38 +84,40 @@ func (c *Chain) Run(ctx context.Context, f *Frame) error {
 	return nil
 }
 
-// Snapshot returns the state every Stateful stage keeps for partition, by
-// stage name. Stages without state are absent.
-func (c *Chain) Snapshot(partition int32) (map[string][]byte, error) {
+// Snapshot returns the state of every Stateful stage, by stage name.
+// Stages without state are absent.
+func (c *Chain) Snapshot() (map[string][]byte, error) {
 	out := make(map[string][]byte)
 	for _, s := range c.stages {
-		st, ok := s.(Stateful)
+		st, ok := behind[Stateful](s)
 		if !ok {
 			continue
 		}
-		b, err := st.Snapshot(partition)
+		b, err := st.Snapshot()
 		if err != nil {
-			return nil, fmt.Errorf("snapshot of stage %s, partition %d: %w", s.Name(), partition, err)
+			return nil, fmt.Errorf("snapshot of stage %s: %w", s.Name(), err)
 		}
 		out[s.Name()] = b
 	}
 	return out, nil
 }
 
-// Restore hands each Stateful stage its state for partition. State for a
-// stage the chain does not have, or that has no state, is an error: the
+// Restore hands each Stateful stage its state. State for a stage the chain
+// does not have, or that has no state, is an error wrapping ErrChain: the
 // changelog belongs to another pipeline spec, and silently ignoring it
-// would start the partition from scratch.
-func (c *Chain) Restore(partition int32, state map[string][]byte) error {
+// would start the partition from scratch. When a stage refuses its state,
+// the stages before it are restored already: drop the chain and make a new
+// one rather than run it.
+func (c *Chain) Restore(state map[string][]byte) error {
 	byName := make(map[string]Stateful, len(c.stages))
 	for _, s := range c.stages {
-		if st, ok := s.(Stateful); ok {
+		if st, ok := behind[Stateful](s); ok {
 			byName[s.Name()] = st
 		}
 	}
 	for name := range state {
 		if _, ok := byName[name]; !ok {
-			return fmt.Errorf("%w: restore of partition %d: state for stage %q, which this chain has no stateful stage for (stages: %v)", ErrChain, partition, name, c.Names())
+			return fmt.Errorf("%w: restore: state for stage %q, which this chain has no stateful stage for (stages: %v)", ErrChain, name, c.Names())
 		}
 	}
 	for _, s := range c.stages {
@@ -113,19 +125,37 @@ func (c *Chain) Restore(partition int32, state map[string][]byte) error {
 		if !ok {
 			continue
 		}
-		if err := byName[s.Name()].Restore(partition, b); err != nil {
-			return fmt.Errorf("restore of stage %s, partition %d: %w", s.Name(), partition, err)
+		if err := byName[s.Name()].Restore(b); err != nil {
+			return fmt.Errorf("restore of stage %s: %w", s.Name(), err)
 		}
 	}
 	return nil
 }
 
-// Forget drops partition's state from every Stateful stage, when the
-// partition is revoked.
-func (c *Chain) Forget(partition int32) {
+// As returns the first stage of c that is a T, looking behind wrappers:
+// the runtime reads, say, the *Drift of a partition's chain for its gauges.
+func As[T any](c *Chain) (T, bool) {
 	for _, s := range c.stages {
-		if st, ok := s.(Stateful); ok {
-			st.Forget(partition)
+		if t, ok := behind[T](s); ok {
+			return t, true
 		}
 	}
+	var zero T
+	return zero, false
+}
+
+// behind returns s, or the first stage it wraps, that is a T.
+func behind[T any](s Stage) (T, bool) {
+	for s != nil {
+		if t, ok := s.(T); ok {
+			return t, true
+		}
+		w, ok := s.(interface{ Unwrap() Stage })
+		if !ok {
+			break
+		}
+		s = w.Unwrap()
+	}
+	var zero T
+	return zero, false
 }

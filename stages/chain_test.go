@@ -11,13 +11,12 @@ import (
 	"github.com/matriz/pipelines/stages"
 )
 
-// chStage records the order stages ran in, optionally fails, and keeps a
-// per-partition counter as state.
+// chStage records the order stages ran in and optionally fails.
 type chStage struct {
 	name  string
 	log   *[]string
 	err   error
-	state map[int32][]byte
+	state []byte
 	bad   bool // Snapshot and Restore fail
 }
 
@@ -27,25 +26,33 @@ func (s *chStage) Process(ctx context.Context, f *stages.Frame) error {
 	return s.err
 }
 
-// chStateful is a chStage that implements Stateful.
+// chStateful is a chStage that implements Stateful: its state is bytes.
 type chStateful struct{ chStage }
 
-func (s *chStateful) Snapshot(p int32) ([]byte, error) {
+func (s *chStateful) Snapshot() ([]byte, error) {
 	if s.bad {
 		return nil, errors.New("disk full")
 	}
-	return s.state[p], nil
+	return s.state, nil
 }
 
-func (s *chStateful) Restore(p int32, b []byte) error {
+func (s *chStateful) Restore(b []byte) error {
 	if s.bad {
 		return errors.New("corrupt")
 	}
-	s.state[p] = b
+	s.state = b
 	return nil
 }
 
-func (s *chStateful) Forget(p int32) { delete(s.state, p) }
+// chWrapped is a stage wrapped as the runtime wraps stages for metrics: it
+// is not Stateful itself and gives the stage behind it with Unwrap.
+type chWrapped struct{ inner stages.Stage }
+
+func (w chWrapped) Name() string { return w.inner.Name() }
+func (w chWrapped) Process(ctx context.Context, f *stages.Frame) error {
+	return w.inner.Process(ctx, f)
+}
+func (w chWrapped) Unwrap() stages.Stage { return w.inner }
 
 func TestChainRunsInOrderAndStops(t *testing.T) {
 	boom := errors.New("boom")
@@ -154,14 +161,14 @@ func TestNewChainRejects(t *testing.T) {
 
 func TestChainStatePlumbing(t *testing.T) {
 	var log []string
-	x := &chStateful{chStage{name: "x", log: &log, state: map[int32][]byte{1: []byte("x1"), 2: []byte("x2")}}}
-	y := &chStateful{chStage{name: "y", log: &log, state: map[int32][]byte{1: []byte("y1")}}}
+	x := &chStateful{chStage{name: "x", log: &log, state: []byte("x1")}}
+	y := &chStateful{chStage{name: "y", log: &log, state: []byte("y1")}}
 	plain := &chStage{name: "plain", log: &log}
-	c, err := stages.NewChain(x, plain, y)
+	c, err := stages.NewChain(x, plain, chWrapped{chWrapped{y}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := c.Snapshot(1)
+	snap, err := c.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,32 +178,47 @@ func TestChainStatePlumbing(t *testing.T) {
 	}
 
 	// Restore into fresh stages, as a new owner of the partition does.
-	x2 := &chStateful{chStage{name: "x", log: &log, state: map[int32][]byte{}}}
-	y2 := &chStateful{chStage{name: "y", log: &log, state: map[int32][]byte{}}}
-	c2, _ := stages.NewChain(x2, plain, y2)
-	if err := c2.Restore(1, snap); err != nil {
+	x2 := &chStateful{chStage{name: "x", log: &log}}
+	y2 := &chStateful{chStage{name: "y", log: &log}}
+	c2, _ := stages.NewChain(chWrapped{x2}, plain, y2)
+	if err := c2.Restore(snap); err != nil {
 		t.Fatal(err)
 	}
-	if string(x2.state[1]) != "x1" || string(y2.state[1]) != "y1" {
+	if string(x2.state) != "x1" || string(y2.state) != "y1" {
 		t.Fatalf("restored %q %q", x2.state, y2.state)
 	}
-	c2.Forget(1)
-	if len(x2.state)+len(y2.state) != 0 {
-		t.Fatalf("Forget left %q %q", x2.state, y2.state)
-	}
 
-	if err := c2.Restore(1, map[string][]byte{"plain": nil}); !errors.Is(err, stages.ErrChain) || !strings.Contains(err.Error(), `stage "plain"`) {
+	if err := c2.Restore(map[string][]byte{"plain": nil}); !errors.Is(err, stages.ErrChain) || !strings.Contains(err.Error(), `stage "plain"`) {
 		t.Fatalf("state for a stateless stage: err = %v", err)
 	}
-	if err := c2.Restore(1, map[string][]byte{"gone": nil}); !errors.Is(err, stages.ErrChain) {
+	if err := c2.Restore(map[string][]byte{"gone": nil}); !errors.Is(err, stages.ErrChain) {
 		t.Fatalf("state for a missing stage: err = %v", err)
 	}
 	x2.bad = true
-	if _, err := c2.Snapshot(1); err == nil || !strings.Contains(err.Error(), "snapshot of stage x, partition 1: disk full") {
+	if _, err := c2.Snapshot(); err == nil || !strings.Contains(err.Error(), "snapshot of stage x: disk full") {
 		t.Fatalf("Snapshot error = %v", err)
 	}
-	if err := c2.Restore(1, snap); err == nil || !strings.Contains(err.Error(), "restore of stage x, partition 1: corrupt") {
+	if err := c2.Restore(snap); err == nil || !strings.Contains(err.Error(), "restore of stage x: corrupt") {
 		t.Fatalf("Restore error = %v", err)
+	}
+}
+
+func TestAsFindsStagesBehindWrappers(t *testing.T) {
+	var log []string
+	x := &chStateful{chStage{name: "x", log: &log}}
+	plain := &chStage{name: "plain", log: &log}
+	c, _ := stages.NewChain(chWrapped{plain}, chWrapped{chWrapped{x}})
+	if got, ok := stages.As[*chStateful](c); !ok || got != x {
+		t.Fatalf("As[*chStateful] = %v, %v; want the stage behind two wrappers", got, ok)
+	}
+	if got, ok := stages.As[*chStage](c); !ok || got != plain {
+		t.Fatalf("As[*chStage] = %v, %v", got, ok)
+	}
+	if got, ok := stages.As[chWrapped](c); !ok || got.Name() != "plain" {
+		t.Fatalf("As[chWrapped] = %v, %v; want the first wrapper", got, ok)
+	}
+	if got, ok := stages.As[*stages.Drift](c); ok || got != nil {
+		t.Fatalf("As[*Drift] of a chain without drift = %v, %v", got, ok)
 	}
 }
 

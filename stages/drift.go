@@ -3,8 +3,6 @@ package stages
 import (
 	"context"
 	"fmt"
-	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,10 +14,10 @@ import (
 // For every live message whose payload carries `intent` and `action`
 // (array<double>; a node's answer wins over the input, see recordValue) the
 // stage computes drift = 1 − cos(intent, action) in [0, 2] and folds it into
-// two exponential moving averages, one per glyph (key glyph.id) and one per
-// lane (of the partition). Both EMAs start at their first observation, so a
-// new glyph that diverges is seen at once instead of being averaged up from
-// zero.
+// two exponential moving averages: one per glyph (key glyph.id), and one
+// over all of the partition's messages, which PoolDriftStats pools into the
+// lane's. Both EMAs start at their first observation, so a new glyph that
+// diverges is seen at once instead of being averaged up from zero.
 //
 // Levels and alerts: a glyph is at level warn when its EMA reaches Warn
 // (default 0.20) and block when it reaches Block (default 0.35). A
@@ -50,14 +48,22 @@ import (
 // one, so the guardian sees a drifting glyph's later actions) and
 // ScoreCoherence (when the window holds any sample).
 //
-// State is per partition (one lane per instance, see ErrPartitionLane) and
-// inside it per glyph; Snapshot/Restore write it as JSON. Glyphs idle for
-// longer than DriftIdleTTL in event time are forgotten, checked every 1024
-// frames, so the state of a long-running partition stays bounded.
+// A Drift is one partition's drift state (make one per partition, see
+// Factory; it works one lane, see ErrPartitionLane), and inside it the
+// state is per glyph. Snapshot and Restore write and read it in the
+// snapshot encoding (snapshot.go); the state is:
+//
+//	{"lane":"prod","frames":6,"lane_ema":0.18,"lane_n":24,
+//	 "glyphs":{"<glyph id>":{"ema":0.22,"n":12,"level":1,"seen":<Unix µs>}},
+//	 "window":[{"sum":2.6,"n":4}, ...]}
+//
+// with the coherence window oldest frame first. Glyphs idle for longer than
+// DriftIdleTTL in event time are forgotten, checked every 1024 frames, so
+// the state of a long-running partition stays bounded.
 type Drift struct {
 	cfg    driftConfig
-	mu     sync.Mutex
-	parts  map[int32]*driftPart
+	bind   laneBinding
+	st     driftState
 	alerts atomic.Uint64
 }
 
@@ -68,7 +74,6 @@ const (
 	// driftSweepEvery is how many frames pass between sweeps of idle glyphs.
 	driftSweepEvery = 1024
 	driftMaxWindow  = 100_000
-	driftSnapshotV  = 1
 )
 
 // DriftLevel is how far a glyph's drift EMA has gone.
@@ -93,51 +98,33 @@ func (l DriftLevel) String() string {
 	return fmt.Sprintf("DriftLevel(%d)", int(l))
 }
 
-// driftLimits is one lane's drift configuration.
-type driftLimits struct {
-	alpha  float64
-	warn   float64
-	block  float64
-	window int
-}
-
 type driftConfig struct {
-	lanes   map[schemas.Lane]*driftLimits
+	alpha   float64
+	warn    float64
+	block   float64
+	window  int
 	idleTTL time.Duration
-	err     error
-}
-
-func (c *driftConfig) keep(err error) {
-	if c.err == nil {
-		c.err = err
-	}
 }
 
 // DriftOption configures NewDrift.
 type DriftOption func(*driftConfig)
 
-// DriftAlpha sets the EMA smoothing factor in (0, 1] (default 0.2) for the
-// named lanes, or all lanes when none are named. Higher reacts faster.
-func DriftAlpha(alpha float64, lanes ...schemas.Lane) DriftOption {
-	return func(c *driftConfig) {
-		c.keep(setLanes(c.lanes, StageDrift, "DriftAlpha", ErrDriftConfig, lanes, func(l *driftLimits) { l.alpha = alpha }))
-	}
+// DriftAlpha sets the EMA smoothing factor in (0, 1] (default 0.2). Higher
+// reacts faster.
+func DriftAlpha(alpha float64) DriftOption {
+	return func(c *driftConfig) { c.alpha = alpha }
 }
 
 // DriftThresholds sets the warn and block levels of the EMA, 0 < warn ≤
-// block ≤ 2 (defaults 0.20 and 0.35), for the named lanes or all lanes.
-func DriftThresholds(warn, block float64, lanes ...schemas.Lane) DriftOption {
-	return func(c *driftConfig) {
-		c.keep(setLanes(c.lanes, StageDrift, "DriftThresholds", ErrDriftConfig, lanes, func(l *driftLimits) { l.warn, l.block = warn, block }))
-	}
+// block ≤ 2 (defaults 0.20 and 0.35).
+func DriftThresholds(warn, block float64) DriftOption {
+	return func(c *driftConfig) { c.warn, c.block = warn, block }
 }
 
 // DriftWindow sets W, the number of frames coherence averages over
-// (default 30, at most 100000), for the named lanes or all lanes.
-func DriftWindow(frames int, lanes ...schemas.Lane) DriftOption {
-	return func(c *driftConfig) {
-		c.keep(setLanes(c.lanes, StageDrift, "DriftWindow", ErrDriftConfig, lanes, func(l *driftLimits) { l.window = frames }))
-	}
+// (default 30, at most 100000).
+func DriftWindow(frames int) DriftOption {
+	return func(c *driftConfig) { c.window = frames }
 }
 
 // DriftIdleTTL sets how long, in event time, a glyph may go without a
@@ -147,41 +134,30 @@ func DriftIdleTTL(d time.Duration) DriftOption {
 }
 
 func (c *driftConfig) validate() error {
-	if c.err != nil {
-		return c.err
+	bad := func(option string, v any, want string) error {
+		return &OptionError{Stage: StageDrift, Option: option, Value: v, Want: want, Err: ErrDriftConfig}
 	}
-	if c.idleTTL < 0 {
-		return &OptionError{Stage: StageDrift, Option: "DriftIdleTTL", Value: c.idleTTL, Want: ">= 0 (0 keeps glyphs forever)", Err: ErrDriftConfig}
-	}
-	for _, lane := range schemas.Lanes {
-		l := c.lanes[lane]
-		if !(l.alpha > 0 && l.alpha <= 1) {
-			return &OptionError{Stage: StageDrift, Option: "DriftAlpha", Lane: lane, Value: l.alpha, Want: "a number in (0, 1]", Err: ErrDriftConfig}
-		}
-		if !(l.warn > 0 && l.warn <= l.block && l.block <= 2) {
-			return &OptionError{Stage: StageDrift, Option: "DriftThresholds", Lane: lane, Value: fmt.Sprintf("warn %v block %v", l.warn, l.block), Want: "0 < warn <= block <= 2", Err: ErrDriftConfig}
-		}
-		if l.window < 1 || l.window > driftMaxWindow {
-			return &OptionError{Stage: StageDrift, Option: "DriftWindow", Lane: lane, Value: l.window, Want: fmt.Sprintf("1..%d frames", driftMaxWindow), Err: ErrDriftConfig}
-		}
+	switch {
+	case c.idleTTL < 0:
+		return bad("DriftIdleTTL", c.idleTTL, ">= 0 (0 keeps glyphs forever)")
+	case !(c.alpha > 0 && c.alpha <= 1):
+		return bad("DriftAlpha", c.alpha, "a number in (0, 1]")
+	case !(c.warn > 0 && c.warn <= c.block && c.block <= 2):
+		return bad("DriftThresholds", fmt.Sprintf("warn %v block %v", c.warn, c.block), "0 < warn <= block <= 2")
+	case c.window < 1 || c.window > driftMaxWindow:
+		return bad("DriftWindow", c.window, fmt.Sprintf("1..%d frames", driftMaxWindow))
 	}
 	return nil
 }
 
-// NewDrift returns a drift stage with the defaults (alpha 0.2, warn 0.20,
-// block 0.35, W = 30 frames, idle TTL 24h) changed by opts.
+// NewDrift returns one partition's drift stage with the defaults (alpha
+// 0.2, warn 0.20, block 0.35, W = 30 frames, idle TTL 24h) changed by opts.
 func NewDrift(opts ...DriftOption) (*Drift, error) {
-	cfg := driftConfig{lanes: make(map[schemas.Lane]*driftLimits, len(schemas.Lanes)), idleTTL: 24 * time.Hour}
-	for _, l := range schemas.Lanes {
-		cfg.lanes[l] = &driftLimits{alpha: 0.2, warn: 0.20, block: 0.35, window: 30}
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
+	cfg := driftConfig{alpha: 0.2, warn: 0.20, block: 0.35, window: 30, idleTTL: 24 * time.Hour}
+	if err := configure(&cfg, opts, (*driftConfig).validate); err != nil {
 		return nil, err
 	}
-	return &Drift{cfg: cfg, parts: make(map[int32]*driftPart)}, nil
+	return &Drift{cfg: cfg, st: newDriftState(cfg.window)}, nil
 }
 
 // Name returns "drift".
@@ -201,13 +177,10 @@ type cohSlot struct {
 	N   int64   `json:"n"`
 }
 
-// driftPart is one partition's drift state. mu is held for a whole frame,
-// and by Stats and Snapshot.
-type driftPart struct {
-	mu      sync.Mutex
-	lane    schemas.Lane
+// driftState is what Restore replaces whole.
+type driftState struct {
 	frames  int64
-	laneEMA float64
+	laneEMA float64 // over every message of the partition
 	laneN   int64
 	glyphs  map[string]*glyphDrift
 	ring    []cohSlot // the last len(ring) frames; next is the oldest
@@ -215,12 +188,12 @@ type driftPart struct {
 	filled  int
 }
 
-func newDriftPart(lane schemas.Lane, window int) *driftPart {
-	return &driftPart{lane: lane, glyphs: make(map[string]*glyphDrift), ring: make([]cohSlot, window)}
+func newDriftState(window int) driftState {
+	return driftState{glyphs: make(map[string]*glyphDrift), ring: make([]cohSlot, window)}
 }
 
 // recent sums the newest k frames of the ring.
-func (p *driftPart) recent(k int) cohSlot {
+func (p *driftState) recent(k int) cohSlot {
 	var s cohSlot
 	k = min(k, p.filled)
 	for i := 1; i <= k; i++ {
@@ -231,35 +204,28 @@ func (p *driftPart) recent(k int) cohSlot {
 	return s
 }
 
-func (p *driftPart) push(s cohSlot) {
+func (p *driftState) push(s cohSlot) {
 	p.ring[p.next] = s
 	p.next = (p.next + 1) % len(p.ring)
 	p.filled = min(p.filled+1, len(p.ring))
 }
 
-// part returns the state of f's partition, creating it on first use.
-func (p *driftPart) boundLane() schemas.Lane { return p.lane }
-
-// Process scores every live record of f, updates the partition's EMAs and
+// Process scores every live record of f, updates the EMAs and the
 // coherence window, and appends drift_alert events. It checks ctx once,
 // before it changes any state: a frame is applied whole or not at all.
 func (d *Drift) Process(ctx context.Context, f *Frame) error {
-	p, err := partFor(ctx, &d.mu, d.parts, StageDrift, f, func() *driftPart { return newDriftPart(f.Lane, d.cfg.lanes[f.Lane].window) })
-	if err != nil {
+	if err := d.bind.admit(ctx, StageDrift, f); err != nil {
 		return err
 	}
-	lim := d.cfg.lanes[f.Lane]
-	p.mu.Lock()
-	defer p.mu.Unlock()
-
-	base := p.recent(lim.window - 1)
+	p := &d.st
+	base := p.recent(d.cfg.window - 1)
 	var frame cohSlot
 	for i := range f.Records {
 		r := &f.Records[i]
 		if !r.Live() {
 			continue
 		}
-		d.record(f, lim, p, r, base, &frame)
+		d.record(f, p, r, base, &frame)
 	}
 	p.push(frame)
 	p.frames++
@@ -275,7 +241,7 @@ func (d *Drift) Process(ctx context.Context, f *Frame) error {
 }
 
 // record scores one live record.
-func (d *Drift) record(f *Frame, lim *driftLimits, p *driftPart, r *Record, base cohSlot, frame *cohSlot) {
+func (d *Drift) record(f *Frame, p *driftState, r *Record, base cohSlot, frame *cohSlot) {
 	m := r.Msg
 	data := make(schemas.Payload, 8)
 	var reasons []string
@@ -293,18 +259,18 @@ func (d *Drift) record(f *Frame, lim *driftLimits, p *driftPart, r *Record, base
 				g = &glyphDrift{}
 				p.glyphs[m.Glyph.ID] = g
 			}
-			g.EMA = emaStep(g.EMA, drift, g.N, lim.alpha)
+			g.EMA = emaStep(g.EMA, drift, g.N, d.cfg.alpha)
 			g.N++
 			g.Seen = m.TS.UnixMicro()
-			p.laneEMA = emaStep(p.laneEMA, drift, p.laneN, lim.alpha)
+			p.laneEMA = emaStep(p.laneEMA, drift, p.laneN, d.cfg.alpha)
 			p.laneN++
 			r.SetScore(ScoreDrift, drift)
 			data["drift"] = drift
 			data["cos"] = cos
 
-			level := levelOf(g.EMA, lim)
+			level := d.levelOf(g.EMA)
 			if level > g.Level {
-				f.Events = append(f.Events, d.alert(f, m, g, level, drift, lim))
+				f.Events = append(f.Events, d.alert(f, m, g, level, drift))
 			}
 			g.Level = level
 			data["level"] = box(level.String())
@@ -337,7 +303,7 @@ func (d *Drift) record(f *Frame, lim *driftLimits, p *driftPart, r *Record, base
 }
 
 // alert builds the drift_alert event for a glyph whose level rose.
-func (d *Drift) alert(f *Frame, m *schemas.MatrizMessage, g *glyphDrift, level DriftLevel, drift float64, lim *driftLimits) schemas.Event {
+func (d *Drift) alert(f *Frame, m *schemas.MatrizMessage, g *glyphDrift, level DriftLevel, drift float64) schemas.Event {
 	d.alerts.Add(1)
 	return schemas.Event{
 		ID:      DerivedID(m.MsgID, StageDrift, string(schemas.EventDriftAlert), level.String()),
@@ -352,8 +318,8 @@ func (d *Drift) alert(f *Frame, m *schemas.MatrizMessage, g *glyphDrift, level D
 			"previous":  g.Level.String(),
 			"ema":       g.EMA,
 			"drift":     drift,
-			"warn":      lim.warn,
-			"block":     lim.block,
+			"warn":      d.cfg.warn,
+			"block":     d.cfg.block,
 			"glyph":     m.Glyph.ID,
 			"partition": int64(f.Partition),
 		},
@@ -369,11 +335,11 @@ func emaStep(ema, x float64, n int64, alpha float64) float64 {
 	return alpha*x + (1-alpha)*ema
 }
 
-func levelOf(ema float64, lim *driftLimits) DriftLevel {
+func (d *Drift) levelOf(ema float64) DriftLevel {
 	switch {
-	case ema >= lim.block:
+	case ema >= d.cfg.block:
 		return DriftBlock
-	case ema >= lim.warn:
+	case ema >= d.cfg.warn:
 		return DriftWarn
 	}
 	return DriftNone
@@ -416,11 +382,14 @@ func constraintSatisfaction(r *Record) (float64, error) {
 }
 
 // DriftStats are one partition's drift figures for the runtime's gauges
-// (lukhas_drift_ema, lukhas_coherence).
+// (lukhas_drift_ema, lukhas_coherence); PoolDriftStats folds a lane's
+// partitions into one.
 type DriftStats struct {
+	// Lane is the lane the instance works, empty before its first frame;
+	// Partition that of the last frame it processed (-1 for a pool).
 	Lane      schemas.Lane
 	Partition int32
-	// EMA is the lane-level drift EMA of this partition's messages.
+	// EMA is the drift EMA over all of the partition's messages.
 	EMA float64
 	// Samples counts the valid intent/action pairs folded into EMA.
 	Samples int64
@@ -433,40 +402,34 @@ type DriftStats struct {
 	Glyphs, Warn, Block int
 }
 
-// Stats returns the figures of every partition, ordered by partition.
-func (d *Drift) Stats() []DriftStats {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]DriftStats, 0, len(d.parts))
-	for id, p := range d.parts {
-		p.mu.Lock()
-		s := DriftStats{Lane: p.lane, Partition: id, EMA: p.laneEMA, Samples: p.laneN, Glyphs: len(p.glyphs)}
-		w := p.recent(len(p.ring))
-		if w.N > 0 {
-			s.Coherence, s.CoherenceSamples = w.Sum/float64(w.N), w.N
-		}
-		for _, g := range p.glyphs {
-			switch g.Level {
-			case DriftWarn:
-				s.Warn++
-			case DriftBlock:
-				s.Block++
-			}
-		}
-		p.mu.Unlock()
-		out = append(out, s)
+// Stats returns this partition's figures. It takes no lock: the runtime
+// reads it on the partition's goroutine, between frames.
+func (d *Drift) Stats() DriftStats {
+	p := &d.st
+	s := DriftStats{Lane: d.bind.lane, Partition: d.bind.partition, EMA: p.laneEMA, Samples: p.laneN, Glyphs: len(p.glyphs)}
+	w := p.recent(len(p.ring))
+	if w.N > 0 {
+		s.Coherence, s.CoherenceSamples = w.Sum/float64(w.N), w.N
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
-	return out
+	for _, g := range p.glyphs {
+		switch g.Level {
+		case DriftWarn:
+			s.Warn++
+		case DriftBlock:
+			s.Block++
+		}
+	}
+	return s
 }
 
-// LaneStats folds the partitions of lane into one figure: EMA weighted by
-// each partition's samples, coherence pooled over every partition's
-// window, counts summed. Partition is -1.
-func (d *Drift) LaneStats(lane schemas.Lane) DriftStats {
+// PoolDriftStats folds the partitions of lane into one figure: EMA weighted
+// by each partition's samples, coherence pooled over every partition's
+// window, counts summed, Partition -1. Figures of another lane (or of an
+// instance that has seen no frame) are left out.
+func PoolDriftStats(lane schemas.Lane, parts []DriftStats) DriftStats {
 	agg := DriftStats{Lane: lane, Partition: -1}
 	var emaSum, cohSum float64
-	for _, s := range d.Stats() {
+	for _, s := range parts {
 		if s.Lane != lane {
 			continue
 		}
@@ -491,9 +454,8 @@ func (d *Drift) LaneStats(lane schemas.Lane) DriftStats {
 // since it was made (not restored from snapshots: a process-local counter).
 func (d *Drift) Alerts() uint64 { return d.alerts.Load() }
 
-// driftSnapshot is the JSON form of one partition's state.
+// driftSnapshot is the state in a snapshot.
 type driftSnapshot struct {
-	V       int                   `json:"v"`
 	Lane    schemas.Lane          `json:"lane"`
 	Frames  int64                 `json:"frames"`
 	LaneEMA float64               `json:"lane_ema"`
@@ -502,18 +464,14 @@ type driftSnapshot struct {
 	Window  []cohSlot             `json:"window"` // oldest first
 }
 
-// Snapshot returns partition's state as JSON. A partition with no state
-// gives nil, which Restore accepts as "start empty".
-func (d *Drift) Snapshot(partition int32) ([]byte, error) {
-	d.mu.Lock()
-	p, ok := d.parts[partition]
-	d.mu.Unlock()
-	if !ok {
+// Snapshot returns the partition's state, or nil before the first frame;
+// Restore accepts nil as "start empty".
+func (d *Drift) Snapshot() ([]byte, error) {
+	if d.bind.lane == "" {
 		return nil, nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := driftSnapshot{V: driftSnapshotV, Lane: p.lane, Frames: p.frames, LaneEMA: p.laneEMA, LaneN: p.laneN,
+	p := &d.st
+	s := driftSnapshot{Lane: d.bind.lane, Frames: p.frames, LaneEMA: p.laneEMA, LaneN: p.laneN,
 		Glyphs: make(map[string]glyphDrift, len(p.glyphs)), Window: make([]cohSlot, 0, p.filled)}
 	for id, g := range p.glyphs {
 		s.Glyphs[id] = *g
@@ -521,38 +479,35 @@ func (d *Drift) Snapshot(partition int32) ([]byte, error) {
 	for i := p.filled; i >= 1; i-- {
 		s.Window = append(s.Window, p.ring[(p.next-i+len(p.ring))%len(p.ring)])
 	}
-	return marshalSnapshot(StageDrift, partition, s)
+	return encodeSnapshot(StageDrift, s)
 }
 
-// Restore replaces partition's state with a snapshot. Empty state resets
-// the partition. A window longer than this lane's W keeps its newest
-// frames.
-func (d *Drift) Restore(partition int32, state []byte) error {
+// Restore replaces the partition's state with a snapshot (either format),
+// or resets it when state is empty. A window longer than W keeps its
+// newest frames. A refused snapshot changes nothing.
+func (d *Drift) Restore(state []byte) error {
 	if len(state) == 0 {
-		d.Forget(partition)
+		d.bind.lane, d.st = "", newDriftState(d.cfg.window)
 		return nil
 	}
 	var s driftSnapshot
-	if err := unmarshalSnapshot(StageDrift, partition, state, &s); err != nil {
+	if err := decodeSnapshot(StageDrift, state, &s); err != nil {
 		return err
 	}
-	bad := func(what string, v any) error {
-		return snapshotError(StageDrift, partition, fmt.Sprintf("%s = %v", what, v))
-	}
-	if s.V != driftSnapshotV {
-		return bad("version", s.V)
+	bad := func(what string, v any, want string) error {
+		return restoreError(StageDrift, fmt.Sprintf("%s %v", what, v), want)
 	}
 	if !s.Lane.Valid() {
-		return bad("lane", s.Lane)
+		return bad("lane", fmt.Sprintf("%q", s.Lane), "experimental, candidate or prod")
 	}
 	if s.Frames < 0 || s.LaneN < 0 || !inDriftRange(s.LaneEMA) {
-		return bad("lane figures", fmt.Sprintf("frames %d samples %d ema %v", s.Frames, s.LaneN, s.LaneEMA))
+		return bad("lane figures", fmt.Sprintf("frames %d samples %d ema %v", s.Frames, s.LaneN, s.LaneEMA), "counts >= 0 and an EMA in [0, 2]")
 	}
-	p := newDriftPart(s.Lane, d.cfg.lanes[s.Lane].window)
+	p := newDriftState(d.cfg.window)
 	p.frames, p.laneEMA, p.laneN = s.Frames, s.LaneEMA, s.LaneN
 	for id, g := range s.Glyphs {
 		if g.N < 1 || !inDriftRange(g.EMA) || g.Level < DriftNone || g.Level > DriftBlock {
-			return bad("glyph "+id, fmt.Sprintf("%+v", g))
+			return bad("glyph "+id, fmt.Sprintf("%+v", g), "n >= 1, an EMA in [0, 2] and a level 0..2")
 		}
 		p.glyphs[id] = &g
 	}
@@ -562,21 +517,12 @@ func (d *Drift) Restore(partition int32, state []byte) error {
 	}
 	for _, e := range w {
 		if e.N < 0 || e.Sum < -float64(e.N) || e.Sum > float64(e.N) {
-			return bad("window slot", fmt.Sprintf("%+v", e))
+			return bad("window slot", fmt.Sprintf("%+v", e), "n >= 0 and |sum| <= n")
 		}
 		p.push(e)
 	}
-	d.mu.Lock()
-	d.parts[partition] = p
-	d.mu.Unlock()
+	d.bind.lane, d.st = s.Lane, p
 	return nil
 }
 
 func inDriftRange(x float64) bool { return x >= 0 && x <= 2 }
-
-// Forget drops partition's state.
-func (d *Drift) Forget(partition int32) {
-	d.mu.Lock()
-	delete(d.parts, partition)
-	d.mu.Unlock()
-}

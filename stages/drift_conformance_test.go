@@ -9,13 +9,14 @@ import (
 )
 
 func TestDriftConformance(t *testing.T) {
-	stagetest.RunStage(t, func() stages.Stage {
+	newDrift := func() *stages.Drift {
 		d, err := stages.NewDrift(stages.DriftWindow(3))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return d
-	}, func() []*stages.Frame {
+	}
+	frames := func() []*stages.Frame {
 		var fs []*stages.Frame
 		for seq := range 4 {
 			var ms []*schemas.MatrizMessage
@@ -30,5 +31,7 @@ func TestDriftConformance(t *testing.T) {
 		}
 		fs[1].Records[0].Dropped = true
 		return fs
-	})
+	}
+	stagetest.RunStage(t, func() stages.Stage { return newDrift() }, frames)
+	stagetest.RunStateful(t, func() stages.Stateful { return newDrift() }, frames)
 }

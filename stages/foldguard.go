@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,22 +35,25 @@ import (
 // circuit_break). Time is the frames' event time, never the wall clock, so
 // a replay trips at the same messages.
 //
-// State is the breaker per partition (Snapshot/Restore as JSON). Counters
-// for metrics (Breaks, refused writes) are process-local.
+// A FoldGuard is one partition's breaker (make one per partition, see
+// Factory; it works one lane, see ErrPartitionLane). Snapshot and Restore
+// write and read it in the snapshot encoding (snapshot.go); the state is
+//
+//	{"lane":"candidate","state":1,"open_until_ns":<Unix ns>,"last_used":8,"trips":1}
+//
+// with state 0 closed, 1 open, 2 half-open, and open_until_ns 0 when the
+// breaker never opened. Counters for metrics (Breaks, Refused) are
+// process-local.
 type FoldGuard struct {
 	cfg     foldConfig
-	mu      sync.Mutex
-	parts   map[int32]*foldPart
+	bind    laneBinding
+	st      foldState
 	breaks  atomic.Uint64
 	refused atomic.Uint64
 }
 
 // StageFoldGuard names the fold-guard stage on its crumbs, events and state.
 const StageFoldGuard = "fold-guard"
-
-const (
-	foldSnapshotV = 1
-)
 
 // BreakerState is a circuit breaker's state.
 type BreakerState int
@@ -76,139 +77,102 @@ func (s BreakerState) String() string {
 	return fmt.Sprintf("BreakerState(%d)", int(s))
 }
 
-type foldLimits struct {
-	maxFanout int64
-	maxDepth  int64
-	budget    int64
-	cooldown  time.Duration
-}
-
 type foldConfig struct {
-	lanes  map[schemas.Lane]*foldLimits
-	topics map[string]bool
-	err    error
-}
-
-func (c *foldConfig) keep(err error) {
-	if c.err == nil {
-		c.err = err
-	}
+	maxFanout  int64
+	maxDepth   int64
+	budget     int64
+	cooldown   time.Duration
+	topicNames []string
+	topics     map[string]bool // topicNames, once validated
 }
 
 // FoldOption configures NewFoldGuard.
 type FoldOption func(*foldConfig)
 
 // FoldMaxFanout sets N, the most folds one write may fan out to (default
-// 8), for the named lanes or all lanes.
-func FoldMaxFanout(n int64, lanes ...schemas.Lane) FoldOption {
-	return func(c *foldConfig) {
-		c.keep(setLanes(c.lanes, StageFoldGuard, "FoldMaxFanout", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.maxFanout = n }))
-	}
+// 8).
+func FoldMaxFanout(n int64) FoldOption {
+	return func(c *foldConfig) { c.maxFanout = n }
 }
 
-// FoldMaxDepth sets D, the deepest recursion a write may have (default 4),
-// for the named lanes or all lanes.
-func FoldMaxDepth(d int64, lanes ...schemas.Lane) FoldOption {
-	return func(c *foldConfig) {
-		c.keep(setLanes(c.lanes, StageFoldGuard, "FoldMaxDepth", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.maxDepth = d }))
-	}
+// FoldMaxDepth sets D, the deepest recursion a write may have (default 4).
+func FoldMaxDepth(d int64) FoldOption {
+	return func(c *foldConfig) { c.maxDepth = d }
 }
 
 // FoldBudget sets B, the total fanout of the writes one frame may allow
-// (default 256), for the named lanes or all lanes. It must be at least the
-// max fanout, or a single allowed write could trip the breaker.
-func FoldBudget(b int64, lanes ...schemas.Lane) FoldOption {
-	return func(c *foldConfig) {
-		c.keep(setLanes(c.lanes, StageFoldGuard, "FoldBudget", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.budget = b }))
-	}
+// (default 256). It must be at least the max fanout, or a single allowed
+// write could trip the breaker.
+func FoldBudget(b int64) FoldOption {
+	return func(c *foldConfig) { c.budget = b }
 }
 
 // FoldCooldown sets how long, in event time, the breaker stays open before
-// its half-open probe (default 1s), for the named lanes or all lanes.
-func FoldCooldown(d time.Duration, lanes ...schemas.Lane) FoldOption {
-	return func(c *foldConfig) {
-		c.keep(setLanes(c.lanes, StageFoldGuard, "FoldCooldown", ErrFoldGuardConfig, lanes, func(l *foldLimits) { l.cooldown = d }))
-	}
+// its half-open probe (default 1s).
+func FoldCooldown(d time.Duration) FoldOption {
+	return func(c *foldConfig) { c.cooldown = d }
 }
 
 // FoldTopics replaces the topics whose messages are memory writes (default
 // "memory"). Messages on other topics are writes only when they carry
 // fanout or depth.
 func FoldTopics(topics ...string) FoldOption {
-	return func(c *foldConfig) {
-		c.topics = make(map[string]bool, len(topics))
-		for _, t := range topics {
-			if t == "" {
-				c.keep(&OptionError{Stage: StageFoldGuard, Option: "FoldTopics", Value: `""`, Want: "non-empty topic names", Err: ErrFoldGuardConfig})
-			}
-			c.topics[t] = true
-		}
-	}
+	return func(c *foldConfig) { c.topicNames = topics }
 }
 
 func (c *foldConfig) validate() error {
-	if c.err != nil {
-		return c.err
+	bad := func(option string, v any, want string) error {
+		return &OptionError{Stage: StageFoldGuard, Option: option, Value: v, Want: want, Err: ErrFoldGuardConfig}
 	}
-	for _, lane := range schemas.Lanes {
-		l := c.lanes[lane]
-		switch {
-		case l.maxFanout < 1:
-			return &OptionError{Stage: StageFoldGuard, Option: "FoldMaxFanout", Lane: lane, Value: l.maxFanout, Want: ">= 1", Err: ErrFoldGuardConfig}
-		case l.maxDepth < 0:
-			return &OptionError{Stage: StageFoldGuard, Option: "FoldMaxDepth", Lane: lane, Value: l.maxDepth, Want: ">= 0", Err: ErrFoldGuardConfig}
-		case l.budget < l.maxFanout:
-			return &OptionError{Stage: StageFoldGuard, Option: "FoldBudget", Lane: lane, Value: l.budget, Want: fmt.Sprintf(">= the max fanout (%d)", l.maxFanout), Err: ErrFoldGuardConfig}
-		case l.cooldown < 0:
-			return &OptionError{Stage: StageFoldGuard, Option: "FoldCooldown", Lane: lane, Value: l.cooldown, Want: ">= 0", Err: ErrFoldGuardConfig}
+	switch {
+	case c.maxFanout < 1:
+		return bad("FoldMaxFanout", c.maxFanout, ">= 1")
+	case c.maxDepth < 0:
+		return bad("FoldMaxDepth", c.maxDepth, ">= 0")
+	case c.budget < c.maxFanout:
+		return bad("FoldBudget", c.budget, fmt.Sprintf(">= the max fanout (%d)", c.maxFanout))
+	case c.cooldown < 0:
+		return bad("FoldCooldown", c.cooldown, ">= 0")
+	}
+	c.topics = make(map[string]bool, len(c.topicNames))
+	for _, t := range c.topicNames {
+		if t == "" {
+			return bad("FoldTopics", `""`, "non-empty topic names")
 		}
+		c.topics[t] = true
 	}
 	return nil
 }
 
-// NewFoldGuard returns a fold-guard with the defaults (fanout ≤ 8, depth ≤
-// 4, budget 256 per frame, cool-down 1s, memory topic "memory") changed by
-// opts.
+// NewFoldGuard returns one partition's fold-guard with the defaults
+// (fanout ≤ 8, depth ≤ 4, budget 256 per frame, cool-down 1s, memory topic
+// "memory") changed by opts.
 func NewFoldGuard(opts ...FoldOption) (*FoldGuard, error) {
-	cfg := foldConfig{lanes: make(map[schemas.Lane]*foldLimits, len(schemas.Lanes)), topics: map[string]bool{"memory": true}}
-	for _, l := range schemas.Lanes {
-		cfg.lanes[l] = &foldLimits{maxFanout: 8, maxDepth: 4, budget: 256, cooldown: time.Second}
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
+	cfg := foldConfig{maxFanout: 8, maxDepth: 4, budget: 256, cooldown: time.Second, topicNames: []string{"memory"}}
+	if err := configure(&cfg, opts, (*foldConfig).validate); err != nil {
 		return nil, err
 	}
-	return &FoldGuard{cfg: cfg, parts: make(map[int32]*foldPart)}, nil
+	return &FoldGuard{cfg: cfg}, nil
 }
 
 // Name returns "fold-guard".
 func (g *FoldGuard) Name() string { return StageFoldGuard }
 
-// foldPart is one partition's breaker.
-type foldPart struct {
-	mu        sync.Mutex
-	lane      schemas.Lane
+// foldState is the breaker, what Restore replaces whole.
+type foldState struct {
 	state     BreakerState
 	openUntil time.Time // event time the cool-down ends, when open
 	lastUsed  int64     // budget used by the last frame
 	trips     int64     // how often this partition's breaker tripped
 }
 
-func (p *foldPart) boundLane() schemas.Lane { return p.lane }
-
 // Process applies the limits and the budget to f's memory writes. It checks
 // ctx once, before it changes any state.
 func (g *FoldGuard) Process(ctx context.Context, f *Frame) error {
-	p, err := partFor(ctx, &g.mu, g.parts, StageFoldGuard, f, func() *foldPart { return &foldPart{lane: f.Lane} })
-	if err != nil {
+	if err := g.bind.admit(ctx, StageFoldGuard, f); err != nil {
 		return err
 	}
-	lim := g.cfg.lanes[f.Lane]
-	p.mu.Lock()
-	defer p.mu.Unlock()
-
+	p := &g.st
 	if p.state == BreakerOpen && !f.Start.Before(p.openUntil) {
 		p.state = BreakerHalfOpen
 	}
@@ -219,7 +183,7 @@ func (g *FoldGuard) Process(ctx context.Context, f *Frame) error {
 		if !r.Live() {
 			continue
 		}
-		used = g.record(f, lim, p, r, used)
+		used = g.record(f, p, r, used)
 	}
 	p.lastUsed = used
 	if probe && p.state == BreakerHalfOpen {
@@ -229,7 +193,7 @@ func (g *FoldGuard) Process(ctx context.Context, f *Frame) error {
 }
 
 // record decides one live record and returns the budget used so far.
-func (g *FoldGuard) record(f *Frame, lim *foldLimits, p *foldPart, r *Record, used int64) int64 {
+func (g *FoldGuard) record(f *Frame, p *foldState, r *Record, used int64) int64 {
 	m := r.Msg
 	fv, hasF := recordValue(r, "fanout")
 	dv, hasD := recordValue(r, "depth")
@@ -237,7 +201,7 @@ func (g *FoldGuard) record(f *Frame, lim *foldLimits, p *foldPart, r *Record, us
 		g.crumb(r, schemas.Payload{"memory_write": false})
 		return used
 	}
-	data := schemas.Payload{"memory_write": true, "budget": lim.budget}
+	data := schemas.Payload{"memory_write": true, "budget": g.cfg.budget}
 	if r.Result != nil && !r.Result.OK {
 		data["skipped"] = "refused upstream"
 		g.crumb(r, data)
@@ -250,13 +214,13 @@ func (g *FoldGuard) record(f *Frame, lim *foldLimits, p *foldPart, r *Record, us
 		refuse = err.Error()
 	case p.state == BreakerOpen:
 		refuse = fmt.Sprintf("circuit open until %s", p.openUntil.UTC().Format(time.RFC3339Nano))
-	case fanout > lim.maxFanout:
-		refuse = fmt.Sprintf("fanout %d exceeds %d", fanout, lim.maxFanout)
-	case depth > lim.maxDepth:
-		refuse = fmt.Sprintf("depth %d exceeds %d", depth, lim.maxDepth)
-	case used+fanout > lim.budget:
-		refuse = fmt.Sprintf("frame budget %d exhausted (%d used, write needs %d): circuit open", lim.budget, used, fanout)
-		g.trip(f, lim, p, r, used, fanout)
+	case fanout > g.cfg.maxFanout:
+		refuse = fmt.Sprintf("fanout %d exceeds %d", fanout, g.cfg.maxFanout)
+	case depth > g.cfg.maxDepth:
+		refuse = fmt.Sprintf("depth %d exceeds %d", depth, g.cfg.maxDepth)
+	case used+fanout > g.cfg.budget:
+		refuse = fmt.Sprintf("frame budget %d exhausted (%d used, write needs %d): circuit open", g.cfg.budget, used, fanout)
+		g.trip(f, p, r, used, fanout)
 	}
 	if err == nil {
 		data["fanout"], data["depth"] = fanout, depth
@@ -279,10 +243,10 @@ func (g *FoldGuard) record(f *Frame, lim *foldLimits, p *foldPart, r *Record, us
 }
 
 // trip opens the breaker and emits circuit_break.
-func (g *FoldGuard) trip(f *Frame, lim *foldLimits, p *foldPart, r *Record, used, fanout int64) {
+func (g *FoldGuard) trip(f *Frame, p *foldState, r *Record, used, fanout int64) {
 	from := p.state
 	p.state = BreakerOpen
-	p.openUntil = f.End.Add(lim.cooldown)
+	p.openUntil = f.End.Add(g.cfg.cooldown)
 	p.trips++
 	g.breaks.Add(1)
 	m := r.Msg
@@ -297,11 +261,11 @@ func (g *FoldGuard) trip(f *Frame, lim *foldLimits, p *foldPart, r *Record, used
 		Payload: schemas.Payload{
 			"state":       BreakerOpen.String(),
 			"from":        from.String(),
-			"budget":      lim.budget,
+			"budget":      g.cfg.budget,
 			"used":        used,
 			"fanout":      fanout,
 			"open_until":  p.openUntil.UnixMicro(),
-			"cooldown_ms": lim.cooldown.Milliseconds(),
+			"cooldown_ms": g.cfg.cooldown.Milliseconds(),
 			"partition":   int64(f.Partition),
 			"frame_seq":   f.Seq,
 			"trips":       p.trips,
@@ -353,6 +317,8 @@ func wholeCount(key string, v any) (int64, error) {
 
 // FoldStats are one partition's breaker figures for the runtime's metrics.
 type FoldStats struct {
+	// Lane is the lane the instance works, empty before its first frame;
+	// Partition that of the last frame it processed.
 	Lane      schemas.Lane
 	Partition int32
 	State     BreakerState
@@ -361,21 +327,14 @@ type FoldStats struct {
 	Trips     int64     // how often this partition's breaker tripped (kept in snapshots)
 }
 
-// Stats returns every partition's breaker, ordered by partition.
-func (g *FoldGuard) Stats() []FoldStats {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	out := make([]FoldStats, 0, len(g.parts))
-	for id, p := range g.parts {
-		p.mu.Lock()
-		out = append(out, FoldStats{Lane: p.lane, Partition: id, State: p.state, OpenUntil: p.openUntil, LastUsed: p.lastUsed, Trips: p.trips})
-		p.mu.Unlock()
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
-	return out
+// Stats returns this partition's breaker. It takes no lock: the runtime
+// reads it on the partition's goroutine, between frames.
+func (g *FoldGuard) Stats() FoldStats {
+	p := &g.st
+	return FoldStats{Lane: g.bind.lane, Partition: g.bind.partition, State: p.state, OpenUntil: p.openUntil, LastUsed: p.lastUsed, Trips: p.trips}
 }
 
-// Breaks returns how many times a breaker of this instance tripped since it
+// Breaks returns how many times this instance's breaker tripped since it
 // was made: the source of lukhas_memory_circuit_breaks_total (process-local
 // and monotonic, unlike FoldStats.Trips which follows the partition).
 func (g *FoldGuard) Breaks() uint64 { return g.breaks.Load() }
@@ -383,8 +342,8 @@ func (g *FoldGuard) Breaks() uint64 { return g.breaks.Load() }
 // Refused returns how many memory writes this instance refused.
 func (g *FoldGuard) Refused() uint64 { return g.refused.Load() }
 
+// foldSnapshot is the state in a snapshot.
 type foldSnapshot struct {
-	V         int          `json:"v"`
 	Lane      schemas.Lane `json:"lane"`
 	State     BreakerState `json:"state"`
 	OpenUntil int64        `json:"open_until_ns"` // Unix ns (frame ends are not whole µs); 0 when never opened
@@ -392,56 +351,42 @@ type foldSnapshot struct {
 	Trips     int64        `json:"trips"`
 }
 
-// Snapshot returns partition's breaker as JSON, or nil when it has none.
-func (g *FoldGuard) Snapshot(partition int32) ([]byte, error) {
-	g.mu.Lock()
-	p, ok := g.parts[partition]
-	g.mu.Unlock()
-	if !ok {
+// Snapshot returns the partition's breaker, or nil before the first frame.
+func (g *FoldGuard) Snapshot() ([]byte, error) {
+	if g.bind.lane == "" {
 		return nil, nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := foldSnapshot{V: foldSnapshotV, Lane: p.lane, State: p.state, LastUsed: p.lastUsed, Trips: p.trips}
+	p := &g.st
+	s := foldSnapshot{Lane: g.bind.lane, State: p.state, LastUsed: p.lastUsed, Trips: p.trips}
 	if !p.openUntil.IsZero() {
 		s.OpenUntil = p.openUntil.UnixNano()
 	}
-	return marshalSnapshot(StageFoldGuard, partition, s)
+	return encodeSnapshot(StageFoldGuard, s)
 }
 
-// Restore replaces partition's breaker with a snapshot; empty state resets it.
-func (g *FoldGuard) Restore(partition int32, state []byte) error {
+// Restore replaces the partition's breaker with a snapshot (either format),
+// or resets it when state is empty. A refused snapshot changes nothing.
+func (g *FoldGuard) Restore(state []byte) error {
 	if len(state) == 0 {
-		g.Forget(partition)
+		g.bind.lane, g.st = "", foldState{}
 		return nil
 	}
 	var s foldSnapshot
-	if err := unmarshalSnapshot(StageFoldGuard, partition, state, &s); err != nil {
+	if err := decodeSnapshot(StageFoldGuard, state, &s); err != nil {
 		return err
 	}
 	switch {
-	case s.V != foldSnapshotV:
-		return snapshotError(StageFoldGuard, partition, fmt.Sprintf("version = %d", s.V))
 	case !s.Lane.Valid():
-		return snapshotError(StageFoldGuard, partition, fmt.Sprintf("lane = %q", s.Lane))
+		return restoreError(StageFoldGuard, fmt.Sprintf("lane %q", s.Lane), "experimental, candidate or prod")
 	case s.State < BreakerClosed || s.State > BreakerHalfOpen:
-		return snapshotError(StageFoldGuard, partition, fmt.Sprintf("state = %d", s.State))
+		return restoreError(StageFoldGuard, fmt.Sprintf("breaker state %d", s.State), "0 (closed), 1 (open) or 2 (half-open)")
 	case s.LastUsed < 0 || s.Trips < 0:
-		return snapshotError(StageFoldGuard, partition, fmt.Sprintf("last_used %d trips %d", s.LastUsed, s.Trips))
+		return restoreError(StageFoldGuard, fmt.Sprintf("last_used %d trips %d", s.LastUsed, s.Trips), "counts >= 0")
 	}
-	p := &foldPart{lane: s.Lane, state: s.State, lastUsed: s.LastUsed, trips: s.Trips}
+	p := foldState{state: s.State, lastUsed: s.LastUsed, trips: s.Trips}
 	if s.OpenUntil != 0 {
 		p.openUntil = time.Unix(0, s.OpenUntil).UTC()
 	}
-	g.mu.Lock()
-	g.parts[partition] = p
-	g.mu.Unlock()
+	g.bind.lane, g.st = s.Lane, p
 	return nil
-}
-
-// Forget drops partition's breaker.
-func (g *FoldGuard) Forget(partition int32) {
-	g.mu.Lock()
-	delete(g.parts, partition)
-	g.mu.Unlock()
 }

@@ -9,17 +9,20 @@ import (
 )
 
 func TestFoldGuardConformance(t *testing.T) {
-	stagetest.RunStage(t, func() stages.Stage {
+	newFoldGuard := func() *stages.FoldGuard {
 		g, err := stages.NewFoldGuard(stages.FoldBudget(20))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return g
-	}, func() []*stages.Frame {
+	}
+	// Within budget, past it (the breaker opens), the half-open probe 1.33s
+	// later within budget (it closes), past the budget again.
+	frames := func() []*stages.Frame {
 		var fs []*stages.Frame
-		for seq := range 4 {
+		for seq, writes := range []int{3, 6, 3, 6} {
 			var ms []*schemas.MatrizMessage
-			for i := range 6 {
+			for i := range writes {
 				n := seq*10 + i
 				ms = append(ms, stages.FxMsg(n, stages.FxID(i%3), "memory", schemas.Payload{"fanout": int64(i + 2), "depth": int64(i)}))
 			}
@@ -27,5 +30,7 @@ func TestFoldGuardConformance(t *testing.T) {
 			fs = append(fs, stages.FxFrame(schemas.LaneProd, 1, int64(seq*40), ms...))
 		}
 		return fs
-	})
+	}
+	stagetest.RunStage(t, func() stages.Stage { return newFoldGuard() }, frames)
+	stagetest.RunStateful(t, func() stages.Stateful { return newFoldGuard() }, frames)
 }

@@ -18,11 +18,10 @@ func TestNewFoldGuardRejectsBadOptions(t *testing.T) {
 		option string
 	}{
 		{"fanout zero", FoldMaxFanout(0), "FoldMaxFanout"},
-		{"depth negative", FoldMaxDepth(-1, schemas.LaneProd), "FoldMaxDepth"},
+		{"depth negative", FoldMaxDepth(-1), "FoldMaxDepth"},
 		{"budget below fanout", FoldBudget(4), "FoldBudget"},
 		{"cooldown negative", FoldCooldown(-time.Second), "FoldCooldown"},
 		{"empty topic", FoldTopics("memory", ""), "FoldTopics"},
-		{"unknown lane", FoldBudget(300, "dev"), "FoldBudget"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,7 +156,7 @@ func TestFoldGuardRecursionStorm(t *testing.T) {
 		if allowed > budget {
 			t.Fatalf("frame %d allowed %d folds, budget %d", seq, allowed, budget)
 		}
-		wasOpen := len(before) == 1 && before[0].State == BreakerOpen && f.Start.Before(before[0].OpenUntil)
+		wasOpen := before.State == BreakerOpen && f.Start.Before(before.OpenUntil)
 		if wasOpen {
 			openFrames++
 			if allowed != 0 {
@@ -169,13 +168,13 @@ func TestFoldGuardRecursionStorm(t *testing.T) {
 		if len(breaks) > 1 {
 			t.Fatalf("frame %d emitted %d circuit_break events, want at most one", seq, len(breaks))
 		}
-		states = append(states, g.Stats()[0].State)
+		states = append(states, g.Stats().State)
 	}
 	if trips == 0 || openFrames == 0 {
 		t.Fatalf("the storm never tripped the breaker (trips %d, open frames %d)", trips, openFrames)
 	}
-	if uint64(trips) != g.Breaks() || g.Stats()[0].Trips != int64(trips) {
-		t.Fatalf("Breaks() = %d, Trips = %d, events = %d", g.Breaks(), g.Stats()[0].Trips, trips)
+	if uint64(trips) != g.Breaks() || g.Stats().Trips != int64(trips) {
+		t.Fatalf("Breaks() = %d, Trips = %d, events = %d", g.Breaks(), g.Stats().Trips, trips)
 	}
 	if g.Refused() == 0 {
 		t.Fatal("no write refused during a storm")
@@ -188,7 +187,7 @@ func TestFoldGuardRecursionStorm(t *testing.T) {
 
 func TestFoldGuardBreakerCycle(t *testing.T) {
 	// Budget 10, cool-down 90ms: three open frames, then the probe.
-	g, _ := NewFoldGuard(FoldBudget(10, schemas.LaneProd), FoldCooldown(90*time.Millisecond, schemas.LaneProd))
+	g, _ := NewFoldGuard(FoldBudget(10), FoldCooldown(90*time.Millisecond))
 	write := func(n int, fanout int64) *schemas.MatrizMessage {
 		return fxMsg(n, "g", "memory", schemas.Payload{"fanout": fanout})
 	}
@@ -229,7 +228,7 @@ func TestFoldGuardBreakerCycle(t *testing.T) {
 		if len(breaks) != st.breaks {
 			t.Fatalf("frame %d: %d circuit_break events, want %d", seq, len(breaks), st.breaks)
 		}
-		if got := g.Stats()[0].State; got != st.state {
+		if got := g.Stats().State; got != st.state {
 			t.Fatalf("frame %d: breaker %v, want %v", seq, got, st.state)
 		}
 		for _, e := range breaks {
@@ -265,54 +264,31 @@ func TestFoldGuardOpenReasonAndNilResult(t *testing.T) {
 	}
 }
 
-func TestFoldGuardSnapshotRestore(t *testing.T) {
-	a, _ := NewFoldGuard(FoldBudget(8))
-	storm := fxFrame(schemas.LaneProd, 2, 0, fxMsg(1, "g", "memory", schemas.Payload{"fanout": int64(8)}), fxMsg(2, "g", "memory", nil))
-	if err := a.Process(context.Background(), storm); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := a.Snapshot(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := NewFoldGuard(FoldBudget(8))
-	if err := b.Restore(2, snap); err != nil {
-		t.Fatal(err)
-	}
-	fxEqual(t, "stats after restore", b.Stats(), a.Stats())
-	for seq := int64(1); seq < 40; seq++ {
-		fa := fxFrame(schemas.LaneProd, 2, seq, fxMsg(int(seq)+10, "g", "memory", nil))
-		fb := fxFrame(schemas.LaneProd, 2, seq, fxMsg(int(seq)+10, "g", "memory", nil))
-		_ = a.Process(context.Background(), fa)
-		_ = b.Process(context.Background(), fb)
-		fxEqual(t, "result after restore", fb.Records[0].Result, fa.Records[0].Result)
-	}
-	// Never-opened breaker round-trips a zero OpenUntil.
-	c, _ := NewFoldGuard()
-	_ = c.Process(context.Background(), fxFrame(schemas.LaneProd, 0, 0))
-	s0, _ := c.Snapshot(0)
-	d, _ := NewFoldGuard()
-	if err := d.Restore(0, s0); err != nil {
-		t.Fatal(err)
-	}
-	fxEqual(t, "closed breaker after restore", d.Stats(), c.Stats())
-	if got, _ := d.Snapshot(9); got != nil {
-		t.Fatalf("snapshot of an unknown partition = %s", got)
-	}
-	if err := d.Restore(0, nil); err != nil || len(d.Stats()) != 0 {
-		t.Fatalf("empty restore: %v, stats %v", err, d.Stats())
-	}
+func TestFoldGuardRestoreRejectsBadState(t *testing.T) {
 	for name, bad := range map[string]string{
-		"json":    `[`,
-		"version": `{"v":2,"lane":"prod"}`,
-		"lane":    `{"v":1,"lane":"x"}`,
-		"state":   `{"v":1,"lane":"prod","state":5}`,
-		"counts":  `{"v":1,"lane":"prod","trips":-2}`,
+		"json":          `[`,
+		"another stage": `{"format":2,"stage":"drift","state":{"lane":"prod"}}`,
+		"version":       `{"v":2,"lane":"prod"}`,
+		"lane":          `{"v":1,"lane":"x"}`,
+		"state":         `{"format":2,"stage":"fold-guard","state":{"lane":"prod","state":5}}`,
+		"counts":        `{"v":1,"lane":"prod","trips":-2}`,
 	} {
-		if err := d.Restore(0, []byte(bad)); !errors.Is(err, ErrSnapshot) {
+		g, _ := NewFoldGuard(FoldBudget(8))
+		_ = g.Process(context.Background(), fxFrame(schemas.LaneProd, 0, 0, fxMsg(1, "g", "memory", schemas.Payload{"fanout": int64(8)}), fxMsg(2, "g", "memory", nil)))
+		before, _ := g.Snapshot()
+		if err := g.Restore([]byte(bad)); !errors.Is(err, ErrSnapshot) || !strings.HasPrefix(err.Error(), "fold-guard: restore: found ") {
 			t.Fatalf("%s: Restore(%s) = %v, want ErrSnapshot", name, bad, err)
 		}
+		if after, _ := g.Snapshot(); string(after) != string(before) {
+			t.Fatalf("%s: a refused restore changed the state from %s to %s", name, before, after)
+		}
 	}
+}
+
+func TestFoldGuardRestoresLegacySnapshot(t *testing.T) {
+	restored, _ := NewFoldGuard(FoldBudget(8))
+	twin, _ := NewFoldGuard(FoldBudget(8))
+	checkLegacyRestore(t, StageFoldGuard, restored, twin, legacyFoldFrames, func() {})
 }
 
 func TestFoldGuardLaneErrorsAndStates(t *testing.T) {
@@ -323,10 +299,6 @@ func TestFoldGuardLaneErrorsAndStates(t *testing.T) {
 	}
 	if err := g.Process(context.Background(), fxFrame("qa", 1, 0)); !errors.Is(err, ErrFrameLane) {
 		t.Fatalf("frame without a lane: %v", err)
-	}
-	g.Forget(0)
-	if len(g.Stats()) != 0 {
-		t.Fatal("Forget kept the partition")
 	}
 	fxEqual(t, "states", []string{BreakerClosed.String(), BreakerOpen.String(), BreakerHalfOpen.String(), BreakerState(7).String()},
 		[]string{"closed", "open", "half_open", "BreakerState(7)"})
@@ -346,7 +318,7 @@ func BenchmarkFoldGuard(b *testing.B) {
 	benchFrames(b, g, schemas.LaneProd, msgs)
 }
 
-func TestFoldGuardSkipsDeadRecordsAndOrdersStats(t *testing.T) {
+func TestFoldGuardSkipsDeadRecords(t *testing.T) {
 	g, _ := NewFoldGuard(FoldBudget(8))
 	f := fxFrame(schemas.LaneProd, 3, 0,
 		fxMsg(1, "g", "memory", schemas.Payload{"fanout": int64(8)}),
@@ -362,9 +334,7 @@ func TestFoldGuardSkipsDeadRecordsAndOrdersStats(t *testing.T) {
 			t.Fatalf("record %d is not live but got crumbs %+v", i, f.Records[i].Result.Trace)
 		}
 	}
-	_ = g.Process(context.Background(), fxFrame(schemas.LaneProd, 1, 0))
-	st := g.Stats()
-	if len(st) != 2 || st[0].Partition != 1 || st[1].Partition != 3 || st[1].LastUsed != 0 {
-		t.Fatalf("stats %+v, want partitions 1 and 3 with nothing used", st)
+	if st := g.Stats(); st.Partition != 3 || st.Lane != schemas.LaneProd || st.LastUsed != 0 {
+		t.Fatalf("stats %+v, want partition 3 of prod with nothing used", st)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,20 +62,22 @@ import (
 // outcome is set as the record's Verdict with its reasons. Events and
 // traces use event time (message ts, or the frame end for decisions on
 // waiting actions) and ids derived from the message id.
+//
+// A Guardian decides for one lane, given to NewGuardian because the
+// defaults and rules depend on it, and keeps one partition's waiting
+// actions (make one per partition, see Factory); Approvals and the Executor
+// are shared by every partition's guardian. Snapshot and Restore write and
+// read the waiting actions (guardianstate.go).
 type Guardian struct {
 	cfg    guardConfig
-	rules  map[schemas.Lane][2][]string // constraints for the trace, by lane and ext_actions off/on
-	mu     sync.Mutex
-	parts  map[int32]*guardPart
+	rules  [2][]string // constraints for the trace, with ext_actions off and on
+	bind   laneBinding // bound to cfg.lane from the start
+	st     guardState
 	counts [len(outcomes)]atomic.Uint64
 }
 
 // StageGuardian names the guardian stage on its crumbs, events, traces and state.
 const StageGuardian = "guardian"
-
-const (
-	guardSnapshotV = 1
-)
 
 // outcomes indexes Guardian.counts.
 var outcomes = [...]Outcome{OutcomeAllow, OutcomeDeny, OutcomeDryRun, OutcomePending, OutcomeExecuted}
@@ -92,72 +93,46 @@ const (
 	ActionExpired  = "expired"
 )
 
-type guardLimits struct {
-	maxRisk  float64
-	maxDrift float64
-	dryRun   bool
-	approval map[Priority]bool
-}
-
 type guardConfig struct {
-	lanes       map[schemas.Lane]*guardLimits
+	lane        schemas.Lane
+	maxRisk     float64
+	maxDrift    float64
+	dryRun      bool
+	approvalFor []Priority
+	approval    map[Priority]bool // approvalFor, once validated
 	approvals   Approvals
 	executor    Executor
-	topics      map[string]bool
+	topicNames  []string
+	topics      map[string]bool // topicNames, once validated
 	maxPending  int
 	approvalTTL time.Duration
 	explainBase string
-	err         error
-}
-
-func (c *guardConfig) keep(err error) {
-	if c.err == nil {
-		c.err = err
-	}
 }
 
 // GuardianOption configures NewGuardian.
 type GuardianOption func(*guardConfig)
 
-// GuardianMaxRisk sets max_risk in [0, 1] (default 0.5) for the named
-// lanes or all lanes.
-func GuardianMaxRisk(v float64, lanes ...schemas.Lane) GuardianOption {
-	return func(c *guardConfig) {
-		c.keep(setLanes(c.lanes, StageGuardian, "GuardianMaxRisk", ErrGuardianConfig, lanes, func(l *guardLimits) { l.maxRisk = v }))
-	}
+// GuardianMaxRisk sets max_risk in [0, 1] (default 0.5).
+func GuardianMaxRisk(v float64) GuardianOption {
+	return func(c *guardConfig) { c.maxRisk = v }
 }
 
-// GuardianMaxDrift sets max_drift in [0, 2] (default 0.35) for the named
-// lanes or all lanes.
-func GuardianMaxDrift(v float64, lanes ...schemas.Lane) GuardianOption {
-	return func(c *guardConfig) {
-		c.keep(setLanes(c.lanes, StageGuardian, "GuardianMaxDrift", ErrGuardianConfig, lanes, func(l *guardLimits) { l.maxDrift = v }))
-	}
+// GuardianMaxDrift sets max_drift in [0, 2] (default 0.35).
+func GuardianMaxDrift(v float64) GuardianOption {
+	return func(c *guardConfig) { c.maxDrift = v }
 }
 
-// GuardianDryRun turns dry-run on or off for the named lanes or all lanes.
-// Defaults: on in experimental and candidate, off in prod. Experimental
-// cannot be turned off: NewGuardian refuses it.
-func GuardianDryRun(on bool, lanes ...schemas.Lane) GuardianOption {
-	return func(c *guardConfig) {
-		c.keep(setLanes(c.lanes, StageGuardian, "GuardianDryRun", ErrGuardianConfig, lanes, func(l *guardLimits) { l.dryRun = on }))
-	}
+// GuardianDryRun turns dry-run on or off. Defaults: on in experimental and
+// candidate, off in prod. Experimental cannot be turned off: NewGuardian
+// refuses it.
+func GuardianDryRun(on bool) GuardianOption {
+	return func(c *guardConfig) { c.dryRun = on }
 }
 
 // GuardianRequireApproval sets the priorities whose actions need a human
-// approval before they execute (default P0), for the named lanes or all
-// lanes. An empty list needs none.
-func GuardianRequireApproval(prios []Priority, lanes ...schemas.Lane) GuardianOption {
-	return func(c *guardConfig) {
-		set := make(map[Priority]bool, len(prios))
-		for _, p := range prios {
-			if _, err := ParsePriority(string(p)); err != nil {
-				c.keep(&OptionError{Stage: StageGuardian, Option: "GuardianRequireApproval", Value: string(p), Want: "P0, P1, P2 or P3", Err: ErrGuardianConfig})
-			}
-			set[p] = true
-		}
-		c.keep(setLanes(c.lanes, StageGuardian, "GuardianRequireApproval", ErrGuardianConfig, lanes, func(l *guardLimits) { l.approval = set }))
-	}
+// approval before they execute (default P0). An empty list needs none.
+func GuardianRequireApproval(prios []Priority) GuardianOption {
+	return func(c *guardConfig) { c.approvalFor = prios }
 }
 
 // GuardianApprovals sets where approvals come from (default: an empty
@@ -175,15 +150,7 @@ func GuardianExecutor(e Executor) GuardianOption {
 // GuardianActionTopics replaces the topics whose messages are action
 // requests (default "action").
 func GuardianActionTopics(topics ...string) GuardianOption {
-	return func(c *guardConfig) {
-		c.topics = make(map[string]bool, len(topics))
-		for _, t := range topics {
-			if t == "" {
-				c.keep(&OptionError{Stage: StageGuardian, Option: "GuardianActionTopics", Value: `""`, Want: "non-empty topic names", Err: ErrGuardianConfig})
-			}
-			c.topics[t] = true
-		}
-	}
+	return func(c *guardConfig) { c.topicNames = topics }
 }
 
 // GuardianMaxPending bounds the actions one partition keeps waiting for
@@ -206,80 +173,87 @@ func GuardianExplanationBase(prefix string) GuardianOption {
 }
 
 func (c *guardConfig) validate() error {
-	if c.err != nil {
-		return c.err
-	}
-	bad := func(option string, lane schemas.Lane, v any, want string) error {
-		return &OptionError{Stage: StageGuardian, Option: option, Lane: lane, Value: v, Want: want, Err: ErrGuardianConfig}
-	}
-	for _, lane := range schemas.Lanes {
-		l := c.lanes[lane]
-		switch {
-		case !(l.maxRisk >= 0 && l.maxRisk <= 1):
-			return bad("GuardianMaxRisk", lane, l.maxRisk, "a number in [0, 1]")
-		case !(l.maxDrift >= 0 && l.maxDrift <= 2):
-			return bad("GuardianMaxDrift", lane, l.maxDrift, "a number in [0, 2]")
-		case lane == schemas.LaneExperimental && !l.dryRun:
-			return bad("GuardianDryRun", lane, false, "true: the experimental lane always runs dry")
-		}
+	bad := func(option string, v any, want string) error {
+		return &OptionError{Stage: StageGuardian, Option: option, Value: v, Want: want, Err: ErrGuardianConfig}
 	}
 	switch {
+	case !c.lane.Valid():
+		return bad("lane", string(c.lane), "experimental, candidate or prod")
+	case !(c.maxRisk >= 0 && c.maxRisk <= 1):
+		return bad("GuardianMaxRisk", c.maxRisk, "a number in [0, 1]")
+	case !(c.maxDrift >= 0 && c.maxDrift <= 2):
+		return bad("GuardianMaxDrift", c.maxDrift, "a number in [0, 2]")
+	case c.lane == schemas.LaneExperimental && !c.dryRun:
+		return &OptionError{Stage: StageGuardian, Option: "GuardianDryRun", Lane: c.lane, Value: false, Want: "true: the experimental lane always runs dry", Err: ErrGuardianConfig}
 	case c.approvals == nil:
-		return bad("GuardianApprovals", "", nil, "a non-nil Approvals")
+		return bad("GuardianApprovals", nil, "a non-nil Approvals")
 	case c.executor == nil:
-		return bad("GuardianExecutor", "", nil, "a non-nil Executor")
+		return bad("GuardianExecutor", nil, "a non-nil Executor")
 	case c.maxPending < 1:
-		return bad("GuardianMaxPending", "", c.maxPending, ">= 1")
+		return bad("GuardianMaxPending", c.maxPending, ">= 1")
 	case c.approvalTTL <= 0:
-		return bad("GuardianApprovalTTL", "", c.approvalTTL, "> 0")
+		return bad("GuardianApprovalTTL", c.approvalTTL, "> 0")
 	case c.explainBase == "":
-		return bad("GuardianExplanationBase", "", `""`, "a non-empty prefix")
+		return bad("GuardianExplanationBase", `""`, "a non-empty prefix")
+	}
+	c.approval = make(map[Priority]bool, len(c.approvalFor))
+	for _, p := range c.approvalFor {
+		if _, err := ParsePriority(string(p)); err != nil {
+			return bad("GuardianRequireApproval", string(p), "P0, P1, P2 or P3")
+		}
+		c.approval[p] = true
+	}
+	c.topics = make(map[string]bool, len(c.topicNames))
+	for _, t := range c.topicNames {
+		if t == "" {
+			return bad("GuardianActionTopics", `""`, "non-empty topic names")
+		}
+		c.topics[t] = true
 	}
 	return nil
 }
 
-// NewGuardian returns a guardian with the defaults (max_risk 0.5,
-// max_drift 0.35, dry-run in experimental and candidate, approval for P0,
-// nothing approved, RecordOnly executor, action topic "action", 10000
-// pending per partition, approval TTL 24h) changed by opts.
-func NewGuardian(opts ...GuardianOption) (*Guardian, error) {
+// NewGuardian returns one partition's guardian for lane, with the defaults
+// (max_risk 0.5, max_drift 0.35, dry-run unless lane is prod, approval for
+// P0, nothing approved, RecordOnly executor, action topic "action", 10000
+// pending, approval TTL 24h) changed by opts. A lane that is not one of the
+// three is an *OptionError for option "lane".
+func NewGuardian(lane schemas.Lane, opts ...GuardianOption) (*Guardian, error) {
 	cfg := guardConfig{
-		lanes:       make(map[schemas.Lane]*guardLimits, len(schemas.Lanes)),
+		lane:        lane,
+		maxRisk:     0.5,
+		maxDrift:    0.35,
+		dryRun:      lane != schemas.LaneProd,
+		approvalFor: []Priority{P0},
 		approvals:   &ApprovalSet{},
 		executor:    RecordOnly{},
-		topics:      map[string]bool{"action": true},
+		topicNames:  []string{"action"},
 		maxPending:  10_000,
 		approvalTTL: 24 * time.Hour,
 		explainBase: "matriz://traces/",
 	}
-	for _, l := range schemas.Lanes {
-		cfg.lanes[l] = &guardLimits{maxRisk: 0.5, maxDrift: 0.35, dryRun: l != schemas.LaneProd, approval: map[Priority]bool{P0: true}}
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
+	if err := configure(&cfg, opts, (*guardConfig).validate); err != nil {
 		return nil, err
 	}
-	g := &Guardian{cfg: cfg, parts: make(map[int32]*guardPart), rules: make(map[schemas.Lane][2][]string, len(schemas.Lanes))}
-	for _, l := range schemas.Lanes {
-		g.rules[l] = [2][]string{constraints(cfg.lanes[l], false), constraints(cfg.lanes[l], true)}
-	}
-	return g, nil
+	return &Guardian{
+		cfg:   cfg,
+		rules: [2][]string{cfg.constraints(false), cfg.constraints(true)},
+		bind:  laneBinding{lane: lane},
+		st:    newGuardState(),
+	}, nil
 }
 
 // Name returns "guardian".
 func (g *Guardian) Name() string { return StageGuardian }
 
-// guardPart is one partition's actions waiting for approval, in arrival order.
-type guardPart struct {
-	mu      sync.Mutex
-	lane    schemas.Lane
+// guardState is the partition's actions waiting for approval, in arrival
+// order: what Restore replaces whole.
+type guardState struct {
 	pending []*pendingAction
 	ids     map[string]bool
 }
 
-func (p *guardPart) boundLane() schemas.Lane { return p.lane }
+func newGuardState() guardState { return guardState{ids: make(map[string]bool)} }
 
 // Process first settles the partition's waiting actions (approved ones
 // execute, stale ones expire), then decides every live record of f.
@@ -290,15 +264,12 @@ func (p *guardPart) boundLane() schemas.Lane { return p.lane }
 // waiting actions are kept by id, so deciding a message twice keeps one,
 // and an executor sees the same action id again and can recognise it.
 func (g *Guardian) Process(ctx context.Context, f *Frame) error {
-	p, err := partFor(ctx, &g.mu, g.parts, StageGuardian, f, func() *guardPart { return &guardPart{lane: f.Lane, ids: make(map[string]bool)} })
-	if err != nil {
+	if err := g.bind.admit(ctx, StageGuardian, f); err != nil {
 		return err
 	}
-	lim := g.cfg.lanes[f.Lane]
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p := &g.st
 	done := make(map[string]bool) // actions executed in this frame
-	if err := g.settle(ctx, f, lim, p, done); err != nil {
+	if err := g.settle(ctx, f, p, done); err != nil {
 		return err
 	}
 	for i := range f.Records {
@@ -306,7 +277,7 @@ func (g *Guardian) Process(ctx context.Context, f *Frame) error {
 		if !r.Live() {
 			continue
 		}
-		if err := g.decide(ctx, f, lim, p, r, done); err != nil {
+		if err := g.decide(ctx, f, p, r, done); err != nil {
 			return err
 		}
 	}
@@ -334,7 +305,7 @@ func (d *decision) refuse(format string, args ...any) {
 }
 
 // decide applies the policies and the action flow to one live record.
-func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, r *Record, done map[string]bool) error {
+func (g *Guardian) decide(ctx context.Context, f *Frame, p *guardState, r *Record, done map[string]bool) error {
 	m := r.Msg
 	d := &decision{msgID: m.MsgID, glyphID: m.Glyph.ID, ts: m.TS, inputs: make(schemas.Payload, 8)}
 	d.inputs["topic"] = m.Topic
@@ -351,8 +322,8 @@ func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 	switch {
 	case err != nil:
 		d.refuse("%v", err)
-	case risk > lim.maxRisk:
-		d.refuse("risk %v exceeds max_risk %v", risk, lim.maxRisk)
+	case risk > g.cfg.maxRisk:
+		d.refuse("risk %v exceeds max_risk %v", risk, g.cfg.maxRisk)
 	}
 	class, declared, err := decisionRiskClass(r, risk)
 	d.riskClass = class
@@ -364,8 +335,8 @@ func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 	}
 	if ema, ok := r.Score(ScoreDriftEMA); ok {
 		d.inputs["drift_ema"] = ema
-		if ema > lim.maxDrift {
-			d.refuse("drift EMA %v exceeds max_drift %v", ema, lim.maxDrift)
+		if ema > g.cfg.maxDrift {
+			d.refuse("drift EMA %v exceeds max_drift %v", ema, g.cfg.maxDrift)
 		}
 	}
 	a, err := g.actionRequest(r, f.Lane)
@@ -387,7 +358,7 @@ func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 	case a == nil:
 		d.outcome = OutcomeAllow
 	default:
-		if err := g.actionFlow(ctx, f, lim, p, d, done); err != nil {
+		if err := g.actionFlow(ctx, f, p, d, done); err != nil {
 			return err
 		}
 	}
@@ -415,10 +386,10 @@ func (g *Guardian) decide(ctx context.Context, f *Frame, lim *guardLimits, p *gu
 
 // actionFlow takes an action that passed the policies through preview,
 // approval and execution, and sets d's outcome.
-func (g *Guardian) actionFlow(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, d *decision, done map[string]bool) error {
+func (g *Guardian) actionFlow(ctx context.Context, f *Frame, p *guardState, d *decision, done map[string]bool) error {
 	a := d.action
-	needs := lim.approval[a.Priority]
-	live := !lim.dryRun && f.Flags.ExtActions
+	needs := g.cfg.approval[a.Priority]
+	live := !g.cfg.dryRun && f.Flags.ExtActions
 	approved := live && needs && g.cfg.approvals.Approved(a.ID)
 	waits := live && needs && !approved
 	if waits && !p.ids[a.ID] && len(p.pending) >= g.cfg.maxPending {
@@ -426,9 +397,9 @@ func (g *Guardian) actionFlow(ctx context.Context, f *Frame, lim *guardLimits, p
 		d.refuse("%d actions already await approval in partition %d", len(p.pending), f.Partition)
 		return nil
 	}
-	f.Actions = append(f.Actions, g.actionEvent(f, a, ActionPreview, d.ts, schemas.Payload{"dry_run": lim.dryRun, "approval_required": needs}))
+	f.Actions = append(f.Actions, g.actionEvent(f, a, ActionPreview, d.ts, schemas.Payload{"dry_run": g.cfg.dryRun, "approval_required": needs}))
 	switch {
-	case lim.dryRun:
+	case g.cfg.dryRun:
 		d.outcome = OutcomeDryRun
 		d.refuse("the %s lane runs dry", f.Lane)
 	case !f.Flags.ExtActions:
@@ -483,14 +454,14 @@ func (g *Guardian) execute(ctx context.Context, f *Frame, d *decision, ts time.T
 
 // settle executes waiting actions that are now approved and expires those
 // past their deadline. Each settled action gets its own decision.
-func (g *Guardian) settle(ctx context.Context, f *Frame, lim *guardLimits, p *guardPart, done map[string]bool) error {
+func (g *Guardian) settle(ctx context.Context, f *Frame, p *guardState, done map[string]bool) error {
 	if len(p.pending) == 0 {
 		return nil
 	}
 	keep := make([]*pendingAction, 0, len(p.pending))
 	for i, pa := range p.pending {
 		expired := !f.Start.Before(pa.Deadline)
-		if !expired && !(!lim.dryRun && f.Flags.ExtActions && g.cfg.approvals.Approved(pa.ID)) {
+		if !expired && !(!g.cfg.dryRun && f.Flags.ExtActions && g.cfg.approvals.Approved(pa.ID)) {
 			keep = append(keep, pa)
 			continue
 		}
@@ -580,19 +551,19 @@ func (g *Guardian) emit(f *Frame, d *decision, crumb schemas.Crumb) {
 }
 
 // constraints lists the policies in force, for the trace.
-func constraints(lim *guardLimits, extActions bool) []string {
+func (c *guardConfig) constraints(extActions bool) []string {
 	var prios []string
 	for _, p := range []Priority{P0, P1, P2, P3} {
-		if lim.approval[p] {
+		if c.approval[p] {
 			prios = append(prios, string(p))
 		}
 	}
 	return []string{
-		fmt.Sprintf("max_risk=%v", lim.maxRisk),
-		fmt.Sprintf("max_drift=%v", lim.maxDrift),
+		fmt.Sprintf("max_risk=%v", c.maxRisk),
+		fmt.Sprintf("max_drift=%v", c.maxDrift),
 		"consent=granted|true|yes",
 		"purpose=required",
-		fmt.Sprintf("dry_run=%v", lim.dryRun),
+		fmt.Sprintf("dry_run=%v", c.dryRun),
 		"approval=" + strings.Join(prios, "|"),
 		fmt.Sprintf("ext_actions=%v", extActions),
 	}
@@ -604,7 +575,7 @@ func (g *Guardian) traceRules(f *Frame) []string {
 	if f.Flags.ExtActions {
 		ext = 1
 	}
-	return append([]string(nil), g.rules[f.Lane][ext]...)
+	return append([]string(nil), g.rules[ext]...)
 }
 
 // actionEvent is an action event with status for the actions topic.
@@ -769,39 +740,26 @@ type GuardianStats struct {
 	// Decisions counts this instance's decisions by outcome since it was
 	// made (lukhas_guardian_decisions_total{outcome}).
 	Decisions map[Outcome]uint64
-	// Pending is how many actions wait for approval, over all partitions.
+	// Pending is how many of the partition's actions wait for approval.
 	Pending int
 }
 
-// Stats returns the decision counts and the number of waiting actions.
+// Stats returns the decision counts and the number of waiting actions. It
+// takes no lock: the runtime reads it on the partition's goroutine, between
+// frames.
 func (g *Guardian) Stats() GuardianStats {
-	s := GuardianStats{Decisions: make(map[Outcome]uint64, len(outcomes))}
+	s := GuardianStats{Decisions: make(map[Outcome]uint64, len(outcomes)), Pending: len(g.st.pending)}
 	for i, o := range outcomes {
 		s.Decisions[o] = g.counts[i].Load()
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, p := range g.parts {
-		p.mu.Lock()
-		s.Pending += len(p.pending)
-		p.mu.Unlock()
 	}
 	return s
 }
 
-// Pending returns the actions of partition waiting for approval, oldest
+// Pending returns the partition's actions waiting for approval, oldest
 // first (for `matriz actions` and for tests).
-func (g *Guardian) Pending(partition int32) []Action {
-	g.mu.Lock()
-	p, ok := g.parts[partition]
-	g.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]Action, len(p.pending))
-	for i, pa := range p.pending {
+func (g *Guardian) Pending() []Action {
+	out := make([]Action, len(g.st.pending))
+	for i, pa := range g.st.pending {
 		out[i] = pa.Action
 	}
 	return out

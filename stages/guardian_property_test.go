@@ -16,16 +16,17 @@ import (
 // EMAs, lane mismatches, upstream refusals, EXT_ACTIONS_ENABLED per frame
 // and approvals given at random between frames — no action executes
 // without consent, none in experimental, none in prod at P0 without an
-// approval, none with the kill switch off, none twice.
+// approval, none with the kill switch off, none twice. Each lane has its
+// guardian, as each lane has its chain.
 func TestGuardianPropertyNoUnsafeExecution(t *testing.T) {
 	configs := []struct {
 		name string
-		opts []GuardianOption
+		opts map[schemas.Lane][]GuardianOption
 	}{
 		{"defaults", nil},
-		{"candidate live, P0 and P1 approved in prod", []GuardianOption{
-			GuardianDryRun(false, schemas.LaneCandidate),
-			GuardianRequireApproval([]Priority{P0, P1}, schemas.LaneProd),
+		{"candidate live, P0 and P1 approved in prod", map[schemas.Lane][]GuardianOption{
+			schemas.LaneCandidate: {GuardianDryRun(false)},
+			schemas.LaneProd:      {GuardianRequireApproval([]Priority{P0, P1})},
 		}},
 	}
 	for ci, cfg := range configs {
@@ -43,7 +44,7 @@ type msgFacts struct {
 	lane     schemas.Lane
 }
 
-func guardianProperty(t *testing.T, seed uint64, opts []GuardianOption) {
+func guardianProperty(t *testing.T, seed uint64, opts map[schemas.Lane][]GuardianOption) {
 	const messages, perFrame = 10_000, 50
 	rng := rand.New(rand.NewPCG(2026, 10_000+seed))
 	approvals := NewApprovalSet()
@@ -75,9 +76,13 @@ func guardianProperty(t *testing.T, seed uint64, opts []GuardianOption) {
 		executed[a.ID] = true
 		return nil
 	})
-	g, err := NewGuardian(append(opts, GuardianExecutor(ex), GuardianApprovals(approvals))...)
-	if err != nil {
-		t.Fatal(err)
+	guardians := map[schemas.Lane]*Guardian{}
+	for _, lane := range schemas.Lanes {
+		g, err := NewGuardian(lane, append(opts[lane], GuardianExecutor(ex), GuardianApprovals(approvals))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		guardians[lane] = g
 	}
 
 	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
@@ -149,7 +154,7 @@ func guardianProperty(t *testing.T, seed uint64, opts []GuardianOption) {
 			facts[DerivedID(m.MsgID, "guardian", "action")] = msgFacts{consent: consent, priority: prio, lane: lane}
 		}
 		before := len(executed)
-		if err := g.Process(context.Background(), f); err != nil {
+		if err := guardians[lane].Process(context.Background(), f); err != nil {
 			t.Fatal(err)
 		}
 		immediate := 0
@@ -188,8 +193,12 @@ func guardianProperty(t *testing.T, seed uint64, opts []GuardianOption) {
 	if len(violations) > 0 {
 		t.Fatalf("%d unsafe executions, first: %s", len(violations), violations[0])
 	}
+	waiting := 0
+	for _, g := range guardians {
+		waiting += g.Stats().Pending
+	}
 	t.Logf("%d messages: outcomes %v; %d executions (%d after a later approval); %d still waiting",
-		n, counts, len(executed), settled, g.Stats().Pending)
+		n, counts, len(executed), settled, waiting)
 	for _, o := range outcomes {
 		if counts[o] == 0 {
 			t.Fatalf("no %s outcome: the property was not exercised (%v)", o, counts)

@@ -42,34 +42,41 @@ func gMsg(n int, topic string, p schemas.Payload) *schemas.MatrizMessage {
 func TestNewGuardianRejectsBadOptions(t *testing.T) {
 	cases := []struct {
 		name   string
+		lane   schemas.Lane
 		opt    GuardianOption
 		option string
 	}{
-		{"experimental live", GuardianDryRun(false, schemas.LaneExperimental), "GuardianDryRun"},
-		{"all lanes live", GuardianDryRun(false), "GuardianDryRun"},
-		{"risk above one", GuardianMaxRisk(1.2), "GuardianMaxRisk"},
-		{"risk NaN", GuardianMaxRisk(math.NaN(), schemas.LaneProd), "GuardianMaxRisk"},
-		{"drift negative", GuardianMaxDrift(-0.1), "GuardianMaxDrift"},
-		{"bad priority", GuardianRequireApproval([]Priority{"P7"}), "GuardianRequireApproval"},
-		{"bad lane", GuardianRequireApproval([]Priority{P1}, "live"), "GuardianRequireApproval"},
-		{"nil approvals", GuardianApprovals(nil), "GuardianApprovals"},
-		{"nil executor", GuardianExecutor(nil), "GuardianExecutor"},
-		{"empty topic", GuardianActionTopics(""), "GuardianActionTopics"},
-		{"no pending", GuardianMaxPending(0), "GuardianMaxPending"},
-		{"no ttl", GuardianApprovalTTL(0), "GuardianApprovalTTL"},
-		{"no link base", GuardianExplanationBase(""), "GuardianExplanationBase"},
+		{"experimental live", schemas.LaneExperimental, GuardianDryRun(false), "GuardianDryRun"},
+		{"not a lane", "live", GuardianDryRun(true), "lane"},
+		{"no lane", "", GuardianMaxRisk(0.1), "lane"},
+		{"risk above one", schemas.LaneProd, GuardianMaxRisk(1.2), "GuardianMaxRisk"},
+		{"risk NaN", schemas.LaneProd, GuardianMaxRisk(math.NaN()), "GuardianMaxRisk"},
+		{"drift negative", schemas.LaneCandidate, GuardianMaxDrift(-0.1), "GuardianMaxDrift"},
+		{"bad priority", schemas.LaneProd, GuardianRequireApproval([]Priority{P1, "P7"}), "GuardianRequireApproval"},
+		{"nil approvals", schemas.LaneProd, GuardianApprovals(nil), "GuardianApprovals"},
+		{"nil executor", schemas.LaneProd, GuardianExecutor(nil), "GuardianExecutor"},
+		{"empty topic", schemas.LaneProd, GuardianActionTopics("action", ""), "GuardianActionTopics"},
+		{"no pending", schemas.LaneProd, GuardianMaxPending(0), "GuardianMaxPending"},
+		{"no ttl", schemas.LaneProd, GuardianApprovalTTL(0), "GuardianApprovalTTL"},
+		{"no link base", schemas.LaneProd, GuardianExplanationBase(""), "GuardianExplanationBase"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g, err := NewGuardian(tc.opt)
+			g, err := NewGuardian(tc.lane, tc.opt)
 			var oe *OptionError
 			if g != nil || !errors.Is(err, ErrGuardianConfig) || !errors.As(err, &oe) || oe.Option != tc.option {
 				t.Fatalf("NewGuardian = %v, %v; want an OptionError for %s", g, err, tc.option)
 			}
 		})
 	}
-	if !strings.Contains((&OptionError{Stage: "guardian", Option: "GuardianDryRun", Lane: schemas.LaneExperimental, Value: false, Want: "true"}).Error(), "for lane experimental") {
-		t.Fatal("OptionError does not name the lane")
+	_, err := NewGuardian(schemas.LaneExperimental, GuardianDryRun(false))
+	if err == nil || !strings.Contains(err.Error(), "guardian: option GuardianDryRun for lane experimental = false: want true") {
+		t.Fatalf("the lane guard's error does not name the lane: %v", err)
+	}
+	for _, lane := range schemas.Lanes {
+		if _, err := NewGuardian(lane, GuardianDryRun(true), GuardianRequireApproval(nil), GuardianActionTopics()); err != nil {
+			t.Fatalf("lane %s: %v", lane, err)
+		}
 	}
 }
 
@@ -122,7 +129,7 @@ func TestGuardianPolicies(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ex := &recorder{}
-			g, err := NewGuardian(GuardianExecutor(ex))
+			g, err := NewGuardian(schemas.LaneProd, GuardianExecutor(ex))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,19 +200,18 @@ func TestGuardianLanesAndFlags(t *testing.T) {
 		reason  string
 	}{
 		{"experimental runs dry", schemas.LaneExperimental, true, nil, OutcomeDryRun, "the experimental lane runs dry"},
-		{"experimental stays dry with candidate live", schemas.LaneExperimental, true, []GuardianOption{GuardianDryRun(false, schemas.LaneCandidate)}, OutcomeDryRun, "runs dry"},
 		{"candidate dry by default", schemas.LaneCandidate, true, nil, OutcomeDryRun, "the candidate lane runs dry"},
-		{"candidate live on request", schemas.LaneCandidate, true, []GuardianOption{GuardianDryRun(false, schemas.LaneCandidate)}, OutcomeExecuted, ""},
+		{"candidate live on request", schemas.LaneCandidate, true, []GuardianOption{GuardianDryRun(false)}, OutcomeExecuted, ""},
 		{"prod executes", schemas.LaneProd, true, nil, OutcomeExecuted, ""},
-		{"prod dry on request", schemas.LaneProd, true, []GuardianOption{GuardianDryRun(true, schemas.LaneProd)}, OutcomeDryRun, "runs dry"},
+		{"prod dry on request", schemas.LaneProd, true, []GuardianOption{GuardianDryRun(true)}, OutcomeDryRun, "runs dry"},
 		{"kill switch", schemas.LaneProd, false, nil, OutcomeDryRun, "EXT_ACTIONS_ENABLED is off"},
-		{"P2 needs approval when asked", schemas.LaneProd, true, []GuardianOption{GuardianRequireApproval([]Priority{P0, P1, P2}, schemas.LaneProd)}, OutcomePending, "P2 action awaits"},
+		{"P2 needs approval when asked", schemas.LaneProd, true, []GuardianOption{GuardianRequireApproval([]Priority{P0, P1, P2})}, OutcomePending, "P2 action awaits"},
 		{"no approvals at all", schemas.LaneProd, true, []GuardianOption{GuardianRequireApproval(nil)}, OutcomeExecuted, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ex := &recorder{}
-			g, err := NewGuardian(append(c.opts, GuardianExecutor(ex))...)
+			g, err := NewGuardian(c.lane, append(c.opts, GuardianExecutor(ex))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +246,7 @@ func TestGuardianLanesAndFlags(t *testing.T) {
 func TestGuardianP0WaitsForApprovalThenExecutes(t *testing.T) {
 	ex := &recorder{}
 	approvals := NewApprovalSet()
-	g, _ := NewGuardian(GuardianExecutor(ex), GuardianApprovals(approvals))
+	g, _ := NewGuardian(schemas.LaneProd, GuardianExecutor(ex), GuardianApprovals(approvals))
 	m := gMsg(1, "trend", schemas.Payload{"action_kind": "wire_funds", "priority": "P0", "amount": 12.5, "to": []string{"a", "b"}})
 	f0 := fxFrame(schemas.LaneProd, 0, 0, m)
 	f0.Flags.ExtActions = true
@@ -255,7 +261,7 @@ func TestGuardianP0WaitsForApprovalThenExecutes(t *testing.T) {
 	if id != DerivedID(m.MsgID, "guardian", "action") {
 		t.Fatalf("action id %s is not derived from the message", id)
 	}
-	if p := g.Pending(0); len(p) != 1 || p[0].ID != id {
+	if p := g.Pending(); len(p) != 1 || p[0].ID != id {
 		t.Fatalf("pending %+v", p)
 	}
 	preview := f0.Actions[0]
@@ -267,7 +273,7 @@ func TestGuardianP0WaitsForApprovalThenExecutes(t *testing.T) {
 	again := fxFrame(schemas.LaneProd, 0, 0, gMsg(1, "trend", m.Payload))
 	again.Flags.ExtActions = true
 	_ = g.Process(context.Background(), again)
-	if n := len(g.Pending(0)); n != 1 {
+	if n := len(g.Pending()); n != 1 {
 		t.Fatalf("%d pending after redelivery", n)
 	}
 
@@ -282,7 +288,7 @@ func TestGuardianP0WaitsForApprovalThenExecutes(t *testing.T) {
 	approvals.Approve(id)
 	f2 := fxFrame(schemas.LaneProd, 0, 2)
 	_ = g.Process(context.Background(), f2)
-	if len(ex.calls) != 0 || len(g.Pending(0)) != 1 {
+	if len(ex.calls) != 0 || len(g.Pending()) != 1 {
 		t.Fatal("executed with EXT_ACTIONS_ENABLED off")
 	}
 	// Approved and on: executes at the start of the frame.
@@ -294,7 +300,7 @@ func TestGuardianP0WaitsForApprovalThenExecutes(t *testing.T) {
 	if len(ex.calls) != 1 || !ex.calls[0].Approved || ex.calls[0].Params["amount"] != 12.5 {
 		t.Fatalf("executor calls %+v", ex.calls)
 	}
-	if len(g.Pending(0)) != 0 || g.Stats().Pending != 0 {
+	if len(g.Pending()) != 0 || g.Stats().Pending != 0 {
 		t.Fatal("executed action still waiting")
 	}
 	dec := fxEvents(f3, schemas.EventGuardianDecision)
@@ -317,7 +323,7 @@ func TestGuardianP0WaitsForApprovalThenExecutes(t *testing.T) {
 }
 
 func TestGuardianPendingExpiresAndIsBounded(t *testing.T) {
-	g, _ := NewGuardian(GuardianApprovalTTL(100*time.Millisecond), GuardianMaxPending(1))
+	g, _ := NewGuardian(schemas.LaneProd, GuardianApprovalTTL(100*time.Millisecond), GuardianMaxPending(1))
 	f0 := fxFrame(schemas.LaneProd, 0, 0,
 		gMsg(1, "trend", schemas.Payload{"action_kind": "a"}),
 		gMsg(2, "trend", schemas.Payload{"action_kind": "b"}),
@@ -344,14 +350,14 @@ func TestGuardianPendingExpiresAndIsBounded(t *testing.T) {
 	if len(f4.Actions) != 1 || f4.Actions[0].Payload["status"] != ActionExpired {
 		t.Fatalf("expiry action event %+v", f4.Actions)
 	}
-	if len(g.Pending(0)) != 0 {
+	if len(g.Pending()) != 0 {
 		t.Fatal("expired action still waiting")
 	}
 }
 
 func TestGuardianExecutorErrorIsADeny(t *testing.T) {
 	ex := &recorder{err: errors.New("lane guard: refused outside candidate|prod")}
-	g, _ := NewGuardian(GuardianExecutor(ex), GuardianRequireApproval(nil))
+	g, _ := NewGuardian(schemas.LaneProd, GuardianExecutor(ex), GuardianRequireApproval(nil))
 	f := fxFrame(schemas.LaneProd, 0, 0, gMsg(1, "action", nil))
 	f.Flags.ExtActions = true
 	if err := g.Process(context.Background(), f); err != nil {
@@ -376,12 +382,12 @@ func TestGuardianStopsWhenTheContextEndsDuringExecution(t *testing.T) {
 		return ctx.Err()
 	})
 	approvals := NewApprovalSet()
-	g, _ := NewGuardian(GuardianExecutor(ex), GuardianApprovals(approvals))
+	g, _ := NewGuardian(schemas.LaneProd, GuardianExecutor(ex), GuardianApprovals(approvals))
 	// Two waiting actions; the first execution ends the context.
 	f0 := fxFrame(schemas.LaneProd, 0, 0, gMsg(1, "action", nil), gMsg(2, "action", nil))
 	f0.Flags.ExtActions = true
 	_ = g.Process(context.Background(), f0)
-	for _, a := range g.Pending(0) {
+	for _, a := range g.Pending() {
 		approvals.Approve(a.ID)
 	}
 	f1 := fxFrame(schemas.LaneProd, 0, 1)
@@ -389,12 +395,12 @@ func TestGuardianStopsWhenTheContextEndsDuringExecution(t *testing.T) {
 	if err := g.Process(ctx, f1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Process = %v, want context.Canceled", err)
 	}
-	if calls != 1 || len(g.Pending(0)) != 2 {
-		t.Fatalf("calls %d, pending %d: an interrupted settle must keep both actions", calls, len(g.Pending(0)))
+	if calls != 1 || len(g.Pending()) != 2 {
+		t.Fatalf("calls %d, pending %d: an interrupted settle must keep both actions", calls, len(g.Pending()))
 	}
 	// A fresh context finishes the job; an interrupted record decision
 	// returns the error too.
-	g2, _ := NewGuardian(GuardianExecutor(ex), GuardianRequireApproval(nil))
+	g2, _ := NewGuardian(schemas.LaneProd, GuardianExecutor(ex), GuardianRequireApproval(nil))
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	cancel = cancel2
 	f := fxFrame(schemas.LaneProd, 0, 0, gMsg(3, "action", nil), gMsg(4, "action", nil))
@@ -411,7 +417,7 @@ func TestGuardianStopsWhenTheContextEndsDuringExecution(t *testing.T) {
 }
 
 func TestGuardianTraceAndEventContent(t *testing.T) {
-	g, _ := NewGuardian(GuardianExplanationBase("https://explain.example/t/"))
+	g, _ := NewGuardian(schemas.LaneCandidate, GuardianExplanationBase("https://explain.example/t/"))
 	m1 := gMsg(1, "trend", schemas.Payload{"risk": 0.3, "data_origin": "sensor"})
 	m2 := gMsg(2, "trend", schemas.Payload{"explanation_link": "https://docs/x"})
 	m2.Glyph.Tags["provenance"] = "import:crm"
@@ -461,70 +467,85 @@ func TestGuardianTraceAndEventContent(t *testing.T) {
 	fxEqual(t, "unknown outcome index", outcomeIndex("maybe"), 0)
 }
 
-func TestGuardianSnapshotRestoreKeepsWaitingActions(t *testing.T) {
-	a, _ := NewGuardian()
+// TestGuardianWaitingActionsKeepTheirParams: an action that waited through
+// a reassignment reaches the executor with its parameters and their types,
+// which no frame shows.
+func TestGuardianWaitingActionsKeepTheirParams(t *testing.T) {
+	a, _ := NewGuardian(schemas.LaneProd)
 	p := schemas.Payload{"action_kind": "wire", "amount": 12.5, "n": int64(3), "ok": true, "v": []float64{1, math.Inf(1)}, "to": []string{"x"}, "none": nil, "nan": math.NaN()}
-	f := fxFrame(schemas.LaneProd, 7, 0, gMsg(1, "trend", p), gMsg(2, "action", schemas.Payload{"priority": "P0"}))
+	f := fxFrame(schemas.LaneProd, 7, 0, gMsg(1, "trend", p))
 	f.Flags.ExtActions = true
 	_ = a.Process(context.Background(), f)
-	snap, err := a.Snapshot(7)
+	snap, err := a.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ex := &recorder{}
 	approvals := NewApprovalSet()
-	b, _ := NewGuardian(GuardianExecutor(ex), GuardianApprovals(approvals))
-	if err := b.Restore(7, snap); err != nil {
+	b, _ := NewGuardian(schemas.LaneProd, GuardianExecutor(ex), GuardianApprovals(approvals))
+	if err := b.Restore(snap); err != nil {
 		t.Fatal(err)
 	}
-	again, _ := b.Snapshot(7)
-	fxEqual(t, "snapshot after restore", string(again), string(snap))
-	waiting := b.Pending(7)
-	if len(waiting) != 2 {
-		t.Fatalf("restored %d waiting actions", len(waiting))
-	}
-	params := waiting[0].Params
-	if params["amount"] != 12.5 || params["n"] != int64(3) || params["ok"] != true || params["to"].([]string)[0] != "x" ||
-		!math.IsInf(params["v"].([]float64)[1], 1) || !math.IsNaN(params["nan"].(float64)) || params["none"] != nil {
-		t.Fatalf("params did not keep their types: %#v", params)
-	}
-	approvals.Approve(waiting[1].ID)
+	approvals.Approve(b.Pending()[0].ID)
 	f1 := fxFrame(schemas.LaneProd, 7, 1)
 	f1.Flags.ExtActions = true
 	_ = b.Process(context.Background(), f1)
-	if len(ex.calls) != 1 || ex.calls[0].ID != waiting[1].ID || len(b.Pending(7)) != 1 {
-		t.Fatalf("after restore and approval: calls %+v pending %d", ex.calls, len(b.Pending(7)))
+	if len(ex.calls) != 1 {
+		t.Fatalf("executor calls %+v, want the restored action", ex.calls)
 	}
-	if got, _ := b.Snapshot(99); got != nil {
-		t.Fatal("snapshot of an unknown partition")
+	params := ex.calls[0].Params
+	if params["amount"] != 12.5 || params["n"] != int64(3) || params["ok"] != true || params["to"].([]string)[0] != "x" ||
+		!math.IsInf(params["v"].([]float64)[1], 1) || !math.IsNaN(params["nan"].(float64)) || params["none"] != nil || len(params) != len(p) {
+		t.Fatalf("params did not keep their types: %#v", params)
 	}
-	if err := b.Restore(7, nil); err != nil || b.Pending(7) != nil {
-		t.Fatal("empty restore kept state")
-	}
+}
+
+func TestGuardianRestoreRejectsBadState(t *testing.T) {
 	for name, bad := range map[string]string{
-		"json":      `{"v":1,`,
-		"version":   `{"v":3,"lane":"prod"}`,
-		"lane":      `{"v":1,"lane":"moon"}`,
-		"no id":     `{"v":1,"lane":"prod","pending":[{"msg_id":"m","priority":"P0","deadline_ns":5}]}`,
-		"priority":  `{"v":1,"lane":"prod","pending":[{"id":"a","msg_id":"m","priority":"P5","deadline_ns":5}]}`,
-		"repeated":  `{"v":1,"lane":"prod","pending":[{"id":"a","msg_id":"m","priority":"P0","deadline_ns":5},{"id":"a","msg_id":"m","priority":"P0","deadline_ns":5}]}`,
-		"risk":      `{"v":1,"lane":"prod","pending":[{"id":"a","msg_id":"m","priority":"P0","deadline_ns":5,"risk":3}]}`,
-		"param tag": `{"v":1,"lane":"prod","pending":[{"id":"a","msg_id":"m","priority":"P0","deadline_ns":5,"params":{"k":{"t":"zz"}}}]}`,
+		"json":          `{"v":1,`,
+		"another stage": `{"format":2,"stage":"drift","state":{"lane":"prod"}}`,
+		"version":       `{"v":3,"lane":"prod"}`,
+		"lane":          `{"v":1,"lane":"moon"}`,
+		"another lane":  `{"format":2,"stage":"guardian","state":{"lane":"candidate"}}`,
+		"no id":         `{"v":1,"lane":"prod","pending":[{"msg_id":"m","priority":"P0","deadline_ns":5}]}`,
+		"priority":      `{"v":1,"lane":"prod","pending":[{"id":"a","msg_id":"m","priority":"P5","deadline_ns":5}]}`,
+		"repeated":      `{"v":1,"lane":"prod","pending":[{"id":"a","msg_id":"m","priority":"P0","deadline_ns":5},{"id":"a","msg_id":"m","priority":"P0","deadline_ns":5}]}`,
+		"risk":          `{"v":1,"lane":"prod","pending":[{"id":"a","msg_id":"m","priority":"P0","deadline_ns":5,"risk":3}]}`,
+		"param tag":     `{"v":1,"lane":"prod","pending":[{"id":"a","msg_id":"m","priority":"P0","deadline_ns":5,"params":{"k":{"t":"zz"}}}]}`,
 	} {
-		if err := b.Restore(7, []byte(bad)); !errors.Is(err, ErrSnapshot) {
+		g, _ := NewGuardian(schemas.LaneProd)
+		f := fxFrame(schemas.LaneProd, 0, 0, gMsg(1, "action", nil))
+		f.Flags.ExtActions = true
+		_ = g.Process(context.Background(), f)
+		before, _ := g.Snapshot()
+		if err := g.Restore([]byte(bad)); !errors.Is(err, ErrSnapshot) || !strings.HasPrefix(err.Error(), "guardian: restore: found ") {
 			t.Fatalf("%s: Restore = %v, want ErrSnapshot", name, err)
 		}
+		if after, _ := g.Snapshot(); len(before) == 0 || string(after) != string(before) {
+			t.Fatalf("%s: a refused restore changed the state from %s to %s", name, before, after)
+		}
 	}
-	_ = b.Process(context.Background(), fxFrame(schemas.LaneProd, 1, 0))
-	if err := b.Process(context.Background(), fxFrame(schemas.LaneCandidate, 1, 1)); !errors.Is(err, ErrPartitionLane) {
+}
+
+func TestGuardianRestoresLegacySnapshot(t *testing.T) {
+	approvals := NewApprovalSet()
+	restored, _ := NewGuardian(schemas.LaneProd, GuardianApprovals(approvals))
+	twin, _ := NewGuardian(schemas.LaneProd, GuardianApprovals(approvals))
+	checkLegacyRestore(t, StageGuardian, restored, twin, legacyGuardFrames, func() {
+		approvals.Approve(restored.Pending()[1].ID)
+	})
+	if n := len(restored.Pending()); n != 1 {
+		t.Fatalf("%d actions wait after the approved one executed, want 1", n)
+	}
+}
+
+func TestGuardianRefusesFramesOfAnotherLaneOrNoLane(t *testing.T) {
+	g, _ := NewGuardian(schemas.LaneProd)
+	if err := g.Process(context.Background(), fxFrame(schemas.LaneCandidate, 1, 1)); !errors.Is(err, ErrPartitionLane) {
 		t.Fatalf("lane mismatch: %v", err)
 	}
-	if err := b.Process(context.Background(), fxFrame("", 2, 1)); !errors.Is(err, ErrFrameLane) {
+	if err := g.Process(context.Background(), fxFrame("", 2, 1)); !errors.Is(err, ErrFrameLane) {
 		t.Fatalf("no lane: %v", err)
-	}
-	b.Forget(1)
-	if b.Pending(1) != nil {
-		t.Fatal("Forget kept the partition")
 	}
 }
 
@@ -553,7 +574,7 @@ func TestApprovalSetAndFunc(t *testing.T) {
 }
 
 func BenchmarkGuardian(b *testing.B) {
-	g, _ := NewGuardian(GuardianApprovals(ApprovalFunc(func(string) bool { return true })))
+	g, _ := NewGuardian(schemas.LaneProd, GuardianApprovals(ApprovalFunc(func(string) bool { return true })))
 	msgs := make([]*schemas.MatrizMessage, 1000)
 	for i := range msgs {
 		p := schemas.Payload{"risk": float64(i%10) / 10}
@@ -569,7 +590,7 @@ func BenchmarkGuardian(b *testing.B) {
 func TestGuardianRedeliveryInTheSettlingFrameExecutesOnce(t *testing.T) {
 	ex := &recorder{}
 	approvals := NewApprovalSet()
-	g, _ := NewGuardian(GuardianExecutor(ex), GuardianApprovals(approvals))
+	g, _ := NewGuardian(schemas.LaneProd, GuardianExecutor(ex), GuardianApprovals(approvals))
 	mk := func(seq int64) *Frame {
 		f := fxFrame(schemas.LaneProd, 0, seq, gMsg(1, "action", nil))
 		f.Flags.ExtActions = true
@@ -596,7 +617,7 @@ func TestGuardianRedeliveryInTheSettlingFrameExecutesOnce(t *testing.T) {
 func TestGuardianSettleFailureAndFullQueue(t *testing.T) {
 	ex := &recorder{}
 	approvals := NewApprovalSet()
-	g, _ := NewGuardian(GuardianExecutor(ex), GuardianApprovals(approvals), GuardianMaxPending(1))
+	g, _ := NewGuardian(schemas.LaneProd, GuardianExecutor(ex), GuardianApprovals(approvals), GuardianMaxPending(1))
 	f0 := fxFrame(schemas.LaneProd, 0, 0, gMsg(1, "action", nil), gMsg(2, "action", nil))
 	f0.Flags.ExtActions = true
 	_ = g.Process(context.Background(), f0)
@@ -621,7 +642,7 @@ func TestGuardianSettleFailureAndFullQueue(t *testing.T) {
 		!strings.Contains(f1.Records[0].Verdict.Reasons[0], "execute: remote down") {
 		t.Fatalf("decisions %+v verdict %+v", dec, f1.Records[0].Verdict)
 	}
-	if len(g.Pending(0)) != 0 {
+	if len(g.Pending()) != 0 {
 		t.Fatal("a failed action is still waiting")
 	}
 }

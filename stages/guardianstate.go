@@ -1,3 +1,5 @@
+// The guardian's state, the actions of its partition that wait for a human
+// approval, and how it goes into a snapshot and comes back.
 package stages
 
 import (
@@ -36,56 +38,52 @@ type pendingJSON struct {
 	Risk       float64           `json:"risk"`
 }
 
+// guardSnapshot is the state in a snapshot:
+//
+//	{"lane":"prod","pending":[{"id":"...","kind":"wire","priority":"P0", ...}]}
 type guardSnapshot struct {
-	V       int           `json:"v"`
 	Lane    schemas.Lane  `json:"lane"`
 	Pending []pendingJSON `json:"pending"`
 }
 
-// Snapshot returns partition's waiting actions as JSON, or nil when the
-// partition has no state.
-func (g *Guardian) Snapshot(partition int32) ([]byte, error) {
-	g.mu.Lock()
-	p, ok := g.parts[partition]
-	g.mu.Unlock()
-	if !ok {
+// Snapshot returns the partition's waiting actions, or nil when none
+// waits: the guardian keeps no other state.
+func (g *Guardian) Snapshot() ([]byte, error) {
+	if len(g.st.pending) == 0 {
 		return nil, nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := guardSnapshot{V: guardSnapshotV, Lane: p.lane, Pending: make([]pendingJSON, len(p.pending))}
-	for i, pa := range p.pending {
+	s := guardSnapshot{Lane: g.cfg.lane, Pending: make([]pendingJSON, len(g.st.pending))}
+	for i, pa := range g.st.pending {
 		s.Pending[i] = pendingJSON{
 			ID: pa.ID, Kind: pa.Kind, Priority: pa.Priority, MsgID: pa.MsgID, GlyphID: pa.GlyphID,
 			TS: pa.TS.UnixNano(), Params: jsonPayload(pa.Params), Deadline: pa.Deadline.UnixNano(),
 			RiskClass: pa.RiskClass, DataOrigin: pa.DataOrigin, Link: pa.Link, Risk: pa.Risk,
 		}
 	}
-	return marshalSnapshot(StageGuardian, partition, s)
+	return encodeSnapshot(StageGuardian, s)
 }
 
-// Restore replaces partition's waiting actions with a snapshot; empty
-// state resets the partition.
-func (g *Guardian) Restore(partition int32, state []byte) error {
+// Restore replaces the partition's waiting actions with a snapshot (either
+// format) of this guardian's lane, or drops them when state is empty. A
+// refused snapshot changes nothing.
+func (g *Guardian) Restore(state []byte) error {
 	if len(state) == 0 {
-		g.Forget(partition)
+		g.st = newGuardState()
 		return nil
 	}
 	var s guardSnapshot
-	if err := unmarshalSnapshot(StageGuardian, partition, state, &s); err != nil {
+	if err := decodeSnapshot(StageGuardian, state, &s); err != nil {
 		return err
 	}
-	if s.V != guardSnapshotV {
-		return snapshotError(StageGuardian, partition, fmt.Sprintf("version = %d", s.V))
+	if s.Lane != g.cfg.lane {
+		return restoreError(StageGuardian, fmt.Sprintf("a snapshot of lane %q", s.Lane), fmt.Sprintf("lane %q, the guardian's", g.cfg.lane))
 	}
-	if !s.Lane.Valid() {
-		return snapshotError(StageGuardian, partition, fmt.Sprintf("lane = %q", s.Lane))
-	}
-	p := &guardPart{lane: s.Lane, ids: make(map[string]bool, len(s.Pending))}
+	p := newGuardState()
 	for i, j := range s.Pending {
 		_, perr := ParsePriority(string(j.Priority))
 		if j.ID == "" || j.MsgID == "" || perr != nil || j.Deadline == 0 || p.ids[j.ID] || j.Risk < 0 || j.Risk > 1 || math.IsNaN(j.Risk) {
-			return snapshotError(StageGuardian, partition, fmt.Sprintf("pending action %d (%q) is incomplete or repeated", i, j.ID))
+			return restoreError(StageGuardian, fmt.Sprintf("pending action %d (%q) incomplete or repeated", i, j.ID),
+				"an id, a msg_id, a priority P0..P3, a deadline, a risk in [0, 1], and no id twice")
 		}
 		p.ids[j.ID] = true
 		p.pending = append(p.pending, &pendingAction{
@@ -94,16 +92,6 @@ func (g *Guardian) Restore(partition int32, state []byte) error {
 			Deadline: time.Unix(0, j.Deadline).UTC(), RiskClass: j.RiskClass, DataOrigin: j.DataOrigin, Link: j.Link, Risk: j.Risk,
 		})
 	}
-	g.mu.Lock()
-	g.parts[partition] = p
-	g.mu.Unlock()
+	g.st = p
 	return nil
-}
-
-// Forget drops partition's waiting actions. They are not lost: the worker
-// that takes the partition over restores them from the changelog.
-func (g *Guardian) Forget(partition int32) {
-	g.mu.Lock()
-	delete(g.parts, partition)
-	g.mu.Unlock()
 }

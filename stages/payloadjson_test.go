@@ -65,15 +65,3 @@ func TestJSONPayloadRejectsBadInput(t *testing.T) {
 		}
 	}
 }
-
-func TestSnapshotHelpersReportErrors(t *testing.T) {
-	_, err := marshalSnapshot("drift", 3, map[string]float64{"x": math.NaN()})
-	if err == nil || !strings.Contains(err.Error(), "drift: snapshot of partition 3") {
-		t.Fatalf("marshal NaN: %v", err)
-	}
-	var v struct{ A int }
-	err = unmarshalSnapshot("drift", 3, []byte(`{"A":1,"B":2}`), &v)
-	if !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), "restore partition 3") {
-		t.Fatalf("unknown field: %v", err)
-	}
-}

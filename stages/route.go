@@ -75,8 +75,8 @@ type routeEntry struct {
 	node  Node
 }
 
-// WithRoute registers node for topic at construction, like Register.
-func WithRoute(topic string, node Node) RouterOption {
+// RouteTo registers node for topic at construction, like Register.
+func RouteTo(topic string, node Node) RouterOption {
 	return func(c *routerConfig) { c.routes = append(c.routes, routeEntry{topic, node}) }
 }
 

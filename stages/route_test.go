@@ -80,8 +80,8 @@ func rtFrame(msgs []schemas.MatrizMessage, dispatch bool) *stages.Frame {
 func rtRouter(t testing.TB, calls *int) *stages.Router {
 	t.Helper()
 	r, err := stages.NewRouter(
-		stages.WithRoute("memory", rtNode{name: "memory", calls: calls}),
-		stages.WithRoute("contradiction", rtNode{name: "contradiction", calls: calls}),
+		stages.RouteTo("memory", rtNode{name: "memory", calls: calls}),
+		stages.RouteTo("contradiction", rtNode{name: "contradiction", calls: calls}),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -292,10 +292,10 @@ func TestRouterRegister(t *testing.T) {
 			t.Fatalf("%s: err = %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	if _, err := stages.NewRouter(stages.WithRoute("a", rtNode{name: "a"}), stages.WithRoute("a", rtNode{name: "b"})); !errors.Is(err, stages.ErrRouter) {
+	if _, err := stages.NewRouter(stages.RouteTo("a", rtNode{name: "a"}), stages.RouteTo("a", rtNode{name: "b"})); !errors.Is(err, stages.ErrRouter) {
 		t.Fatalf("duplicate option: err = %v", err)
 	}
-	if _, err := stages.NewRouter(stages.WithRoute("a", nil)); !errors.Is(err, stages.ErrRouter) {
+	if _, err := stages.NewRouter(stages.RouteTo("a", nil)); !errors.Is(err, stages.ErrRouter) {
 		t.Fatalf("nil node option: err = %v", err)
 	}
 	if got := r.Topics(); !reflect.DeepEqual(got, []string{"memory"}) {

@@ -1,13 +1,20 @@
 // Package stages holds the MATRIZ stage chain as pure logic over frames:
-// no Kafka, no HTTP, no Prometheus. The runtime (package pipelines) feeds
-// frames in, observes each stage from outside, and writes what the frame
-// emits to the lane topics.
+// no Kafka, no HTTP, no Prometheus. The runtime builds a lane's chain once
+// per partition from a ChainFactory (like goka's processor per partition),
+// feeds the partition's frames in, observes each stage from outside, and
+// writes what the frame emits to the lane topics.
 //
 // A frame is one tick's messages of one partition. A stage annotates the
 // frame's records (dropped, routed, answered, scored, allowed or denied) and
 // appends the events, traces and action previews it emits. A stage never
 // changes a record's input message: replay and the conformance suite
 // compare inputs before and after.
+//
+// A stage that keeps state across frames (drift, fold-guard, breakthrough,
+// guardian) is Stateful: one instance holds one partition's state, so it
+// needs no lock and a partition's results never depend on which worker
+// holds it. Its state has one versioned encoding (snapshot.go) that the
+// runtime writes to the lane's changelog and checkpoints.
 package stages
 
 import (
@@ -33,15 +40,20 @@ type Stage interface {
 	Process(ctx context.Context, f *Frame) error
 }
 
-// Stateful is implemented by stages that keep state across frames. State is
-// keyed by partition (and inside it by message key), so a partition's
-// results never depend on which worker holds it; the runtime writes
-// Snapshot to the lane's changelog and calls Restore on reassignment.
+// Stateful is a stage instance that keeps the state of the one partition it
+// works; PerPartition makes a fresh one for every partition. The runtime
+// writes Snapshot to the lane's changelog and checkpoints, restores a
+// fresh instance when the partition is assigned, and drops the instance
+// when it is revoked.
 type Stateful interface {
-	Snapshot(partition int32) ([]byte, error)
-	Restore(partition int32, state []byte) error
-	// Forget drops a partition's state when the partition is revoked.
-	Forget(partition int32)
+	Stage
+	// Snapshot returns the state in the snapshot encoding (snapshot.go), or
+	// nil when there is no state yet.
+	Snapshot() ([]byte, error)
+	// Restore replaces the state with a snapshot; empty state resets it to
+	// empty. A snapshot it refuses leaves the state as it was, and the error
+	// wraps ErrSnapshot.
+	Restore(state []byte) error
 }
 
 // Flags are the feature flags and kill switches in force for one frame.

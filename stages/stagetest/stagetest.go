@@ -1,7 +1,9 @@
 // Package stagetest is the conformance suite every stage and every node
 // passes. A stage's own tests call RunStage with a factory and a few
-// representative frames; a node's tests call RunNode with representative
-// messages. The suite checks the contract, not the domain logic:
+// representative frames, and a stateful stage's also call RunStateful (see
+// stateful.go) with the same frames; a node's tests call RunNode with
+// representative messages. RunStage and RunNode check the contract, not the
+// domain logic:
 //
 //   - a cancelled context stops work: Process/Handle returns an error that
 //     wraps context.Canceled;
