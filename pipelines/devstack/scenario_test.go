@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -387,10 +388,12 @@ func runChain(t *testing.T, lane schemas.Lane, flags stages.Flags, d time.Durati
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc, err := spec.BuildChain(lane, sp.Lanes[lane], spec.ChainOptions{})
+	lc, err := sp.Lanes[lane].Chain(lane, spec.ChainOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	chains := map[int32]*stages.Chain{}    // one per partition, as the runtime makes them
+	drift := map[int32]stages.DriftStats{} // each partition's last figures, pooled for the gauge
 	const parts, fps = 6, 30
 	type key struct {
 		seq  int64
@@ -432,7 +435,14 @@ func runChain(t *testing.T, lane schemas.Lane, flags stages.Flags, d time.Durati
 	start := scenarioEpoch.UnixNano() * fps / int64(time.Second)
 	for _, k := range keys {
 		f := frames[k]
-		if err := lc.Chain.Run(context.Background(), f); err != nil {
+		chain := chains[k.part]
+		if chain == nil {
+			if chain, err = lc.Factory.New(); err != nil {
+				t.Fatal(err)
+			}
+			chains[k.part] = chain
+		}
+		if err := chain.Run(context.Background(), f); err != nil {
 			t.Fatal(err)
 		}
 		for i := range f.Records {
@@ -446,7 +456,9 @@ func runChain(t *testing.T, lane schemas.Lane, flags stages.Flags, d time.Durati
 			run.events[ev.Kind] = append(run.events[ev.Kind], ev)
 		}
 		run.actions = append(run.actions, f.Actions...)
-		ema := lc.Drift.LaneStats(lane).EMA
+		d, _ := stages.As[*stages.Drift](chain)
+		drift[k.part] = d.Stats()
+		ema := stages.PoolDriftStats(lane, slices.Collect(maps.Values(drift))).EMA
 		switch at := time.Duration(k.seq-start) * time.Second / fps; {
 		case at >= time.Second && at < driftFrom:
 			run.emaBefore = max(run.emaBefore, ema)

@@ -108,7 +108,7 @@ func (o *Lane) Drift(partition int32, s stages.DriftStats) {
 		parts = append(parts, d)
 	}
 	o.mu.Unlock()
-	pooled := poolDrift(o.lane, parts) // MERGE-PENDING
+	pooled := stages.PoolDriftStats(o.lane, parts)
 	o.metrics.DriftEMA.WithLabelValues(string(o.lane)).Set(pooled.EMA)
 	o.metrics.Coherence.WithLabelValues(string(o.lane)).Set(pooled.Coherence)
 	o.counters.SetDriftEMA(pooled.EMA)
@@ -119,23 +119,4 @@ func (o *Lane) Forget(partition int32) {
 	o.mu.Lock()
 	delete(o.drift, partition)
 	o.mu.Unlock()
-}
-
-// MERGE-PENDING: replaced by stages.PoolDriftStats.
-func poolDrift(lane schemas.Lane, parts []stages.DriftStats) stages.DriftStats {
-	agg := stages.DriftStats{Lane: lane, Partition: -1}
-	var emaSum, cohSum float64
-	for _, s := range parts {
-		emaSum += s.EMA * float64(s.Samples)
-		agg.Samples += s.Samples
-		cohSum += s.Coherence * float64(s.CoherenceSamples)
-		agg.CoherenceSamples += s.CoherenceSamples
-	}
-	if agg.Samples > 0 {
-		agg.EMA = emaSum / float64(agg.Samples)
-	}
-	if agg.CoherenceSamples > 0 {
-		agg.Coherence = cohSum / float64(agg.CoherenceSamples)
-	}
-	return agg
 }

@@ -37,9 +37,6 @@ func Wrap(lane schemas.Lane, st stages.Stage, m *Metrics, cl clock.Clock) stages
 		dur:   m.StageDuration.WithLabelValues(l, n),
 		clock: cl,
 	}
-	if s, ok := st.(stages.Stateful); ok {
-		return &observedStateful{observedStage: o, Stateful: s}
-	}
 	return o
 }
 
@@ -71,9 +68,3 @@ func counts(f *stages.Frame) (live, failed int) {
 
 // Unwrap returns the stage Wrap decorated.
 func (o *observedStage) Unwrap() stages.Stage { return o.Stage }
-
-// MERGE-PENDING: the chain finds stateful stages through Unwrap.
-type observedStateful struct {
-	*observedStage
-	stages.Stateful
-}

@@ -709,9 +709,9 @@ func TestTickIsAGoStreamsFlow(t *testing.T) {
 
 func TestNewTickValidates(t *testing.T) {
 	tests := []struct {
-		name string
-		lane schemas.Lane
-		opts []operators.TickOption
+		name   string
+		lane   schemas.Lane
+		opts   []operators.TickOption
 		option string
 	}{
 		{"bad lane", "qa", nil, "lane"},

@@ -77,7 +77,7 @@ func (w *partitionWorker) restoreState() error {
 	if len(state) == 0 {
 		return nil
 	}
-	if err := lr.chain.Chain.Restore(w.claim.Partition, state); err != nil {
+	if err := w.chain.Restore(state); err != nil {
 		return err
 	}
 	w.written = state
@@ -89,7 +89,7 @@ func (w *partitionWorker) restoreState() error {
 // changelog and waits until Kafka acknowledged them.
 func (w *partitionWorker) saveState() error {
 	lr := w.lane
-	snap, err := lr.chain.Chain.Snapshot(w.claim.Partition)
+	snap, err := w.chain.Snapshot()
 	if err != nil {
 		return err
 	}

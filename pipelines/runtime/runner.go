@@ -118,7 +118,7 @@ type laneRuntime struct {
 	log        *slog.Logger
 	serde      *serde.Serde
 	ids        laneIDs
-	chain      *spec.LaneChain
+	chain      *spec.Chain
 	flags      *LiveFlags
 	sink       *topics.Sink
 	obs        *observe.Lane
@@ -180,7 +180,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	lr.flags = NewLiveFlags(cfg.Lane, start)
-	if lr.chain, err = spec.BuildChain(cfg.Lane, ls, spec.ChainOptions{Executor: cfg.Executor, Wrap: func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock) }}); err != nil {
+	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: cfg.Executor, Wrap: func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock) }}); err != nil {
 		return err
 	}
 

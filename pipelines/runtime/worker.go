@@ -30,6 +30,10 @@ type partitionWorker struct {
 	tick     *operators.Tick
 	ring     *operators.Decimate
 	outs     *outputs
+	// chain is this partition's own chain: its stateful stages hold this
+	// partition's state and nothing else's.
+	chain *stages.Chain
+	drift *stages.Drift // the chain's drift stage, read for the gauges; nil without one
 	// work is the context the graph's own work runs on: it outlives the
 	// claim's, so the open frame is finished and flushed after revocation.
 	work context.Context
@@ -53,10 +57,14 @@ func (lr *laneRuntime) handlePartition(ctx context.Context, claim topics.Claim) 
 
 func (w *partitionWorker) run(ctx context.Context) error {
 	lr := w.lane
+	var err error
+	if w.chain, err = lr.chain.Factory.New(); err != nil {
+		return err
+	}
+	w.drift, _ = stages.As[*stages.Drift](w.chain)
 	if err := w.restoreState(); err != nil {
 		return fmt.Errorf("restore partition %d's stage state: %w", w.claim.Partition, err)
 	}
-	var err error
 	w.src, err = topics.NewPartitionSource(w.work, lr.cfg.Brokers, w.claim.Topic, w.claim.Partition, w.claim.Offset, lr.sourceOpts...)
 	if err != nil {
 		return err
@@ -114,7 +122,7 @@ func (w *partitionWorker) run(ctx context.Context) error {
 	drainErr := w.src.Drain(drainCtx)
 	cancel()
 	w.commit()
-	lr.chain.Chain.Forget(w.claim.Partition)
+	lr.obs.Forget(w.claim.Partition)
 	return errors.Join(drainErr, w.src.Close())
 }
 
@@ -195,7 +203,7 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 		return f // only failed records: nothing for the chain to do
 	}
 	start := lr.clock.Now()
-	if err := lr.chain.Chain.Run(w.work, f); err != nil {
+	if err := w.chain.Run(w.work, f); err != nil {
 		lr.reportErr(fmt.Errorf("chain on %s/%d frame %d: %w", lr.lane, f.Partition, f.Seq, err))
 	}
 	d := lr.clock.Now().Sub(start)
@@ -203,8 +211,8 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 		w.tick.ObserveFrameDuration(d)
 	}
 	lr.obs.Frame(f, d, late, w.ring.Backlog(), w.tick.FPS())
-	if lr.chain.Drift != nil {
-		lr.obs.Drift(w.claim.Partition, lr.chain.Drift.LaneStats(lr.lane)) // MERGE-PENDING: the partition chain's own stats
+	if w.drift != nil {
+		lr.obs.Drift(w.claim.Partition, w.drift.Stats())
 	}
 	return f
 }

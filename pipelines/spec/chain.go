@@ -1,5 +1,10 @@
 package spec
 
+// This file builds a lane's stage chain from its spec. Parse builds every
+// lane this way, dry, and the runtime builds the lane it runs the same way,
+// so an option a stage refuses is refused at parse time, located by the
+// fields of optionFields.
+
 import (
 	"context"
 	"fmt"
@@ -10,31 +15,55 @@ import (
 	"github.com/matriz/pipelines/stages/adapters"
 )
 
-// LaneChain is one lane's stage chain built from its spec, with handles on
-// the stages whose domain figures the runtime exports.
-type LaneChain struct {
-	Chain        *stages.Chain
-	Router       *stages.Router
-	Drift        *stages.Drift
-	FoldGuard    *stages.FoldGuard
-	Breakthrough *stages.Breakthrough
-	Guardian     *stages.Guardian
-	Approvals    *stages.ApprovalSet
+// Chain is one lane's stage chain built from its spec: the factory that
+// makes each partition's chain (fresh instances of the stateful stages),
+// and what every partition shares.
+type Chain struct {
+	Factory   *stages.ChainFactory
+	Router    *stages.Router
+	Approvals *stages.ApprovalSet
 }
 
-// ChainOptions are what the chain needs beyond the spec.
+// ChainOptions are what a chain needs beyond the spec.
 type ChainOptions struct {
+	// Executor performs guardian-approved external actions (default
+	// stages.RecordOnly); the chain wraps it in the lane guard.
 	Executor stages.Executor
-	// Wrap, when set, decorates every stage (the runtime adds its per-stage
-	// metrics); the chain is built of what it returns.
+	// Wrap, when set, decorates every stage instance (the runtime adds its
+	// per-stage metrics); chains are built of what it returns.
 	Wrap func(stages.Stage) stages.Stage
 }
 
-// BuildChain builds lane's chain in the spec's stage order. Decimation is
-// not a chain stage: it is the ring between the tick and the chain (see
-// the worker), configured from the same spec.
-func BuildChain(lane schemas.Lane, ls *Lane, opts ChainOptions) (*LaneChain, error) {
-	lc := &LaneChain{Approvals: stages.NewApprovalSet()}
+// optionFields names, for each stage and operator option, the fields of a
+// lane's spec it is set from, the first being the one it is about: an
+// option error is reported at the first of them the file sets.
+var optionFields = map[string][]string{
+	"DriftAlpha":             {"drift.alpha"},
+	"DriftThresholds":        {"drift.warn", "drift.block"},
+	"DriftWindow":            {"drift.window"},
+	"FoldMaxFanout":          {"fold_guard.max_fanout"},
+	"FoldMaxDepth":           {"fold_guard.max_depth"},
+	"FoldBudget":             {"fold_guard.budget", "fold_guard.max_fanout"},
+	"FoldCooldown":           {"fold_guard.cooldown_ms"},
+	"BreakthroughWeights":    {"breakthrough.novelty_weight", "breakthrough.value_weight"},
+	"BreakthroughZ":          {"breakthrough.z"},
+	"BreakthroughMinSamples": {"breakthrough.min_samples"},
+	"BreakthroughCUSUM":      {"breakthrough.cusum_k", "breakthrough.cusum_h"},
+	"GuardianMaxRisk":        {"guardian.max_risk"},
+	"GuardianMaxDrift":       {"guardian.max_drift"},
+	"GuardianDryRun":         {"guardian.dry_run"},
+	"TickFPS":                {"tick.fps"},
+	"TickGrace":              {"tick.grace_ms"},
+	"TickBudget":             {"tick.budget_ms"},
+	"DecimateCapacity":       {"decimate.k"},
+	"DecimatePolicy":         {"decimate.policy"},
+}
+
+// Chain builds lane's chain in the spec's stage order. Decimation is not a
+// chain stage: it is the ring between the tick and the chain, configured by
+// DecimateOptions.
+func (l *Lane) Chain(lane schemas.Lane, opts ChainOptions) (*Chain, error) {
+	c := &Chain{Approvals: stages.NewApprovalSet()}
 	router, err := stages.NewRouter()
 	if err != nil {
 		return nil, err
@@ -48,9 +77,81 @@ func BuildChain(lane schemas.Lane, ls *Lane, opts ChainOptions) (*LaneChain, err
 			return nil, fmt.Errorf("route %s → %s: %w", topic, node, err)
 		}
 	}
-	lc.Router = router
+	c.Router = router
+	guarded, err := guardedExecutor(lane, opts.Executor)
+	if err != nil {
+		return nil, err
+	}
 
-	executor := opts.Executor
+	var fs []stages.Factory
+	for _, name := range l.Stages {
+		var f stages.Factory
+		switch name {
+		case StageDecimate:
+			continue
+		case StageRoute:
+			f = stages.Shared(router)
+		case StageAdapter:
+			a, err := stages.NewAdapter(router)
+			if err != nil {
+				return nil, err
+			}
+			f = stages.Shared(a)
+		case StageDrift:
+			d := l.Drift
+			f = stages.PerPartition(stages.StageDrift, func() (*stages.Drift, error) {
+				return stages.NewDrift(stages.DriftAlpha(d.Alpha), stages.DriftThresholds(d.Warn, d.Block), stages.DriftWindow(d.Window))
+			})
+		case StageFoldGuard:
+			g := l.FoldGuard
+			f = stages.PerPartition(stages.StageFoldGuard, func() (*stages.FoldGuard, error) {
+				return stages.NewFoldGuard(stages.FoldMaxFanout(int64(g.MaxFanout)), stages.FoldMaxDepth(int64(g.MaxDepth)),
+					stages.FoldBudget(int64(g.Budget)), stages.FoldCooldown(time.Duration(g.CooldownMS)*time.Millisecond))
+			})
+		case StageBreakthrough:
+			bo := l.Breakthrough.options()
+			f = stages.PerPartition(stages.StageBreakthrough, func() (*stages.Breakthrough, error) {
+				return stages.NewBreakthrough(bo...)
+			})
+		case StageGuardian:
+			g := l.Guardian
+			f = stages.PerPartition(stages.StageGuardian, func() (*stages.Guardian, error) {
+				return stages.NewGuardian(lane,
+					stages.GuardianMaxRisk(g.MaxRisk), stages.GuardianMaxDrift(g.MaxDrift), stages.GuardianDryRun(g.DryRun),
+					stages.GuardianApprovals(c.Approvals), stages.GuardianExecutor(guarded))
+			})
+		default:
+			return nil, fmt.Errorf("lane %s: unknown stage %q", lane, name)
+		}
+		if opts.Wrap != nil {
+			f = wrapped{f, opts.Wrap}
+		}
+		fs = append(fs, f)
+	}
+	if c.Factory, err = stages.NewChainFactory(fs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// options are the breakthrough detector's options: the detector and the
+// way the score combines novelty and value select which apply.
+func (b Breakthrough) options() []stages.BreakthroughOption {
+	bo := []stages.BreakthroughOption{stages.BreakthroughZ(b.Z), stages.BreakthroughMinSamples(int64(b.MinSamples))}
+	if b.Combine == "product" {
+		bo = append(bo, stages.BreakthroughProduct())
+	} else {
+		bo = append(bo, stages.BreakthroughWeights(b.NoveltyWeight, b.ValueWeight))
+	}
+	if b.Detector == "cusum" {
+		bo = append(bo, stages.BreakthroughCUSUM(b.CusumK, b.CusumH))
+	}
+	return bo
+}
+
+// guardedExecutor wraps executor (default stages.RecordOnly) in lane's
+// guard, which refuses external actions outside candidate and prod.
+func guardedExecutor(lane schemas.Lane, executor stages.Executor) (stages.Executor, error) {
 	if executor == nil {
 		executor = stages.RecordOnly{}
 	}
@@ -58,77 +159,21 @@ func BuildChain(lane schemas.Lane, ls *Lane, opts ChainOptions) (*LaneChain, err
 	if err != nil {
 		return nil, err
 	}
-	guarded := stages.ExecutorFunc(func(ctx context.Context, l schemas.Lane, a stages.Action) error {
+	return stages.ExecutorFunc(func(ctx context.Context, l schemas.Lane, a stages.Action) error {
 		return guard.Do(ctx, a.Kind, func(ctx context.Context) error { return executor.Execute(ctx, l, a) })
-	})
+	}), nil
+}
 
-	var chain []stages.Stage
-	for _, name := range ls.Stages {
-		var st stages.Stage
-		switch name {
-		case StageDecimate:
-			continue
-		case StageRoute:
-			st = router
-		case StageAdapter:
-			a, err := stages.NewAdapter(router)
-			if err != nil {
-				return nil, err
-			}
-			st = a
-		case StageDrift:
-			d, err := stages.NewDrift(
-				stages.DriftAlpha(ls.Drift.Alpha), stages.DriftThresholds(ls.Drift.Warn, ls.Drift.Block),
-				stages.DriftWindow(ls.Drift.Window))
-			if err != nil {
-				return nil, err
-			}
-			lc.Drift, st = d, d
-		case StageFoldGuard:
-			f, err := stages.NewFoldGuard(
-				stages.FoldMaxFanout(int64(ls.FoldGuard.MaxFanout)), stages.FoldMaxDepth(int64(ls.FoldGuard.MaxDepth)),
-				stages.FoldBudget(int64(ls.FoldGuard.Budget)), stages.FoldCooldown(time.Duration(ls.FoldGuard.CooldownMS)*time.Millisecond))
-			if err != nil {
-				return nil, err
-			}
-			lc.FoldGuard, st = f, f
-		case StageBreakthrough:
-			b := ls.Breakthrough
-			bo := []stages.BreakthroughOption{stages.BreakthroughZ(b.Z), stages.BreakthroughMinSamples(int64(b.MinSamples))}
-			if b.Combine == "product" {
-				bo = append(bo, stages.BreakthroughProduct())
-			} else {
-				bo = append(bo, stages.BreakthroughWeights(b.NoveltyWeight, b.ValueWeight))
-			}
-			if b.Detector == "cusum" {
-				bo = append(bo, stages.BreakthroughCUSUM(b.CusumK, b.CusumH))
-			}
-			br, err := stages.NewBreakthrough(bo...)
-			if err != nil {
-				return nil, err
-			}
-			lc.Breakthrough, st = br, br
-		case StageGuardian:
-			g, err := stages.NewGuardian(
-				stages.GuardianMaxRisk(ls.Guardian.MaxRisk), stages.GuardianMaxDrift(ls.Guardian.MaxDrift),
-				stages.GuardianDryRun(ls.Guardian.DryRun || lane == schemas.LaneExperimental, lane),
-				stages.GuardianApprovals(lc.Approvals), stages.GuardianExecutor(guarded))
-			if err != nil {
-				return nil, err
-			}
-			lc.Guardian, st = g, g
-		default:
-			return nil, fmt.Errorf("lane %s: unknown stage %q", lane, name)
-		}
-		if opts.Wrap != nil {
-			st = opts.Wrap(st)
-		}
-		chain = append(chain, st)
-	}
-	c, err := stages.NewChain(chain...)
+// wrapped is a factory whose stages are decorated by wrap.
+type wrapped struct {
+	stages.Factory
+	wrap func(stages.Stage) stages.Stage
+}
+
+func (w wrapped) New() (stages.Stage, error) {
+	st, err := w.Factory.New()
 	if err != nil {
 		return nil, err
 	}
-	lc.Chain = c
-	return lc, nil
+	return w.wrap(st), nil
 }
