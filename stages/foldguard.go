@@ -120,19 +120,29 @@ func FoldTopics(topics ...string) FoldOption {
 	return func(c *foldConfig) { c.topicNames = topics }
 }
 
+// The largest settings the fold guard takes: past them a setting is a
+// typo, not a policy (a fanout of a million folds per write, a breaker
+// open for days).
+const (
+	foldLimitFanout   = 1 << 20
+	foldLimitDepth    = 1 << 10
+	foldLimitBudget   = 1 << 30
+	foldLimitCooldown = 24 * time.Hour
+)
+
 func (c *foldConfig) validate() error {
 	bad := func(option string, v any, want string) error {
 		return &OptionError{Stage: StageFoldGuard, Option: option, Value: v, Want: want, Err: ErrFoldGuardConfig}
 	}
 	switch {
-	case c.maxFanout < 1:
-		return bad("FoldMaxFanout", c.maxFanout, ">= 1")
-	case c.maxDepth < 0:
-		return bad("FoldMaxDepth", c.maxDepth, ">= 0")
-	case c.budget < c.maxFanout:
-		return bad("FoldBudget", c.budget, fmt.Sprintf(">= the max fanout (%d)", c.maxFanout))
-	case c.cooldown < 0:
-		return bad("FoldCooldown", c.cooldown, ">= 0")
+	case c.maxFanout < 1 || c.maxFanout > foldLimitFanout:
+		return bad("FoldMaxFanout", c.maxFanout, fmt.Sprintf("1..%d", foldLimitFanout))
+	case c.maxDepth < 0 || c.maxDepth > foldLimitDepth:
+		return bad("FoldMaxDepth", c.maxDepth, fmt.Sprintf("0..%d", foldLimitDepth))
+	case c.budget < c.maxFanout || c.budget > foldLimitBudget:
+		return bad("FoldBudget", c.budget, fmt.Sprintf("at least the max fanout (%d), at most %d", c.maxFanout, foldLimitBudget))
+	case c.cooldown < 0 || c.cooldown > foldLimitCooldown:
+		return bad("FoldCooldown", c.cooldown, "0..24h")
 	}
 	c.topics = make(map[string]bool, len(c.topicNames))
 	for _, t := range c.topicNames {

@@ -125,6 +125,11 @@ func legalTopicRune(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
 }
 
+// MaxLanePartitions bounds a lane's partitions: each assigned partition
+// runs its own worker and chain, so a typo of a zero too many would start
+// thousands of them.
+const MaxLanePartitions = 1024
+
 // LaneSpecs returns the eight topics of lane with partitions partitions
 // each. Every lane topic has the same partition count so a consumer group
 // reading several of them (messages and control of one lane, say) gets
@@ -133,6 +138,9 @@ func legalTopicRune(r rune) bool {
 func LaneSpecs(lane string, partitions int) ([]Spec, error) {
 	if err := ValidateLane(lane); err != nil {
 		return nil, err
+	}
+	if partitions < 1 || partitions > MaxLanePartitions {
+		return nil, &SpecError{Topic: Name(lane, KindMessages), Field: "partitions", Reason: fmt.Sprintf("%d, want 1..%d", partitions, MaxLanePartitions)}
 	}
 	specs := make([]Spec, 0, len(Kinds()))
 	for _, k := range Kinds() {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -337,19 +338,35 @@ func TestRunSIGTERMUnderLoadCommitsEverything(t *testing.T) {
 	t.Logf("SIGTERM under load exited 0 in %v; after restart all %d messages have exactly one result", stopTook.Round(time.Millisecond), len(e.sent))
 }
 
+// TestRunMalformedSpecFailsBeforeConnecting: a spec the runtime would
+// refuse — a value of the wrong type, or a setting a stage refuses (a fold
+// fanout above the budget it must fit in) — stops `matriz run` with exit 2
+// and one line naming the file, the line, the lane and the field, and no
+// connection is made: the brokers and registry given are listeners that
+// count who dials them.
 func TestRunMalformedSpecFailsBeforeConnecting(t *testing.T) {
-	dir := t.TempDir()
-	path := dir + "/bad.yaml"
-	if err := os.WriteFile(path, []byte("lanes:\n  prod:\n    drift:\n      warn: lots\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// The brokers address is closed: reaching it would be a different error.
-	code, _, errOut := runCLI("run", "--lane", "prod", "--brokers", closedPort(t), "--pipeline", path)
-	if code != 2 {
-		t.Fatalf("exit %d, want 2; stderr %q", code, errOut)
-	}
-	want := path + ":4: lanes.prod.drift.warn:"
-	if !strings.HasPrefix(errOut, "matriz run: "+want) || strings.Count(errOut, "\n") != 1 {
-		t.Fatalf("stderr %q, want one line starting %q", errOut, "matriz run: "+want)
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"not a number", "lanes:\n  prod:\n    drift:\n      warn: lots\n", ":4: lanes.prod.drift.warn: "},
+		{"fanout over the budget", "lanes:\n  prod:\n    fold_guard:\n      max_fanout: 300\n", ":4: lanes.prod.fold_guard.max_fanout: budget 256: want at least the max fanout (300)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "bad.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			brokers, dialsB := countingListener(t)
+			registry, dialsR := countingListener(t)
+			code, _, errOut := runCLI("run", "--lane", "prod", "--brokers", brokers, "--registry", "http://"+registry, "--pipeline", path)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2; stderr %q", code, errOut)
+			}
+			want := "matriz run: " + path + tc.want
+			if !strings.HasPrefix(errOut, want) || strings.Count(errOut, "\n") != 1 {
+				t.Fatalf("stderr %q, want one line starting %q", errOut, want)
+			}
+			if n := dialsB() + dialsR(); n != 0 {
+				t.Fatalf("%d connections to the brokers or registry before the spec was refused", n)
+			}
+		})
 	}
 }

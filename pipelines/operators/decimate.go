@@ -91,6 +91,10 @@ type decimateConfig struct {
 // backlog at 30 FPS.
 const DefaultDecimateCapacity = 8
 
+// MaxDecimateCapacity bounds k: the ring is allocated whole, and a backlog
+// of a million frames is hours at 30 FPS.
+const MaxDecimateCapacity = 1 << 20
+
 // DecimateCapacity sets k, the frames of backlog the ring holds (at least 1).
 func DecimateCapacity(k int) DecimateOption { return func(c *decimateConfig) { c.capacity = k } }
 
@@ -100,8 +104,8 @@ func DecimatePolicy(p Policy) DecimateOption {
 }
 
 func (c *decimateConfig) validate() error {
-	if c.capacity < 1 {
-		return &OptionError{Operator: StageDecimate, Option: "DecimateCapacity", Value: c.capacity, Want: "at least 1 frame", Err: ErrDecimate}
+	if c.capacity < 1 || c.capacity > MaxDecimateCapacity {
+		return &OptionError{Operator: StageDecimate, Option: "DecimateCapacity", Value: c.capacity, Want: fmt.Sprintf("1..%d frames", MaxDecimateCapacity), Err: ErrDecimate}
 	}
 	if _, err := ParsePolicy(string(c.policy)); err != nil {
 		return &OptionError{Operator: StageDecimate, Option: "DecimatePolicy", Value: string(c.policy), Want: fmt.Sprintf("%s or %s", PolicyBackpressure, PolicyDropOldest), Err: ErrDecimate}

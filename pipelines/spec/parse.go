@@ -1,15 +1,20 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/matriz/pipelines/pipelines/operators"
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
 )
 
 // Parse parses and validates a spec. Defaults come from the embedded
@@ -43,6 +48,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 		d.validate(spec)
 	}
 	if len(d.errs) > 0 {
+		slices.SortStableFunc(d.errs, func(a, b *Error) int { return a.Line - b.Line })
 		return nil, d.errs
 	}
 	return spec, nil
@@ -100,7 +106,9 @@ func (d *specDecoder) fields(n *yaml.Node, path string, handlers map[string]func
 func (d *specDecoder) decodeRoot(n *yaml.Node, s *Spec) {
 	d.fields(n, "", map[string]func(*yaml.Node, string){
 		"version": func(v *yaml.Node, f string) {
-			s.Version = d.intIn(v, f, 1, 1)
+			if s.Version = d.integer(v, f); s.Version != 1 && len(d.errs) == 0 {
+				d.fail(v, f, "%d is not a spec version this binary reads; allowed: 1", s.Version)
+			}
 		},
 		"flags": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
@@ -126,21 +134,24 @@ func (d *specDecoder) decodeRoot(n *yaml.Node, s *Spec) {
 	})
 }
 
+// decodeLane reads a lane's section. Values are checked for their type
+// here; their ranges and the rules between them are the stages' and the
+// operators' own, checked when validate builds the lane.
 func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
 	d.fields(n, path, map[string]func(*yaml.Node, string){
-		"partitions": func(v *yaml.Node, f string) { l.Partitions = d.intIn(v, f, 1, 1024) },
+		"partitions": func(v *yaml.Node, f string) { l.Partitions = d.integer(v, f) },
 		"stages":     func(v *yaml.Node, f string) { l.Stages = d.stageList(v, f) },
 		"tick": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"fps":       func(v *yaml.Node, f string) { l.Tick.FPS = d.intOneOf(v, f, 30, 20, 15) },
-				"grace_ms":  func(v *yaml.Node, f string) { l.Tick.GraceMS = d.intIn(v, f, 0, 10000) },
-				"budget_ms": func(v *yaml.Node, f string) { l.Tick.BudgetMS = d.intIn(v, f, 1, 60000) },
+				"fps":       func(v *yaml.Node, f string) { l.Tick.FPS = d.integer(v, f) },
+				"grace_ms":  func(v *yaml.Node, f string) { l.Tick.GraceMS = d.millis(v, f) },
+				"budget_ms": func(v *yaml.Node, f string) { l.Tick.BudgetMS = d.millis(v, f) },
 			})
 		},
 		"decimate": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"policy": func(v *yaml.Node, f string) { l.Decimate.Policy = d.enum(v, f, "drop-oldest", "backpressure") },
-				"k":      func(v *yaml.Node, f string) { l.Decimate.K = d.intIn(v, f, 1, 1<<20) },
+				"policy": func(v *yaml.Node, f string) { l.Decimate.Policy = d.text(v, f) },
+				"k":      func(v *yaml.Node, f string) { l.Decimate.K = d.integer(v, f) },
 			})
 		},
 		"route": func(v *yaml.Node, f string) {
@@ -150,45 +161,48 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
 		},
 		"drift": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"alpha":  func(v *yaml.Node, f string) { l.Drift.Alpha = d.floatIn(v, f, 0, 1, false) },
-				"warn":   func(v *yaml.Node, f string) { l.Drift.Warn = d.floatIn(v, f, 0, 2, false) },
-				"block":  func(v *yaml.Node, f string) { l.Drift.Block = d.floatIn(v, f, 0, 2, false) },
-				"window": func(v *yaml.Node, f string) { l.Drift.Window = d.intIn(v, f, 1, 100000) },
+				"alpha":  func(v *yaml.Node, f string) { l.Drift.Alpha = d.number(v, f) },
+				"warn":   func(v *yaml.Node, f string) { l.Drift.Warn = d.number(v, f) },
+				"block":  func(v *yaml.Node, f string) { l.Drift.Block = d.number(v, f) },
+				"window": func(v *yaml.Node, f string) { l.Drift.Window = d.integer(v, f) },
 			})
 		},
 		"fold_guard": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"max_fanout":  func(v *yaml.Node, f string) { l.FoldGuard.MaxFanout = d.intIn(v, f, 1, 1<<20) },
-				"max_depth":   func(v *yaml.Node, f string) { l.FoldGuard.MaxDepth = d.intIn(v, f, 1, 1<<10) },
-				"budget":      func(v *yaml.Node, f string) { l.FoldGuard.Budget = d.intIn(v, f, 1, 1<<30) },
-				"cooldown_ms": func(v *yaml.Node, f string) { l.FoldGuard.CooldownMS = d.intIn(v, f, 0, 24*3600*1000) },
+				"max_fanout":  func(v *yaml.Node, f string) { l.FoldGuard.MaxFanout = d.integer(v, f) },
+				"max_depth":   func(v *yaml.Node, f string) { l.FoldGuard.MaxDepth = d.integer(v, f) },
+				"budget":      func(v *yaml.Node, f string) { l.FoldGuard.Budget = d.integer(v, f) },
+				"cooldown_ms": func(v *yaml.Node, f string) { l.FoldGuard.CooldownMS = d.millis(v, f) },
 			})
 		},
 		"breakthrough": func(v *yaml.Node, f string) {
 			b := &l.Breakthrough
 			d.fields(v, f, map[string]func(*yaml.Node, string){
 				"detector":       func(v *yaml.Node, f string) { b.Detector = d.enum(v, f, "zscore", "cusum") },
-				"z":              func(v *yaml.Node, f string) { b.Z = d.floatIn(v, f, 0, 100, false) },
-				"min_samples":    func(v *yaml.Node, f string) { b.MinSamples = d.intIn(v, f, 2, 1<<30) },
-				"novelty_weight": func(v *yaml.Node, f string) { b.NoveltyWeight = d.floatIn(v, f, 0, 1, true) },
-				"value_weight":   func(v *yaml.Node, f string) { b.ValueWeight = d.floatIn(v, f, 0, 1, true) },
+				"z":              func(v *yaml.Node, f string) { b.Z = d.number(v, f) },
+				"min_samples":    func(v *yaml.Node, f string) { b.MinSamples = d.integer(v, f) },
+				"novelty_weight": func(v *yaml.Node, f string) { b.NoveltyWeight = d.number(v, f) },
+				"value_weight":   func(v *yaml.Node, f string) { b.ValueWeight = d.number(v, f) },
 				"combine":        func(v *yaml.Node, f string) { b.Combine = d.enum(v, f, "sum", "product") },
-				"cusum_k":        func(v *yaml.Node, f string) { b.CusumK = d.floatIn(v, f, 0, 100, true) },
-				"cusum_h":        func(v *yaml.Node, f string) { b.CusumH = d.floatIn(v, f, 0, 1000, false) },
+				"cusum_k":        func(v *yaml.Node, f string) { b.CusumK = d.number(v, f) },
+				"cusum_h":        func(v *yaml.Node, f string) { b.CusumH = d.number(v, f) },
 			})
 		},
 		"guardian": func(v *yaml.Node, f string) {
 			g := &l.Guardian
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"max_risk":  func(v *yaml.Node, f string) { g.MaxRisk = d.floatIn(v, f, 0, 1, true) },
-				"max_drift": func(v *yaml.Node, f string) { g.MaxDrift = d.floatIn(v, f, 0, 2, true) },
+				"max_risk":  func(v *yaml.Node, f string) { g.MaxRisk = d.number(v, f) },
+				"max_drift": func(v *yaml.Node, f string) { g.MaxDrift = d.number(v, f) },
 				"dry_run":   func(v *yaml.Node, f string) { g.DryRun = d.boolean(v, f) },
 			})
 		},
 	})
 }
 
-// validate checks rules that span fields, after every field parsed.
+// validate checks, after every field parsed, what spans fields: every lane
+// is there, its stage order makes sense, and it builds — its topics, its
+// chain, its tick and its decimation ring, dry, with the options the
+// runtime uses — so what the runtime would refuse is refused here.
 func (d *specDecoder) validate(s *Spec) {
 	for _, lane := range schemas.Lanes {
 		l, ok := s.Lanes[lane]
@@ -197,16 +211,62 @@ func (d *specDecoder) validate(s *Spec) {
 			continue
 		}
 		p := "lanes." + string(lane)
-		if l.Drift.Warn >= l.Drift.Block {
-			d.fail(nil, p+".drift", "warn (%g) must be below block (%g)", l.Drift.Warn, l.Drift.Block)
-		}
-		if l.Breakthrough.Combine == "sum" && l.Breakthrough.NoveltyWeight+l.Breakthrough.ValueWeight == 0 {
-			d.fail(nil, p+".breakthrough", "novelty_weight and value_weight are both 0; the score would always be 0")
-		}
 		if l.Has(StageAdapter) && !l.Has(StageRoute) {
 			d.fail(nil, p+".stages", "adapter needs route before it (the router picks the node)")
 		}
+		if _, err := topics.LaneSpecs(string(lane), l.Partitions); err != nil {
+			d.fail(nil, p+".partitions", "%v", err)
+		}
+		if _, err := l.Chain(lane, ChainOptions{}); err != nil {
+			d.refused(p, err)
+		}
+		if err := operators.CheckTick(lane, l.TickOptions(lane)...); err != nil {
+			d.refused(p, err)
+		}
+		if _, err := operators.NewDecimate(l.DecimateOptions()...); err != nil {
+			d.refused(p, err)
+		}
 	}
+}
+
+// refused reports an option a stage or an operator refused when the lane
+// at path was built, at the field that set it (see optionFields): the
+// first of the option's fields the file sets, else its first field at the
+// line of its section.
+func (d *specDecoder) refused(path string, err error) {
+	var option, want string
+	var value any
+	var so *stages.OptionError
+	var oo *operators.OptionError
+	switch {
+	case errors.As(err, &so):
+		option, value, want = so.Option, so.Value, so.Want
+	case errors.As(err, &oo):
+		option, value, want = oo.Option, oo.Value, oo.Want
+	}
+	fields := optionFields[option]
+	if len(fields) == 0 {
+		d.fail(nil, path, "%v", err)
+		return
+	}
+	primary := fields[0]
+	field, line := path+"."+primary, 0
+	for _, f := range fields {
+		if n := d.lines[path+"."+f]; n > 0 {
+			field, line = path+"."+f, n
+			break
+		}
+	}
+	if line == 0 {
+		section, _, _ := strings.Cut(primary, ".")
+		line = max(d.lines[path+"."+section], d.lines[path])
+	}
+	msg := fmt.Sprintf("%v: want %s", value, want)
+	if field != path+"."+primary {
+		_, name, _ := strings.Cut(primary, ".")
+		msg = name + " " + msg
+	}
+	d.errs = append(d.errs, &Error{File: d.file, Line: line, Field: field, Msg: msg})
 }
 
 func (d *specDecoder) stageList(n *yaml.Node, path string) []string {
@@ -257,53 +317,51 @@ func (d *specDecoder) boolean(n *yaml.Node, path string) bool {
 	return false
 }
 
-func (d *specDecoder) intIn(n *yaml.Node, path string, lo, hi int) int {
+// integer reads a whole number.
+func (d *specDecoder) integer(n *yaml.Node, path string) int {
 	v, ok := d.scalar(n, path, "an integer")
 	if !ok {
 		return 0
 	}
 	x, err := strconv.Atoi(v)
-	if err != nil || x < lo || x > hi {
-		d.fail(n, path, "%q is not an integer in [%d, %d]", v, lo, hi)
+	if err != nil {
+		d.fail(n, path, "%q is not an integer", v)
 		return 0
 	}
 	return x
 }
 
-func (d *specDecoder) intOneOf(n *yaml.Node, path string, allowed ...int) int {
-	v, ok := d.scalar(n, path, "an integer")
-	if !ok {
-		return 0
-	}
-	x, err := strconv.Atoi(v)
-	if err != nil || !slices.Contains(allowed, x) {
-		strs := make([]string, len(allowed))
-		for i, a := range allowed {
-			strs[i] = strconv.Itoa(a)
-		}
-		d.fail(n, path, "%q is not allowed; allowed: %s", v, strings.Join(strs, ", "))
+// maxMillis is the largest number of milliseconds a time.Duration holds.
+const maxMillis = math.MaxInt64 / int64(time.Millisecond)
+
+// millis reads a whole number of milliseconds.
+func (d *specDecoder) millis(n *yaml.Node, path string) int {
+	x := d.integer(n, path)
+	if int64(x) > maxMillis || int64(x) < -maxMillis {
+		d.fail(n, path, "%d milliseconds is more than a duration holds (%d)", x, maxMillis)
 		return 0
 	}
 	return x
 }
 
-// floatIn parses a number in [lo, hi] when loInclusive, else in (lo, hi].
-func (d *specDecoder) floatIn(n *yaml.Node, path string, lo, hi float64, loInclusive bool) float64 {
+// number reads a finite number.
+func (d *specDecoder) number(n *yaml.Node, path string) float64 {
 	v, ok := d.scalar(n, path, "a number")
 	if !ok {
 		return 0
 	}
 	x, err := strconv.ParseFloat(v, 64)
-	bad := err != nil || math.IsNaN(x) || x > hi || x < lo || (!loInclusive && x == lo)
-	if bad {
-		open := "("
-		if loInclusive {
-			open = "["
-		}
-		d.fail(n, path, "%q is not a number in %s%g, %g]", v, open, lo, hi)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		d.fail(n, path, "%q is not a number", v)
 		return 0
 	}
 	return x
+}
+
+// text reads a string the component it configures checks.
+func (d *specDecoder) text(n *yaml.Node, path string) string {
+	v, _ := d.scalar(n, path, "a string")
+	return v
 }
 
 func (d *specDecoder) enum(n *yaml.Node, path string, allowed ...string) string {

@@ -54,9 +54,9 @@ func TestMalformedSpecNamesFileLineFieldAndAllowedValues(t *testing.T) {
 		{"unknown field", "lanes:\n  prod:\n    drift:\n      alpah: 0.3\n",
 			[]string{"bad.yaml:4:", "lanes.prod.drift.alpah", "unknown field", "allowed: alpha, block, warn, window"}},
 		{"bad enum", "lanes:\n  prod:\n    decimate: {policy: drop-newest}\n",
-			[]string{"bad.yaml:3:", "lanes.prod.decimate.policy", `"drop-newest"`, "allowed: drop-oldest, backpressure"}},
+			[]string{"bad.yaml:3:", "lanes.prod.decimate.policy", "drop-newest", "want backpressure or drop-oldest"}},
 		{"fps not allowed", "lanes:\n  candidate:\n    tick:\n      fps: 25\n",
-			[]string{"bad.yaml:4:", "lanes.candidate.tick.fps", "allowed: 30, 20, 15"}},
+			[]string{"bad.yaml:4:", "lanes.candidate.tick.fps", "25: want a rate on the ladder [30 20 15]"}},
 		{"out of range", "lanes:\n  prod:\n    guardian: {max_risk: 1.5}\n",
 			[]string{"bad.yaml:3:", "lanes.prod.guardian.max_risk", "[0, 1]"}},
 		{"unknown lane", "lanes:\n  staging: {}\n",
@@ -70,7 +70,7 @@ func TestMalformedSpecNamesFileLineFieldAndAllowedValues(t *testing.T) {
 		{"syntax", "lanes:\n  prod: [\n",
 			[]string{"bad.yaml:", "not valid YAML"}},
 		{"cross-field", "lanes:\n  prod:\n    drift: {warn: 0.5, block: 0.4}\n",
-			[]string{"bad.yaml:3:", "lanes.prod.drift", "warn (0.5) must be below block (0.4)"}},
+			[]string{"bad.yaml:3:", "lanes.prod.drift.warn", "warn 0.5 block 0.4: want 0 < warn <= block <= 2"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
