@@ -15,15 +15,7 @@ import "fmt"
 func toWire[T Record](v *T) (any, error) {
 	switch x := any(v).(type) {
 	case *MatrizMessage:
-		p, changed, err := x.Payload.toWire()
-		if err != nil {
-			return nil, payloadError("payload", err)
-		}
-		if changed {
-			c := *x
-			c.Payload = p
-			return &c, nil
-		}
+		return payloadToWire(x, func(m *MatrizMessage) *Payload { return &m.Payload })
 	case *MatrizResult:
 		p, changed, err := x.Payload.toWire()
 		if err != nil {
@@ -42,15 +34,7 @@ func toWire[T Record](v *T) (any, error) {
 			return &c, nil
 		}
 	case *Event:
-		p, changed, err := x.Payload.toWire()
-		if err != nil {
-			return nil, payloadError("payload", err)
-		}
-		if changed {
-			c := *x
-			c.Payload = p
-			return &c, nil
-		}
+		return payloadToWire(x, func(e *Event) *Payload { return &e.Payload })
 	case *Trace:
 		cr, err := crumbsToWire(x.Crumbs, "crumbs")
 		if err != nil {
@@ -74,6 +58,22 @@ func toWire[T Record](v *T) (any, error) {
 		}
 	}
 	return v, nil
+}
+
+// payloadToWire is toWire for a record whose only payload is the one
+// payload returns a pointer to: x itself when it is in wire shape, else a
+// shallow copy with the payload converted.
+func payloadToWire[R any](x *R, payload func(*R) *Payload) (any, error) {
+	p, changed, err := payload(x).toWire()
+	if err != nil {
+		return nil, payloadError("payload", err)
+	}
+	if !changed {
+		return x, nil
+	}
+	c := *x
+	*payload(&c) = p
+	return &c, nil
 }
 
 // crumbsToWire returns nil when no crumb's data needs a change, and

@@ -1,3 +1,5 @@
+package stages
+
 // adapter is the stage that calls the node the router chose. It runs after
 // route and reads each live record's Route:
 //
@@ -12,7 +14,6 @@
 // Node Contract; the record is failed (Record.Fail("adapter", ...)) and goes
 // to the DLQ with the reason, and the frame goes on. Only the frame's own
 // context ending stops the stage with an error.
-package stages
 
 import (
 	"context"

@@ -1,3 +1,5 @@
+package stages
+
 // Chain runs stages in order over a frame: decimate hands frames to it, and
 // route → adapter → drift → fold-guard → breakthrough → guardian annotate
 // them.
@@ -21,7 +23,6 @@
 //
 // as an error wrapper does with Unwrap() error, so that Snapshot, Restore
 // and As find the stage behind it.
-package stages
 
 import (
 	"context"

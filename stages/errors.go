@@ -1,7 +1,8 @@
+package stages
+
 // The errors of the stateful stages (drift, fold-guard, breakthrough,
 // guardian). Constructors, Process and Restore wrap these sentinels, so
 // callers can test with errors.Is and still show the detailed message.
-package stages
 
 import (
 	"errors"

@@ -1,9 +1,10 @@
+package stages
+
 // Factories make a lane's chain once per partition. A stateful stage is one
 // partition's state, so the runtime needs a fresh instance for every
 // partition it is assigned, while a stateless stage (route, adapter) can
 // serve them all: PerPartition and Shared say which, and a ChainFactory
 // makes one partition's chain from them.
-package stages
 
 import (
 	"fmt"

@@ -1,6 +1,7 @@
+package stages
+
 // The guardian's state, the actions of its partition that wait for a human
 // approval, and how it goes into a snapshot and comes back.
-package stages
 
 import (
 	"fmt"

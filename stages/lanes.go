@@ -1,3 +1,5 @@
+package stages
+
 // Lanes: where the lane a process runs in comes from, the guard that keeps
 // external actions out of the experimental lane, and the helper tests use to
 // declare the lanes they need.
@@ -10,7 +12,6 @@
 // Code that performs an external action (anything outside the pipeline's
 // own topics: a webhook, an actuator, a ticket) runs through a LaneGuard,
 // which refuses outside candidate and prod with a *LaneGuardError.
-package stages
 
 import (
 	"context"

@@ -1,3 +1,5 @@
+package stages
+
 // route is the SymbolicMeshRouter: it maps a message's topic to the node
 // registered for it and records the decision.
 //
@@ -12,7 +14,6 @@
 // deterministic (ResultID of msg_id and "router"), and one routing event
 // (EventID of msg_id, "route", routing). Crumb and event times are the
 // message's event time, never the wall clock, so replays match.
-package stages
 
 import (
 	"context"

@@ -1,3 +1,5 @@
+package stages
+
 // The snapshot encoding every stateful stage writes to the changelog and the
 // checkpoints, and reads back on reassignment.
 //
@@ -29,7 +31,6 @@
 // A change to any stage's state that an older reader would misread is a new
 // format: bump snapshotFormat and teach decodeSnapshot to read the previous
 // one, as it reads format 1.
-package stages
 
 import (
 	"bytes"

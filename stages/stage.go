@@ -14,7 +14,7 @@
 // guardian) is Stateful: one instance holds one partition's state, so it
 // needs no lock and a partition's results never depend on which worker
 // holds it. Its state has one versioned encoding (snapshot.go) that the
-// runtime writes to the lane's changelog and checkpoints.
+// runtime writes to the lane's changelog.
 package stages
 
 import (

@@ -17,10 +17,7 @@ func runActions(ctx context.Context, e *env, args []string) error {
 	lane := fs.lane(e, "")
 	conn := fs.connection()
 	all := fs.Bool("all", false, "list every action, not only those waiting for approval")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if _, err := fs.args(args); err != nil {
 		return err
 	}
 	l, err := lane.resolve()

@@ -16,10 +16,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	rate := fs.Int("rate", 20_000, "steady offered `rate` in msgs/s")
 	steady := fs.Duration("steady", 10e9, "steady phase `duration`")
 	dispatch := fs.Bool("dispatch", false, "run the chain with DISPATCH_ENABLED (nodes called, not only routed)")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if _, err := fs.args(args); err != nil {
 		return err
 	}
 	if *n < 1 || *rate < 1 || *steady <= 0 {

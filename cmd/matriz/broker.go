@@ -17,10 +17,7 @@ func runBroker(ctx context.Context, e *env, args []string) error {
 	regListen := fs.String("registry-listen", "127.0.0.1:8081", "schema registry listen `address`")
 	dataDir := fs.String("data-dir", "", "`directory` for persistent data (empty: in memory)")
 	partitions := fs.Int("partitions", 6, "default `partitions` of auto-created topics")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if _, err := fs.args(args); err != nil {
 		return err
 	}
 	stack, err := devstack.Start(ctx, devstack.Config{

@@ -17,10 +17,7 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 	conn := fs.connection()
 	lanes := fs.String("lanes", "experimental,candidate,prod", "`lanes` to deploy, comma-separated")
 	dryRun := fs.Bool("dry-run", false, "report what would change, change nothing")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if _, err := fs.args(args); err != nil {
 		return err
 	}
 	ls, err := pipelines.ParseLanes(*lanes)

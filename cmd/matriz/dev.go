@@ -23,10 +23,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:9092", "Kafka listen `address` (so kcat and friends can connect)")
 	regListen := fs.String("registry-listen", "127.0.0.1:8081", "schema registry listen `address`")
 	debug := fs.Bool("debug", false, "log client warnings to stderr")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if _, err := fs.args(args); err != nil {
 		return err
 	}
 	if *rate < 1 {

@@ -52,12 +52,14 @@ func (f *flagSet) parse(args []string) error {
 	return nil
 }
 
-// noArgs refuses positional arguments for commands that take none.
-func (f *flagSet) noArgs() error {
-	if f.NArg() > 0 {
-		return usagef("unexpected argument %q (usage: matriz %s %s)", f.Arg(0), f.name, f.synopsis)
+// args parses the command line and checks it holds the named positional
+// arguments (none when no names are given), which it returns.
+func (f *flagSet) args(args []string, names ...string) ([]string, error) {
+	pos, err := f.parseInterleaved(args)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return pos, f.positional(pos, names...)
 }
 
 func (f *flagSet) printHelp(w io.Writer) {

@@ -26,10 +26,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	debug := fs.Bool("debug", false, "log assignments, flag changes and client warnings to stderr")
 	readerVersion := fs.String("schema-version", "latest", "MatrizMessage schema `version` to read with (v1, v2 or latest): every writer version is resolved into it")
 	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if _, err := fs.args(args); err != nil {
 		return err
 	}
 	l, err := lane.resolve()

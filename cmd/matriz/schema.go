@@ -82,14 +82,18 @@ func schemaFlags(e *env, sub, synopsis, about string) *schemaCmd {
 	return &schemaCmd{flagSet: fs, conn: fs.registryOnly()}
 }
 
-// args parses the command line and checks it holds the named positional
-// arguments, which it returns.
-func (f *flagSet) args(args []string, names ...string) ([]string, error) {
-	pos, err := f.parseInterleaved(args)
+// subjectSchema parses a command line of one FILE and a required
+// --subject (its value once parsed, passed by the caller) and returns the
+// schema in FILE.
+func (c *schemaCmd) subjectSchema(args []string, subject *string) (string, error) {
+	pos, err := c.args(args, "FILE")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return pos, f.positional(pos, names...)
+	if *subject == "" {
+		return "", usagef("--subject is required (usage: matriz %s %s)", c.name, c.synopsis)
+	}
+	return readSchemaFile(pos[0])
 }
 
 // tool returns the schema tool for --registry.
@@ -168,14 +172,7 @@ func schemaRegister(ctx context.Context, e *env, args []string) error {
 			"subject's compatibility level first and refuses it (exit 1) with the field and rule\n"+
 			"it breaks. Registering a schema the subject already has changes nothing.")
 	subject := fs.String("subject", "", "`subject` to register under (required)")
-	pos, err := fs.args(args, "FILE")
-	if err != nil {
-		return err
-	}
-	if *subject == "" {
-		return usagef("--subject is required (usage: matriz schema register %s)", fs.synopsis)
-	}
-	text, err := readSchemaFile(pos[0])
+	text, err := fs.subjectSchema(args, subject)
 	if err != nil {
 		return err
 	}
@@ -204,22 +201,15 @@ func schemaCheck(ctx context.Context, e *env, args []string) error {
 			"registry. Nothing is registered.")
 	subject := fs.String("subject", "", "`subject` to check against (required)")
 	level := fs.String("level", "", "compatibility `level` to check under here, instead of asking the registry")
-	pos, err := fs.args(args, "FILE")
+	text, err := fs.subjectSchema(args, subject)
 	if err != nil {
 		return err
-	}
-	if *subject == "" {
-		return usagef("--subject is required (usage: matriz schema check %s)", fs.synopsis)
 	}
 	var lvl ops.Level
 	if *level != "" {
 		if lvl, err = parseLevelFlag(*level); err != nil {
 			return err
 		}
-	}
-	text, err := readSchemaFile(pos[0])
-	if err != nil {
-		return err
 	}
 	tool, err := fs.tool()
 	if err != nil {

@@ -1,7 +1,8 @@
+package adapters
+
 // What every node shares: the error a node constructor returns for a bad
 // option, and the way a node answers a message (the context check first,
 // the answer to a nil message, a result, a refusal).
-package adapters
 
 import (
 	"context"
