@@ -1,5 +1,8 @@
 package pipelines
 
+// This file is `matriz dev`: the whole system in one process on the
+// embedded broker and registry, with the built-in scenario on every lane.
+
 import (
 	"context"
 	"errors"

@@ -89,7 +89,9 @@ func (w *partitionWorker) restoreState() error {
 // changelog and waits until Kafka acknowledged them.
 func (w *partitionWorker) saveState() error {
 	lr := w.lane
+	w.chainMu.Lock()
 	snap, err := w.chain.Snapshot()
+	w.chainMu.Unlock()
 	if err != nil {
 		return err
 	}

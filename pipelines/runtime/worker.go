@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/reugn/go-streams/flow"
@@ -31,9 +32,13 @@ type partitionWorker struct {
 	ring     *operators.Decimate
 	outs     *outputs
 	// chain is this partition's own chain: its stateful stages hold this
-	// partition's state and nothing else's.
-	chain *stages.Chain
-	drift *stages.Drift // the chain's drift stage, read for the gauges; nil without one
+	// partition's state and nothing else's, without locks of their own.
+	// chainMu hands the chain between the frame goroutine, which runs it,
+	// and the commit loop, which snapshots it between two frames; it is
+	// contended only at a commit.
+	chainMu sync.Mutex
+	chain   *stages.Chain
+	drift   *stages.Drift // the chain's drift stage, read for the gauges; nil without one
 	// work is the context the graph's own work runs on: it outlives the
 	// claim's, so the open frame is finished and flushed after revocation.
 	work context.Context
@@ -203,7 +208,14 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 		return f // only failed records: nothing for the chain to do
 	}
 	start := lr.clock.Now()
-	if err := w.chain.Run(w.work, f); err != nil {
+	w.chainMu.Lock()
+	err := w.chain.Run(w.work, f)
+	var drift stages.DriftStats
+	if w.drift != nil {
+		drift = w.drift.Stats()
+	}
+	w.chainMu.Unlock()
+	if err != nil {
 		lr.reportErr(fmt.Errorf("chain on %s/%d frame %d: %w", lr.lane, f.Partition, f.Seq, err))
 	}
 	d := lr.clock.Now().Sub(start)
@@ -212,7 +224,7 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	}
 	lr.obs.Frame(f, d, late, w.ring.Backlog(), w.tick.FPS())
 	if w.drift != nil {
-		lr.obs.Drift(w.claim.Partition, w.drift.Stats())
+		lr.obs.Drift(w.claim.Partition, drift)
 	}
 	return f
 }
