@@ -5,8 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/topics"
 )
 
 // module is this module's path; imports under it are the project's own.
@@ -141,5 +145,18 @@ func TestPipelinesRootIsTheCompositionRootOnly(t *testing.T) {
 	}
 	if len(files) > 3 {
 		t.Fatalf("pipelines/ holds %d files %v; the composition root has at most 3", len(files), files)
+	}
+}
+
+// TestTopicsKnowTheSameLanes: topics keeps the lane names as plain strings
+// (it knows bytes and headers, not records); they are schemas' lanes, in
+// the same order, and every other lane string goes through schemas.ParseLane.
+func TestTopicsKnowTheSameLanes(t *testing.T) {
+	var want []string
+	for _, l := range pipelines.AllLanes() {
+		want = append(want, string(l))
+	}
+	if got := topics.Lanes(); !slices.Equal(got, want) {
+		t.Fatalf("topics.Lanes() = %v, schemas.Lanes = %v", got, want)
 	}
 }

@@ -49,8 +49,8 @@ func (c consciousnessConfig) validate() error {
 // ConsciousnessOption configures a Consciousness node.
 type ConsciousnessOption func(*consciousnessConfig)
 
-// WithTemperature sets the softmax temperature (default 1, must be > 0).
-func WithTemperature(t float64) ConsciousnessOption {
+// ConsciousnessTemperature sets the softmax temperature (default 1, must be > 0).
+func ConsciousnessTemperature(t float64) ConsciousnessOption {
 	return func(c *consciousnessConfig) { c.temperature = t }
 }
 

@@ -41,7 +41,7 @@ func TestConsciousnessTemperature(t *testing.T) {
 	sal := schemas.Payload{"salience": []float64{0.2, 1.0, 0.6}}
 	var prev float64
 	for _, temp := range []float64{10, 1, 0.1, 0.01} {
-		node := must(adapters.NewConsciousness(adapters.WithTemperature(temp)))(t)
+		node := must(adapters.NewConsciousness(adapters.ConsciousnessTemperature(temp)))(t)
 		r := handle(t, node, message(sal, nil))
 		fw := f64(t, r, "focus_weight")
 		if fw < prev {
@@ -62,7 +62,7 @@ func TestConsciousnessTemperature(t *testing.T) {
 		t.Fatal("zero-value Consciousness differs from the default")
 	}
 	for _, bad := range []float64{0, -1, math.NaN(), math.Inf(1)} {
-		if _, err := adapters.NewConsciousness(adapters.WithTemperature(bad)); !errors.Is(err, adapters.ErrInvalidOption) {
+		if _, err := adapters.NewConsciousness(adapters.ConsciousnessTemperature(bad)); !errors.Is(err, adapters.ErrInvalidOption) {
 			t.Errorf("temperature %v: err %v, want ErrInvalidOption", bad, err)
 		}
 	}

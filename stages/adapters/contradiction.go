@@ -58,8 +58,8 @@ func (c contradictionConfig) validate() error {
 // ContradictionOption configures a Contradiction node.
 type ContradictionOption func(*contradictionConfig)
 
-// WithTopPrinciples sets how many principles are proposed (default 5, 1..40).
-func WithTopPrinciples(n int) ContradictionOption {
+// ContradictionTopPrinciples sets how many principles are proposed (default 5, 1..40).
+func ContradictionTopPrinciples(n int) ContradictionOption {
 	return func(c *contradictionConfig) { c.top = n }
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func TestContradictionMatrixCells(t *testing.T) {
-	node := must(adapters.NewContradiction(adapters.WithTopPrinciples(40)))(t)
+	node := must(adapters.NewContradiction(adapters.ContradictionTopPrinciples(40)))(t)
 	// Cells of the classic matrix, by standard parameter numbers.
 	for _, tc := range []struct {
 		improve, worsen string
@@ -37,7 +37,7 @@ func TestContradictionMatrixCells(t *testing.T) {
 }
 
 func TestContradictionRanking(t *testing.T) {
-	node := must(adapters.NewContradiction(adapters.WithTopPrinciples(2)))(t)
+	node := must(adapters.NewContradiction(adapters.ContradictionTopPrinciples(2)))(t)
 	r := handle(t, node, message(schemas.Payload{"improve": []string{"Productivity"}, "worsen": []string{"reliability", "device complexity"}}, nil))
 	wantOK(t, r)
 	// 39→27: 1(4) 35(3) 10(2) 38(1); 39→36: 12(4) 17(3) 28(2) 24(1).
@@ -62,7 +62,7 @@ func TestContradictionRanking(t *testing.T) {
 		t.Fatalf("zero value proposed %v", r.Payload["principles"])
 	}
 	for _, n := range []int{0, -1, 41} {
-		if _, err := adapters.NewContradiction(adapters.WithTopPrinciples(n)); !errors.Is(err, adapters.ErrInvalidOption) {
+		if _, err := adapters.NewContradiction(adapters.ContradictionTopPrinciples(n)); !errors.Is(err, adapters.ErrInvalidOption) {
 			t.Errorf("top %d: err %v", n, err)
 		}
 	}

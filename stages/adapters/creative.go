@@ -76,17 +76,17 @@ func (c creativeConfig) validate() error {
 // CreativeOption configures a Creative node.
 type CreativeOption func(*creativeConfig)
 
-// WithVariants sets how many variants are scored, the idea itself included
+// CreativeVariants sets how many variants are scored, the idea itself included
 // (default 5, 1..64).
-func WithVariants(n int) CreativeOption { return func(c *creativeConfig) { c.variants = n } }
+func CreativeVariants(n int) CreativeOption { return func(c *creativeConfig) { c.variants = n } }
 
-// WithSpread sets σ, the size of the variants' jitter relative to the
+// CreativeSpread sets σ, the size of the variants' jitter relative to the
 // idea's RMS element (default 0.25, 0..10).
-func WithSpread(s float64) CreativeOption { return func(c *creativeConfig) { c.spread = s } }
+func CreativeSpread(s float64) CreativeOption { return func(c *creativeConfig) { c.spread = s } }
 
-// WithCentroidWindow sets how many ideas the running centroid averages at
+// CreativeCentroidWindow sets how many ideas the running centroid averages at
 // most (default 1000), so it keeps following recent ideas.
-func WithCentroidWindow(n int64) CreativeOption { return func(c *creativeConfig) { c.window = n } }
+func CreativeCentroidWindow(n int64) CreativeOption { return func(c *creativeConfig) { c.window = n } }
 
 // NewCreative returns a Creative node configured by opts.
 func NewCreative(opts ...CreativeOption) (*Creative, error) {

@@ -35,7 +35,7 @@ func TestCreativeSeededByMsgID(t *testing.T) {
 }
 
 func TestCreativeScores(t *testing.T) {
-	node := must(adapters.NewCreative(adapters.WithSpread(0)))(t)
+	node := must(adapters.NewCreative(adapters.CreativeSpread(0)))(t)
 	// With no jitter every variant is the idea itself: novelty and value
 	// are the closed forms, and variant 0 wins the tie.
 	f := []float64{1, 0}
@@ -68,7 +68,7 @@ func TestCreativeScores(t *testing.T) {
 }
 
 func TestCreativeVariants(t *testing.T) {
-	node := must(adapters.NewCreative(adapters.WithVariants(16), adapters.WithSpread(1)))(t)
+	node := must(adapters.NewCreative(adapters.CreativeVariants(16), adapters.CreativeSpread(1)))(t)
 	f := []float64{0.2, 0.4, 0.6, 0.8}
 	r := handle(t, node, message(schemas.Payload{"features": f, "centroid": []float64{0.25, 0.25, 0.25, 0.25}, "target": []float64{1, 0, 0, 0}}, nil))
 	wantOK(t, r)
@@ -89,13 +89,13 @@ func TestCreativeVariants(t *testing.T) {
 		t.Fatal("the variants did not vary")
 	}
 	// Variants whose length overflows get the neutral 0.5 instead of NaN.
-	huge := must(adapters.NewCreative(adapters.WithSpread(10)))(t)
+	huge := must(adapters.NewCreative(adapters.CreativeSpread(10)))(t)
 	r = handle(t, huge, message(schemas.Payload{"features": []float64{1e154}, "centroid": []float64{1}, "value": 0.5}, nil))
 	if nov := vec(t, r, "variant_novelty"); nov[0] != 0 || !slices.Contains(nov[1:], 0.5) {
 		t.Fatalf("overflowing variants: novelty %v", nov)
 	}
 	// The window caps how many ideas the centroid averages.
-	capped := must(adapters.NewCreative(adapters.WithCentroidWindow(10)))(t)
+	capped := must(adapters.NewCreative(adapters.CreativeCentroidWindow(10)))(t)
 	r = handle(t, capped, message(schemas.Payload{"features": f, "centroid": f, "centroid_n": int64(500), "value": 0.5}, nil))
 	if i64(t, r, "centroid_n_next") != 10 {
 		t.Fatalf("centroid_n_next %v, want the window 10", r.Payload["centroid_n_next"])
@@ -106,7 +106,7 @@ func TestCreativeVariants(t *testing.T) {
 		t.Fatalf("zero value: %v variants", z.Payload["variants"])
 	}
 	for _, opt := range []adapters.CreativeOption{
-		adapters.WithVariants(0), adapters.WithVariants(65), adapters.WithSpread(-1), adapters.WithSpread(math.NaN()), adapters.WithCentroidWindow(0),
+		adapters.CreativeVariants(0), adapters.CreativeVariants(65), adapters.CreativeSpread(-1), adapters.CreativeSpread(math.NaN()), adapters.CreativeCentroidWindow(0),
 	} {
 		if _, err := adapters.NewCreative(opt); !errors.Is(err, adapters.ErrInvalidOption) {
 			t.Errorf("err %v, want ErrInvalidOption", err)

@@ -20,7 +20,7 @@
 // bit); values a node passes through are left as they came.
 //
 // Nodes without options are plain struct values (Bio{}); the others have a
-// constructor taking functional options (NewGovernance(WithRules(...)))
+// constructor taking functional options (NewGovernance(GovernanceRules(...)))
 // that returns an error wrapping ErrInvalidOption for a bad option. Their
 // zero values are usable too and mean the defaults.
 //

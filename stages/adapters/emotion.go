@@ -46,9 +46,9 @@ func (c emotionConfig) validate() error {
 // EmotionOption configures an Emotion node.
 type EmotionOption func(*emotionConfig)
 
-// WithNeutralRadius sets the intensity below which affect is "neutral"
+// EmotionNeutralRadius sets the intensity below which affect is "neutral"
 // (default 0.1, in [0, 1)).
-func WithNeutralRadius(r float64) EmotionOption {
+func EmotionNeutralRadius(r float64) EmotionOption {
 	return func(c *emotionConfig) { c.neutral = r }
 }
 

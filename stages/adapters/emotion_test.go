@@ -43,11 +43,11 @@ func TestEmotionCircumplex(t *testing.T) {
 
 func TestEmotionNeutralRadius(t *testing.T) {
 	p := schemas.Payload{"valence": 0.3, "arousal": 0.3}
-	wide := must(adapters.NewEmotion(adapters.WithNeutralRadius(0.5)))(t)
+	wide := must(adapters.NewEmotion(adapters.EmotionNeutralRadius(0.5)))(t)
 	if got := str(t, handle(t, wide, message(p, nil)), "emotion"); got != "neutral" {
 		t.Errorf("radius 0.5: %s, want neutral", got)
 	}
-	none := must(adapters.NewEmotion(adapters.WithNeutralRadius(0)))(t)
+	none := must(adapters.NewEmotion(adapters.EmotionNeutralRadius(0)))(t)
 	if got := str(t, handle(t, none, message(schemas.Payload{"valence": 0.01, "arousal": 0.0}, nil)), "emotion"); got != "pleasure" {
 		t.Errorf("radius 0: %s, want pleasure", got)
 	}
@@ -55,7 +55,7 @@ func TestEmotionNeutralRadius(t *testing.T) {
 		t.Errorf("zero value: %s, want the default radius 0.1 to give neutral", got)
 	}
 	for _, bad := range []float64{-0.1, 1, math.NaN()} {
-		if _, err := adapters.NewEmotion(adapters.WithNeutralRadius(bad)); !errors.Is(err, adapters.ErrInvalidOption) {
+		if _, err := adapters.NewEmotion(adapters.EmotionNeutralRadius(bad)); !errors.Is(err, adapters.ErrInvalidOption) {
 			t.Errorf("radius %v: err %v", bad, err)
 		}
 	}

@@ -71,9 +71,9 @@ func (c governanceConfig) validate() error {
 // GovernanceOption configures a Governance node.
 type GovernanceOption func(*governanceConfig)
 
-// WithRules replaces the rule set. Rules are evaluated and reported in the
+// GovernanceRules replaces the rule set. Rules are evaluated and reported in the
 // order given. The node keeps its own copy.
-func WithRules(rules ...Rule) GovernanceOption {
+func GovernanceRules(rules ...Rule) GovernanceOption {
 	return func(c *governanceConfig) {
 		c.rules = make([]Rule, len(rules))
 		for i, r := range rules {

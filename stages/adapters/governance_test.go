@@ -25,7 +25,7 @@ func TestGovernanceOperators(t *testing.T) {
 		{ID: "no-override", Key: "override", Op: adapters.OpAbsent},
 		{ID: "tag-number", Key: "tag:tier", Op: adapters.OpLE, Number: 2},
 	}
-	node := must(adapters.NewGovernance(adapters.WithRules(rules...)))(t)
+	node := must(adapters.NewGovernance(adapters.GovernanceRules(rules...)))(t)
 	tags := map[string]string{"region": "eu", "consent": "granted", "tier": " 2 "}
 	for _, tc := range []struct {
 		x      any
@@ -60,7 +60,7 @@ func TestGovernanceOperators(t *testing.T) {
 }
 
 func TestGovernanceRequiredAndSkipped(t *testing.T) {
-	node := must(adapters.NewGovernance(adapters.WithRules(
+	node := must(adapters.NewGovernance(adapters.GovernanceRules(
 		adapters.Rule{ID: "need-risk", Key: "risk", Op: adapters.OpLE, Number: 0.5, Required: true},
 		adapters.Rule{ID: "opt-drift", Key: "drift", Op: adapters.OpLE, Number: 0.35},
 	)))(t)
@@ -90,9 +90,9 @@ func TestGovernanceDefaults(t *testing.T) {
 			t.Fatalf("risk 0.51: %v", r.Payload)
 		}
 	}
-	// WithRules keeps its own copy of Values.
+	// GovernanceRules keeps its own copy of Values.
 	vals := []string{"a"}
-	node := must(adapters.NewGovernance(adapters.WithRules(adapters.Rule{ID: "v", Key: "k", Op: adapters.OpIn, Values: vals})))(t)
+	node := must(adapters.NewGovernance(adapters.GovernanceRules(adapters.Rule{ID: "v", Key: "k", Op: adapters.OpIn, Values: vals})))(t)
 	vals[0] = "b"
 	if r := handle(t, node, message(schemas.Payload{"k": "a"}, nil)); str(t, r, "decision") != "allow" {
 		t.Fatalf("changing the caller's slice changed the rule: %v", r.Payload)
@@ -100,7 +100,7 @@ func TestGovernanceDefaults(t *testing.T) {
 }
 
 func TestGovernanceWrongTypeFailsClosed(t *testing.T) {
-	node := must(adapters.NewGovernance(adapters.WithRules(
+	node := must(adapters.NewGovernance(adapters.GovernanceRules(
 		adapters.Rule{ID: "num", Key: "n", Op: adapters.OpGT, Number: 0},
 		adapters.Rule{ID: "str", Key: "s", Op: adapters.OpIs, Text: "x"},
 		adapters.Rule{ID: "tag", Key: "tag:t", Op: adapters.OpLT, Number: 1},
@@ -135,7 +135,7 @@ func TestGovernanceBadOptions(t *testing.T) {
 		{{ID: "a", Key: "k", Op: adapters.OpLT, Number: math.Inf(1)}},
 		{{ID: "a", Key: "k", Op: adapters.OpIn}},
 	} {
-		if _, err := adapters.NewGovernance(adapters.WithRules(rules...)); !errors.Is(err, adapters.ErrInvalidOption) {
+		if _, err := adapters.NewGovernance(adapters.GovernanceRules(rules...)); !errors.Is(err, adapters.ErrInvalidOption) {
 			t.Errorf("rules %+v: err %v, want ErrInvalidOption", rules, err)
 		}
 	}
