@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,5 +32,33 @@ func BenchmarkCopyVsChain(b *testing.B) {
 		b.ReportMetric(rep.SteadyRate, "steady-msgs/s")
 		b.ReportMetric(float64(rep.SteadyP95.Microseconds()), "tick-p95-µs")
 		b.Log(rep)
+	}
+}
+
+// TestRunMeasuresEveryPhase runs the bench small: every phase finishes and
+// reports figures a person can read (rates > 0, the ratio is theirs, p95
+// over real frames), and the report names them.
+func TestRunMeasuresEveryPhase(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: starts the embedded broker and registry (skipped with -short)")
+	}
+	var out strings.Builder
+	rep, err := Run(t.Context(), Config{N: 2000, Rate: 500, SteadyFor: 500 * time.Millisecond, Partitions: 2, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.CopyRate <= 0 || rep.ChainRate <= 0 || rep.SteadyRate <= 0 || rep.SteadyFrames == 0 || rep.SteadyP95 <= 0 {
+		t.Fatalf("report without figures: %+v", rep)
+	}
+	if r := rep.ChainRate / rep.CopyRate; r != rep.Ratio {
+		t.Fatalf("ratio %v, want chain/copy = %v", rep.Ratio, r)
+	}
+	for _, want := range []string{"raw kafka-go copy", "full chain", "steady: 500 msgs/s offered"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("progress lack %q:\n%s", want, out.String())
+		}
+	}
+	if s := rep.String(); !strings.Contains(s, "over 2000 messages on 2 partitions") {
+		t.Fatalf("report %q", s)
 	}
 }
