@@ -1,7 +1,7 @@
 package stages
 
-// The snapshot encoding every stateful stage writes to the changelog and the
-// checkpoints, and reads back on reassignment.
+// The snapshot encoding every stateful stage writes to the changelog, and
+// reads back on reassignment.
 //
 // A snapshot is one JSON object, the envelope:
 //
