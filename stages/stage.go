@@ -42,7 +42,7 @@ type Stage interface {
 
 // Stateful is a stage instance that keeps the state of the one partition it
 // works; PerPartition makes a fresh one for every partition. The runtime
-// writes Snapshot to the lane's changelog and checkpoints, restores a
+// writes Snapshot to the lane's changelog, restores a
 // fresh instance when the partition is assigned, and drops the instance
 // when it is revoked.
 type Stateful interface {
