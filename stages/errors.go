@@ -34,7 +34,8 @@ var (
 	ErrFrameLane = errors.New("stages: frame lane is not experimental, candidate or prod")
 )
 
-// OptionError is a configuration value a stage constructor refused. It
+// OptionError is a configuration value a stage constructor (or one of the
+// runtime's operators: the tick, the decimation ring) refused. It
 // names the stage, the option, the value and what would be accepted, and
 // the lane when the rule that refused it is the lane's (the experimental
 // lane always runs dry); Lane is empty otherwise.

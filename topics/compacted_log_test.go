@@ -257,19 +257,7 @@ func TestCompactedLogAppendTriesWriteAttemptsTimes(t *testing.T) {
 	b.cluster.ControlKey(int16(kmsg.Produce), func(kr kmsg.Request) (kmsg.Response, error, bool) {
 		b.cluster.KeepControl()
 		refused.Add(1)
-		req := kr.(*kmsg.ProduceRequest)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = int16(kafka.NotEnoughReplicas)
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
+		resp, _ := produceRefusal(kr.(*kmsg.ProduceRequest), kafka.NotEnoughReplicas)
 		return resp, nil, true
 	})
 	err := l.Append(context.Background(), []byte("k"), []byte("v"))

@@ -25,22 +25,10 @@ func TestSinkRetriesOnlyTheFailedPartition(t *testing.T) {
 	var mu sync.Mutex
 	// Handling a request drops the control function: one request fails.
 	b.cluster.ControlKey(int16(kmsg.Produce), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		req := kr.(*kmsg.ProduceRequest)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		resp, n := produceRefusal(kr.(*kmsg.ProduceRequest), kafka.NotLeaderForPartition)
 		mu.Lock()
-		defer mu.Unlock()
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = int16(kafka.NotLeaderForPartition)
-				st.Partitions = append(st.Partitions, sp)
-				failed++
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
+		failed += n
+		mu.Unlock()
 		return resp, nil, true
 	})
 	sink, err := NewSink(context.Background(), addrs, SinkBackoff(1))

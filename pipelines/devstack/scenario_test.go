@@ -608,35 +608,29 @@ func TestWireRefusesAnUnknownCorruption(t *testing.T) {
 	}
 }
 
-// BenchmarkScenarioNext measures one step of the scenario with its wire
-// encoding, what the producer does per background message.
+// BenchmarkScenarioNext measures one step of the scenario: the generator
+// alone, and with the wire encoding the producer does per message.
 func BenchmarkScenarioNext(b *testing.B) {
-	sc, err := NewScenario(schemas.LaneProd)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	at := scenarioEpoch
-	for b.Loop() {
-		at = at.Add(5 * time.Millisecond)
-		for _, r := range sc.Next(at) {
-			if _, err := r.Wire(1); err != nil {
+	for _, wire := range []bool{false, true} {
+		b.Run(map[bool]string{false: "generate", true: "generate+wire"}[wire], func(b *testing.B) {
+			sc, err := NewScenario(schemas.LaneProd)
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-	}
-}
-
-// BenchmarkScenarioNextOnly is the generator alone, without encoding.
-func BenchmarkScenarioNextOnly(b *testing.B) {
-	sc, err := NewScenario(schemas.LaneProd)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	at := scenarioEpoch
-	for b.Loop() {
-		at = at.Add(5 * time.Millisecond)
-		sc.Next(at)
+			b.ReportAllocs()
+			at := scenarioEpoch
+			for b.Loop() {
+				at = at.Add(5 * time.Millisecond)
+				recs := sc.Next(at)
+				for _, r := range recs {
+					if !wire {
+						break
+					}
+					if _, err := r.Wire(1); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
 	}
 }

@@ -105,10 +105,10 @@ func DecimatePolicy(p Policy) DecimateOption {
 
 func (c *decimateConfig) validate() error {
 	if c.capacity < 1 || c.capacity > MaxDecimateCapacity {
-		return &OptionError{Operator: StageDecimate, Option: "DecimateCapacity", Value: c.capacity, Want: fmt.Sprintf("1..%d frames", MaxDecimateCapacity), Err: ErrDecimate}
+		return &stages.OptionError{Stage: StageDecimate, Option: "DecimateCapacity", Value: c.capacity, Want: fmt.Sprintf("1..%d frames", MaxDecimateCapacity), Err: ErrDecimate}
 	}
 	if _, err := ParsePolicy(string(c.policy)); err != nil {
-		return &OptionError{Operator: StageDecimate, Option: "DecimatePolicy", Value: string(c.policy), Want: fmt.Sprintf("%s or %s", PolicyBackpressure, PolicyDropOldest), Err: ErrDecimate}
+		return &stages.OptionError{Stage: StageDecimate, Option: "DecimatePolicy", Value: string(c.policy), Want: fmt.Sprintf("%s or %s", PolicyBackpressure, PolicyDropOldest), Err: ErrDecimate}
 	}
 	return nil
 }

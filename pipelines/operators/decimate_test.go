@@ -326,7 +326,7 @@ func TestDecimateOptionsAndPolicies(t *testing.T) {
 	}
 	for _, tc := range bad {
 		_, err := operators.NewDecimate(tc.opts...)
-		var oe *operators.OptionError
+		var oe *stages.OptionError
 		if !errors.Is(err, operators.ErrDecimate) || !errors.As(err, &oe) || oe.Option != tc.want {
 			t.Fatalf("%s: err = %v, want an OptionError for %s", tc.name, err, tc.want)
 		}

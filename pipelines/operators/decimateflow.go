@@ -3,9 +3,6 @@ package operators
 import (
 	"context"
 
-	"github.com/reugn/go-streams"
-	"github.com/reugn/go-streams/flow"
-
 	"github.com/matriz/pipelines/stages"
 )
 
@@ -14,12 +11,11 @@ import (
 // pauses everything upstream down to the Kafka fetch), the chain side pops.
 type DecimateFlow struct {
 	ring *Decimate
-	in   chan any
-	out  chan any
+	ports
 }
 
 func NewDecimateFlow(ring *Decimate) *DecimateFlow {
-	d := &DecimateFlow{ring: ring, in: make(chan any), out: make(chan any)}
+	d := &DecimateFlow{ring: ring, ports: newPorts()}
 	go d.push()
 	go d.pop()
 	return d
@@ -42,15 +38,4 @@ func (d *DecimateFlow) pop() {
 		}
 		d.out <- f
 	}
-}
-
-func (d *DecimateFlow) In() chan<- any  { return d.in }
-func (d *DecimateFlow) Out() <-chan any { return d.out }
-func (d *DecimateFlow) Via(f streams.Flow) streams.Flow {
-	flow.DoStream(d, f)
-	return f
-}
-func (d *DecimateFlow) To(s streams.Sink) {
-	flow.DoStream(d, s)
-	s.AwaitCompletion()
 }

@@ -3,9 +3,6 @@ package operators
 import (
 	"time"
 
-	"github.com/reugn/go-streams"
-	"github.com/reugn/go-streams/flow"
-
 	"github.com/matriz/pipelines/clock"
 )
 
@@ -26,12 +23,12 @@ type IdleWatermark struct {
 	idleAfter time.Duration
 	allowance time.Duration
 	caughtUp  func() bool
-	in, out   chan any
+	ports
 }
 
 func NewIdleWatermark(partition int32, cl clock.Clock, idleAfter, allowance time.Duration, caughtUp func() bool) *IdleWatermark {
 	w := &IdleWatermark{partition: partition, clock: cl, idleAfter: idleAfter, allowance: allowance, caughtUp: caughtUp,
-		in: make(chan any), out: make(chan any)}
+		ports: newPorts()}
 	go w.run()
 	return w
 }
@@ -67,15 +64,4 @@ func (w *IdleWatermark) run() {
 			}
 		}
 	}
-}
-
-func (w *IdleWatermark) In() chan<- any  { return w.in }
-func (w *IdleWatermark) Out() <-chan any { return w.out }
-func (w *IdleWatermark) Via(f streams.Flow) streams.Flow {
-	flow.DoStream(w, f)
-	return f
-}
-func (w *IdleWatermark) To(s streams.Sink) {
-	flow.DoStream(w, s)
-	s.AwaitCompletion()
 }

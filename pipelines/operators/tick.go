@@ -222,7 +222,7 @@ func TickFlags(f func() stages.Flags) TickOption { return func(t *tickConfig) { 
 
 func (c *tickConfig) validate() error {
 	bad := func(option string, value any, want string) error {
-		return &OptionError{Operator: StageTick, Option: option, Value: value, Want: want, Err: ErrTick}
+		return &stages.OptionError{Stage: StageTick, Option: option, Value: value, Want: want, Err: ErrTick}
 	}
 	if !c.lane.Valid() {
 		return bad("lane", string(c.lane), schemas.LaneNames)
@@ -278,10 +278,9 @@ func (c *tickConfig) validate() error {
 
 // Tick is the tick operator; see the file comment.
 type Tick struct {
-	cfg  tickConfig
-	ctl  *fpsController
-	in   chan any
-	out  chan any
+	cfg tickConfig
+	ctl *fpsController
+	ports
 	late chan any
 
 	parts map[int32]*tickPart // owned by the run goroutine
@@ -307,8 +306,7 @@ func NewTick(lane schemas.Lane, opts ...TickOption) (*Tick, error) {
 	t := &Tick{
 		cfg:   c,
 		ctl:   newFPSController(c.ladder, c.fps, c.budgets[c.lane], adaptive, c.window),
-		in:    make(chan any),
-		out:   make(chan any),
+		ports: newPorts(),
 		late:  make(chan any, c.lateBuffer),
 		parts: make(map[int32]*tickPart),
 	}
@@ -367,25 +365,6 @@ func (t *Tick) Late() streams.Outlet { return tickLate{t.late} }
 type tickLate struct{ c chan any }
 
 func (l tickLate) Out() <-chan any { return l.c }
-
-// Via streams the frames to flow and returns it.
-func (t *Tick) Via(flow streams.Flow) streams.Flow {
-	go t.transmit(flow)
-	return flow
-}
-
-// To streams the frames to sink and blocks until the sink has completed.
-func (t *Tick) To(sink streams.Sink) {
-	t.transmit(sink)
-	sink.AwaitCompletion()
-}
-
-func (t *Tick) transmit(inlet streams.Inlet) {
-	for f := range t.out {
-		inlet.In() <- f
-	}
-	close(inlet.In())
-}
 
 // ObserveFrameDuration reports how long the chain took over one frame; the
 // runtime calls it after each frame. See tick_adaptive.go.

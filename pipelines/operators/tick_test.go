@@ -733,7 +733,7 @@ func TestNewTickValidates(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := operators.NewTick(tc.lane, tc.opts...)
-			var oe *operators.OptionError
+			var oe *stages.OptionError
 			if !errors.Is(err, operators.ErrTick) || !errors.As(err, &oe) || oe.Option != tc.option {
 				t.Fatalf("err = %v, want an OptionError for %s", err, tc.option)
 			}

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/pipetest"
+	"github.com/matriz/pipelines/schemas"
 )
 
 // runLane runs a lane's runtime against env until the returned stop is
@@ -44,4 +46,14 @@ func runLane(t *testing.T, env *pipetest.Env, cfg Config) (stop func() error) {
 	}
 	t.Cleanup(func() { stop() })
 	return stop
+}
+
+// nowBatch makes n synthetic messages stamped with the wall clock, as a
+// live producer would.
+func nowBatch(gen *devstack.Synthetic, n int) []schemas.MatrizMessage {
+	out := make([]schemas.MatrizMessage, n)
+	for i := range out {
+		out[i] = gen.Next(time.Now())
+	}
+	return out
 }

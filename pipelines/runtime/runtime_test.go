@@ -163,14 +163,7 @@ func TestDispatchToggleThroughControlSwitchesAtAFrame(t *testing.T) {
 	stop := runLane(t, e, Config{Lane: lane, Counters: counters, OnFlagChange: func(c FlagChange) { changed <- c }})
 
 	gen := devstack.NewSynthetic(lane, 3, 64)
-	batch := func(n int) []schemas.MatrizMessage {
-		out := make([]schemas.MatrizMessage, n)
-		for i := range out {
-			out[i] = gen.Next(time.Now())
-		}
-		return out
-	}
-	before := batch(600)
+	before := nowBatch(gen, 600)
 	e.Produce(t, lane, before, nil)
 	waitCounted(t, counters, int64(len(before)), time.Minute)
 
@@ -183,7 +176,7 @@ func TestDispatchToggleThroughControlSwitchesAtAFrame(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the runtime did not apply the control record within 30s")
 	}
-	after := batch(600)
+	after := nowBatch(gen, 600)
 	e.Produce(t, lane, after, nil)
 	waitCounted(t, counters, int64(len(before)+len(after)), time.Minute)
 	if err := stop(); err != nil {

@@ -30,18 +30,11 @@ func TestRollingUpgradeToGlyphV2(t *testing.T) {
 	lane := schemas.LaneCandidate
 	e := pipetest.Start(t, lane)
 	gen := devstack.NewSynthetic(lane, 31, 64)
-	batch := func(n int) []schemas.MatrizMessage {
-		out := make([]schemas.MatrizMessage, n)
-		for i := range out {
-			out[i] = gen.Next(time.Now())
-		}
-		return out
-	}
 	counters := &observe.LaneCounters{}
 	want := int64(0)
 
 	// 1. v1 producers, v1 pipeline.
-	v1a := batch(500)
+	v1a := nowBatch(gen, 500)
 	e.Produce(t, lane, nil, e.EncodeAs(t, lane, schemas.V1, v1a))
 	want += int64(len(v1a))
 	stop := runLane(t, e, Config{Lane: lane, Counters: counters, ReaderVersion: schemas.V1})
@@ -50,7 +43,7 @@ func TestRollingUpgradeToGlyphV2(t *testing.T) {
 	// 2. Producers keep writing v1 while the pipeline is upgraded: the v1
 	//    worker stops (commits, leaves) with these in flight, a v2 worker
 	//    takes over from the committed offsets.
-	v1b := batch(500)
+	v1b := nowBatch(gen, 500)
 	e.Produce(t, lane, nil, e.EncodeAs(t, lane, schemas.V1, v1b[:250]))
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -62,7 +55,7 @@ func TestRollingUpgradeToGlyphV2(t *testing.T) {
 
 	// 3. Producers move to v2, with the new fields set.
 	sid := "sid-upgrade"
-	v2 := batch(500)
+	v2 := nowBatch(gen, 500)
 	for i := range v2 {
 		v2[i].Glyph.SubjectSID = &sid
 		v2[i].Glyph.Consent = &schemas.Consent{Granted: true, Purpose: "research"}

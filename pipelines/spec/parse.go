@@ -229,26 +229,18 @@ func (d *specDecoder) validate(s *Spec) {
 	}
 }
 
-// refused reports an option a stage or an operator refused when the lane
+// refused reports an option a stage or an operator refused (both say so
+// with a *stages.OptionError) when the lane
 // at path was built, at the field that set it (see optionFields): the
 // first of the option's fields the file sets, else its first field at the
 // line of its section.
 func (d *specDecoder) refused(path string, err error) {
-	var option, want string
-	var value any
-	var so *stages.OptionError
-	var oo *operators.OptionError
-	switch {
-	case errors.As(err, &so):
-		option, value, want = so.Option, so.Value, so.Want
-	case errors.As(err, &oo):
-		option, value, want = oo.Option, oo.Value, oo.Want
-	}
-	fields := optionFields[option]
-	if len(fields) == 0 {
+	var oe *stages.OptionError
+	if !errors.As(err, &oe) || len(optionFields[oe.Option]) == 0 {
 		d.fail(nil, path, "%v", err)
 		return
 	}
+	fields := optionFields[oe.Option]
 	primary := fields[0]
 	field, line := path+"."+primary, 0
 	for _, f := range fields {
@@ -261,7 +253,7 @@ func (d *specDecoder) refused(path string, err error) {
 		section, _, _ := strings.Cut(primary, ".")
 		line = max(d.lines[path+"."+section], d.lines[path])
 	}
-	msg := fmt.Sprintf("%v: want %s", value, want)
+	msg := fmt.Sprintf("%v: want %s", oe.Value, oe.Want)
 	if field != path+"."+primary {
 		_, name, _ := strings.Cut(primary, ".")
 		msg = name + " " + msg
