@@ -122,7 +122,7 @@ func TestDevFlowsOnEveryLaneAndResumesAfterRestart(t *testing.T) {
 	t.Logf("all lanes flowing %v after ready", time.Since(start).Round(time.Millisecond))
 	firstIDs := subjectIDs(t, first.info.RegistryURL)
 	first.stop(t)
-	if !strings.Contains(first.out.String(), "topics 25 created") {
+	if !strings.Contains(first.out.String(), "topics 28 created") {
 		t.Fatalf("first start did not create the lane topics:\n%s", first.out)
 	}
 
@@ -133,7 +133,7 @@ func TestDevFlowsOnEveryLaneAndResumesAfterRestart(t *testing.T) {
 	secondIDs := subjectIDs(t, second.info.RegistryURL)
 	second.stop(t)
 	out := second.out.String()
-	if !strings.Contains(out, "deploy: topics 26 exists; subjects 19 exists") {
+	if !strings.Contains(out, "deploy: topics 29 exists; subjects 19 exists") {
 		t.Fatalf("restart re-created topics or subjects:\n%s", out)
 	}
 	if fmt.Sprint(firstIDs) != fmt.Sprint(secondIDs) {

@@ -116,6 +116,13 @@ const (
 	EventRouting          EventKind = "routing"
 	EventApproval         EventKind = "approval"
 	EventFlagChange       EventKind = "flag_change"
+	// The runtime's decisions that event time alone does not determine;
+	// a replay reads them back (decimation and flag_change are decisions
+	// too).
+	EventLate            EventKind = "late"             // a record judged late
+	EventFPSChange       EventKind = "fps_change"       // a partition's frame rate changed from a boundary on
+	EventWatermark       EventKind = "watermark"        // an idle or shutdown watermark closed frames
+	EventApprovalApplied EventKind = "approval_applied" // an approval took effect at a frame
 )
 
 // EventKinds lists every event kind in the order of the EventKind enum's
@@ -124,6 +131,7 @@ var EventKinds = []EventKind{
 	EventUnknown, EventIntention, EventAction, EventMemoryWrite, EventReward,
 	EventDriftAlert, EventCircuitBreak, EventBreakthrough, EventGuardianDecision,
 	EventDecimation, EventRouting, EventApproval, EventFlagChange,
+	EventLate, EventFPSChange, EventWatermark, EventApprovalApplied,
 }
 
 // Event is one decision or happening on a lane's event log.

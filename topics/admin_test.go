@@ -45,7 +45,7 @@ func TestEnsureCreatesThenReportsExists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := statuses(first); got[StatusCreated] != 26 || len(first) != 26 {
+	if got := statuses(first); got[StatusCreated] != 29 || len(first) != 29 {
 		t.Fatalf("first run %v: %v", got, first)
 	}
 	for i, o := range first {
@@ -61,7 +61,7 @@ func TestEnsureCreatesThenReportsExists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := statuses(second); got[StatusExists] != 26 {
+	if got := statuses(second); got[StatusExists] != 29 {
 		t.Fatalf("second run %v: %v", got, second)
 	}
 
@@ -101,7 +101,7 @@ func TestEnsureReportsDiffersAndLeavesTopicAlone(t *testing.T) {
 	if want := "partitions 3 want 6; retention.ms 1000 want -1"; outs[2].Detail != want {
 		t.Fatalf("detail %q, want %q", outs[2].Detail, want)
 	}
-	if got := statuses(outs); got[StatusCreated] != 7 {
+	if got := statuses(outs); got[StatusCreated] != 8 {
 		t.Fatalf("others %v", got)
 	}
 
@@ -130,13 +130,13 @@ func TestEnsureDryRunCreatesNothing(t *testing.T) {
 	if outs[0].Status != StatusExists {
 		t.Fatalf("existing topic %v", outs[0])
 	}
-	if got := statuses(outs); got[StatusWouldCreate] != 7 {
+	if got := statuses(outs); got[StatusWouldCreate] != 8 {
 		t.Fatalf("dry run %v", got)
 	}
 	// Nothing was created: a second dry run still says would create, and
 	// the broker does not know the topics.
 	outs, _ = a.Ensure(ctx, specs, true)
-	if got := statuses(outs); got[StatusWouldCreate] != 7 {
+	if got := statuses(outs); got[StatusWouldCreate] != 8 {
 		t.Fatalf("second dry run %v", got)
 	}
 	cl := &kafka.Client{Addr: kafka.TCP(b.Addrs()...), Timeout: 5 * time.Second}

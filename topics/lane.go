@@ -40,11 +40,15 @@ const (
 	KindApprovals Kind = "approvals" // human approvals of actions
 	KindDLQ       Kind = "dlq"       // bad input, reason in headers
 	KindState     Kind = "state"     // stage state changelog (compacted)
+	// KindCheckpoints holds each partition's stage state with its offsets
+	// every few seconds of event time, retained (not compacted) so a
+	// replay can start at any of them.
+	KindCheckpoints Kind = "checkpoints"
 )
 
 // Kinds lists every lane topic kind.
 func Kinds() []Kind {
-	return []Kind{KindMessages, KindResults, KindEvents, KindTraces, KindActions, KindApprovals, KindDLQ, KindState}
+	return []Kind{KindMessages, KindResults, KindEvents, KindTraces, KindActions, KindApprovals, KindDLQ, KindState, KindCheckpoints}
 }
 
 // Compacted reports whether topics of this kind keep the latest value per
@@ -57,6 +61,21 @@ func (k Kind) Valid() bool { return slices.Contains(Kinds(), k) }
 // Name returns the topic of kind in lane: matriz.<lane>.<kind>. It does not
 // validate; LaneSpecs and Spec.Validate do.
 func Name(lane string, kind Kind) string { return "matriz." + lane + "." + string(kind) }
+
+// ReplayKinds are the kinds a replay writes, each into its own namespace.
+func ReplayKinds() []Kind {
+	return []Kind{KindResults, KindEvents, KindTraces, KindActions, KindDLQ}
+}
+
+// ReplayName returns the topic of kind in lane's replay namespace name:
+// matriz.<lane>.replay.<name>.<kind>. A replay writes only there, never to
+// the live topics.
+func ReplayName(lane, name string, kind Kind) string {
+	return "matriz." + lane + ".replay." + name + "." + string(kind)
+}
+
+// ReplayPrefix is the prefix every topic of a replay namespace shares.
+func ReplayPrefix(lane, name string) string { return "matriz." + lane + ".replay." + name + "." }
 
 // Shared topics, one per cluster.
 const (

@@ -46,6 +46,8 @@ var streamRetention = map[Kind]string{
 	KindActions:   RetentionMonth,
 	KindApprovals: RetentionMonth,
 	KindDLQ:       RetentionTwoWeeks,
+	// Checkpoints are kept as long as the event log they index.
+	KindCheckpoints: RetentionForever,
 }
 
 // Spec is one topic as data: what Admin.Ensure creates or compares.

@@ -19,6 +19,11 @@ const (
 	HeaderDLQDetail    = "matriz-dlq-detail"
 	HeaderLate         = "matriz-late"
 	HeaderTraceparent  = "traceparent"
+	// HeaderDecision marks a decision event (its kind) so a replay or a
+	// restart can pick the decision log out of the event log without
+	// decoding every event; HeaderSrcPartition names the partition whose
+	// run made it.
+	HeaderDecision = "matriz-decision"
 )
 
 // DLQ reasons: the reason label of lukhas_dlq_total and the
