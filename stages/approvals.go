@@ -1,6 +1,9 @@
 package stages
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // Approvals tells the guardian whether a human approved an action. The
 // runtime fills it from matriz.<lane>.approvals (written by `matriz
@@ -64,4 +67,16 @@ func (s *ApprovalSet) Approved(actionID string) bool {
 	defer s.mu.RUnlock()
 	_, ok := s.ids[actionID]
 	return ok
+}
+
+// IDs returns the approved ids, sorted.
+func (s *ApprovalSet) IDs() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids := make([]string, 0, len(s.ids))
+	for id := range s.ids {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }

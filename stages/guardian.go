@@ -390,7 +390,7 @@ func (g *Guardian) actionFlow(ctx context.Context, f *Frame, p *guardState, d *d
 	a := d.action
 	needs := g.cfg.approval[a.Priority]
 	live := !g.cfg.dryRun && f.Flags.ExtActions
-	approved := live && needs && g.cfg.approvals.Approved(a.ID)
+	approved := live && needs && g.approvals(f).Approved(a.ID)
 	waits := live && needs && !approved
 	if waits && !p.ids[a.ID] && len(p.pending) >= g.cfg.maxPending {
 		d.outcome = OutcomeDeny
@@ -430,6 +430,15 @@ func (g *Guardian) actionFlow(ctx context.Context, f *Frame, p *guardState, d *d
 	return nil
 }
 
+// approvals is what decides approvals for f: the frame's own, when the
+// runtime applies them per partition, else the configured ones.
+func (g *Guardian) approvals(f *Frame) Approvals {
+	if f.Approvals != nil {
+		return f.Approvals
+	}
+	return g.cfg.approvals
+}
+
 // execute runs d's action and sets the outcome: executed, or deny with the
 // executor's error. A context that ended is returned instead.
 func (g *Guardian) execute(ctx context.Context, f *Frame, d *decision, ts time.Time) error {
@@ -461,7 +470,7 @@ func (g *Guardian) settle(ctx context.Context, f *Frame, p *guardState, done map
 	keep := make([]*pendingAction, 0, len(p.pending))
 	for i, pa := range p.pending {
 		expired := !f.Start.Before(pa.Deadline)
-		if !expired && !(!g.cfg.dryRun && f.Flags.ExtActions && g.cfg.approvals.Approved(pa.ID)) {
+		if !expired && !(!g.cfg.dryRun && f.Flags.ExtActions && g.approvals(f).Approved(pa.ID)) {
 			keep = append(keep, pa)
 			continue
 		}

@@ -96,3 +96,14 @@ func (g *Guardian) Restore(state []byte) error {
 	g.st = p
 	return nil
 }
+
+// Waiting returns the ids of the actions waiting for an approval in this
+// partition, oldest first: the runtime applies a lane's approvals to the
+// partition that holds the action.
+func (g *Guardian) Waiting() []string {
+	ids := make([]string, len(g.st.pending))
+	for i, pa := range g.st.pending {
+		ids[i] = pa.ID
+	}
+	return ids
+}

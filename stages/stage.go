@@ -78,6 +78,23 @@ type Frame struct {
 	Flags     Flags
 	Records   []Record
 
+	// Through is the offset of the last input the tick had read when it
+	// emitted the frame: the point of the partition's log the frame
+	// belongs to, which a restart uses to tell frames it re-decides from
+	// frames an earlier run already decided.
+	Through int64
+	// Approvals, when set, is what the guardian asks for this frame instead
+	// of its configured Approvals: the runtime applies approvals per
+	// partition at frame boundaries, so a replay sees them at the same
+	// frames.
+	Approvals Approvals
+	// Replay marks a frame of `matriz replay`: the guardian records what it
+	// would execute and calls no executor.
+	Replay bool
+	// Cut is opaque to stages: the runtime's operators attach the tick's
+	// window state to a frame here when a checkpoint is taken at it.
+	Cut any
+
 	Events  []schemas.Event // to matriz.<lane>.events
 	Traces  []schemas.Trace // to matriz.<lane>.traces
 	Actions []schemas.Event // action previews and executions, to matriz.<lane>.actions

@@ -162,3 +162,12 @@ func partitionEnds(ctx context.Context, brokers []string, topic string) (map[int
 	}
 	return ends, nil
 }
+
+// PartitionEnds returns each partition's high watermark (the offset the
+// next record will get): where a restart's re-decided region ends.
+func PartitionEnds(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
+	if err := checkAddrs("partition ends", brokers); err != nil {
+		return nil, err
+	}
+	return partitionEnds(ctx, brokers, topic)
+}

@@ -10,15 +10,19 @@ package operators
 //     the goroutine reading tick.Out stops, the tick stops reading its
 //     inlet, and the Kafka source stops fetching: the source is paused, no
 //     frame is lost, and lag grows in Kafka where it is visible.
-//   - PolicyDropOldest (experimental and candidate): Push never blocks.
-//     With k frames of backlog, pushing one more drops the oldest. The
+//   - PolicyDropOldest (experimental and candidate): with k frames of
+//     backlog, pushing one more drops the oldest droppable frame. The
 //     dropped records are not lost silently: they are counted (Stats) and
-//     the next popped frame carries one decimation event per partition
-//     whose frames were dropped, with the partition, the first and last
-//     offsets and frame seqs, and the counts. The log still holds those
-//     messages, so a replay from the recorded offsets reproduces them; and
-//     the runtime reads the event (ParseDecimation) to mark the offsets
-//     done so they are committed.
+//     the next popped frame carries one decimation event per dropped frame,
+//     listing the exact offsets it held (a late or corrupt record in
+//     between is never swept up), along with the events the dropped frame
+//     carried (the tick's decisions). The runtime reads the event
+//     (ParseDecimation) to mark exactly those offsets done, and a replay
+//     drops the same frames (DecimateDecided).
+//
+//     Late frames (Seq < 0) and frames of a re-decided region are never
+//     dropped by the policy; when nothing in the ring may be dropped, Push
+//     waits as under backpressure.
 //
 // Decimate keeps no stage state: its frames are re-read from Kafka after a
 // crash (their offsets are not committed yet), so it needs no changelog.
@@ -85,6 +89,16 @@ type DecimateOption func(*decimateConfig)
 type decimateConfig struct {
 	capacity int
 	policy   Policy
+	decided  func(*stages.Frame) (decided, drop bool)
+}
+
+// DecimateDecided hands the ring a record of earlier drops: for a frame the
+// record covers (decided), the ring drops it exactly when the record says
+// so, and the policy never drops it. A replay, and a restart redoing what
+// the run before it already decided, pass the drops logged on the lane's
+// event log.
+func DecimateDecided(f func(*stages.Frame) (decided, drop bool)) DecimateOption {
+	return func(c *decimateConfig) { c.decided = f }
 }
 
 // DefaultDecimateCapacity is the default k: 8 frames, a quarter second of
@@ -122,7 +136,7 @@ type Decimate struct {
 	ring    []*stages.Frame // capacity cfg.capacity; head is the oldest
 	head, n int
 	closed  bool
-	pending []Decimation // drops not yet reported, one per partition, in drop order
+	pending []schemas.Event // decimation events and the dropped frames' own events, not yet reported
 
 	space chan struct{} // a token when a Pop made room
 	items chan struct{} // a token when a Push added a frame
@@ -224,12 +238,20 @@ func (d *Decimate) tryPush(f *stages.Frame) error {
 		d.mu.Unlock()
 		return ErrDecimateClosed
 	}
+	if d.cfg.decided != nil {
+		if decided, drop := d.cfg.decided(f); decided && drop {
+			d.drop(f)
+			d.mu.Unlock()
+			d.pushed.Add(1)
+			signalToken(d.items) // a waiting Pop reports the drop with the next frame
+			return nil
+		}
+	}
 	if d.n == d.cfg.capacity {
-		if d.cfg.policy == PolicyBackpressure {
+		if d.cfg.policy == PolicyBackpressure || !d.dropOldest() {
 			d.mu.Unlock()
 			return ErrBacklogFull
 		}
-		d.dropOldest()
 	}
 	d.ring[(d.head+d.n)%d.cfg.capacity] = f
 	d.n++
@@ -243,23 +265,47 @@ func (d *Decimate) tryPush(f *stages.Frame) error {
 	return nil
 }
 
-// dropOldest removes the oldest frame and records it; d.mu is held.
-func (d *Decimate) dropOldest() {
-	f := d.ring[d.head]
-	d.ring[d.head] = nil
-	d.head = (d.head + 1) % d.cfg.capacity
-	d.n--
-	d.droppedFrames.Add(1)
-	d.droppedRecords.Add(int64(len(f.Records)))
-	for i := range d.pending {
-		if p := &d.pending[i]; p.Partition == f.Partition && p.Lane == f.Lane {
-			p.add(f)
-			return
+// droppable reports whether the policy may drop f.
+func (d *Decimate) droppable(f *stages.Frame) bool {
+	if f.Seq < 0 {
+		return false // a late record's own frame: not a frame of the stream
+	}
+	if d.cfg.decided != nil {
+		if decided, _ := d.cfg.decided(f); decided {
+			return false
 		}
 	}
-	dec := Decimation{Lane: f.Lane, Partition: f.Partition, FirstOffset: -1, LastOffset: -1, FirstSeq: f.Seq, FirstFPS: f.FPS}
-	dec.add(f)
-	d.pending = append(d.pending, dec)
+	return true
+}
+
+// dropOldest removes the oldest droppable frame and records it, and
+// reports whether there was one; d.mu is held.
+func (d *Decimate) dropOldest() bool {
+	for i := 0; i < d.n; i++ {
+		at := (d.head + i) % d.cfg.capacity
+		f := d.ring[at]
+		if !d.droppable(f) {
+			continue
+		}
+		// Close the gap: shift the frames before it one slot on.
+		for j := i; j > 0; j-- {
+			d.ring[(d.head+j)%d.cfg.capacity] = d.ring[(d.head+j-1)%d.cfg.capacity]
+		}
+		d.ring[d.head] = nil
+		d.head = (d.head + 1) % d.cfg.capacity
+		d.n--
+		d.drop(f)
+		return true
+	}
+	return false
+}
+
+// drop records f as dropped; d.mu is held.
+func (d *Decimate) drop(f *stages.Frame) {
+	d.droppedFrames.Add(1)
+	d.droppedRecords.Add(int64(len(f.Records)))
+	d.pending = append(d.pending, DecimationOf(f).Event())
+	d.pending = append(d.pending, f.Events...)
 }
 
 // Pop returns the oldest frame, waiting until there is one or ctx ends.
@@ -295,6 +341,17 @@ func (d *Decimate) tryPop() (f *stages.Frame, ok, closed bool) {
 	d.mu.Lock()
 	if d.n == 0 {
 		closed = d.closed
+		if closed && len(d.pending) > 0 {
+			// Drops after the last frame: a frame of their own carries them.
+			f = &stages.Frame{Lane: d.pending[0].Lane, Seq: -1, Events: d.pending}
+			if p, ok := d.pending[0].Payload.Int("partition"); ok {
+				f.Partition = int32(p)
+			}
+			d.events.Add(int64(len(d.pending)))
+			d.pending = nil
+			d.mu.Unlock()
+			return f, true, false
+		}
 		d.mu.Unlock()
 		return nil, false, closed
 	}
@@ -307,8 +364,8 @@ func (d *Decimate) tryPop() (f *stages.Frame, ok, closed bool) {
 	d.pending = nil
 	d.mu.Unlock()
 
-	for _, p := range pending {
-		f.Events = append(f.Events, p.Event())
+	if len(pending) > 0 {
+		f.Events = append(pending, f.Events...)
 	}
 	d.events.Add(int64(len(pending)))
 	d.popped.Add(1)
@@ -338,82 +395,75 @@ func signalToken(c chan struct{}) {
 	}
 }
 
-// Decimation describes the frames of one partition that drop-oldest
-// skipped between two Pops: a contiguous run of that partition's frames.
+// Decimation describes one frame drop-oldest skipped: which frame, and the
+// exact offsets of the records it held.
 type Decimation struct {
-	Lane        schemas.Lane
-	Partition   int32
-	FirstOffset int64 // -1 when every dropped frame was empty
-	LastOffset  int64 // -1 when every dropped frame was empty
-	FirstSeq    int64
-	FirstFPS    int
-	LastSeq     int64
-	LastFPS     int
-	End         time.Time // end of the last dropped frame: the event's time
-	Frames      int64
-	Records     int64
+	Lane      schemas.Lane
+	Partition int32
+	Seq       int64
+	FPS       int
+	End       time.Time // the frame's end: the event's time
+	Offsets   []int64   // in the frame's order; empty for an empty frame
 }
 
-func (d *Decimation) add(f *stages.Frame) {
-	d.LastSeq, d.LastFPS, d.End = f.Seq, f.FPS, f.End
-	d.Frames++
-	d.Records += int64(len(f.Records))
+// DecimationOf describes the drop of f.
+func DecimationOf(f *stages.Frame) Decimation {
+	d := Decimation{Lane: f.Lane, Partition: f.Partition, Seq: f.Seq, FPS: f.FPS, End: f.End, Offsets: make([]int64, len(f.Records))}
 	for i := range f.Records {
-		off := f.Records[i].Offset
-		if d.FirstOffset < 0 || off < d.FirstOffset {
-			d.FirstOffset = off
-		}
-		if off > d.LastOffset {
-			d.LastOffset = off
-		}
+		d.Offsets[i] = f.Records[i].Offset
 	}
+	return d
 }
 
 // Event returns the decimation event for d. Its id is derived from the
-// first dropped frame, so the same drop reported twice is one event.
+// dropped frame, so the same drop reported twice (or by a replay) is one
+// event. Offsets are written as doubles (the payload's only number array):
+// exact up to 2^53.
 func (d Decimation) Event() schemas.Event {
+	offs := make([]float64, len(d.Offsets))
+	for i, o := range d.Offsets {
+		offs[i] = float64(o)
+	}
 	return schemas.Event{
-		ID:    stages.EventID(stages.FrameSubject(d.Lane, d.Partition, d.FirstFPS, d.FirstSeq), StageDecimate, schemas.EventDecimation),
+		ID:    stages.EventID(stages.FrameSubject(d.Lane, d.Partition, d.FPS, d.Seq), StageDecimate, schemas.EventDecimation),
 		TS:    d.End,
 		Kind:  schemas.EventDecimation,
 		Lane:  d.Lane,
 		Stage: StageDecimate,
 		Payload: schemas.Payload{
-			"partition":    int64(d.Partition),
-			"first_offset": d.FirstOffset,
-			"last_offset":  d.LastOffset,
-			"first_seq":    d.FirstSeq,
-			"first_fps":    int64(d.FirstFPS),
-			"last_seq":     d.LastSeq,
-			"last_fps":     int64(d.LastFPS),
-			"frames":       d.Frames,
-			"records":      d.Records,
+			"partition": int64(d.Partition),
+			"seq":       d.Seq,
+			"fps":       int64(d.FPS),
+			"records":   int64(len(d.Offsets)),
+			"offsets":   offs,
 		},
 	}
 }
 
 // ParseDecimation reads a decimation event back, for the runtime that must
-// mark the skipped offsets done and for replay tooling.
+// mark the skipped offsets done and for replays that drop the same frame.
 func ParseDecimation(ev schemas.Event) (Decimation, error) {
 	if ev.Kind != schemas.EventDecimation {
 		return Decimation{}, fmt.Errorf("%w: event %s is a %s event, not a decimation", ErrDecimate, ev.ID, ev.Kind)
 	}
-	var v [9]int64
-	for i, key := range decimationKeys {
+	var v [4]int64
+	for i, key := range [4]string{"partition", "seq", "fps", "records"} {
 		x, ok := ev.Payload.Int(key)
 		if !ok {
 			return Decimation{}, fmt.Errorf("%w: decimation event %s: payload key %q missing or not a long", ErrDecimate, ev.ID, key)
 		}
 		v[i] = x
 	}
-	return Decimation{
-		Lane: ev.Lane, End: ev.TS,
-		Partition: int32(v[0]), FirstOffset: v[1], LastOffset: v[2],
-		FirstSeq: v[3], FirstFPS: int(v[4]), LastSeq: v[5], LastFPS: int(v[6]),
-		Frames: v[7], Records: v[8],
-	}, nil
+	offs, ok := ev.Payload["offsets"].([]float64)
+	if !ok && v[3] > 0 {
+		return Decimation{}, fmt.Errorf("%w: decimation event %s: payload key \"offsets\" missing or not an array of numbers", ErrDecimate, ev.ID)
+	}
+	if int64(len(offs)) != v[3] {
+		return Decimation{}, fmt.Errorf("%w: decimation event %s lists %d offsets for %d records", ErrDecimate, ev.ID, len(offs), v[3])
+	}
+	d := Decimation{Lane: ev.Lane, End: ev.TS, Partition: int32(v[0]), Seq: v[1], FPS: int(v[2]), Offsets: make([]int64, len(offs))}
+	for i, o := range offs {
+		d.Offsets[i] = int64(o)
+	}
+	return d, nil
 }
-
-// decimationKeys are the payload keys of a decimation event, in the order
-// ParseDecimation reads them.
-var decimationKeys = [9]string{"partition", "first_offset", "last_offset", "first_seq", "first_fps", "last_seq", "last_fps", "frames", "records"}

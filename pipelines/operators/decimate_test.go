@@ -63,24 +63,23 @@ func TestDecimateDropOldest(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("p%d/%d", f.Partition, f.Seq))
 		events = append(events, f.Events...)
-		if len(got) == 1 && len(f.Events) != 2 {
-			t.Fatalf("first popped frame carries %d events, want the 2 pending decimations", len(f.Events))
+		if len(got) == 1 && len(f.Events) != 3 {
+			t.Fatalf("first popped frame carries %d events, want the 3 pending decimations, one per dropped frame", len(f.Events))
 		}
 	}
 	if want := []string{"p0/12", "p1/51", "p0/13"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("popped %v, want %v", got, want)
 	}
 	want := []operators.Decimation{
-		{Lane: schemas.LaneCandidate, Partition: 0, FirstOffset: 100, LastOffset: 103, FirstSeq: 10, FirstFPS: 20, LastSeq: 11, LastFPS: 20,
-			End: time.Unix(0, 12*50_000_000).UTC(), Frames: 2, Records: 4},
-		{Lane: schemas.LaneCandidate, Partition: 1, FirstOffset: -1, LastOffset: -1, FirstSeq: 50, FirstFPS: 20, LastSeq: 50, LastFPS: 20,
-			End: time.Unix(0, 51*50_000_000).UTC(), Frames: 1, Records: 0},
+		{Lane: schemas.LaneCandidate, Partition: 0, Seq: 10, FPS: 20, End: time.Unix(0, 11*50_000_000).UTC(), Offsets: []int64{100, 101}},
+		{Lane: schemas.LaneCandidate, Partition: 1, Seq: 50, FPS: 20, End: time.Unix(0, 51*50_000_000).UTC(), Offsets: []int64{}},
+		{Lane: schemas.LaneCandidate, Partition: 0, Seq: 11, FPS: 20, End: time.Unix(0, 12*50_000_000).UTC(), Offsets: []int64{102, 103}},
 	}
 	for i, ev := range events {
 		if ev.Kind != schemas.EventDecimation || ev.Stage != "decimate" || ev.Lane != schemas.LaneCandidate {
 			t.Fatalf("event %d header %+v", i, ev)
 		}
-		wantID := stages.EventID(stages.FrameSubject(schemas.LaneCandidate, want[i].Partition, 20, want[i].FirstSeq), "decimate", schemas.EventDecimation)
+		wantID := stages.EventID(stages.FrameSubject(schemas.LaneCandidate, want[i].Partition, 20, want[i].Seq), "decimate", schemas.EventDecimation)
 		if ev.ID != wantID {
 			t.Fatalf("event %d id %s, want %s", i, ev.ID, wantID)
 		}
@@ -93,7 +92,7 @@ func TestDecimateDropOldest(t *testing.T) {
 		}
 	}
 	st := d.Stats()
-	wantStats := operators.DecimateStats{Pushed: 6, Popped: 3, DroppedFrames: 3, DroppedRecords: 4, Events: 2}
+	wantStats := operators.DecimateStats{Pushed: 6, Popped: 3, DroppedFrames: 3, DroppedRecords: 4, Events: 3}
 	if st != wantStats {
 		t.Fatalf("Stats = %+v, want %+v", st, wantStats)
 	}
@@ -110,8 +109,8 @@ func TestDecimateNothingLostSilently(t *testing.T) {
 		next := map[int32]int64{}
 		var pushed, popped, reported int64
 		seen := map[int64]bool{} // offsets popped or reported, partition*1e6+offset
-		mark := func(p int32, first, last int64) {
-			for o := first; o <= last && first >= 0; o++ {
+		mark := func(p int32, offs ...int64) {
+			for _, o := range offs {
 				key := int64(p)*1e6 + o
 				if seen[key] {
 					t.Fatalf("seed %d: offset %d of partition %d delivered twice", seed, o, p)
@@ -122,15 +121,15 @@ func TestDecimateNothingLostSilently(t *testing.T) {
 		drain := func(f *stages.Frame) {
 			popped += int64(len(f.Records))
 			for _, r := range f.Records {
-				mark(r.Partition, r.Offset, r.Offset)
+				mark(r.Partition, r.Offset)
 			}
 			for _, ev := range f.Events {
 				dec, err := operators.ParseDecimation(ev)
 				if err != nil {
 					t.Fatal(err)
 				}
-				reported += dec.Records
-				mark(dec.Partition, dec.FirstOffset, dec.LastOffset)
+				reported += int64(len(dec.Offsets))
+				mark(dec.Partition, dec.Offsets...)
 			}
 		}
 		for step := 0; step < 300; step++ {
@@ -354,7 +353,7 @@ func TestDecimateOptionsAndPolicies(t *testing.T) {
 }
 
 func TestParseDecimationRejects(t *testing.T) {
-	good := operators.Decimation{Lane: schemas.LaneProd, Partition: 2, FirstOffset: 1, LastOffset: 9, FirstSeq: 3, FirstFPS: 30, LastSeq: 4, LastFPS: 30, Frames: 2, Records: 9}.Event()
+	good := operators.Decimation{Lane: schemas.LaneProd, Partition: 2, Seq: 3, FPS: 30, Offsets: []int64{1, 4, 9}}.Event()
 	if _, err := operators.ParseDecimation(good); err != nil {
 		t.Fatal(err)
 	}
@@ -368,6 +367,12 @@ func TestParseDecimationRejects(t *testing.T) {
 	missing.Payload["records"] = "nine"
 	if _, err := operators.ParseDecimation(missing); !errors.Is(err, operators.ErrDecimate) || !strings.Contains(err.Error(), `"records"`) {
 		t.Fatalf("bad records: %v", err)
+	}
+	short := good
+	short.Payload = good.Payload.Clone()
+	short.Payload["offsets"] = []float64{1, 4}
+	if _, err := operators.ParseDecimation(short); !errors.Is(err, operators.ErrDecimate) || !strings.Contains(err.Error(), "lists 2 offsets for 3 records") {
+		t.Fatalf("offsets short of records: %v", err)
 	}
 }
 

@@ -11,8 +11,11 @@ import (
 // close when a later message arrives), so a quiet partition would hold its
 // last frame open forever. Once the partition is idle — caught up with the
 // log's end (caughtUp) and nothing passed for idleAfter — this flow sends
-// the tick a watermark at the clock's time less allowance, the most a
-// message may lag from its producer to here and still be on time.
+// the tick TickIdle, and the tick closes the open frames in event time (the
+// last event time plus a frame plus the grace), never at our wall clock: a
+// producer whose clock runs seconds behind ours is not judged late for it.
+// Which input the idle advance followed is a decision the tick logs, so a
+// replay applies it at the same offset.
 //
 // A partition that is merely slow is not idle: under backpressure nothing
 // passes for a while, but the source is behind the log's end, and a
@@ -21,13 +24,16 @@ type IdleWatermark struct {
 	partition int32
 	clock     clock.Clock
 	idleAfter time.Duration
-	allowance time.Duration
 	caughtUp  func() bool
+	cutWanted func() bool
 	ports
 }
 
-func NewIdleWatermark(partition int32, cl clock.Clock, idleAfter, allowance time.Duration, caughtUp func() bool) *IdleWatermark {
-	w := &IdleWatermark{partition: partition, clock: cl, idleAfter: idleAfter, allowance: allowance, caughtUp: caughtUp,
+// NewIdleWatermark returns the flow for partition. cutWanted, when set,
+// reports a cut the tick has been asked for: a quiet partition gets
+// TickCutNow so it can commit without a frame to carry the cut.
+func NewIdleWatermark(partition int32, cl clock.Clock, idleAfter time.Duration, caughtUp, cutWanted func() bool) *IdleWatermark {
+	w := &IdleWatermark{partition: partition, clock: cl, idleAfter: idleAfter, caughtUp: caughtUp, cutWanted: cutWanted,
 		ports: newPorts()}
 	go w.run()
 	return w
@@ -53,6 +59,9 @@ func (w *IdleWatermark) run() {
 			if now.Sub(last) < w.idleAfter || !w.caughtUp() {
 				continue
 			}
+			if w.cutWanted != nil && w.cutWanted() {
+				w.out <- TickCutNow{Partition: w.partition}
+			}
 			select { // input that arrived meanwhile goes first
 			case e, ok := <-w.in:
 				if !ok {
@@ -60,7 +69,8 @@ func (w *IdleWatermark) run() {
 				}
 				pass(e)
 			default:
-				w.out <- TickWatermark{Partition: w.partition, Time: now.Add(-w.allowance)}
+				w.out <- TickIdle{Partition: w.partition}
+				last = w.clock.Now() // once per quiet spell, not every tick
 			}
 		}
 	}

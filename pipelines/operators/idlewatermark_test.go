@@ -11,8 +11,8 @@ import (
 	"github.com/matriz/pipelines/clock"
 )
 
-// TestIdleWatermarkOnlyWhenCaughtUpAndQuiet: elements pass through; a
-// watermark (the clock less the allowance) follows only once nothing has
+// TestIdleWatermarkOnlyWhenCaughtUpAndQuiet: elements pass through; an
+// idle notice (never a wall-clock time) follows only once nothing has
 // passed for idleAfter and the partition is caught up with its log; input
 // closed closes the outlet.
 func TestIdleWatermarkOnlyWhenCaughtUpAndQuiet(t *testing.T) {
@@ -20,7 +20,7 @@ func TestIdleWatermarkOnlyWhenCaughtUpAndQuiet(t *testing.T) {
 		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 		clk := clock.NewFake(t0)
 		var caughtUp atomic.Bool
-		w := NewIdleWatermark(7, clk, 100*time.Millisecond, 250*time.Millisecond, caughtUp.Load)
+		w := NewIdleWatermark(7, clk, 100*time.Millisecond, caughtUp.Load, nil)
 		out := make(chan any, 16)
 		go w.To(extension.NewChanSink(out))
 
@@ -37,9 +37,9 @@ func TestIdleWatermarkOnlyWhenCaughtUpAndQuiet(t *testing.T) {
 		caughtUp.Store(true)
 		clk.Advance(100 * time.Millisecond)
 		synctest.Wait()
-		wm, ok := (<-out).(TickWatermark)
-		if want := t0.Add(1100*time.Millisecond - 250*time.Millisecond); !ok || wm.Partition != 7 || !wm.Time.Equal(want) {
-			t.Fatalf("watermark %+v, want partition 7 at %v", wm, want)
+		idle, ok := (<-out).(TickIdle)
+		if !ok || idle.Partition != 7 {
+			t.Fatalf("sent %+v, want TickIdle for partition 7", idle)
 		}
 		close(w.In())
 		synctest.Wait()

@@ -165,6 +165,12 @@ type tickConfig struct {
 	resolution time.Duration
 	lateBuffer int
 	flags      func() stages.Flags
+
+	decisions       bool
+	flushLogged     *bool
+	inBand          bool
+	checkpointEvery time.Duration
+	schedule        func(partition int32) []GridSwitch
 }
 
 // TickClock sets the clock live mode closes frames by (default the wall
@@ -283,8 +289,11 @@ type Tick struct {
 	ports
 	late chan any
 
-	parts map[int32]*tickPart // owned by the run goroutine
-	order []int32             // the keys of parts, sorted: partitions are handled in this order
+	parts     map[int32]*tickPart // owned by the run goroutine
+	order     []int32             // the keys of parts, sorted: partitions are handled in this order
+	batch     []*stages.Frame     // frames emitted while handling one input, sent after it
+	fixed     bool                // the grid follows cfg.schedule and the rate does not adapt (until TickLive)
+	cutWanted atomic.Bool
 
 	frames, emptyFrames, idleSkipped, records, lateRecords, invalid, partitions atomic.Int64
 }
@@ -309,6 +318,7 @@ func NewTick(lane schemas.Lane, opts ...TickOption) (*Tick, error) {
 		ports: newPorts(),
 		late:  make(chan any, c.lateBuffer),
 		parts: make(map[int32]*tickPart),
+		fixed: c.schedule != nil,
 	}
 	var tick <-chan time.Time
 	var stop func()
@@ -415,14 +425,43 @@ func (t *Tick) run(tick <-chan time.Time, stop func()) {
 		case e, ok := <-t.in:
 			if !ok {
 				t.flushAll()
+				t.send()
 				return
 			}
 			t.handle(e)
 		case <-tick:
 			t.onClock()
 		}
+		t.send()
 	}
 }
+
+// send hands on the frames emitted for the input just handled, the last
+// one carrying the cut when one was asked for or is due.
+func (t *Tick) send() {
+	if len(t.batch) == 0 {
+		return
+	}
+	last := t.batch[len(t.batch)-1]
+	due := false
+	for _, f := range t.batch {
+		if f.Cut == cutDue {
+			f.Cut, due = nil, true
+		}
+	}
+	if p, ok := t.parts[last.Partition]; ok && (due || t.cutWanted.Load()) {
+		t.cutWanted.Store(false)
+		last.Cut = p.cut(due)
+	}
+	for i, f := range t.batch {
+		t.out <- f
+		t.batch[i] = nil
+	}
+	t.batch = t.batch[:0]
+}
+
+// cutDue marks a frame past a checkpoint boundary until send attaches the cut.
+var cutDue = new(int)
 
 func (t *Tick) handle(e any) {
 	switch x := e.(type) {
@@ -434,6 +473,15 @@ func (t *Tick) handle(e any) {
 		t.revoke(x.Partition)
 	case TickWatermark:
 		t.watermark(x.Partition, x.Time)
+	case TickIdle:
+		t.idle(x.Partition)
+	case TickCutNow:
+		t.cutNow(x.Partition)
+	case TickLive:
+		t.fixed = false
+		t.ctl.enable()
+	case TickRestore:
+		t.restore(x.Partition, x.State)
 	default:
 		t.invalid.Add(1)
 	}

@@ -98,3 +98,23 @@ func (c *fpsController) p95Locked() time.Duration {
 	rank := (95*c.n + 99) / 100 // ⌈0.95·n⌉
 	return s[rank-1]
 }
+
+// enable turns adaptation on (a replayed region has ended), if the lane has
+// a budget.
+func (c *fpsController) enable() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.enabled = c.budget > 0
+	c.n, c.pos = 0, 0
+}
+
+// set moves the controller to fps (a restored partition's rate), if it is
+// on the ladder.
+func (c *fpsController) set(fps int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i := slices.Index(c.ladder, fps); i >= 0 {
+		c.rung = i
+		c.target.Store(int64(fps))
+	}
+}

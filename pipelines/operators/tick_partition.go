@@ -28,6 +28,10 @@ type tickPart struct {
 	grid     frameGrid
 	emptyRun int // consecutive empty frames emitted
 	lastSize int // records in the last non-empty frame: the next frame's capacity hint
+
+	lastOffset int64 // the last input read: decisions and cuts are placed after it
+	lastFPS    int   // the rate of the last frame emitted
+	cpBucket   int64 // the checkpoint interval of the last checkpoint
 }
 
 type openFrame struct {
@@ -40,7 +44,7 @@ type openFrame struct {
 func (t *Tick) part(p int32) (*tickPart, bool) {
 	tp, ok := t.parts[p]
 	if !ok {
-		tp = &tickPart{id: p, maxTS: math.MinInt64, grid: newFrameGrid(t.ctl.fps())}
+		tp = &tickPart{id: p, maxTS: math.MinInt64, grid: newFrameGrid(t.ctl.fps()), lastOffset: -1, cpBucket: math.MinInt64}
 		t.parts[p] = tp
 		i, _ := slices.BinarySearch(t.order, p)
 		t.order = slices.Insert(t.order, i, p)
@@ -60,7 +64,11 @@ func (p *tickPart) horizon() int64 {
 }
 
 // retarget moves p to the controller's current rate.
-func (t *Tick) retarget(p *tickPart) { p.grid.retarget(t.ctl.fps(), p.horizon()) }
+func (t *Tick) retarget(p *tickPart) {
+	if !t.fixed {
+		p.grid.retarget(t.ctl.fps(), p.horizon())
+	}
+}
 
 // liveLimit is the instant up to which live mode has closed frames: a
 // frame closes once the clock passes its end plus the grace.
@@ -73,17 +81,22 @@ func (t *Tick) place(rec *stages.Record) {
 		t.invalid.Add(1)
 		return
 	}
+	if p, ok := t.parts[rec.Partition]; ok {
+		p.lastOffset = rec.Offset
+	}
 	if reason := eventTimeProblem(rec); reason != "" {
 		r := *rec
 		r.Fail(StageTick, reason)
 		t.invalid.Add(1)
-		t.late <- &r
+		t.sendLate(&r)
 		return
 	}
 	ns := rec.Msg.TS.UnixNano()
 	p, created := t.part(rec.Partition)
+	p.lastOffset = rec.Offset
 	switch {
 	case created:
+		t.scheduleInto(p)
 		p.closed = p.grid.at(ns).start
 	case t.cfg.mode == Live:
 		t.retarget(p)
@@ -95,7 +108,7 @@ func (t *Tick) place(rec *stages.Record) {
 		r := *rec
 		r.Late = true
 		t.lateRecords.Add(1)
-		t.late <- &r
+		t.sendLate(&r)
 		return
 	}
 	t.add(p, ns, rec)
@@ -104,6 +117,20 @@ func (t *Tick) place(rec *stages.Record) {
 		p.maxTS = ns
 		t.closeUpTo(p, ns-int64(t.cfg.grace))
 	}
+}
+
+// sendLate hands on a record that could not go into a frame: on Late(), or
+// in band as a frame of its own (TickLateInBand).
+func (t *Tick) sendLate(r *stages.Record) {
+	if !t.cfg.inBand {
+		t.late <- r
+		return
+	}
+	f := &stages.Frame{Lane: t.cfg.lane, Partition: r.Partition, Seq: -1, FPS: t.ctl.fps(), Flags: t.cfg.flags(), Through: r.Offset, Records: []stages.Record{*r}}
+	if r.Msg != nil {
+		f.Start, f.End = r.Msg.TS, r.Msg.TS
+	}
+	t.batch = append(t.batch, f)
 }
 
 // eventTimeProblem says why rec cannot be placed in a frame, or "".
@@ -163,11 +190,11 @@ func (t *Tick) closeUpTo(p *tickPart, limit int64) {
 			p.open = slices.Delete(p.open, 0, 1)
 			p.emptyRun = 0
 			p.lastSize = len(f.Records)
-			t.emit(f)
+			t.emit(p, f)
 		case t.cfg.idle == 0 || p.emptyRun < t.cfg.idle:
 			p.emptyRun++
 			t.emptyFrames.Add(1)
-			t.emit(t.newFrame(p, w))
+			t.emit(p, t.newFrame(p, w))
 		default:
 			// Idle: jump to the next open frame or to the frame containing
 			// limit, whichever comes first, without emitting.
@@ -185,10 +212,15 @@ func (t *Tick) closeUpTo(p *tickPart, limit int64) {
 	}
 }
 
-func (t *Tick) emit(f *stages.Frame) {
+func (t *Tick) emit(p *tickPart, f *stages.Frame) {
 	f.Flags = t.cfg.flags()
+	f.Through = p.lastOffset
+	t.noteFPS(p, f)
+	if t.checkpointDue(p, f) {
+		f.Cut = cutDue
+	}
 	t.frames.Add(1)
-	t.out <- f
+	t.batch = append(t.batch, f)
 }
 
 // flush emits every open frame of p.
@@ -198,10 +230,27 @@ func (t *Tick) flush(p *tickPart) {
 	}
 }
 
+// flushAll emits every open frame at the end of input. In a live run
+// (decisions on) that is a decision: the frames close before their time,
+// so it is logged as a watermark a replay applies at the same offset.
 func (t *Tick) flushAll() {
 	for _, id := range t.order {
-		t.flush(t.parts[id])
+		p := t.parts[id]
+		if t.flushLogged() && len(p.open) > 0 {
+			t.advance(p, p.open[len(p.open)-1].w.end+int64(t.cfg.grace), "shutdown")
+		}
+		t.flush(p)
 	}
+	if t.cutWanted.Load() && len(t.batch) == 0 && len(t.order) > 0 {
+		t.carry(t.parts[t.order[len(t.order)-1]])
+	}
+}
+
+func (t *Tick) flushLogged() bool {
+	if t.cfg.flushLogged != nil {
+		return *t.cfg.flushLogged
+	}
+	return t.cfg.decisions
 }
 
 // onClock closes, in partition order, every live frame the clock has passed.
@@ -248,11 +297,5 @@ func (t *Tick) watermark(id int32, at time.Time) {
 	if !ok {
 		return // nothing seen yet: the first message decides where frames start
 	}
-	ns := at.UnixNano()
-	if ns <= p.maxTS {
-		return
-	}
-	p.maxTS = ns
-	t.retarget(p)
-	t.closeUpTo(p, ns-int64(t.cfg.grace))
+	t.advance(p, at.UnixNano(), "recorded")
 }

@@ -359,6 +359,11 @@ func TestTickReplayGivesTheLiveFrames(t *testing.T) {
 			// Live keeps ticking after a partition's last message until the
 			// clock stops; replay ends with the last message. The frames
 			// from the first message to the last must be equal.
+			// Through says when a frame closed, which live mode takes from
+			// the clock: only the frames themselves must agree.
+			for _, f := range append(live, replay...) {
+				f.Through = 0
+			}
 			lp, rp := byPartition(trimEmptyTail(live)), byPartition(trimEmptyTail(replay))
 			if len(lp) != 3 {
 				t.Fatalf("live frames for %d partitions", len(lp))

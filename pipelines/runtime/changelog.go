@@ -4,53 +4,53 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/matriz/pipelines/schemas"
 
 	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/topics"
 )
 
-// The changelog keeps every stage's per-partition state on the lane's
-// compacted matriz.<lane>.state topic, so a partition that moves to
-// another worker (or a restarted one) resumes with the drift EMAs,
-// breakthrough baselines, fold-guard breakers and the guardian's waiting
-// actions it had. Key "<partition>/<stage>", value the stage's Snapshot.
+// The changelog keeps each partition's latest cut (a Checkpoint: every
+// stage's state, the tick's window and the offsets they account for) on
+// the lane's compacted matriz.<lane>.state topic, key "<partition>", so a
+// partition that moves to another worker (or a restarted one) resumes with
+// the drift EMAs, breakthrough baselines, fold-guard breakers and the
+// guardian's waiting actions it had, at exactly the committed offset.
 //
-// A worker writes the snapshots of its partition, acknowledged, before it
-// commits the partition's offset, so a committed offset never points past
-// state that was lost. Delivery is at least once for state as for output:
-// records after the last commit are applied again on top of the snapshot
-// after a crash.
-
-// stateKey is the changelog key of a stage's state for a partition.
-func stateKey(partition int32, stage string) string {
-	return strconv.Itoa(int(partition)) + "/" + stage
-}
+// A worker writes the cut, acknowledged, before it commits the cut's
+// Resume offset, so a committed offset never points past state that was
+// lost, and restored state never runs ahead of the committed offset.
 
 // loadState reads the lane's changelog to its end and returns partition's
-// state by stage.
-func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane string, partition int32, timeout time.Duration) (map[string][]byte, error) {
-	prefix := strconv.Itoa(int(partition)) + "/"
+// latest cut, and the per-stage state an older binary wrote (key
+// "<partition>/<stage>"), read when there is no cut.
+func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane string, partition int32, timeout time.Duration) (*Checkpoint, map[string][]byte, error) {
+	key := StateKey(partition)
+	prefix := key + "/"
 	var mu sync.Mutex
-	state := map[string][]byte{}
+	var cut []byte
+	legacy := map[string][]byte{}
 	tail, err := topics.StartTail(ctx, brokers, topics.Name(lane, topics.KindState), func(m topics.Message) {
 		k := string(m.Key)
-		if !strings.HasPrefix(k, prefix) {
-			return
-		}
 		mu.Lock()
 		defer mu.Unlock()
-		if len(m.Value) == 0 {
-			delete(state, k[len(prefix):]) // tombstone
-			return
+		switch {
+		case k == key:
+			cut = bytes.Clone(m.Value) // nil for a tombstone
+		case strings.HasPrefix(k, prefix):
+			if len(m.Value) == 0 {
+				delete(legacy, k[len(prefix):])
+				return
+			}
+			legacy[k[len(prefix):]] = bytes.Clone(m.Value)
 		}
-		state[k[len(prefix):]] = bytes.Clone(m.Value)
 	}, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tail.Close()
 	t := cl.NewTicker(timeout)
@@ -58,53 +58,121 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 	select {
 	case <-tail.CaughtUp():
 	case <-t.C():
-		return nil, fmt.Errorf("reading the state changelog of %s partition %d did not reach its end within %v", lane, partition, timeout)
+		return nil, nil, fmt.Errorf("reading the state changelog of %s partition %d did not reach its end within %v", lane, partition, timeout)
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return state, nil
+	if len(cut) == 0 {
+		return nil, legacy, nil
+	}
+	cp, err := DecodeCheckpoint(cut)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state of %s partition %d: %w", lane, partition, err)
+	}
+	return cp, nil, nil
 }
 
-// restoreState loads the partition's state from the changelog into the chain.
+// restoreState loads the partition's latest cut into the chain. A cut
+// whose Resume is the committed offset restores everything, the tick's
+// window included; one that is not (the offsets were moved forward by
+// hand) restores the stage state only, which then runs behind the offsets,
+// never ahead of them.
 func (w *partitionWorker) restoreState() error {
 	lr := w.lane
-	state, err := loadState(w.work, lr.clock, lr.cfg.Brokers, string(lr.lane), w.claim.Partition, lr.cfg.DrainTimeout)
+	cp, legacy, err := loadState(w.work, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, lr.cfg.DrainTimeout)
 	if err != nil {
 		return err
 	}
-	if len(state) == 0 {
-		return nil
+	switch {
+	case cp != nil:
+		if err := w.chain.Restore(cp.State); err != nil {
+			return err
+		}
+		if cp.Resume != w.claim.Offset {
+			lr.log.Warn("state checkpoint does not match the committed offset; restoring stage state only", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "resume", cp.Resume, "committed", w.claim.Offset)
+			return nil
+		}
+		w.resumeFrom(cp)
+		lr.log.Info("state restored", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "stages", len(cp.State))
+	case len(legacy) > 0:
+		if err := w.chain.Restore(legacy); err != nil {
+			return err
+		}
+		lr.log.Info("state restored (per-stage changelog)", "lane", lr.lane, "partition", w.partition, "stages", len(legacy))
 	}
-	if err := w.chain.Restore(state); err != nil {
-		return err
-	}
-	w.written = state
-	lr.log.Info("state restored", "lane", lr.lane, "partition", w.claim.Partition, "stages", len(state))
 	return nil
 }
 
-// saveState writes the snapshots that changed since the last save to the
-// changelog and waits until Kafka acknowledged them.
-func (w *partitionWorker) saveState() error {
+// resumeFrom makes cp the point the worker continues from.
+func (w *partitionWorker) resumeFrom(cp *Checkpoint) {
+	w.restored = cp
+	fl := cp.Flags
+	w.flags = &fl
+	for _, id := range cp.Approved {
+		w.applied.Approve(id)
+	}
+}
+
+// decisionSlack is how far before a cut's wall-clock time the scan for the
+// decisions made after it starts: the sink stamps records when it writes
+// them, which can trail the decision a little.
+const decisionSlack = time.Minute
+
+// loadRestartDecisions reads what earlier runs decided past the cut the
+// partition resumes from: everything up to the partition's end now may
+// have been decided, and is decided the same way again.
+func (w *partitionWorker) loadRestartDecisions() error {
 	lr := w.lane
-	w.chainMu.Lock()
-	snap, err := w.chain.Snapshot()
-	w.chainMu.Unlock()
+	ends, err := topics.PartitionEnds(w.work, lr.cfg.Brokers, w.claim.Topic)
 	if err != nil {
 		return err
 	}
-	topic := topics.Name(string(lr.lane), topics.KindState)
+	until := ends[int(w.partition)]
+	var since time.Time
+	if w.restored != nil {
+		since = w.restored.Written.Add(-decisionSlack)
+	}
+	d, err := LoadDecisions(w.work, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, since, until, w.decodeEvent, lr.cfg.DrainTimeout)
+	if err != nil {
+		return err
+	}
+	if d.Len() > 0 {
+		w.decisions = d
+		lr.log.Info("re-deciding from the event log", "lane", lr.lane, "partition", w.partition, "decisions", d.Len(), "until", until)
+	}
+	return nil
+}
+
+func (w *partitionWorker) decodeEvent(b []byte, ev *schemas.Event) error {
+	_, err := schemas.DecodeWire(w.work, w.lane.serde.Lookup(), b, ev)
+	return err
+}
+
+// saveCut writes cp to the state changelog, and the due checkpoints to the
+// checkpoints topic, and waits until Kafka acknowledged them.
+func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
+	lr := w.lane
+	key := []byte(StateKey(w.partition))
 	var acks []*topics.Ack
-	for stage, b := range snap {
-		if b == nil || bytes.Equal(w.written[stage], b) {
-			continue
+	send := func(topic string, c *Checkpoint) error {
+		b, err := EncodeCheckpoint(c)
+		if err != nil {
+			return err
 		}
 		a := topics.NewAck()
 		acks = append(acks, a)
-		lr.sink.In() <- topics.Message{Topic: topic, Key: []byte(stateKey(w.claim.Partition, stage)), Value: b, Ack: a}
-		w.written[stage] = b
+		lr.sink.In() <- topics.Message{Topic: topic, Key: key, Value: b, Ack: a}
+		return nil
+	}
+	for _, c := range due {
+		if err := send(topics.Name(string(lr.lane), topics.KindCheckpoints), c); err != nil {
+			return err
+		}
+	}
+	if err := send(topics.Name(string(lr.lane), topics.KindState), cp); err != nil {
+		return err
 	}
 	for _, a := range acks {
 		if err := waitAck(w.work, lr, a); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/matriz/pipelines/pipelines/operators"
 	"github.com/matriz/pipelines/stages"
 )
 
@@ -92,4 +93,15 @@ func DecodeCheckpoint(b []byte) (*Checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint %s: resume %d and next %d are not an offset range", c.ID(), c.Resume, c.Next)
 	}
 	return &c, nil
+}
+
+func jsonState(s operators.TickState) (json.RawMessage, error) { return json.Marshal(s) }
+
+// TickState returns the tick's window state the checkpoint holds.
+func (c *Checkpoint) TickState() (operators.TickState, bool) {
+	var s operators.TickState
+	if len(c.Tick) == 0 || json.Unmarshal(c.Tick, &s) != nil {
+		return s, false
+	}
+	return s, true
 }

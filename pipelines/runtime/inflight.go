@@ -38,13 +38,13 @@ func (f *inflight) take(offset int64) *pending {
 	return p
 }
 
-// takeRange removes and returns every record with an offset in [first, last].
-func (f *inflight) takeRange(first, last int64) []*pending {
+// takeAll removes and returns the records at offsets that are here.
+func (f *inflight) takeAll(offsets []int64) []*pending {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []*pending
-	for off, p := range f.m {
-		if off >= first && off <= last {
+	for _, off := range offsets {
+		if p, ok := f.m[off]; ok {
 			out = append(out, p)
 			delete(f.m, off)
 		}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/matriz/pipelines/pipelines/operators"
@@ -41,8 +42,11 @@ func resolveLaneIDs(s *serde.Serde, lane string) (laneIDs, error) {
 //     names, else to the frame's last record (so the frame's offsets do not
 //     commit before it), else — an empty frame — to nothing: it is derived
 //     from state alone and is emitted again by a replay;
-//   - a decimation event stands for the records it skipped: their Acks
-//     resolve when it is durable.
+//   - a decimation event stands for the records it skipped, listed by
+//     offset: their Acks resolve when it is durable;
+//   - a decision event (decisions.go) also names the partition whose run
+//     made it, in headers, so a replay or a restart finds it without
+//     decoding the whole log.
 type outputs struct {
 	slab          []byte // encoded values are carved from it: one allocation per many outputs
 	readerVersion schemas.Version
@@ -53,13 +57,21 @@ type outputs struct {
 	topics        struct{ results, events, traces, actions, dlq string }
 }
 
-func newOutputs(lane string, ids laneIDs, fl *inflight, onErr func(error)) *outputs {
+// newOutputs writes lane's outputs to its live topics, or, with a
+// namespace, to that replay's.
+func newOutputs(lane, namespace string, ids laneIDs, fl *inflight, onErr func(error)) *outputs {
 	o := &outputs{lane: lane, ids: ids, inflight: fl, onErr: onErr}
-	o.topics.results = topics.Name(lane, topics.KindResults)
-	o.topics.events = topics.Name(lane, topics.KindEvents)
-	o.topics.traces = topics.Name(lane, topics.KindTraces)
-	o.topics.actions = topics.Name(lane, topics.KindActions)
-	o.topics.dlq = topics.Name(lane, topics.KindDLQ)
+	name := func(k topics.Kind) string {
+		if namespace != "" {
+			return topics.ReplayName(lane, namespace, k)
+		}
+		return topics.Name(lane, k)
+	}
+	o.topics.results = name(topics.KindResults)
+	o.topics.events = name(topics.KindEvents)
+	o.topics.traces = name(topics.KindTraces)
+	o.topics.actions = name(topics.KindActions)
+	o.topics.dlq = name(topics.KindDLQ)
 	return o
 }
 
@@ -128,7 +140,15 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 			continue
 		}
 		own := attach(ev.MsgID)
-		out = o.record(out, own, o.topics.events, o.ids.event, ev.GlyphID, ev.ID, &ev)
+		key := ev.GlyphID
+		if key == "" {
+			key = partitionKey(f.Partition)
+		}
+		n := len(out)
+		out = o.record(out, own, o.topics.events, o.ids.event, key, ev.ID, &ev)
+		if len(out) > n && isDecision(ev.Kind) {
+			markDecision(&out[n], ev.Kind, f.Partition)
+		}
 	}
 	for _, tr := range f.Traces {
 		own := attach(tr.MsgID)
@@ -203,7 +223,9 @@ func (o *outputs) dlq(p *pending, fail *stages.Failure) topics.Message {
 	if reason == "" {
 		reason = failureReason(fail)
 	}
-	return dlqMessage(o.lane, p.msg, fail.Stage, reason, fail.Reason)
+	m := dlqMessage(o.lane, p.msg, fail.Stage, reason, fail.Reason)
+	m.Topic = o.topics.dlq
+	return m
 }
 
 // failureReason classifies a stage's failure into the DLQ's few reasons.
@@ -224,13 +246,14 @@ func (o *outputs) decimation(ev schemas.Event) topics.Message {
 	if err != nil {
 		o.onErr(err)
 	}
-	m := topics.Message{Topic: o.topics.events, Key: []byte(ev.ID), Value: val,
-		Headers: []topics.Header{{Key: HeaderOutputID, Value: []byte(ev.ID)}}}
 	d, err := operators.ParseDecimation(ev)
-	if err != nil || d.FirstOffset < 0 {
-		return m
+	if err != nil {
+		o.onErr(err)
 	}
-	skipped := o.inflight.takeRange(d.FirstOffset, d.LastOffset)
+	m := topics.Message{Topic: o.topics.events, Key: []byte(partitionKey(d.Partition)), Value: val,
+		Headers: []topics.Header{{Key: HeaderOutputID, Value: []byte(ev.ID)}}}
+	markDecision(&m, ev.Kind, d.Partition)
+	skipped := o.inflight.takeAll(d.Offsets)
 	if len(skipped) == 0 {
 		return m
 	}
@@ -288,4 +311,15 @@ func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage) schemas.Crum
 		data["glyph_provenance"] = append([]string{}, g.Provenance...)
 	}
 	return schemas.Crumb{Stage: StageDecode, T: m.TS, Data: data}
+}
+
+// partitionKey keys a decision that concerns no glyph: one partition's
+// frame-level decisions stay in order on one partition of the event log.
+func partitionKey(p int32) string { return "partition:" + strconv.Itoa(int(p)) }
+
+// markDecision adds the decision headers to m.
+func markDecision(m *topics.Message, kind schemas.EventKind, partition int32) {
+	m.Headers = append(m.Headers,
+		topics.Header{Key: HeaderDecision, Value: []byte(kind)},
+		topics.Header{Key: HeaderSrcPartition, Value: strconv.AppendInt(nil, int64(partition), 10)})
 }

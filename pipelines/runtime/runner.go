@@ -52,8 +52,10 @@ type Config struct {
 	SessionTimeout time.Duration // default 10s
 	CommitInterval time.Duration // default 250ms
 	DrainTimeout   time.Duration // default 10s: bound on finishing in-flight work at shutdown
-	IdleAfter      time.Duration // default 100ms without input before an idle watermark
-	IdleAllowance  time.Duration // default 250ms: how far behind the clock an idle watermark stays
+	IdleAfter      time.Duration // default 100ms without input before an idle partition closes its frames
+	// CheckpointEvery is how much event time passes between two of a
+	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
+	CheckpointEvery time.Duration
 }
 
 // GroupName is the consumer group a lane runs in: group when set, else
@@ -105,7 +107,7 @@ func (c *Config) defaults() error {
 	def(&c.CommitInterval, 250*time.Millisecond)
 	def(&c.DrainTimeout, 10*time.Second)
 	def(&c.IdleAfter, 100*time.Millisecond)
-	def(&c.IdleAllowance, 250*time.Millisecond)
+	def(&c.CheckpointEvery, 10*time.Second)
 	return nil
 }
 
@@ -123,6 +125,7 @@ type laneRuntime struct {
 	sink       *topics.Sink
 	obs        *observe.Lane
 	sourceOpts []topics.SourceOption
+	namespace  string          // a replay's output namespace; "" for the live topics
 	work       context.Context // outlives the shutdown signal: in-flight work finishes on it
 	fatal      func(error)     // stops the lane with an error
 }

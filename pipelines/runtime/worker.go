@@ -16,40 +16,62 @@ import (
 	"github.com/matriz/pipelines/topics"
 )
 
-// partitionWorker runs one claimed partition through the lane's graph:
+// partitionWorker runs one partition through the lane's graph:
 //
-//	Kafka partition → decode → idle watermark → tick ─→ decimate ─┐
-//	                                             └→ late frames ──┴→ chain → outputs → lane sink
+//	Kafka partition → decode → idle watermark → tick → decimate → chain → outputs → lane sink
 //
-// and commits the partition's offset, through the claim's generation, up
-// to the contiguous run of records whose every output Kafka acknowledged.
+// Late and undecodable records travel in band, as frames of their own, so
+// the chain meets everything in the same order in every run. A live worker
+// commits at cuts (cuts.go); a replaying one (replay.go) reads a bounded
+// range, writes into its namespace and commits nothing.
 type partitionWorker struct {
-	lane     *laneRuntime
-	claim    topics.Claim
-	src      *topics.PartitionSource
-	inflight *inflight
-	tick     *operators.Tick
-	ring     *operators.Decimate
-	outs     *outputs
+	lane      *laneRuntime
+	partition int32
+	claim     *topics.Claim // nil in a replay
+	src       *topics.PartitionSource
+	inflight  *inflight
+	tick      *operators.Tick
+	ring      *operators.Decimate
+	outs      *outputs
 	// chain is this partition's own chain: its stateful stages hold this
-	// partition's state and nothing else's, without locks of their own.
-	// chainMu hands the chain between the frame goroutine, which runs it,
-	// and the commit loop, which snapshots it between two frames; it is
-	// contended only at a commit.
-	chainMu sync.Mutex
-	chain   *stages.Chain
-	drift   *stages.Drift // the chain's drift stage, read for the gauges; nil without one
+	// partition's state and nothing else's. chainMu hands it between the
+	// frame goroutine, which runs it, and whoever reads its gauges.
+	chainMu  sync.Mutex
+	chain    *stages.Chain
+	drift    *stages.Drift    // read for the gauges; nil without one
+	guardian *stages.Guardian // asked for its waiting actions; nil without one
 	// work is the context the graph's own work runs on: it outlives the
 	// claim's, so the open frame is finished and flushed after revocation.
 	work context.Context
-	// written is the state last written to the changelog, by stage.
-	written map[string][]byte
+
+	// decisions re-decide the frames an earlier run decided (nil: none).
+	decisions *Decisions
+	// restored is the cut the partition resumed from, nil for none.
+	restored *Checkpoint
+	// stopAt ends a replay's range (exclusive); -1 for a live worker.
+	stopAt   int64
+	stopOnce sync.Once
+	started  bool // decode has sent the tick what precedes the first record
+	live     bool // decode is past the re-decided region
+
+	// Frame-level state, owned by the frame goroutine.
+	flags   *stages.Flags
+	applied *stages.ApprovalSet
+
+	acks ackBook
+	cuts cutQueue
+}
+
+func newWorker(lr *laneRuntime, partition int32) *partitionWorker {
+	return &partitionWorker{lane: lr, partition: partition, inflight: newInflight(), applied: stages.NewApprovalSet(), stopAt: -1}
 }
 
 // handlePartition is the Group handler: it returns once the partition's
 // work is finished (or abandoned after the drain timeout) and committed.
 func (lr *laneRuntime) handlePartition(ctx context.Context, claim topics.Claim) {
-	w := &partitionWorker{lane: lr, claim: claim, inflight: newInflight(), work: context.WithoutCancel(ctx), written: map[string][]byte{}}
+	w := newWorker(lr, claim.Partition)
+	w.claim = &claim
+	w.work = context.WithoutCancel(ctx)
 	lr.log.Info("partition assigned", "lane", lr.lane, "partition", claim.Partition, "offset", claim.Offset, "generation", claim.Generation)
 	if err := w.run(ctx); err != nil {
 		lr.log.Error("partition worker", "lane", lr.lane, "partition", claim.Partition, "err", err)
@@ -60,55 +82,38 @@ func (lr *laneRuntime) handlePartition(ctx context.Context, claim topics.Claim) 
 	lr.log.Info("partition released", "lane", lr.lane, "partition", claim.Partition, "generation", claim.Generation)
 }
 
-func (w *partitionWorker) run(ctx context.Context) error {
-	lr := w.lane
+// newChain makes the partition's chain.
+func (w *partitionWorker) newChain() error {
 	var err error
-	if w.chain, err = lr.chain.Factory.New(); err != nil {
+	if w.chain, err = w.lane.chain.Factory.New(); err != nil {
 		return err
 	}
 	w.drift, _ = stages.As[*stages.Drift](w.chain)
+	w.guardian, _ = stages.As[*stages.Guardian](w.chain)
+	return nil
+}
+
+func (w *partitionWorker) run(ctx context.Context) error {
+	lr := w.lane
+	if err := w.newChain(); err != nil {
+		return err
+	}
 	if err := w.restoreState(); err != nil {
-		return fmt.Errorf("restore partition %d's stage state: %w", w.claim.Partition, err)
+		return fmt.Errorf("restore partition %d's stage state: %w", w.partition, err)
 	}
-	w.src, err = topics.NewPartitionSource(w.work, lr.cfg.Brokers, w.claim.Topic, w.claim.Partition, w.claim.Offset, lr.sourceOpts...)
+	if err := w.loadRestartDecisions(); err != nil {
+		return fmt.Errorf("read partition %d's recorded decisions: %w", w.partition, err)
+	}
+	var err error
+	w.src, err = topics.NewPartitionSource(w.work, lr.cfg.Brokers, w.claim.Topic, w.partition, w.claim.Offset, lr.sourceOpts...)
 	if err != nil {
 		return err
 	}
-	// The tick closes frames by event time (replay mode) with the idle
-	// watermark below, so a backlog is never judged late; adaptive fps
-	// stays on for a live lane.
-	w.tick, err = operators.NewTick(lr.lane, append(lr.spec.TickOptions(lr.lane),
-		operators.TickClock(lr.clock), operators.TickMode(operators.Replay), operators.TickAdaptive(true),
-		operators.TickFlags(lr.flags.Get))...)
-	if err != nil {
-		w.src.Close()
-		return err
-	}
-	w.ring, err = operators.NewDecimate(lr.spec.DecimateOptions()...)
+	done, err := w.start(true)
 	if err != nil {
 		w.src.Close()
 		return err
 	}
-	w.outs = newOutputs(string(lr.lane), lr.ids, w.inflight, lr.reportErr)
-	w.outs.readerVersion = lr.cfg.ReaderVersion
-
-	decode := flow.NewMap(w.decode, 1)
-	idle := operators.NewIdleWatermark(w.claim.Partition, lr.clock, lr.cfg.IdleAfter, lr.cfg.IdleAllowance, func() bool { return w.src.Lag() == 0 })
-	ring := operators.NewDecimateFlow(w.ring)
-	lateFrames := flow.NewMap(w.lateFrame, 1)
-	process := flow.NewMap(w.process, 1)
-	encode := flow.NewFlatMap(w.outs.encode, 1)
-	sink := operators.NewForwardSink(lr.sink.In())
-
-	w.src.Via(decode).Via(idle).Via(w.tick)
-	w.tick.Via(ring)
-	flow.DoStream(w.tick.Late(), lateFrames)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		flow.Merge(ring, lateFrames).Via(process).Via(encode).To(sink)
-	}()
-
 	commitEvery := lr.clock.NewTicker(lr.cfg.CommitInterval)
 	defer commitEvery.Stop()
 	for running := true; running; {
@@ -117,48 +122,138 @@ func (w *partitionWorker) run(ctx context.Context) error {
 			running = false
 		case <-commitEvery.C():
 			w.commit()
+			w.tick.RequestCut()
 		}
 	}
-	// Revoked or stopping: stop fetching, let the graph finish the open
-	// frames, wait (bounded) for their outputs, and commit what is durable.
+	// Revoked or stopping: a cut at the last frame, stop fetching, let the
+	// graph finish the open frames, wait (bounded) for their outputs, and
+	// commit what is durable.
+	w.tick.RequestCut()
 	w.src.StopFetching()
 	<-done
 	drainCtx, cancel := context.WithTimeout(w.work, lr.cfg.DrainTimeout)
 	drainErr := w.src.Drain(drainCtx)
 	cancel()
 	w.commit()
-	lr.obs.Forget(w.claim.Partition)
+	lr.obs.Forget(w.partition)
 	return errors.Join(drainErr, w.src.Close())
 }
 
-// commit stores the partition's committable offset, if it moved, after the
-// stage state is durable on the changelog.
+// start builds the graph behind w.src and returns a channel closed once
+// its last output is handed to the sink. live turns on what only a live
+// run does: idle watermarks, adaptive rates, flushes logged as decisions.
+func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
+	lr := w.lane
+	opts := append(lr.spec.TickOptions(lr.lane),
+		operators.TickClock(lr.clock), operators.TickMode(operators.Replay),
+		operators.TickDecisions(true), operators.TickLateInBand(true), operators.TickFlushLogged(live),
+		operators.TickCheckpointEvery(lr.cfg.CheckpointEvery), operators.TickAdaptive(live),
+		operators.TickFlags(lr.flags.Get))
+	if w.decisions != nil && w.decisions.Until > 0 {
+		d := w.decisions
+		opts = append(opts, operators.TickFPSSchedule(func(int32) []operators.GridSwitch { return d.FPSSchedule() }))
+	}
+	var err error
+	if w.tick, err = operators.NewTick(lr.lane, opts...); err != nil {
+		return nil, err
+	}
+	ringOpts := lr.spec.DecimateOptions()
+	if w.decisions != nil {
+		d := w.decisions
+		ringOpts = append(ringOpts, operators.DecimateDecided(func(f *stages.Frame) (bool, bool) {
+			if !d.redecided(f) {
+				return false, false
+			}
+			return true, d.dropped(f)
+		}))
+	}
+	if w.ring, err = operators.NewDecimate(ringOpts...); err != nil {
+		close(w.tick.In())
+		return nil, err
+	}
+	w.outs = newOutputs(string(lr.lane), lr.namespace, lr.ids, w.inflight, lr.reportErr)
+	w.outs.readerVersion = lr.cfg.ReaderVersion
+
+	decode := flow.NewFlatMap(w.decode, 1)
+	ring := operators.NewDecimateFlow(w.ring)
+	process := flow.NewMap(w.process, 1)
+	encode := flow.NewFlatMap(w.outs.encode, 1)
+	sink := operators.NewForwardSink(lr.sink.In())
+
+	in := w.src.Via(decode)
+	if live {
+		in = in.Via(operators.NewIdleWatermark(w.partition, lr.clock, lr.cfg.IdleAfter, func() bool { return w.src.Lag() == 0 }, w.tick.CutPending))
+	}
+	in.Via(w.tick)
+	w.tick.Via(ring)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ring.Via(process).Via(encode).To(sink)
+	}()
+	return done, nil
+}
+
+// commit writes the newest durable cut and commits its offset.
 func (w *partitionWorker) commit() {
-	next, ok := w.src.Committable()
-	if !ok {
+	cp, due := w.cuts.takeDurable(&w.acks)
+	if cp == nil {
 		return
 	}
-	if err := w.saveState(); err != nil {
+	if err := w.saveCut(cp, due); err != nil {
 		w.lane.reportErr(err)
 		return
 	}
-	if err := w.claim.Commit(next); err != nil {
+	if err := w.claim.Commit(cp.Resume); err != nil {
 		w.lane.reportErr(err)
 		return
 	}
-	w.src.MarkCommitted(next)
+	w.src.MarkCommitted(cp.Resume)
+	w.acks.forget(cp)
 }
 
 // decode turns a Kafka record into the tick's input: a Record with its
-// message, or a Record already failed with why (it leaves the tick through
-// the late outlet and reaches the DLQ). Registry outages are not bad input:
-// decode waits them out rather than dead-letter good data.
-func (w *partitionWorker) decode(m topics.Message) any {
+// message, or a Record already failed with why (it reaches the DLQ in band).
+// Before the first record it restores the tick's window state; it skips
+// what the restored cut already did, ends the re-decided region, stops a
+// replay at its range's end, and follows a record with the watermarks
+// recorded after it. Registry outages are not bad input: decode waits them
+// out rather than dead-letter good data.
+func (w *partitionWorker) decode(m topics.Message) []any {
 	lr := w.lane
+	var out []any
+	if !w.started {
+		w.started = true
+		if w.restored != nil {
+			if st, ok := w.restored.TickState(); ok {
+				out = append(out, operators.TickRestore{Partition: w.partition, State: st})
+			}
+		}
+	}
+	if w.stopAt >= 0 && m.Offset >= w.stopAt {
+		m.Ack.Done(nil) // past the range: not ours to answer
+		w.stopOnce.Do(w.src.StopFetching)
+		return out
+	}
+	if w.restored != nil && w.restored.Done(m.Offset) {
+		m.Ack.Done(nil) // the restored cut already accounts for it
+		return out
+	}
+	if !w.live && w.stopAt < 0 && (w.decisions == nil || m.Offset >= w.decisions.Until) {
+		w.live = true
+		out = append(out, operators.TickLive{})
+	}
 	lr.obs.MessageIn()
+	w.acks.put(m.Offset, m.Ack)
 	p := &pending{msg: m}
 	w.inflight.put(m.Offset, p)
 	rec := &stages.Record{Partition: m.Partition, Offset: m.Offset}
+	out = append(out, operators.TickInput{Record: rec})
+	if w.decisions != nil {
+		for _, to := range w.decisions.watermarks[m.Offset] {
+			out = append(out, operators.TickWatermark{Partition: w.partition, Time: time.Unix(0, to)})
+		}
+	}
 	var msg schemas.MatrizMessage
 	for attempt := 0; ; attempt++ {
 		id, err := schemas.DecodeWireAs(w.work, lr.serde.Lookup(), m.Value, &msg, lr.cfg.ReaderVersion)
@@ -169,7 +264,7 @@ func (w *partitionWorker) decode(m topics.Message) any {
 		if reason := DecodeReason(err); reason != "" {
 			p.reason = reason
 			rec.Fail("decode", err.Error())
-			return operators.TickInput{Record: rec}
+			return out
 		}
 		lr.reportErr(fmt.Errorf("decode %s/%d@%d: schema registry: %w (retrying)", m.Topic, m.Partition, m.Offset, err))
 		if !clock.Sleep(w.work, lr.clock, backoff(attempt)) {
@@ -179,40 +274,31 @@ func (w *partitionWorker) decode(m topics.Message) any {
 	if err := msg.Validate(); err != nil {
 		p.reason = ReasonContract
 		rec.Fail("decode", err.Error())
-		return operators.TickInput{Record: rec}
+		return out
 	}
 	rec.Msg = &msg
-	return operators.TickInput{Record: rec}
+	return out
 }
 
-// lateFrame gives a record that missed its frame (or never had one) a
-// frame of its own, so it is still answered exactly once: late records go
-// through the chain and are marked late on their result; failed ones go
-// straight to the DLQ.
-func (w *partitionWorker) lateFrame(r *stages.Record) *stages.Frame {
-	f := &stages.Frame{Lane: w.lane.lane, Partition: r.Partition, Seq: -1, FPS: w.tick.FPS(), Flags: w.lane.flags.Get(), Records: []stages.Record{*r}}
-	if r.Msg != nil {
-		f.Start, f.End = r.Msg.TS, r.Msg.TS
-	}
-	if r.Late {
-		w.lane.obs.Late()
-	}
-	return f
-}
-
-// process runs the chain over a frame and records the frame's figures.
+// process applies the frame's decisions, runs the chain over it, takes the
+// checkpoint the frame carries, and records the frame's figures.
 func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	lr := w.lane
 	late := f.Seq < 0
-	if late && !anyLive(f) {
-		return f // only failed records: nothing for the chain to do
-	}
+	w.decideFrame(f)
+	f.Replay = w.stopAt >= 0
 	start := lr.clock.Now()
 	w.chainMu.Lock()
-	err := w.chain.Run(w.work, f)
+	var err error
+	if !late || anyLive(f) {
+		err = w.chain.Run(w.work, f)
+	}
 	var drift stages.DriftStats
 	if w.drift != nil {
 		drift = w.drift.Stats()
+	}
+	if f.Cut != nil {
+		w.takeCut(f)
 	}
 	w.chainMu.Unlock()
 	if err != nil {
@@ -221,10 +307,16 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	d := lr.clock.Now().Sub(start)
 	if !late {
 		w.tick.ObserveFrameDuration(d)
+	} else {
+		for i := range f.Records {
+			if f.Records[i].Late {
+				lr.obs.Late()
+			}
+		}
 	}
 	lr.obs.Frame(f, d, late, w.ring.Backlog(), w.tick.FPS())
 	if w.drift != nil {
-		lr.obs.Drift(w.claim.Partition, drift)
+		lr.obs.Drift(w.partition, drift)
 	}
 	return f
 }

@@ -1,0 +1,215 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/pipelines/operators"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
+)
+
+// Decisions are one partition's recorded decisions, read back from the
+// lane's event log: what a replay, or a restart redoing frames an earlier
+// run already decided, applies at the same points instead of deciding
+// again.
+//
+// Frames whose Through (the last offset read when the tick emitted them)
+// is below Until are re-decided from the record; later frames are decided
+// live. A replay sets Until past its range; a restart sets it to the
+// partition's end when it started, since the run before it cannot have
+// read further.
+type Decisions struct {
+	Until      int64
+	watermarks map[int64][]int64 // after offset → event times, in order
+	drops      map[frameKey]bool
+	fps        []operators.GridSwitch
+	flags      []flagsAt // by frame start
+	initial    *stages.Flags
+	approvals  map[frameKey][]string
+	count      int
+}
+
+type frameKey struct {
+	fps int
+	seq int64
+}
+
+type flagsAt struct {
+	start int64
+	flags stages.Flags
+}
+
+// NewDecisions returns an empty record re-deciding frames read below until.
+func NewDecisions(until int64) *Decisions {
+	return &Decisions{Until: until, watermarks: map[int64][]int64{}, drops: map[frameKey]bool{}, approvals: map[frameKey][]string{}}
+}
+
+// Len returns how many decisions the record holds.
+func (d *Decisions) Len() int { return d.count }
+
+// Add records one decision event of the partition.
+func (d *Decisions) Add(ev schemas.Event) error {
+	key := func() (frameKey, error) {
+		fps, ok1 := ev.Payload.Int("fps")
+		seq, ok2 := ev.Payload.Int("seq")
+		if !ok1 || !ok2 {
+			return frameKey{}, fmt.Errorf("decision %s (%s) names no frame", ev.ID, ev.Kind)
+		}
+		return frameKey{int(fps), seq}, nil
+	}
+	switch ev.Kind {
+	case schemas.EventWatermark:
+		after, ok1 := ev.Payload.Int("after_offset")
+		to, ok2 := ev.Payload.Int("to_ns")
+		if !ok1 || !ok2 {
+			return fmt.Errorf("watermark decision %s without after_offset and to_ns", ev.ID)
+		}
+		if !slices.Contains(d.watermarks[after], to) {
+			d.watermarks[after] = append(d.watermarks[after], to)
+			slices.Sort(d.watermarks[after])
+		}
+	case schemas.EventDecimation:
+		dec, err := operators.ParseDecimation(ev)
+		if err != nil {
+			return err
+		}
+		d.drops[frameKey{dec.FPS, dec.Seq}] = true
+	case schemas.EventFPSChange:
+		k, err := key()
+		if err != nil {
+			return err
+		}
+		from, _ := ev.Payload.Int("from_ns")
+		d.fps = append(d.fps, operators.GridSwitch{From: from, FPS: k.fps})
+		slices.SortFunc(d.fps, func(a, b operators.GridSwitch) int { return int(sign(a.From - b.From)) })
+	case schemas.EventFlagChange:
+		k, err := key()
+		if err != nil {
+			return err
+		}
+		start, _ := ev.Payload.Int("start_ns")
+		fl := flagsAt{start: start, flags: flagsFromPayload(ev.Payload)}
+		if initial, _ := ev.Payload["initial"].(bool); initial {
+			if d.initial == nil {
+				d.initial = &fl.flags
+			}
+			if k.seq < 0 {
+				break // a late frame's: its start is no point of the frame sequence
+			}
+		}
+		i, found := slices.BinarySearchFunc(d.flags, start, func(f flagsAt, s int64) int { return int(sign(f.start - s)) })
+		if found {
+			d.flags[i] = fl
+		} else {
+			d.flags = slices.Insert(d.flags, i, fl)
+		}
+	case schemas.EventApprovalApplied:
+		k, err := key()
+		if err != nil {
+			return err
+		}
+		id, _ := ev.Payload.String(stages.ApprovalActionKey)
+		if !slices.Contains(d.approvals[k], id) {
+			d.approvals[k] = append(d.approvals[k], id)
+		}
+	default:
+		return nil
+	}
+	d.count++
+	return nil
+}
+
+func sign(x int64) int64 {
+	switch {
+	case x < 0:
+		return -1
+	case x > 0:
+		return 1
+	}
+	return 0
+}
+
+// redecided reports whether f belongs to the recorded region.
+func (d *Decisions) redecided(f *stages.Frame) bool { return d != nil && f.Through < d.Until }
+
+// dropped reports whether the record dropped f.
+func (d *Decisions) dropped(f *stages.Frame) bool { return d.drops[frameKey{f.FPS, f.Seq}] }
+
+// flagsAt returns the flags recorded for the frame starting at start, and
+// false when the record holds none at or before it.
+func (d *Decisions) flagsAt(start time.Time) (stages.Flags, bool) {
+	ns := start.UnixNano()
+	i, found := slices.BinarySearchFunc(d.flags, ns, func(f flagsAt, s int64) int { return int(sign(f.start - s)) })
+	if found {
+		return d.flags[i].flags, true
+	}
+	if i == 0 {
+		return stages.Flags{}, false
+	}
+	return d.flags[i-1].flags, true
+}
+
+// FPSSchedule returns the recorded rate switches.
+func (d *Decisions) FPSSchedule() []operators.GridSwitch { return d.fps }
+
+// flagsPayload and flagsFromPayload write and read a flag_change decision's
+// flags.
+func flagsPayload(f stages.Flags) schemas.Payload {
+	return schemas.Payload{FlagDispatch: f.Dispatch, FlagLearning: f.Learning, FlagExtActions: f.ExtActions}
+}
+
+func flagsFromPayload(p schemas.Payload) stages.Flags {
+	b := func(k string) bool { v, _ := p[k].(bool); return v }
+	return stages.Flags{Dispatch: b(FlagDispatch), Learning: b(FlagLearning), ExtActions: b(FlagExtActions)}
+}
+
+// LoadDecisions reads the decisions the runs of lane made for partition
+// from its event log, written at or after since (zero: all of them). Only
+// records marked with the decision header are decoded.
+func LoadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane string, partition int32, since time.Time, until int64, decode func([]byte, *schemas.Event) error, timeout time.Duration) (*Decisions, error) {
+	d := NewDecisions(until)
+	want := strconv.Itoa(int(partition))
+	var mu sync.Mutex
+	var firstErr error
+	tail, err := topics.StartTail(ctx, brokers, topics.Name(lane, topics.KindEvents), func(m topics.Message) {
+		if m.Header(HeaderDecision) == nil || string(m.Header(HeaderSrcPartition)) != want {
+			return
+		}
+		if !since.IsZero() && m.Time.Before(since) {
+			return
+		}
+		var ev schemas.Event
+		err := decode(m.Value, &ev)
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			err = d.Add(ev)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("decision at %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
+		}
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tail.Close()
+	t := cl.NewTicker(timeout)
+	defer t.Stop()
+	select {
+	case <-tail.CaughtUp():
+	case <-t.C():
+		return nil, fmt.Errorf("reading the decisions of %s partition %d from its event log did not finish within %v", lane, partition, timeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return d, firstErr
+}
