@@ -208,8 +208,8 @@ func TestDeployTwiceAgainstBrokerProcess(t *testing.T) {
 		return len(regexp.MustCompile(`(?m)^(topic|subject)\s+\S+\s+`+st+`\b`).FindAllString(out, -1))
 	}
 	first := deploy()
-	if n := status(first, "created"); n != 25+19 {
-		t.Fatalf("first deploy created %d things, want 25 topics (the registry made _schemas) + 19 subjects:\n%s", n, first)
+	if n := status(first, "created"); n != 28+19 {
+		t.Fatalf("first deploy created %d things, want 28 topics (the registry made _schemas) + 19 subjects:\n%s", n, first)
 	}
 	second := deploy()
 	if status(second, "created") != 0 || !strings.Contains(second, "nothing to change") {

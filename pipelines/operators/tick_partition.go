@@ -234,6 +234,9 @@ func (t *Tick) flush(p *tickPart) {
 // (decisions on) that is a decision: the frames close before their time,
 // so it is logged as a watermark a replay applies at the same offset.
 func (t *Tick) flushAll() {
+	if t.flushLogged() {
+		t.cutWanted.Store(true) // a live run commits at exactly where it stopped
+	}
 	for _, id := range t.order {
 		p := t.parts[id]
 		if t.flushLogged() && len(p.open) > 0 {
