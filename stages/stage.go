@@ -76,7 +76,11 @@ type Frame struct {
 	End       time.Time
 	FPS       int
 	Flags     Flags
-	Records   []Record
+	// Replay marks a frame a replaying runtime built from the log: stages
+	// decide exactly as live, but nothing reaches outside the pipeline (the
+	// guardian never calls its Executor; see Guardian).
+	Replay  bool
+	Records []Record
 
 	Events  []schemas.Event // to matriz.<lane>.events
 	Traces  []schemas.Trace // to matriz.<lane>.traces
@@ -169,6 +173,10 @@ const (
 	OutcomeDryRun   Outcome = "dry_run"  // would act, but the lane runs dry
 	OutcomePending  Outcome = "pending"  // previewed, waiting for approval
 	OutcomeExecuted Outcome = "executed" // approved and executed
+	// OutcomeUncertain: an earlier attempt started the action and left no
+	// outcome (the process died during the call), so it is not called again
+	// and a human must check the external system.
+	OutcomeUncertain Outcome = "uncertain"
 )
 
 // Verdict is the guardian's decision with its reasons.
