@@ -279,3 +279,22 @@ func TestActionOnceRefusesBadConfigAndWorkAfterClose(t *testing.T) {
 		t.Fatalf("Execute after Close = %v, calls %d", err, inner.calls)
 	}
 }
+
+// BenchmarkActionOnceExecute measures what the guard adds to one new
+// action: its executing record written with acks=all and read back.
+func BenchmarkActionOnceExecute(b *testing.B) {
+	env := pipetest.Start(b, schemas.LaneProd)
+	once, err := NewActionOnce(context.Background(), ActionOnceConfig{Lane: schemas.LaneProd, Brokers: env.Brokers, Serde: env.Serde})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer once.Close()
+	<-once.CaughtUp()
+	b.ResetTimer()
+	for i := range b.N {
+		a := stages.Action{ID: fmt.Sprintf("bench-%d", i), MsgID: fmt.Sprintf("m-%d", i), Kind: "notify", Priority: stages.P1, TS: time.Now()}
+		if err := once.Execute(context.Background(), schemas.LaneProd, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
