@@ -18,6 +18,24 @@ type Approvals interface {
 	Approved(actionID string) bool
 }
 
+// ApprovalConsumer is an Approvals whose approvals are used up: one
+// approval lets its action run once. After the guardian executed an
+// approved action — or tried to: failed, found it already done, or found
+// its outcome uncertain — it calls Consume, and from then on Approved
+// reports false and Consumed true for that action, even if the approval is
+// recorded again. The guardian then decides a redelivery of the action's
+// message as a deny ("approval already used") with the ids of the original
+// decision, so readers that drop duplicate ids keep the original.
+//
+// Consumption lives in memory: a restarted runtime reads every approval
+// again, and its at-most-once executor is what keeps a redelivered action
+// from running twice.
+type ApprovalConsumer interface {
+	Approvals
+	Consume(actionID string)
+	Consumed(actionID string) bool
+}
+
 // ApprovalActionKey is the payload key of an approval event (and of the
 // guardian's action events) naming the action.
 const ApprovalActionKey = "action_id"
@@ -28,12 +46,16 @@ type ApprovalFunc func(actionID string) bool
 // Approved calls f.
 func (f ApprovalFunc) Approved(actionID string) bool { return f(actionID) }
 
-// ApprovalSet is an in-memory Approvals: the ids approved so far. The zero
-// value approves nothing and is ready to use.
+// ApprovalSet is an in-memory ApprovalConsumer: the ids approved and not
+// yet used, and the ids whose approval was used. The zero value approves
+// nothing and is ready to use.
 type ApprovalSet struct {
-	mu  sync.RWMutex
-	ids map[string]struct{}
+	mu   sync.RWMutex
+	ids  map[string]struct{}
+	used map[string]struct{}
 }
+
+var _ ApprovalConsumer = (*ApprovalSet)(nil)
 
 // NewApprovalSet returns a set holding ids.
 func NewApprovalSet(ids ...string) *ApprovalSet {
@@ -44,10 +66,14 @@ func NewApprovalSet(ids ...string) *ApprovalSet {
 	return s
 }
 
-// Approve records a human approval of actionID.
+// Approve records a human approval of actionID. An approval already used
+// (Consume) stays used: recording it again approves nothing.
 func (s *ApprovalSet) Approve(actionID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, used := s.used[actionID]; used {
+		return
+	}
 	if s.ids == nil {
 		s.ids = make(map[string]struct{})
 	}
@@ -79,4 +105,24 @@ func (s *ApprovalSet) IDs() []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// Consume uses up actionID's approval: Approved is false and Consumed true
+// for it from now on.
+func (s *ApprovalSet) Consume(actionID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ids, actionID)
+	if s.used == nil {
+		s.used = make(map[string]struct{})
+	}
+	s.used[actionID] = struct{}{}
+}
+
+// Consumed reports whether actionID's approval was used.
+func (s *ApprovalSet) Consumed(actionID string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.used[actionID]
+	return ok
 }

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,12 +47,33 @@ type Action struct {
 
 // Executor performs external actions. The guardian calls it only for an
 // action that passed every policy, outside dry-run, with
-// EXT_ACTIONS_ENABLED on and the approval it needed. The runtime wraps it
-// with the lane guard, which refuses any lane but candidate and prod; an
-// error makes the decision a deny with the error as reason.
+// EXT_ACTIONS_ENABLED on and the approval it needed, and never for a
+// replay frame. The runtime wraps it with the lane guard, which refuses any
+// lane but candidate and prod, and with its at-most-once guard, which
+// answers a redelivered action from the lane's actions topic instead of
+// performing it again.
+//
+// An error makes the decision a deny with the error as reason, except the
+// two an at-most-once executor returns (wrapped) for an action it did not
+// perform again: ErrAlreadyExecuted and ErrActionUncertain.
 type Executor interface {
 	Execute(ctx context.Context, lane schemas.Lane, a Action) error
 }
+
+// Errors an at-most-once executor returns, wrapped, instead of performing
+// an action a second time. The guardian maps them to outcomes, so it needs
+// no knowledge of where the executor keeps its record.
+var (
+	// ErrAlreadyExecuted: the action was performed before (this is a
+	// redelivery of its message); it is reported executed, as the first
+	// time, and not performed again.
+	ErrAlreadyExecuted = errors.New("action already executed")
+	// ErrActionUncertain: an earlier attempt started the action and left no
+	// outcome — the process died during the call — so it may or may not
+	// have happened. It is not performed again; the guardian reports it
+	// uncertain for a human to check in the external system.
+	ErrActionUncertain = errors.New("action outcome unknown: an earlier attempt started it and recorded no outcome (did the process die during the call?)")
+)
 
 // ExecutorFunc adapts a function to Executor.
 type ExecutorFunc func(ctx context.Context, lane schemas.Lane, a Action) error

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -51,12 +52,27 @@ import (
 //     expires and is denied;
 //  4. otherwise the Executor runs it: executed, and an action event with
 //     status "executed" goes to Frame.Actions; an executor error is a deny
-//     (status "failed").
+//     (status "failed"). An approval is used up by the execution (see
+//     ApprovalConsumer): whatever came of it, it approves nothing again.
 //
 // Delivery is at least once, so a message may be decided twice: it gets
-// the same action id, a waiting action is kept once, and one executed in
-// the same frame is not executed again. An Executor should still treat an
-// action id it has already performed as done (a redelivery frames later).
+// the same action id, a waiting action is kept once, and a redelivery in
+// the frame that executed its action gets the same answer without a second
+// call. Across frames and restarts the Executor is the guard: the runtime's
+// at-most-once executor records "executing" before each call and answers a
+// redelivered action from that record, with ErrAlreadyExecuted (the
+// decision and its events are those of the first execution: executed) or
+// ErrActionUncertain (an earlier attempt died during the call: outcome
+// uncertain, an action event with status "uncertain", and nothing is
+// called, for a human to check the external system). A redelivery whose
+// approval this process already used is denied ("approval already used")
+// under the original decision's ids.
+//
+// Replays never execute. In a frame marked Replay, where the guardian would
+// call the Executor it emits an action event with status "would_execute"
+// under the id of the live "executed" event, and decides executed, so a
+// replay's results, decisions and traces equal the live run's (a replay
+// assumes the call succeeded; the live actions topic says whether it did).
 //
 // Only deny makes the result not ok (with "guardian: …" reasons); every
 // outcome is set as the record's Verdict with its reasons. Events and
@@ -80,7 +96,7 @@ type Guardian struct {
 const StageGuardian = "guardian"
 
 // outcomes indexes Guardian.counts.
-var outcomes = [...]Outcome{OutcomeAllow, OutcomeDeny, OutcomeDryRun, OutcomePending, OutcomeExecuted}
+var outcomes = [...]Outcome{OutcomeAllow, OutcomeDeny, OutcomeDryRun, OutcomePending, OutcomeExecuted, OutcomeUncertain}
 
 // consentGranted are the values of the consent tag that mean yes.
 var consentGranted = map[string]bool{"granted": true, "true": true, "yes": true}
@@ -91,6 +107,16 @@ const (
 	ActionExecuted = "executed"
 	ActionFailed   = "failed"
 	ActionExpired  = "expired"
+	// ActionExecuting is written (and acknowledged) by the runtime's
+	// at-most-once executor right before it calls out: an action with it
+	// and no executed or failed event died during the call.
+	ActionExecuting = "executing"
+	// ActionUncertain: the action was not called again because an earlier
+	// attempt left only its executing record (ErrActionUncertain).
+	ActionUncertain = "uncertain"
+	// ActionWouldExecute is a replay's stand-in for "executed": it has the
+	// live executed event's id (see ActionEventID).
+	ActionWouldExecute = "would_execute"
 )
 
 type guardConfig struct {
@@ -101,6 +127,7 @@ type guardConfig struct {
 	approvalFor []Priority
 	approval    map[Priority]bool // approvalFor, once validated
 	approvals   Approvals
+	consumer    ApprovalConsumer // approvals, when its approvals are used up
 	executor    Executor
 	topicNames  []string
 	topics      map[string]bool // topicNames, once validated
@@ -196,6 +223,7 @@ func (c *guardConfig) validate() error {
 	case c.explainBase == "":
 		return bad("GuardianExplanationBase", `""`, "a non-empty prefix")
 	}
+	c.consumer, _ = c.approvals.(ApprovalConsumer)
 	c.approval = make(map[Priority]bool, len(c.approvalFor))
 	for _, p := range c.approvalFor {
 		if _, err := ParsePriority(string(p)); err != nil {
@@ -268,7 +296,7 @@ func (g *Guardian) Process(ctx context.Context, f *Frame) error {
 		return err
 	}
 	p := &g.st
-	done := make(map[string]bool) // actions executed in this frame
+	done := make(map[string]doneAction) // actions executed (or tried) in this frame
 	if err := g.settle(ctx, f, p, done); err != nil {
 		return err
 	}
@@ -304,8 +332,15 @@ func (d *decision) refuse(format string, args ...any) {
 	d.reasons = append(d.reasons, fmt.Sprintf(format, args...))
 }
 
+// doneAction is what a frame's execution of an action came to, so a
+// redelivery of its message in the same frame gets the same answer.
+type doneAction struct {
+	outcome Outcome
+	reasons []string
+}
+
 // decide applies the policies and the action flow to one live record.
-func (g *Guardian) decide(ctx context.Context, f *Frame, p *guardState, r *Record, done map[string]bool) error {
+func (g *Guardian) decide(ctx context.Context, f *Frame, p *guardState, r *Record, done map[string]doneAction) error {
 	m := r.Msg
 	d := &decision{msgID: m.MsgID, glyphID: m.Glyph.ID, ts: m.TS, inputs: make(schemas.Payload, 8)}
 	d.inputs["topic"] = m.Topic
@@ -386,12 +421,14 @@ func (g *Guardian) decide(ctx context.Context, f *Frame, p *guardState, r *Recor
 
 // actionFlow takes an action that passed the policies through preview,
 // approval and execution, and sets d's outcome.
-func (g *Guardian) actionFlow(ctx context.Context, f *Frame, p *guardState, d *decision, done map[string]bool) error {
+func (g *Guardian) actionFlow(ctx context.Context, f *Frame, p *guardState, d *decision, done map[string]doneAction) error {
 	a := d.action
 	needs := g.cfg.approval[a.Priority]
 	live := !g.cfg.dryRun && f.Flags.ExtActions
-	approved := live && needs && g.approvals(f).Approved(a.ID)
-	waits := live && needs && !approved
+	prior, again := done[a.ID]
+	used := live && needs && !again && g.consumed(f, a.ID)
+	approved := live && needs && !again && !used && g.approvals(f).Approved(a.ID)
+	waits := live && needs && !again && !used && !approved
 	if waits && !p.ids[a.ID] && len(p.pending) >= g.cfg.maxPending {
 		d.outcome = OutcomeDeny
 		d.refuse("%d actions already await approval in partition %d", len(p.pending), f.Partition)
@@ -405,6 +442,18 @@ func (g *Guardian) actionFlow(ctx context.Context, f *Frame, p *guardState, d *d
 	case !f.Flags.ExtActions:
 		d.outcome = OutcomeDryRun
 		d.refuse("EXT_ACTIONS_ENABLED is off")
+	case again:
+		// The same message again in the frame that just executed (or
+		// tried) its action, a redelivery: once is enough, same answer.
+		d.outcome = prior.outcome
+		if prior.outcome == OutcomeExecuted {
+			d.refuse("already executed in this frame")
+		} else {
+			d.reasons = append(d.reasons, prior.reasons...)
+		}
+	case used:
+		d.outcome = OutcomeDeny
+		d.refuse("approval already used: action %s ran (or was tried) under it before; its action events say how it ended", a.ID)
 	case waits:
 		d.outcome = OutcomePending
 		d.refuse("%s action awaits a human approval", a.Priority)
@@ -415,17 +464,12 @@ func (g *Guardian) actionFlow(ctx context.Context, f *Frame, p *guardState, d *d
 			p.pending = append(p.pending, &pendingAction{Action: kept, Deadline: a.TS.Add(g.cfg.approvalTTL),
 				RiskClass: d.riskClass, DataOrigin: d.dataOrigin, Link: d.link, Risk: d.inputs["risk"].(float64)})
 		}
-	case done[a.ID]:
-		// The same message again in the frame whose settle just executed
-		// its waiting action (a redelivery): once is enough.
-		d.outcome = OutcomeExecuted
-		d.refuse("already executed in this frame")
 	default:
 		a.Approved = needs
 		if err := g.execute(ctx, f, d, d.ts); err != nil {
 			return err
 		}
-		done[a.ID] = d.outcome == OutcomeExecuted
+		done[a.ID] = doneAction{outcome: d.outcome, reasons: d.reasons}
 	}
 	return nil
 }
@@ -439,55 +483,111 @@ func (g *Guardian) approvals(f *Frame) Approvals {
 	return g.cfg.approvals
 }
 
-// execute runs d's action and sets the outcome: executed, or deny with the
-// executor's error. A context that ended is returned instead.
+// execute runs d's action and sets the outcome: executed (also when the
+// executor finds it already executed), uncertain (an earlier attempt left
+// no outcome), or deny with the executor's error; a replay frame only
+// records that it would execute. Whatever came of it uses up the action's
+// approval. A context that ended is returned instead.
 func (g *Guardian) execute(ctx context.Context, f *Frame, d *decision, ts time.Time) error {
+	a := d.action
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: frame %d: before executing action %s: %w", StageGuardian, f.Seq, d.action.ID, err)
+		return fmt.Errorf("%s: frame %d: before executing action %s: %w", StageGuardian, f.Seq, a.ID, err)
 	}
-	act := *d.action
-	act.Params = act.Params.Clone() // the executor must not reach the input message
-	if err := g.cfg.executor.Execute(ctx, f.Lane, act); err != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			return fmt.Errorf("%s: frame %d: executing action %s: %w", StageGuardian, f.Seq, d.action.ID, cerr)
-		}
-		d.outcome = OutcomeDeny
-		d.refuse("execute: %v", err)
-		f.Actions = append(f.Actions, g.actionEvent(f, d.action, ActionFailed, ts, schemas.Payload{"error": err.Error()}))
+	executed := schemas.Payload{"approved": a.Approved}
+	if f.Replay {
+		d.outcome = OutcomeExecuted
+		ev := g.actionEvent(f, a, ActionWouldExecute, ts, executed)
+		ev.ID = ActionEventID(a, ActionExecuted)
+		f.Actions = append(f.Actions, ev)
+		g.consume(f, a)
 		return nil
 	}
-	d.outcome = OutcomeExecuted
-	f.Actions = append(f.Actions, g.actionEvent(f, d.action, ActionExecuted, ts, schemas.Payload{"approved": d.action.Approved}))
+	act := *a
+	act.Params = act.Params.Clone() // the executor must not reach the input message
+	err := g.cfg.executor.Execute(ctx, f.Lane, act)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("%s: frame %d: executing action %s: %w", StageGuardian, f.Seq, a.ID, cerr)
+		}
+	}
+	g.consume(f, a)
+	switch {
+	case err == nil, errors.Is(err, ErrAlreadyExecuted):
+		// A redelivery's answer is the first execution's, id and all.
+		d.outcome = OutcomeExecuted
+		f.Actions = append(f.Actions, g.actionEvent(f, a, ActionExecuted, ts, executed))
+	case errors.Is(err, ErrActionUncertain):
+		d.outcome = OutcomeUncertain
+		d.refuse("outcome unknown: an earlier attempt died during the call; check the external system before running action %s again", a.ID)
+		f.Actions = append(f.Actions, g.actionEvent(f, a, ActionUncertain, ts, schemas.Payload{"approved": a.Approved, "error": err.Error()}))
+	default:
+		d.outcome = OutcomeDeny
+		d.refuse("execute: %v", err)
+		f.Actions = append(f.Actions, g.actionEvent(f, a, ActionFailed, ts, schemas.Payload{"error": err.Error()}))
+	}
 	return nil
+}
+
+// consumed reports whether a's approval was used already.
+func (g *Guardian) consumed(f *Frame, actionID string) bool {
+	c := g.consumer(f)
+	return c != nil && c.Consumed(actionID)
+}
+
+// consumer is where f's approvals are used up: the frame's own approvals
+// when the runtime applies them per partition, else the configured ones.
+func (g *Guardian) consumer(f *Frame) ApprovalConsumer {
+	if f.Approvals != nil {
+		c, _ := f.Approvals.(ApprovalConsumer)
+		return c
+	}
+	return g.cfg.consumer
+}
+
+// consume uses up a's approval, if it needed one.
+func (g *Guardian) consume(f *Frame, a *Action) {
+	if c := g.consumer(f); a.Approved && c != nil {
+		c.Consume(a.ID)
+	}
 }
 
 // settle executes waiting actions that are now approved and expires those
 // past their deadline. Each settled action gets its own decision.
-func (g *Guardian) settle(ctx context.Context, f *Frame, p *guardState, done map[string]bool) error {
+//
+// A waiting action whose approval was used already — state restored from
+// before its execution, in the process that executed it — is settled as a
+// deny ("approval already used") under the ids of that execution's
+// decision, without a call.
+func (g *Guardian) settle(ctx context.Context, f *Frame, p *guardState, done map[string]doneAction) error {
 	if len(p.pending) == 0 {
 		return nil
 	}
 	keep := make([]*pendingAction, 0, len(p.pending))
 	for i, pa := range p.pending {
-		expired := !f.Start.Before(pa.Deadline)
-		if !expired && !(!g.cfg.dryRun && f.Flags.ExtActions && g.approvals(f).Approved(pa.ID)) {
+		used := g.consumed(f, pa.ID)
+		expired := !used && !f.Start.Before(pa.Deadline)
+		if !used && !expired && !(!g.cfg.dryRun && f.Flags.ExtActions && g.approvals(f).Approved(pa.ID)) {
 			keep = append(keep, pa)
 			continue
 		}
 		d := &decision{msgID: pa.MsgID, glyphID: pa.GlyphID, ts: f.End, action: &pa.Action, riskClass: pa.RiskClass, dataOrigin: pa.DataOrigin, link: pa.Link,
 			inputs: schemas.Payload{"action_kind": pa.Kind, "priority": string(pa.Priority), "risk": pa.Risk, "waiting_since": pa.TS.UnixMicro()}}
-		if expired {
+		switch {
+		case used:
+			d.again, d.outcome = "approved", OutcomeDeny
+			d.refuse("approval already used: action %s ran (or was tried) under it before; its action events say how it ended", pa.ID)
+		case expired:
 			d.again, d.outcome = ActionExpired, OutcomeDeny
 			d.refuse("no approval within %v", g.cfg.approvalTTL)
 			f.Actions = append(f.Actions, g.actionEvent(f, d.action, ActionExpired, f.End, nil))
-		} else {
+		default:
 			d.again = "approved"
 			pa.Approved = true
 			if err := g.execute(ctx, f, d, f.End); err != nil {
 				p.pending = append(keep, p.pending[i:]...)
 				return err
 			}
-			done[pa.ID] = d.outcome == OutcomeExecuted
+			done[pa.ID] = doneAction{outcome: d.outcome, reasons: d.reasons}
 		}
 		delete(p.ids, pa.ID)
 		g.emit(f, d, d.crumb())
@@ -589,20 +689,37 @@ func (g *Guardian) traceRules(f *Frame) []string {
 
 // actionEvent is an action event with status for the actions topic.
 func (g *Guardian) actionEvent(f *Frame, a *Action, status string, ts time.Time, extra schemas.Payload) schemas.Event {
-	payload := schemas.Payload{"status": status, "action_id": a.ID, "action_kind": a.Kind, "priority": string(a.Priority)}
+	return ActionEvent(f.Lane, a, status, ts, extra)
+}
+
+// ActionEvent is the event of kind action recording one step (status) of
+// a on lane at event time ts, for matriz.<lane>.actions: the guardian's
+// previews and outcomes, and the runtime's executing records, so every
+// record of an action has the same fields. Its payload has status,
+// action_id, action_kind and priority, plus extra; its id is
+// ActionEventID(a, status).
+func ActionEvent(lane schemas.Lane, a *Action, status string, ts time.Time, extra schemas.Payload) schemas.Event {
+	payload := schemas.Payload{"status": status, ApprovalActionKey: a.ID, "action_kind": a.Kind, "priority": string(a.Priority)}
 	for k, v := range extra {
 		payload[k] = v
 	}
 	return schemas.Event{
-		ID:      DerivedID(a.MsgID, StageGuardian, string(schemas.EventAction), status),
+		ID:      ActionEventID(a, status),
 		TS:      ts,
 		Kind:    schemas.EventAction,
-		Lane:    f.Lane,
+		Lane:    lane,
 		GlyphID: a.GlyphID,
 		MsgID:   a.MsgID,
 		Stage:   StageGuardian,
 		Payload: payload,
 	}
+}
+
+// ActionEventID is the id of a's action event with status:
+// DerivedID(msg id, "guardian", "action", status). A replay's would_execute
+// event takes the id of "executed", so it stands where the live one does.
+func ActionEventID(a *Action, status string) string {
+	return DerivedID(a.MsgID, StageGuardian, string(schemas.EventAction), status)
 }
 
 // checkConsent refuses without consent for a purpose. GLYPH v2's

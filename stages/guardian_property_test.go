@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -14,7 +15,8 @@ import (
 // over 10,000 random (seeded) messages per configuration — random lanes,
 // consent tags, purposes, topics, action kinds, priorities, risks, drift
 // EMAs, lane mismatches, upstream refusals, EXT_ACTIONS_ENABLED per frame
-// and approvals given at random between frames — no action executes
+// approvals given at random between frames, and an executor that answers
+// some calls uncertain — no action executes
 // without consent, none in experimental, none in prod at P0 without an
 // approval, none with the kill switch off, none twice. Each lane has its
 // guardian, as each lane has its chain.
@@ -74,6 +76,11 @@ func guardianProperty(t *testing.T, seed uint64, opts map[schemas.Lane][]Guardia
 			violations = append(violations, "executed on another lane: "+a.MsgID)
 		}
 		executed[a.ID] = true
+		// Some calls leave no outcome (an at-most-once executor's answer
+		// after a crash): the decision must be uncertain, never a retry.
+		if rng.IntN(20) == 0 {
+			return fmt.Errorf("executing record without an outcome: %w", ErrActionUncertain)
+		}
 		return nil
 	})
 	guardians := map[schemas.Lane]*Guardian{}

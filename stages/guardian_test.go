@@ -631,7 +631,8 @@ func TestGuardianSettleFailureAndFullQueue(t *testing.T) {
 		t.Fatalf("a full queue: %d previews, second verdict %+v; want no preview for the refused action", previews, f0.Records[1].Verdict)
 	}
 	// The approved action fails in settle: a deny, no longer waiting, and a
-	// redelivery in the same frame tries again instead of claiming success.
+	// redelivery in the same frame gets the same failure (without a second
+	// call: the approval is used up) instead of claiming success.
 	approvals.Approve(f0.Records[0].Verdict.ActionID)
 	ex.err = errors.New("remote down")
 	f1 := fxFrame(schemas.LaneProd, 0, 1, gMsg(1, "action", nil))

@@ -76,7 +76,11 @@ type Frame struct {
 	End       time.Time
 	FPS       int
 	Flags     Flags
-	Records   []Record
+	// Replay marks a frame a replaying runtime built from the log: stages
+	// decide exactly as live, but nothing reaches outside the pipeline (the
+	// guardian never calls its Executor; see Guardian).
+	Replay  bool
+	Records []Record
 
 	// Through is the offset of the last input the tick had read when it
 	// emitted the frame: the point of the partition's log the frame
@@ -88,9 +92,6 @@ type Frame struct {
 	// partition at frame boundaries, so a replay sees them at the same
 	// frames.
 	Approvals Approvals
-	// Replay marks a frame of `matriz replay`: the guardian records what it
-	// would execute and calls no executor.
-	Replay bool
 	// Cut is opaque to stages: the runtime's operators attach the tick's
 	// window state to a frame here when a checkpoint is taken at it.
 	Cut any
@@ -186,6 +187,10 @@ const (
 	OutcomeDryRun   Outcome = "dry_run"  // would act, but the lane runs dry
 	OutcomePending  Outcome = "pending"  // previewed, waiting for approval
 	OutcomeExecuted Outcome = "executed" // approved and executed
+	// OutcomeUncertain: an earlier attempt started the action and left no
+	// outcome (the process died during the call), so it is not called again
+	// and a human must check the external system.
+	OutcomeUncertain Outcome = "uncertain"
 )
 
 // Verdict is the guardian's decision with its reasons.
