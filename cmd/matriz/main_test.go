@@ -215,8 +215,8 @@ func TestDeployTwiceAgainstBrokerProcess(t *testing.T) {
 	if status(second, "created") != 0 || !strings.Contains(second, "nothing to change") {
 		t.Fatalf("second deploy changed something:\n%s", second)
 	}
-	if n := status(second, "exists"); n != 26+19 {
-		t.Fatalf("second deploy reports %d exists, want 45:\n%s", n, second)
+	if n := status(second, "exists"); n != 29+19 {
+		t.Fatalf("second deploy reports %d exists, want 48:\n%s", n, second)
 	}
 	t.Logf("first deploy:\n%s\nsecond deploy:\n%s", first, second)
 }

@@ -177,13 +177,21 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if lr.ids, err = resolveLaneIDs(lr.serde, lane); err != nil {
 		return err
 	}
+	// External actions execute at most once across redelivery: the guard
+	// acknowledges an executing record before each call and refuses to call
+	// again for an action some owner already started.
+	once, err := NewActionOnce(work, ActionOnceConfig{Lane: cfg.Lane, Brokers: cfg.Brokers, Serde: lr.serde, Executor: cfg.Executor, OnError: lr.reportErr})
+	if err != nil {
+		return err
+	}
+	defer once.Close()
 
 	start, err := StartFlags(cfg.Spec.Flags, *ls, cfg.Getenv)
 	if err != nil {
 		return err
 	}
 	lr.flags = NewLiveFlags(cfg.Lane, start)
-	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: cfg.Executor, Wrap: func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock) }}); err != nil {
+	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: once, Wrap: func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock) }}); err != nil {
 		return err
 	}
 
@@ -212,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	// Flags and approvals recorded before this start apply from the first
 	// frame; a topic that does not catch up in time is reported, not fatal.
 	wait := cfg.Clock.NewTicker(10 * time.Second)
-	for _, t := range []*topics.Tail{control, approvals} {
+	for _, t := range []interface{ CaughtUp() <-chan struct{} }{control, approvals, once} {
 		select {
 		case <-t.CaughtUp():
 		case <-ctx.Done():
