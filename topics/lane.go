@@ -85,3 +85,19 @@ const (
 	// SchemasTopic is the schema registry's storage, named as Confluent's.
 	SchemasTopic = "_schemas"
 )
+
+// ReplaySpecs returns the topics of lane's replay namespace name, each with
+// partitions partitions (the live lane's count, so one glyph's outputs land
+// on the same partition number as live) and a week's retention.
+func ReplaySpecs(lane, name string, partitions int) ([]Spec, error) {
+	var specs []Spec
+	for _, k := range ReplayKinds() {
+		s := Spec{Name: ReplayName(lane, name, k), Partitions: partitions, ReplicationFactor: ReplicationByCluster,
+			Configs: map[string]string{ConfigCleanupPolicy: CleanupDelete, ConfigRetentionMs: RetentionWeek}}
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+		specs = append(specs, s)
+	}
+	return specs, nil
+}

@@ -124,6 +124,7 @@ type TickRevoke struct{ Partition int32 }
 type TickWatermark struct {
 	Partition int32
 	Time      time.Time
+	Why       string // a replayed decision's reason (idle, shutdown); default "recorded"
 }
 
 // Defaults.
@@ -425,7 +426,7 @@ func (t *Tick) run(tick <-chan time.Time, stop func()) {
 		case e, ok := <-t.in:
 			if !ok {
 				t.flushAll()
-				t.send()
+				t.sendFinal(t.flushLogged())
 				return
 			}
 			t.handle(e)
@@ -438,7 +439,9 @@ func (t *Tick) run(tick <-chan time.Time, stop func()) {
 
 // send hands on the frames emitted for the input just handled, the last
 // one carrying the cut when one was asked for or is due.
-func (t *Tick) send() {
+func (t *Tick) send() { t.sendFinal(false) }
+
+func (t *Tick) sendFinal(final bool) {
 	if len(t.batch) == 0 {
 		return
 	}
@@ -451,7 +454,9 @@ func (t *Tick) send() {
 	}
 	if p, ok := t.parts[last.Partition]; ok && (due || t.cutWanted.Load()) {
 		t.cutWanted.Store(false)
-		last.Cut = p.cut(due)
+		c := p.cut(due)
+		c.Final = final
+		last.Cut = c
 	}
 	for i, f := range t.batch {
 		t.out <- f
@@ -472,7 +477,7 @@ func (t *Tick) handle(e any) {
 	case TickRevoke:
 		t.revoke(x.Partition)
 	case TickWatermark:
-		t.watermark(x.Partition, x.Time)
+		t.watermark(x.Partition, x.Time, x.Why)
 	case TickIdle:
 		t.idle(x.Partition)
 	case TickCutNow:

@@ -79,6 +79,9 @@ type TickCut struct {
 	Open       []int64
 	State      TickState
 	Checkpoint bool // due for the retained checkpoints topic (TickCheckpointEvery)
+	// Final marks the cut at the end of a live run's input: nothing after
+	// Next was read, so nothing past it was decided.
+	Final bool
 }
 
 // TickDecisions turns on decision events (see the file comment). The

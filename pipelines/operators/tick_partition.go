@@ -292,7 +292,7 @@ func (t *Tick) revoke(id int32) {
 }
 
 // watermark advances a replay partition's watermark; see TickWatermark.
-func (t *Tick) watermark(id int32, at time.Time) {
+func (t *Tick) watermark(id int32, at time.Time, why string) {
 	if t.cfg.mode != Replay {
 		return
 	}
@@ -300,5 +300,8 @@ func (t *Tick) watermark(id int32, at time.Time) {
 	if !ok {
 		return // nothing seen yet: the first message decides where frames start
 	}
-	t.advance(p, at.UnixNano(), "recorded")
+	if why == "" {
+		why = "recorded"
+	}
+	t.advance(p, at.UnixNano(), why)
 }

@@ -125,6 +125,9 @@ const decisionSlack = time.Minute
 // have been decided, and is decided the same way again.
 func (w *partitionWorker) loadRestartDecisions() error {
 	lr := w.lane
+	if w.restored != nil && w.restored.Final {
+		return nil // a clean stop: the run before read nothing past its cut
+	}
 	ends, err := topics.PartitionEnds(w.work, lr.cfg.Brokers, w.claim.Topic)
 	if err != nil {
 		return err

@@ -36,11 +36,14 @@ type Checkpoint struct {
 	// Written is the wall-clock time the cut was taken: decisions made
 	// after it were written later, which bounds where a scan of the event
 	// log for them starts.
-	Written  time.Time         `json:"written"`
-	Tick     json.RawMessage   `json:"tick,omitempty"`
-	Flags    stages.Flags      `json:"flags"`
-	Approved []string          `json:"approved,omitempty"` // approvals applied in this partition and not yet used
-	State    map[string][]byte `json:"state"`              // stage snapshots by stage name
+	Written  time.Time       `json:"written"`
+	Tick     json.RawMessage `json:"tick,omitempty"`
+	Flags    stages.Flags    `json:"flags"`
+	Approved []string        `json:"approved,omitempty"` // approvals applied in this partition and not yet used
+	// Final marks the cut a clean stop took after its last input: the run
+	// decided nothing past it, so a restart from it re-decides nothing.
+	Final bool              `json:"final,omitempty"`
+	State map[string][]byte `json:"state"` // stage snapshots by stage name
 }
 
 // ID names the checkpoint as `matriz replay --from` and `matriz offsets

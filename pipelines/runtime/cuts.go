@@ -121,7 +121,7 @@ func (w *partitionWorker) takeCut(f *stages.Frame) {
 	}
 	cp := &Checkpoint{
 		Lane: string(w.lane.lane), Partition: tc.Partition, Next: tc.Next, Open: tc.Open,
-		Resume: tc.Next, FrameEnd: f.End, Written: w.lane.clock.Now().UTC(), Tick: tick, State: map[string][]byte{},
+		Resume: tc.Next, FrameEnd: f.End, Final: tc.Final, Written: w.lane.clock.Now().UTC(), Tick: tick, State: map[string][]byte{},
 	}
 	if len(tc.Open) > 0 {
 		cp.Resume = tc.Open[0] // sorted

@@ -27,13 +27,18 @@ import (
 // read further.
 type Decisions struct {
 	Until      int64
-	watermarks map[int64][]int64 // after offset → event times, in order
+	watermarks map[int64][]watermark // after offset → in event-time order
 	drops      map[frameKey]bool
 	fps        []operators.GridSwitch
 	flags      []flagsAt // by frame start
 	initial    *stages.Flags
 	approvals  map[frameKey][]string
 	count      int
+}
+
+type watermark struct {
+	to  int64
+	why string
 }
 
 type frameKey struct {
@@ -48,7 +53,7 @@ type flagsAt struct {
 
 // NewDecisions returns an empty record re-deciding frames read below until.
 func NewDecisions(until int64) *Decisions {
-	return &Decisions{Until: until, watermarks: map[int64][]int64{}, drops: map[frameKey]bool{}, approvals: map[frameKey][]string{}}
+	return &Decisions{Until: until, watermarks: map[int64][]watermark{}, drops: map[frameKey]bool{}, approvals: map[frameKey][]string{}}
 }
 
 // Len returns how many decisions the record holds.
@@ -71,9 +76,10 @@ func (d *Decisions) Add(ev schemas.Event) error {
 		if !ok1 || !ok2 {
 			return fmt.Errorf("watermark decision %s without after_offset and to_ns", ev.ID)
 		}
-		if !slices.Contains(d.watermarks[after], to) {
-			d.watermarks[after] = append(d.watermarks[after], to)
-			slices.Sort(d.watermarks[after])
+		why, _ := ev.Payload.String("why")
+		if !slices.ContainsFunc(d.watermarks[after], func(w watermark) bool { return w.to == to }) {
+			d.watermarks[after] = append(d.watermarks[after], watermark{to, why})
+			slices.SortFunc(d.watermarks[after], func(a, b watermark) int { return int(sign(a.to - b.to)) })
 		}
 	case schemas.EventDecimation:
 		dec, err := operators.ParseDecimation(ev)

@@ -51,8 +51,9 @@ type partitionWorker struct {
 	// stopAt ends a replay's range (exclusive); -1 for a live worker.
 	stopAt   int64
 	stopOnce sync.Once
-	started  bool // decode has sent the tick what precedes the first record
-	live     bool // decode is past the re-decided region
+	onRecord func() // a replay's progress: called for every record of the range
+	started  bool   // decode has sent the tick what precedes the first record
+	live     bool   // decode is past the re-decided region
 
 	// Frame-level state, owned by the frame goroutine.
 	flags   *stages.Flags
@@ -230,10 +231,18 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 			}
 		}
 	}
-	if w.stopAt >= 0 && m.Offset >= w.stopAt {
-		m.Ack.Done(nil) // past the range: not ours to answer
-		w.stopOnce.Do(w.src.StopFetching)
-		return out
+	if w.stopAt >= 0 {
+		if m.Offset >= w.stopAt {
+			m.Ack.Done(nil) // past the range: not ours to answer
+			w.stopOnce.Do(w.src.StopFetching)
+			return out
+		}
+		if m.Offset == w.stopAt-1 {
+			w.stopOnce.Do(w.src.StopFetching) // the range's last record: read no further
+		}
+		if w.onRecord != nil {
+			w.onRecord()
+		}
 	}
 	if w.restored != nil && w.restored.Done(m.Offset) {
 		m.Ack.Done(nil) // the restored cut already accounts for it
@@ -250,8 +259,8 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 	rec := &stages.Record{Partition: m.Partition, Offset: m.Offset}
 	out = append(out, operators.TickInput{Record: rec})
 	if w.decisions != nil {
-		for _, to := range w.decisions.watermarks[m.Offset] {
-			out = append(out, operators.TickWatermark{Partition: w.partition, Time: time.Unix(0, to)})
+		for _, wm := range w.decisions.watermarks[m.Offset] {
+			out = append(out, operators.TickWatermark{Partition: w.partition, Time: time.Unix(0, wm.to), Why: wm.why})
 		}
 	}
 	var msg schemas.MatrizMessage
