@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/matriz/pipelines/pipelines"
+	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/pipelines/spec"
 )
@@ -26,6 +27,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	debug := fs.Bool("debug", false, "log assignments, flag changes and client warnings to stderr")
 	readerVersion := fs.String("schema-version", "latest", "MatrizMessage schema `version` to read with (v1, v2 or latest): every writer version is resolved into it")
 	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned")
+	webhook := fs.String("actions-webhook", "", "`URL` each approved external action is POSTed to as JSON (empty: actions are only recorded)")
 	if _, err := fs.args(args); err != nil {
 		return err
 	}
@@ -46,12 +48,17 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if *debug {
 		level = slog.LevelInfo
 	}
-	return pipelines.RunLane(ctx, pipelines.RunLaneConfig{
-		Config: runtime.Config{
-			Lane: l, Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Group: *group, Spec: sp,
-			Getenv: e.getenv, SessionTimeout: *session, ReaderVersion: rv,
-			Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
-		},
-		HTTPAddr: *httpAddr, StatusEvery: *status, Out: e.stdout,
-	})
+	cfg := runtime.Config{
+		Lane: l, Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Group: *group, Spec: sp,
+		Getenv: e.getenv, SessionTimeout: *session, ReaderVersion: rv,
+		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if *webhook != "" {
+		wh, err := ops.NewWebhook(*webhook, 10*time.Second)
+		if err != nil {
+			return usagef("--actions-webhook: %v", err)
+		}
+		cfg.Executor = wh
+	}
+	return pipelines.RunLane(ctx, pipelines.RunLaneConfig{Config: cfg, HTTPAddr: *httpAddr, StatusEvery: *status, Out: e.stdout})
 }
