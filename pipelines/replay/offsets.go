@@ -168,10 +168,13 @@ func (lc *logClient) committed(ctx context.Context, group string) (map[int32]int
 	if err == nil {
 		err = res.Error
 	}
+	out := map[int32]int64{}
+	if errors.Is(err, kafka.GroupIdNotFound) { // a group never seen committed nothing
+		return out, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the committed offsets of group %s: %w", group, err)
 	}
-	out := map[int32]int64{}
 	for _, p := range res.Topics[lc.topic] {
 		if p.Error != nil {
 			return nil, fmt.Errorf("reading the committed offset of group %s on %s partition %d: %w", group, lc.topic, p.Partition, p.Error)

@@ -229,6 +229,15 @@ func TestShowOffsetsFigures(t *testing.T) {
 	if g.TotalLag() != 8 {
 		t.Errorf("total lag %d, want 8", g.TotalLag())
 	}
+
+	// A group Kafka never saw: nothing committed, everything to read.
+	g, err = replay.ShowOffsets(context.Background(), replay.OffsetsConfig{Lane: offLane, Group: "never-seen", Brokers: env.Brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Group != "never-seen" || g.Live() || g.Partitions[0].Committed != replay.NoOffset || g.TotalLag() != 14 {
+		t.Errorf("unknown group: %+v, lag %d; want nothing committed and lag 14", g, g.TotalLag())
+	}
 }
 
 func TestResetRefusedWhileAMemberIsLive(t *testing.T) {
