@@ -39,7 +39,7 @@ func runOffsets(ctx context.Context, e *env, args []string) error {
 	group := fs.String("group", "", "consumer `group` (default matriz-<lane>, the group 'matriz run' joins)")
 	to := fs.String("to", "", "reset: the `position` to move the group to: earliest, latest, an RFC 3339 time, P:OFFSET[,P:OFFSET...] or a checkpoint id P@NEXT")
 	dryRun := fs.Bool("dry-run", false, "reset: print the plan, change nothing")
-	resetState := fs.Bool("reset-state", false, "reset: delete the saved state of every partition moved (lets a partition move back)")
+	resetState := fs.Bool("reset-state", false, "reset: delete the saved state of every partition the reset covers (lets a partition move back)")
 	pos, err := fs.args(args, "SUBCOMMAND")
 	if err != nil {
 		return err

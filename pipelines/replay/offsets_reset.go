@@ -32,10 +32,10 @@ type ResetConfig struct {
 	// partition, P:OFFSET pairs only those named, a checkpoint id its
 	// partition to the checkpoint's Resume with the checkpoint's state.
 	To Position
-	// ResetState deletes the state of every partition the reset moves
+	// ResetState deletes the state of every partition the reset covers
 	// (tombstones for its key and any legacy per-stage keys), so the lane
 	// starts those partitions with empty state. With a checkpoint it is
-	// not needed: the checkpoint sets the state.
+	// ignored: the checkpoint sets the state (the CLI refuses the pair).
 	ResetState bool
 	// DryRun computes and returns the plan and changes nothing.
 	DryRun bool
