@@ -42,11 +42,12 @@ func (o Outcome) String() string {
 	return fmt.Sprintf("%s: %s (%s)", o.Topic, o.Status, o.Detail)
 }
 
-// Admin applies topic specs to any Kafka cluster. It creates what is
+// Admin applies topic specs to any Kafka cluster. Ensure creates what is
 // missing and reports what differs; it never deletes, alters configs or
 // adds partitions, because changing a live topic (above all its partition
 // count, which remaps keys) is an operator's decision, not a deploy side
-// effect.
+// effect. Deleting is DeleteTopics, called only by a command a person ran
+// to delete those topics (`matriz replay rm`).
 type Admin struct {
 	addrs []string
 	cfg   adminConfig
@@ -306,4 +307,63 @@ func topicConfig(s Spec) kafka.TopicConfig {
 		tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: k, ConfigValue: s.Configs[k]})
 	}
 	return tc
+}
+
+// ListTopics returns every topic on the cluster with its partition count,
+// Kafka's internal topics (__consumer_offsets, …) left out. An unreachable
+// cluster returns a *BrokerUnreachableError.
+func (a *Admin) ListTopics(ctx context.Context) (map[string]int, error) {
+	cl, done, err := a.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{}) // no topics named: all of them
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	out := make(map[string]int, len(md.Topics))
+	for _, t := range md.Topics {
+		if t.Internal || t.Error != nil {
+			continue
+		}
+		out[t.Name] = len(t.Partitions)
+	}
+	return out, nil
+}
+
+// DeleteTopics deletes the named topics and their records. A topic that
+// does not exist is not an error (the goal, its absence, holds); every
+// other refusal comes back as a *TopicError, joined.
+func (a *Admin) DeleteTopics(ctx context.Context, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	cl, done, err := a.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := cl.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: names})
+	if err != nil {
+		return fmt.Errorf("delete topics: %w", err)
+	}
+	var errs []error
+	for _, n := range names {
+		if e := res.Errors[n]; e != nil && !errors.Is(e, kafka.UnknownTopicOrPartition) {
+			errs = append(errs, &TopicError{Topic: n, Err: e})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// client checks the cluster answers and returns a kafka-go client on a
+// fresh transport (see Ensure for why fresh), and what closes it.
+func (a *Admin) client(ctx context.Context) (*kafka.Client, func(), error) {
+	if err := reachable(ctx, a.addrs, a.cfg.dialTimeout); err != nil {
+		return nil, nil, err
+	}
+	tr := &kafka.Transport{DialTimeout: a.cfg.dialTimeout}
+	cl := &kafka.Client{Addr: kafka.TCP(a.addrs...), Timeout: a.cfg.requestTimeout, Transport: tr}
+	return cl, tr.CloseIdleConnections, nil
 }

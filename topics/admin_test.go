@@ -182,6 +182,57 @@ func TestEnsureRefusesBadSpecsBeforeDialing(t *testing.T) {
 	}
 }
 
+func TestListTopicsThenDeleteTopics(t *testing.T) {
+	b := newBroker(t)
+	ctx := context.Background()
+	ensureTopics(t, b.Addrs(), streamSpec("keep", 2), streamSpec("gone.a", 3), streamSpec("gone.b", 1))
+	a, _ := NewAdmin(b.Addrs())
+
+	all, err := a.ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all["keep"] != 2 || all["gone.a"] != 3 || all["gone.b"] != 1 {
+		t.Fatalf("ListTopics = %v, want keep:2 gone.a:3 gone.b:1", all)
+	}
+	for name := range all {
+		if strings.HasPrefix(name, "__") {
+			t.Errorf("ListTopics lists internal topic %s", name)
+		}
+	}
+
+	// A name that does not exist is no error: its absence is the goal.
+	if err := a.DeleteTopics(ctx, []string{"gone.a", "gone.b", "never-was"}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := a.ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := after["gone.a"]; ok {
+		t.Fatalf("gone.a still listed after DeleteTopics: %v", after)
+	}
+	if _, ok := after["gone.b"]; ok {
+		t.Fatalf("gone.b still listed after DeleteTopics: %v", after)
+	}
+	if after["keep"] != 2 {
+		t.Fatalf("keep lost: %v", after)
+	}
+}
+
+func TestListAndDeleteTopicsUnreachable(t *testing.T) {
+	a, err := NewAdmin([]string{closedAddr(t)}, AdminDialTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ListTopics(context.Background()); !errors.Is(err, ErrBrokerUnreachable) {
+		t.Errorf("ListTopics: err = %v, want ErrBrokerUnreachable", err)
+	}
+	if err := a.DeleteTopics(context.Background(), []string{"x"}); !errors.Is(err, ErrBrokerUnreachable) {
+		t.Errorf("DeleteTopics: err = %v, want ErrBrokerUnreachable", err)
+	}
+}
+
 // closedAddr returns a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()

@@ -26,7 +26,7 @@ var layers = [][]string{
 	{"pipelines/serde", "pipelines/operators", "pipelines/observe"},
 	{"pipelines/spec", "pipelines/ops"},
 	{"pipelines/runtime", "pipelines/devstack"},
-	{"pipelines/bench", "pipelines/pipetest", "pipelines"},
+	{"pipelines/bench", "pipelines/pipetest", "pipelines/replay", "pipelines"},
 	{"cmd/matriz"},
 }
 
