@@ -30,6 +30,7 @@ type ReplayConfig struct {
 	Spec        *spec.Spec // default: the embedded spec, as live
 	Getenv      func(string) string
 	Name        string // the namespace: outputs go to matriz.<lane>.replay.<name>.*
+	Glyph       string // write only this glyph's outputs; the chain still runs every record
 	Ranges      []ReplayRange
 	Clock       clock.Clock
 	Logger      *slog.Logger
@@ -93,7 +94,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 		return stats, err
 	}
 	ls := base.Spec.Lanes[cfg.Lane]
-	lr := &laneRuntime{cfg: base, lane: cfg.Lane, spec: ls, clock: cfg.Clock, log: cfg.Logger, namespace: cfg.Name,
+	lr := &laneRuntime{cfg: base, lane: cfg.Lane, spec: ls, clock: cfg.Clock, log: cfg.Logger, namespace: cfg.Name, glyph: cfg.Glyph,
 		obs:        observe.NewLane(cfg.Lane, m, &observe.LaneCounters{}),
 		sourceOpts: []topics.SourceOption{topics.SourceClock(cfg.Clock), topics.SourceOnError(func(e error) { cfg.Logger.Warn("kafka", "lane", cfg.Lane, "err", e) })},
 	}

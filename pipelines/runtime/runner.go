@@ -126,6 +126,7 @@ type laneRuntime struct {
 	obs        *observe.Lane
 	sourceOpts []topics.SourceOption
 	namespace  string          // a replay's output namespace; "" for the live topics
+	glyph      string          // a replay's glyph: only its outputs are written
 	work       context.Context // outlives the shutdown signal: in-flight work finishes on it
 	fatal      func(error)     // stops the lane with an error
 }

@@ -179,6 +179,9 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	ring := operators.NewDecimateFlow(w.ring)
 	process := flow.NewMap(w.process, 1)
 	encode := flow.NewFlatMap(w.outs.encode, 1)
+	if lr.glyph != "" {
+		encode = flow.NewFlatMap(w.glyphOutputs, 1)
+	}
 	sink := operators.NewForwardSink(lr.sink.In())
 
 	in := w.src.Via(decode)
@@ -328,6 +331,21 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 		lr.obs.Drift(w.partition, drift)
 	}
 	return f
+}
+
+// glyphOutputs encodes f and keeps only the outputs of the replay's glyph;
+// the others count as written, so their inputs resolve.
+func (w *partitionWorker) glyphOutputs(f *stages.Frame) []topics.Message {
+	all := w.outs.encode(f)
+	keep := all[:0]
+	for _, m := range all {
+		if string(m.Key) == w.lane.glyph {
+			keep = append(keep, m)
+		} else if m.Ack != nil {
+			m.Ack.Done(nil)
+		}
+	}
+	return keep
 }
 
 func anyLive(f *stages.Frame) bool {
