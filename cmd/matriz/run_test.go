@@ -129,9 +129,16 @@ type runProc struct {
 
 func (e *laneEnv) startRun(t *testing.T, group string) *runProc {
 	t.Helper()
+	return e.startRunWith(t, group, nil, nil)
+}
+
+// startRunWith starts `matriz run` with extra flags and environment.
+func (e *laneEnv) startRunWith(t *testing.T, group string, extra, environ []string) *runProc {
+	t.Helper()
 	httpAddr := closedPort(t)
-	cmd := exec.Command(binary, "run", "--lane", string(e.lane), "--brokers", e.brokers, "--registry", e.regURL,
-		"--group", group, "--http-addr", httpAddr, "--status-every", "0", "--session-timeout", "6s", "--debug")
+	cmd := exec.Command(binary, append([]string{"run", "--lane", string(e.lane), "--brokers", e.brokers, "--registry", e.regURL,
+		"--group", group, "--http-addr", httpAddr, "--status-every", "0", "--session-timeout", "6s", "--debug"}, extra...)...)
+	cmd.Env = append(os.Environ(), environ...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
