@@ -39,6 +39,7 @@ func commands() []command {
 		{"approve", "approve a waiting external action", runApprove},
 		{"bench", "measure a raw Kafka copy against the full chain on the embedded broker", runBench},
 		{"schema", "list, show, register, check, diff schemas and set compatibility levels", runSchema},
+		{"replay", "compare a replay's outputs with live or another replay (replay diff)", runReplay},
 	}
 }
 

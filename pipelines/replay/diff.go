@@ -3,8 +3,10 @@ package replay
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -111,6 +113,11 @@ func (c *DiffConfig) validate() error {
 	if len(c.Brokers) == 0 {
 		return bad("brokers", "empty, want at least one host:port")
 	}
+	for _, b := range c.Brokers {
+		if host, port, err := net.SplitHostPort(b); err != nil || host == "" || port == "" {
+			return bad("brokers", "%q is not host:port", b)
+		}
+	}
 	if c.RegistryURL == "" {
 		return bad("registry", "empty, want the schema registry URL")
 	}
@@ -192,7 +199,7 @@ func Diff(ctx context.Context, cfg DiffConfig) (*DiffReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &differ{lookup: codec.Lookup()}
+	d := &differ{lookup: codec.Lookup(), registryURL: cfg.RegistryURL}
 
 	rep := &DiffReport{Lane: cfg.Lane, Left: sideName(cfg.Left), Right: sideName(cfg.Right), Limit: limit}
 	sem := make(chan struct{}, diffReaders)
@@ -209,7 +216,10 @@ func Diff(ctx context.Context, cfg DiffConfig) (*DiffReport, error) {
 			}
 			sides[i] = s
 		}
-		kd, recs := d.compare(ctx, k, sides[0], sides[1], byStage, outcomes)
+		kd, recs, err := d.compare(ctx, k, sides[0], sides[1], byStage, outcomes)
+		if err != nil {
+			return nil, err
+		}
 		rep.Kinds = append(rep.Kinds, kd)
 		all = append(all, recs...)
 	}
@@ -240,7 +250,8 @@ type diffSet struct {
 
 // differ holds what a Diff shares across kinds.
 type differ struct {
-	lookup *schemas.SchemaLookup
+	lookup      *schemas.SchemaLookup
+	registryURL string
 }
 
 // read scans topic and keeps the last copy of each output id.
@@ -279,6 +290,9 @@ func (d *differ) read(ctx context.Context, brokers []string, topic string, k top
 			case topics.KindActions:
 				var ev schemas.Event
 				if _, err := schemas.DecodeWire(ctx, d.lookup, m.Value, &ev); err != nil {
+					if registryFailed(err) {
+						return nil, d.registryError(err)
+					}
 					set.stats.Undecodable++
 					fail("%s partition %d offset %d: %v", topic, m.Partition, m.Offset, err)
 					continue
@@ -405,7 +419,7 @@ type stageKey struct {
 
 // compare matches one kind's two sides and returns its counts and every
 // differing record in log order; it adds to the stage and outcome counts.
-func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSet, byStage map[stageKey]*DiffCounts, outcomes map[[2]string]int) (KindDiff, []RecordDiff) {
+func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSet, byStage map[stageKey]*DiffCounts, outcomes map[[2]string]int) (KindDiff, []RecordDiff, error) {
 	kd := KindDiff{Kind: k, Left: left.stats, Right: right.stats}
 	count := func(stage string, s DiffStatus) {
 		c := byStage[stageKey{k, stage}]
@@ -426,6 +440,9 @@ func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSe
 	for _, l := range logOrder(left.byID) {
 		r, ok := right.byID[l.id]
 		ld, err := d.decode(ctx, k, l)
+		if registryFailed(err) {
+			return kd, nil, d.registryError(err)
+		}
 		if err != nil {
 			undecodable(&kd.Left, l, err)
 			continue
@@ -443,6 +460,9 @@ func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSe
 			continue
 		}
 		rd, err := d.decode(ctx, k, r)
+		if registryFailed(err) {
+			return kd, nil, d.registryError(err)
+		}
 		if err != nil {
 			undecodable(&kd.Right, r, err)
 			continue
@@ -464,6 +484,9 @@ func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSe
 			continue
 		}
 		rd, err := d.decode(ctx, k, r)
+		if registryFailed(err) {
+			return kd, nil, d.registryError(err)
+		}
 		if err != nil {
 			undecodable(&kd.Right, r, err)
 			continue
@@ -472,7 +495,31 @@ func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSe
 		recs = append(recs, RecordDiff{Kind: k, ID: r.id, Status: StatusOnlyRight, Stage: rd.stage, Left: Absent{}, Right: rd.value,
 			Partition: r.partition, LeftOffset: -1, RightOffset: r.offset})
 	}
-	return kd, recs
+	return kd, recs, nil
+}
+
+// registryFailed tells a record that does not decode (counted, the diff
+// goes on) from a registry that did not answer (every record after it
+// would fail too: the diff stops).
+func registryFailed(err error) bool {
+	if err == nil {
+		return false
+	}
+	var we *schemas.WireError
+	var de *schemas.DecodeError
+	switch {
+	case errors.As(err, &we), errors.As(err, &de),
+		errors.Is(err, schemas.ErrUnknownSchemaID), errors.Is(err, schemas.ErrSchemaText), errors.Is(err, schemas.ErrIncompatible):
+		return false
+	}
+	return true
+}
+
+func (d *differ) registryError(err error) error {
+	if serde.Unreachable(err) {
+		return &serde.RegistryUnreachableError{URL: d.registryURL, Err: err}
+	}
+	return fmt.Errorf("schema registry at %s: %w", d.registryURL, err)
 }
 
 func sameDLQHeaders(a, b *diffRecord) bool {

@@ -203,7 +203,7 @@ func (r *DiffReport) WriteText(w io.Writer) error {
 		}
 	}
 	if len(differing) > 0 {
-		fmt.Fprintf(&b, "\nby stage (stages with differences):\n")
+		fmt.Fprintf(&b, "\nby stage, the node for results (stages with differences):\n")
 		tw = tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 		fmt.Fprintf(tw, "  KIND\tSTAGE\tIDENTICAL\tCHANGED\tONLY %s\tONLY %s\n", r.Left, r.Right)
 		for _, s := range differing {

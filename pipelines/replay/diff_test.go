@@ -393,6 +393,15 @@ func TestDiff(t *testing.T) {
 		}
 	})
 
+	t.Run("a registry that does not answer stops the diff", func(t *testing.T) {
+		_, err := replay.Diff(context.Background(), replay.DiffConfig{Brokers: f.env.Brokers, RegistryURL: "http://127.0.0.1:1", Lane: lane,
+			Left: "base", Right: "strict", Kinds: []topics.Kind{topics.KindResults}})
+		var ru *serde.RegistryUnreachableError
+		if !errors.As(err, &ru) || !strings.Contains(err.Error(), "cannot reach the schema registry at http://127.0.0.1:1") {
+			t.Fatalf("err %v, want a RegistryUnreachableError", err)
+		}
+	})
+
 	t.Run("JSON output carries the records", func(t *testing.T) {
 		rep := f.diff("base", "strict", topics.KindResults)
 		b, err := json.Marshal(rep)
