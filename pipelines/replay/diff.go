@@ -1,20 +1,16 @@
 package replay
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"slices"
 	"strings"
 	"sync"
 
-	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
-	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -207,14 +203,23 @@ func Diff(ctx context.Context, cfg DiffConfig) (*DiffReport, error) {
 	byStage := map[stageKey]*DiffCounts{}
 	outcomes := map[[2]string]int{}
 	for _, k := range kinds {
-		var sides [2]*diffSet
+		// Both sides at once: reading waits on the network, not the CPU.
+		var (
+			sides [2]*diffSet
+			errs  [2]error
+			wg    sync.WaitGroup
+		)
 		for i, side := range []string{cfg.Left, cfg.Right} {
-			topic := sideTopic(cfg.Lane, side, k)
-			s, err := d.read(ctx, cfg.Brokers, topic, k, ranges[topic], sem)
-			if err != nil {
-				return nil, err
-			}
-			sides[i] = s
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				topic := sideTopic(cfg.Lane, side, k)
+				sides[i], errs[i] = d.read(ctx, cfg.Brokers, topic, k, ranges[topic], sem)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs[:]...); err != nil {
+			return nil, err
 		}
 		kd, recs, err := d.compare(ctx, k, sides[0], sides[1], byStage, outcomes)
 		if err != nil {
@@ -230,349 +235,4 @@ func Diff(ctx context.Context, cfg DiffConfig) (*DiffReport, error) {
 	rep.Stages = sortedStages(kinds, byStage)
 	rep.Outcomes = sortedOutcomes(outcomes)
 	return rep, nil
-}
-
-// diffRecord is the winning copy of one output id on one side.
-type diffRecord struct {
-	id        string
-	partition int32
-	offset    int64
-	value     []byte
-	headers   []topics.Header
-	action    *schemas.Event // actions are decoded as they are read
-}
-
-// diffSet is one side's records of one kind, by output id.
-type diffSet struct {
-	byID  map[string]*diffRecord
-	stats SideStats
-}
-
-// differ holds what a Diff shares across kinds.
-type differ struct {
-	lookup      *schemas.SchemaLookup
-	registryURL string
-}
-
-// read scans topic and keeps the last copy of each output id.
-func (d *differ) read(ctx context.Context, brokers []string, topic string, k topics.Kind, ranges []diffRange, sem chan struct{}) (*diffSet, error) {
-	var mu sync.Mutex
-	parts := map[int32][]topics.Message{}
-	err := diffScan(ctx, brokers, topic, ranges, sem, func(m topics.Message) {
-		mu.Lock()
-		parts[m.Partition] = append(parts[m.Partition], m)
-		mu.Unlock()
-	})
-	if err != nil {
-		return nil, err
-	}
-	set := &diffSet{byID: map[string]*diffRecord{}}
-	fail := func(format string, args ...any) {
-		if set.stats.FirstError == "" {
-			set.stats.FirstError = fmt.Sprintf(format, args...)
-		}
-	}
-	// Partitions in order, each in offset order: the last copy of an id
-	// wins. All copies of an id share its key and so its partition.
-	for _, p := range slices.Sorted(maps.Keys(parts)) {
-		for _, m := range parts[p] {
-			set.stats.Records++
-			id := outputID(k, m)
-			if id == "" {
-				set.stats.MissingID++
-				fail("%s partition %d offset %d has no %s header", topic, m.Partition, m.Offset, runtime.HeaderOutputID)
-				continue
-			}
-			rec := &diffRecord{id: id, partition: m.Partition, offset: m.Offset, value: m.Value}
-			switch k {
-			case topics.KindDLQ:
-				rec.headers = m.Headers
-			case topics.KindActions:
-				var ev schemas.Event
-				if _, err := schemas.DecodeWire(ctx, d.lookup, m.Value, &ev); err != nil {
-					if registryFailed(err) {
-						return nil, d.registryError(err)
-					}
-					set.stats.Undecodable++
-					fail("%s partition %d offset %d: %v", topic, m.Partition, m.Offset, err)
-					continue
-				}
-				if bookkeeping(&ev) {
-					set.stats.Ignored++
-					continue
-				}
-				rec.action = &ev
-			}
-			if _, ok := set.byID[id]; ok {
-				set.stats.Superseded++
-			}
-			set.byID[id] = rec
-		}
-	}
-	return set, nil
-}
-
-// outputID is a record's id across sides: the output id the runtime
-// stamps; for a DLQ record without one, its source partition and offset,
-// which a replay of the same input shares.
-func outputID(k topics.Kind, m topics.Message) string {
-	if id := m.Header(runtime.HeaderOutputID); len(id) > 0 {
-		return string(id)
-	}
-	if k != topics.KindDLQ {
-		return ""
-	}
-	p, o := m.Header(runtime.HeaderSrcPartition), m.Header(runtime.HeaderSrcOffset)
-	if len(p) == 0 || len(o) == 0 {
-		return ""
-	}
-	return "src " + string(p) + "@" + string(o)
-}
-
-// Action statuses that need normalising. A replay never executes an
-// external action: where live wrote status "executed", the replay writes
-// the same id with "would_execute" — the same decision, so the two compare
-// equal. "executing" (written and acknowledged before the external call,
-// so a new owner never calls twice) and "uncertain" (a crash left it
-// unknown whether the call happened) are delivery bookkeeping around the
-// call, not decisions: a replay writes neither, so both sides drop them and
-// count them as ignored.
-const (
-	actionExecuted     = "executed"
-	actionWouldExecute = "would_execute"
-	actionExecuting    = "executing"
-	actionUncertain    = "uncertain"
-)
-
-// bookkeeping reports whether an action record is delivery bookkeeping,
-// and otherwise normalises would_execute to executed.
-func bookkeeping(ev *schemas.Event) bool {
-	switch s, _ := ev.Payload.String("status"); s {
-	case actionExecuting, actionUncertain:
-		return true
-	case actionWouldExecute:
-		ev.Payload["status"] = actionExecuted
-	}
-	return false
-}
-
-// decoded is one record decoded for comparison, with its stage.
-type decoded struct {
-	value   any
-	stage   string
-	outcome string // results: the guardian crumb's outcome
-}
-
-// dlqRecord is what a DLQ record is compared on: the original input and
-// why it was refused.
-type dlqRecord struct {
-	Value  string `avro:"value"`
-	Reason string `avro:"reason"`
-	Stage  string `avro:"stage"`
-	Detail string `avro:"detail"`
-}
-
-func (d *differ) decode(ctx context.Context, k topics.Kind, r *diffRecord) (decoded, error) {
-	switch k {
-	case topics.KindResults:
-		var v schemas.MatrizResult
-		if _, err := schemas.DecodeWire(ctx, d.lookup, r.value, &v); err != nil {
-			return decoded{}, err
-		}
-		return decoded{value: &v, stage: v.Node, outcome: guardianOutcome(&v)}, nil
-	case topics.KindEvents:
-		var v schemas.Event
-		if _, err := schemas.DecodeWire(ctx, d.lookup, r.value, &v); err != nil {
-			return decoded{}, err
-		}
-		return decoded{value: &v, stage: v.Stage}, nil
-	case topics.KindTraces:
-		var v schemas.Trace
-		if _, err := schemas.DecodeWire(ctx, d.lookup, r.value, &v); err != nil {
-			return decoded{}, err
-		}
-		return decoded{value: &v, stage: v.Stage}, nil
-	case topics.KindActions:
-		return decoded{value: r.action, stage: r.action.Stage}, nil
-	default: // DLQ
-		h := func(key string) string { return string(topics.Message{Headers: r.headers}.Header(key)) }
-		v := dlqRecord{Value: string(r.value), Reason: h(runtime.HeaderDLQReason), Stage: h(runtime.HeaderDLQStage), Detail: h(runtime.HeaderDLQDetail)}
-		return decoded{value: &v, stage: v.Stage}, nil
-	}
-}
-
-// guardianOutcome is the outcome on a result's last guardian crumb.
-func guardianOutcome(r *schemas.MatrizResult) string {
-	for i := len(r.Trace) - 1; i >= 0; i-- {
-		if r.Trace[i].Stage == stages.StageGuardian {
-			s, _ := r.Trace[i].Data.String("outcome")
-			return s
-		}
-	}
-	return ""
-}
-
-type stageKey struct {
-	kind  topics.Kind
-	stage string
-}
-
-// compare matches one kind's two sides and returns its counts and every
-// differing record in log order; it adds to the stage and outcome counts.
-func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSet, byStage map[stageKey]*DiffCounts, outcomes map[[2]string]int) (KindDiff, []RecordDiff, error) {
-	kd := KindDiff{Kind: k, Left: left.stats, Right: right.stats}
-	count := func(stage string, s DiffStatus) {
-		c := byStage[stageKey{k, stage}]
-		if c == nil {
-			c = &DiffCounts{}
-			byStage[stageKey{k, stage}] = c
-		}
-		c.add(s)
-		kd.add(s)
-	}
-	undecodable := func(st *SideStats, r *diffRecord, err error) {
-		st.Undecodable++
-		if st.FirstError == "" {
-			st.FirstError = fmt.Sprintf("%s partition %d offset %d: %v", k, r.partition, r.offset, err)
-		}
-	}
-	var recs []RecordDiff
-	for _, l := range logOrder(left.byID) {
-		r, ok := right.byID[l.id]
-		ld, err := d.decode(ctx, k, l)
-		if registryFailed(err) {
-			return kd, nil, d.registryError(err)
-		}
-		if err != nil {
-			undecodable(&kd.Left, l, err)
-			continue
-		}
-		if !ok {
-			count(ld.stage, StatusOnlyLeft)
-			recs = append(recs, RecordDiff{Kind: k, ID: l.id, Status: StatusOnlyLeft, Stage: ld.stage, Left: ld.value, Right: Absent{},
-				Partition: l.partition, LeftOffset: l.offset, RightOffset: -1})
-			continue
-		}
-		// Equal bytes are equal records; unequal bytes may still be
-		// (map order), so only those are decoded on both sides.
-		if k != topics.KindActions && string(l.value) == string(r.value) && (k != topics.KindDLQ || sameDLQHeaders(l, r)) {
-			count(ld.stage, StatusIdentical)
-			continue
-		}
-		rd, err := d.decode(ctx, k, r)
-		if registryFailed(err) {
-			return kd, nil, d.registryError(err)
-		}
-		if err != nil {
-			undecodable(&kd.Right, r, err)
-			continue
-		}
-		field, lv, rv, changed := FirstDifference(ld.value, rd.value)
-		if !changed {
-			count(ld.stage, StatusIdentical)
-			continue
-		}
-		count(ld.stage, StatusChanged)
-		if k == topics.KindResults {
-			outcomes[[2]string{ld.outcome, rd.outcome}]++
-		}
-		recs = append(recs, RecordDiff{Kind: k, ID: l.id, Status: StatusChanged, Stage: ld.stage, Field: field, Left: lv, Right: rv,
-			Partition: l.partition, LeftOffset: l.offset, RightOffset: r.offset})
-	}
-	for _, r := range logOrder(right.byID) {
-		if _, ok := left.byID[r.id]; ok {
-			continue
-		}
-		rd, err := d.decode(ctx, k, r)
-		if registryFailed(err) {
-			return kd, nil, d.registryError(err)
-		}
-		if err != nil {
-			undecodable(&kd.Right, r, err)
-			continue
-		}
-		count(rd.stage, StatusOnlyRight)
-		recs = append(recs, RecordDiff{Kind: k, ID: r.id, Status: StatusOnlyRight, Stage: rd.stage, Left: Absent{}, Right: rd.value,
-			Partition: r.partition, LeftOffset: -1, RightOffset: r.offset})
-	}
-	return kd, recs, nil
-}
-
-// registryFailed tells a record that does not decode (counted, the diff
-// goes on) from a registry that did not answer (every record after it
-// would fail too: the diff stops).
-func registryFailed(err error) bool {
-	if err == nil {
-		return false
-	}
-	var we *schemas.WireError
-	var de *schemas.DecodeError
-	switch {
-	case errors.As(err, &we), errors.As(err, &de),
-		errors.Is(err, schemas.ErrUnknownSchemaID), errors.Is(err, schemas.ErrSchemaText), errors.Is(err, schemas.ErrIncompatible):
-		return false
-	}
-	return true
-}
-
-func (d *differ) registryError(err error) error {
-	if serde.Unreachable(err) {
-		return &serde.RegistryUnreachableError{URL: d.registryURL, Err: err}
-	}
-	return fmt.Errorf("schema registry at %s: %w", d.registryURL, err)
-}
-
-func sameDLQHeaders(a, b *diffRecord) bool {
-	for _, key := range []string{runtime.HeaderDLQReason, runtime.HeaderDLQStage, runtime.HeaderDLQDetail} {
-		if string(topics.Message{Headers: a.headers}.Header(key)) != string(topics.Message{Headers: b.headers}.Header(key)) {
-			return false
-		}
-	}
-	return true
-}
-
-// logOrder lists a side's records by partition, then offset.
-func logOrder(byID map[string]*diffRecord) []*diffRecord {
-	out := make([]*diffRecord, 0, len(byID))
-	for _, r := range byID {
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b *diffRecord) int {
-		if c := cmp.Compare(a.partition, b.partition); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.offset, b.offset)
-	})
-	return out
-}
-
-func sortedStages(kinds []topics.Kind, m map[stageKey]*DiffCounts) []StageDiff {
-	out := make([]StageDiff, 0, len(m))
-	for k, c := range m {
-		out = append(out, StageDiff{Kind: k.kind, Stage: k.stage, DiffCounts: *c})
-	}
-	slices.SortFunc(out, func(a, b StageDiff) int {
-		if a.Kind != b.Kind {
-			return slices.Index(kinds, a.Kind) - slices.Index(kinds, b.Kind)
-		}
-		return strings.Compare(a.Stage, b.Stage)
-	})
-	return out
-}
-
-func sortedOutcomes(m map[[2]string]int) []OutcomeChange {
-	out := make([]OutcomeChange, 0, len(m))
-	for k, n := range m {
-		out = append(out, OutcomeChange{Left: k[0], Right: k[1], Count: n})
-	}
-	slices.SortFunc(out, func(a, b OutcomeChange) int {
-		if a.Count != b.Count {
-			return b.Count - a.Count
-		}
-		if c := strings.Compare(a.Left, b.Left); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Right, b.Right)
-	})
-	return out
 }

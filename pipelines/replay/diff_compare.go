@@ -1,14 +1,16 @@
 package replay
 
 import (
-	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/matriz/pipelines/schemas"
 )
 
 // This file compares two decoded records field by field. Bytes would not
@@ -31,36 +33,63 @@ func (Absent) MarshalText() ([]byte, error) { return []byte("(absent)"), nil }
 // maps key by key in sorted order; slices index by index (nil and empty are
 // equal); times by instant; floats exactly, NaN equal to NaN.
 func FirstDifference(a, b any) (path string, left, right any, ok bool) {
-	return firstDiff("", reflect.ValueOf(a), reflect.ValueOf(b))
+	d := firstDiff(reflect.ValueOf(a), reflect.ValueOf(b))
+	if d == nil {
+		return "", nil, nil, false
+	}
+	slices.Reverse(d.path)
+	return strings.TrimPrefix(strings.Join(d.path, ""), "."), d.left, d.right, true
 }
 
-var timeType = reflect.TypeFor[time.Time]()
+// difference is where two values differ. The path is built only once a
+// difference is found, innermost element first, as the recursion unwinds:
+// comparing equal records allocates no paths.
+type difference struct {
+	path        []string // ".field", ".key", `["odd key"]`, "[3]"
+	left, right any
+}
 
-func firstDiff(path string, a, b reflect.Value) (string, any, any, bool) {
+func (d *difference) under(seg string) *difference {
+	d.path = append(d.path, seg)
+	return d
+}
+
+func diffAt(left, right any) *difference { return &difference{left: left, right: right} }
+
+var (
+	timeType    = reflect.TypeFor[time.Time]()
+	payloadType = reflect.TypeFor[schemas.Payload]()
+)
+
+func firstDiff(a, b reflect.Value) *difference {
 	if !a.IsValid() || !b.IsValid() {
 		if a.IsValid() == b.IsValid() {
-			return "", nil, nil, false
+			return nil
 		}
-		return path, valueOrNil(a), valueOrNil(b), true
+		return diffAt(valueOrNil(a), valueOrNil(b))
 	}
 	if a.Type() != b.Type() {
-		return path, valueOrNil(a), valueOrNil(b), true
+		return diffAt(valueOrNil(a), valueOrNil(b))
 	}
-	if a.Type() == timeType {
+	switch a.Type() {
+	case timeType:
 		if ta, tb := a.Interface().(time.Time), b.Interface().(time.Time); !ta.Equal(tb) {
-			return path, ta, tb, true
+			return diffAt(ta, tb)
 		}
-		return "", nil, nil, false
+		return nil
+	case payloadType:
+		// Most of a record is payloads: compared without reflection.
+		return payloadDiff(a.Interface().(schemas.Payload), b.Interface().(schemas.Payload))
 	}
 	switch a.Kind() {
 	case reflect.Interface, reflect.Pointer:
 		if a.IsNil() || b.IsNil() {
 			if a.IsNil() == b.IsNil() {
-				return "", nil, nil, false
+				return nil
 			}
-			return path, valueOrNil(a), valueOrNil(b), true
+			return diffAt(valueOrNil(a), valueOrNil(b))
 		}
-		return firstDiff(path, a.Elem(), b.Elem())
+		return firstDiff(a.Elem(), b.Elem())
 	case reflect.Struct:
 		t := a.Type()
 		for i := range t.NumField() {
@@ -68,68 +97,185 @@ func firstDiff(path string, a, b reflect.Value) (string, any, any, bool) {
 			if !f.IsExported() {
 				continue
 			}
-			if p, l, r, ok := firstDiff(joinField(path, fieldName(f)), a.Field(i), b.Field(i)); ok {
-				return p, l, r, true
+			if d := firstDiff(a.Field(i), b.Field(i)); d != nil {
+				return d.under("." + fieldName(f))
 			}
 		}
-		return "", nil, nil, false
+		return nil
 	case reflect.Map:
-		return mapDiff(path, a, b)
+		return mapDiff(a, b)
 	case reflect.Slice, reflect.Array:
 		n := min(a.Len(), b.Len())
 		for i := range n {
-			if p, l, r, ok := firstDiff(path+"["+strconv.Itoa(i)+"]", a.Index(i), b.Index(i)); ok {
-				return p, l, r, true
+			if d := firstDiff(a.Index(i), b.Index(i)); d != nil {
+				return d.under(index(i))
 			}
 		}
 		switch {
 		case a.Len() > n:
-			return path + "[" + strconv.Itoa(n) + "]", a.Index(n).Interface(), Absent{}, true
+			return diffAt(a.Index(n).Interface(), Absent{}).under(index(n))
 		case b.Len() > n:
-			return path + "[" + strconv.Itoa(n) + "]", Absent{}, b.Index(n).Interface(), true
+			return diffAt(Absent{}, b.Index(n).Interface()).under(index(n))
 		}
-		return "", nil, nil, false
+		return nil
 	case reflect.Float32, reflect.Float64:
-		x, y := a.Float(), b.Float()
-		if x == y || math.IsNaN(x) && math.IsNaN(y) {
-			return "", nil, nil, false
+		if sameFloat(a.Float(), b.Float()) {
+			return nil
 		}
-		return path, a.Interface(), b.Interface(), true
-	}
-	if a.Comparable() && a.Equal(b) {
-		return "", nil, nil, false
+		return diffAt(a.Interface(), b.Interface())
 	}
 	if !a.Comparable() { // funcs, chans: not in records; report rather than panic
-		return path, fmt.Sprintf("%v", a), fmt.Sprintf("%v", b), true
+		return diffAt(fmt.Sprintf("%v", a), fmt.Sprintf("%v", b))
 	}
-	return path, a.Interface(), b.Interface(), true
+	if a.Equal(b) {
+		return nil
+	}
+	return diffAt(a.Interface(), b.Interface())
 }
 
-// mapDiff compares two maps of the same type over the union of their keys,
-// in sorted order so the first difference is the same on every run.
-func mapDiff(path string, a, b reflect.Value) (string, any, any, bool) {
+// mapDiff compares two maps of the same type. Equal maps (the usual case)
+// are checked in any order; only unequal ones are walked over the union of
+// their keys in sorted order, so the first difference is the same on every
+// run.
+func mapDiff(a, b reflect.Value) *difference {
+	if a.Len() == b.Len() {
+		equal := true
+		for it := a.MapRange(); it.Next(); {
+			vb := b.MapIndex(it.Key())
+			if !vb.IsValid() || firstDiff(it.Value(), vb) != nil {
+				equal = false
+				break
+			}
+		}
+		if equal {
+			return nil
+		}
+	}
 	keys := a.MapKeys()
 	for _, k := range b.MapKeys() {
 		if !a.MapIndex(k).IsValid() {
 			keys = append(keys, k)
 		}
 	}
-	slices.SortFunc(keys, func(x, y reflect.Value) int { return cmp.Compare(fmt.Sprint(x), fmt.Sprint(y)) })
+	slices.SortFunc(keys, func(x, y reflect.Value) int { return strings.Compare(fmt.Sprint(x), fmt.Sprint(y)) })
 	for _, k := range keys {
-		p := joinKey(path, fmt.Sprint(k))
+		seg := key(fmt.Sprint(k))
 		va, vb := a.MapIndex(k), b.MapIndex(k)
 		switch {
 		case !va.IsValid():
-			return p, Absent{}, vb.Interface(), true
+			return diffAt(Absent{}, vb.Interface()).under(seg)
 		case !vb.IsValid():
-			return p, va.Interface(), Absent{}, true
+			return diffAt(va.Interface(), Absent{}).under(seg)
 		}
-		if p, l, r, ok := firstDiff(p, va, vb); ok {
-			return p, l, r, true
+		if d := firstDiff(va, vb); d != nil {
+			return d.under(seg)
 		}
 	}
-	return "", nil, nil, false
+	return nil
 }
+
+// payloadDiff is mapDiff for a Payload, whose values are the few types of
+// the payload union.
+func payloadDiff(a, b schemas.Payload) *difference {
+	if len(a) == len(b) {
+		equal := true
+		for k, va := range a {
+			vb, ok := b[k]
+			if !ok || valueDiff(va, vb) != nil {
+				equal = false
+				break
+			}
+		}
+		if equal {
+			return nil
+		}
+	}
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		va, okA := a[k]
+		vb, okB := b[k]
+		switch {
+		case !okA:
+			return diffAt(Absent{}, vb).under(key(k))
+		case !okB:
+			return diffAt(va, Absent{}).under(key(k))
+		}
+		if d := valueDiff(va, vb); d != nil {
+			return d.under(key(k))
+		}
+	}
+	return nil
+}
+
+// valueDiff compares two payload values.
+func valueDiff(a, b any) *difference {
+	switch x := a.(type) {
+	case nil:
+		if b == nil {
+			return nil
+		}
+	case bool:
+		if y, ok := b.(bool); ok && x == y {
+			return nil
+		}
+	case int64:
+		if y, ok := b.(int64); ok && x == y {
+			return nil
+		}
+	case string:
+		if y, ok := b.(string); ok && x == y {
+			return nil
+		}
+	case float64:
+		if y, ok := b.(float64); ok && sameFloat(x, y) {
+			return nil
+		}
+	case []float64:
+		y, ok := b.([]float64)
+		if !ok {
+			break
+		}
+		for i := range min(len(x), len(y)) {
+			if !sameFloat(x[i], y[i]) {
+				return diffAt(x[i], y[i]).under(index(i))
+			}
+		}
+		return lengthDiff(len(x), len(y), func(i int) any { return x[i] }, func(i int) any { return y[i] })
+	case []string:
+		y, ok := b.([]string)
+		if !ok {
+			break
+		}
+		for i := range min(len(x), len(y)) {
+			if x[i] != y[i] {
+				return diffAt(x[i], y[i]).under(index(i))
+			}
+		}
+		return lengthDiff(len(x), len(y), func(i int) any { return x[i] }, func(i int) any { return y[i] })
+	default: // not a payload type: the general comparer
+		return firstDiff(reflect.ValueOf(a), reflect.ValueOf(b))
+	}
+	return diffAt(a, b)
+}
+
+// lengthDiff reports the first element past the shorter list's end.
+func lengthDiff(la, lb int, ea, eb func(int) any) *difference {
+	switch {
+	case la > lb:
+		return diffAt(ea(lb), Absent{}).under(index(lb))
+	case lb > la:
+		return diffAt(Absent{}, eb(la)).under(index(la))
+	}
+	return nil
+}
+
+func sameFloat(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }
 
 func valueOrNil(v reflect.Value) any {
 	if !v.IsValid() || !v.CanInterface() {
@@ -146,21 +292,16 @@ func fieldName(f reflect.StructField) string {
 	return f.Name
 }
 
-func joinField(path, name string) string {
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
+func index(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
-// joinKey appends a map key as .key, or as ["key"] when it would not read
-// as one path element.
-func joinKey(path, key string) string {
-	plain := key != "" && strings.IndexFunc(key, func(r rune) bool {
+// key is a map key as a path element: .key, or ["key"] when it would not
+// read as one.
+func key(k string) string {
+	plain := k != "" && strings.IndexFunc(k, func(r rune) bool {
 		return !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 	}) < 0
 	if !plain {
-		return path + "[" + strconv.Quote(key) + "]"
+		return "[" + strconv.Quote(k) + "]"
 	}
-	return joinField(path, key)
+	return "." + k
 }

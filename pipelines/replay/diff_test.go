@@ -488,3 +488,31 @@ func TestFirstDifference(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDiff100kResults compares 100k results a side (a crumb per stage
+// each, so most pairs differ in bytes by map order and are decoded on both
+// sides), from reading the topics to the report.
+func BenchmarkDiff100kResults(b *testing.B) {
+	const n = 100_000
+	f := newFixture(b)
+	f.namespace("bench")
+	rs := make([]schemas.MatrizResult, n)
+	for i := range rs {
+		r := result(i, []string{"drift", "memory", "emotion"}[i%3], "allow")
+		for _, s := range []string{"route", "adapter", "fold-guard", "breakthrough", "decimate"} {
+			r.Trace = append(r.Trace, schemas.Crumb{Stage: s, T: ts, Data: schemas.Payload{"score": float64(i) / n, "n": int64(i), "why": s}})
+		}
+		rs[i] = r
+	}
+	recs := f.results(rs...)
+	f.write("", topics.KindResults, recs)
+	f.write("bench", topics.KindResults, f.results(rs...))
+	b.ResetTimer()
+	for b.Loop() {
+		rep := f.diff("", "bench", topics.KindResults)
+		if kd := rep.Kinds[0]; kd.Identical != n {
+			b.Fatalf("%+v, want %d identical", kd, n)
+		}
+	}
+	b.ReportMetric(float64(2*n*b.N)/b.Elapsed().Seconds(), "records/s")
+}
