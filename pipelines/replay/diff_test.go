@@ -275,6 +275,52 @@ func TestDiff(t *testing.T) {
 		}
 	})
 
+	t.Run("many ids are judged in parallel and reported in log order", func(t *testing.T) {
+		f.namespace("manyl")
+		f.namespace("manyr")
+		var left, right []schemas.MatrizResult
+		for i := range 2000 {
+			left = append(left, result(i, "drift", "allow"))
+			r := result(i, "drift", "allow")
+			if i%100 == 7 {
+				r.Payload["drift_ema"] = 0.5
+			}
+			right = append(right, r)
+		}
+		f.write("manyl", topics.KindResults, f.results(left...))
+		f.write("manyr", topics.KindResults, f.results(right...))
+		rep := f.diff("manyl", "manyr", topics.KindResults)
+		if kd := kindOf(t, rep, topics.KindResults); kd.Changed != 20 || kd.Identical != 1980 || len(rep.Records) != 20 {
+			t.Fatalf("%+v with %d records, want 20 changed", kd.DiffCounts, len(rep.Records))
+		}
+		for i, d := range rep.Records {
+			if d.Field != "payload.drift_ema" || d.Left != 0.125 || d.Right != 0.5 {
+				t.Fatalf("record %+v, want payload.drift_ema 0.125 → 0.5", d)
+			}
+			if i > 0 {
+				p := rep.Records[i-1]
+				if p.Partition > d.Partition || p.Partition == d.Partition && p.LeftOffset >= d.LeftOffset {
+					t.Fatalf("records out of log order: %+v before %+v", p, d)
+				}
+			}
+		}
+		if len(rep.Outcomes) != 1 || rep.Outcomes[0] != (replay.OutcomeChange{Left: "allow", Right: "allow", Count: 20}) {
+			t.Fatalf("outcomes %+v, want allow → allow: 20", rep.Outcomes)
+		}
+		// A limit keeps the first records; the counts stay complete.
+		limited, err := replay.Diff(context.Background(), replay.DiffConfig{Brokers: f.env.Brokers, RegistryURL: f.env.RegistryURL, Lane: lane,
+			Left: "manyl", Right: "manyr", Kinds: []topics.Kind{topics.KindResults}, Limit: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kd := kindOf(t, limited, topics.KindResults); kd.Changed != 20 || len(limited.Records) != 5 || limited.Records[4].ID != rep.Records[4].ID {
+			t.Fatalf("limit 5: %+v with %d records, want 20 changed and the first 5 records", kd.DiffCounts, len(limited.Records))
+		}
+		if out := text(t, limited); !strings.Contains(out, "differing records (5 of 20, log order)") {
+			t.Errorf("text does not say how many records it lists:\n%s", out)
+		}
+	})
+
 	t.Run("only-left and only-right", func(t *testing.T) {
 		f.namespace("l1")
 		f.namespace("r1")
