@@ -151,44 +151,84 @@ func diffScan(ctx context.Context, brokers []string, topic string, ranges []diff
 	return first
 }
 
-// diffScanPartition reads one partition's range with a kafka-go reader
-// tuned for a backlog that is all there already: big fetches, taken at once.
+// Fetch settings of a diff's partition reads. A fetch asks for at most
+// diffFetchBytes; the broker answers at once, since every offset read is
+// below the partition's end. diffFetchTimeout bounds one fetch's answer.
+const (
+	diffFetchBytes   = 4 << 20
+	diffFetchWait    = 500 * time.Millisecond
+	diffFetchTimeout = 30 * time.Second
+)
+
+// diffScanPartition reads one partition's range over a connection to its
+// leader, fetch after fetch up to the range's end. A kafka-go Reader would
+// prefetch past the end and keep Close waiting for that fetch's MaxWait;
+// with a short MaxWait, its deadline cuts big fetches and refetches them.
 func diffScanPartition(ctx context.Context, brokers []string, topic string, r diffRange, fn func(topics.Message)) error {
-	rc := kafka.ReaderConfig{
-		Brokers:   slices.Clone(brokers),
-		Topic:     topic,
-		Partition: r.partition,
-		Dialer:    &kafka.Dialer{Timeout: 3 * time.Second, DualStack: true},
-		MinBytes:  1,
-		MaxBytes:  16 << 20,
-		// Closing the reader waits for its last, empty prefetch: keep the
-		// wait short.
-		MaxWait:       10 * time.Millisecond,
-		QueueCapacity: 1024,
-	}
-	if err := rc.Validate(); err != nil { // NewReader would panic on it
-		return fmt.Errorf("read %s/%d: %w", topic, r.partition, err)
-	}
-	rd := kafka.NewReader(rc)
-	defer rd.Close()
-	if err := rd.SetOffset(r.first); err != nil {
-		return fmt.Errorf("read %s/%d: seek to %d: %w", topic, r.partition, r.first, err)
-	}
-	for {
-		km, err := rd.FetchMessage(ctx)
-		if err != nil {
-			return fmt.Errorf("read %s/%d (offsets %d..%d): %w", topic, r.partition, r.first, r.end, err)
-		}
-		if km.Offset >= r.end {
-			return nil
-		}
-		m := topics.Message{Topic: km.Topic, Partition: int32(km.Partition), Offset: km.Offset, Key: km.Key, Value: km.Value, Time: km.Time}
-		for _, h := range km.Headers {
-			m.Headers = append(m.Headers, topics.Header(h))
-		}
-		fn(m)
-		if km.Offset+1 >= r.end {
-			return nil
+	where := fmt.Sprintf("read %s/%d (offsets %d..%d)", topic, r.partition, r.first, r.end)
+	d := &kafka.Dialer{Timeout: 3 * time.Second, DualStack: true}
+	var (
+		conn *kafka.Conn
+		err  error
+	)
+	for _, b := range brokers {
+		if conn, err = d.DialLeader(ctx, "tcp", b, topic, r.partition); err == nil {
+			break
 		}
 	}
+	if err != nil {
+		return fmt.Errorf("%s: connect to the leader: %w", where, err)
+	}
+	defer conn.Close()
+	// A cancelled ctx unblocks a fetch in flight.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+
+	offset := r.first
+	for offset < r.end {
+		if _, err := conn.Seek(offset, kafka.SeekAbsolute); err != nil {
+			return fmt.Errorf("%s: seek to %d: %w", where, offset, err)
+		}
+		if err := conn.SetReadDeadline(time.Now().Add(diffFetchTimeout)); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: diffFetchBytes, MaxWait: diffFetchWait})
+		start := offset
+		for offset < r.end {
+			km, err := batch.ReadMessage()
+			if err != nil {
+				break // io.EOF ends the fetch; Close returns any other error
+			}
+			if km.Offset >= r.end {
+				offset = r.end
+				break
+			}
+			offset = km.Offset + 1
+			m := topics.Message{Topic: topic, Partition: int32(r.partition), Offset: km.Offset, Key: km.Key, Value: km.Value, Time: km.Time}
+			if len(km.Headers) > 0 {
+				m.Headers = make([]topics.Header, len(km.Headers))
+				for i, h := range km.Headers {
+					m.Headers[i] = topics.Header(h)
+				}
+			}
+			fn(m)
+		}
+		if err := batch.Close(); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%s: fetch at %d: %w", where, start, err)
+		}
+		if offset == start {
+			// Nothing came back: offsets the log no longer holds
+			// (compaction, transaction markers) or a fetch cut short. Go
+			// on from where the connection's offset moved, if it did.
+			next, _ := conn.Offset()
+			if next <= start {
+				return fmt.Errorf("%s: no record at or after offset %d although the end is %d", where, start, r.end)
+			}
+			offset = next
+		}
+	}
+	return nil
 }
