@@ -221,15 +221,16 @@ func Diff(ctx context.Context, cfg DiffConfig) (*DiffReport, error) {
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, err
 		}
-		kd, recs, err := d.compare(ctx, k, sides[0], sides[1], byStage, outcomes)
+		keep := -1
+		if limit > 0 {
+			keep = limit - len(all)
+		}
+		kd, recs, err := d.compare(ctx, k, sides[0], sides[1], keep, byStage, outcomes)
 		if err != nil {
 			return nil, err
 		}
 		rep.Kinds = append(rep.Kinds, kd)
 		all = append(all, recs...)
-	}
-	if limit > 0 && len(all) > limit {
-		all = all[:limit]
 	}
 	rep.Records = all
 	rep.Stages = sortedStages(kinds, byStage)

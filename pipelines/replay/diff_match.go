@@ -40,11 +40,11 @@ type verdict struct {
 	err         error
 }
 
-// compare matches one kind's two sides and returns its counts and every
-// differing record in log order (left's ids first, then right's own); it
-// adds to the stage and outcome counts. Decoding and comparing dominate a
+// compare matches one kind's two sides and returns its counts and its
+// first keep differing records (all when keep < 0) in log order, left's
+// ids first, then right's own; it adds to the stage and outcome counts. Decoding and comparing dominate a
 // diff's time, so pairings are judged on every core, then counted in order.
-func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSet, byStage map[stageKey]*DiffCounts, outcomes map[[2]string]int) (KindDiff, []RecordDiff, error) {
+func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSet, keep int, byStage map[stageKey]*DiffCounts, outcomes map[[2]string]int) (KindDiff, []RecordDiff, error) {
 	var pairs []pairing
 	for _, l := range logOrder(left.byID) {
 		pairs = append(pairs, pairing{l: l, r: right.byID[l.id]})
@@ -109,6 +109,9 @@ func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSe
 		if v.status == StatusChanged && k == topics.KindResults {
 			outcomes[v.outcomes]++
 		}
+		if keep >= 0 && len(recs) >= keep {
+			continue // counted; not kept, so its values can be freed
+		}
 		p := pairs[i]
 		rd := RecordDiff{Kind: k, Status: v.status, Stage: v.stage, Field: v.field, Left: v.left, Right: v.right, LeftOffset: -1, RightOffset: -1}
 		if p.l != nil {
@@ -116,6 +119,16 @@ func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSe
 		}
 		if p.r != nil {
 			rd.ID, rd.Partition, rd.RightOffset = p.r.id, p.r.partition, p.r.offset
+		}
+		// A verdict does not hold a one-sided record (a diff against an
+		// empty replay would hold them all): the few kept are decoded again.
+		switch v.status {
+		case StatusOnlyLeft:
+			dl, _ := d.decode(ctx, k, p.l)
+			rd.Left, rd.Right = dl.value, Absent{}
+		case StatusOnlyRight:
+			dr, _ := d.decode(ctx, k, p.r)
+			rd.Left, rd.Right = Absent{}, dr.value
 		}
 		recs = append(recs, rd)
 	}
@@ -136,14 +149,14 @@ func (d *differ) judge(ctx context.Context, k topics.Kind, p pairing) (verdict, 
 		if err != nil {
 			return undecodable(p.r, err)
 		}
-		return verdict{status: StatusOnlyRight, stage: rd.stage, left: Absent{}, right: rd.value}, nil
+		return verdict{status: StatusOnlyRight, stage: rd.stage}, nil
 	}
 	ld, err := d.decode(ctx, k, p.l)
 	if err != nil {
 		return undecodable(p.l, err)
 	}
 	if p.r == nil {
-		return verdict{status: StatusOnlyLeft, stage: ld.stage, left: ld.value, right: Absent{}}, nil
+		return verdict{status: StatusOnlyLeft, stage: ld.stage}, nil
 	}
 	// Equal bytes are equal records; unequal bytes may still be (map
 	// order), so only those are decoded on both sides. Actions are

@@ -334,6 +334,13 @@ func TestDiff(t *testing.T) {
 		got := map[replay.DiffStatus]string{}
 		for _, d := range rep.Records {
 			got[d.Status] = d.ID + "/" + d.Stage
+			whole, absent := d.Left, d.Right
+			if d.Status == replay.StatusOnlyRight {
+				whole, absent = d.Right, d.Left
+			}
+			if r, ok := whole.(*schemas.MatrizResult); !ok || r.ID != d.ID || absent != (replay.Absent{}) {
+				t.Errorf("%s %s: values %v / %v, want the whole result on its side and Absent on the other", d.Status, d.ID, d.Left, d.Right)
+			}
 		}
 		if got[replay.StatusOnlyLeft] != "r-1/drift" || got[replay.StatusOnlyRight] != "r-3/memory" {
 			t.Fatalf("records %v, want r-1 only left, r-3 only right", got)
