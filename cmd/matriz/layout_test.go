@@ -26,7 +26,8 @@ var layers = [][]string{
 	{"pipelines/serde", "pipelines/operators", "pipelines/observe"},
 	{"pipelines/spec", "pipelines/ops"},
 	{"pipelines/runtime", "pipelines/devstack"},
-	{"pipelines/bench", "pipelines/pipetest", "pipelines/replay", "pipelines"},
+	{"pipelines/replay"},
+	{"pipelines/bench", "pipelines/pipetest", "pipelines"},
 	{"cmd/matriz"},
 }
 

@@ -40,6 +40,7 @@ func commands() []command {
 		{"bench", "measure a raw Kafka copy against the full chain on the embedded broker", runBench},
 		{"schema", "list, show, register, check, diff schemas and set compatibility levels", runSchema},
 		{"offsets", "show or move a lane's consumer group offsets, keeping its state consistent", runOffsets},
+		{"replay", "replay a lane's log into a namespace; diff, rm and ls replays", runReplay},
 	}
 }
 
