@@ -22,12 +22,17 @@ func runReplayDiff(ctx context.Context, e *env, args []string) error {
 			"Records are decoded through the registry and compared field by field. Where an id was\n"+
 			"written twice (a crash rewrote it) the last copy wins. A replay's would_execute action\n"+
 			"equals live's executed; live's executing and uncertain action records are delivery\n"+
-			"bookkeeping and ignored. Exit 0 when identical, 1 when not.")
+			"bookkeeping and ignored. A replay of part of the log (--from a time, offsets or a\n"+
+			"checkpoint) is compared on what it covered: pass it the replay's --from and --to, and live\n"+
+			"outputs of offsets the replay did not read are counted as out of scope, not as differences.\n"+
+			"Exit 0 when identical, 1 when not.")
 	lane := fs.lane(e, " to compare")
 	conn := fs.connection()
 	kinds := fs.String("kinds", "results,events,traces,actions,dlq", "`kinds` to compare, comma-separated")
 	limit := fs.Int("limit", replay.DefaultDiffLimit, "differing records to print, `N` (counts are always complete; -1 prints all)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	from := fs.String("from", "", "the replay's --from: compare only the offsets it covered (default: everything)")
+	to := fs.String("to", "end", "the replay's --to, with --from")
 	pos, err := fs.parseInterleaved(args)
 	if err != nil {
 		return err
@@ -52,6 +57,13 @@ func runReplayDiff(ctx context.Context, e *env, args []string) error {
 	cfg := replay.DiffConfig{Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Lane: l, Right: pos[0], Kinds: ks, Limit: *limit}
 	if len(pos) == 2 {
 		cfg.Left, cfg.Right = pos[0], pos[1]
+	}
+	if *from != "" {
+		scope, err := replay.Plan(ctx, replay.RunConfig{Lane: l, Brokers: conn.Brokers(), From: *from, To: *to})
+		if err != nil {
+			return err
+		}
+		cfg.Scope = scope
 	}
 	rep, err := replay.Diff(ctx, cfg)
 	var ce *replay.DiffConfigError

@@ -121,7 +121,7 @@ func (l *e2eLane) produce(gap time.Duration, n int) {
 }
 
 func (l *e2eLane) start(group string, extra ...string) *runProc {
-	return l.startRunWith(l.t, group, append([]string{"--pipeline", l.pipeline, "--actions-webhook", l.hook.srv.URL}, extra...),
+	return l.startRunWith(l.t, group, append([]string{"--pipeline", l.pipeline, "--actions-webhook", l.hook.srv.URL, "--checkpoint-every", "500ms"}, extra...),
 		[]string{"EXT_ACTIONS_ENABLED=true"})
 }
 
@@ -242,7 +242,17 @@ func TestReplayAfterKillNineReproducesLive(t *testing.T) {
 						}
 					}
 					return true
-				}, func() string { return fmt.Sprint(l.hook.snapshot()) })
+				}, func() string {
+					st := l.actionStatuses()
+					calls := l.hook.snapshot()
+					var b strings.Builder
+					for _, id := range approved {
+						if !containsString(st[id], stages.ActionExecuted) {
+							fmt.Fprintf(&b, "%s: statuses %v, calls %d\n", id, st[id], calls[id])
+						}
+					}
+					return b.String() + a.log()[max(0, len(a.log())-3000):]
+				})
 			} else {
 				a.waitOut(t, 2000, 2*time.Minute)
 			}
@@ -250,8 +260,16 @@ func TestReplayAfterKillNineReproducesLive(t *testing.T) {
 				t.Fatalf("kill -9: exit %d", code)
 			}
 			calls := l.hook.snapshot()
+			for p, off := range l.committed(t, group) {
+				if off >= 0 {
+					t.Fatalf("run 1 committed %d on partition %d: the restart would not redo its frames", off, p)
+				}
+			}
 
 			b := l.start(group)
+			l.waitAllCommitted(group)
+			mid := time.Now().UTC() // records produced from here on are read after a checkpoint
+			time.Sleep(5 * time.Millisecond)
 			l.produce(2*time.Second, 2000)
 			l.waitAllCommitted(group)
 			if code := b.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
@@ -271,6 +289,17 @@ func TestReplayAfterKillNineReproducesLive(t *testing.T) {
 			t.Logf("%s", strings.TrimSpace(out))
 			diff := cli(t, 0, append([]string{"replay", "diff", "r1"}, brokers...)...)
 			t.Logf("diff live r1:\n%s", diff)
+
+			// From a mid-run checkpoint: each partition starts at its
+			// checkpoint at or before the records produced after mid.
+			from := mid.Format(time.RFC3339Nano)
+			out = cli(t, 0, append([]string{"replay", "--from", from, "--into", "r2", "--pipeline", l.pipeline}, brokers...)...)
+			if !strings.Contains(out, "(checkpoint ") {
+				t.Fatalf("no partition started at a checkpoint:\n%s", out)
+			}
+			t.Logf("%s", strings.TrimSpace(out))
+			diff = cli(t, 0, append([]string{"replay", "diff", "r2", "--from", from}, brokers...)...)
+			t.Logf("diff live r2 (from %s):\n%s", from, diff)
 		})
 	}
 }

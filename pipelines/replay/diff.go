@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
@@ -49,6 +50,12 @@ type DiffConfig struct {
 	// 0 keeps DefaultDiffLimit, a negative value all. Counts are always
 	// complete.
 	Limit int
+	// Scope, when set, is the replay's plan (Plan with the replay's --from
+	// and --to): a left record only there is compared only if its source
+	// offset is one the plan replays; the others — before a partial
+	// replay's checkpoints, or records with no source offset — are counted
+	// as out of scope, not as differences.
+	Scope []runtime.ReplayRange
 }
 
 // DiffConfigError is a DiffConfig that cannot run: the field and why.
@@ -195,7 +202,7 @@ func Diff(ctx context.Context, cfg DiffConfig) (*DiffReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &differ{lookup: codec.Lookup(), registryURL: cfg.RegistryURL}
+	d := &differ{lookup: codec.Lookup(), registryURL: cfg.RegistryURL, scope: cfg.Scope}
 
 	rep := &DiffReport{Lane: cfg.Lane, Left: sideName(cfg.Left), Right: sideName(cfg.Right), Limit: limit}
 	sem := make(chan struct{}, diffReaders)

@@ -47,7 +47,12 @@ type verdict struct {
 func (d *differ) compare(ctx context.Context, k topics.Kind, left, right *diffSet, keep int, byStage map[stageKey]*DiffCounts, outcomes map[[2]string]int) (KindDiff, []RecordDiff, error) {
 	var pairs []pairing
 	for _, l := range logOrder(left.byID) {
-		pairs = append(pairs, pairing{l: l, r: right.byID[l.id]})
+		r := right.byID[l.id]
+		if r == nil && !d.inScope(l) {
+			left.stats.OutOfScope++
+			continue
+		}
+		pairs = append(pairs, pairing{l: l, r: r})
 	}
 	for _, r := range logOrder(right.byID) {
 		if _, ok := left.byID[r.id]; !ok {

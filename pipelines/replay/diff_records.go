@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/matriz/pipelines/pipelines/runtime"
@@ -36,6 +37,45 @@ type diffSet struct {
 type differ struct {
 	lookup      *schemas.SchemaLookup
 	registryURL string
+	scope       []runtime.ReplayRange
+}
+
+// inScope reports whether a left record only there belongs to the scope.
+func (d *differ) inScope(r *diffRecord) bool {
+	if d.scope == nil {
+		return true
+	}
+	var p, off int64
+	var okP, okO bool
+	for _, h := range r.headers {
+		switch h.Key {
+		case runtime.HeaderSrcPartition:
+			p, okP = parseInt(h.Value)
+		case runtime.HeaderSrcOffset:
+			off, okO = parseInt(h.Value)
+		}
+	}
+	if !okP || !okO {
+		return false
+	}
+	for _, rg := range d.scope {
+		if int64(rg.Partition) != p {
+			continue
+		}
+		if off >= rg.To {
+			return false
+		}
+		if rg.Checkpoint != nil {
+			return !rg.Checkpoint.Done(off)
+		}
+		return off >= rg.From
+	}
+	return false
+}
+
+func parseInt(b []byte) (int64, bool) {
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	return n, err == nil
 }
 
 // read scans topic and keeps the last copy of each output id.

@@ -68,6 +68,9 @@ type SideStats struct {
 	// Ignored counts action records with status executing or uncertain:
 	// delivery bookkeeping around an external call, not a decision.
 	Ignored int `json:"ignored"`
+	// OutOfScope counts left records only there that a scoped diff did not
+	// compare: outputs of offsets the replay did not cover.
+	OutOfScope int `json:"out_of_scope,omitempty"`
 	// MissingID counts records without a matriz-output-id header (DLQ
 	// records: nor source coordinates); they cannot be matched.
 	MissingID int `json:"missing_id"`
@@ -233,6 +236,9 @@ func (r *DiffReport) WriteText(w io.Writer) error {
 	}
 	if r.Identical() {
 		fmt.Fprintf(&b, "\nidentical: %d outputs\n", r.Totals().Identical)
+		if n := r.outOfScope(); n > 0 {
+			fmt.Fprintf(&b, "out of scope: %d live outputs of offsets the replay did not read\n", n)
+		}
 	} else {
 		t := r.Totals()
 		fmt.Fprintf(&b, "\nnot identical: %d changed, %d only in %s, %d only in %s\n", t.Changed, t.OnlyLeft, r.Left, t.OnlyRight, r.Right)
@@ -273,4 +279,12 @@ func render(v any) string {
 		s = s[:117] + "..."
 	}
 	return s
+}
+
+func (r *DiffReport) outOfScope() int {
+	n := 0
+	for _, k := range r.Kinds {
+		n += k.Left.OutOfScope
+	}
+	return n
 }
