@@ -26,6 +26,7 @@ var layers = [][]string{
 	{"pipelines/serde", "pipelines/operators", "pipelines/observe"},
 	{"pipelines/spec", "pipelines/ops"},
 	{"pipelines/runtime", "pipelines/devstack"},
+	{"pipelines/replay"},
 	{"pipelines/bench", "pipelines/pipetest", "pipelines"},
 	{"cmd/matriz"},
 }
