@@ -11,8 +11,9 @@ import (
 // BenchmarkCopyVsChain is issue 4's benchmark: one run on the embedded
 // broker of a raw kafka-go consume→produce copy of N messages beside the
 // full chain over the same N, then the chain under a steady 20k msg/s,
-// then a scan of 300,000 events on the event log. One iteration takes tens of seconds, so `go test -bench CopyVsChain`
-// runs it once. MATRIZ_BENCH_N overrides N (default 100,000).
+// then a scan of 300,000 events on the event log. One iteration takes
+// tens of seconds, so `go test -bench CopyVsChain` runs it once.
+// MATRIZ_BENCH_N overrides N (default 100,000).
 func BenchmarkCopyVsChain(b *testing.B) {
 	n := 100_000
 	if v := os.Getenv("MATRIZ_BENCH_N"); v != "" {
