@@ -40,29 +40,35 @@ func newEventDecoder(lookup *schemas.SchemaLookup) (*eventDecoder, error) {
 }
 
 // decode decodes a wire-format value into ev, with the errors of
-// schemas.DecodeWire.
-func (d *eventDecoder) decode(ctx context.Context, b []byte, ev *schemas.Event) error {
+// schemas.DecodeWire. keep, when set, sees the event before its payload
+// is decoded; if it returns false the payload is left undecoded (and
+// unchecked) and decode returns false: a filtered scan pays little for
+// the records it drops.
+func (d *eventDecoder) decode(ctx context.Context, b []byte, ev *schemas.Event, keep func(*schemas.Event) bool) (bool, error) {
 	id, body, err := schemas.ParseWire(b)
 	if err != nil {
-		return err
+		return false, err
 	}
 	fast, ok := d.fast[id]
 	if !ok {
 		w, err := d.lookup.Writer(ctx, id)
 		if err != nil {
-			return err // not cached here: the lookup caches what is permanent
+			return false, err // not cached here: the lookup caches what is permanent
 		}
 		fast = !generalOnly && bytes.Equal(w.Canonical(), d.own)
 		d.fast[id] = fast
 	}
 	if !fast {
-		_, err := schemas.DecodeWire(ctx, d.lookup, b, ev)
-		return err
+		if _, err := schemas.DecodeWire(ctx, d.lookup, b, ev); err != nil {
+			return false, err
+		}
+		return keep == nil || keep(ev), nil
 	}
-	if err := fastEvent(body, ev); err != nil {
-		return &schemas.DecodeError{Schema: schemas.NameEvent, Err: err}
+	kept, err := fastEventIf(body, ev, keep)
+	if err != nil {
+		return false, &schemas.DecodeError{Schema: schemas.NameEvent, Err: err}
 	}
-	return nil
+	return kept, nil
 }
 
 // errShort is a value that ends inside a field.
@@ -180,6 +186,13 @@ func (r *avroReader) block(what string, min int) int {
 // into ev, as schemas.Decode would: the payload as the documented Go types,
 // an empty array of doubles as an empty []float64.
 func fastEvent(body []byte, ev *schemas.Event) error {
+	_, err := fastEventIf(body, ev, nil)
+	return err
+}
+
+// fastEventIf is fastEvent asking keep, when set, before the payload: the
+// fields before it are fixed, so a filter on kind or glyph decides there.
+func fastEventIf(body []byte, ev *schemas.Event, keep func(*schemas.Event) bool) (bool, error) {
 	r := avroReader{b: body, str: string(body)}
 	*ev = schemas.Event{}
 	ev.ID = r.string()
@@ -189,15 +202,21 @@ func fastEvent(body []byte, ev *schemas.Event) error {
 	ev.GlyphID = r.string()
 	ev.MsgID = r.string()
 	ev.Stage = r.string()
-	ev.Payload = r.payload()
 	if r.err != nil {
-		return r.err
-	}
-	if r.i != len(r.b) {
-		return fmt.Errorf("%d trailing bytes after the record", len(r.b)-r.i)
+		return false, r.err
 	}
 	ev.TS = timeMicros(ts)
-	return nil
+	if keep != nil && !keep(ev) {
+		return false, nil
+	}
+	ev.Payload = r.payload()
+	if r.err != nil {
+		return false, r.err
+	}
+	if r.i != len(r.b) {
+		return false, fmt.Errorf("%d trailing bytes after the record", len(r.b)-r.i)
+	}
+	return true, nil
 }
 
 // payload reads the payload map: per entry a key and a union of null,

@@ -147,7 +147,7 @@ func TestEventDecoderPicksThePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got, want schemas.Event
-	if err := d.decode(context.Background(), b, &got); err != nil {
+	if _, err := d.decode(context.Background(), b, &got, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := schemas.DecodeWire(context.Background(), lookup, b, &want); err != nil {
@@ -156,7 +156,7 @@ func TestEventDecoderPicksThePath(t *testing.T) {
 	if !d.fast[7] || !reflect.DeepEqual(got, want) {
 		t.Fatalf("fast path %v; got %#v, want %#v", d.fast[7], got, want)
 	}
-	if err := d.decode(context.Background(), schemas.AppendWireHeader(nil, 8), &got); err == nil {
+	if _, err := d.decode(context.Background(), schemas.AppendWireHeader(nil, 8), &got, nil); err == nil {
 		t.Fatal("unknown schema id decoded")
 	}
 }
@@ -183,5 +183,26 @@ func TestAvroLongEdges(t *testing.T) {
 		if r.long(); r.err == nil {
 			t.Fatalf("% x read as a long", b)
 		}
+	}
+}
+
+// TestFastEventIfSkipsThePayload: a filter that refuses the event's head
+// leaves the payload undecoded; one that keeps it gets the whole event.
+func TestFastEventIfSkipsThePayload(t *testing.T) {
+	in := randomEvent(rand.New(rand.NewPCG(5, 6)))
+	in.Payload["x"] = "y"
+	body, err := schemas.AppendEncode(nil, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got schemas.Event
+	var asked schemas.Event
+	kept, err := fastEventIf(body, &got, func(ev *schemas.Event) bool { asked = *ev; return false })
+	if err != nil || kept || got.Payload != nil || asked.ID != in.ID || asked.Kind != in.Kind || asked.GlyphID != in.GlyphID || !asked.TS.Equal(in.TS) {
+		t.Fatalf("refused: kept %v, err %v, payload %v, asked with %+v", kept, err, got.Payload, asked)
+	}
+	kept, err = fastEventIf(body, &got, func(*schemas.Event) bool { return true })
+	if err != nil || !kept || !reflect.DeepEqual(got, in) {
+		t.Fatalf("kept: %v, %v, %+v", kept, err, got)
 	}
 }

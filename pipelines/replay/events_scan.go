@@ -202,7 +202,8 @@ type scanner struct {
 	topic  string
 	lookup *schemas.SchemaLookup
 	cancel context.CancelCauseFunc
-	pool   sync.Pool // *chunk, their slices reused
+	keep   func(*schemas.Event) bool // the filter on decoded fields; nil keeps all
+	pool   sync.Pool                 // *chunk, their slices reused
 }
 
 func scan(ctx context.Context, q EventQuery, lookup *schemas.SchemaLookup, stats *EventScanStats, fn func(EventRecord) error) error {
@@ -217,6 +218,7 @@ func scan(ctx context.Context, q EventQuery, lookup *schemas.SchemaLookup, stats
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	s := &scanner{q: q, topic: stats.Topic, lookup: lookup, cancel: cancel}
+	s.keep = s.keepFunc()
 	workers := goruntime.GOMAXPROCS(0)
 	work := make(chan *chunk, 2*workers)
 	queues := make([]chan *chunk, len(ranges))
@@ -369,7 +371,8 @@ func (s *scanner) decode(ctx context.Context, d *eventDecoder, c *chunk) error {
 			}
 		}
 		c.decoded++
-		if err := d.decode(ctx, m.Value, &ev); err != nil {
+		kept, err := d.decode(ctx, m.Value, &ev, s.keep)
+		if err != nil {
 			if !undecodable(err) {
 				return fmt.Errorf("%s/%d offset %d: %w", s.topic, c.part, m.Offset, err)
 			}
@@ -378,12 +381,23 @@ func (s *scanner) decode(ctx context.Context, d *eventDecoder, c *chunk) error {
 			}
 			continue
 		}
-		if (s.q.Glyph != "" && ev.GlyphID != s.q.Glyph) || (len(s.q.Kinds) > 0 && !slices.Contains(s.q.Kinds, ev.Kind)) {
+		if !kept {
 			continue
 		}
 		c.recs = append(c.recs, EventRecord{Partition: int32(c.part), Offset: m.Offset, Time: m.Time, Key: m.Key, Headers: headersOf(m.Headers), Event: ev})
 	}
 	return nil
+}
+
+// keepFunc returns the query's filter on a decoded event, nil when it has
+// none.
+func (s *scanner) keepFunc() func(*schemas.Event) bool {
+	if s.q.Glyph == "" && len(s.q.Kinds) == 0 {
+		return nil
+	}
+	return func(ev *schemas.Event) bool {
+		return (s.q.Glyph == "" || ev.GlyphID == s.q.Glyph) && (len(s.q.Kinds) == 0 || slices.Contains(s.q.Kinds, ev.Kind))
+	}
 }
 
 // decisionOf returns the kind a decision event's header names, or "".
