@@ -128,4 +128,8 @@ func TestEventsPrints(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, dead) || !strings.Contains(errOut, "--brokers") || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("unreachable broker: exit %d, stderr %q", code, errOut)
 	}
+	code, _, errOut = runCLI("events", "--lane", "prod", "--brokers", env.Brokers[0], "--registry", "http://"+dead)
+	if code != 1 || !strings.Contains(errOut, dead) || !strings.Contains(errOut, "--registry") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("unreachable registry: exit %d, stderr %q", code, errOut)
+	}
 }

@@ -34,22 +34,40 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/matriz/pipelines/pipelines/runtime"
+	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
 )
 
 // Scan tuning. A fetch asks for up to scanFetchBytes of one partition:
-// large enough that the per-request cost vanishes, small enough that all
-// partitions' chunks in flight (scanQueue per partition) stay tens of MiB.
-// MinBytes is 1 and the scan never asks past the end it planned, so
-// MaxWait only matters if the log was truncated under the scan.
+// large enough that the per-request cost vanishes; records are read from
+// the connection as they are used, so a fetch's size is not held in
+// memory. MinBytes is 1 and the scan never asks past the end it planned,
+// so MaxWait only matters if the log was truncated under the scan. What
+// the readers hold ahead of the merge is bounded by scanInFlight records
+// (tens of MiB) whatever the partition count, through the chunk size and
+// the queue depth per partition (see chunking).
 const (
 	scanFetchBytes = 4 << 20
 	scanMaxWait    = 100 * time.Millisecond
-	scanChunk      = 1024 // records per chunk handed to a decoder
-	scanQueue      = 4    // chunks per partition read ahead of the merge
+	scanInFlight   = 1 << 15
+	maxChunk       = 1024 // records per chunk handed to a decoder: amortises the hand-offs
+	minChunk       = 64
 	dialTimeout    = 3 * time.Second
 )
+
+// chunking returns the records per chunk and the chunks each partition
+// may queue ahead of the merge when partitions are read at once: 1024 and
+// 4 up to 8 partitions, smaller chunks and queues beyond, so the total
+// stays near scanInFlight (a 1024-partition topic: 2 chunks of 64).
+func chunking(partitions int) (size, depth int) {
+	depth = 4
+	if partitions > 16 {
+		depth = 2
+	}
+	size = min(maxChunk, max(minChunk, scanInFlight/(partitions*depth)))
+	return size, depth
+}
 
 // GlyphPartition is the partition of a topic with partitions partitions
 // that a record keyed by glyph lands on when written through topics.Sink:
@@ -79,21 +97,21 @@ type partRange struct {
 }
 
 // plan lists the partitions q reads and the offsets to read them between.
-func plan(ctx context.Context, q EventQuery, topic string) ([]partRange, int, error) {
+func plan(ctx context.Context, q EventQuery, topic string) ([]partRange, error) {
 	if err := reachable(ctx, q.Brokers); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	client := &kafka.Client{Addr: kafka.TCP(q.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{DialTimeout: dialTimeout}}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, 0, fmt.Errorf("metadata of %s: %w", topic, err)
+		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
 	}
 	if len(md.Topics) != 1 || md.Topics[0].Error != nil || len(md.Topics[0].Partitions) == 0 {
 		var cause error = errors.New("no partitions")
 		if len(md.Topics) == 1 && md.Topics[0].Error != nil {
 			cause = md.Topics[0].Error
 		}
-		return nil, 0, fmt.Errorf("topic %s: %w: deploy the lane with `matriz deploy --lanes %s`, or check --lane and --replay", topic, cause, q.Lane)
+		return nil, fmt.Errorf("topic %s: %w: deploy the lane with `matriz deploy --lanes %s`, or check --lane and --replay", topic, cause, q.Lane)
 	}
 	parts := md.Topics[0].Partitions
 	slices.SortFunc(parts, func(a, b kafka.Partition) int { return a.ID - b.ID })
@@ -111,11 +129,11 @@ func plan(ctx context.Context, q EventQuery, topic string) ([]partRange, int, er
 	// kafka-go sends each partition's lookup to its leader.
 	ends, err := listOffsets(ctx, client, topic, reqs(kafka.LastOffsetOf))
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	starts, err := listOffsets(ctx, client, topic, reqs(kafka.FirstOffsetOf))
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	var since map[int]kafka.PartitionOffsets
 	if !q.Since.IsZero() {
@@ -126,7 +144,7 @@ func plan(ctx context.Context, q EventQuery, topic string) ([]partRange, int, er
 			at = at.Add(time.Millisecond)
 		}
 		if since, err = listOffsets(ctx, client, topic, reqs(func(p int) kafka.OffsetRequest { return kafka.TimeOffsetOf(p, at) })); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	}
 	out := make([]partRange, 0, len(parts))
@@ -143,7 +161,7 @@ func plan(ctx context.Context, q EventQuery, topic string) ([]partRange, int, er
 		}
 		out = append(out, r)
 	}
-	return out, len(md.Topics[0].Partitions), nil
+	return out, nil
 }
 
 func listOffsets(ctx context.Context, client *kafka.Client, topic string, reqs []kafka.OffsetRequest) (map[int]kafka.PartitionOffsets, error) {
@@ -198,16 +216,17 @@ type chunk struct {
 
 // scanner is one running scan.
 type scanner struct {
-	q      EventQuery
-	topic  string
-	lookup *schemas.SchemaLookup
-	cancel context.CancelCauseFunc
-	keep   func(*schemas.Event) bool // the filter on decoded fields; nil keeps all
-	pool   sync.Pool                 // *chunk, their slices reused
+	q         EventQuery
+	topic     string
+	lookup    *schemas.SchemaLookup
+	cancel    context.CancelCauseFunc
+	keep      func(*schemas.Event) bool // the filter on decoded fields; nil keeps all
+	chunkSize int
+	pool      sync.Pool // *chunk, their slices reused
 }
 
 func scan(ctx context.Context, q EventQuery, lookup *schemas.SchemaLookup, stats *EventScanStats, fn func(EventRecord) error) error {
-	ranges, _, err := plan(ctx, q, stats.Topic)
+	ranges, err := plan(ctx, q, stats.Topic)
 	if err != nil {
 		return err
 	}
@@ -217,7 +236,8 @@ func scan(ctx context.Context, q EventQuery, lookup *schemas.SchemaLookup, stats
 		return nil
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	s := &scanner{q: q, topic: stats.Topic, lookup: lookup, cancel: cancel}
+	size, depth := chunking(len(ranges))
+	s := &scanner{q: q, topic: stats.Topic, lookup: lookup, cancel: cancel, chunkSize: size}
 	s.keep = s.keepFunc()
 	workers := goruntime.GOMAXPROCS(0)
 	work := make(chan *chunk, 2*workers)
@@ -227,7 +247,7 @@ func scan(ctx context.Context, q EventQuery, lookup *schemas.SchemaLookup, stats
 	readErrs := make([]error, len(ranges))
 	var readers, decoders sync.WaitGroup
 	for i, r := range ranges {
-		queues[i] = make(chan *chunk, scanQueue)
+		queues[i] = make(chan *chunk, depth)
 		readers.Go(func() {
 			if readErrs[i] = s.read(ctx, r, queues[i], work); readErrs[i] != nil {
 				cancel(readErrs[i])
@@ -313,7 +333,7 @@ func (s *scanner) read(ctx context.Context, r partRange, queue, work chan<- *chu
 			}
 			off = m.Offset + 1
 			c.msgs = append(c.msgs, m)
-			if len(c.msgs) == scanChunk && !emit() {
+			if len(c.msgs) == s.chunkSize && !emit() {
 				batch.Close()
 				return nil
 			}
@@ -342,7 +362,7 @@ func (s *scanner) read(ctx context.Context, r partRange, queue, work chan<- *chu
 func (s *scanner) newChunk(part int) *chunk {
 	c, _ := s.pool.Get().(*chunk)
 	if c == nil {
-		c = &chunk{msgs: make([]kafka.Message, 0, scanChunk)}
+		c = &chunk{msgs: make([]kafka.Message, 0, s.chunkSize)}
 	}
 	c.part, c.done = part, make(chan struct{})
 	return c
@@ -374,6 +394,9 @@ func (s *scanner) decode(ctx context.Context, d *eventDecoder, c *chunk) error {
 		kept, err := d.decode(ctx, m.Value, &ev, s.keep)
 		if err != nil {
 			if !undecodable(err) {
+				if serde.Unreachable(err) {
+					err = &serde.RegistryUnreachableError{URL: s.q.RegistryURL, Err: err}
+				}
 				return fmt.Errorf("%s/%d offset %d: %w", s.topic, c.part, m.Offset, err)
 			}
 			if c.undecodable++; c.firstBad == nil {

@@ -436,3 +436,19 @@ func TestEventRecordFormats(t *testing.T) {
 		t.Fatalf("json %s\nparsed %v\nwant   %v", line, back, want)
 	}
 }
+
+// TestChunkingBoundsReadAhead: the records the readers may hold ahead of
+// the merge (queued chunks and the one being filled) stay within twice
+// scanInFlight until chunks reach their 64-record floor (past ~170
+// partitions), and a few partitions get full chunks.
+func TestChunkingBoundsReadAhead(t *testing.T) {
+	for p := 1; p <= topics.MaxLanePartitions; p++ {
+		size, depth := chunking(p)
+		if held := p * (depth + 1) * size; held > 2*scanInFlight && size > minChunk {
+			t.Fatalf("%d partitions: chunks of %d, %d deep: %d records held", p, size, depth, held)
+		}
+		if p <= 8 && size != maxChunk {
+			t.Fatalf("%d partitions: chunks of %d, want %d", p, size, maxChunk)
+		}
+	}
+}
