@@ -89,12 +89,17 @@ func mixedEvents(lane schemas.Lane, n int, base time.Time) []testEvent {
 // acceptance goal (≥ 500k/s on 2 cores). One iteration scans the whole
 // topic.
 //
-// History on the 2-core machine, 300k events, broker in process:
+// History, 300k events on the shared 2-core machine (wall-clock rates
+// swing by half with what else runs; CPU time per event, the broker's and
+// the GC's included, is steadier):
 //   - kafka-go Reader per partition, schemas.DecodeWire: ~330k/s
 //     (fetching alone ~360k/s: a channel hop per record);
-//   - Conn.ReadBatch per partition, decode inline: ~455k/s (fetching alone
-//     ~1.26M/s; the general decoder is 70% of the CPU);
-//   - + fastEvent and the decode pool: see the report in the commit.
+//   - Conn.ReadBatch per partition, schemas.DecodeWire inline: ~455k/s
+//     (fetching alone ~1.26M/s; the general decoder was 70% of the CPU);
+//   - this scan, decoder=schemas: 415k-510k/s, 3.7-4.6 CPU-µs an event;
+//   - decoder=fast: 640k-880k/s, 2.0-2.9 CPU-µs an event;
+//   - kind=drift_alert (heads decoded, 1 payload in 20): ~1.3M/s, 1.4-1.8
+//     CPU-µs an event.
 func BenchmarkScanEvents(b *testing.B) {
 	n := 300_000
 	if v := os.Getenv("MATRIZ_EVENTS_N"); v != "" {
