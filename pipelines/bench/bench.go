@@ -1,7 +1,8 @@
 // Package bench is `matriz bench`: in one run on the embedded broker, a raw
 // kafka-go consume→produce copy and the full chain over the same messages,
 // then the chain under a steady offered rate, so the figures compare as
-// ratios on whatever machine runs them.
+// ratios on whatever machine runs them; last, an event-log scan as
+// `matriz events` reads it.
 package bench
 
 import (
@@ -34,6 +35,7 @@ type Config struct {
 	SteadyFor  time.Duration // how long the steady phase runs (default 10s)
 	Dispatch   bool          // run the chain with DISPATCH_ENABLED
 	Partitions int           // lane partitions (default 6)
+	Events     int           // events written and scanned by the events phase (default 300,000)
 	Out        io.Writer     // progress lines; nil for none
 	Clock      clock.Clock
 }
@@ -50,13 +52,17 @@ type Report struct {
 	SteadyP95     time.Duration // steady phase: p95 of frame processing time
 	SteadyFrames  int           // frames the p95 is over
 	SteadyBacklog int64         // messages produced but not answered when the phase ended
+	Events        int           // events phase: events written
+	EventsScanned int64         // events phase: events scanned and decoded
+	EventsRate    float64       // events phase: events scanned per second
 }
 
 func (r Report) String() string {
 	return fmt.Sprintf("copy %.0f msgs/s, chain %.0f msgs/s (ratio %.2f) over %d messages on %d partitions; "+
-		"steady %d msgs/s offered: %.0f msgs/s answered, tick p95 %v over %d frames, backlog %d at the end",
+		"steady %d msgs/s offered: %.0f msgs/s answered, tick p95 %v over %d frames, backlog %d at the end; "+
+		"events scan %.0f events/s over %d events",
 		r.CopyRate, r.ChainRate, r.Ratio, r.N, r.Partitions, r.OfferedRate, r.SteadyRate,
-		r.SteadyP95.Round(10*time.Microsecond), r.SteadyFrames, r.SteadyBacklog)
+		r.SteadyP95.Round(10*time.Microsecond), r.SteadyFrames, r.SteadyBacklog, r.EventsRate, r.EventsScanned)
 }
 
 // Run runs the benchmark. Everything runs in this process on the
@@ -75,6 +81,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Partitions <= 0 {
 		cfg.Partitions = 6
 	}
+	if cfg.Events <= 0 {
+		cfg.Events = 300_000
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
@@ -83,7 +92,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			fmt.Fprintf(cfg.Out, format+"\n", args...)
 		}
 	}
-	rep := Report{N: cfg.N, Partitions: cfg.Partitions, OfferedRate: cfg.Rate}
+	rep := Report{N: cfg.N, Partitions: cfg.Partitions, OfferedRate: cfg.Rate, Events: cfg.Events}
 	lane := schemas.LaneProd
 	sp, err := spec.Default()
 	if err != nil {
@@ -168,6 +177,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, prodErr
 	}
 	say("  answered %.0f msgs/s; tick p95 %v over %d frames; backlog %d", rep.SteadyRate, rep.SteadyP95.Round(10*time.Microsecond), rep.SteadyFrames, rep.SteadyBacklog)
+
+	say("events scan: %d events written to the %s replay namespace, then scanned and decoded", cfg.Events, eventsNamespace)
+	stats, err := eventsPhase(ctx, brokers, codec, lane, cfg.Events, cfg.Partitions, cfg.Clock)
+	if err != nil {
+		return rep, fmt.Errorf("events phase: %w", err)
+	}
+	rep.EventsScanned, rep.EventsRate = stats.Scanned, stats.Rate()
+	say("  %d in %v: %.0f events/s", stats.Scanned, stats.Elapsed.Round(time.Millisecond), rep.EventsRate)
 	return rep, nil
 }
 

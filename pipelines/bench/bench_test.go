@@ -10,9 +10,10 @@ import (
 
 // BenchmarkCopyVsChain is issue 4's benchmark: one run on the embedded
 // broker of a raw kafka-go consume→produce copy of N messages beside the
-// full chain over the same N, then the chain under a steady 20k msg/s.
-// One iteration takes tens of seconds, so `go test -bench CopyVsChain`
-// runs it once. MATRIZ_BENCH_N overrides N (default 100,000).
+// full chain over the same N, then the chain under a steady 20k msg/s,
+// then a scan of 300,000 events on the event log. One iteration takes
+// tens of seconds, so `go test -bench CopyVsChain` runs it once.
+// MATRIZ_BENCH_N overrides N (default 100,000).
 func BenchmarkCopyVsChain(b *testing.B) {
 	n := 100_000
 	if v := os.Getenv("MATRIZ_BENCH_N"); v != "" {
@@ -31,6 +32,7 @@ func BenchmarkCopyVsChain(b *testing.B) {
 		b.ReportMetric(rep.Ratio, "chain/copy")
 		b.ReportMetric(rep.SteadyRate, "steady-msgs/s")
 		b.ReportMetric(float64(rep.SteadyP95.Microseconds()), "tick-p95-µs")
+		b.ReportMetric(rep.EventsRate, "events-scan/s")
 		b.Log(rep)
 	}
 }
@@ -43,7 +45,7 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 		t.Skip("integration test: starts the embedded broker and registry (skipped with -short)")
 	}
 	var out strings.Builder
-	rep, err := Run(t.Context(), Config{N: 2000, Rate: 500, SteadyFor: 500 * time.Millisecond, Partitions: 2, Out: &out})
+	rep, err := Run(t.Context(), Config{N: 2000, Rate: 500, SteadyFor: 500 * time.Millisecond, Partitions: 2, Events: 3000, Out: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,12 +55,15 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 	if r := rep.ChainRate / rep.CopyRate; r != rep.Ratio {
 		t.Fatalf("ratio %v, want chain/copy = %v", rep.Ratio, r)
 	}
-	for _, want := range []string{"raw kafka-go copy", "full chain", "steady: 500 msgs/s offered"} {
+	if rep.Events != 3000 || rep.EventsScanned != 3000 || rep.EventsRate <= 0 {
+		t.Fatalf("events phase: wrote %d, scanned %d at %.0f events/s; want every one of 3000 counted", rep.Events, rep.EventsScanned, rep.EventsRate)
+	}
+	for _, want := range []string{"raw kafka-go copy", "full chain", "steady: 500 msgs/s offered", "events scan: 3000 events"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("progress lack %q:\n%s", want, out.String())
 		}
 	}
-	if s := rep.String(); !strings.Contains(s, "over 2000 messages on 2 partitions") {
+	if s := rep.String(); !strings.Contains(s, "over 2000 messages on 2 partitions") || !strings.Contains(s, "over 3000 events") {
 		t.Fatalf("report %q", s)
 	}
 }
