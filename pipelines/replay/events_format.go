@@ -31,13 +31,6 @@ func (r EventRecord) AppendText(dst []byte) []byte {
 	return append(dst, '\n')
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // eventJSON is the --json form of a record: where it is, then the event.
 type eventJSON struct {
 	Partition int32             `json:"partition"`
