@@ -1,0 +1,152 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/matriz/pipelines/clock/clocktest"
+	"github.com/matriz/pipelines/pipelines/devstack"
+	"github.com/matriz/pipelines/pipelines/pipetest"
+	"github.com/matriz/pipelines/pipelines/runtime"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/topics"
+)
+
+// liveRun runs lane's runtime in group until every record produced so far
+// is committed, then stops it.
+func liveRun(t *testing.T, env *pipetest.Env, lane schemas.Lane, group string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runtime.Run(ctx, runtime.Config{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL, Group: group,
+			IdleAfter: 50 * time.Millisecond, CommitInterval: 50 * time.Millisecond})
+	}()
+	want := int64(0)
+	for _, e := range endOffsets(t, env, topics.Name(string(lane), topics.KindMessages)) {
+		want += e
+	}
+	var got int64
+	clocktest.WaitFor(t, time.Minute, fmt.Sprintf("group %s committed %d records", group, want), func() bool {
+		got = 0
+		for _, o := range committed(t, env, lane, group) {
+			got += max(o, 0)
+		}
+		return got >= want
+	}, func() string { return fmt.Sprintf("%d committed", got) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func endOffsets(t *testing.T, env *pipetest.Env, topic string) map[int]int64 {
+	t.Helper()
+	ends, err := topics.PartitionEnds(context.Background(), env.Brokers, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ends
+}
+
+func committed(t *testing.T, env *pipetest.Env, lane schemas.Lane, group string) map[int]int64 {
+	t.Helper()
+	topic := topics.Name(string(lane), topics.KindMessages)
+	parts := slices.Collect(maps.Keys(endOffsets(t, env, topic)))
+	cl := &kafka.Client{Addr: kafka.TCP(env.Brokers...), Timeout: 10 * time.Second}
+	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out
+}
+
+// liveState is everything a replay must not touch: the end offset of every
+// live topic of the lane, the shared control topic, and the live group's
+// committed offsets.
+func liveState(t *testing.T, env *pipetest.Env, lane schemas.Lane, group string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	names := []string{topics.ControlTopic}
+	for _, k := range topics.Kinds() {
+		names = append(names, topics.Name(string(lane), k))
+	}
+	for _, name := range names {
+		for p, e := range endOffsets(t, env, name) {
+			out[fmt.Sprintf("%s/%d end", name, p)] = e
+		}
+	}
+	for p, o := range committed(t, env, lane, group) {
+		out[fmt.Sprintf("group %s partition %d committed", group, p)] = o
+	}
+	return out
+}
+
+// TestReplayWritesNothingLive: a replay reads the live log and writes only
+// into its namespace — every live topic (state and checkpoints included)
+// ends where it ended, and the live group's committed offsets stay put.
+func TestReplayWritesNothingLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: a live run and a replay on the embedded broker (skipped with -short)")
+	}
+	lane := schemas.LaneCandidate
+	env := pipetest.Start(t, lane)
+	gen := devstack.NewSynthetic(lane, 3, 32)
+	base := time.Now().Add(-time.Minute)
+	msgs := make([]schemas.MatrizMessage, 1500)
+	for i := range msgs {
+		msgs[i] = gen.Next(base.Add(time.Duration(i) * time.Millisecond))
+	}
+	env.Produce(t, lane, msgs, nil)
+	const group = "matriz-candidate"
+	liveRun(t, env, lane, group)
+
+	before := liveState(t, env, lane, group)
+	rep, err := Run(context.Background(), RunConfig{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL, From: "start", Name: "quiet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := liveState(t, env, lane, group)
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s: %d before the replay, %d after", k, v, after[k])
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("%d live positions before, %d after", len(before), len(after))
+	}
+	var replayed int64
+	for _, n := range rep.Stats.Records {
+		replayed += n
+	}
+	results := env.ReadAll(t, topics.ReplayName(string(lane), "quiet", topics.KindResults))
+	live := env.ReadAll(t, topics.Name(string(lane), topics.KindResults))
+	if replayed != int64(len(msgs)) || len(results) != len(live) {
+		t.Fatalf("replayed %d records (want %d) into %d results (live has %d)", replayed, len(msgs), len(results), len(live))
+	}
+	d, err := Diff(context.Background(), DiffConfig{Brokers: env.Brokers, RegistryURL: env.RegistryURL, Lane: lane, Right: "quiet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Identical() {
+		t.Fatalf("replay differs from live: %+v", d.Totals())
+	}
+	t.Logf("%d live positions unchanged by a replay of %d records into %d results", len(before), replayed, len(results))
+
+	// A replay into a namespace whose topics are laid out otherwise is
+	// refused before anything is written.
+	if _, err := Run(context.Background(), RunConfig{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL, From: "start", Name: "bad name!"}); !errors.Is(err, ErrBadNamespace) {
+		t.Fatalf("a bad replay name: %v, want ErrBadNamespace", err)
+	}
+}
