@@ -80,10 +80,14 @@ func ListActions(ctx context.Context, cfg ActionsConfig) ([]ActionStatus, error)
 		mu.Lock()
 		defer mu.Unlock()
 		a := get(id)
-		if ev.TS.Before(a.TS) {
+		status, _ := ev.Payload.String("status")
+		// Records of one action share its event time but sit on different
+		// partitions (the executing record is keyed by action id), so a
+		// later step wins over an earlier one at the same time.
+		if ev.TS.Before(a.TS) || (ev.TS.Equal(a.TS) && statusStep(status) < statusStep(a.Status)) {
 			return
 		}
-		a.Status, _ = ev.Payload.String("status")
+		a.Status = status
 		a.Kind, _ = ev.Payload.String("action_kind")
 		a.Priority, _ = ev.Payload.String("priority")
 		if req, ok := ev.Payload["approval_required"].(bool); ok {
@@ -220,4 +224,18 @@ func Approve(ctx context.Context, cfg ApproveConfig) (ActionStatus, error) {
 	}
 	a.Approval = true
 	return a, nil
+}
+
+// statusStep orders an action's statuses: preview, then executing, then
+// an outcome.
+func statusStep(status string) int {
+	switch status {
+	case "":
+		return -1
+	case stages.ActionPreview:
+		return 0
+	case stages.ActionExecuting:
+		return 1
+	}
+	return 2
 }
