@@ -36,6 +36,13 @@ type Tail struct {
 // several partitions. CaughtUp closes once every record that existed at the
 // start has been passed to fn.
 func StartTail(ctx context.Context, brokers []string, topic string, fn func(Message), onError func(error)) (*Tail, error) {
+	return StartTailSince(ctx, brokers, topic, time.Time{}, fn, onError)
+}
+
+// StartTailSince is StartTail from the first record of each partition
+// whose timestamp is at or after since (the zero time: from the start):
+// reading what was written after a point without reading the whole log.
+func StartTailSince(ctx context.Context, brokers []string, topic string, since time.Time, fn func(Message), onError func(error)) (*Tail, error) {
 	if err := checkAddrs("tail", brokers); err != nil {
 		return nil, err
 	}
@@ -68,9 +75,18 @@ func StartTail(ctx context.Context, brokers []string, topic string, fn func(Mess
 			})
 		}
 		r := kafka.NewReader(rc)
-		if err := r.SetOffset(kafka.FirstOffset); err != nil {
+		var err error
+		if since.IsZero() {
+			err = r.SetOffset(kafka.FirstOffset)
+		} else {
+			err = r.SetOffsetAt(ctx, since)
+		}
+		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("tail %s/%d: %w", topic, p, err)
+		}
+		if !since.IsZero() && (r.Offset() < 0 || r.Offset() >= end) {
+			end = 0 // nothing at or after since: caught up from the start
 		}
 		t.readers = append(t.readers, r)
 		all.Add(1)

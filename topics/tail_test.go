@@ -225,3 +225,56 @@ func TestTailReportsRetriedFetchErrors(t *testing.T) {
 		t.Fatalf("caught up after %d of 5 records", n)
 	}
 }
+
+// TestTailSinceSkipsOlderRecords: a tail since a time starts each partition
+// at its first record stamped at or after it, and one since a time past
+// every record is caught up at once and still follows.
+func TestTailSinceSkipsOlderRecords(t *testing.T) {
+	b := newBroker(t)
+	addrs := b.Addrs()
+	ensureTopics(t, addrs, streamSpec("ts", 2))
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	sink, err := NewSink(context.Background(), addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		m := testRecord("ts", i)
+		m.Time = base.Add(time.Duration(i) * time.Second)
+		sink.In() <- m
+	}
+	close(sink.In())
+	sink.AwaitCompletion()
+
+	var mu sync.Mutex
+	var seen []time.Time
+	fn := func(m Message) {
+		mu.Lock()
+		seen = append(seen, m.Time)
+		mu.Unlock()
+	}
+	since := base.Add(60 * time.Second)
+	tail, err := StartTailSince(context.Background(), addrs, "ts", since, fn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCaughtUp(t, tail)
+	tail.Close()
+	mu.Lock()
+	if len(seen) != 40 {
+		t.Fatalf("since the 60th second: %d records, want the 40 stamped at or after it", len(seen))
+	}
+	for _, ts := range seen {
+		if ts.Before(since) {
+			t.Fatalf("a record stamped %v, before %v", ts, since)
+		}
+	}
+	mu.Unlock()
+
+	late, err := StartTailSince(context.Background(), addrs, "ts", base.Add(time.Hour), func(Message) {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	waitCaughtUp(t, late)
+}

@@ -184,7 +184,7 @@ func LoadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane s
 	want := strconv.Itoa(int(partition))
 	var mu sync.Mutex
 	var firstErr error
-	tail, err := topics.StartTail(ctx, brokers, topics.Name(lane, topics.KindEvents), func(m topics.Message) {
+	tail, err := topics.StartTailSince(ctx, brokers, topics.Name(lane, topics.KindEvents), since, func(m topics.Message) {
 		if m.Header(HeaderDecision) == nil || string(m.Header(HeaderSrcPartition)) != want {
 			return
 		}
