@@ -154,3 +154,78 @@ func TestTickCutAccountsForOpenRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestTickFPSChangesAreRecordedAndReplayed: a tick adapting its rate under
+// slow frames records each change on the first frame at the new rate; a
+// replay tick that does not adapt but follows those records cuts exactly
+// the same frames and records the same changes.
+func TestTickFPSChangesAreRecordedAndReplayed(t *testing.T) {
+	base := tkT0.Truncate(time.Second)
+	type frame struct {
+		seq     int64
+		fps     int
+		records int
+	}
+	run := func(t *testing.T, opts []operators.TickOption, adapt bool) ([]frame, []schemas.Event) {
+		var frames []frame
+		var changes []schemas.Event
+		synctest.Test(t, func(t *testing.T) {
+			r := newTkRig(t, append([]operators.TickOption{operators.TickMode(operators.Replay), operators.TickDecisions(true), operators.TickLateInBand(true), operators.TickIdleFrames(0)}, opts...)...)
+			slow := true
+			for i := range 1500 {
+				r.send(operators.TickInput{Record: r.rec(0, base.Add(time.Duration(i)*10*time.Millisecond))})
+				fs, _ := r.take()
+				for _, f := range fs {
+					frames = append(frames, frame{f.Seq, f.FPS, len(f.Records)})
+					changes = append(changes, decisionsOf([]*stages.Frame{f}, schemas.EventFPSChange)...)
+					if adapt {
+						d := 5 * time.Millisecond
+						if slow {
+							d = 40 * time.Millisecond
+						}
+						r.tick.ObserveFrameDuration(d)
+					}
+				}
+				if r.tick.FPS() == 15 {
+					slow = false
+				}
+			}
+			r.close()
+			fs, _ := r.take()
+			for _, f := range fs {
+				frames = append(frames, frame{f.Seq, f.FPS, len(f.Records)})
+				changes = append(changes, decisionsOf([]*stages.Frame{f}, schemas.EventFPSChange)...)
+			}
+		})
+		return frames, changes
+	}
+	live, changes := run(t, []operators.TickOption{operators.TickAdaptive(true)}, true)
+	if len(changes) < 4 {
+		t.Fatalf("%d rate changes recorded, want the way down to 15 and back up to 30", len(changes))
+	}
+	var schedule []operators.GridSwitch
+	for _, ev := range changes {
+		fps, _ := ev.Payload.Int("fps")
+		from, _ := ev.Payload.Int("from_ns")
+		schedule = append(schedule, operators.GridSwitch{From: from, FPS: int(fps)})
+	}
+	replayed, again := run(t, []operators.TickOption{operators.TickAdaptive(false),
+		operators.TickFPSSchedule(func(int32) []operators.GridSwitch { return schedule })}, false)
+	if len(replayed) != len(live) {
+		t.Fatalf("replay cut %d frames, live %d", len(replayed), len(live))
+	}
+	for i := range live {
+		if live[i] != replayed[i] {
+			t.Fatalf("frame %d: live %+v, replay %+v", i, live[i], replayed[i])
+		}
+	}
+	if len(again) != len(changes) {
+		t.Fatalf("replay recorded %d rate changes, live %d", len(again), len(changes))
+	}
+	for i := range changes {
+		if again[i].ID != changes[i].ID {
+			t.Fatalf("change %d: replay id %s, live %s", i, again[i].ID, changes[i].ID)
+		}
+	}
+	t.Logf("%d frames, %d rate changes, identical in the replay", len(live), len(changes))
+}
