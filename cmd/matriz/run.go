@@ -27,7 +27,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	debug := fs.Bool("debug", false, "log assignments, flag changes and client warnings to stderr")
 	readerVersion := fs.String("schema-version", "latest", "MatrizMessage schema `version` to read with (v1, v2 or latest): every writer version is resolved into it")
 	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned")
-	commitEvery := fs.Duration("commit-interval", 250*time.Millisecond, "how often a partition commits its latest durable checkpoint (`interval`): longer means fewer commits and more redone after a crash")
+	commitEvery := fs.Duration("commit-interval", time.Second, "how often a partition commits its latest durable checkpoint (`interval`): longer means fewer commits and more redone after a crash")
 	checkpointEvery := fs.Duration("checkpoint-every", 10*time.Second, "event `time` between two of a partition's checkpoints on matriz.<lane>.checkpoints, where replays can start")
 	webhook := fs.String("actions-webhook", "", "`URL` each approved external action is POSTed to as JSON (empty: actions are only recorded)")
 	if _, err := fs.args(args); err != nil {

@@ -125,11 +125,18 @@ func (t *Tick) carry(p *tickPart) {
 	t.batch = append(t.batch, &stages.Frame{Lane: t.cfg.lane, Partition: p.id, Seq: -1, FPS: t.ctl.fps(), Through: p.lastOffset})
 }
 
-// cutNow answers TickCutNow.
+// cutNow answers TickCutNow. A partition that read nothing and emitted
+// nothing since its last cut has nothing new to cut.
 func (t *Tick) cutNow(id int32) {
-	if p, ok := t.parts[id]; ok && t.cutWanted.Load() && len(t.batch) == 0 {
-		t.carry(p)
+	p, ok := t.parts[id]
+	if !ok || !t.cutWanted.Load() || len(t.batch) > 0 {
+		return
 	}
+	if p.cutOffset == p.lastOffset && p.emittedSinceCut == 0 {
+		t.cutWanted.Store(false)
+		return
+	}
+	t.carry(p)
 }
 
 // state returns p's window state.
@@ -170,6 +177,7 @@ func (t *Tick) scheduleInto(p *tickPart) {
 
 // cut returns p's cut after the input just handled.
 func (p *tickPart) cut(checkpoint bool) *TickCut {
+	p.cutOffset, p.emittedSinceCut = p.lastOffset, 0
 	c := &TickCut{Partition: p.id, Next: p.lastOffset + 1, State: p.state(), Checkpoint: checkpoint}
 	for _, of := range p.open {
 		for i := range of.f.Records {

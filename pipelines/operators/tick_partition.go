@@ -32,6 +32,9 @@ type tickPart struct {
 	lastOffset int64 // the last input read: decisions and cuts are placed after it
 	lastFPS    int   // the rate of the last frame emitted
 	cpBucket   int64 // the checkpoint interval of the last checkpoint
+
+	cutOffset       int64 // lastOffset at the last cut
+	emittedSinceCut int   // frames emitted since the last cut
 }
 
 type openFrame struct {
@@ -44,7 +47,7 @@ type openFrame struct {
 func (t *Tick) part(p int32) (*tickPart, bool) {
 	tp, ok := t.parts[p]
 	if !ok {
-		tp = &tickPart{id: p, maxTS: math.MinInt64, grid: newFrameGrid(t.ctl.fps()), lastOffset: -1, cpBucket: math.MinInt64}
+		tp = &tickPart{id: p, maxTS: math.MinInt64, grid: newFrameGrid(t.ctl.fps()), lastOffset: -1, cpBucket: math.MinInt64, cutOffset: -2}
 		t.parts[p] = tp
 		i, _ := slices.BinarySearch(t.order, p)
 		t.order = slices.Insert(t.order, i, p)
@@ -220,6 +223,7 @@ func (t *Tick) emit(p *tickPart, f *stages.Frame) {
 		f.Cut = cutDue
 	}
 	t.frames.Add(1)
+	p.emittedSinceCut++
 	t.batch = append(t.batch, f)
 }
 

@@ -81,7 +81,7 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 // never ahead of them.
 func (w *partitionWorker) restoreState() error {
 	lr := w.lane
-	cp, legacy, err := loadState(w.work, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, lr.cfg.DrainTimeout)
+	cp, legacy, err := loadState(w.work, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (w *partitionWorker) loadRestartDecisions() error {
 	if w.restored != nil {
 		since = w.restored.Written.Add(-decisionSlack)
 	}
-	d, err := LoadDecisions(w.work, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, since, until, w.decodeEvent, lr.cfg.DrainTimeout)
+	d, err := LoadDecisions(w.work, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, since, until, w.decodeEvent, w.readTimeout)
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,7 @@ func (s *replayScenario) produce(at time.Duration, n int) time.Duration {
 
 // run starts the lane's live runtime.
 func (s *replayScenario) run() func() error {
-	return runLane(s.t, s.env, Config{Lane: s.lane, Spec: s.spec, Group: s.group, Getenv: s.getenv, IdleAfter: 50 * time.Millisecond, CommitInterval: 50 * time.Millisecond})
+	return runLane(s.t, s.env, Config{Lane: s.lane, Spec: s.spec, Group: s.group, Getenv: s.getenv, IdleAfter: 50 * time.Millisecond, CommitInterval: 200 * time.Millisecond})
 }
 
 // waitCommitted waits until the group committed every record sent.

@@ -50,7 +50,7 @@ type Config struct {
 	OnFlagChange func(FlagChange)
 
 	SessionTimeout time.Duration // default 10s
-	CommitInterval time.Duration // default 250ms
+	CommitInterval time.Duration // default 1s: how often a partition commits its latest durable checkpoint
 	DrainTimeout   time.Duration // default 10s: bound on finishing in-flight work at shutdown
 	IdleAfter      time.Duration // default 100ms without input before an idle partition closes its frames
 	// CheckpointEvery is how much event time passes between two of a
@@ -104,7 +104,7 @@ func (c *Config) defaults() error {
 		}
 	}
 	def(&c.SessionTimeout, 10*time.Second)
-	def(&c.CommitInterval, 250*time.Millisecond)
+	def(&c.CommitInterval, time.Second)
 	def(&c.DrainTimeout, 10*time.Second)
 	def(&c.IdleAfter, 100*time.Millisecond)
 	def(&c.CheckpointEvery, 10*time.Second)

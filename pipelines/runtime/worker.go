@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,8 +60,11 @@ type partitionWorker struct {
 	flags   *stages.Flags
 	applied *stages.ApprovalSet
 
-	acks ackBook
-	cuts cutQueue
+	acks      ackBook
+	cuts      cutQueue
+	committed *Checkpoint // the last cut written and committed
+
+	readTimeout time.Duration // bound on reading the changelog or the event log at start
 }
 
 func newWorker(lr *laneRuntime, partition int32) *partitionWorker {
@@ -96,14 +100,8 @@ func (w *partitionWorker) newChain() error {
 
 func (w *partitionWorker) run(ctx context.Context) error {
 	lr := w.lane
-	if err := w.newChain(); err != nil {
+	if err := w.prepare(ctx); err != nil {
 		return err
-	}
-	if err := w.restoreState(); err != nil {
-		return fmt.Errorf("restore partition %d's stage state: %w", w.partition, err)
-	}
-	if err := w.loadRestartDecisions(); err != nil {
-		return fmt.Errorf("read partition %d's recorded decisions: %w", w.partition, err)
 	}
 	var err error
 	w.src, err = topics.NewPartitionSource(w.work, lr.cfg.Brokers, w.claim.Topic, w.partition, w.claim.Offset, lr.sourceOpts...)
@@ -138,6 +136,39 @@ func (w *partitionWorker) run(ctx context.Context) error {
 	w.commit()
 	lr.obs.Forget(w.partition)
 	return errors.Join(drainErr, w.src.Close())
+}
+
+// prepare makes the partition's chain and restores its checkpoint and the
+// decisions recorded past it. Reading the changelog or the event log can
+// fail or time out under load; it is retried with backoff until the claim
+// ends, since giving the partition up would leave it unworked until the
+// next rebalance.
+func (w *partitionWorker) prepare(ctx context.Context) error {
+	lr := w.lane
+	for attempt := 0; ; attempt++ {
+		// A log too long to read in one timeout gets a longer one each time.
+		w.readTimeout = lr.cfg.DrainTimeout * time.Duration(attempt+1)
+		err := w.newChain()
+		if err == nil {
+			if err = w.restoreState(); err != nil {
+				err = fmt.Errorf("restore partition %d's stage state: %w", w.partition, err)
+			}
+		}
+		if err == nil {
+			if err = w.loadRestartDecisions(); err != nil {
+				err = fmt.Errorf("read partition %d's recorded decisions: %w", w.partition, err)
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		lr.log.Warn("partition not ready; retrying", "lane", lr.lane, "partition", w.partition, "attempt", attempt+1, "err", err)
+		w.restored, w.decisions, w.flags = nil, nil, nil
+		w.applied = stages.NewApprovalSet()
+		if !clock.Sleep(ctx, lr.clock, backoff(attempt)) {
+			return err
+		}
+	}
 }
 
 // start builds the graph behind w.src and returns a channel closed once
@@ -198,10 +229,14 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	return done, nil
 }
 
-// commit writes the newest durable cut and commits its offset.
+// commit writes the newest durable cut and commits its offset; a cut at
+// the point already committed (an idle partition) writes nothing.
 func (w *partitionWorker) commit() {
 	cp, due := w.cuts.takeDurable(&w.acks)
 	if cp == nil {
+		return
+	}
+	if last := w.committed; last != nil && len(due) == 0 && last.Next == cp.Next && slices.Equal(last.Open, cp.Open) && last.Final == cp.Final {
 		return
 	}
 	if err := w.saveCut(cp, due); err != nil {
@@ -214,6 +249,7 @@ func (w *partitionWorker) commit() {
 	}
 	w.src.MarkCommitted(cp.Resume)
 	w.acks.forget(cp)
+	w.committed = cp
 }
 
 // decode turns a Kafka record into the tick's input: a Record with its
