@@ -1,8 +1,8 @@
 // Package bench is `matriz bench`: in one run on the embedded broker, a raw
 // kafka-go consume→produce copy and the full chain over the same messages,
-// then the chain under a steady offered rate, so the figures compare as
-// ratios on whatever machine runs them; last, an event-log scan as
-// `matriz events` reads it.
+// a replay of the chain's log through runtime.Replay, then the chain under
+// a steady offered rate, so the figures compare as ratios on whatever
+// machine runs them; last, an event-log scan as `matriz events` reads it.
 package bench
 
 import (
@@ -28,7 +28,8 @@ import (
 
 // Config configures `matriz bench`: one run on the embedded broker that
 // measures a raw kafka-go consume→produce copy and the full chain over the
-// same messages, then the chain under a steady offered rate.
+// same messages, a replay of those messages, then the chain under a steady
+// offered rate.
 type Config struct {
 	N          int           // messages for the copy and the chain (default 100,000)
 	Rate       int           // steady offered rate, msgs/s (default 20,000)
@@ -47,6 +48,9 @@ type Report struct {
 	CopyRate      float64       // raw kafka-go consume→produce, msgs/s
 	ChainRate     float64       // full chain, msgs/s
 	Ratio         float64       // ChainRate / CopyRate
+	ReplayRecords int64         // replay phase: records replayed (the chain phase's N)
+	ReplayRate    float64       // replay phase: records/s, decisions read to last output acknowledged
+	ReplayRatio   float64       // ReplayRate / ChainRate
 	OfferedRate   int           // steady phase: msgs/s produced
 	SteadyRate    float64       // steady phase: msgs/s answered
 	SteadyP95     time.Duration // steady phase: p95 of frame processing time
@@ -59,9 +63,10 @@ type Report struct {
 
 func (r Report) String() string {
 	return fmt.Sprintf("copy %.0f msgs/s, chain %.0f msgs/s (ratio %.2f) over %d messages on %d partitions; "+
+		"replay %.0f msgs/s (%.2f of the chain) over %d records; "+
 		"steady %d msgs/s offered: %.0f msgs/s answered, tick p95 %v over %d frames, backlog %d at the end; "+
 		"events scan %.0f events/s over %d events",
-		r.CopyRate, r.ChainRate, r.Ratio, r.N, r.Partitions, r.OfferedRate, r.SteadyRate,
+		r.CopyRate, r.ChainRate, r.Ratio, r.N, r.Partitions, r.ReplayRate, r.ReplayRatio, r.ReplayRecords, r.OfferedRate, r.SteadyRate,
 		r.SteadyP95.Round(10*time.Microsecond), r.SteadyFrames, r.SteadyBacklog, r.EventsRate, r.EventsScanned)
 }
 
@@ -149,6 +154,22 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep.ChainRate = float64(cfg.N) / chainTook.Seconds()
 	rep.Ratio = rep.ChainRate / rep.CopyRate
 	say("  %d in %v: %.0f msgs/s (%.2f of the raw copy)", cfg.N, chainTook.Round(time.Millisecond), rep.ChainRate, rep.Ratio)
+
+	ranges, err := replayRanges(ctx, brokers, lane)
+	if err != nil {
+		stopRun()
+		return rep, fmt.Errorf("replay phase: %w", err)
+	}
+	say("replay: the chain's log, %d partitions from start to end, into the %s replay namespace", len(ranges), replayNamespace)
+	rst, err := replayPhase(ctx, replayConfig{Lane: lane, Brokers: brokers, RegistryURL: stack.RegistryURL, Spec: sp,
+		Getenv: func(k string) string { return env[k] }, Clock: cfg.Clock}, ranges)
+	if err != nil {
+		stopRun()
+		return rep, fmt.Errorf("replay phase: %w", err)
+	}
+	rep.ReplayRecords, rep.ReplayRate = rst.Records, rst.Rate()
+	rep.ReplayRatio = rep.ReplayRate / rep.ChainRate
+	say("  %d in %v: %.0f msgs/s (%.2f of the chain)", rst.Records, rst.Took.Round(time.Millisecond), rep.ReplayRate, rep.ReplayRatio)
 
 	say("steady: %d msgs/s offered for %v", cfg.Rate, cfg.SteadyFor)
 	sink, err := topics.NewSink(ctx, brokers)
