@@ -180,15 +180,33 @@ func flagsFromPayload(p schemas.Payload) stages.Flags {
 // from its event log, written at or after since (zero: all of them). Only
 // records marked with the decision header are decoded.
 func LoadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane string, partition int32, since time.Time, until int64, decode func([]byte, *schemas.Event) error, timeout time.Duration) (*Decisions, error) {
-	d := NewDecisions(until)
-	want := strconv.Itoa(int(partition))
+	all, err := loadDecisions(ctx, cl, brokers, lane, map[int32]int64{partition: until}, since, decode, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return all[partition], nil
+}
+
+// loadDecisions reads, in one pass over the event log, the decisions of
+// every partition in until (each re-decided below its own until).
+func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane string, until map[int32]int64, since time.Time, decode func([]byte, *schemas.Event) error, timeout time.Duration) (map[int32]*Decisions, error) {
+	out := make(map[int32]*Decisions, len(until))
+	byHeader := make(map[string]*Decisions, len(until)) // by HeaderSrcPartition's value
+	for p, u := range until {
+		d := NewDecisions(u)
+		out[p], byHeader[strconv.Itoa(int(p))] = d, d
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
 	var mu sync.Mutex
 	var firstErr error
 	tail, err := topics.StartTailSince(ctx, brokers, topics.Name(lane, topics.KindEvents), since, func(m topics.Message) {
-		if m.Header(HeaderDecision) == nil || string(m.Header(HeaderSrcPartition)) != want {
+		if m.Header(HeaderDecision) == nil {
 			return
 		}
-		if !since.IsZero() && m.Time.Before(since) {
+		d := byHeader[string(m.Header(HeaderSrcPartition))]
+		if d == nil || (!since.IsZero() && m.Time.Before(since)) {
 			return
 		}
 		var ev schemas.Event
@@ -211,11 +229,11 @@ func LoadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane s
 	select {
 	case <-tail.CaughtUp():
 	case <-t.C():
-		return nil, fmt.Errorf("reading the decisions of %s partition %d from its event log did not finish within %v", lane, partition, timeout)
+		return nil, fmt.Errorf("reading the decisions of %s from its event log did not finish within %v", lane, timeout)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return d, firstErr
+	return out, firstErr
 }

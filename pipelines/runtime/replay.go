@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,7 +137,15 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, len(cfg.Ranges))
-	decisions, err := loadReplayDecisions(work, cfg.Clock, cfg.Brokers, string(cfg.Lane), cfg.Ranges, func(b []byte, ev *schemas.Event) error {
+	// Every replayed partition's decisions come from one pass over the
+	// event log: a pass per partition would read the whole log each time.
+	until := map[int32]int64{}
+	for _, r := range cfg.Ranges {
+		if r.From < r.To {
+			until[r.Partition] = math.MaxInt64
+		}
+	}
+	decisions, err := loadDecisions(work, cfg.Clock, cfg.Brokers, string(cfg.Lane), until, time.Time{}, func(b []byte, ev *schemas.Event) error {
 		_, err := schemas.DecodeWire(work, lr.serde.Lookup(), b, ev)
 		return err
 	}, cfg.DrainTimeout)
@@ -174,61 +181,6 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 		errs = append(errs, fmt.Errorf("replay %s stopped before the end of its range: %w", cfg.Name, err))
 	}
 	return stats, errors.Join(errs...)
-}
-
-// loadReplayDecisions reads the decisions the runs of lane recorded for
-// the partitions of ranges, as LoadDecisions reads one partition's, in one
-// pass over the event log: LoadDecisions per partition reads the whole log
-// once for each, and the last partition waited for every pass.
-func loadReplayDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane string, ranges []ReplayRange, decode func([]byte, *schemas.Event) error, timeout time.Duration) (map[int32]*Decisions, error) {
-	out := make(map[int32]*Decisions, len(ranges))
-	byHeader := make(map[string]*Decisions, len(ranges)) // by HeaderSrcPartition's value
-	for _, r := range ranges {
-		if r.From < r.To && out[r.Partition] == nil {
-			d := NewDecisions(math.MaxInt64)
-			out[r.Partition], byHeader[strconv.Itoa(int(r.Partition))] = d, d
-		}
-	}
-	if len(out) == 0 {
-		return out, nil
-	}
-	var mu sync.Mutex
-	var firstErr error
-	tail, err := topics.StartTail(ctx, brokers, topics.Name(lane, topics.KindEvents), func(m topics.Message) {
-		if m.Header(HeaderDecision) == nil {
-			return
-		}
-		d := byHeader[string(m.Header(HeaderSrcPartition))]
-		if d == nil {
-			return
-		}
-		var ev schemas.Event
-		err := decode(m.Value, &ev)
-		mu.Lock()
-		defer mu.Unlock()
-		if err == nil {
-			err = d.Add(ev)
-		}
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("decision at %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
-		}
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer tail.Close()
-	t := cl.NewTicker(timeout)
-	defer t.Stop()
-	select {
-	case <-tail.CaughtUp():
-	case <-t.C():
-		return nil, fmt.Errorf("reading the decisions of %s from its event log did not finish within %v", lane, timeout)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return out, firstErr
 }
 
 // replayPartition runs one range and returns the records it read.
