@@ -80,8 +80,18 @@ func replayRanges(ctx context.Context, brokers []string, lane schemas.Lane) ([]r
 func replayPhase(ctx context.Context, cfg replayConfig, ranges []runtime.ReplayRange) (replayStats, error) {
 	var st replayStats
 	start := cfg.Clock.Now()
+	// As matriz replay does: the decisions in one scan of the event log,
+	// then the ranges; both are timed.
+	parts := make([]int32, len(ranges))
+	for i, r := range ranges {
+		parts[i] = r.Partition
+	}
+	decisions, err := replay.LoadDecisions(ctx, cfg.Brokers, cfg.RegistryURL, cfg.Lane, parts)
+	if err != nil {
+		return st, err
+	}
 	stats, err := runtime.Replay(ctx, runtime.ReplayConfig{Lane: cfg.Lane, Brokers: cfg.Brokers, RegistryURL: cfg.RegistryURL,
-		Spec: cfg.Spec, Getenv: cfg.Getenv, Name: replayNamespace, Ranges: ranges, Clock: cfg.Clock,
+		Spec: cfg.Spec, Getenv: cfg.Getenv, Name: replayNamespace, Ranges: ranges, Clock: cfg.Clock, Decisions: decisions,
 		Logger: slog.New(slog.DiscardHandler)})
 	st.Took = cfg.Clock.Now().Sub(start)
 	for _, n := range stats.Records {

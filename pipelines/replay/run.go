@@ -68,7 +68,15 @@ func Run(ctx context.Context, cfg RunConfig) (*RunReport, error) {
 	if err := CreateNamespace(ctx, cfg.Brokers, string(cfg.Lane), cfg.Name, len(ends)); err != nil {
 		return nil, err
 	}
-	rc := runtime.ReplayConfig{Lane: cfg.Lane, Brokers: cfg.Brokers, RegistryURL: cfg.RegistryURL, Spec: cfg.Spec, Getenv: cfg.Getenv,
+	var parts []int32
+	for _, r := range ranges {
+		parts = append(parts, r.Partition)
+	}
+	decisions, err := LoadDecisions(ctx, cfg.Brokers, cfg.RegistryURL, cfg.Lane, parts)
+	if err != nil {
+		return nil, err
+	}
+	rc := runtime.ReplayConfig{Decisions: decisions, Lane: cfg.Lane, Brokers: cfg.Brokers, RegistryURL: cfg.RegistryURL, Spec: cfg.Spec, Getenv: cfg.Getenv,
 		Name: cfg.Name, Ranges: ranges, Clock: cfg.Clock, Logger: cfg.Logger, Glyph: cfg.Glyph}
 	if cfg.Progress != nil {
 		cfg.Progress.Start(ranges)

@@ -40,6 +40,10 @@ type ReplayConfig struct {
 	// Progress, when set, is called from the partitions' goroutines with a
 	// partition and the records of its range done so far.
 	Progress func(partition int32, done int64)
+	// Decisions, when set, are the recorded decisions by partition (read by
+	// the caller, e.g. with a fast scan of the event log); nil reads them
+	// here.
+	Decisions map[int32]*Decisions
 	// DrainTimeout bounds waiting for the outputs at the end (default 30s).
 	DrainTimeout time.Duration
 }
@@ -145,10 +149,13 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 			until[r.Partition] = math.MaxInt64
 		}
 	}
-	decisions, err := loadDecisions(work, cfg.Clock, cfg.Brokers, string(cfg.Lane), until, time.Time{}, func(b []byte, ev *schemas.Event) error {
-		_, err := schemas.DecodeWire(work, lr.serde.Lookup(), b, ev)
-		return err
-	}, cfg.DrainTimeout)
+	decisions := cfg.Decisions
+	if decisions == nil {
+		decisions, err = loadDecisions(work, cfg.Clock, cfg.Brokers, string(cfg.Lane), until, time.Time{}, func(b []byte, ev *schemas.Event) error {
+			_, err := schemas.DecodeWire(work, lr.serde.Lookup(), b, ev)
+			return err
+		}, cfg.DrainTimeout)
+	}
 	if err != nil {
 		if cause := context.Cause(work); cause != nil {
 			err = cause
@@ -160,6 +167,9 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 			continue
 		}
 		d := decisions[r.Partition]
+		if d == nil {
+			d = NewDecisions(math.MaxInt64)
+		}
 		stats.Decisions += d.Len()
 		wg.Add(1)
 		go func() {
