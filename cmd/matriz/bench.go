@@ -10,8 +10,10 @@ import (
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "bench", "[--n N] [--rate R] [--steady D] [--dispatch]",
 		"Measures, in one run on the embedded broker: a raw kafka-go consume→produce copy of N\n"+
-			"messages, the full stage chain over the same N messages (msgs/s and the ratio), then the\n"+
-			"chain under a steady offered rate (answered msgs/s and the tick's p95 frame time).")
+			"messages, the full stage chain over the same N messages (msgs/s and the ratio), a replay\n"+
+			"of that log through the chain with its recorded decisions (msgs/s and replay/chain), the\n"+
+			"chain under a steady offered rate (answered msgs/s and the tick's p95 frame time), and a\n"+
+			"scan of 300,000 events of a lane's event log (events/s).")
 	n := fs.Int("n", 100_000, "`messages` for the copy and the chain")
 	rate := fs.Int("rate", 20_000, "steady offered `rate` in msgs/s")
 	steady := fs.Duration("steady", 10e9, "steady phase `duration`")

@@ -292,7 +292,9 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 		out = append(out, operators.TickLive{})
 	}
 	lr.obs.MessageIn()
-	w.acks.put(m.Offset, m.Ack)
+	if w.stopAt < 0 {
+		w.acks.put(m.Offset, m.Ack) // a replay commits nothing
+	}
 	p := &pending{msg: m}
 	w.inflight.put(m.Offset, p)
 	rec := &stages.Record{Partition: m.Partition, Offset: m.Offset}
@@ -345,8 +347,8 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	if w.drift != nil {
 		drift = w.drift.Stats()
 	}
-	if f.Cut != nil {
-		w.takeCut(f)
+	if f.Cut != nil && w.stopAt < 0 {
+		w.takeCut(f) // a replay writes no checkpoint
 	}
 	w.chainMu.Unlock()
 	if err != nil {
