@@ -18,6 +18,7 @@ import (
 	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/pipelines/pipetest"
+	"github.com/matriz/pipelines/pipelines/replay"
 	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
@@ -285,6 +286,7 @@ func TestReplayAfterKillNineReproducesLive(t *testing.T) {
 				t.Logf("%d approved P0 actions each executed once across the kill -9 and redelivery", len(approved))
 			}
 
+			l.requireDecisions()
 			out := cli(t, 0, append([]string{"replay", "--from", "start", "--into", "r1", "--pipeline", l.pipeline}, brokers...)...)
 			t.Logf("%s", strings.TrimSpace(out))
 			diff := cli(t, 0, append([]string{"replay", "diff", "r1"}, brokers...)...)
@@ -302,6 +304,35 @@ func TestReplayAfterKillNineReproducesLive(t *testing.T) {
 			t.Logf("diff live r2 (from %s):\n%s", from, diff)
 		})
 	}
+}
+
+// requireDecisions fails unless the live run recorded every kind of
+// decision the scenario is built to provoke.
+func (l *e2eLane) requireDecisions() {
+	t := l.t
+	t.Helper()
+	kinds := map[schemas.EventKind]int{}
+	_, err := replay.ScanEvents(context.Background(), replay.EventQuery{Brokers: l.Brokers, RegistryURL: l.RegistryURL, Lane: l.lane, Kinds: replay.DecisionKinds}, func(r replay.EventRecord) error {
+		if r.Header(runtime.HeaderDecision) != nil && r.Event.Payload["initial"] != true {
+			kinds[r.Event.Kind]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []schemas.EventKind{schemas.EventLate, schemas.EventWatermark, schemas.EventFlagChange}
+	if l.lane == schemas.LaneProd {
+		want = append(want, schemas.EventApprovalApplied)
+	} else {
+		want = append(want, schemas.EventDecimation)
+	}
+	for _, k := range want {
+		if kinds[k] == 0 {
+			t.Fatalf("the live run recorded no %s decision (recorded: %v): the scenario does not exercise it", k, kinds)
+		}
+	}
+	t.Logf("decisions the live runs recorded: %v", kinds)
 }
 
 func containsString(ss []string, s string) bool {

@@ -128,7 +128,7 @@ func (p *ProgressDisplay) lineLocked(now time.Time) {
 	}
 	eta := "-"
 	if rate > 0 && n < p.all {
-		eta = (time.Duration(float64(p.all-n)/rate) * time.Second / time.Second).Round(time.Second).String()
+		eta = time.Duration(float64(p.all-n) / rate * float64(time.Second)).Round(time.Second).String()
 	}
 	fmt.Fprintf(p.w, "replay: %d/%d records, %.0f records/s, eta %s; %s\n", n, p.all, rate, eta, p.partitionsLocked())
 }
