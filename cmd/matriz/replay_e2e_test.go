@@ -222,17 +222,20 @@ func TestReplayAfterKillNineReproducesLive(t *testing.T) {
 			l.produce(0, 3000)
 			a := l.start(group, "--commit-interval", "1h")
 			a.waitOut(t, 500, 2*time.Minute)
-			l.control(runtime.FlagDispatch, true)    // a flag change mid-run
-			l.control(runtime.FlagExtActions, false) // the kill switch, off
-			l.produce(2*time.Second, 2000)           // after an idle gap of two seconds of event time
 			var approved []string
 			if lane == schemas.LaneProd {
+				// Approve the P0 actions the first records left waiting,
+				// before the kill switch goes off: an action met while it is
+				// off is decided dry and waits for nothing.
 				clocktest.WaitFor(t, time.Minute, "P0 actions waiting for approval", func() bool {
 					approved = append(approved, l.approveWaiting()...)
 					return len(approved) > 0
 				})
 			}
-			l.control(runtime.FlagExtActions, true) // and on again: approved actions execute
+			l.control(runtime.FlagDispatch, true)    // a flag change mid-run
+			l.control(runtime.FlagExtActions, false) // the kill switch, off: approved actions keep waiting
+			l.produce(2*time.Second, 2000)           // after an idle gap of two seconds of event time
+			l.control(runtime.FlagExtActions, true)  // and on again: approved actions execute
 			l.produce(time.Second, 1000)
 			if lane == schemas.LaneProd {
 				clocktest.WaitFor(t, time.Minute, "approved actions executed", func() bool {
