@@ -42,8 +42,8 @@ type ProduceConfig struct {
 	// Echo, when set, receives every message sent as one JSON line, with
 	// the msg_id and ts filled in.
 	Echo io.Writer
-	// Errs receives one line per refused input line.
-	Errs  io.Writer
+	// OnRefused is called with each refused input line, in order.
+	OnRefused func(*LineError)
 	Clock clock.Clock
 }
 
@@ -245,8 +245,8 @@ func Produce(ctx context.Context, cfg ProduceConfig) (ProduceStats, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	if cfg.Errs == nil {
-		cfg.Errs = io.Discard
+	if cfg.OnRefused == nil {
+		cfg.OnRefused = func(*LineError) {}
 	}
 	if cfg.Version != schemas.Latest && !slices.Contains(schemas.Versions(schemas.NameMessage), cfg.Version) {
 		return st, fmt.Errorf("schema version %v: MatrizMessage has versions %v", cfg.Version, schemas.Versions(schemas.NameMessage))
@@ -329,7 +329,7 @@ func produceLines(ctx context.Context, cfg ProduceConfig, st *ProduceStats, send
 		m, err := ParseLine(n, line, cfg.Lane, cfg.Clock.Now())
 		if err != nil {
 			st.Refused++
-			fmt.Fprintln(cfg.Errs, err)
+			cfg.OnRefused(err.(*LineError))
 			continue
 		}
 		if err := send(&m); err != nil {

@@ -13,6 +13,9 @@ import (
 	"github.com/matriz/pipelines/topics"
 )
 
+// errStop, returned by readLog's fn, stops reading that partition.
+var errStop = errors.New("stop reading this partition")
+
 // readLog calls fn with the records of topic from the offsets pos
 // resolves to, each partition in order and partitions one at a time (fn
 // needs no lock). Without follow every partition stops at its end as of
@@ -67,6 +70,9 @@ func readLog(ctx context.Context, brokers []string, topic string, pos replay.Pos
 				mu.Lock()
 				err = fn(m)
 				mu.Unlock()
+				if errors.Is(err, errStop) {
+					return
+				}
 				if err != nil {
 					cancel(err)
 					return

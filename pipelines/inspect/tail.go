@@ -219,6 +219,14 @@ func (r *Record) JSONValue() any {
 // AppendJSON appends r as one JSON object and a newline: its coordinates,
 // key, headers and decoded value (or the decode error).
 func (r *Record) AppendJSON(dst []byte) []byte {
+	b, err := json.Marshal(r.jsonObject())
+	if err != nil {
+		b = fmt.Appendf(nil, `{"error":%q}`, err.Error())
+	}
+	return append(append(dst, b...), '\n')
+}
+
+func (r *Record) jsonObject() map[string]any {
 	hs := make(map[string]string, len(r.Headers))
 	for _, h := range r.Headers {
 		hs[h.Key] = string(h.Value)
@@ -232,11 +240,7 @@ func (r *Record) AppendJSON(dst []byte) []byte {
 	} else {
 		o["value"] = r.JSONValue()
 	}
-	b, err := json.Marshal(o)
-	if err != nil {
-		b = fmt.Appendf(nil, `{"error":%q}`, err.Error())
-	}
-	return append(append(dst, b...), '\n')
+	return o
 }
 
 // AppendText appends r in a compact human form, one line.
