@@ -44,7 +44,7 @@ type ProduceConfig struct {
 	Echo io.Writer
 	// OnRefused is called with each refused input line, in order.
 	OnRefused func(*LineError)
-	Clock clock.Clock
+	Clock     clock.Clock
 }
 
 // ProduceStats counts what Produce did.
