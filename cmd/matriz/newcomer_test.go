@@ -197,3 +197,28 @@ func liveLane(t *testing.T, e *laneEnv, group string) {
 		t.Fatal(err)
 	}
 }
+
+// TestNewcomerUsageErrorsExitTwo: produce, tail and explain refuse a bad
+// command line with one line and exit 2 before connecting anywhere.
+func TestNewcomerUsageErrorsExitTwo(t *testing.T) {
+	dead := closedPort(t)
+	conn := []string{"--lane", "prod", "--brokers", dead, "--registry", "http://" + dead}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"produce", "--schema-version", "v3"}, "MatrizMessage has no v3 (versions: v1, v2, or latest)"},
+		{[]string{"produce", "--file", "x", "--count", "3"}, "exclude each other"},
+		{[]string{"produce", "--count", "-1"}, "0 or more"},
+		{[]string{"tail", "--topic", "state"}, "want one of results, events, traces, actions, dlq, messages"},
+		{[]string{"tail", "--from", "yesterday"}, "--from"},
+		{[]string{"tail", "--from", "2@4096"}, "give P:OFFSET"},
+		{[]string{"explain"}, "missing MSG_ID"},
+		{[]string{"explain", "a", "b"}, `unexpected argument "b"`},
+	} {
+		code, _, errOut := runCLI(append(tc.args, conn...)...)
+		if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("matriz %s: exit %d, stderr %q; want 2 and one line with %q", strings.Join(tc.args, " "), code, errOut, tc.want)
+		}
+	}
+}

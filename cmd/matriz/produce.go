@@ -42,6 +42,9 @@ func runProduce(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	ver, err := pipelines.ParseSchemaVersion(*version)
+	if err == nil {
+		err = inspect.CheckVersion(ver)
+	}
 	if err != nil {
 		return usagef("--schema-version: %v", err)
 	}

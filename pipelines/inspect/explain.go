@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,6 +71,9 @@ func Explain(ctx context.Context, cfg ExplainConfig) (*Story, error) {
 		return out, err
 	}
 	isMsg := func(r *Record) bool { return r.MsgID() == cfg.MsgID }
+	// Avro writes a string as its bytes: a record whose value does not
+	// hold the id is not about the message, and needs no decoding.
+	holdsID := func(m topics.Message) bool { return bytes.Contains(m.Value, []byte(cfg.MsgID)) }
 
 	if st.Results, err = collect(topics.KindResults, func(m topics.Message) bool {
 		return string(m.Header(runtime.HeaderMsgID)) == cfg.MsgID
@@ -99,7 +103,7 @@ func Explain(ctx context.Context, cfg ExplainConfig) (*Story, error) {
 		}
 	}
 	if st.Input == nil {
-		in, err := collect(topics.KindMessages, nil, isMsg)
+		in, err := collect(topics.KindMessages, holdsID, isMsg)
 		if err != nil {
 			return nil, err
 		}
@@ -111,7 +115,7 @@ func Explain(ctx context.Context, cfg ExplainConfig) (*Story, error) {
 		kind topics.Kind
 		dst  *[]Record
 	}{{topics.KindEvents, &st.Events}, {topics.KindTraces, &st.Traces}, {topics.KindActions, &st.Actions}} {
-		if *t.dst, err = collect(t.kind, nil, isMsg); err != nil {
+		if *t.dst, err = collect(t.kind, holdsID, isMsg); err != nil {
 			return nil, err
 		}
 	}

@@ -236,6 +236,20 @@ func MessageJSON(m *schemas.MatrizMessage) map[string]any {
 		"glyph": g, "payload": payloadJSON(m.Payload), "topic": m.Topic}
 }
 
+// CheckVersion reports whether v is a MatrizMessage schema version this
+// binary can write (or schemas.Latest).
+func CheckVersion(v schemas.Version) error {
+	vs := schemas.Versions(schemas.NameMessage)
+	if v == schemas.Latest || slices.Contains(vs, v) {
+		return nil
+	}
+	names := make([]string, len(vs))
+	for i, x := range vs {
+		names[i] = x.String()
+	}
+	return fmt.Errorf("MatrizMessage has no %v (versions: %s, or latest)", v, strings.Join(names, ", "))
+}
+
 // Produce sends cfg's messages to the lane's messages topic in the wire
 // format of the registry's schema for the lane, keyed by glyph id, each
 // acknowledged by all in-sync replicas. Refused lines are reported on
@@ -248,8 +262,8 @@ func Produce(ctx context.Context, cfg ProduceConfig) (ProduceStats, error) {
 	if cfg.OnRefused == nil {
 		cfg.OnRefused = func(*LineError) {}
 	}
-	if cfg.Version != schemas.Latest && !slices.Contains(schemas.Versions(schemas.NameMessage), cfg.Version) {
-		return st, fmt.Errorf("schema version %v: MatrizMessage has versions %v", cfg.Version, schemas.Versions(schemas.NameMessage))
+	if err := CheckVersion(cfg.Version); err != nil {
+		return st, err
 	}
 	if !cfg.Lane.Valid() {
 		return st, fmt.Errorf("lane %q: want experimental, candidate or prod", cfg.Lane)

@@ -1,11 +1,16 @@
 package inspect
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/schemas"
 )
 
@@ -84,4 +89,55 @@ func TestParseTailKind(t *testing.T) {
 	if _, err := ParseTailKind("state"); err == nil || !strings.Contains(err.Error(), "results, events, traces, actions, dlq, messages") {
 		t.Errorf("state: %v, want a refusal naming the topics", err)
 	}
+}
+
+// TestSyntheticPacedByRate: --count N --rate R sends one message per 1/R of
+// the clock, so a fake clock advanced by 1/R lets exactly one more out.
+func TestSyntheticPacedByRate(t *testing.T) {
+	fake := &tickerWatch{Fake: clock.NewFake(time.Unix(1e9, 0)), made: make(chan struct{}, 1)}
+	var sent []string
+	send := func(m *schemas.MatrizMessage) error {
+		sent = append(sent, m.MsgID)
+		return nil
+	}
+	done := make(chan error, 1)
+	var mu sync.Mutex
+	go func() {
+		done <- produceSynthetic(context.Background(), ProduceConfig{Lane: schemas.LaneProd, Count: 3, Rate: 10, Clock: fake}, func(m *schemas.MatrizMessage) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return send(m)
+		})
+	}()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(sent)
+	}
+	<-fake.made // advancing before the ticker exists would fire nothing
+	for want := 1; want <= 3; want++ {
+		fake.Advance(100 * time.Millisecond)
+		clocktest.WaitFor(t, 5*time.Second, fmt.Sprintf("%d sent", want), func() bool { return count() >= want }, func() string { return fmt.Sprint(count()) })
+		if got := count(); got != want {
+			t.Fatalf("after %d ticks: %d sent", want, got)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckVersion(schemas.Version(3)); err == nil {
+		t.Fatal("CheckVersion(v3) accepted a version the binary does not hold")
+	}
+}
+
+// tickerWatch is a fake clock that says when a ticker was made.
+type tickerWatch struct {
+	*clock.Fake
+	made chan struct{}
+}
+
+func (w *tickerWatch) NewTicker(d time.Duration) clock.Ticker {
+	t := w.Fake.NewTicker(d)
+	w.made <- struct{}{}
+	return t
 }
