@@ -22,15 +22,18 @@ import (
 // them, deniedAt, for a glyph without consent tags; a few without msg_id
 // or ts) and three invalid ones at lines 10, 50 and 77, each with the
 // field at fault.
-func newcomerLines(e *laneEnv, base time.Time) (lines []string, deniedAt int, bad map[int]string) {
+func newcomerLines(e *laneEnv, base time.Time) (lines []string, deniedAt, actionAt int, bad map[int]string) {
 	bad = map[int]string{10: "msg_id", 50: "glyph.id", 77: "payload.nested"}
-	deniedAt = 33
+	deniedAt, actionAt = 33, 60
 	for n := 1; n <= 100; n++ {
 		m := e.gen.Next(base.Add(time.Duration(n) * time.Millisecond))
 		j := inspect.MessageJSON(&m)
 		switch n {
 		case deniedAt:
 			j["glyph"].(map[string]any)["tags"] = map[string]string{"subject_sid": "x"}
+		case actionAt:
+			j["payload"].(map[string]any)["action_kind"] = "notify"
+			j["payload"].(map[string]any)["priority"] = "P0"
 		case 5, 6:
 			delete(j, "msg_id")
 		case 7:
@@ -48,7 +51,7 @@ func newcomerLines(e *laneEnv, base time.Time) (lines []string, deniedAt int, ba
 		}
 		lines = append(lines, string(b))
 	}
-	return lines, deniedAt, bad
+	return lines, deniedAt, actionAt, bad
 }
 
 // TestNewcomerProduceTailExplain drives the CLI as a new user would:
@@ -63,7 +66,7 @@ func TestNewcomerProduceTailExplain(t *testing.T) {
 	}
 	e := newLaneEnv(t)
 	conn := []string{"--lane", string(e.lane), "--brokers", e.brokers, "--registry", e.regURL}
-	lines, deniedAt, bad := newcomerLines(e, time.Now().Add(-2*time.Second))
+	lines, deniedAt, actionAt, bad := newcomerLines(e, time.Now().Add(-2*time.Second))
 	file := filepath.Join(t.TempDir(), "in.jsonl")
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -96,10 +99,16 @@ func TestNewcomerProduceTailExplain(t *testing.T) {
 	if len(sent) != 97 {
 		t.Fatalf("--echo printed %d messages, want 97", len(sent))
 	}
-	var deniedID string
-	json.Unmarshal([]byte(strings.Split(strings.TrimSpace(out), "\n")[deniedAt-1-1]), &struct {
-		MsgID *string `json:"msg_id"`
-	}{&deniedID}) // one bad line (10) lies before deniedAt
+	echoed := strings.Split(strings.TrimSpace(out), "\n")
+	idOf := func(line string) string {
+		var j struct {
+			MsgID string `json:"msg_id"`
+		}
+		json.Unmarshal([]byte(line), &j)
+		return j.MsgID
+	}
+	// One bad line (10) lies before deniedAt, two (10, 50) before actionAt.
+	deniedID, actionID := idOf(echoed[deniedAt-2]), idOf(echoed[actionAt-3])
 	msgs := e.ReadAll(t, topics.Name(string(e.lane), topics.KindMessages))
 	if len(msgs) != 97 {
 		t.Fatalf("messages topic holds %d records, want the 97 valid lines", len(msgs))
@@ -148,6 +157,15 @@ func TestNewcomerProduceTailExplain(t *testing.T) {
 		}
 	}
 	t.Logf("explain %s:\n%s", deniedID, out)
+	// A P0 action in prod with EXT_ACTIONS_ENABLED off (the default) is
+	// previewed and runs dry: explain lists its action record with its
+	// status and the decision with its reason.
+	code, out, errOut = runCLI(append([]string{"explain", actionID}, conn...)...)
+	if code != 0 || !strings.Contains(out, "action    [matriz.prod.actions/") || !strings.Contains(out, "status=preview") || !strings.Contains(out, "decision=dry_run") ||
+		!strings.Contains(out, "reasons: EXT_ACTIONS_ENABLED is off") {
+		t.Fatalf("explain of a P0 action: exit %d, want its action record and the dry_run decision:\n%s%s", code, out, errOut)
+	}
+	t.Logf("explain %s (a P0 action):\n%s", actionID, out)
 	code, jout, errOut := runCLI(append([]string{"explain", deniedID, "--json"}, conn...)...)
 	var story struct {
 		Input   map[string]any   `json:"input"`
