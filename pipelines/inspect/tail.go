@@ -41,7 +41,7 @@ type TailConfig struct {
 	Lane        schemas.Lane
 	Kind        topics.Kind
 	From        replay.Position // the zero Position: start
-	Glyph       string          // only records keyed by this glyph id
+	Glyph       string          // only records about this glyph id (see aboutGlyph)
 	Msg         string          // only records about this msg id
 	Follow      bool
 	JSON        bool
@@ -100,6 +100,19 @@ func (r *Record) MsgID() string {
 		}
 	}
 	return ""
+}
+
+// aboutGlyph reports whether the record is about glyph g: its decoded
+// glyph id when it has one (messages, events, actions), else its key
+// (results, traces and DLQ records are keyed by glyph id).
+func (r *Record) aboutGlyph(g string) bool {
+	switch {
+	case r.Message != nil:
+		return r.Message.Glyph.ID == g
+	case r.Event != nil:
+		return r.Event.GlyphID == g
+	}
+	return r.Key == g
 }
 
 // decoder decodes the values of a lane's topics through the registry.
@@ -163,12 +176,12 @@ func Tail(ctx context.Context, cfg TailConfig) (TailStats, error) {
 	var line []byte
 	err = readLog(ctx, cfg.Brokers, topic, cfg.From, cfg.Follow, func(m topics.Message) error {
 		st.Read++
-		if cfg.Glyph != "" && string(m.Key) != cfg.Glyph {
-			return nil
-		}
 		r := d.decode(ctx, cfg.Kind, m)
 		if r.Err != nil {
 			st.Undecodable++
+		}
+		if cfg.Glyph != "" && !r.aboutGlyph(cfg.Glyph) {
+			return nil
 		}
 		if cfg.Msg != "" && r.MsgID() != cfg.Msg {
 			return nil
