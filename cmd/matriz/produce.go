@@ -69,8 +69,11 @@ func runProduce(ctx context.Context, e *env, args []string) error {
 		cfg.Echo = e.stdout
 	}
 	st, err := inspect.Produce(ctx, cfg)
-	if err != nil {
+	if err != nil && st.Sent+st.Refused > 0 {
 		return fmt.Errorf("%w (%v before it)", err, st)
+	}
+	if err != nil {
+		return err
 	}
 	if st.Refused > 0 {
 		return fmt.Errorf("%v", st)

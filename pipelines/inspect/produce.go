@@ -354,7 +354,8 @@ func produceLines(ctx context.Context, cfg ProduceConfig, st *ProduceStats, send
 }
 
 // produceSynthetic sends cfg.Count messages of the dev stack's synthetic
-// stream, paced at cfg.Rate per second (0: as fast as possible).
+// stream with fresh msg ids, paced at cfg.Rate per second (0: as fast as
+// possible).
 func produceSynthetic(ctx context.Context, cfg ProduceConfig, send func(*schemas.MatrizMessage) error) error {
 	if cfg.Count <= 0 {
 		return errors.New("nothing to produce: give JSON lines (--file) or --count")
@@ -374,6 +375,9 @@ func produceSynthetic(ctx context.Context, cfg ProduceConfig, send func(*schemas
 			}
 		}
 		m := gen.Next(cfg.Clock.Now())
+		// The generator's ids are the same in every run (the dev stack
+		// wants that); two runs of produce must not send one id twice.
+		m.MsgID = uuid.NewString()
 		if err := send(&m); err != nil {
 			return err
 		}

@@ -125,6 +125,14 @@ func TestSyntheticPacedByRate(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	again := ""
+	produceSynthetic(context.Background(), ProduceConfig{Lane: schemas.LaneProd, Count: 1, Clock: fake}, func(m *schemas.MatrizMessage) error {
+		again = m.MsgID
+		return nil
+	})
+	if again == sent[0] || len(again) != 36 {
+		t.Fatalf("a second run's first msg id %q repeats the first run's", again)
+	}
 	if err := CheckVersion(schemas.Version(3)); err == nil {
 		t.Fatal("CheckVersion(v3) accepted a version the binary does not hold")
 	}
