@@ -42,6 +42,9 @@ func commands() []command {
 		{"schema", "list, show, register, check, diff schemas and set compatibility levels", runSchema},
 		{"offsets", "show or move a lane's consumer group offsets, keeping its state consistent", runOffsets},
 		{"replay", "replay a lane's log into a namespace; diff, rm and ls replays", runReplay},
+		{"produce", "send JSON lines (or the synthetic stream) to a lane, validated and Avro-encoded", runProduce},
+		{"tail", "print a lane topic's records decoded, one per line", runTail},
+		{"explain", "tell the story of one message from the lane's log", runExplain},
 	}
 }
 
