@@ -72,6 +72,20 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("lane %q: want experimental, candidate or prod", c.Lane)
 	}
 	c.Group = GroupName(c.Group, c.Lane)
+	// Every setting is checked before anything connects: a reader version
+	// the binary does not hold would otherwise join the group, take
+	// partitions and fail on every record.
+	if _, err := schemas.SchemaOf(schemas.NameMessage, c.ReaderVersion); err != nil {
+		return fmt.Errorf("reader version: %w", err)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s %v: want a positive duration (0: the default)", d.name, d.v)
+		}
+	}
 	if c.Spec == nil {
 		s, err := spec.Default()
 		if err != nil {
