@@ -28,7 +28,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	pipeline := fs.String("pipeline", "", "pipeline spec `file` (default: the embedded pipelines/spec/matriz.yaml)")
 	httpAddr := fs.String("http-addr", "", "`address` for /metrics and /healthz (empty: none)")
 	status := fs.Duration("status-every", time.Second, "status line `interval` (0: none)")
-	debug := fs.Bool("debug", false, "log assignments, flag changes and client warnings to stderr")
+	debug := fs.Bool("debug", false, "also log partition assignments, restores and approvals to stderr (flag changes and warnings are always logged)")
 	readerVersion := fs.String("schema-version", "latest", "MatrizMessage schema `version` to read with (v1, v2 or latest): every writer version is resolved into it")
 	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned")
 	commitEvery := fs.Duration("commit-interval", time.Second, "how often a partition commits its latest durable checkpoint (`interval`): longer means fewer commits and more redone after a crash")
