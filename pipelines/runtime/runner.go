@@ -192,6 +192,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if lr.ids, err = resolveLaneIDs(lr.serde, lane); err != nil {
 		return err
 	}
+	lr.checkPartitions(ctx)
 	// External actions execute at most once across redelivery: the guard
 	// acknowledges an executing record before each call and refuses to call
 	// again for an action some owner already started.
@@ -269,6 +270,24 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		runErr = errors.Join(runErr, cause)
 	}
 	return errors.Join(runErr, group.Close())
+}
+
+// checkPartitions says when the spec's partition count for the lane is not
+// the messages topic's: a running lane cannot change it (the topic and the
+// group's assignment own it), so the spec's value is reported as not
+// applied rather than silently ignored. `matriz deploy` applies it.
+func (lr *laneRuntime) checkPartitions(ctx context.Context) {
+	want := lr.spec.Partitions
+	if want <= 0 {
+		return
+	}
+	topic := topics.Name(string(lr.lane), topics.KindMessages)
+	ends, err := topics.PartitionEnds(ctx, lr.cfg.Brokers, topic)
+	if err != nil || len(ends) == 0 || len(ends) == want {
+		return // a topic that cannot be read is reported when the group joins
+	}
+	lr.log.Warn(fmt.Sprintf("the spec's partitions (%d) are not applied by run: %s has %d partitions, and a lane's partition count is set by `matriz deploy --pipeline FILE` (it can add partitions, never remove them)",
+		want, topic, len(ends)), "lane", lr.lane, "field", "lanes."+string(lr.lane)+".partitions")
 }
 
 // countWritten counts each record Kafka acknowledged by its topic kind:
