@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -46,5 +48,18 @@ func TestRunRefusesBadSettingsBeforeConnecting(t *testing.T) {
 		if code != 2 || !strings.HasPrefix(errOut, "matriz run: "+tc.want) {
 			t.Errorf("%s %s: exit %d, stderr %q; want 2 and %q", tc.flag, tc.value, code, errOut, tc.want)
 		}
+	}
+}
+
+// TestRunBrokersNotKafka: --brokers naming a port that answers HTTP, not
+// Kafka, is said to be exactly that, not a missing topic to deploy.
+func TestRunBrokersNotKafka(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	code, _, errOut := runCLI("run", "--lane", "prod", "--brokers", addr, "--registry", srv.URL, "--status-every", "0")
+	want := "matriz run: brokers " + addr + " accepted a connection but did not answer the Kafka protocol ("
+	if code != 1 || !strings.HasPrefix(errOut, want) || strings.Contains(errOut, "deploy") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("exit %d, stderr %q; want 1 and one line starting %q", code, errOut, want)
 	}
 }

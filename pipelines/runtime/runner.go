@@ -186,6 +186,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer stop(nil)
 	lr.fatal = stop
 
+	// A --brokers address that is another service's port would otherwise
+	// surface as a missing topic ("run matriz deploy").
+	if err := topics.ProbeKafka(ctx, cfg.Brokers, 5*time.Second); err != nil {
+		return err
+	}
 	if lr.serde, err = serde.Open(work, cfg.RegistryURL, serde.Subjects([]schemas.Lane{cfg.Lane})); err != nil {
 		return err
 	}
