@@ -50,8 +50,20 @@ func ResolveLane(flag string, getenv func(string) string) (Lane, error) {
 // ParseLanes reads a comma-separated list of lanes.
 func ParseLanes(list string) ([]Lane, error) { return schemas.ParseLanes(list) }
 
-// ParseSchemaVersion reads v1, v2 or latest.
-func ParseSchemaVersion(s string) (SchemaVersion, error) { return schemas.ParseVersion(s) }
+// ParseSchemaVersion reads a MatrizMessage schema version a lane can read
+// with: v1, v2 or latest. A version the binary does not hold (v3) is an
+// error naming the ones it does, so `matriz run` refuses it before it
+// joins a group rather than failing on every record it fetches.
+func ParseSchemaVersion(s string) (SchemaVersion, error) {
+	v, err := schemas.ParseVersion(s)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := schemas.SchemaOf(schemas.NameMessage, v); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
 
 // RunLaneConfig is `matriz run`: one lane as a consumer-group member, with
 // metrics over HTTP and a status line.

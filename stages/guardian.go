@@ -434,7 +434,10 @@ func (g *Guardian) actionFlow(ctx context.Context, f *Frame, p *guardState, d *d
 		d.refuse("%d actions already await approval in partition %d", len(p.pending), f.Partition)
 		return nil
 	}
-	f.Actions = append(f.Actions, g.actionEvent(f, a, ActionPreview, d.ts, schemas.Payload{"dry_run": g.cfg.dryRun, "approval_required": needs}))
+	// approval_required says whether the action waits for a human: a
+	// preview that can never execute (the lane runs dry, or external
+	// actions are off) asks for no approval it could not act on.
+	f.Actions = append(f.Actions, g.actionEvent(f, a, ActionPreview, d.ts, schemas.Payload{"dry_run": g.cfg.dryRun, "approval_required": needs && live}))
 	switch {
 	case g.cfg.dryRun:
 		d.outcome = OutcomeDryRun

@@ -13,7 +13,8 @@ func runActions(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "actions", "--lane L [--brokers HOST:PORT,…] [--registry URL] [--all]",
 		"Lists the lane's external actions from matriz.<lane>.actions: by default the ones\n"+
 			"waiting for a human approval (approve them with `matriz approve`), with --all every\n"+
-			"action and its latest status.")
+			"action and its latest status. A dry-run lane (experimental; candidate by default)\n"+
+			"only previews actions: none waits, and none executes.")
 	lane := fs.lane(e, "")
 	conn := fs.connection()
 	all := fs.Bool("all", false, "list every action, not only those waiting for approval")
@@ -28,9 +29,7 @@ func runActions(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACTION\tSTATUS\tPRIORITY\tKIND\tMSG\tAT")
-	shown := 0
+	var rows []string
 	for _, a := range acts {
 		if !*all && !a.Waiting() {
 			continue
@@ -39,13 +38,24 @@ func runActions(ctx context.Context, e *env, args []string) error {
 		switch {
 		case a.Waiting():
 			status = "waiting for approval"
+		case a.NeverExecutes() && a.DryRun:
+			status = "dry run: previewed, never executed"
+		case a.NeverExecutes():
+			status = "previewed, never executed (external actions off)"
 		case a.Approval && a.Status == "preview":
 			status = "approved, executing at the next frame"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, status, a.Priority, a.Kind, a.MsgID, a.TS.Format("2006-01-02T15:04:05.000Z07:00"))
-		shown++
+		rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, status, a.Priority, a.Kind, a.MsgID, a.TS.Format("2006-01-02T15:04:05.000Z07:00")))
 	}
-	tw.Flush()
+	shown := len(rows)
+	if shown > 0 {
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ACTION\tSTATUS\tPRIORITY\tKIND\tMSG\tAT")
+		for _, r := range rows {
+			fmt.Fprint(tw, r)
+		}
+		tw.Flush()
+	}
 	if shown == 0 {
 		if *all {
 			fmt.Fprintf(e.stdout, "no actions on lane %s\n", l)
@@ -60,7 +70,8 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "approve", "ACTION_ID --lane L [--brokers HOST:PORT,…] [--registry URL] [--note TEXT]",
 		"Writes the human approval a waiting action needs (a P0 action in prod waits for one)\n"+
 			"to matriz.<lane>.approvals. The lane's runtime executes the action at its next frame.\n"+
-			"`matriz actions --lane L` lists what waits.")
+			"`matriz actions --lane L` lists what waits. A dry-run lane's previews never execute:\n"+
+			"approving one is refused (exit 1) and nothing is written.")
 	lane := fs.lane(e, "")
 	conn := fs.connection()
 	note := fs.String("note", "", "why it is approved, kept with the approval")

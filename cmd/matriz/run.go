@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/matriz/pipelines/pipelines"
@@ -24,7 +28,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	pipeline := fs.String("pipeline", "", "pipeline spec `file` (default: the embedded pipelines/spec/matriz.yaml)")
 	httpAddr := fs.String("http-addr", "", "`address` for /metrics and /healthz (empty: none)")
 	status := fs.Duration("status-every", time.Second, "status line `interval` (0: none)")
-	debug := fs.Bool("debug", false, "log assignments, flag changes and client warnings to stderr")
+	debug := fs.Bool("debug", false, "also log partition assignments, restores and approvals to stderr (flag changes and warnings are always logged)")
 	readerVersion := fs.String("schema-version", "latest", "MatrizMessage schema `version` to read with (v1, v2 or latest): every writer version is resolved into it")
 	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned")
 	commitEvery := fs.Duration("commit-interval", time.Second, "how often a partition commits its latest durable checkpoint (`interval`): longer means fewer commits and more redone after a crash")
@@ -37,9 +41,31 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Every startup setting is checked here, before any connection: a
+	// setting found wrong later would have joined the group and taken
+	// partitions from the lane's running workers first.
 	rv, err := pipelines.ParseSchemaVersion(*readerVersion)
 	if err != nil {
-		return usagef("--schema-version: %v", err)
+		return usagef("--schema-version %s: %v", *readerVersion, err)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"status-every", *status}, {"session-timeout", *session}, {"commit-interval", *commitEvery}, {"checkpoint-every", *checkpointEvery}} {
+		if d.v < 0 {
+			return usagef("--%s %v: want a positive duration", d.name, d.v)
+		}
+	}
+	if err := checkAddrs(conn.Brokers()); err != nil {
+		return usagef("--brokers: %v", err)
+	}
+	if err := checkRegistryURL(conn.Registry()); err != nil {
+		return usagef("--registry: %v", err)
+	}
+	if *httpAddr != "" {
+		if err := checkAddrs([]string{*httpAddr}); err != nil {
+			return usagef("--http-addr: %v", err)
+		}
 	}
 	// The spec is validated, every lane built dry, before any connection.
 	sp, err := spec.Load(*pipeline)
@@ -63,4 +89,31 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		cfg.Executor = wh
 	}
 	return pipelines.RunLane(ctx, pipelines.RunLaneConfig{Config: cfg, HTTPAddr: *httpAddr, StatusEvery: *status, Out: e.stdout})
+}
+
+// checkAddrs checks each address is HOST:PORT with a numeric port.
+func checkAddrs(addrs []string) error {
+	if len(addrs) == 0 {
+		return fmt.Errorf("no address given (want HOST:PORT[,…])")
+	}
+	for _, a := range addrs {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return fmt.Errorf("%q: want HOST:PORT", a)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("%q: port %q is not a number from 0 to 65535", a, port)
+		}
+	}
+	return nil
+}
+
+// checkRegistryURL checks the registry URL is an http or https URL with a
+// host.
+func checkRegistryURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q: want http://HOST:PORT or https://HOST:PORT", s)
+	}
+	return nil
 }

@@ -105,11 +105,18 @@ func (c *schemaCmd) tool() (*ops.SchemaTool, error) {
 	return tool, nil
 }
 
-// readSchemaFile reads an .avsc file named on the command line.
+// readSchemaFile reads an .avsc file named on the command line. Named
+// types it takes from the project's other schema files (matriz.StringList,
+// matriz.Glyph, …) are inlined, so the repository's own files can be
+// checked, diffed and registered; a text that does not resolve is returned
+// as it is, for the parser or the registry to say what is wrong.
 func readSchemaFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", usagef("cannot read schema file: %v", err)
+	}
+	if s, err := ops.StandaloneSchema(string(b)); err == nil {
+		return s, nil
 	}
 	return string(b), nil
 }
@@ -193,13 +200,15 @@ func schemaRegister(ctx context.Context, e *env, args []string) error {
 var errIncompatible = errors.New("incompatible")
 
 func schemaCheck(ctx context.Context, e *env, args []string) error {
-	fs := schemaFlags(e, "check", "FILE --subject SUBJECT [--level LEVEL] [--registry URL]",
+	fs := schemaFlags(e, "check", "FILE --subject SUBJECT [--new] [--level LEVEL] [--registry URL]",
 		"Checks whether the schema in FILE may follow SUBJECT's versions and prints compatible or\n"+
 			"incompatible, with the field path and the Avro rule of every incompatibility. Exit 0\n"+
 			"when compatible, 1 when not. Without --level the registry decides, under the subject's\n"+
 			"configured level; with --level the check runs here, on the versions fetched from the\n"+
-			"registry. Nothing is registered.")
+			"registry. Nothing is registered. A subject the registry does not have is an error naming\n"+
+			"the closest one it has, unless --new says the subject is meant to be new.")
 	subject := fs.String("subject", "", "`subject` to check against (required)")
+	isNew := fs.Bool("new", false, "the subject is new: check against no versions instead of refusing a subject the registry does not have")
 	level := fs.String("level", "", "compatibility `level` to check under here, instead of asking the registry")
 	text, err := fs.subjectSchema(args, subject)
 	if err != nil {
@@ -215,7 +224,7 @@ func schemaCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := tool.Check(ctx, *subject, text, lvl)
+	rep, err := tool.Check(ctx, *subject, text, lvl, *isNew)
 	if err != nil {
 		return err
 	}

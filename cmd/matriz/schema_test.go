@@ -219,8 +219,8 @@ func TestSchemaCheckV3Fixture(t *testing.T) {
 			t.Errorf("v2 after v1 under %s: %q", l, out)
 		}
 	}
-	// A subject with no versions accepts anything.
-	out, _ := mustRun(t, 0, "schema", "check", glyphV3, "--subject", "empty", "--registry", url)
+	// A new subject (--new) accepts anything.
+	out, _ := mustRun(t, 0, "schema", "check", glyphV3, "--subject", "empty", "--new", "--registry", url)
 	if out != "compatible with empty under BACKWARD (no versions yet; checked by the registry)\n" {
 		t.Errorf("empty subject: %q", out)
 	}

@@ -28,11 +28,20 @@ type ActionStatus struct {
 	TS       time.Time // event time of the last action event
 	Approval bool      // an approval record exists
 	Required bool      // the preview said a human approval is required
+	DryRun   bool      // the preview came from a lane that runs dry: it never executes
 }
 
-// Waiting reports whether the action still waits for a human.
+// Waiting reports whether the action still waits for a human. A dry-run
+// lane's preview never does, whatever an older binary wrote in it: the
+// lane never executes it, approved or not.
 func (a ActionStatus) Waiting() bool {
-	return a.Status == stages.ActionPreview && a.Required && !a.Approval
+	return a.Status == stages.ActionPreview && a.Required && !a.DryRun && !a.Approval
+}
+
+// NeverExecutes reports whether the action is a preview that no approval
+// can make run: its lane runs dry, or external actions were off.
+func (a ActionStatus) NeverExecutes() bool {
+	return a.Status == stages.ActionPreview && (a.DryRun || !a.Required)
 }
 
 // ActionsConfig says where a lane's actions and approvals live.
@@ -93,6 +102,7 @@ func ListActions(ctx context.Context, cfg ActionsConfig) ([]ActionStatus, error)
 		if req, ok := ev.Payload["approval_required"].(bool); ok {
 			a.Required = req
 		}
+		a.DryRun, _ = ev.Payload["dry_run"].(bool)
 		a.MsgID, a.GlyphID, a.TS = ev.MsgID, ev.GlyphID, ev.TS
 	}
 	onApproval := func(m topics.Message) {
@@ -164,7 +174,10 @@ type ApproveConfig struct {
 
 // Approve writes a human approval of an action waiting on the lane to
 // matriz.<lane>.approvals, after checking the action exists and waits. The
-// lane's runtime picks it up and executes the action at its next frame.
+// lane's runtime picks it up and executes the action at its next frame. A
+// preview that never executes (a dry-run lane's, or one made with external
+// actions off) is refused: approving it would promise a run that never
+// comes.
 func Approve(ctx context.Context, cfg ApproveConfig) (ActionStatus, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -184,6 +197,12 @@ func Approve(ctx context.Context, cfg ApproveConfig) (ActionStatus, error) {
 	}
 	if a.Status != stages.ActionPreview {
 		return a, fmt.Errorf("action %s is %s, not waiting for approval", a.ID, a.Status)
+	}
+	if a.DryRun {
+		return a, fmt.Errorf("action %s is a dry-run preview: the %s lane runs dry and never executes it, so there is nothing to approve (approvals apply in prod)", a.ID, cfg.Lane)
+	}
+	if !a.Required {
+		return a, fmt.Errorf("action %s was only previewed (external actions were off in its frame) and never executes, so there is nothing to approve", a.ID)
 	}
 	topic := topics.Name(string(cfg.Lane), topics.KindApprovals)
 	codec, err := serde.Open(ctx, cfg.RegistryURL, []serde.Subject{{Name: serde.ValueSubject(topic), Schema: schemas.NameEvent}})

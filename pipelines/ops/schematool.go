@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/twmb/avro"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/matriz/pipelines/pipelines/serde"
+	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/schemas/registry"
 )
 
@@ -151,12 +153,15 @@ type CheckReport struct {
 	Reasons    []string // one per broken rule: field path, rule, direction
 }
 
-// Check decides whether text may follow subject's versions. With level ""
+// Check decides whether text may follow subject's versions. A subject the
+// registry does not have is an error wrapping ErrSubjectNotFound that
+// names the closest existing subject (a typo would otherwise pass as a
+// first version), unless allowNew says the subject is meant to be new. With level ""
 // the registry decides, under the subject's configured level, through its
 // compatibility endpoint (verbose); with a level, the check runs here
 // (registry.CheckVersions) against the versions fetched from the registry.
 // Both answers agree on the embedded registry, reasons included.
-func (t *SchemaTool) Check(ctx context.Context, subject, text string, level registry.Level) (CheckReport, error) {
+func (t *SchemaTool) Check(ctx context.Context, subject, text string, level registry.Level, allowNew bool) (CheckReport, error) {
 	rep := CheckReport{Subject: subject, Level: level, ByRegistry: level == ""}
 	if _, _, err := registry.Check(registry.LevelNone, text, nil); err != nil {
 		return rep, err // names what is wrong with the schema
@@ -165,6 +170,9 @@ func (t *SchemaTool) Check(ctx context.Context, subject, text string, level regi
 	var re *sr.ResponseError
 	switch {
 	case errors.As(err, &re) && re.ErrorCode == registry.CodeSubjectNotFound:
+		if !allowNew {
+			return rep, t.noSubject(ctx, subject)
+		}
 		all = nil
 	case err != nil:
 		return rep, t.fail("versions of "+subject, err)
@@ -191,7 +199,11 @@ func (t *SchemaTool) Check(ctx context.Context, subject, text string, level regi
 	}
 	versions := make([]registry.SubjectVersion, len(all))
 	for i, s := range all {
-		versions[i] = registry.SubjectVersion{Version: s.Version, Schema: s.Schema.Schema}
+		text, err := t.withReferences(ctx, s.Schema, 0)
+		if err != nil {
+			return rep, fmt.Errorf("%s version %d: %w", subject, s.Version, err)
+		}
+		versions[i] = registry.SubjectVersion{Version: s.Version, Schema: text}
 	}
 	ok, reasons, err := registry.CheckVersions(level, text, versions)
 	if err != nil {
@@ -200,6 +212,90 @@ func (t *SchemaTool) Check(ctx context.Context, subject, text string, level regi
 	rep.Compatible, rep.Reasons = ok, reasons
 	return rep, nil
 }
+
+// withReferences returns a registered schema's text with the Confluent
+// schema references it declares inlined, fetched from the registry
+// (references of references too), so a check here can parse it.
+func (t *SchemaTool) withReferences(ctx context.Context, s sr.Schema, depth int) (string, error) {
+	if len(s.References) == 0 {
+		return s.Schema, nil
+	}
+	if depth > 16 {
+		return "", errors.New("schema references nest deeper than 16 (a cycle?)")
+	}
+	var cache avro.SchemaCache
+	for _, ref := range s.References {
+		got, err := t.client.SchemaByVersion(ctx, ref.Subject, ref.Version)
+		if err != nil {
+			return "", t.fail(fmt.Sprintf("reference %s (subject %s version %d)", ref.Name, ref.Subject, ref.Version), err)
+		}
+		text, err := t.withReferences(ctx, got.Schema, depth+1)
+		if err != nil {
+			return "", err
+		}
+		if _, err := cache.Parse(text); err != nil {
+			return "", fmt.Errorf("reference %s: %w", ref.Name, err)
+		}
+	}
+	parsed, err := cache.Parse(s.Schema)
+	if err != nil {
+		return "", err
+	}
+	return parsed.String(), nil
+}
+
+// noSubject is the error for a subject the registry does not have: it
+// names the closest subject it has, by edit distance.
+func (t *SchemaTool) noSubject(ctx context.Context, subject string) error {
+	subs, err := t.client.Subjects(ctx)
+	if err != nil {
+		return t.fail("listing subjects", err)
+	}
+	hint := "the registry has no subjects yet"
+	if c := Closest(subject, subs); c != "" {
+		hint = fmt.Sprintf("did you mean %s?", c)
+	}
+	return fmt.Errorf("subject %s: %w in the registry at %s; %s (pass --new to check a new subject's first schema)", subject, ErrSubjectNotFound, t.url, hint)
+}
+
+// Closest returns the candidate nearest to s by edit distance (ties: the
+// first in sorted order), or "" when there are none.
+func Closest(s string, candidates []string) string {
+	best, bestD := "", -1
+	for _, c := range slices.Sorted(slices.Values(candidates)) {
+		if d := editDistance(s, c); bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// StandaloneSchema returns an .avsc file's schema with the named types the
+// project's schemas share inlined (schemas.Standalone): the shipped
+// message_v2.avsc references matriz.StringList from strings.avsc.
+func StandaloneSchema(text string) (string, error) { return schemas.Standalone(text) }
 
 // Level returns the compatibility level that governs subject (subject ""
 // for the global one), and whether the subject has a level of its own.

@@ -79,9 +79,9 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 // window included; one that is not (the offsets were moved forward by
 // hand) restores the stage state only, which then runs behind the offsets,
 // never ahead of them.
-func (w *partitionWorker) restoreState() error {
+func (w *partitionWorker) restoreState(ctx context.Context) error {
 	lr := w.lane
-	cp, legacy, err := loadState(w.work, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout)
+	cp, legacy, err := loadState(ctx, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout)
 	if err != nil {
 		return err
 	}
@@ -123,12 +123,12 @@ const decisionSlack = time.Minute
 // loadRestartDecisions reads what earlier runs decided past the cut the
 // partition resumes from: everything up to the partition's end now may
 // have been decided, and is decided the same way again.
-func (w *partitionWorker) loadRestartDecisions() error {
+func (w *partitionWorker) loadRestartDecisions(ctx context.Context) error {
 	lr := w.lane
 	if w.restored != nil && w.restored.Final {
 		return nil // a clean stop: the run before read nothing past its cut
 	}
-	ends, err := topics.PartitionEnds(w.work, lr.cfg.Brokers, w.claim.Topic)
+	ends, err := topics.PartitionEnds(ctx, lr.cfg.Brokers, w.claim.Topic)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func (w *partitionWorker) loadRestartDecisions() error {
 	if w.restored != nil {
 		since = w.restored.Written.Add(-decisionSlack)
 	}
-	d, err := LoadDecisions(w.work, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, since, until, w.decodeEvent, w.readTimeout)
+	d, err := LoadDecisions(ctx, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, since, until, w.decodeEvent, w.readTimeout)
 	if err != nil {
 		return err
 	}

@@ -8,15 +8,18 @@ import (
 
 // applyControl applies one matriz.control record to the lane's live flags
 // and logs every effective change; the next frame the tick emits carries
-// the new values.
+// the new values. Both a change and a record it cannot apply (a value such
+// as "maybe") are logged at warning level, the level `matriz run` prints
+// by default: a kill switch flipping, or failing to, is something the
+// operator must see without --debug.
 func (lr *laneRuntime) applyControl(m topics.Message) {
 	changes, err := lr.flags.Apply(m.Key, m.Value)
 	if err != nil {
-		lr.log.Warn("ignoring control record", "lane", lr.lane, "offset", m.Offset, "err", err)
+		lr.log.Warn("control record ignored: the flags in force are unchanged", "lane", lr.lane, "key", string(m.Key), "value", string(m.Value), "offset", m.Offset, "err", err)
 		return
 	}
 	for _, c := range changes {
-		lr.log.Info("flag changed", "lane", lr.lane, "flag", c.Name, "from", c.Old, "to", c.New, "control_offset", m.Offset)
+		lr.log.Warn("flag changed", "lane", lr.lane, "flag", c.Name, "from", c.Old, "to", c.New, "control_offset", m.Offset)
 		if lr.cfg.OnFlagChange != nil {
 			lr.cfg.OnFlagChange(c)
 		}

@@ -72,6 +72,20 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("lane %q: want experimental, candidate or prod", c.Lane)
 	}
 	c.Group = GroupName(c.Group, c.Lane)
+	// Every setting is checked before anything connects: a reader version
+	// the binary does not hold would otherwise join the group, take
+	// partitions and fail on every record.
+	if _, err := schemas.SchemaOf(schemas.NameMessage, c.ReaderVersion); err != nil {
+		return fmt.Errorf("reader version: %w", err)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}} {
+		if d.v < 0 {
+			return fmt.Errorf("%s %v: want a positive duration (0: the default)", d.name, d.v)
+		}
+	}
 	if c.Spec == nil {
 		s, err := spec.Default()
 		if err != nil {
@@ -172,12 +186,18 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	defer stop(nil)
 	lr.fatal = stop
 
+	// A --brokers address that is another service's port would otherwise
+	// surface as a missing topic ("run matriz deploy").
+	if err := topics.ProbeKafka(ctx, cfg.Brokers, 5*time.Second); err != nil {
+		return err
+	}
 	if lr.serde, err = serde.Open(work, cfg.RegistryURL, serde.Subjects([]schemas.Lane{cfg.Lane})); err != nil {
 		return err
 	}
 	if lr.ids, err = resolveLaneIDs(lr.serde, lane); err != nil {
 		return err
 	}
+	lr.checkPartitions(ctx)
 	// External actions execute at most once across redelivery: the guard
 	// acknowledges an executing record before each call and refuses to call
 	// again for an action some owner already started.
@@ -255,6 +275,24 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		runErr = errors.Join(runErr, cause)
 	}
 	return errors.Join(runErr, group.Close())
+}
+
+// checkPartitions says when the spec's partition count for the lane is not
+// the messages topic's: a running lane cannot change it (the topic and the
+// group's assignment own it), so the spec's value is reported as not
+// applied rather than silently ignored. `matriz deploy` applies it.
+func (lr *laneRuntime) checkPartitions(ctx context.Context) {
+	want := lr.spec.Partitions
+	if want <= 0 {
+		return
+	}
+	topic := topics.Name(string(lr.lane), topics.KindMessages)
+	ends, err := topics.PartitionEnds(ctx, lr.cfg.Brokers, topic)
+	if err != nil || len(ends) == 0 || len(ends) == want {
+		return // a topic that cannot be read is reported when the group joins
+	}
+	lr.log.Warn(fmt.Sprintf("the spec's partitions (%d) are not applied by run: %s has %d partitions, and a lane's partition count is set by `matriz deploy --pipeline FILE` (it can add partitions, never remove them)",
+		want, topic, len(ends)), "lane", lr.lane, "field", "lanes."+string(lr.lane)+".partitions")
 }
 
 // countWritten counts each record Kafka acknowledged by its topic kind:

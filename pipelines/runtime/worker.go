@@ -44,6 +44,14 @@ type partitionWorker struct {
 	// work is the context the graph's own work runs on: it outlives the
 	// claim's, so the open frame is finished and flushed after revocation.
 	work context.Context
+	// stop ends when the claim does (revocation or shutdown); nil in a
+	// replay. Waits on the registry give up on it, so a signal stops the
+	// process even while the registry does not answer.
+	stop context.Context
+	// abandoned: a record was left undecoded because the claim ended while
+	// the registry did not answer; it and every later record are left for
+	// the next owner, so no cut can pass it.
+	abandoned bool
 
 	// decisions re-decide the frames an earlier run decided (nil: none).
 	decisions *Decisions
@@ -77,6 +85,7 @@ func (lr *laneRuntime) handlePartition(ctx context.Context, claim topics.Claim) 
 	w := newWorker(lr, claim.Partition)
 	w.claim = &claim
 	w.work = context.WithoutCancel(ctx)
+	w.stop = ctx
 	lr.log.Info("partition assigned", "lane", lr.lane, "partition", claim.Partition, "offset", claim.Offset, "generation", claim.Generation)
 	if err := w.run(ctx); err != nil {
 		lr.log.Error("partition worker", "lane", lr.lane, "partition", claim.Partition, "err", err)
@@ -142,7 +151,8 @@ func (w *partitionWorker) run(ctx context.Context) error {
 // decisions recorded past it. Reading the changelog or the event log can
 // fail or time out under load; it is retried with backoff until the claim
 // ends, since giving the partition up would leave it unworked until the
-// next rebalance.
+// next rebalance. Every read runs on the claim's ctx: a signal or a
+// revocation during a restore ends it at once (nothing is processed yet).
 func (w *partitionWorker) prepare(ctx context.Context) error {
 	lr := w.lane
 	for attempt := 0; ; attempt++ {
@@ -150,17 +160,20 @@ func (w *partitionWorker) prepare(ctx context.Context) error {
 		w.readTimeout = lr.cfg.DrainTimeout * time.Duration(attempt+1)
 		err := w.newChain()
 		if err == nil {
-			if err = w.restoreState(); err != nil {
+			if err = w.restoreState(ctx); err != nil {
 				err = fmt.Errorf("restore partition %d's stage state: %w", w.partition, err)
 			}
 		}
 		if err == nil {
-			if err = w.loadRestartDecisions(); err != nil {
+			if err = w.loadRestartDecisions(ctx); err != nil {
 				err = fmt.Errorf("read partition %d's recorded decisions: %w", w.partition, err)
 			}
 		}
 		if err == nil {
 			return nil
+		}
+		if ctx.Err() != nil {
+			return err
 		}
 		lr.log.Warn("partition not ready; retrying", "lane", lr.lane, "partition", w.partition, "attempt", attempt+1, "err", err)
 		w.restored, w.decisions, w.flags = nil, nil, nil
@@ -287,6 +300,10 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 		m.Ack.Done(nil) // the restored cut already accounts for it
 		return out
 	}
+	if w.abandoned {
+		m.Ack.Done(errLeftForNextOwner)
+		return out
+	}
 	if !w.live && w.stopAt < 0 && (w.decisions == nil || m.Offset >= w.decisions.Until) {
 		w.live = true
 		out = append(out, operators.TickLive{})
@@ -298,6 +315,7 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 	p := &pending{msg: m}
 	w.inflight.put(m.Offset, p)
 	rec := &stages.Record{Partition: m.Partition, Offset: m.Offset}
+	input := len(out) // where this record's own items start
 	out = append(out, operators.TickInput{Record: rec})
 	if w.decisions != nil {
 		for _, wm := range w.decisions.watermarks[m.Offset] {
@@ -305,20 +323,32 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 		}
 	}
 	var msg schemas.MatrizMessage
+	stop := w.stop
+	if stop == nil {
+		stop = w.work
+	}
 	for attempt := 0; ; attempt++ {
-		id, err := schemas.DecodeWireAs(w.work, lr.serde.Lookup(), m.Value, &msg, lr.cfg.ReaderVersion)
+		id, err := schemas.DecodeWireAs(stop, lr.serde.Lookup(), m.Value, &msg, lr.cfg.ReaderVersion)
 		if err == nil {
 			p.schemaID = id
 			break
 		}
-		if reason := DecodeReason(err); reason != "" {
+		if reason := DecodeReason(err); reason != "" && stop.Err() == nil {
 			p.reason = reason
 			rec.Fail("decode", err.Error())
 			return out
 		}
-		lr.reportErr(fmt.Errorf("decode %s/%d@%d: schema registry: %w (retrying)", m.Topic, m.Partition, m.Offset, err))
-		if !clock.Sleep(w.work, lr.clock, backoff(attempt)) {
-			break
+		if stop.Err() == nil {
+			lr.reportErr(fmt.Errorf("decode %s/%d@%d: schema registry: %w (retrying)", m.Topic, m.Partition, m.Offset, err))
+		}
+		if !clock.Sleep(stop, lr.clock, backoff(attempt)) {
+			// The claim ended while the registry did not answer: the
+			// record never reaches the tick, nor does any after it, so no
+			// cut passes it and the next owner decodes it.
+			w.abandoned = true
+			w.inflight.take(m.Offset)
+			m.Ack.Done(errLeftForNextOwner)
+			return out[:input]
 		}
 	}
 	if err := msg.Validate(); err != nil {
@@ -411,6 +441,10 @@ func DecodeReason(err error) string {
 	}
 	return ""
 }
+
+// errLeftForNextOwner fails the Ack of a record a stopping worker did not
+// decode: it is not committed, and the partition's next owner reads it.
+var errLeftForNextOwner = errors.New("left undecoded for the partition's next owner: the claim ended while the schema registry did not answer")
 
 func backoff(attempt int) time.Duration {
 	d := 100 * time.Millisecond << min(attempt, 5)
