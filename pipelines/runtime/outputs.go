@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"strconv"
+	"time"
 	"strings"
 
 	"github.com/matriz/pipelines/pipelines/operators"
@@ -199,7 +200,7 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 }
 
 func (o *outputs) result(p *pending, r *stages.Record, f *stages.Frame) (topics.Message, error) {
-	r.Result.Trace = append([]schemas.Crumb{o.decodeCrumb(p, r.Msg)}, r.Result.Trace...)
+	r.Result.Trace = append([]schemas.Crumb{o.decodeCrumb(p, r.Msg, f)}, r.Result.Trace...)
 	val, err := appendSlab(o, o.ids.result, r.Result)
 	if err != nil {
 		return topics.Message{}, err
@@ -288,15 +289,17 @@ func appendSlab[T schemas.Record](o *outputs, id uint32, v *T) ([]byte, error) {
 
 // StageDecode names the runtime's crumb on every result: how the input was
 // read — the writer schema id, the reader version, and the GLYPH v2 fields
-// as the reader saw them (defaults filled when the writer was v1).
+// as the reader saw them (defaults filled when the writer was v1) — and the
+// frame the tick put it in (seq -1: a late record's frame of its own).
 const StageDecode = "decode"
 
-func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage) schemas.Crumb {
+func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage, f *stages.Frame) schemas.Crumb {
 	reader := o.readerVersion
 	if reader == schemas.Latest {
 		reader = schemas.LatestVersion(schemas.NameMessage)
 	}
-	data := schemas.Payload{"schema_id": int64(p.schemaID), "reader_version": int64(reader)}
+	data := schemas.Payload{"schema_id": int64(p.schemaID), "reader_version": int64(reader),
+		"frame_seq": f.Seq, "frame_fps": int64(f.FPS), "frame_start": f.Start.UTC().Format(time.RFC3339Nano)}
 	if reader >= schemas.V2 {
 		g := m.Glyph
 		data["glyph_subject_sid"] = nil
