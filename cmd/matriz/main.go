@@ -42,6 +42,7 @@ func commands() []command {
 		{"schema", "list, show, register, check, diff schemas and set compatibility levels", runSchema},
 		{"offsets", "show or move a lane's consumer group offsets, keeping its state consistent", runOffsets},
 		{"replay", "replay a lane's log into a namespace; diff, rm and ls replays", runReplay},
+		{"version", "print the version, commit, Go version and schema versions", runVersion},
 	}
 }
 
