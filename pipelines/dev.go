@@ -48,9 +48,17 @@ type DevConfig struct {
 // DefaultDevRetention is how long `matriz dev` keeps stream records.
 const DefaultDevRetention = 30 * time.Minute
 
-// devSegmentBytes is the segment size of the dev broker: disk is freed a
-// whole segment at a time, so small segments keep it near the window.
-const devSegmentBytes = 1 << 20
+// devSegmentBytes is the segment size of the dev broker for a retention
+// window. Disk is freed a whole segment at a time, so a segment must be
+// small next to what a partition holds in the window; and a reader going
+// through the window keeps each sealed segment's file open, so segments
+// grow with the window: 1 MiB per 2 minutes (the busiest partitions take
+// about 20 kB/s at the default rate), between 1 and 64 MiB. That keeps the
+// window to a few hundred segment files whatever its length.
+func devSegmentBytes(retention time.Duration) int {
+	n := int(retention / (2 * time.Minute) << 20)
+	return min(max(n, 1<<20), 64<<20)
+}
 
 // devCleanEvery is how often the dev broker enforces retention: a tenth of
 // the window, between 1 s and 30 s, so records live at most 10% past it.
@@ -111,7 +119,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}
 	stack, err := devstack.StartDeployed(ctx, devstack.Config{
 		BrokerListen: cfg.BrokerListen, RegistryListen: cfg.RegistryListen, DataDir: dataDir, Logger: cfg.Logger,
-		CleanEvery: devCleanEvery(cfg.Retention), RetentionCap: cfg.Retention, SegmentBytes: devSegmentBytes,
+		CleanEvery: devCleanEvery(cfg.Retention), RetentionCap: cfg.Retention, SegmentBytes: devSegmentBytes(cfg.Retention),
 	}, sp.Partitions(), cfg.Lanes...)
 	if err != nil {
 		return err
