@@ -9,7 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/pipelines/serde"
 )
 
 // versionInfo is what `matriz version` reports.
@@ -69,10 +69,8 @@ func buildVersion(bi *debug.BuildInfo) versionInfo {
 			}
 		}
 	}
-	for _, n := range schemas.Names {
-		for _, ver := range schemas.Versions(n) {
-			v.Schemas[string(n)] = append(v.Schemas[string(n)], ver.String())
-		}
+	for _, sv := range serde.AllSchemaVersions() {
+		v.Schemas[sv.Name] = sv.Versions
 	}
 	return v
 }
@@ -93,9 +91,9 @@ func printVersion(w io.Writer, v versionInfo) {
 		fmt.Fprintln(w, "commit  "+c)
 	}
 	fmt.Fprintf(w, "go      %s %s\n", v.Go, v.Platform)
-	parts := make([]string, 0, len(schemas.Names))
-	for _, n := range schemas.Names {
-		parts = append(parts, string(n)+" "+strings.Join(v.Schemas[string(n)], ","))
+	var parts []string
+	for _, sv := range serde.AllSchemaVersions() { // in dependency order
+		parts = append(parts, sv.Name+" "+strings.Join(v.Schemas[sv.Name], ","))
 	}
 	fmt.Fprintln(w, "schemas "+strings.Join(parts, "; "))
 }
