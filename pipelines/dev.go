@@ -30,15 +30,40 @@ type DevConfig struct {
 	BrokerListen   string // empty: a free port
 	RegistryListen string // empty: a free port
 	Rate           int    // synthetic messages per second per lane
-	SpecFile       string // pipeline spec; empty: the embedded one
-	Getenv         func(string) string
-	Lanes          []schemas.Lane
-	StatusEvery    time.Duration // default 1s
-	Out            io.Writer     // status and progress lines
-	Logger         *slog.Logger
-	Clock          clock.Clock
+	// Retention is the window every stream topic keeps (records are
+	// deleted once they have been on the broker this long); 0 keeps
+	// DefaultDevRetention.
+	Retention   time.Duration
+	SpecFile    string // pipeline spec; empty: the embedded one
+	Getenv      func(string) string
+	Lanes       []schemas.Lane
+	StatusEvery time.Duration // default 1s
+	Out         io.Writer     // status and progress lines
+	Logger      *slog.Logger
+	Clock       clock.Clock
 	// Ready, when set, is called once everything runs, with the addresses.
 	Ready func(DevInfo)
+}
+
+// DefaultDevRetention is how long `matriz dev` keeps stream records.
+const DefaultDevRetention = 30 * time.Minute
+
+// devSegmentBytes is the segment size of the dev broker for a retention
+// window. Disk is freed a whole segment at a time, so a segment must be
+// small next to what a partition holds in the window; and a reader going
+// through the window keeps each sealed segment's file open, so segments
+// grow with the window: 1 MiB per 2 minutes (the busiest partitions take
+// about 20 kB/s at the default rate), between 1 and 64 MiB. That keeps the
+// window to a few hundred segment files whatever its length.
+func devSegmentBytes(retention time.Duration) int {
+	n := int(retention / (2 * time.Minute) << 20)
+	return min(max(n, 1<<20), 64<<20)
+}
+
+// devCleanEvery is how often the dev broker enforces retention: a tenth of
+// the window, between 1 s and 30 s, so records live at most 10% past it.
+func devCleanEvery(retention time.Duration) time.Duration {
+	return min(max(retention/10, time.Second), 30*time.Second)
 }
 
 // DevInfo says where the dev stack listens.
@@ -72,6 +97,12 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	if cfg.Rate <= 0 {
 		return fmt.Errorf("--rate %d: want at least 1 message per second", cfg.Rate)
 	}
+	if cfg.Retention < 0 {
+		return fmt.Errorf("--retention %v: want a positive window", cfg.Retention)
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultDevRetention
+	}
 	out := cfg.Out
 	// ctx ending is the signal to stop; the components run on a context
 	// that outlives it, so in-flight results still reach Kafka and offsets
@@ -88,6 +119,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}
 	stack, err := devstack.StartDeployed(ctx, devstack.Config{
 		BrokerListen: cfg.BrokerListen, RegistryListen: cfg.RegistryListen, DataDir: dataDir, Logger: cfg.Logger,
+		CleanEvery: devCleanEvery(cfg.Retention), RetentionCap: cfg.Retention, SegmentBytes: devSegmentBytes(cfg.Retention),
 	}, sp.Partitions(), cfg.Lanes...)
 	if err != nil {
 		return err
@@ -168,7 +200,8 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	if cfg.Ready != nil {
 		cfg.Ready(info)
 	}
-	status := observe.NewStatusLine(out, cfg.Lanes, func(l schemas.Lane) *observe.LaneCounters { return counters[l] }, nil)
+	status := observe.NewStatusLine(out, cfg.Lanes, func(l schemas.Lane) *observe.LaneCounters { return counters[l] }, nil).
+		WithResources(observe.NewResources(cfg.DataDir, 5*time.Second))
 	tk := cfg.Clock.NewTicker(cfg.StatusEvery)
 	defer tk.Stop()
 	status.Print(cfg.Clock.Now())

@@ -6,8 +6,11 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/matriz/pipelines/clock"
 )
 
 // Broker is the embedded Kafka for `matriz dev`, `matriz broker` and
@@ -28,19 +31,32 @@ import (
 //     unless BrokerSyncWrites is set, which fsyncs every write (slower;
 //     real Kafka's default, log.flush.interval.messages=MAX, makes the same
 //     trade).
+//
+// Retention: with BrokerCleanEvery the broker compacts compacted topics and
+// deletes what the topics' retention.ms/retention.bytes expire on that
+// period (see retention.go), and BrokerRetentionCap bounds every
+// delete-policy topic to a window. A topic without retention.ms keeps its
+// records (the broker-wide log.retention.ms is -1: kfake would otherwise
+// expire compacted topics after Kafka's default week, which Kafka never
+// does).
 type Broker struct {
 	cluster *kfake.Cluster
 	addrs   []string
 	unlock  func() error
+	cleaner *cleaner
 	once    sync.Once
 	err     error
 }
 
 type brokerConfig struct {
-	listen     string
-	partitions int
-	dataDir    string
-	syncWrites bool
+	listen       string
+	partitions   int
+	dataDir      string
+	syncWrites   bool
+	cleanEvery   time.Duration
+	retentionCap time.Duration
+	segmentBytes int
+	clock        clock.Clock
 }
 
 // BrokerOption configures StartBroker.
@@ -73,6 +89,33 @@ func BrokerSyncWrites() BrokerOption {
 	return func(c *brokerConfig) { c.syncWrites = true }
 }
 
+// BrokerCleanEvery runs compaction and the topics' retention
+// (retention.ms, retention.bytes) every d; without it kfake runs them once
+// an hour.
+func BrokerCleanEvery(d time.Duration) BrokerOption {
+	return func(c *brokerConfig) { c.cleanEvery = d }
+}
+
+// BrokerRetentionCap deletes, on every cleaning pass, the records of every
+// topic whose cleanup.policy is delete once they have been on the broker
+// for d, whatever the topic's retention.ms says: a bounded window for a
+// dev stack. It needs BrokerCleanEvery.
+func BrokerRetentionCap(d time.Duration) BrokerOption {
+	return func(c *brokerConfig) { c.retentionCap = d }
+}
+
+// BrokerSegmentBytes sets the size at which a partition's log rolls to a
+// new segment file (kfake's default is 100 MiB). Disk is freed a whole
+// segment at a time, so a short retention wants small segments.
+func BrokerSegmentBytes(n int) BrokerOption {
+	return func(c *brokerConfig) { c.segmentBytes = n }
+}
+
+// brokerClock sets the clock of the cleaning passes (tests).
+func brokerClock(cl clock.Clock) BrokerOption {
+	return func(c *brokerConfig) { c.clock = cl }
+}
+
 func (c brokerConfig) validate() error {
 	bad := func(opt, format string, args ...any) error {
 		return &ConfigError{Component: "broker", Option: opt, Reason: fmt.Sprintf(format, args...)}
@@ -90,6 +133,15 @@ func (c brokerConfig) validate() error {
 	if c.partitions < 1 {
 		return bad("partitions", "%d, want at least 1", c.partitions)
 	}
+	if c.cleanEvery < 0 {
+		return bad("clean every", "%v, want a positive period (0: kfake's hourly cleaner)", c.cleanEvery)
+	}
+	if c.retentionCap < 0 || c.retentionCap > 0 && c.cleanEvery == 0 {
+		return bad("retention cap", "%v needs a positive cleaning period", c.retentionCap)
+	}
+	if c.segmentBytes < 0 {
+		return bad("segment bytes", "%d, want a positive size (0: kfake's default)", c.segmentBytes)
+	}
 	return nil
 }
 
@@ -97,7 +149,7 @@ func (c brokerConfig) validate() error {
 // connections. A busy address gives a *ListenError; a data dir held by
 // another broker gives ErrDataDirInUse.
 func StartBroker(opts ...BrokerOption) (*Broker, error) {
-	cfg := brokerConfig{listen: "127.0.0.1:0", partitions: 6}
+	cfg := brokerConfig{listen: "127.0.0.1:0", partitions: 6, clock: clock.Real{}}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -110,6 +162,11 @@ func StartBroker(opts ...BrokerOption) (*Broker, error) {
 		kfake.NumBrokers(1),
 		kfake.DefaultNumPartitions(cfg.partitions),
 	}
+	bcfgs := map[string]string{"log.retention.ms": RetentionForever}
+	if cfg.segmentBytes > 0 {
+		bcfgs["log.segment.bytes"] = strconv.Itoa(cfg.segmentBytes)
+	}
+	kopts = append(kopts, kfake.BrokerConfigs(bcfgs))
 	if cfg.dataDir != "" {
 		if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("broker data dir: %w", err)
@@ -142,7 +199,12 @@ func StartBroker(opts ...BrokerOption) (*Broker, error) {
 		}
 		return nil, fmt.Errorf("start embedded broker: %w", err)
 	}
-	return &Broker{cluster: c, addrs: c.ListenAddrs(), unlock: unlock}, nil
+	b := &Broker{cluster: c, addrs: c.ListenAddrs(), unlock: unlock}
+	if cfg.cleanEvery > 0 {
+		b.cleaner = newCleaner(b, cfg.cleanEvery, cfg.retentionCap, cfg.clock)
+		b.cleaner.start()
+	}
+	return b, nil
 }
 
 // Addrs returns the host:port clients bootstrap from (one address).
@@ -152,6 +214,9 @@ func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
 // Broker for what survives). Safe to call more than once.
 func (b *Broker) Close() error {
 	b.once.Do(func() {
+		if b.cleaner != nil {
+			b.cleaner.stopAndWait()
+		}
 		b.cluster.Close()
 		b.err = b.unlock()
 	})

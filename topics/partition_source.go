@@ -152,6 +152,7 @@ func (s *PartitionSource) Committable() (int64, bool) {
 // returning it.
 func (s *PartitionSource) MarkCommitted(next int64) {
 	s.tr.committed([]commit{{topic: s.topic, partition: s.partition, next: next}})
+	s.tr.forget(topicPartition{s.topic, s.partition}, next)
 }
 
 // Unresolved counts emitted records still waiting for their outputs.

@@ -148,3 +148,34 @@ func (t *tracker) retain(assigned map[topicPartition]bool) {
 
 // unresolved counts tracked records still waiting for an output.
 func (t *tracker) unresolved() int64 { return t.pending.Load() }
+
+// forget drops the resolved entries below next of a partition its owner
+// committed up to next by itself: a PartitionSource's handler commits at
+// its own cuts (MarkCommitted) without asking Committable, the only caller
+// of advance, so without this every Ack ever handed out stayed referenced
+// (about 100 bytes per record consumed, for the life of the process).
+// Entries still pending stay, so nothing past them becomes committable.
+func (t *tracker) forget(k topicPartition, next int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.parts[k]
+	if p == nil {
+		return
+	}
+	live := p.acks[p.head:]
+	n := 0
+	for _, e := range live {
+		if e.offset < next && e.ack.state.Load() != ackPending {
+			continue
+		}
+		live[n] = e
+		n++
+	}
+	clear(live[n:])
+	kept := append(p.acks[:0], live[:n]...)
+	clear(p.acks[len(kept):])
+	p.acks, p.head = kept, 0
+	if len(p.acks) == 0 && cap(p.acks) > 1024 {
+		p.acks = nil // let a burst's backing array go
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/matriz/pipelines/pipelines/devstack"
 )
@@ -12,16 +13,22 @@ func runBroker(ctx context.Context, e *env, args []string) error {
 		"Runs the embedded Kafka broker and the Confluent-compatible schema registry in one\n"+
 			"process until SIGINT or SIGTERM. Point `matriz deploy`, `matriz run` or any Kafka\n"+
 			"client at the printed addresses. With --data-dir, topics, records, committed offsets\n"+
-			"and schemas survive a restart.")
+			"and schemas survive a restart. Every --clean-every the broker compacts compacted topics\n"+
+			"and deletes the records the topics' retention.ms and retention.bytes expire.")
 	listen := fs.String("listen", "127.0.0.1:9092", "Kafka listen `address`")
 	regListen := fs.String("registry-listen", "127.0.0.1:8081", "schema registry listen `address`")
 	dataDir := fs.String("data-dir", "", "`directory` for persistent data (empty: in memory)")
 	partitions := fs.Int("partitions", 6, "default `partitions` of auto-created topics")
+	cleanEvery := fs.Duration("clean-every", time.Minute, "`period` of compaction and retention")
 	if _, err := fs.args(args); err != nil {
 		return err
 	}
+	if *cleanEvery < time.Second {
+		return usagef("--clean-every %v: want at least 1s", *cleanEvery)
+	}
 	stack, err := devstack.Start(ctx, devstack.Config{
 		BrokerListen: *listen, RegistryListen: *regListen, DataDir: *dataDir, Partitions: *partitions,
+		CleanEvery: *cleanEvery,
 	})
 	if err != nil {
 		return err

@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/matriz/pipelines/pipelines"
 )
 
 func runDev(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "dev", "[--data-dir .matriz] [--http-addr 127.0.0.1:9464] [--rate N]",
+	fs := newFlagSet(e, "dev", "[--data-dir .matriz] [--http-addr 127.0.0.1:9464] [--rate N] [--retention 30m]",
 		"Runs everything in one process: the embedded Kafka broker and schema registry, deploy,\n"+
 			"a built-in scenario producer on every lane (healthy traffic plus a drift episode, a fold\n"+
 			"storm, breakthrough spikes, risky and unconsented actions, a P0 action in prod awaiting\n"+
@@ -16,25 +17,41 @@ func runDev(ctx context.Context, e *env, args []string) error {
 			"EXT_ACTIONS_ENABLED default to true here (the executor only records); set them to false\n"+
 			"in the environment to change that.\n"+
 			"Prints one status line per second and serves /metrics and /healthz. Ctrl-C stops it\n"+
-			"cleanly; data stays in --data-dir, and the next start resumes from committed offsets.")
+			"cleanly; data stays in --data-dir, and the next start resumes from committed offsets.\n"+
+			"Disk stays bounded: every stream topic keeps the last --retention of records (the event\n"+
+			"log too, so a replay can start no earlier); compacted topics keep the latest value per\n"+
+			"key. At the default rate the streams take about 2.5 MB a second (30 minutes: ~4.5 GB).\n"+
+			"The status line ends with the data dir's size and the process's resident memory.")
 	dataDir := fs.String("data-dir", ".matriz", "`directory` for broker data (topics, offsets, schemas)")
 	httpAddr := fs.String("http-addr", "127.0.0.1:9464", "`address` for /metrics and /healthz")
 	rate := fs.Int("rate", 200, "synthetic `messages` per second per lane")
+	retention := fs.Duration("retention", pipelines.DefaultDevRetention, "`window` of records every stream topic keeps")
 	listen := fs.String("listen", "127.0.0.1:9092", "Kafka listen `address` (so kcat and friends can connect)")
 	regListen := fs.String("registry-listen", "127.0.0.1:8081", "schema registry listen `address`")
 	debug := fs.Bool("debug", false, "log client warnings to stderr")
+	pprofAddr := fs.String("pprof", "", "serve Go runtime profiles (/debug/pprof/) on `address` (empty: off)")
 	if _, err := fs.args(args); err != nil {
 		return err
 	}
+	if *pprofAddr != "" {
+		stop, err := startPprof(*pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if *rate < 1 {
 		return usagef("--rate %d: want at least 1 message per second", *rate)
+	}
+	if *retention < time.Second {
+		return usagef("--retention %v: want at least 1s", *retention)
 	}
 	logger := slog.New(slog.DiscardHandler)
 	if *debug {
 		logger = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
 	return pipelines.Dev(ctx, pipelines.DevConfig{
-		DataDir: *dataDir, HTTPAddr: *httpAddr, Rate: *rate,
+		DataDir: *dataDir, HTTPAddr: *httpAddr, Rate: *rate, Retention: *retention,
 		BrokerListen: *listen, RegistryListen: *regListen,
 		Out: e.stdout, Logger: logger, Getenv: e.getenv,
 	})

@@ -22,7 +22,14 @@ type Config struct {
 	RegistryListen string // host:port; empty picks a free port on 127.0.0.1
 	DataDir        string // empty keeps everything in memory
 	Partitions     int    // default partitions of auto-created topics
-	Logger         *slog.Logger
+	// CleanEvery runs the broker's compaction and the topics' retention on
+	// this period (0: kfake's hourly cleaner); RetentionCap, with it, keeps
+	// at most that window of every delete-policy topic; SegmentBytes sets
+	// the segment size disk is freed by (0: 100 MiB). See topics.Broker.
+	CleanEvery   time.Duration
+	RetentionCap time.Duration
+	SegmentBytes int
+	Logger       *slog.Logger
 }
 
 // Stack is the embedded Kafka broker (kfake) and the Confluent-compatible
@@ -52,6 +59,15 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	if cfg.Partitions > 0 {
 		bopts = append(bopts, topics.BrokerPartitions(cfg.Partitions))
+	}
+	if cfg.CleanEvery > 0 {
+		bopts = append(bopts, topics.BrokerCleanEvery(cfg.CleanEvery))
+	}
+	if cfg.RetentionCap > 0 {
+		bopts = append(bopts, topics.BrokerRetentionCap(cfg.RetentionCap))
+	}
+	if cfg.SegmentBytes > 0 {
+		bopts = append(bopts, topics.BrokerSegmentBytes(cfg.SegmentBytes))
 	}
 	broker, err := topics.StartBroker(bopts...)
 	if err != nil {

@@ -78,6 +78,7 @@ type StatusLine struct {
 	lanes []schemas.Lane
 	get   func(schemas.Lane) *LaneCounters
 	extra func(schemas.Lane) string // optional per-lane suffix
+	res   *Resources                // optional process figures at the end
 
 	last     map[schemas.Lane][2]int64
 	lastTime time.Time
@@ -86,6 +87,13 @@ type StatusLine struct {
 // NewStatusLine returns a status printer.
 func NewStatusLine(w io.Writer, lanes []schemas.Lane, get func(schemas.Lane) *LaneCounters, extra func(schemas.Lane) string) *StatusLine {
 	return &StatusLine{w: w, lanes: lanes, get: get, extra: extra, last: map[schemas.Lane][2]int64{}}
+}
+
+// WithResources appends the process's disk and memory figures to every
+// line ("| disk 120MB rss 90MB") and returns s.
+func (s *StatusLine) WithResources(r *Resources) *StatusLine {
+	s.res = r
+	return s
 }
 
 // Print writes one status line for time now.
@@ -113,6 +121,11 @@ func (s *StatusLine) Print(now time.Time) {
 			}
 		}
 		parts = append(parts, p)
+	}
+	if s.res != nil {
+		if x := s.res.String(now); x != "" {
+			parts = append(parts, x)
+		}
 	}
 	fmt.Fprintln(s.w, strings.Join(parts, " | "))
 }
