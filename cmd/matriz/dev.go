@@ -16,7 +16,10 @@ func runDev(ctx context.Context, e *env, args []string) error {
 			"approval, corrupted records), and the full stage chain per lane. DISPATCH_ENABLED and\n"+
 			"EXT_ACTIONS_ENABLED default to true here (the executor only records); set them to false\n"+
 			"in the environment to change that.\n"+
-			"Prints one status line per second and serves /metrics and /healthz. Ctrl-C stops it\n"+
+			"Prints one status line per second and serves /metrics and /healthz. Per lane: in/out\n"+
+			"msgs/s, Σ messages answered, p95 frame time, fps, the drift EMA, brk (fold-guard circuit\n"+
+			"breaks), bt (breakthrough flags), deny (guardian denials), dlq (records dead-lettered).\n"+
+			"Ctrl-C stops it\n"+
 			"cleanly; data stays in --data-dir, and the next start resumes from committed offsets.\n"+
 			"Disk stays bounded: every stream topic keeps the last --retention of records (the event\n"+
 			"log too, so a replay can start no earlier); compacted topics keep the latest value per\n"+
