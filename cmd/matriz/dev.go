@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/matriz/pipelines/pipelines"
@@ -31,7 +32,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	retention := fs.Duration("retention", pipelines.DefaultDevRetention, "`window` of records every stream topic keeps")
 	listen := fs.String("listen", "127.0.0.1:9092", "Kafka listen `address` (so kcat and friends can connect)")
 	regListen := fs.String("registry-listen", "127.0.0.1:8081", "schema registry listen `address`")
-	debug := fs.Bool("debug", false, "log client warnings to stderr")
+	debug := fs.Bool("debug", false, "log client warnings, assignments and restores to stderr (flag changes are always logged)")
 	pprofAddr := fs.String("pprof", "", "serve Go runtime profiles (/debug/pprof/) on `address` (empty: off)")
 	if _, err := fs.args(args); err != nil {
 		return err
@@ -49,7 +50,9 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	if *retention < time.Second {
 		return usagef("--retention %v: want at least 1s", *retention)
 	}
-	logger := slog.New(slog.DiscardHandler)
+	// Without --debug only flag changes and refused control records reach
+	// stderr: a kill switch flipping is something to see in any case.
+	logger := slog.New(controlOnly{slog.NewTextHandler(e.stderr, nil)})
 	if *debug {
 		logger = slog.New(slog.NewTextHandler(e.stderr, nil))
 	}
@@ -58,4 +61,22 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		BrokerListen: *listen, RegistryListen: *regListen,
 		Out: e.stdout, Logger: logger, Getenv: e.getenv,
 	})
+}
+
+// controlOnly passes on the runtime's records about matriz.control and
+// drops the rest (client warnings, assignments), which --debug shows.
+type controlOnly struct{ slog.Handler }
+
+func (h controlOnly) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "flag changed" || strings.HasPrefix(r.Message, "control record ignored") {
+		return h.Handler.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h controlOnly) WithAttrs(as []slog.Attr) slog.Handler {
+	return controlOnly{h.Handler.WithAttrs(as)}
+}
+func (h controlOnly) WithGroup(name string) slog.Handler {
+	return controlOnly{h.Handler.WithGroup(name)}
 }
