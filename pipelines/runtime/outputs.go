@@ -3,8 +3,8 @@ package runtime
 import (
 	"fmt"
 	"strconv"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/matriz/pipelines/pipelines/operators"
 	"github.com/matriz/pipelines/pipelines/serde"
