@@ -68,6 +68,9 @@ func NewPartitionSource(ctx context.Context, brokers []string, topic string, par
 		MaxWait:       cfg.maxWait,
 		QueueCapacity: cfg.queueCapacity,
 		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
+			if retriedTimeout(args) {
+				return
+			}
 			s.report(fmt.Errorf("kafka reader %s/%d: "+format, append([]any{topic, partition}, args...)...))
 		}),
 	}

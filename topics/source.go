@@ -125,6 +125,9 @@ func NewSource(ctx context.Context, brokers []string, group string, topics []str
 		CommitInterval:    0, // we commit, after acks
 		StartOffset:       start,
 		ErrorLogger: kafka.LoggerFunc(func(format string, args ...any) {
+			if retriedTimeout(args) {
+				return
+			}
 			s.report(fmt.Errorf("kafka reader: "+format, args...))
 		}),
 	}

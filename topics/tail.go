@@ -71,6 +71,9 @@ func StartTailSince(ctx context.Context, brokers []string, topic string, since t
 			// logs them: without this a tail stuck behind a failing
 			// partition would be silent.
 			rc.ErrorLogger = kafka.LoggerFunc(func(format string, args ...any) {
+				if retriedTimeout(args) {
+					return
+				}
 				onError(fmt.Errorf("tail %s/%d: "+format, append([]any{topic, p}, args...)...))
 			})
 		}
