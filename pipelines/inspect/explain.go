@@ -178,7 +178,7 @@ func (s *Story) WriteText(w io.Writer) error {
 	if in := s.Input; in != nil {
 		m := in.Message
 		fmt.Fprintf(&b, "input     %s ts=%s glyph=%s kind=%s topic=%s tags=%s\n          payload=%s\n", at(in),
-			ts(m.TS), m.Glyph.ID, m.Glyph.Kind, m.Topic, compact(m.Glyph.Tags), compact(payloadJSON(m.Payload)))
+			ts(m.TS), m.Glyph.ID, m.Glyph.Kind, m.Topic, compact(m.Glyph.Tags), compact(replay.PayloadJSON(m.Payload)))
 	} else {
 		fmt.Fprintf(&b, "input     not found on %s\n", topics.Name(string(s.Lane), topics.KindMessages))
 	}
@@ -195,9 +195,9 @@ func (s *Story) WriteText(w io.Writer) error {
 		if late := headerOf(r.Headers, runtime.HeaderLate); len(late) > 0 {
 			fmt.Fprintf(&b, " late=%s", late)
 		}
-		fmt.Fprintf(&b, "\n          payload=%s\n", compact(payloadJSON(x.Payload)))
+		fmt.Fprintf(&b, "\n          payload=%s\n", compact(replay.PayloadJSON(x.Payload)))
 		for _, c := range x.Trace {
-			fmt.Fprintf(&b, "  %-12s %s %s\n", c.Stage, ts(c.T), compact(payloadJSON(c.Data)))
+			fmt.Fprintf(&b, "  %-12s %s %s\n", c.Stage, ts(c.T), compact(replay.PayloadJSON(c.Data)))
 		}
 	}
 	for i := range s.Traces {
@@ -207,7 +207,7 @@ func (s *Story) WriteText(w io.Writer) error {
 		if reasons, ok := x.Outputs.Strings("reasons"); ok {
 			fmt.Fprintf(&b, "          reasons: %s\n", strings.Join(reasons, "; "))
 		}
-		fmt.Fprintf(&b, "          inputs: %s\n", compact(payloadJSON(x.Inputs)))
+		fmt.Fprintf(&b, "          inputs: %s\n", compact(replay.PayloadJSON(x.Inputs)))
 		if len(x.Constraints) > 0 {
 			fmt.Fprintf(&b, "          policy: %s\n", strings.Join(x.Constraints, " "))
 		}
@@ -217,12 +217,12 @@ func (s *Story) WriteText(w io.Writer) error {
 	}
 	for i := range s.Events {
 		r := &s.Events[i]
-		fmt.Fprintf(&b, "event     %s %s stage=%s %s\n", at(r), r.Event.Kind, r.Event.Stage, compact(payloadJSON(r.Event.Payload)))
+		fmt.Fprintf(&b, "event     %s %s stage=%s %s\n", at(r), r.Event.Kind, r.Event.Stage, compact(replay.PayloadJSON(r.Event.Payload)))
 	}
 	for i := range s.Actions {
 		r := &s.Actions[i]
 		status, _ := r.Event.Payload.String("status")
-		fmt.Fprintf(&b, "action    %s status=%s %s\n", at(r), status, compact(payloadJSON(r.Event.Payload)))
+		fmt.Fprintf(&b, "action    %s status=%s %s\n", at(r), status, compact(replay.PayloadJSON(r.Event.Payload)))
 	}
 	for i := range s.DLQ {
 		r := &s.DLQ[i]

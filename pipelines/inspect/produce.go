@@ -21,6 +21,7 @@ import (
 
 	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/pipelines/devstack"
+	"github.com/matriz/pipelines/pipelines/replay"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
@@ -233,7 +234,7 @@ func MessageJSON(m *schemas.MatrizMessage) map[string]any {
 		g["provenance"] = m.Glyph.Provenance
 	}
 	return map[string]any{"msg_id": m.MsgID, "ts": m.TS.UTC().Format(time.RFC3339Nano), "lane": string(m.Lane),
-		"glyph": g, "payload": payloadJSON(m.Payload), "topic": m.Topic}
+		"glyph": g, "payload": replay.PayloadJSON(m.Payload), "topic": m.Topic}
 }
 
 // CheckVersion reports whether v is a MatrizMessage schema version this

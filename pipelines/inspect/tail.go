@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -215,15 +214,15 @@ func (r *Record) JSONValue() any {
 	case r.Result != nil:
 		x := r.Result
 		return map[string]any{"id": x.ID, "msg_id": x.MsgID, "ts": ts(x.TS), "lane": string(x.Lane), "node": x.Node,
-			"node_version": x.NodeVersion, "ok": x.OK, "reasons": nonNil(x.Reasons), "payload": payloadJSON(x.Payload), "trace": crumbsJSON(x.Trace)}
+			"node_version": x.NodeVersion, "ok": x.OK, "reasons": nonNil(x.Reasons), "payload": replay.PayloadJSON(x.Payload), "trace": crumbsJSON(x.Trace)}
 	case r.Event != nil:
 		x := r.Event
 		return map[string]any{"id": x.ID, "ts": ts(x.TS), "kind": string(x.Kind), "lane": string(x.Lane), "glyph_id": x.GlyphID,
-			"msg_id": x.MsgID, "stage": x.Stage, "payload": payloadJSON(x.Payload)}
+			"msg_id": x.MsgID, "stage": x.Stage, "payload": replay.PayloadJSON(x.Payload)}
 	case r.Trace != nil:
 		x := r.Trace
 		return map[string]any{"id": x.ID, "ts": ts(x.TS), "msg_id": x.MsgID, "lane": string(x.Lane), "stage": x.Stage,
-			"decision": x.Decision, "crumbs": crumbsJSON(x.Crumbs), "inputs": payloadJSON(x.Inputs), "outputs": payloadJSON(x.Outputs),
+			"decision": x.Decision, "crumbs": crumbsJSON(x.Crumbs), "inputs": replay.PayloadJSON(x.Inputs), "outputs": replay.PayloadJSON(x.Outputs),
 			"constraints": nonNil(x.Constraints), "risk_class": string(x.RiskClass), "data_origin": x.DataOrigin, "explanation_link": x.ExplanationLink}
 	}
 	return nil
@@ -271,7 +270,7 @@ func (r *Record) AppendText(dst []byte) []byte {
 		dst = fmt.Appendf(dst, " original=%s", base64.StdEncoding.EncodeToString(x.Original))
 	case r.Message != nil:
 		x := r.Message
-		dst = fmt.Appendf(dst, "%s msg=%s glyph=%s topic=%s payload=%s", ts(x.TS), x.MsgID, x.Glyph.ID, x.Topic, compact(payloadJSON(x.Payload)))
+		dst = fmt.Appendf(dst, "%s msg=%s glyph=%s topic=%s payload=%s", ts(x.TS), x.MsgID, x.Glyph.ID, x.Topic, compact(replay.PayloadJSON(x.Payload)))
 	case r.Result != nil:
 		x := r.Result
 		dst = fmt.Appendf(dst, "%s msg=%s node=%s ok=%v", ts(x.TS), x.MsgID, x.Node, x.OK)
@@ -280,7 +279,7 @@ func (r *Record) AppendText(dst []byte) []byte {
 		}
 	case r.Event != nil:
 		x := r.Event
-		dst = fmt.Appendf(dst, "%s %s glyph=%s msg=%s stage=%s payload=%s", ts(x.TS), x.Kind, x.GlyphID, x.MsgID, x.Stage, compact(payloadJSON(x.Payload)))
+		dst = fmt.Appendf(dst, "%s %s glyph=%s msg=%s stage=%s payload=%s", ts(x.TS), x.Kind, x.GlyphID, x.MsgID, x.Stage, compact(replay.PayloadJSON(x.Payload)))
 	case r.Trace != nil:
 		x := r.Trace
 		dst = fmt.Appendf(dst, "%s %s msg=%s decision=%s risk_class=%s constraints=%q", ts(x.TS), x.Stage, x.MsgID, x.Decision, x.RiskClass, x.Constraints)
@@ -308,40 +307,7 @@ func compact(v any) string {
 func crumbsJSON(cs []schemas.Crumb) []any {
 	out := make([]any, len(cs))
 	for i, c := range cs {
-		out[i] = map[string]any{"stage": c.Stage, "t": ts(c.T), "data": payloadJSON(c.Data)}
+		out[i] = map[string]any{"stage": c.Stage, "t": ts(c.T), "data": replay.PayloadJSON(c.Data)}
 	}
 	return out
-}
-
-// payloadJSON returns p with every value JSON can encode: non-finite
-// numbers become strings.
-func payloadJSON(p schemas.Payload) map[string]any {
-	out := make(map[string]any, len(p))
-	for k, v := range p {
-		switch x := v.(type) {
-		case float64:
-			out[k] = finite(x)
-		case []float64:
-			vs := make([]any, len(x))
-			for i, f := range x {
-				vs[i] = finite(f)
-			}
-			out[k] = vs
-		default:
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func finite(f float64) any {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "+Inf"
-	case math.IsInf(f, -1):
-		return "-Inf"
-	}
-	return f
 }

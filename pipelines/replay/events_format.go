@@ -23,7 +23,7 @@ func (r EventRecord) AppendText(dst []byte) []byte {
 	ev := &r.Event
 	dst = ev.TS.UTC().AppendFormat(dst, textTime)
 	dst = fmt.Appendf(dst, "  %-17s %s  %s  %s  ", ev.Kind, orDash(ev.GlyphID), orDash(ev.Stage), orDash(ev.MsgID))
-	p, err := json.Marshal(payloadJSON(ev.Payload))
+	p, err := json.Marshal(PayloadJSON(ev.Payload))
 	if err != nil { // cannot happen: payloadJSON leaves only JSON values
 		p = fmt.Appendf(nil, "%q", err.Error())
 	}
@@ -57,7 +57,7 @@ func (r EventRecord) AppendJSON(dst []byte) []byte {
 	v := eventJSON{
 		Partition: r.Partition, Offset: r.Offset, Timestamp: r.Time.UTC(), Key: string(r.Key),
 		ID: ev.ID, TS: ev.TS.UTC(), Kind: ev.Kind, Lane: ev.Lane, GlyphID: ev.GlyphID, MsgID: ev.MsgID, Stage: ev.Stage,
-		Payload: payloadJSON(ev.Payload),
+		Payload: PayloadJSON(ev.Payload),
 	}
 	if len(r.Headers) > 0 {
 		v.Headers = make(map[string]string, len(r.Headers))
@@ -72,9 +72,9 @@ func (r EventRecord) AppendJSON(dst []byte) []byte {
 	return append(append(dst, b...), '\n')
 }
 
-// payloadJSON returns p with every value JSON can encode: non-finite
+// PayloadJSON returns p with every value JSON can encode: non-finite
 // numbers become strings.
-func payloadJSON(p schemas.Payload) map[string]any {
+func PayloadJSON(p schemas.Payload) map[string]any {
 	out := make(map[string]any, len(p))
 	for k, v := range p {
 		switch x := v.(type) {
