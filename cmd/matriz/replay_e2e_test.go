@@ -132,23 +132,8 @@ func (l *e2eLane) control(name string, on bool) {
 
 // waitAllCommitted waits until group committed every record produced.
 func (l *e2eLane) waitAllCommitted(group string) {
-	t := l.t
-	t.Helper()
-	ends, err := topics.PartitionEnds(context.Background(), l.Brokers, topics.Name(string(l.lane), topics.KindMessages))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want, got int64
-	for _, e := range ends {
-		want += e
-	}
-	clocktest.WaitFor(t, 3*time.Minute, fmt.Sprintf("group %s committed all %d records", group, want), func() bool {
-		got = 0
-		for _, off := range l.committed(t, group) {
-			got += max(off, 0)
-		}
-		return got >= want
-	}, func() string { return fmt.Sprintf("%d committed", got) })
+	l.t.Helper()
+	l.WaitCommitted(l.t, topics.Name(string(l.lane), topics.KindMessages), group, 3*time.Minute)
 }
 
 // approveWaiting approves every waiting action and returns their ids.

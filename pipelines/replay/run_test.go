@@ -4,16 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
-	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/pipetest"
 	"github.com/matriz/pipelines/pipelines/runtime"
@@ -25,53 +20,14 @@ import (
 // is committed, then stops it.
 func liveRun(t *testing.T, env *pipetest.Env, lane schemas.Lane, group string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- runtime.Run(ctx, runtime.Config{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL, Group: group,
-			IdleAfter: 50 * time.Millisecond, CommitInterval: 50 * time.Millisecond})
-	}()
-	want := int64(0)
-	for _, e := range endOffsets(t, env, topics.Name(string(lane), topics.KindMessages)) {
-		want += e
-	}
-	var got int64
-	clocktest.WaitFor(t, time.Minute, fmt.Sprintf("group %s committed %d records", group, want), func() bool {
-		got = 0
-		for _, o := range committed(t, env, lane, group) {
-			got += max(o, 0)
-		}
-		return got >= want
-	}, func() string { return fmt.Sprintf("%d committed", got) })
-	cancel()
-	if err := <-done; err != nil {
+	stop := pipetest.Run(t, func(ctx context.Context, ready func()) error {
+		return runtime.Run(ctx, runtime.Config{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL, Group: group,
+			IdleAfter: 50 * time.Millisecond, CommitInterval: 50 * time.Millisecond, Ready: ready})
+	})
+	env.WaitCommitted(t, topics.Name(string(lane), topics.KindMessages), group, time.Minute)
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func endOffsets(t *testing.T, env *pipetest.Env, topic string) map[int]int64 {
-	t.Helper()
-	ends, err := topics.PartitionEnds(context.Background(), env.Brokers, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ends
-}
-
-func committed(t *testing.T, env *pipetest.Env, lane schemas.Lane, group string) map[int]int64 {
-	t.Helper()
-	topic := topics.Name(string(lane), topics.KindMessages)
-	parts := slices.Collect(maps.Keys(endOffsets(t, env, topic)))
-	cl := &kafka.Client{Addr: kafka.TCP(env.Brokers...), Timeout: 10 * time.Second}
-	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[topic] {
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
 }
 
 // liveState is everything a replay must not touch: the end offset of every
@@ -85,11 +41,11 @@ func liveState(t *testing.T, env *pipetest.Env, lane schemas.Lane, group string)
 		names = append(names, topics.Name(string(lane), k))
 	}
 	for _, name := range names {
-		for p, e := range endOffsets(t, env, name) {
+		for p, e := range env.Ends(t, name) {
 			out[fmt.Sprintf("%s/%d end", name, p)] = e
 		}
 	}
-	for p, o := range committed(t, env, lane, group) {
+	for p, o := range env.Committed(t, topics.Name(string(lane), topics.KindMessages), group) {
 		out[fmt.Sprintf("group %s partition %d committed", group, p)] = o
 	}
 	return out

@@ -8,14 +8,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/segmentio/kafka-go"
 
-	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/pipelines/pipetest"
 	"github.com/matriz/pipelines/pipelines/replay"
 	"github.com/matriz/pipelines/pipelines/runtime"
@@ -283,9 +280,11 @@ func TestReplayThresholdChangeDiff(t *testing.T) {
 	}
 	env.Produce(t, thrLane, plain, nil)
 	getenv := func(string) string { return "" }
-	stop := thrRunLane(t, env, runtime.Config{Lane: thrLane, Spec: s1, Group: thrGroup, Getenv: getenv,
-		IdleAfter: 50 * time.Millisecond, CommitInterval: 50 * time.Millisecond})
-	thrWaitCommitted(t, env, len(msgs))
+	stop := pipetest.Run(t, func(ctx context.Context, ready func()) error {
+		return runtime.Run(ctx, runtime.Config{Lane: thrLane, Spec: s1, Group: thrGroup, Getenv: getenv, Brokers: env.Brokers, RegistryURL: env.RegistryURL,
+			IdleAfter: 50 * time.Millisecond, CommitInterval: 50 * time.Millisecond, Ready: ready})
+	})
+	env.WaitCommitted(t, topics.Name(string(thrLane), topics.KindMessages), thrGroup, 2*time.Minute)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -556,68 +555,4 @@ func thrTopicOf(name string, k topics.Kind) string {
 		return topics.Name(string(thrLane), k)
 	}
 	return topics.ReplayName(string(thrLane), name, k)
-}
-
-// thrRunLane runs the lane's runtime against env until the returned stop
-// is called; stop returns Run's error.
-func thrRunLane(t *testing.T, env *pipetest.Env, cfg runtime.Config) (stop func() error) {
-	t.Helper()
-	cfg.Brokers, cfg.RegistryURL = env.Brokers, env.RegistryURL
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	cfg.Ready = func() { close(ready) }
-	done := make(chan error, 1)
-	go func() { done <- runtime.Run(ctx, cfg) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("lane runtime stopped before it was ready: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("lane runtime not ready within 30s")
-	}
-	var once sync.Once
-	var err error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case err = <-done:
-			case <-time.After(60 * time.Second):
-				err = fmt.Errorf("lane runtime did not stop within 60s")
-			}
-		})
-		return err
-	}
-	t.Cleanup(func() { stop() })
-	return stop
-}
-
-// thrWaitCommitted waits until the group committed every one of the n
-// records produced.
-func thrWaitCommitted(t *testing.T, env *pipetest.Env, n int) {
-	t.Helper()
-	topic := topics.Name(string(thrLane), topics.KindMessages)
-	ends, err := topics.PartitionEnds(context.Background(), env.Brokers, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var parts []int
-	for p := range ends {
-		parts = append(parts, p)
-	}
-	cl := &kafka.Client{Addr: kafka.TCP(env.Brokers...), Timeout: 10 * time.Second}
-	var got int64
-	clocktest.WaitFor(t, 2*time.Minute, fmt.Sprintf("group %s committed all %d records", thrGroup, n), func() bool {
-		resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: thrGroup, Topics: map[string][]int{topic: parts}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = 0
-		for _, p := range resp.Topics[topic] {
-			got += max(p.CommittedOffset, 0)
-		}
-		return got >= int64(n)
-	}, func() string { return fmt.Sprintf("%d committed", got) })
 }

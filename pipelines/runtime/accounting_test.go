@@ -113,7 +113,7 @@ func waitAllCommitted(t *testing.T, env *pipetest.Env, lane schemas.Lane, group 
 	var behind []string
 	clocktest.WaitFor(t, within, fmt.Sprintf("group %s committed every offset", group), func() bool {
 		behind = behind[:0]
-		got := committedOffsets(t, env, lane, group)
+		got := env.Committed(t, topics.Name(string(lane), topics.KindMessages), group)
 		for p, end := range ends {
 			if got[p] != end {
 				behind = append(behind, fmt.Sprintf("partition %d at %d of %d", p, got[p], end))

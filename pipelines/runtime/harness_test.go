@@ -2,8 +2,6 @@ package runtime
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,35 +15,10 @@ import (
 func runLane(t *testing.T, env *pipetest.Env, cfg Config) (stop func() error) {
 	t.Helper()
 	cfg.Brokers, cfg.RegistryURL = env.Brokers, env.RegistryURL
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	cfg.Ready = func() { close(ready) }
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("lane runtime stopped before it was ready: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("lane runtime not ready within 30s")
-	}
-	var once sync.Once
-	var err error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case err = <-done:
-			case <-time.After(60 * time.Second):
-				err = fmt.Errorf("lane runtime did not stop within 60s")
-			}
-		})
-		return err
-	}
-	t.Cleanup(func() { stop() })
-	return stop
+	return pipetest.Run(t, func(ctx context.Context, ready func()) error {
+		cfg.Ready = ready
+		return Run(ctx, cfg)
+	})
 }
 
 // nowBatch makes n synthetic messages stamped with the wall clock, as a

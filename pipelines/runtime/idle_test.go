@@ -47,7 +47,7 @@ func TestIdleWatermarkFollowsTheProducersClock(t *testing.T) {
 		var got int64
 		clocktest.WaitFor(t, time.Minute, fmt.Sprintf("burst %d committed", b), func() bool {
 			got = 0
-			for _, o := range committedOffsets(t, env, lane, group) {
+			for _, o := range env.Committed(t, topics.Name(string(lane), topics.KindMessages), group) {
 				got += max(o, 0)
 			}
 			return got >= int64(sent)

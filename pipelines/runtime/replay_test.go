@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/ops"
@@ -94,7 +92,7 @@ func (s *replayScenario) waitCommitted() {
 	var got int64
 	clocktest.WaitFor(t, 2*time.Minute, fmt.Sprintf("group %s committed all %d records", s.group, s.sent), func() bool {
 		got = 0
-		for _, off := range committedOffsets(t, s.env, s.lane, s.group) {
+		for _, off := range s.env.Committed(t, topics.Name(string(s.lane), topics.KindMessages), s.group) {
 			got += max(off, 0)
 		}
 		return got >= int64(s.sent)
@@ -297,29 +295,4 @@ func sum(m map[int32]int64) int64 {
 		n += v
 	}
 	return n
-}
-
-// committedOffsets returns group's committed offset per partition of lane's
-// messages topic (-1 where none).
-func committedOffsets(t *testing.T, env *pipetest.Env, lane schemas.Lane, group string) map[int]int64 {
-	t.Helper()
-	topic := topics.Name(string(lane), topics.KindMessages)
-	ends, err := topics.PartitionEnds(context.Background(), env.Brokers, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := make([]int, 0, len(ends))
-	for p := range ends {
-		parts = append(parts, p)
-	}
-	cl := &kafka.Client{Addr: kafka.TCP(env.Brokers...), Timeout: 10 * time.Second}
-	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[topic] {
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
 }
