@@ -17,8 +17,11 @@ const (
 	HeaderDLQReason    = "matriz-dlq-reason"
 	HeaderDLQStage     = "matriz-dlq-stage"
 	HeaderDLQDetail    = "matriz-dlq-detail"
-	HeaderLate         = "matriz-late"
-	HeaderTraceparent  = "traceparent"
+	// HeaderPanicFrame is on a DLQ record a stage panicked on: the
+	// function, file and line that panicked.
+	HeaderPanicFrame  = "matriz-panic-frame"
+	HeaderLate        = "matriz-late"
+	HeaderTraceparent = "traceparent"
 	// HeaderDecision marks a decision event (its kind) so a replay or a
 	// restart can pick the decision log out of the event log without
 	// decoding every event; HeaderSrcPartition names the partition whose
@@ -35,6 +38,11 @@ const (
 	ReasonContract        = "contract_violation"
 	ReasonNodePanic       = "node_panic"
 	ReasonStage           = "stage_failure"
+	// ReasonStageError: the chain stopped on the record's frame with a
+	// stage error before the record went through every stage.
+	ReasonStageError = "stage_error"
+	// ReasonStagePanic: a stage panicked on the record (alone).
+	ReasonStagePanic = "stage_panic"
 )
 
 // srcHeaders returns the headers naming m's source coordinates.
