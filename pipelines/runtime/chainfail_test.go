@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -230,5 +231,108 @@ func TestChainErrorSendsTheFramesLiveRecordsToTheDLQ(t *testing.T) {
 	}
 	if !f.Records[1].Dropped || f.Records[1].Failure != nil || f.Records[2].Failure.Stage != "decode" {
 		t.Fatalf("dropped or earlier-failed records changed: %+v %+v", f.Records[1], f.Records[2])
+	}
+}
+
+// TestExecutorPanicAndHangAreDecidedAndThePartitionGoesOn runs the prod
+// lane with an executor that panics on one action and never returns on
+// another: both are decided (failed with the panic, uncertain after the
+// guardian's executor timeout), the process does not crash, and every
+// record is answered and committed, the actions after them executed.
+func TestExecutorPanicAndHangAreDecidedAndThePartitionGoesOn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: a lane on the embedded broker (skipped with -short)")
+	}
+	const n = 60
+	lane := schemas.LaneProd
+	s, err := spec.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Lanes[lane].Guardian.ExecutorTimeoutMS = 300
+	env := pipetest.Start(t, lane)
+	gen := devstack.NewSynthetic(lane, 9, 8)
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	msgs := make([]schemas.MatrizMessage, n)
+	for i := range msgs {
+		msgs[i] = gen.Next(base.Add(time.Duration(i) * 5 * time.Millisecond))
+		delete(msgs[i].Payload, "action_kind") // only the chosen ones ask for an action
+	}
+	asks := []int{10, 20, 30, 40, 50}
+	for _, i := range asks {
+		m := &msgs[i]
+		m.Payload = schemas.Payload{"action_kind": "notify", "priority": "P1"}
+		m.Glyph.Tags = map[string]string{"consent": "granted", "purpose": "care"}
+	}
+	panicMsg, hangMsg := msgs[10].MsgID, msgs[20].MsgID
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	executed := map[string]bool{}
+	var mu sync.Mutex
+	ex := stages.ExecutorFunc(func(ctx context.Context, _ schemas.Lane, a stages.Action) error {
+		switch a.MsgID {
+		case panicMsg:
+			panic("executor bug on " + a.ID)
+		case hangMsg:
+			<-hang // ignores ctx: a hung external call
+			return nil
+		}
+		mu.Lock()
+		executed[a.MsgID] = true
+		mu.Unlock()
+		return nil
+	})
+	env.Produce(t, lane, msgs, nil)
+	messages := topics.Name(string(lane), topics.KindMessages)
+	ends, err := topics.PartitionEnds(context.Background(), env.Brokers, messages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := "executorfaults"
+	getenv := func(k string) string {
+		if k == "EXT_ACTIONS_ENABLED" {
+			return "true"
+		}
+		return ""
+	}
+	stop := runLane(t, env, Config{Lane: lane, Spec: s, Group: group, Getenv: getenv, Executor: ex,
+		IdleAfter: 50 * time.Millisecond, CommitInterval: 50 * time.Millisecond})
+	waitAllCommitted(t, env, lane, group, ends, time.Minute)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, lookup := context.Background(), env.Serde.Lookup()
+	results := 0
+	for range env.ReadAll(t, topics.Name(string(lane), topics.KindResults)) {
+		results++
+	}
+	if dlq := env.ReadAll(t, topics.Name(string(lane), topics.KindDLQ)); results != n || len(dlq) != 0 {
+		t.Fatalf("%d results and %d DLQ records, want %d results", results, len(dlq), n)
+	}
+	final := map[string]schemas.Payload{} // msg id → its last action event's payload
+	for _, m := range env.ReadAll(t, topics.Name(string(lane), topics.KindActions)) {
+		var ev schemas.Event
+		if _, err := schemas.DecodeWire(ctx, lookup, m.Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := ev.Payload.String("status"); st != stages.ActionPreview && st != stages.ActionExecuting {
+			final[ev.MsgID] = ev.Payload
+		}
+	}
+	if p := final[panicMsg]; p["status"] != stages.ActionFailed || !strings.Contains(fmt.Sprint(p["error"]), "panic: executor bug") {
+		t.Errorf("panicking executor's action: %v, want failed naming the panic", p)
+	}
+	if p := final[hangMsg]; p["status"] != stages.ActionUncertain || !strings.Contains(fmt.Sprint(p["error"]), "did not return within 300ms") {
+		t.Errorf("hung executor's action: %v, want uncertain naming the timeout", p)
+	}
+	for _, i := range asks[2:] {
+		id := msgs[i].MsgID
+		mu.Lock()
+		called := executed[id]
+		mu.Unlock()
+		if p := final[id]; p["status"] != stages.ActionExecuted || !called {
+			t.Errorf("action of message %d after the faulty ones: %v (called %v), want executed", i, p, called)
+		}
 	}
 }
