@@ -17,16 +17,16 @@ const (
 	HeaderDLQReason    = "matriz-dlq-reason"
 	HeaderDLQStage     = "matriz-dlq-stage"
 	HeaderDLQDetail    = "matriz-dlq-detail"
-	// HeaderPanicFrame is on a DLQ record a stage panicked on: the
-	// function, file and line that panicked.
-	HeaderPanicFrame  = "matriz-panic-frame"
-	HeaderLate        = "matriz-late"
-	HeaderTraceparent = "traceparent"
+	HeaderLate         = "matriz-late"
+	HeaderTraceparent  = "traceparent"
 	// HeaderDecision marks a decision event (its kind) so a replay or a
 	// restart can pick the decision log out of the event log without
 	// decoding every event; HeaderSrcPartition names the partition whose
 	// run made it.
 	HeaderDecision = "matriz-decision"
+	// HeaderPanicFrame is on a DLQ record a stage panicked on: the
+	// function, file and line that panicked.
+	HeaderPanicFrame = "matriz-panic-frame"
 )
 
 // DLQ reasons: the reason label of lukhas_dlq_total and the

@@ -38,26 +38,28 @@ type ChainOptions struct {
 // lane's spec it is set from, the first being the one it is about: an
 // option error is reported at the first of them the file sets.
 var optionFields = map[string][]string{
-	"DriftAlpha":              {"drift.alpha"},
-	"DriftThresholds":         {"drift.warn", "drift.block"},
-	"DriftWindow":             {"drift.window"},
-	"FoldMaxFanout":           {"fold_guard.max_fanout"},
-	"FoldMaxDepth":            {"fold_guard.max_depth"},
-	"FoldBudget":              {"fold_guard.budget", "fold_guard.max_fanout"},
-	"FoldCooldown":            {"fold_guard.cooldown_ms"},
-	"BreakthroughWeights":     {"breakthrough.novelty_weight", "breakthrough.value_weight"},
-	"BreakthroughZ":           {"breakthrough.z"},
-	"BreakthroughMinSamples":  {"breakthrough.min_samples"},
-	"BreakthroughCUSUM":       {"breakthrough.cusum_k", "breakthrough.cusum_h"},
-	"GuardianMaxRisk":         {"guardian.max_risk"},
-	"GuardianMaxDrift":        {"guardian.max_drift"},
-	"GuardianDryRun":          {"guardian.dry_run"},
+	"DriftAlpha":             {"drift.alpha"},
+	"DriftThresholds":        {"drift.warn", "drift.block"},
+	"DriftWindow":            {"drift.window"},
+	"FoldMaxFanout":          {"fold_guard.max_fanout"},
+	"FoldMaxDepth":           {"fold_guard.max_depth"},
+	"FoldBudget":             {"fold_guard.budget", "fold_guard.max_fanout"},
+	"FoldCooldown":           {"fold_guard.cooldown_ms"},
+	"BreakthroughWeights":    {"breakthrough.novelty_weight", "breakthrough.value_weight"},
+	"BreakthroughZ":          {"breakthrough.z"},
+	"BreakthroughMinSamples": {"breakthrough.min_samples"},
+	"BreakthroughCUSUM":      {"breakthrough.cusum_k", "breakthrough.cusum_h"},
+	"GuardianMaxRisk":        {"guardian.max_risk"},
+	"GuardianMaxDrift":       {"guardian.max_drift"},
+	"GuardianDryRun":         {"guardian.dry_run"},
+	"TickFPS":                {"tick.fps"},
+	"TickGrace":              {"tick.grace_ms"},
+	"TickBudget":             {"tick.budget_ms"},
+	"DecimateCapacity":       {"decimate.k"},
+	"DecimatePolicy":         {"decimate.policy"},
+
+	// 0 (unset) leaves the stage default, stages.DefaultExecutorTimeout.
 	"GuardianExecutorTimeout": {"guardian.executor_timeout_ms"},
-	"TickFPS":                 {"tick.fps"},
-	"TickGrace":               {"tick.grace_ms"},
-	"TickBudget":              {"tick.budget_ms"},
-	"DecimateCapacity":        {"decimate.k"},
-	"DecimatePolicy":          {"decimate.policy"},
 }
 
 // Chain builds lane's chain in the spec's stage order. Decimation is not a
