@@ -17,6 +17,8 @@ package runtime
 //     (double-applied drift, breakthrough and fold-guard state), and a
 //     deterministic error would fail again forever: the DLQ keeps the
 //     original bytes for a human and a replay, and the partition goes on.
+//     A cut the frame carries is taken as usual: its records are answered
+//     (in the DLQ), and the state is what the stages did to them.
 //
 // Either way every input offset ends with a result, a DLQ record, a late
 // mark or a decimation drop — or stays uncommitted for the next owner.
