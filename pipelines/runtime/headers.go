@@ -24,6 +24,9 @@ const (
 	// decoding every event; HeaderSrcPartition names the partition whose
 	// run made it.
 	HeaderDecision = "matriz-decision"
+	// HeaderPanicFrame is on a DLQ record a stage panicked on: the
+	// function, file and line that panicked.
+	HeaderPanicFrame = "matriz-panic-frame"
 )
 
 // DLQ reasons: the reason label of lukhas_dlq_total and the
@@ -35,6 +38,11 @@ const (
 	ReasonContract        = "contract_violation"
 	ReasonNodePanic       = "node_panic"
 	ReasonStage           = "stage_failure"
+	// ReasonStageError: the chain stopped on the record's frame with a
+	// stage error before the record went through every stage.
+	ReasonStageError = "stage_error"
+	// ReasonStagePanic: a stage panicked on the record (alone).
+	ReasonStagePanic = "stage_panic"
 )
 
 // srcHeaders returns the headers naming m's source coordinates.

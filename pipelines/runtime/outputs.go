@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -226,12 +227,19 @@ func (o *outputs) dlq(p *pending, fail *stages.Failure) topics.Message {
 	}
 	m := dlqMessage(o.lane, p.msg, fail.Stage, reason, fail.Reason)
 	m.Topic = o.topics.dlq
+	if pe := (*stages.PanicError)(nil); errors.As(fail.Err, &pe) && pe.At != "" {
+		m.Headers = append(m.Headers, topics.Header{Key: HeaderPanicFrame, Value: []byte(pe.At)})
+	}
 	return m
 }
 
 // failureReason classifies a stage's failure into the DLQ's few reasons.
 func failureReason(f *stages.Failure) string {
 	switch {
+	case errors.As(f.Err, new(*stages.PanicError)):
+		return ReasonStagePanic
+	case errors.As(f.Err, new(*stages.StageError)):
+		return ReasonStageError
 	case f.Stage == stages.StageAdapter && strings.Contains(f.Reason, "panicked"):
 		return ReasonNodePanic
 	case f.Stage == operators.StageTick, f.Stage == "decode":

@@ -56,6 +56,10 @@ type Config struct {
 	// CheckpointEvery is how much event time passes between two of a
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
 	CheckpointEvery time.Duration
+
+	// wrapStage, in this package's tests, decorates every stage instance
+	// (a stage that fails or panics on chosen records).
+	wrapStage func(stages.Stage) stages.Stage
 }
 
 // GroupName is the consumer group a lane runs in: group when set, else
@@ -212,7 +216,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	lr.flags = NewLiveFlags(cfg.Lane, start)
-	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: once, Wrap: func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock) }}); err != nil {
+	wrap := func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock) }
+	if cfg.wrapStage != nil {
+		wrap = func(st stages.Stage) stages.Stage {
+			return observe.Wrap(cfg.Lane, cfg.wrapStage(st), cfg.Metrics, cfg.Clock)
+		}
+	}
+	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: once, Wrap: wrap}); err != nil {
 		return err
 	}
 

@@ -57,6 +57,9 @@ var optionFields = map[string][]string{
 	"TickBudget":             {"tick.budget_ms"},
 	"DecimateCapacity":       {"decimate.k"},
 	"DecimatePolicy":         {"decimate.policy"},
+
+	// 0 (unset) leaves the stage default, stages.DefaultExecutorTimeout.
+	"GuardianExecutorTimeout": {"guardian.executor_timeout_ms"},
 }
 
 // Chain builds lane's chain in the spec's stage order. Decimation is not a
@@ -116,9 +119,13 @@ func (l *Lane) Chain(lane schemas.Lane, opts ChainOptions) (*Chain, error) {
 		case StageGuardian:
 			g := l.Guardian
 			f = stages.PerPartition(stages.StageGuardian, func() (*stages.Guardian, error) {
-				return stages.NewGuardian(lane,
+				opts := []stages.GuardianOption{
 					stages.GuardianMaxRisk(g.MaxRisk), stages.GuardianMaxDrift(g.MaxDrift), stages.GuardianDryRun(g.DryRun),
-					stages.GuardianApprovals(c.Approvals), stages.GuardianExecutor(guarded))
+					stages.GuardianApprovals(c.Approvals), stages.GuardianExecutor(guarded)}
+				if g.ExecutorTimeoutMS != 0 {
+					opts = append(opts, stages.GuardianExecutorTimeout(time.Duration(g.ExecutorTimeoutMS)*time.Millisecond))
+				}
+				return stages.NewGuardian(lane, opts...)
 			})
 		default:
 			return nil, fmt.Errorf("lane %s: unknown stage %q", lane, name)

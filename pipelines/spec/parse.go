@@ -191,9 +191,10 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
 		"guardian": func(v *yaml.Node, f string) {
 			g := &l.Guardian
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"max_risk":  func(v *yaml.Node, f string) { g.MaxRisk = d.number(v, f) },
-				"max_drift": func(v *yaml.Node, f string) { g.MaxDrift = d.number(v, f) },
-				"dry_run":   func(v *yaml.Node, f string) { g.DryRun = d.boolean(v, f) },
+				"max_risk":            func(v *yaml.Node, f string) { g.MaxRisk = d.number(v, f) },
+				"max_drift":           func(v *yaml.Node, f string) { g.MaxDrift = d.number(v, f) },
+				"dry_run":             func(v *yaml.Node, f string) { g.DryRun = d.boolean(v, f) },
+				"executor_timeout_ms": func(v *yaml.Node, f string) { g.ExecutorTimeoutMS = d.integer(v, f) },
 			})
 		},
 	})

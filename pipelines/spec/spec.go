@@ -119,6 +119,9 @@ type Guardian struct {
 	MaxRisk  float64
 	MaxDrift float64
 	DryRun   bool // forced true in experimental whatever this says
+	// ExecutorTimeoutMS bounds one executor call (0: the stage's default,
+	// stages.DefaultExecutorTimeout).
+	ExecutorTimeoutMS int
 }
 
 // Default returns the embedded spec.

@@ -45,6 +45,7 @@ func TestParseRefusesWhatTheRuntimeWould(t *testing.T) {
 		{"GuardianMaxRisk", "prod", "guardian: {max_risk: -0.1}", 3, "guardian.max_risk", "want a number in [0, 1]"},
 		{"GuardianMaxDrift", "prod", "guardian: {max_drift: 3}", 3, "guardian.max_drift", "want a number in [0, 2]"},
 		{"GuardianDryRun", "experimental", "guardian: {dry_run: false}", 3, "guardian.dry_run", "the experimental lane always runs dry"},
+		{"GuardianExecutorTimeout", "prod", "guardian: {executor_timeout_ms: -1}", 3, "guardian.executor_timeout_ms", "-1ms: want > 0"},
 		{"TickFPS", "candidate", "tick: {fps: 25}", 3, "tick.fps", "25: want a rate on the ladder [30 20 15]"},
 		{"TickGrace", "candidate", "tick: {grace_ms: -1}", 3, "tick.grace_ms", "want 0..10s"},
 		{"TickGrace", "candidate", "tick: {grace_ms: 20000}", 3, "tick.grace_ms", "want 0..10s"},
