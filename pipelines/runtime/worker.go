@@ -218,6 +218,9 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	}
 	w.outs = newOutputs(string(lr.lane), lr.namespace, lr.ids, w.inflight, lr.reportErr)
 	w.outs.readerVersion = lr.cfg.ReaderVersion
+	if lr.sink != nil {
+		w.outs.recordLimit = lr.sink.MaxRecord()
+	}
 
 	decode := flow.NewFlatMap(w.decode, 1)
 	ring := operators.NewDecimateFlow(w.ring)
@@ -354,6 +357,11 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 	if err := msg.Validate(); err != nil {
 		p.reason = ReasonContract
 		rec.Fail("decode", err.Error())
+		return out
+	}
+	if reason, detail := checkTimestamp(&msg, m.Time, lr.cfg.MaxFutureSkew); reason != "" {
+		p.reason = reason
+		rec.Fail("decode", detail)
 		return out
 	}
 	rec.Msg = &msg
