@@ -15,6 +15,7 @@ import (
 	"github.com/matriz/pipelines/pipelines/pipetest"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -145,4 +146,93 @@ func TestOversizedInputGoesToDLQTruncated(t *testing.T) {
 		t.Errorf("huge valid message: in DLQ %v, %d results", inDLQ, answered[bigMsg.MsgID])
 	}
 	t.Logf("%d results, %d DLQ records; raw record's DLQ copy %d of %d bytes", len(results), len(dlq), len(d.Value), len(raw))
+}
+
+// TestOversizedOutputReplacedByDLQRecord: an input that decoded but whose
+// result and trace are too big is answered by DLQ records of its own
+// bytes (reason oversized_output, naming the output), its Ack counting
+// them as it counted the outputs they replace; an oversized event owed by
+// no input is reported and not written.
+func TestOversizedOutputReplacedByDLQRecord(t *testing.T) {
+	const limit = 64 << 10
+	var reported []error
+	fl := newInflight()
+	o := newOutputs("prod", "", laneIDs{1, 2, 3, 4}, fl, func(err error) { reported = append(reported, err) })
+	o.recordLimit = limit
+	msg := laneMessages(schemas.LaneProd, 1, 1, time.Second)[0]
+	ack := topics.NewAck()
+	in := topics.Message{Topic: "matriz.prod.messages", Partition: 2, Offset: 7, Key: []byte("k"), Value: []byte("original bytes"), Ack: ack}
+	fl.put(7, &pending{msg: in})
+	blob := strings.Repeat("y", 2*limit)
+	f := &stages.Frame{Partition: 2, Records: []stages.Record{{Partition: 2, Offset: 7, Msg: &msg,
+		Result: &schemas.MatrizResult{ID: "r1", MsgID: msg.MsgID, Lane: schemas.LaneProd, Node: "router", Payload: schemas.Payload{"blob": blob}}}},
+		Traces: []schemas.Trace{{ID: "t1", MsgID: msg.MsgID, Lane: schemas.LaneProd, RiskClass: schemas.RiskMinimal, Inputs: schemas.Payload{"blob": blob}}},
+		Events: []schemas.Event{{ID: "e1", Kind: schemas.EventDriftAlert, Lane: schemas.LaneProd, MsgID: msg.MsgID, Payload: schemas.Payload{}}},
+	}
+	out := o.encode(f)
+	var dlq, events int
+	for _, m := range out {
+		if size := topics.RecordSize(m); size > limit {
+			t.Fatalf("%s record of %d bytes passed, limit %d", m.Topic, size, limit)
+		}
+		switch m.Topic {
+		case o.topics.dlq:
+			dlq++
+			if r := string(m.Header(HeaderDLQReason)); r != ReasonOversizedOutput {
+				t.Errorf("DLQ reason %q, want %q", r, ReasonOversizedOutput)
+			}
+			if string(m.Value) != "original bytes" || m.Ack != ack || string(m.Header(HeaderSrcOffset)) != "7" {
+				t.Errorf("DLQ record does not carry its input: value %q, offset %q", m.Value, m.Header(HeaderSrcOffset))
+			}
+		case o.topics.events:
+			events++
+		case o.topics.results, o.topics.traces:
+			t.Errorf("oversized %s record written", m.Topic)
+		}
+	}
+	if dlq != 2 || events != 1 {
+		t.Fatalf("%d DLQ records and %d events, want 2 (result, trace) and 1; reported %v", dlq, events, reported)
+	}
+	for _, m := range out {
+		m.Ack.Done(nil)
+	}
+	if !ack.Resolved() || ack.Err() != nil {
+		t.Fatalf("input Ack resolved %v err %v after every output was written", ack.Resolved(), ack.Err())
+	}
+
+	// An oversized event of an empty frame is owed by no input.
+	empty := &stages.Frame{Partition: 2, Events: []schemas.Event{{ID: "e2", Kind: schemas.EventDriftAlert, Lane: schemas.LaneProd, GlyphID: "g", Payload: schemas.Payload{"blob": blob}}}}
+	if out := o.encode(empty); len(out) != 0 || len(reported) != 1 {
+		t.Fatalf("owner-less oversized event: %d records written, %d reported; want 0 and 1", len(out), len(reported))
+	}
+}
+
+// TestTruncateDLQKeepsPrefixAndProof: a DLQ record over the limit keeps
+// the original's first bytes, its size and hash, short headers and key.
+func TestTruncateDLQKeepsPrefixAndProof(t *testing.T) {
+	orig := make([]byte, 10_000)
+	for i := range orig {
+		orig[i] = byte(i)
+	}
+	in := topics.Message{Topic: "matriz.prod.messages", Offset: 3, Key: []byte(strings.Repeat("k", 9000)), Value: orig,
+		Headers: []topics.Header{{Key: HeaderTraceparent, Value: []byte(strings.Repeat("t", 5000))}}}
+	m := dlqMessage("prod", in, "decode", ReasonUndecodable, strings.Repeat("d", 9000))
+	got := truncateDLQ(m, 20_000)
+	if size := topics.RecordSize(got); size > 20_000 {
+		t.Fatalf("truncated record is %d bytes, limit 20000", size)
+	}
+	sum := sha256.Sum256(orig)
+	if string(got.Header(HeaderDLQOriginalSHA256)) != hex.EncodeToString(sum[:]) || string(got.Header(HeaderDLQOriginalSize)) != "10000" {
+		t.Fatalf("size %q sha %q", got.Header(HeaderDLQOriginalSize), got.Header(HeaderDLQOriginalSHA256))
+	}
+	if len(got.Value) == 0 || string(got.Value) != string(orig[:len(got.Value)]) {
+		t.Fatalf("value is not a prefix of the original (%d bytes)", len(got.Value))
+	}
+	if got.Header(HeaderTraceparent) != nil || string(got.Header(HeaderDLQReason)) != ReasonUndecodable || string(got.Header(HeaderSrcOffset)) != "3" {
+		t.Fatalf("headers: %+v", got.Headers)
+	}
+	small := dlqMessage("prod", topics.Message{Value: []byte("x")}, "decode", ReasonUndecodable, "d")
+	if got := truncateDLQ(small, 4000); got.Header(HeaderDLQTruncated) != nil {
+		t.Fatal("a record that fits was marked truncated")
+	}
 }
