@@ -1,0 +1,189 @@
+package runtime
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/matriz/pipelines/pipelines/observe"
+	"github.com/matriz/pipelines/pipelines/pipetest"
+	"github.com/matriz/pipelines/pipelines/serde"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/topics"
+)
+
+// poisonKind is one way a record can be hostile, and the DLQ reasons it
+// may get (random bytes may happen to look like an unknown schema id).
+type poisonKind struct {
+	name    string
+	reasons []string
+}
+
+var poisonKinds = []poisonKind{
+	{"random", []string{ReasonUndecodable, ReasonUnknownSchemaID}},
+	{"unknown-id", []string{ReasonUnknownSchemaID}},
+	{"truncated", []string{ReasonUndecodable}},
+	{"huge-length", []string{ReasonUndecodable}},
+	{"contract", []string{ReasonContract}},
+	{"future-ts", []string{ReasonFutureTimestamp}},
+	{"zero-ts", []string{ReasonInvalidTimestamp}},
+	{"1mb", []string{ReasonUndecodable, ReasonUnknownSchemaID}},
+}
+
+// poisonRecords makes n hostile records for lane, of every kind but 1mb,
+// round robin, keyed "poison/<kind>/<i>".
+func poisonRecords(t *testing.T, env *pipetest.Env, lane schemas.Lane, n int, rng *rand.Rand) []topics.Message {
+	t.Helper()
+	id, err := env.Serde.ID(serde.ValueSubject(topics.Name(string(lane), topics.KindMessages)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := laneMessages(lane, n, 31, time.Second)
+	wire := func(m schemas.MatrizMessage) []byte {
+		m.MsgID = uuid.NewString()
+		b, err := schemas.AppendWire(nil, id, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	out := make([]topics.Message, n)
+	for i := range out {
+		k := poisonKinds[i%(len(poisonKinds)-1)]
+		m := gen[i]
+		var v []byte
+		switch k.name {
+		case "random":
+			v = make([]byte, 1+rng.IntN(300))
+			for j := range v {
+				v[j] = byte(rng.Uint32())
+			}
+		case "unknown-id":
+			v = binary.BigEndian.AppendUint32([]byte{0}, 100_000+rng.Uint32N(1000))
+			v = append(v, wire(m)[5:]...)
+		case "truncated":
+			b := wire(m)
+			v = b[:5+rng.IntN(len(b)-6)]
+		case "huge-length":
+			// msg_id's length prefix (zigzag varint) claims ~2^61 bytes.
+			v = binary.AppendUvarint(wire(m)[:5], 1<<62)
+			v = append(v, "short"...)
+		case "contract":
+			m.Glyph.ID = "not-a-uuid"
+			v = wire(m)
+		case "future-ts":
+			m.TS = time.Now().AddDate(0, 0, 1+rng.IntN(60_000))
+			v = wire(m)
+		case "zero-ts":
+			m.TS = time.UnixMicro(0)
+			v = wire(m)
+		}
+		out[i] = topics.Message{Key: fmt.Appendf(nil, "poison/%s/%d", k.name, i), Value: v}
+	}
+	return out
+}
+
+// TestPoisonRecordsMixedIntoAValidStream runs 10,000 hostile records —
+// random bytes, unknown schema ids, truncated Avro, huge declared lengths,
+// contract violations, far-future and zero timestamps, and ~1 MB values —
+// mixed into 5,000 valid ones through the prod lane on the embedded
+// broker: the lane never stops, every hostile record reaches the DLQ once
+// with a reason, every valid one gets its result.
+func TestPoisonRecordsMixedIntoAValidStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: 15,000 records, 30 of them ~1 MB, through the lane on the embedded broker (skipped with -short)")
+	}
+	const poison, large, valid = 10_000, 30, 5_000
+	lane := schemas.LaneProd
+	env := pipetest.Start(t, lane)
+	rng := rand.New(rand.NewPCG(10, 10))
+	msgs := laneMessages(lane, valid, 41, 10*time.Second)
+	small := append(env.Encode(t, lane, msgs), poisonRecords(t, env, lane, poison-large, rng)...)
+	rng.Shuffle(len(small), func(i, j int) { small[i], small[j] = small[j], small[i] })
+	big := make([]topics.Message, large)
+	for i := range big {
+		v := make([]byte, 1_000_000+rng.IntN(40_000)) // past what a record may be, under the broker's 1,048,588
+		for j := range v {
+			v[j] = byte(rng.Uint32())
+		}
+		big[i] = topics.Message{Key: fmt.Appendf(nil, "poison/1mb/%d", i), Value: v}
+	}
+
+	counters := &observe.LaneCounters{}
+	start := time.Now()
+	stop := runLane(t, env, Config{Lane: lane, Counters: counters})
+	in := topics.Name(string(lane), topics.KindMessages)
+	half := len(small) / 2
+	env.Write(t, in, small[:half])
+	writeLarge(t, env, in, big)
+	env.Write(t, in, small[half:])
+	took := waitCounted(t, counters, valid+poison, 90*time.Second)
+	if err := stop(); err != nil {
+		t.Fatalf("the lane stopped with an error: %v", err)
+	}
+	t.Logf("%d records (%d hostile, %d of ~1 MB) answered in %v", valid+poison, poison, large, time.Since(start).Round(time.Millisecond))
+	_ = took
+
+	reasons := map[string]int{}
+	perKind := map[string]int{}
+	seen := map[string]int{}
+	for _, d := range env.ReadAll(t, topics.Name(string(lane), topics.KindDLQ)) {
+		key := string(d.Key)
+		reason := pipetest.Header(d, HeaderDLQReason)
+		reasons[reason]++
+		seen[key]++
+		if size := topics.RecordSize(d); size > topics.MaxRecordBytes {
+			t.Errorf("DLQ record %s of %d bytes", key, size)
+		}
+		kind, _, _ := strings.Cut(strings.TrimPrefix(key, "poison/"), "/")
+		var k *poisonKind
+		for i := range poisonKinds {
+			if poisonKinds[i].name == kind {
+				k = &poisonKinds[i]
+			}
+		}
+		if k == nil {
+			t.Errorf("DLQ record of a valid input %q: reason %s (%s)", key, reason, pipetest.Header(d, HeaderDLQDetail))
+			continue
+		}
+		perKind[kind]++
+		ok := false
+		for _, r := range k.reasons {
+			ok = ok || r == reason
+		}
+		if !ok {
+			t.Errorf("%s: reason %q, want one of %v (%s)", key, reason, k.reasons, pipetest.Header(d, HeaderDLQDetail))
+		}
+		if kind == "1mb" && pipetest.Header(d, HeaderDLQTruncated) != "true" {
+			t.Errorf("%s: ~1 MB original not marked truncated", key)
+		}
+	}
+	missing := 0
+	for _, m := range append(small, big...) {
+		if k := string(m.Key); strings.HasPrefix(k, "poison/") && seen[k] != 1 {
+			missing++
+			if missing < 5 {
+				t.Errorf("hostile record %s has %d DLQ records, want 1", k, seen[k])
+			}
+		}
+	}
+	answered := map[string]int{}
+	for _, r := range env.ReadAll(t, topics.Name(string(lane), topics.KindResults)) {
+		answered[pipetest.Header(r, HeaderMsgID)]++
+	}
+	unanswered := 0
+	for _, m := range msgs {
+		if answered[m.MsgID] != 1 {
+			unanswered++
+		}
+	}
+	if missing > 0 || unanswered > 0 {
+		t.Fatalf("%d hostile records not in the DLQ exactly once, %d valid records without exactly one result", missing, unanswered)
+	}
+	t.Logf("DLQ by reason %v; by kind %v; %d valid records answered", reasons, perKind, valid)
+}
