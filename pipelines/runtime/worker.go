@@ -70,7 +70,7 @@ type partitionWorker struct {
 
 	acks      ackBook
 	cuts      cutQueue
-	committed *Checkpoint // the last cut written and committed
+	committed *Checkpoint  // the last cut written and committed
 	chunks    *stateChunks // the partition's chunk records on the state topic
 
 	readTimeout time.Duration // bound on reading the changelog or the event log at start
