@@ -109,9 +109,9 @@ func (l DriftLevel) String() string {
 }
 
 type driftConfig struct {
-	alpha   float64
-	warn    float64
-	block   float64
+	alpha     float64
+	warn      float64
+	block     float64
 	window    int
 	idleTTL   time.Duration
 	maxGlyphs int
