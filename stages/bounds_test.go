@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,39 @@ func TestApprovalSetIsBounded(t *testing.T) {
 	}
 	if n := len(zero.IDs()); n != DefaultApprovalLimit {
 		t.Fatalf("zero-value set holds %d ids, want %d", n, DefaultApprovalLimit)
+	}
+}
+
+// TestGuardianOverflowIsDecidedNotDropped: past GuardianMaxPending every
+// new action that would wait is denied, each with its reason and its
+// guardian_decision event; the waiting ones stay within the cap.
+func TestGuardianOverflowIsDecidedNotDropped(t *testing.T) {
+	const limit, asks = 5, 40
+	g, err := NewGuardian(schemas.LaneProd, GuardianMaxPending(limit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []*schemas.MatrizMessage
+	for i := range asks {
+		ms = append(ms, gMsg(i, "trend", schemas.Payload{"action_kind": fmt.Sprint("k", i)}))
+	}
+	f := fxFrame(schemas.LaneProd, 0, 0, ms...)
+	f.Flags.ExtActions = true
+	if err := g.Process(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	denied := 0
+	for i := range f.Records {
+		v := f.Records[i].Verdict
+		if v.Outcome == OutcomeDeny {
+			denied++
+			if len(v.Reasons) == 0 || !strings.Contains(v.Reasons[0], "already await approval") {
+				t.Fatalf("overflow deny without its reason: %+v", v)
+			}
+		}
+	}
+	decisions := fxEvents(f, schemas.EventGuardianDecision)
+	if len(g.Pending()) != limit || denied != asks-limit || len(decisions) != asks {
+		t.Fatalf("%d waiting, %d denied, %d decision events; want %d, %d, %d", len(g.Pending()), denied, len(decisions), limit, asks-limit, asks)
 	}
 }
