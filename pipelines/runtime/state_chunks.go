@@ -59,9 +59,9 @@ func newStateChunks(partition int32) *stateChunks {
 }
 
 // put records a state-topic record read at restore; it reports whether
-// the key was one of the partition's chunks.
+// the key was one of the partition's chunks. A nil stateChunks takes none.
 func (c *stateChunks) put(key string, value []byte) bool {
-	if !strings.HasPrefix(key, c.prefix) {
+	if c == nil || !strings.HasPrefix(key, c.prefix) {
 		return false
 	}
 	if len(value) == 0 {
@@ -82,6 +82,9 @@ func (c *stateChunks) assemble(head []byte) ([]byte, error) {
 	if !ok {
 		c.named = nil
 		return head, nil
+	}
+	if c == nil {
+		return nil, fmt.Errorf("chunked checkpoint read without its chunks")
 	}
 	var h chunkHead
 	if err := json.Unmarshal(rest, &h); err != nil {
