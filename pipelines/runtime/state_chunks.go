@@ -80,7 +80,9 @@ func (c *stateChunks) put(key string, value []byte) bool {
 func (c *stateChunks) assemble(head []byte) ([]byte, error) {
 	rest, ok := bytes.CutPrefix(head, []byte(chunkHeadMagic))
 	if !ok {
-		c.named = nil
+		if c != nil {
+			c.named = nil
+		}
 		return head, nil
 	}
 	if c == nil {

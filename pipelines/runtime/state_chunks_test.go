@@ -162,3 +162,18 @@ func TestChunkedCheckpointRoundTripsThroughTheBroker(t *testing.T) {
 	}
 	t.Logf("%d-byte checkpoint in %d chunks restored; %d stale chunks tombstoned", len(b), len(chunks), len(stale))
 }
+
+func TestNilStateChunksReadsSingleRecordsOnly(t *testing.T) {
+	var c *stateChunks
+	small := mustEncode(t, &Checkpoint{Lane: "prod", Partition: 1, Resume: 1, Next: 1})
+	if c.put("1#ab.0", []byte("x")) {
+		t.Fatal("a nil collector took a chunk")
+	}
+	if got, err := c.assemble(small); err != nil || !bytes.Equal(got, small) {
+		t.Fatalf("single record: %v", err)
+	}
+	_, head := newStateChunks(1).split("t", "1", mustEncode(t, bigCheckpoint(1, 1_000_000, 9)))
+	if _, err := c.assemble(head.Value); err == nil {
+		t.Fatal("a nil collector assembled a chunked head")
+	}
+}
