@@ -84,7 +84,9 @@ func TestOversizedInputGoesToDLQTruncated(t *testing.T) {
 	env.Produce(t, lane, msgs, nil)
 
 	counters := &observe.LaneCounters{}
-	stop := runLane(t, env, Config{Lane: lane, Counters: counters})
+	// With dispatch on the nodes answer, and a node that echoes its input
+	// makes an output as big as the message.
+	stop := runLane(t, env, Config{Lane: lane, Counters: counters, Getenv: envMap(map[string]string{FlagDispatch: "true"})})
 	waitCounted(t, counters, valid+2, 90*time.Second)
 	if err := stop(); err != nil {
 		t.Fatalf("the lane stopped with an error: %v", err)
