@@ -32,8 +32,14 @@ var poisonKinds = []poisonKind{
 	{"contract", []string{ReasonContract}},
 	{"future-ts", []string{ReasonFutureTimestamp}},
 	{"zero-ts", []string{ReasonInvalidTimestamp}},
+	// Made apart (largeRecords): records over what the project's Sink writes.
 	{"1mb", []string{ReasonUndecodable, ReasonUnknownSchemaID}},
+	{"huge-key", []string{ReasonOversizedOutput}},       // a valid message under a ~1 MB key, which its result would carry
+	{"huge-traceparent", []string{ReasonOversizedOutput}}, // a valid message with a ~1 MB traceparent, which its result would carry
 }
+
+// smallKinds is how many of poisonKinds poisonRecords makes.
+const smallKinds = 7
 
 // poisonRecords makes n hostile records for lane, of every kind but 1mb,
 // round robin, keyed "poison/<kind>/<i>".
@@ -54,7 +60,7 @@ func poisonRecords(t *testing.T, env *pipetest.Env, lane schemas.Lane, n int, rn
 	}
 	out := make([]topics.Message, n)
 	for i := range out {
-		k := poisonKinds[i%(len(poisonKinds)-1)]
+		k := poisonKinds[i%smallKinds]
 		m := gen[i]
 		var v []byte
 		switch k.name {
@@ -88,10 +94,53 @@ func poisonRecords(t *testing.T, env *pipetest.Env, lane schemas.Lane, n int, rn
 	return out
 }
 
+// poisonID is "poison/<kind>/<i>" of a hostile record's key (a huge key
+// reaches the DLQ truncated), or the key itself for any other.
+func poisonID(key []byte) string {
+	k := string(key[:min(len(key), 64)])
+	parts := strings.SplitN(k, "/", 4)
+	if len(parts) < 3 || parts[0] != "poison" {
+		return k
+	}
+	return strings.Join(parts[:3], "/")
+}
+
+// largeRecords makes n records of the large kinds, round robin: ~1 MB of
+// random bytes, and valid messages whose key or traceparent header is
+// ~1 MB (their results would be too big to write).
+func largeRecords(t *testing.T, env *pipetest.Env, lane schemas.Lane, n int, rng *rand.Rand) []topics.Message {
+	t.Helper()
+	msgs := laneMessages(lane, n, 51, time.Second)
+	for i := range msgs {
+		msgs[i].MsgID = uuid.NewString()
+	}
+	valid := env.Encode(t, lane, msgs)
+	out := make([]topics.Message, n)
+	for i := range out {
+		k := poisonKinds[smallKinds+i%(len(poisonKinds)-smallKinds)].name
+		key := fmt.Sprintf("poison/%s/%d", k, i)
+		switch k {
+		case "1mb":
+			v := make([]byte, 1_000_000+rng.IntN(40_000)) // past what a record may be, under the broker's 1,048,588
+			for j := range v {
+				v[j] = byte(rng.Uint32())
+			}
+			out[i] = topics.Message{Key: []byte(key), Value: v}
+		case "huge-key":
+			out[i] = topics.Message{Key: []byte(key + "/" + strings.Repeat("k", 1_000_000)), Value: valid[i].Value}
+		case "huge-traceparent":
+			out[i] = topics.Message{Key: []byte(key), Value: valid[i].Value,
+				Headers: []topics.Header{{Key: HeaderTraceparent, Value: []byte(strings.Repeat("t", 1_000_000))}}}
+		}
+	}
+	return out
+}
+
 // TestPoisonRecordsMixedIntoAValidStream runs 10,000 hostile records —
 // random bytes, unknown schema ids, truncated Avro, huge declared lengths,
-// contract violations, far-future and zero timestamps, and ~1 MB values —
-// mixed into 5,000 valid ones through the prod lane on the embedded
+// contract violations, far-future and zero timestamps, ~1 MB values, and
+// valid messages under a ~1 MB key or traceparent header (whose results
+// would be too big) — mixed into 5,000 valid ones through the prod lane on the embedded
 // broker: the lane never stops, every hostile record reaches the DLQ once
 // with a reason, every valid one gets its result.
 func TestPoisonRecordsMixedIntoAValidStream(t *testing.T) {
@@ -105,14 +154,7 @@ func TestPoisonRecordsMixedIntoAValidStream(t *testing.T) {
 	msgs := laneMessages(lane, valid, 41, 10*time.Second)
 	small := append(env.Encode(t, lane, msgs), poisonRecords(t, env, lane, poison-large, rng)...)
 	rng.Shuffle(len(small), func(i, j int) { small[i], small[j] = small[j], small[i] })
-	big := make([]topics.Message, large)
-	for i := range big {
-		v := make([]byte, 1_000_000+rng.IntN(40_000)) // past what a record may be, under the broker's 1,048,588
-		for j := range v {
-			v[j] = byte(rng.Uint32())
-		}
-		big[i] = topics.Message{Key: fmt.Appendf(nil, "poison/1mb/%d", i), Value: v}
-	}
+	big := largeRecords(t, env, lane, large, rng)
 
 	counters := &observe.LaneCounters{}
 	start := time.Now()
@@ -133,7 +175,7 @@ func TestPoisonRecordsMixedIntoAValidStream(t *testing.T) {
 	perKind := map[string]int{}
 	seen := map[string]int{}
 	for _, d := range env.ReadAll(t, topics.Name(string(lane), topics.KindDLQ)) {
-		key := string(d.Key)
+		key := poisonID(d.Key)
 		reason := pipetest.Header(d, HeaderDLQReason)
 		reasons[reason]++
 		seen[key]++
@@ -159,13 +201,13 @@ func TestPoisonRecordsMixedIntoAValidStream(t *testing.T) {
 		if !ok {
 			t.Errorf("%s: reason %q, want one of %v (%s)", key, reason, k.reasons, pipetest.Header(d, HeaderDLQDetail))
 		}
-		if kind == "1mb" && pipetest.Header(d, HeaderDLQTruncated) != "true" {
+		if large := k.name == "1mb" || k.name == "huge-key" || k.name == "huge-traceparent"; large && pipetest.Header(d, HeaderDLQTruncated) != "true" {
 			t.Errorf("%s: ~1 MB original not marked truncated", key)
 		}
 	}
 	missing := 0
 	for _, m := range append(small, big...) {
-		if k := string(m.Key); strings.HasPrefix(k, "poison/") && seen[k] != 1 {
+		if k := poisonID(m.Key); strings.HasPrefix(k, "poison/") && seen[k] != 1 {
 			missing++
 			if missing < 5 {
 				t.Errorf("hostile record %s has %d DLQ records, want 1", k, seen[k])
