@@ -34,7 +34,7 @@ var poisonKinds = []poisonKind{
 	{"zero-ts", []string{ReasonInvalidTimestamp}},
 	// Made apart (largeRecords): records over what the project's Sink writes.
 	{"1mb", []string{ReasonUndecodable, ReasonUnknownSchemaID}},
-	{"huge-key", []string{ReasonOversizedOutput}},       // a valid message under a ~1 MB key, which its result would carry
+	{"huge-key", []string{ReasonOversizedOutput}},         // a valid message under a ~1 MB key, which its result would carry
 	{"huge-traceparent", []string{ReasonOversizedOutput}}, // a valid message with a ~1 MB traceparent, which its result would carry
 }
 
