@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -77,8 +79,9 @@ func TestFarFutureTimestampDoesNotPoisonThePartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	reasons := map[string]int{}
-	for _, d := range env.ReadAll(t, topics.Name(string(lane), topics.KindDLQ)) {
-		reasons[pipetest.Header(d, HeaderDLQReason)]++
+	liveDLQ := dlqBySource(t, env, topics.Name(string(lane), topics.KindDLQ))
+	for _, r := range liveDLQ {
+		reasons[r]++
 	}
 	if reasons[ReasonFutureTimestamp] != 2*len(glyphs) || reasons[ReasonInvalidTimestamp] != len(glyphs) {
 		t.Errorf("DLQ reasons %v, want %d %s and %d %s", reasons, 2*len(glyphs), ReasonFutureTimestamp, len(glyphs), ReasonInvalidTimestamp)
@@ -98,5 +101,26 @@ func TestFarFutureTimestampDoesNotPoisonThePartition(t *testing.T) {
 	if late > 0 {
 		t.Fatalf("%d of %d valid records judged late after the poisoned timestamps", late, valid)
 	}
-	t.Logf("%d poisoned timestamps in the DLQ %v; %d valid records answered, none late", len(poison), reasons, valid)
+
+	// A replay of the log decides every record the same: the decision
+	// depends on the record alone.
+	if _, err := Replay(context.Background(), ReplayConfig{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL,
+		Name: "ts", Ranges: fullRanges(t, env, lane)}); err != nil {
+		t.Fatal(err)
+	}
+	replayed := dlqBySource(t, env, topics.ReplayName(string(lane), "ts", topics.KindDLQ))
+	if !maps.Equal(liveDLQ, replayed) {
+		t.Fatalf("replay's DLQ differs: live %d records, replay %d", len(liveDLQ), len(replayed))
+	}
+	t.Logf("%d poisoned timestamps in the DLQ %v, the same in a replay; %d valid records answered, none late", len(poison), reasons, valid)
+}
+
+// dlqBySource reads a DLQ topic as reason by source partition and offset.
+func dlqBySource(t *testing.T, env *pipetest.Env, topic string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, d := range env.ReadAll(t, topic) {
+		out[pipetest.Header(d, HeaderSrcPartition)+"@"+pipetest.Header(d, HeaderSrcOffset)] = pipetest.Header(d, HeaderDLQReason)
+	}
+	return out
 }
