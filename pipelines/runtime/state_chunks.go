@@ -111,7 +111,9 @@ func (c *stateChunks) assemble(head []byte) ([]byte, error) {
 
 // split returns the records that store encoding b under key on topic: no
 // chunks and the record itself when it fits in one, else the chunks (to
-// write and acknowledge first) and the head.
+// write and acknowledge first) and the head. Their keys count as stored
+// from now on, so a save that fails after writing some of them leaves
+// nothing a later save does not tombstone.
 func (c *stateChunks) split(topic, key string, b []byte) (chunks []topics.Message, head topics.Message) {
 	if len(b) <= stateChunkBytes {
 		return nil, topics.Message{Topic: topic, Key: []byte(key), Value: b}
@@ -123,6 +125,7 @@ func (c *stateChunks) split(topic, key string, b []byte) (chunks []topics.Messag
 		n := min(len(b), stateChunkBytes)
 		k := fmt.Sprintf("%s%s.%d", c.prefix, tag, i)
 		h.Keys = append(h.Keys, k)
+		c.live[k] = true // tombstoned by a later head's written even if this head never lands
 		chunks = append(chunks, topics.Message{Topic: topic, Key: []byte(k), Value: b[:n:n]})
 		b = b[n:]
 	}

@@ -177,3 +177,15 @@ func TestNilStateChunksReadsSingleRecordsOnly(t *testing.T) {
 		t.Fatal("a nil collector assembled a chunked head")
 	}
 }
+
+// TestStateChunksOfAFailedSaveAreTombstonedLater: chunks written for a
+// head that never landed are tombstoned by the next save that lands.
+func TestStateChunksOfAFailedSaveAreTombstonedLater(t *testing.T) {
+	w := newStateChunks(4)
+	failed, _ := w.split("s", "4", mustEncode(t, bigCheckpoint(4, 1_200_000, 11)))
+	next, _ := w.split("s", "4", mustEncode(t, bigCheckpoint(4, 1_200_000, 12)))
+	stale := w.written("s", next)
+	if len(stale) != len(failed) {
+		t.Fatalf("%d tombstones, want the %d chunks of the save that failed", len(stale), len(failed))
+	}
+}
