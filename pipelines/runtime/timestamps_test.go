@@ -75,6 +75,7 @@ func TestFarFutureTimestampDoesNotPoisonThePartition(t *testing.T) {
 	counters := &observe.LaneCounters{}
 	stop := runLane(t, env, Config{Lane: lane, Counters: counters})
 	waitCounted(t, counters, int64(valid+len(poison)), 90*time.Second)
+	env.WaitCommitted(t, topics.Name(string(lane), topics.KindMessages), GroupName("", lane), 90*time.Second)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
