@@ -56,6 +56,7 @@ type outputs struct {
 	ids           laneIDs
 	inflight      *inflight
 	onErr         func(error)
+	recordLimit   int // the sink's MaxRecord; 0: topics.MaxRecordBytes (oversize.go)
 	topics        struct{ results, events, traces, actions, dlq string }
 }
 
@@ -172,7 +173,7 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 			p.msg.Ack.Done(nil)
 		}
 	}
-	return out
+	return o.fit(out, owners)
 }
 
 // record appends one event, trace or action output owned by own. An

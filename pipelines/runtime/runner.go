@@ -60,6 +60,10 @@ type Config struct {
 	// wrapStage, in this package's tests, decorates every stage instance
 	// (a stage that fails or panics on chosen records).
 	wrapStage func(stages.Stage) stages.Stage
+	// MaxFutureSkew is how far a message's ts may run ahead of its Kafka
+	// record timestamp (default DefaultMaxFutureSkew); a record further
+	// ahead goes to the DLQ as future_timestamp (timestamps.go).
+	MaxFutureSkew time.Duration
 }
 
 // GroupName is the consumer group a lane runs in: group when set, else
@@ -85,7 +89,7 @@ func (c *Config) defaults() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}} {
+	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s %v: want a positive duration (0: the default)", d.name, d.v)
 		}
@@ -126,6 +130,7 @@ func (c *Config) defaults() error {
 	def(&c.DrainTimeout, 10*time.Second)
 	def(&c.IdleAfter, 100*time.Millisecond)
 	def(&c.CheckpointEvery, 10*time.Second)
+	def(&c.MaxFutureSkew, DefaultMaxFutureSkew)
 	return nil
 }
 

@@ -74,7 +74,8 @@ type partitionWorker struct {
 
 	acks      ackBook
 	cuts      cutQueue
-	committed *Checkpoint // the last cut written and committed
+	committed *Checkpoint  // the last cut written and committed
+	chunks    *stateChunks // the partition's chunk records on the state topic
 
 	readTimeout time.Duration // bound on reading the changelog or the event log at start
 }
@@ -222,6 +223,9 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	}
 	w.outs = newOutputs(string(lr.lane), lr.namespace, lr.ids, w.inflight, lr.reportErr)
 	w.outs.readerVersion = lr.cfg.ReaderVersion
+	if lr.sink != nil {
+		w.outs.recordLimit = lr.sink.MaxRecord()
+	}
 
 	decode := flow.NewFlatMap(w.decode, 1)
 	ring := operators.NewDecimateFlow(w.ring)
@@ -358,6 +362,11 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 	if err := msg.Validate(); err != nil {
 		p.reason = ReasonContract
 		rec.Fail("decode", err.Error())
+		return out
+	}
+	if reason, detail := checkTimestamp(&msg, m.Time, lr.cfg.MaxFutureSkew); reason != "" {
+		p.reason = reason
+		rec.Fail("decode", detail)
 		return out
 	}
 	rec.Msg = &msg

@@ -41,6 +41,7 @@ var optionFields = map[string][]string{
 	"DriftAlpha":             {"drift.alpha"},
 	"DriftThresholds":        {"drift.warn", "drift.block"},
 	"DriftWindow":            {"drift.window"},
+	"DriftMaxGlyphs":         {"drift.max_glyphs"},
 	"FoldMaxFanout":          {"fold_guard.max_fanout"},
 	"FoldMaxDepth":           {"fold_guard.max_depth"},
 	"FoldBudget":             {"fold_guard.budget", "fold_guard.max_fanout"},
@@ -52,6 +53,7 @@ var optionFields = map[string][]string{
 	"GuardianMaxRisk":        {"guardian.max_risk"},
 	"GuardianMaxDrift":       {"guardian.max_drift"},
 	"GuardianDryRun":         {"guardian.dry_run"},
+	"GuardianMaxPending":     {"guardian.max_pending"},
 	"TickFPS":                {"tick.fps"},
 	"TickGrace":              {"tick.grace_ms"},
 	"TickBudget":             {"tick.budget_ms"},
@@ -103,7 +105,7 @@ func (l *Lane) Chain(lane schemas.Lane, opts ChainOptions) (*Chain, error) {
 		case StageDrift:
 			d := l.Drift
 			f = stages.PerPartition(stages.StageDrift, func() (*stages.Drift, error) {
-				return stages.NewDrift(stages.DriftAlpha(d.Alpha), stages.DriftThresholds(d.Warn, d.Block), stages.DriftWindow(d.Window))
+				return stages.NewDrift(stages.DriftAlpha(d.Alpha), stages.DriftThresholds(d.Warn, d.Block), stages.DriftWindow(d.Window), stages.DriftMaxGlyphs(d.MaxGlyphs))
 			})
 		case StageFoldGuard:
 			g := l.FoldGuard
@@ -120,7 +122,7 @@ func (l *Lane) Chain(lane schemas.Lane, opts ChainOptions) (*Chain, error) {
 			g := l.Guardian
 			f = stages.PerPartition(stages.StageGuardian, func() (*stages.Guardian, error) {
 				opts := []stages.GuardianOption{
-					stages.GuardianMaxRisk(g.MaxRisk), stages.GuardianMaxDrift(g.MaxDrift), stages.GuardianDryRun(g.DryRun),
+					stages.GuardianMaxRisk(g.MaxRisk), stages.GuardianMaxDrift(g.MaxDrift), stages.GuardianDryRun(g.DryRun), stages.GuardianMaxPending(g.MaxPending),
 					stages.GuardianApprovals(c.Approvals), stages.GuardianExecutor(guarded)}
 				if g.ExecutorTimeoutMS != 0 {
 					opts = append(opts, stages.GuardianExecutorTimeout(time.Duration(g.ExecutorTimeoutMS)*time.Millisecond))
