@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -34,8 +35,21 @@ import (
 const (
 	soakMessages = 100_000 // per lane
 	soakBatches  = 10      // produced between kills
-	soakKills    = 20      // per lane
 )
+
+// soakKills is how many times each lane's process is killed: 20, or
+// MATRIZ_SOAK_KILLS (0 makes the same run without kills, to tell what the
+// kills did from what the load does).
+func soakKills(t *testing.T) int {
+	if s := os.Getenv("MATRIZ_SOAK_KILLS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			t.Fatalf("MATRIZ_SOAK_KILLS=%q: want a count", s)
+		}
+		return n
+	}
+	return 20
+}
 
 // soakSeed is the kill timing's seed: MATRIZ_SOAK_SEED, or the clock.
 func soakSeed(t *testing.T) uint64 {
@@ -121,16 +135,28 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	}
 	produce()
 	p := l.start(group, "--commit-interval", "200ms")
+	restarted := time.Now()
 	runs = append(runs, soakRun{started: l.committed(t, group)})
-	for k := range soakKills {
+	kills := soakKills(t)
+	for k := range kills {
 		produce()
 		approve()
 		var how string
 		if k%2 == 0 {
 			// Right after a state record this process wrote appears.
 			seen := stateWrites.Load()
-			clocktest.WaitFor(t, time.Minute, "a state record", func() bool { return stateWrites.Load() > seen },
-				func() string { return p.log() })
+			deadline := time.Now().Add(time.Minute)
+			for stateWrites.Load() == seen {
+				if time.Now().After(deadline) {
+					p.cmd.Process.Signal(syscall.SIGQUIT) // its goroutines, to see where it stands
+					select {
+					case <-p.exited:
+					case <-time.After(10 * time.Second):
+					}
+					t.Fatalf("kill %d: the process wrote no state record within a minute (restarted %v ago)\n%s", k+1, time.Since(restarted).Round(time.Millisecond), p.log())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			how = "after a state write"
 		} else {
 			d := time.Duration(200+rng.IntN(3000)) * time.Millisecond
@@ -146,7 +172,9 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 		runs[len(runs)-1].ends = l.outputEnds(t)
 		runs[len(runs)-1].how = how
 		p = l.start(group, "--commit-interval", "200ms")
+		restarted = time.Now()
 		runs = append(runs, soakRun{started: l.committed(t, group)})
+		t.Logf("kill %d %s (%v in): committed %v", k+1, how, time.Since(start).Round(time.Millisecond), runs[len(runs)-1].started)
 	}
 	for batch < soakBatches {
 		produce()
@@ -195,8 +223,15 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	t.Logf("%s\n%s", strings.TrimSpace(out), strings.TrimSpace(diff))
 	replayed := time.Since(replayStart)
 
-	t.Logf("%s: %d records, %d SIGKILLs (%d right after a state write), %d runs; soak %v, replay and diff %v",
-		lane, acc.total, soakKills, (soakKills+1)/2, len(runs), soaked.Round(time.Second), replayed.Round(time.Second))
+	// The state the soak left equals the state a clean run over the same
+	// input reaches: a new group, with the lane's state cleared, reads the
+	// whole log again, re-deciding what the soak decided from the event log.
+	cleanStart := time.Now()
+	l.compareCleanRun(t)
+	cleaned := time.Since(cleanStart)
+
+	t.Logf("%s: %d records, %d SIGKILLs (%d right after a state write), %d runs; soak %v, replay and diff %v, clean run %v",
+		lane, acc.total, kills, (kills+1)/2, len(runs), soaked.Round(time.Second), replayed.Round(time.Second), cleaned.Round(time.Second))
 	t.Logf("by fate: %v; duplicate writes: %v (all of offsets their earlier run had not committed)", acc.counts, acc.copies)
 }
 
@@ -432,4 +467,94 @@ func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 		t.FailNow()
 	}
 	return acc
+}
+
+// lastCuts returns each partition's latest checkpoint on the lane's state
+// topic.
+func (l *e2eLane) lastCuts(t *testing.T) map[string]*runtime.Checkpoint {
+	t.Helper()
+	out := map[string]*runtime.Checkpoint{}
+	for _, m := range l.ReadAll(t, topics.Name(string(l.lane), topics.KindState)) {
+		if len(m.Value) == 0 {
+			delete(out, string(m.Key))
+			continue
+		}
+		cp, err := runtime.DecodeCheckpoint(m.Value)
+		if err != nil {
+			t.Fatalf("state record %q at %d/%d: %v", m.Key, m.Partition, m.Offset, err)
+		}
+		out[string(m.Key)] = cp
+	}
+	return out
+}
+
+// compareCleanRun reads the state the soak left, clears it, runs the lane
+// once more from the first offset in a new group to the end, and fails
+// unless every partition's stage state, approvals and offsets are the
+// soak's. Actions the soak executed are not executed again (the webhook
+// counts stay at one).
+func (l *e2eLane) compareCleanRun(t *testing.T) {
+	t.Helper()
+	soaked := l.lastCuts(t)
+	if len(soaked) == 0 {
+		t.Fatal("the soak left no state on the state topic")
+	}
+	var tombstones []topics.Message
+	for key := range soaked {
+		tombstones = append(tombstones, topics.Message{Key: []byte(key)})
+	}
+	l.Write(t, topics.Name(string(l.lane), topics.KindState), tombstones)
+	if n := len(l.lastCuts(t)); n != 0 {
+		t.Fatalf("%d partitions still have state after the tombstones", n)
+	}
+	calls := l.hook.snapshot()
+	const clean = "clean"
+	p := l.start(clean)
+	l.waitAllCommitted(clean)
+	if code := p.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Fatalf("the clean run exited %d on SIGTERM\n%s", code, p.log())
+	}
+	cleaned := l.lastCuts(t)
+	for key, s := range soaked {
+		c := cleaned[key]
+		switch {
+		case c == nil:
+			t.Errorf("partition %s: the clean run left no state", key)
+			continue
+		case s.Resume != c.Resume || s.Next != c.Next:
+			t.Errorf("partition %s: the soak's state is at %d..%d, the clean run's at %d..%d", key, s.Resume, s.Next, c.Resume, c.Next)
+		case !slices.Equal(sortedCopy(s.Approved), sortedCopy(c.Approved)):
+			t.Errorf("partition %s: the soak holds approvals %v, the clean run %v", key, s.Approved, c.Approved)
+		}
+		for stage, b := range s.State {
+			if string(c.State[stage]) != string(b) {
+				t.Errorf("partition %s: stage %s state differs after the soak and after a clean run:\nsoak:  %.300s\nclean: %.300s", key, stage, b, c.State[stage])
+			}
+		}
+		for stage := range c.State {
+			if _, ok := s.State[stage]; !ok {
+				t.Errorf("partition %s: stage %s has state after the clean run only", key, stage)
+			}
+		}
+	}
+	if after := l.hook.snapshot(); !maps.Equal(after, calls) {
+		t.Errorf("the clean run called the external system again: %d actions before, %d after", len(calls), len(after))
+	}
+	t.Logf("state after the soak equals a clean run's on %d partitions (stages %v)", len(soaked), stageNames(soaked))
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}
+
+func stageNames(cuts map[string]*runtime.Checkpoint) []string {
+	seen := map[string]bool{}
+	for _, c := range cuts {
+		for st := range c.State {
+			seen[st] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
