@@ -95,9 +95,20 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	const group = "soak"
 	ctx := context.Background()
 
-	// Every state record the lane writes, counted as it appears.
-	var stateWrites atomic.Int64
-	tail, err := topics.StartTail(ctx, l.Brokers, topics.Name(string(lane), topics.KindState), func(topics.Message) { stateWrites.Add(1) }, nil)
+	// The process armed here is SIGKILLed as soon as a state record
+	// appears: the kill falls between its state write and its commit.
+	var armed atomic.Pointer[runProc]
+	var killedByTail atomic.Bool
+	var armedAt atomic.Int64
+	tail, err := topics.StartTail(ctx, l.Brokers, topics.Name(string(lane), topics.KindState), func(m topics.Message) {
+		if m.Time.UnixNano() < armedAt.Load() {
+			return // written before the arming: the tail was behind
+		}
+		if p := armed.Swap(nil); p != nil {
+			p.cmd.Process.Signal(syscall.SIGKILL)
+			killedByTail.Store(true)
+		}
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,15 +150,20 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	runs = append(runs, soakRun{started: l.committed(t, group)})
 	kills := soakKills(t)
 	for k := range kills {
-		produce()
-		approve()
 		var how string
 		if k%2 == 0 {
-			// Right after a state record this process wrote appears.
-			seen := stateWrites.Load()
+			// Killed by the tail the moment a state record of this
+			// process appears: between its state write and its commit.
+			how = "right after a state write"
+			killedByTail.Store(false)
+			armedAt.Store(time.Now().UnixNano())
+			armed.Store(p)
+			produce()
+			approve()
 			deadline := time.Now().Add(time.Minute)
-			for stateWrites.Load() == seen {
+			for !killedByTail.Load() {
 				if time.Now().After(deadline) {
+					armed.Store(nil)
 					p.cmd.Process.Signal(syscall.SIGQUIT) // its goroutines, to see where it stands
 					select {
 					case <-p.exited:
@@ -157,14 +173,15 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			how = "after a state write"
 		} else {
-			d := time.Duration(200+rng.IntN(3000)) * time.Millisecond
-			deadline := time.Now().Add(d)
+			d := time.Duration(500+rng.IntN(7500)) * time.Millisecond
+			how = fmt.Sprintf("%v after the restart", d)
+			deadline := restarted.Add(d)
+			produce()
+			approve()
 			for time.Now().Before(deadline) {
 				time.Sleep(5 * time.Millisecond)
 			}
-			how = fmt.Sprintf("%v after the restart", d)
 		}
 		if code := p.stop(t, syscall.SIGKILL, 10*time.Second); code != -int(syscall.SIGKILL) {
 			t.Fatalf("kill %d: exit %d\n%s", k+1, code, p.log())
@@ -219,8 +236,12 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	brokers := []string{"--lane", string(lane), "--brokers", l.brokers, "--registry", l.regURL}
 	replayStart := time.Now()
 	out := cli(t, 0, append([]string{"replay", "--from", "start", "--into", "clean", "--pipeline", l.pipeline}, brokers...)...)
-	diff := cli(t, 0, append([]string{"replay", "diff", "clean"}, brokers...)...)
-	t.Logf("%s\n%s", strings.TrimSpace(out), strings.TrimSpace(diff))
+	t.Logf("%s", strings.TrimSpace(out))
+	if code, diff, errOut := runCLI(append([]string{"replay", "diff", "clean"}, brokers...)...); code != 0 {
+		t.Errorf("a clean replay of the soak's input differs from the soak's outputs: matriz replay diff exit %d\n%s%s", code, diff, errOut)
+	} else {
+		t.Logf("%s", strings.TrimSpace(diff))
+	}
 	replayed := time.Since(replayStart)
 
 	// The state the soak left equals the state a clean run over the same
