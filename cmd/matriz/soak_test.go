@@ -93,7 +93,8 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	start := time.Now()
 	l := newE2ELane(t, lane)
 	const group = "soak"
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends the state tail (its Close could wait on a stuck fetch)
 
 	// The process armed here is SIGKILLed as soon as a state record
 	// appears: the kill falls between its state write and its commit.
@@ -112,23 +113,33 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tail.Close()
+	_ = tail
 
 	approved, declined := map[string]bool{}, map[string]bool{}
 	approve := func() {
 		if lane != schemas.LaneProd {
 			return
 		}
-		// Every other waiting action is approved; the rest wait.
-		for _, id := range l.waitingActions() {
-			if !approved[id] && !declined[id] {
-				if rng.IntN(2) == 0 {
-					l.approve(id)
-					approved[id] = true
-				} else {
-					declined[id] = true
-				}
+		// About half the waiting actions are approved, at most five a
+		// round (an approval reads the whole actions topic); the rest wait.
+		var waiting []string
+		if !l.within(t, "matriz actions", func(ctx context.Context) (err error) { waiting, err = l.waitingActions(ctx); return err }) {
+			return
+		}
+		n := 0
+		for _, id := range waiting {
+			if approved[id] || declined[id] || n == 5 {
+				continue
 			}
+			if rng.IntN(2) == 1 {
+				declined[id] = true
+				continue
+			}
+			if !l.within(t, "matriz approve "+id, func(ctx context.Context) error { return l.approve(ctx, id) }) {
+				return
+			}
+			approved[id] = true
+			n++
 		}
 	}
 
@@ -160,7 +171,7 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 			armed.Store(p)
 			produce()
 			approve()
-			deadline := time.Now().Add(time.Minute)
+			deadline := time.Now().Add(2 * time.Minute)
 			for !killedByTail.Load() {
 				if time.Now().After(deadline) {
 					armed.Store(nil)
@@ -169,17 +180,20 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 					case <-p.exited:
 					case <-time.After(10 * time.Second):
 					}
-					t.Fatalf("kill %d: the process wrote no state record within a minute (restarted %v ago)\n%s", k+1, time.Since(restarted).Round(time.Millisecond), p.log())
+					t.Fatalf("kill %d: the process wrote no state record within two minutes (restarted %v ago)\n%s", k+1, time.Since(restarted).Round(time.Millisecond), p.log())
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
 		} else {
-			d := time.Duration(500+rng.IntN(7500)) * time.Millisecond
-			how = fmt.Sprintf("%v after the restart", d)
-			deadline := restarted.Add(d)
+			// At a random point after the process got its partitions.
+			d := time.Duration(rng.IntN(4000)) * time.Millisecond
+			how = fmt.Sprintf("%v after it got its partitions", d)
 			produce()
 			approve()
-			for time.Now().Before(deadline) {
+			clocktest.WaitFor(t, 2*time.Minute, "the restarted process got its partitions", func() bool {
+				return strings.Contains(p.log(), "msg=\"partition assigned\"")
+			}, func() string { return lastLines(p.log(), 10) })
+			for deadline := time.Now().Add(d); time.Now().Before(deadline); {
 				time.Sleep(5 * time.Millisecond)
 			}
 		}
@@ -256,12 +270,33 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	t.Logf("by fate: %v; duplicate writes: %v (all of offsets their earlier run had not committed)", acc.counts, acc.copies)
 }
 
+// within runs an operator's command and fails t unless it returns,
+// without an error, within a minute: a command that hangs is reported, and
+// the soak goes on without it.
+func (l *e2eLane) within(t *testing.T, what string, fn func(context.Context) error) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return false
+		}
+		return true
+	case <-time.After(time.Minute + 10*time.Second):
+		t.Errorf("%s did not return within a minute, its context ended or not: a stalled operator command", what)
+		return false
+	}
+}
+
 // waitingActions returns the ids of the actions waiting for a human.
-func (l *e2eLane) waitingActions() []string {
-	l.t.Helper()
-	acts, err := ops.ListActions(context.Background(), l.actionsConfig())
+func (l *e2eLane) waitingActions(ctx context.Context) ([]string, error) {
+	acts, err := ops.ListActions(ctx, l.actionsConfig())
 	if err != nil {
-		l.t.Fatal(err)
+		return nil, err
 	}
 	var ids []string
 	for _, a := range acts {
@@ -269,7 +304,7 @@ func (l *e2eLane) waitingActions() []string {
 			ids = append(ids, a.ID)
 		}
 	}
-	return ids
+	return ids, nil
 }
 
 func (l *e2eLane) actionsConfig() ops.ActionsConfig {
@@ -277,11 +312,9 @@ func (l *e2eLane) actionsConfig() ops.ActionsConfig {
 }
 
 // approve approves one action as an operator would.
-func (l *e2eLane) approve(id string) {
-	l.t.Helper()
-	if _, err := ops.Approve(context.Background(), ops.ApproveConfig{ActionsConfig: l.actionsConfig(), ActionID: id, Approver: "soak"}); err != nil {
-		l.t.Fatal(err)
-	}
+func (l *e2eLane) approve(ctx context.Context, id string) error {
+	_, err := ops.Approve(ctx, ops.ApproveConfig{ActionsConfig: l.actionsConfig(), ActionID: id, Approver: "soak"})
+	return err
 }
 
 // outputEnds returns the end offsets of the accounted output topics.
