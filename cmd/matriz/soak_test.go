@@ -594,7 +594,9 @@ func (l *e2eLane) compareCleanRun(t *testing.T) {
 	if after := l.hook.snapshot(); !maps.Equal(after, calls) {
 		t.Errorf("the clean run called the external system again: %d actions before, %d after", len(calls), len(after))
 	}
-	t.Logf("state after the soak equals a clean run's on %d partitions (stages %v)", len(soaked), stageNames(soaked))
+	if !t.Failed() {
+		t.Logf("state after the soak equals a clean run's on %d partitions (stages %v)", len(soaked), stageNames(soaked))
+	}
 }
 
 func sortedCopy(s []string) []string {
