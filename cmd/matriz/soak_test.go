@@ -5,8 +5,12 @@ package main
 // 100,000 messages on prod and on experimental; then, read from outside,
 // every input offset ended in exactly one place, the only duplicates are
 // of offsets a killed run had not committed, every approved action reached
-// the external system once, and a clean replay of the same input finds no
-// difference in the outputs.
+// the external system once, a clean replay of the same input finds no
+// difference in the outputs, and each partition's final state (drift,
+// breakthrough, fold-guard, guardian) is the one a clean run over the same
+// input reaches. MATRIZ_SOAK_SEED repeats a run's kill timing;
+// MATRIZ_SOAK_KILLS=0 runs the same load without kills (a control: it
+// passes when the runtime and the replay are deterministic).
 
 import (
 	"context"
