@@ -81,10 +81,10 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 }
 
 // restoreState loads the partition's latest cut into the chain. A cut
-// whose Resume is the committed offset restores everything, the tick's
-// window included; one that is not (the offsets were moved forward by
-// hand) restores the stage state only, which then runs behind the offsets,
-// never ahead of them.
+// whose Resume is at or past the committed offset restores everything,
+// the tick's window included; one behind it (the offsets were moved
+// forward by hand) restores the stage state only, which then runs behind
+// the offsets, never ahead of them.
 func (w *partitionWorker) restoreState(ctx context.Context) error {
 	lr := w.lane
 	w.chunks = newStateChunks(w.partition)
@@ -97,12 +97,18 @@ func (w *partitionWorker) restoreState(ctx context.Context) error {
 		if err := w.chain.Restore(cp.State); err != nil {
 			return err
 		}
-		if cp.Resume != w.claim.Offset {
-			lr.log.Warn("state checkpoint does not match the committed offset; restoring stage state only", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "resume", cp.Resume, "committed", w.claim.Offset)
+		if cp.Resume < w.claim.Offset {
+			lr.log.Warn("state checkpoint is behind the committed offset (offsets moved forward by hand); restoring stage state only", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "resume", cp.Resume, "committed", w.claim.Offset)
 			return nil
 		}
+		// A cut ahead of the committed offset was written, acknowledged,
+		// by an owner that died before committing it: every output of the
+		// records it counts as done is durable, so it is the position to
+		// resume from. The records between are skipped (Checkpoint.Done),
+		// not applied to its state a second time. (A backward move by hand
+		// always resets the state with the offsets: offsets_reset.go.)
 		w.resumeFrom(cp)
-		lr.log.Info("state restored", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "stages", len(cp.State))
+		lr.log.Info("state restored", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "stages", len(cp.State), "committed", w.claim.Offset)
 	case len(legacy) > 0:
 		if err := w.chain.Restore(legacy); err != nil {
 			return err
