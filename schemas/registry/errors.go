@@ -27,6 +27,10 @@ var (
 	ErrUnsupportedMediaType  = errors.New("registry: unsupported media type")
 	ErrNotFound              = errors.New("registry: no such endpoint")
 	ErrMethodNotAllowed      = errors.New("registry: method not allowed")
+	// ErrLimitExceeded: the subject or the registry holds as much as its
+	// Limits allow; it has Confluent's code 42205 (operation not
+	// permitted), which every Confluent client knows.
+	ErrLimitExceeded = errors.New("registry: limit exceeded")
 )
 
 // Confluent's error codes. The first three digits are the HTTP status.
@@ -49,6 +53,7 @@ const (
 	CodeNotFound              = 404
 	CodeMethodNotAllowed      = 405
 	CodeUnsupportedMediaType  = 415
+	CodeLimitExceeded         = CodeOperationNotPermitted
 )
 
 var codeOf = map[error]int{
@@ -70,6 +75,7 @@ var codeOf = map[error]int{
 	ErrUnsupportedMediaType:  CodeUnsupportedMediaType,
 	ErrNotFound:              CodeNotFound,
 	ErrMethodNotAllowed:      CodeMethodNotAllowed,
+	ErrLimitExceeded:         CodeLimitExceeded,
 }
 
 // Error is an API error: a kind (one of the Err… sentinels), the Confluent

@@ -16,6 +16,7 @@ type config struct {
 	logger          *slog.Logger
 	maxRequestBytes int64
 	writeTimeout    time.Duration
+	limits          Limits
 }
 
 func defaultConfig() config {
@@ -24,6 +25,7 @@ func defaultConfig() config {
 		logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		maxRequestBytes: 4 << 20,
 		writeTimeout:    30 * time.Second,
+		limits:          DefaultLimits,
 	}
 }
 
@@ -44,7 +46,7 @@ func (c *config) validate() error {
 	if c.writeTimeout <= 0 {
 		return fmt.Errorf("%w: write timeout %v must be positive", ErrConfig, c.writeTimeout)
 	}
-	return nil
+	return c.limits.validate()
 }
 
 // WithDefaultLevel sets the compatibility level used while no global level

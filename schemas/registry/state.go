@@ -19,6 +19,8 @@ type state struct {
 	byKey    map[string]int // schemaKey → id
 	maxID    int
 	global   Level // "" when no global level was set
+
+	nVersions int // versions over all subjects, soft-deleted included
 }
 
 type subjectState struct {
@@ -114,6 +116,7 @@ func (s *state) putVersion(subject string, version int, v schemaRecordValue) err
 		// Released last: a soft delete rewrites a version with its own
 		// id, and that schema must not vanish in between.
 		delete(sub.versions, version)
+		s.nVersions--
 		defer s.release(old.id)
 	}
 	e, ok := s.schemas[v.ID]
@@ -133,6 +136,7 @@ func (s *state) putVersion(subject string, version int, v schemaRecordValue) err
 		}
 	}
 	sub.versions[version] = &versionState{version: version, id: v.ID, deleted: v.Deleted}
+	s.nVersions++
 	e.refs++
 	s.maxID = max(s.maxID, v.ID)
 	return nil
@@ -145,6 +149,7 @@ func (s *state) dropVersion(subject string, version int) {
 	}
 	if old, ok := sub.versions[version]; ok {
 		delete(sub.versions, version)
+		s.nVersions--
 		s.release(old.id)
 	}
 	s.forgetIfEmpty(subject)
