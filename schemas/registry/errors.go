@@ -31,6 +31,10 @@ var (
 	// Limits allow; it has Confluent's code 42205 (operation not
 	// permitted), which every Confluent client knows.
 	ErrLimitExceeded = errors.New("registry: limit exceeded")
+	// ErrNotWriter: another instance holds the writer claim on the store
+	// (fence.go), or this one was started read-only. Sent as HTTP 503:
+	// the request may succeed at the writer.
+	ErrNotWriter = errors.New("registry: this instance is not the writer")
 )
 
 // Confluent's error codes. The first three digits are the HTTP status.
@@ -54,6 +58,7 @@ const (
 	CodeMethodNotAllowed      = 405
 	CodeUnsupportedMediaType  = 415
 	CodeLimitExceeded         = CodeOperationNotPermitted
+	CodeNotWriter             = 50301
 )
 
 var codeOf = map[error]int{
@@ -76,6 +81,7 @@ var codeOf = map[error]int{
 	ErrNotFound:              CodeNotFound,
 	ErrMethodNotAllowed:      CodeMethodNotAllowed,
 	ErrLimitExceeded:         CodeLimitExceeded,
+	ErrNotWriter:             CodeNotWriter,
 }
 
 // Error is an API error: a kind (one of the Err… sentinels), the Confluent

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/matriz/pipelines/clock"
 )
 
 // Option configures a Registry.
@@ -17,6 +19,10 @@ type config struct {
 	maxRequestBytes int64
 	writeTimeout    time.Duration
 	limits          Limits
+	instance        string
+	readOnly        bool
+	clock           clock.Clock
+	followEvery     time.Duration
 }
 
 func defaultConfig() config {
@@ -26,6 +32,8 @@ func defaultConfig() config {
 		maxRequestBytes: 4 << 20,
 		writeTimeout:    30 * time.Second,
 		limits:          DefaultLimits,
+		clock:           clock.Real{},
+		followEvery:     time.Second,
 	}
 }
 
@@ -45,6 +53,12 @@ func (c *config) validate() error {
 	}
 	if c.writeTimeout <= 0 {
 		return fmt.Errorf("%w: write timeout %v must be positive", ErrConfig, c.writeTimeout)
+	}
+	if c.clock == nil {
+		return fmt.Errorf("%w: clock is nil", ErrConfig)
+	}
+	if c.followEvery < 0 {
+		return fmt.Errorf("%w: follow interval %v must not be negative", ErrConfig, c.followEvery)
 	}
 	return c.limits.validate()
 }

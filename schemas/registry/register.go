@@ -60,6 +60,9 @@ func (r *Registry) register(ctx context.Context, subject string, q schemaRequest
 	}
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if aerr := r.writable(ctx); aerr != nil {
+		return 0, aerr
+	}
 
 	r.mu.RLock()
 	live := r.st.versionsOf(subject, false)

@@ -34,7 +34,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 
 type loadFailStore struct{ Store }
 
-func (loadFailStore) Load(context.Context) ([]Record, error) { return nil, errInjected }
+func (loadFailStore) ReadFrom(context.Context, int64) ([]Record, int64, error) {
+	return nil, 0, errInjected
+}
 
 func TestNewReportsStoreAndRecordFailures(t *testing.T) {
 	if _, err := New(loadFailStore{NewMemoryStore()}); !errors.Is(err, ErrStorage) || !errors.Is(err, errInjected) {

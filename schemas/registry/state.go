@@ -21,6 +21,8 @@ type state struct {
 	global   Level // "" when no global level was set
 
 	nVersions int // versions over all subjects, soft-deleted included
+
+	writer writerRecordValue // the claim in force; epoch 0 before any
 }
 
 type subjectState struct {
@@ -50,14 +52,57 @@ func newState() *state {
 	}
 }
 
-// apply changes the state by one record. An empty value is a tombstone:
-// Kafka clients differ on whether a null value reads back as nil or empty. Records of key types this
+// apply changes the state by one record and reports whether the record
+// counted. An empty value is a tombstone: Kafka clients differ on whether
+// a null value reads back as nil or empty. Records of key types this
 // registry does not write (Confluent's NOOP, MODE, …) are ignored.
-func (s *state) apply(r Record) error {
+//
+// The fencing rule (fence.go): a WRITER claim counts when its epoch is
+// higher than the claim in force; any other value counts only when its
+// writer_epoch is the epoch in force (0, absent, before any claim). A
+// record that does not count changes nothing, on every instance and on
+// every replay alike, since all read the same log in the same order.
+func (s *state) apply(r Record) (bool, error) {
 	var k anyRecordKey
 	if err := json.Unmarshal(r.Key, &k); err != nil {
-		return fmt.Errorf("key is not JSON: %w", err)
+		return false, fmt.Errorf("key is not JSON: %w", err)
 	}
+	switch k.KeyType {
+	case keyTypeWriter:
+		return s.applyClaim(r)
+	case keyTypeSchema, keyTypeConfig, keyTypeMaxID:
+	default:
+		return false, nil
+	}
+	if len(r.Value) > 0 {
+		var st stampField
+		if err := json.Unmarshal(r.Value, &st); err != nil {
+			return false, fmt.Errorf("%s value is not JSON: %w", k.KeyType, err)
+		}
+		if st.WriterEpoch != s.writer.Epoch {
+			return false, nil
+		}
+	}
+	return true, s.applyKey(k, r)
+}
+
+// applyClaim applies a WRITER record.
+func (s *state) applyClaim(r Record) (bool, error) {
+	if len(r.Value) == 0 {
+		return false, nil
+	}
+	var v writerRecordValue
+	if err := json.Unmarshal(r.Value, &v); err != nil {
+		return false, fmt.Errorf("WRITER value is not JSON: %w", err)
+	}
+	if v.Epoch <= s.writer.Epoch || v.Instance == "" {
+		return false, nil
+	}
+	s.writer = v
+	return true, nil
+}
+
+func (s *state) applyKey(k anyRecordKey, r Record) error {
 	switch k.KeyType {
 	case keyTypeSchema:
 		if k.Subject == nil || k.Version < 1 {

@@ -1,0 +1,274 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/clock/clocktest"
+)
+
+// instance starts a registry named name over a store shared with others,
+// as a second process on the same topic would.
+func instance(t *testing.T, store Store, name string, opts ...Option) *harness {
+	t.Helper()
+	return newHarness(t, sharedStore{store}, append([]Option{WithInstance(name), WithDefaultLevel(LevelNone)}, opts...)...)
+}
+
+// sharedStore lets several registries use one store: each Close leaves
+// it open for the others.
+type sharedStore struct{ Store }
+
+func (sharedStore) Close() error { return nil }
+
+func (h *harness) sync() {
+	h.t.Helper()
+	if err := h.reg.Sync(context.Background()); err != nil {
+		h.t.Fatalf("Sync: %v", err)
+	}
+}
+
+// schemaByID returns the schema text the registry serves for id.
+func (h *harness) schemaByID(id int) string {
+	h.t.Helper()
+	var out struct{ Schema string }
+	h.ok("GET", fmt.Sprintf("/schemas/ids/%d", id), nil, &out)
+	return out.Schema
+}
+
+// TestFollowerServesWhatTheWriterRegistered: a second instance follows the
+// store; what the first registers is served by the second once it caught
+// up, by its own follow loop.
+func TestFollowerServesWhatTheWriterRegistered(t *testing.T) {
+	store := NewMemoryStore()
+	a := instance(t, store, "a")
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	b := instance(t, store, "b", WithReadOnly(), WithClock(clk), WithFollowInterval(time.Second))
+	id := a.register("s", `"int"`)
+	b.fail("GET", fmt.Sprintf("/schemas/ids/%d", id), nil, CodeSchemaNotFound) // not caught up yet
+	clk.Advance(time.Second)
+	clocktest.WaitFor(t, 5*time.Second, "b serves the schema a registered", func() bool {
+		return b.do("GET", fmt.Sprintf("/schemas/ids/%d", id), nil).Code == http.StatusOK
+	})
+	if got := b.schemaByID(id); got != `"int"` {
+		t.Fatalf("b serves %q for id %d", got, id)
+	}
+	var versions []int
+	b.ok("GET", "/subjects/s/versions", nil, &versions)
+	if len(versions) != 1 {
+		t.Fatalf("b's versions of s: %v", versions)
+	}
+}
+
+// TestReadOnlyInstanceRefusesWrites: while a is the writer, b refuses every
+// write with 503 and a message naming a; its reads keep working.
+func TestReadOnlyInstanceRefusesWrites(t *testing.T) {
+	store := NewMemoryStore()
+	a := instance(t, store, "writer-a")
+	b := instance(t, store, "b", WithReadOnly())
+	a.register("s", `"int"`)
+	b.sync()
+	for _, w := range []struct{ method, path, body string }{
+		{"POST", "/subjects/s/versions", `{"schema":"\"long\""}`},
+		{"PUT", "/config", `{"compatibility":"FULL"}`},
+		{"PUT", "/config/s", `{"compatibility":"FULL"}`},
+		{"DELETE", "/subjects/s/versions/1", ""},
+		{"DELETE", "/subjects/s", ""},
+		{"DELETE", "/config/s", ""},
+	} {
+		var body any
+		if w.body != "" {
+			body = w.body
+		}
+		msg := b.fail(w.method, w.path, body, CodeNotWriter)
+		if !strings.Contains(msg, "writer-a") {
+			t.Errorf("%s %s: message %q does not name the writer", w.method, w.path, msg)
+		}
+	}
+	if b.schemaByID(1) != `"int"` {
+		t.Fatal("b's reads stopped")
+	}
+	if id := a.register("s2", `"long"`); id != 2 {
+		t.Fatalf("a's next id = %d, want 2", id)
+	}
+}
+
+// TestNewerClaimFencesTheOlderWriter: an instance started as a writer
+// claims the store; the one it displaced refuses writes from then on,
+// naming the new writer, and ids continue without reuse.
+func TestNewerClaimFencesTheOlderWriter(t *testing.T) {
+	store := NewMemoryStore()
+	a := instance(t, store, "a")
+	idA := a.register("s", `"int"`)
+	c := instance(t, store, "c")
+	msg := a.fail("POST", "/subjects/t/versions", map[string]string{"schema": `"long"`}, CodeNotWriter)
+	if !strings.Contains(msg, `"c"`) {
+		t.Errorf("message %q does not name c", msg)
+	}
+	idC := c.register("t", `"long"`)
+	if idC == idA {
+		t.Fatalf("c reused id %d", idA)
+	}
+	a.sync()
+	if a.schemaByID(idC) != `"long"` {
+		t.Fatal("a does not serve c's schema")
+	}
+}
+
+// TestWriteInterleavedWithATakeoverTakesNoEffect: a writes a registration
+// after c claimed the store and registered under the same id (a had caught
+// up just before c's claim). a's record is in the store but fenced: a's
+// client gets 503, and every instance, a restarted one too, serves c's
+// schema for the id.
+func TestWriteInterleavedWithATakeoverTakesNoEffect(t *testing.T) {
+	mem := NewMemoryStore()
+	hook := &hookStore{Store: mem}
+	a := instance(t, hook, "a")
+	var c *harness
+	hook.beforeAppend = func(recs []Record) {
+		if c != nil || !strings.Contains(string(recs[0].Key), keyTypeSchema) {
+			return
+		}
+		c = instance(t, mem, "c")
+		if id := c.register("t", `"string"`); id != 1 {
+			t.Errorf("c's id = %d, want 1", id)
+		}
+	}
+	msg := a.fail("POST", "/subjects/s/versions", map[string]string{"schema": `"int"`}, CodeNotWriter)
+	if !strings.Contains(msg, "did not take effect") {
+		t.Errorf("message %q does not say the change did not take effect", msg)
+	}
+	if got := a.schemaByID(1); got != `"string"` {
+		t.Fatalf("a serves %q for id 1, want c's", got)
+	}
+	a.fail("GET", "/subjects/s/versions", nil, CodeSubjectNotFound)
+	fresh := instance(t, mem, "fresh", WithReadOnly())
+	if got := fresh.schemaByID(1); got != `"string"` {
+		t.Fatalf("a restarted instance serves %q for id 1, want c's", got)
+	}
+	checkNoDuplicateIDs(t, mem)
+}
+
+// hookStore runs beforeAppend before each Append.
+type hookStore struct {
+	Store
+	beforeAppend func([]Record)
+}
+
+func (h *hookStore) Append(ctx context.Context, recs ...Record) error {
+	if h.beforeAppend != nil {
+		h.beforeAppend(recs)
+	}
+	return h.Store.Append(ctx, recs...)
+}
+
+// TestConcurrentWritersNeverShareAnID: registrations sent to three
+// instances at once, while they take the store over from each other, never
+// give one id to two schemas, and every id a client was told still maps to
+// that client's schema after a restart.
+func TestConcurrentWritersNeverShareAnID(t *testing.T) {
+	mem := NewMemoryStore()
+	type told struct {
+		id     int
+		schema string
+	}
+	var (
+		mu    sync.Mutex
+		insts = []*harness{instance(t, mem, "i0"), instance(t, mem, "i1"), instance(t, mem, "i2")}
+		oks   []told
+		wg    sync.WaitGroup
+	)
+	pick := func(n int) *harness {
+		mu.Lock()
+		defer mu.Unlock()
+		return insts[n%len(insts)]
+	}
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 40 {
+				schema := fixedSchema(g*1000 + i + 1)
+				body, _ := json.Marshal(map[string]string{"schema": schema})
+				w := pick(g+i).do("POST", fmt.Sprintf("/subjects/s%d/versions", i%5), string(body))
+				if w.Code == http.StatusOK {
+					var out struct{ ID int }
+					if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					oks = append(oks, told{out.ID, schema})
+					mu.Unlock()
+				} else if w.Code != http.StatusServiceUnavailable {
+					t.Errorf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+	// Take the store over a few times while the writes run.
+	for i := range 4 {
+		late := instance(t, mem, fmt.Sprintf("late%d", i))
+		mu.Lock()
+		insts = append(insts, late)
+		mu.Unlock()
+	}
+	wg.Wait()
+	if len(oks) == 0 {
+		t.Fatal("no registration succeeded")
+	}
+	checkNoDuplicateIDs(t, mem)
+	fresh := instance(t, mem, "fresh", WithReadOnly())
+	for _, o := range oks {
+		if got := fresh.schemaByID(o.id); got != o.schema {
+			t.Fatalf("id %d: a client was told it is %s, after a restart it is %s", o.id, o.schema, got)
+		}
+	}
+	t.Logf("%d registrations succeeded, %d records in the store", len(oks), len(mustRead(t, mem)))
+}
+
+func mustRead(t *testing.T, s Store) []Record {
+	t.Helper()
+	recs, _, err := s.ReadFrom(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// checkNoDuplicateIDs replays the store's records with the fencing rules
+// and fails when two accepted registrations give one id to two schemas.
+func checkNoDuplicateIDs(t *testing.T, s Store) {
+	t.Helper()
+	st := newState()
+	texts := map[int]string{}
+	fenced := 0
+	for i, rec := range mustRead(t, s) {
+		accepted, err := st.apply(rec)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if !accepted {
+			fenced++
+			continue
+		}
+		var k anyRecordKey
+		_ = json.Unmarshal(rec.Key, &k)
+		if k.KeyType != keyTypeSchema || len(rec.Value) == 0 {
+			continue
+		}
+		var v schemaRecordValue
+		if err := json.Unmarshal(rec.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		if old, ok := texts[v.ID]; ok && old != v.Schema {
+			t.Fatalf("id %d is %s and %s in accepted records", v.ID, old, v.Schema)
+		}
+		texts[v.ID] = v.Schema
+	}
+	t.Logf("%d ids, %d fenced records", len(texts), fenced)
+}
