@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -155,6 +156,22 @@ func TestWriteInterleavedWithATakeoverTakesNoEffect(t *testing.T) {
 	checkNoDuplicateIDs(t, mem)
 }
 
+// yieldingStore lets other goroutines run around every store call, as a
+// store over the network would, so writes of several instances interleave.
+type yieldingStore struct{ Store }
+
+func (y yieldingStore) ReadFrom(ctx context.Context, from int64) ([]Record, int64, error) {
+	runtime.Gosched()
+	defer runtime.Gosched()
+	return y.Store.ReadFrom(ctx, from)
+}
+
+func (y yieldingStore) Append(ctx context.Context, recs ...Record) error {
+	runtime.Gosched()
+	defer runtime.Gosched()
+	return y.Store.Append(ctx, recs...)
+}
+
 // hookStore runs beforeAppend before each Append.
 type hookStore struct {
 	Store
@@ -173,7 +190,7 @@ func (h *hookStore) Append(ctx context.Context, recs ...Record) error {
 // give one id to two schemas, and every id a client was told still maps to
 // that client's schema after a restart.
 func TestConcurrentWritersNeverShareAnID(t *testing.T) {
-	mem := NewMemoryStore()
+	mem := yieldingStore{NewMemoryStore()}
 	type told struct {
 		id     int
 		schema string
@@ -211,7 +228,7 @@ func TestConcurrentWritersNeverShareAnID(t *testing.T) {
 		})
 	}
 	// Take the store over a few times while the writes run.
-	for i := range 4 {
+	for i := range 8 {
 		late := instance(t, mem, fmt.Sprintf("late%d", i))
 		mu.Lock()
 		insts = append(insts, late)

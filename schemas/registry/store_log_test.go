@@ -27,8 +27,8 @@ type logData struct {
 	recs      []Record
 	offs      []int64 // each record's offset; compaction leaves gaps
 	appends   int     // successful appends
-	failAfter int   // appends that succeed before every later one fails; -1: none fails
-	readErr   error // ReadAll fails with it when set
+	failAfter int     // appends that succeed before every later one fails; -1: none fails
+	readErr   error   // ReadAll fails with it when set
 }
 
 var errLogDown = errors.New("injected: log unreachable")
