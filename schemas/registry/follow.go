@@ -23,10 +23,16 @@ func WithClock(c clock.Clock) Option { return func(cfg *config) { cfg.clock = c 
 func WithFollowInterval(d time.Duration) Option { return func(c *config) { c.followEvery = d } }
 
 // Sync reads the store to its end and applies what other instances wrote,
-// so a read after it sees everything stored before it began.
+// so a read after it sees everything stored before it began; the writer
+// then repairs what a fenced writer's records shadow (repair.go).
 func (r *Registry) Sync(ctx context.Context) error {
-	_, err := r.catchUp(ctx)
-	return err
+	if _, err := r.catchUp(ctx); err != nil {
+		return err
+	}
+	if aerr := r.repair(ctx); aerr != nil {
+		return aerr
+	}
+	return nil
 }
 
 // catchUp reads the store from where the registry stopped to its end and
@@ -49,8 +55,11 @@ func (r *Registry) catchUp(ctx context.Context) (fencedMine int, err error) {
 			r.cfg.logger.Error("registry: skipping an unreadable stored record", "err", &CorruptRecordError{Index: int(r.next) + i, Key: string(rec.Key), Err: err})
 			continue
 		}
-		if !ok && r.me.Epoch > 0 && stampOf(rec) == r.me.Epoch {
-			fencedMine++
+		if !ok {
+			r.noteShadow(rec)
+			if r.me.Epoch > 0 && stampOf(rec) == r.me.Epoch {
+				fencedMine++
+			}
 		}
 	}
 	r.next = next
@@ -79,7 +88,7 @@ func (r *Registry) follow(t clock.Ticker, stop <-chan struct{}, done chan<- stru
 		case <-t.C():
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.writeTimeout)
-		_, err := r.catchUp(ctx)
+		err := r.Sync(ctx)
 		cancel()
 		switch {
 		case err != nil && err.Error() != lastErr:
@@ -101,8 +110,12 @@ func (r *Registry) loadAll(ctx context.Context) error {
 		return fmt.Errorf("%w: loading stored schemas: %w", ErrStorage, err)
 	}
 	for i, rec := range recs {
-		if _, err := r.st.apply(rec); err != nil {
+		ok, err := r.st.apply(rec)
+		if err != nil {
 			return &CorruptRecordError{Index: i, Key: string(rec.Key), Err: err}
+		}
+		if !ok {
+			r.noteShadow(rec)
 		}
 	}
 	r.next = next

@@ -19,9 +19,10 @@ type Registry struct {
 	writeMu    sync.Mutex // serialises writers: catch up, check, store, read back
 	reservedID int        // highest id ever attempted; guarded by writeMu
 
-	followMu sync.Mutex        // serialises catch-ups
-	next     int64             // store position after the last applied record; guarded by followMu
-	me       writerRecordValue // our claim; epoch 0 when read-only; set before the follow loop starts
+	followMu sync.Mutex          // serialises catch-ups
+	next     int64               // store position after the last applied record; guarded by followMu
+	me       writerRecordValue   // our claim; epoch 0 when read-only; set before the follow loop starts
+	shadowed map[string]struct{} // keys of records that did not count; guarded by followMu
 
 	mu sync.RWMutex // guards st
 	st *state
@@ -61,6 +62,9 @@ func New(store Store, opts ...Option) (*Registry, error) {
 	if !cfg.readOnly {
 		if err := r.claim(ctx); err != nil {
 			return nil, err
+		}
+		if aerr := r.repair(ctx); aerr != nil {
+			cfg.logger.Error("registry: repairing records a fenced writer shadowed failed; the next sync retries", "err", aerr)
 		}
 	}
 	if cfg.followEvery > 0 {
