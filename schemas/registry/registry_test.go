@@ -139,3 +139,19 @@ func TestConcurrentRegistrationsGetDistinctIDs(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestOneIDForTwoSchemasInStoredRecordsIsRefused: records from before
+// fencing, where two writers gave one id to two schemas, stop the start
+// naming the record, rather than point a version at the wrong schema.
+func TestOneIDForTwoSchemasInStoredRecordsIsRefused(t *testing.T) {
+	store := NewMemoryStore()
+	_ = store.Append(context.Background(),
+		schemaRecord(schemaRecordValue{Subject: "a", Version: 1, ID: 1, Schema: `"int"`}),
+		schemaRecord(schemaRecordValue{Subject: "b", Version: 1, ID: 1, Schema: `"long"`}),
+	)
+	_, err := New(store)
+	var ce *CorruptRecordError
+	if !errors.As(err, &ce) || ce.Index != 1 || !strings.Contains(err.Error(), "already holds another schema") {
+		t.Fatalf("err = %v, want a CorruptRecordError at record 1", err)
+	}
+}

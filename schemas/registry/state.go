@@ -156,6 +156,14 @@ func (s *state) applyKey(k anyRecordKey, r Record) error {
 }
 
 func (s *state) putVersion(subject string, version int, v schemaRecordValue) error {
+	if e, ok := s.schemas[v.ID]; ok && e.text != v.Schema {
+		if key, err := schemaKey(v.Schema); err != nil || key != e.key {
+			// Two writers gave one id to two schemas (before fencing);
+			// taking the first silently would point this version at
+			// the wrong schema.
+			return fmt.Errorf("schema id %d already holds another schema, so version %d of %q cannot use it", v.ID, version, subject)
+		}
+	}
 	sub := s.subject(subject)
 	if old, ok := sub.versions[version]; ok {
 		// Released last: a soft delete rewrites a version with its own
