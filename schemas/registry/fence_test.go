@@ -329,3 +329,44 @@ func mustLogStore(t *testing.T, log Log) *LogStore {
 	}
 	return s
 }
+
+// blockingStore's reads after the first hang until their context ends, as
+// reads from an unreachable broker do.
+type blockingStore struct {
+	Store
+	reads   chan struct{}
+	started bool
+}
+
+func (b *blockingStore) ReadFrom(ctx context.Context, from int64) ([]Record, int64, error) {
+	if !b.started {
+		b.started = true
+		return b.Store.ReadFrom(ctx, from)
+	}
+	b.reads <- struct{}{}
+	<-ctx.Done()
+	return nil, from, ctx.Err()
+}
+
+// TestCloseDoesNotWaitOnAHungRead: Close ends the follow loop's read in
+// progress instead of waiting out its timeout.
+func TestCloseDoesNotWaitOnAHungRead(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	bs := &blockingStore{Store: NewMemoryStore(), reads: make(chan struct{}, 1)}
+	reg, err := New(bs, WithReadOnly(), WithClock(clk), WithFollowInterval(time.Second), WithWriteTimeout(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	<-bs.reads // the loop is in its read
+	closed := make(chan error, 1)
+	go func() { closed <- reg.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited on the follow loop's hung read")
+	}
+}

@@ -75,21 +75,24 @@ func stampOf(rec Record) int {
 	return s.WriterEpoch
 }
 
-// follow catches up every followEvery until stop is closed. Failures are
+// follow catches up every followEvery until ctx ends. Failures are
 // logged once per change of error, not once per tick.
-func (r *Registry) follow(t clock.Ticker, stop <-chan struct{}, done chan<- struct{}) {
+func (r *Registry) follow(ctx context.Context, t clock.Ticker, done chan<- struct{}) {
 	defer close(done)
 	defer t.Stop()
 	var lastErr string
 	for {
 		select {
-		case <-stop:
+		case <-ctx.Done():
 			return
 		case <-t.C():
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.writeTimeout)
-		err := r.Sync(ctx)
+		tctx, cancel := context.WithTimeout(ctx, r.cfg.writeTimeout)
+		err := r.Sync(tctx)
 		cancel()
+		if ctx.Err() != nil {
+			return
+		}
 		switch {
 		case err != nil && err.Error() != lastErr:
 			r.cfg.logger.Error("registry: following the store failed; serving what was read so far", "err", err)

@@ -28,7 +28,7 @@ type Registry struct {
 	st *state
 
 	closed     atomic.Bool
-	stopFollow chan struct{}
+	stopFollow context.CancelFunc // ends the follow loop, and a read it is in
 	followDone chan struct{}
 }
 
@@ -68,21 +68,25 @@ func New(store Store, opts ...Option) (*Registry, error) {
 		}
 	}
 	if cfg.followEvery > 0 {
-		r.stopFollow, r.followDone = make(chan struct{}), make(chan struct{})
+		var followCtx context.Context
+		followCtx, r.stopFollow = context.WithCancel(context.Background())
+		r.followDone = make(chan struct{})
 		// The ticker is made here, not in the loop, so time moved after
 		// New returns is never missed.
-		go r.follow(cfg.clock.NewTicker(cfg.followEvery), r.stopFollow, r.followDone)
+		go r.follow(followCtx, cfg.clock.NewTicker(cfg.followEvery), r.followDone)
 	}
 	return r, nil
 }
 
-// Close stops following and closes the store. It is safe to call twice.
+// Close stops following, cancelling a read under way so that Close does
+// not wait on an unreachable broker, and closes the store. It is safe to
+// call twice.
 func (r *Registry) Close() error {
 	if r.closed.Swap(true) {
 		return nil
 	}
 	if r.stopFollow != nil {
-		close(r.stopFollow)
+		r.stopFollow()
 		<-r.followDone
 	}
 	return r.store.Close()
