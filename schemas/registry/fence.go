@@ -58,9 +58,11 @@ func defaultInstance() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
-// claim appends a writer claim with the next epoch and reads it back. It
-// returns whether the claim is in force; losing to a claim stored first
-// for the same epoch is not an error: the registry then serves reads only.
+// claim appends a writer claim with the next epoch and reads it back.
+// Losing to a claim stored first for the same epoch is not an error: the
+// registry then serves reads only, and says so in its log. A store failure
+// is: the claim may or may not be stored, and a registry that cannot
+// store a claim could not store a schema either.
 func (r *Registry) claim(ctx context.Context) error {
 	r.mu.RLock()
 	epoch := r.st.writer.Epoch + 1
