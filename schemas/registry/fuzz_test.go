@@ -15,11 +15,12 @@ import (
 )
 
 // FuzzRegistryHandler drives the REST API with a script of arbitrary
-// requests, one per line: "METHOD PATH-AND-QUERY BODY". After every
-// request: no panic, a JSON answer with the registry's content type, a
-// success or Confluent's error shape whose code matches the HTTP status;
-// the index keeps its invariants; and a registry replaying the store
-// (a restart, or a follower) ends up with the same index. Run it longer
+// requests, one per line: "METHOD PATH-AND-QUERY BODY", and "@takeover"
+// (another instance on the same store takes writing over) or "@N" (send
+// to instance N). After every request: no panic, a JSON answer with the
+// registry's content type, a success or Confluent's error shape whose code
+// matches the HTTP status; the index keeps its invariants. At the end every
+// instance, caught up, has the index a fresh replay of the store gives. Run it longer
 // with
 //
 //	go test ./schemas/registry/ -run '^$' -fuzz FuzzRegistryHandler -fuzztime 60s
@@ -39,25 +40,42 @@ func FuzzRegistryHandler(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	f.Add("POST /subjects/s/versions {\"schema\":\"\\\"int\\\"\"}\n@takeover\nPOST /subjects/s/versions {\"schema\":\"\\\"long\\\"\"}\n@0\nPOST /subjects/t/versions {\"schema\":\"\\\"bytes\\\"\"}\n@1\nGET /schemas/ids/2 ")
 	f.Fuzz(func(t *testing.T, script string) {
 		store := NewMemoryStore()
-		reg, err := New(store, WithInstance("fuzz"), WithFollowInterval(0),
-			WithLimits(Limits{VersionsPerSubject: 4, Schemas: 12, SchemaBytes: 2048}), WithMaxRequestBytes(4096))
-		if err != nil {
-			t.Fatal(err)
+		opts := []Option{WithFollowInterval(0), WithLimits(Limits{VersionsPerSubject: 4, Schemas: 12, SchemaBytes: 2048}), WithMaxRequestBytes(4096)}
+		start := func() *Registry {
+			reg, err := New(sharedStore{store}, append(opts, WithInstance(fmt.Sprintf("fuzz%d", store.len())))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = reg.Close() })
+			return reg
 		}
-		defer reg.Close()
-		h := reg.Handler()
+		// "@takeover" starts another instance on the store, which takes
+		// writing over; "@N" sends the next requests to instance N.
+		insts := []*Registry{start()}
+		reg := insts[0]
 		sc := bufio.NewScanner(strings.NewReader(script))
 		sc.Buffer(nil, 1<<16)
 		for n := 0; sc.Scan() && n < 32; n++ {
-			method, target, body := splitRequestLine(sc.Text())
+			line := sc.Text()
+			switch {
+			case line == "@takeover" && len(insts) < 4:
+				reg = start()
+				insts = append(insts, reg)
+				continue
+			case strings.HasPrefix(line, "@") && len(line) == 2 && line[1] >= '0' && line[1] <= '9':
+				reg = insts[int(line[1]-'0')%len(insts)]
+				continue
+			}
+			method, target, body := splitRequestLine(line)
 			req, ok := fuzzRequest(method, target, body)
 			if !ok {
 				continue
 			}
 			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
+			reg.Handler().ServeHTTP(w, req)
 			checkResponse(t, method, target, w)
 			if err := reg.st.check(); err != nil {
 				t.Fatalf("after %s %s: index invariant broken: %v", method, target, err)
@@ -68,8 +86,14 @@ func FuzzRegistryHandler(f *testing.F) {
 			t.Fatalf("replaying the store: %v", err)
 		}
 		defer again.Close()
-		if a, b := reg.st.dump(), again.st.dump(); a != b {
-			t.Fatalf("a replay of the store differs from the live index:\nlive   %s\nreplay %s", a, b)
+		want := again.st.dump()
+		for i, reg := range insts {
+			if err := reg.Sync(context.Background()); err != nil {
+				t.Fatalf("instance %d: Sync: %v", i, err)
+			}
+			if got := reg.st.dump(); got != want {
+				t.Fatalf("instance %d differs from a replay of the store:\nlive   %s\nreplay %s", i, got, want)
+			}
 		}
 	})
 }
@@ -190,4 +214,11 @@ func (s *state) dump() string {
 	}
 	slices.Sort(levelOnly)
 	return b.String() + strings.Join(levelOnly, "")
+}
+
+// len is the number of records stored, for naming fuzz instances.
+func (m *MemoryStore) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.recs)
 }
