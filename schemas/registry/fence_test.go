@@ -172,17 +172,48 @@ func (y yieldingStore) Append(ctx context.Context, recs ...Record) error {
 	return y.Store.Append(ctx, recs...)
 }
 
-// hookStore runs beforeAppend before each Append.
+// hookStore runs beforeAppend before each Append and afterAppend after.
 type hookStore struct {
 	Store
-	beforeAppend func([]Record)
+	beforeAppend, afterAppend func([]Record)
 }
 
 func (h *hookStore) Append(ctx context.Context, recs ...Record) error {
 	if h.beforeAppend != nil {
 		h.beforeAppend(recs)
 	}
-	return h.Store.Append(ctx, recs...)
+	err := h.Store.Append(ctx, recs...)
+	if h.afterAppend != nil {
+		h.afterAppend(recs)
+	}
+	return err
+}
+
+// TestFencedWriteIsReportedWhenTheFollowLoopReadItFirst: the follow loop
+// may read a's fenced record back before the write itself does; a's
+// client still hears that the change did not take effect.
+func TestFencedWriteIsReportedWhenTheFollowLoopReadItFirst(t *testing.T) {
+	mem := NewMemoryStore()
+	hook := &hookStore{Store: mem}
+	a := instance(t, hook, "a")
+	var c *harness
+	hook.beforeAppend = func(recs []Record) {
+		if c == nil && strings.Contains(string(recs[0].Key), keyTypeSchema) {
+			c = instance(t, mem, "c")
+			c.register("t", `"string"`)
+		}
+	}
+	hook.afterAppend = func(recs []Record) {
+		if strings.Contains(string(recs[0].Key), keyTypeSchema) {
+			if _, err := a.reg.catchUp(context.Background()); err != nil { // what a's follow loop does meanwhile
+				t.Error(err)
+			}
+		}
+	}
+	a.fail("POST", "/subjects/s/versions", map[string]string{"schema": `"int"`}, CodeNotWriter)
+	if got := a.schemaByID(1); got != `"string"` {
+		t.Fatalf("a serves %q for id 1, want c's", got)
+	}
 }
 
 // TestConcurrentWritersNeverShareAnID: registrations sent to three

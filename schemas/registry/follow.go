@@ -38,8 +38,10 @@ func (r *Registry) Sync(ctx context.Context) error {
 // catchUp reads the store from where the registry stopped to its end and
 // applies the records in order. It returns how many records stamped with
 // this instance's epoch did not count: records of ours fenced by a newer
-// claim. An unreadable record from another writer is logged and skipped:
-// the registry keeps serving what it has.
+// claim; fencedOwn counts them over all catch-ups, since the follow loop
+// may read a write's records back before the write does. An unreadable
+// record from another writer is logged and skipped: the registry keeps
+// serving what it has.
 func (r *Registry) catchUp(ctx context.Context) (fencedMine int, err error) {
 	r.followMu.Lock()
 	defer r.followMu.Unlock()
@@ -63,6 +65,7 @@ func (r *Registry) catchUp(ctx context.Context) (fencedMine int, err error) {
 		}
 	}
 	r.next = next
+	r.fencedOwn += fencedMine
 	return fencedMine, nil
 }
 
@@ -123,4 +126,11 @@ func (r *Registry) loadAll(ctx context.Context) error {
 	}
 	r.next = next
 	return nil
+}
+
+// fencedOwnCount is how many of our records did not count so far.
+func (r *Registry) fencedOwnCount() int {
+	r.followMu.Lock()
+	defer r.followMu.Unlock()
+	return r.fencedOwn
 }

@@ -19,10 +19,11 @@ type Registry struct {
 	writeMu    sync.Mutex // serialises writers: catch up, check, store, read back
 	reservedID int        // highest id ever attempted; guarded by writeMu
 
-	followMu sync.Mutex          // serialises catch-ups
-	next     int64               // store position after the last applied record; guarded by followMu
-	me       writerRecordValue   // our claim; epoch 0 when read-only; set before the follow loop starts
-	shadowed map[string]struct{} // keys of records that did not count; guarded by followMu
+	followMu  sync.Mutex          // serialises catch-ups
+	next      int64               // store position after the last applied record; guarded by followMu
+	me        writerRecordValue   // our claim; epoch 0 when read-only; set before the follow loop starts
+	shadowed  map[string]struct{} // keys of records that did not count; guarded by followMu
+	fencedOwn int                 // our records that did not count, over all catch-ups; guarded by followMu
 
 	mu sync.RWMutex // guards st
 	st *state
@@ -108,6 +109,9 @@ func (r *Registry) commit(ctx context.Context, recs ...Record) *Error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.writeTimeout)
 	defer cancel()
+	// Writes are serialised, so every record of ours that stops counting
+	// between here and the read-back below is one of this change's.
+	fencedBefore := r.fencedOwnCount()
 	stored := 0
 	var err error
 	for _, rec := range recs {
@@ -116,7 +120,8 @@ func (r *Registry) commit(ctx context.Context, recs ...Record) *Error {
 		}
 		stored++
 	}
-	fenced, rerr := r.catchUp(ctx)
+	_, rerr := r.catchUp(ctx)
+	fenced := r.fencedOwnCount() - fencedBefore
 	if rerr != nil {
 		r.cfg.logger.Error("registry: reading stored records back failed", "records", len(recs), "stored", stored, "err", rerr)
 		return apiErr(ErrStorage, "%d of the change's %d records were stored but could not be read back, so whether they took effect is not known yet (check the broker, then read before retrying): %v",
