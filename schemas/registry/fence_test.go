@@ -228,7 +228,10 @@ func TestConcurrentWritersNeverShareAnID(t *testing.T) {
 	}
 	var (
 		mu    sync.Mutex
-		insts = []*harness{instance(t, mem, "i0"), instance(t, mem, "i1"), instance(t, mem, "i2")}
+		// Follow loops run all the time, reading writes back alongside
+		// the writes' own read-backs.
+		fast  = WithFollowInterval(time.Millisecond)
+		insts = []*harness{instance(t, mem, "i0", fast), instance(t, mem, "i1", fast), instance(t, mem, "i2", fast)}
 		oks   []told
 		wg    sync.WaitGroup
 	)
@@ -260,7 +263,7 @@ func TestConcurrentWritersNeverShareAnID(t *testing.T) {
 	}
 	// Take the store over a few times while the writes run.
 	for i := range 8 {
-		late := instance(t, mem, fmt.Sprintf("late%d", i))
+		late := instance(t, mem, fmt.Sprintf("late%d", i), fast)
 		mu.Lock()
 		insts = append(insts, late)
 		mu.Unlock()
