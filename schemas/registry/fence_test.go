@@ -227,7 +227,7 @@ func TestConcurrentWritersNeverShareAnID(t *testing.T) {
 		schema string
 	}
 	var (
-		mu    sync.Mutex
+		mu sync.Mutex
 		// Follow loops run all the time, reading writes back alongside
 		// the writes' own read-backs.
 		fast  = WithFollowInterval(time.Millisecond)
