@@ -125,18 +125,23 @@ func NewSchemaLookup(fetch FetchFunc, opts ...LookupOption) (*SchemaLookup, erro
 // *SchemaIDError values wrapping ErrUnknownSchemaID, ErrSchemaText, the
 // context's error or the fetcher's error.
 func (l *SchemaLookup) Writer(ctx context.Context, id uint32) (*avro.Schema, error) {
+	now := l.cfg.clock.Now()
 	l.mu.RLock()
 	c, ok := l.writers[id]
+	negErr, negOK := l.unknown.get(id, now)
 	l.mu.RUnlock()
 	if ok {
 		return c.schema, c.err
+	}
+	if negOK { // a flood of one bad id takes no write lock
+		return nil, negErr
 	}
 	l.mu.Lock()
 	if c, ok := l.writers[id]; ok {
 		l.mu.Unlock()
 		return c.schema, c.err
 	}
-	if err, ok := l.unknown.get(id, l.cfg.clock.Now()); ok {
+	if err, ok := l.unknown.get(id, now); ok {
 		l.mu.Unlock()
 		return nil, err
 	}
