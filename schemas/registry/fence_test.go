@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -402,5 +403,16 @@ func TestCloseDoesNotWaitOnAHungRead(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close waited on the follow loop's hung read")
+	}
+}
+
+func TestFollowOptionsAreChecked(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"nil clock":       WithClock(nil),
+		"negative follow": WithFollowInterval(-time.Second),
+	} {
+		if _, err := New(NewMemoryStore(), opt); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: got %v, want ErrConfig", name, err)
+		}
 	}
 }
