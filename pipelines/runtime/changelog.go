@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -28,11 +29,15 @@ import (
 // loadState reads the lane's changelog to its end and returns partition's
 // latest cut, and the per-stage state an older binary wrote (key
 // "<partition>/<stage>"), read when there is no cut.
-func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane string, partition int32, timeout time.Duration) (*Checkpoint, map[string][]byte, error) {
+//
+// A cut written under an older generation of a group than one already read
+// for the partition is a zombie's (fence.go): it is ignored and logged.
+func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []string, lane string, partition int32, timeout time.Duration) (*Checkpoint, map[string][]byte, error) {
 	key := StateKey(partition)
 	prefix := key + "/"
 	var mu sync.Mutex
 	var cut []byte
+	newest := map[string]int32{} // group → newest generation read for key
 	legacy := map[string][]byte{}
 	tail, err := topics.StartTail(ctx, brokers, topics.Name(lane, topics.KindState), func(m topics.Message) {
 		k := string(m.Key)
@@ -40,6 +45,14 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 		defer mu.Unlock()
 		switch {
 		case k == key:
+			if group, gen, member, ok := claimOf(m); ok {
+				if last, seen := newest[group]; seen && gen < last {
+					log.Warn("state record from an older generation ignored", "lane", lane, "partition", partition,
+						"offset", m.Offset, "group", group, "generation", gen, "member", member, "newest_generation", last)
+					return
+				}
+				newest[group] = gen
+			}
 			cut = bytes.Clone(m.Value) // nil for a tombstone
 		case strings.HasPrefix(k, prefix):
 			if len(m.Value) == 0 {
@@ -81,7 +94,7 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 // never ahead of them.
 func (w *partitionWorker) restoreState(ctx context.Context) error {
 	lr := w.lane
-	cp, legacy, err := loadState(ctx, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout)
+	cp, legacy, err := loadState(ctx, lr.clock, lr.log, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout)
 	if err != nil {
 		return err
 	}
@@ -157,6 +170,9 @@ func (w *partitionWorker) decodeEvent(b []byte, ev *schemas.Event) error {
 // checkpoints topic, and waits until Kafka acknowledged them.
 func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 	lr := w.lane
+	if err := w.fence.check(); err != nil {
+		return err
+	}
 	key := []byte(StateKey(w.partition))
 	var acks []*topics.Ack
 	send := func(topic string, c *Checkpoint) error {
@@ -166,7 +182,9 @@ func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 		}
 		a := topics.NewAck()
 		acks = append(acks, a)
-		lr.sink.In() <- topics.Message{Topic: topic, Key: key, Value: b, Ack: a}
+		m := topics.Message{Topic: topic, Key: key, Value: b, Ack: a}
+		w.fence.stamp(&m)
+		lr.sink.In() <- m
 		return nil
 	}
 	for _, c := range due {
