@@ -58,7 +58,7 @@ type Config struct {
 	// the generation ends, and a member still draining at its session
 	// timeout is evicted while it writes (drain.go).
 	DrainTimeout time.Duration
-	IdleAfter      time.Duration // default 100ms without input before an idle partition closes its frames
+	IdleAfter    time.Duration // default 100ms without input before an idle partition closes its frames
 	// CheckpointEvery is how much event time passes between two of a
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
 	CheckpointEvery time.Duration
