@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,9 @@ type lease struct {
 	session time.Duration
 	margin  time.Duration
 	until   atomic.Int64 // unix nanoseconds; 0: never renewed
+
+	mu          sync.Mutex
+	coordinator string // host:port, found once (lease_wire.go)
 }
 
 func newLease(cfg groupConfig, brokers []string, group string, gen *kafka.Generation) *lease {
@@ -56,11 +60,10 @@ func newLease(cfg groupConfig, brokers []string, group string, gen *kafka.Genera
 // plain yes renews the lease. A rebalance in progress is still current
 // (the generation ends when it completes) but renews nothing.
 func (l *lease) heartbeat(ctx context.Context) error {
+	l.mu.Lock() // one heartbeat at a time: the renewal loop and Check share the coordinator's address
+	defer l.mu.Unlock()
 	sent := l.clock.Now()
-	resp, err := l.client.Heartbeat(ctx, &kafka.HeartbeatRequest{GroupID: l.group, GenerationID: l.gen, MemberID: l.member})
-	if err == nil {
-		err = resp.Error
-	}
+	err := l.sendHeartbeat(ctx)
 	switch {
 	case err == nil:
 		until := sent.Add(l.session - l.margin).UnixNano()
