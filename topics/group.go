@@ -227,7 +227,7 @@ func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Clai
 		// handlers write nothing in a generation that is already over.
 		ls := newLease(g.cfg, g.brokers, g.id, gen)
 		_ = ls.heartbeat(ctx)
-		gen.Start(func(genCtx context.Context) { ls.renew(genCtx, g.cfg.heartbeat) })
+		gen.Start(func(genCtx context.Context) { ls.renew(genCtx, g.cfg.heartbeat, g.report) })
 		for topic, assigned := range gen.Assignments {
 			for _, a := range assigned {
 				claim := Claim{Topic: topic, Partition: int32(a.ID), Offset: a.Offset, Generation: gen.ID, MemberID: gen.MemberID, gen: gen, lease: ls}

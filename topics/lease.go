@@ -90,16 +90,28 @@ func (l *lease) current() error {
 	return nil
 }
 
-// renew heartbeats every interval until ctx (the generation) ends.
-func (l *lease) renew(ctx context.Context, interval time.Duration) {
+// renew heartbeats every interval until ctx (the generation) ends or the
+// lease lapses. It runs as one of the generation's functions, so its
+// return ends the generation: a member that cannot be sure it still holds
+// its partitions (its heartbeats went unanswered, or the process was
+// paused) drains, writing nothing, and joins again, and the next owner
+// redoes what was refused from the last commit.
+func (l *lease) renew(ctx context.Context, interval time.Duration, report func(error)) {
 	t := l.clock.NewTicker(interval)
 	defer t.Stop()
+	var last error
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
-			_ = l.heartbeat(ctx) // a failure shows as the lease running out
+			if err := l.heartbeat(ctx); err != nil {
+				last = err
+			}
+			if err := l.current(); err != nil && ctx.Err() == nil {
+				report(fmt.Errorf("%w; ending the generation (last heartbeat error: %v)", err, last))
+				return
+			}
 		}
 	}
 }

@@ -41,7 +41,7 @@ const zombieSession = 6 * time.Second
 // zombieKinds are the topics a worker writes under its claim.
 var zombieKinds = []topics.Kind{topics.KindResults, topics.KindEvents, topics.KindTraces, topics.KindActions, topics.KindDLQ, topics.KindState, topics.KindCheckpoints}
 
-// childGen is a generation the child reported: "GEN <id> <member> <partitions>".
+// childGen is a generation the child reported: "GEN <id> <partitions> <member>".
 type childGen struct {
 	id         int32
 	member     string
@@ -90,12 +90,12 @@ func TestZombieOwnerWritesNothingAfterEviction(t *testing.T) {
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			f := strings.Fields(sc.Text())
+			f := strings.SplitN(sc.Text(), " ", 4) // the member id has spaces: it comes last
 			if len(f) == 4 && f[0] == "GEN" {
 				id, _ := strconv.Atoi(f[1])
-				n, _ := strconv.Atoi(f[3])
+				n, _ := strconv.Atoi(f[2])
 				mu.Lock()
-				gens = append(gens, childGen{int32(id), f[2], n})
+				gens = append(gens, childGen{int32(id), f[3], n})
 				mu.Unlock()
 			}
 		}
@@ -228,7 +228,7 @@ func zombieChild(t *testing.T, arg string) {
 			for _, ps := range g.Partitions {
 				n += len(ps)
 			}
-			fmt.Printf("GEN %d %s %d\n", g.ID, g.MemberID, n)
+			fmt.Printf("GEN %d %d %s\n", g.ID, n, g.MemberID)
 		},
 	})
 	t.Fatalf("lane runtime returned: %v", err)
