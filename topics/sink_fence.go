@@ -18,6 +18,13 @@ func (s *Sink) dropFenced(msgs []Message) []Message {
 			err = m.Fence()
 		}
 		if err == nil {
+			if m.Fence != nil && m.Time.IsZero() {
+				// Stamped when the fence admitted it: a record that lands
+				// late (its writer froze mid-request) still shows when
+				// its writer last held the claim.
+				msgs[i].Time = s.cfg.clock.Now()
+				m.Time = msgs[i].Time
+			}
 			if dropped {
 				keep = append(keep, m)
 			}
