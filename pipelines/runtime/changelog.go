@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,11 +33,18 @@ import (
 //
 // A cut written under an older generation of a group than one already read
 // for the partition is a zombie's (fence.go): it is ignored and logged.
-func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []string, lane string, partition int32, timeout time.Duration) (*Checkpoint, map[string][]byte, error) {
+//
+// A worker writes a cut, then commits it: one that died in between left a
+// latest cut past the committed offset. Restoring it would apply the
+// records between the two twice, so the cut that was committed (its Resume
+// in HeaderResume is the committed offset) is returned instead while the
+// log still holds it.
+func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []string, lane string, partition int32, committed int64, timeout time.Duration) (*Checkpoint, map[string][]byte, error) {
 	key := StateKey(partition)
 	prefix := key + "/"
 	var mu sync.Mutex
-	var cut []byte
+	var cut, atCommit []byte
+	resume := []byte(strconv.FormatInt(committed, 10))
 	newest := map[string]int32{} // group → newest generation read for key
 	legacy := map[string][]byte{}
 	tail, err := topics.StartTail(ctx, brokers, topics.Name(lane, topics.KindState), func(m topics.Message) {
@@ -54,6 +62,12 @@ func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []
 				newest[group] = gen
 			}
 			cut = bytes.Clone(m.Value) // nil for a tombstone
+			switch r := m.Header(HeaderResume); {
+			case bytes.Equal(r, resume):
+				atCommit = cut
+			case r == nil:
+				atCommit = nil // a tombstone, or an operator's cut (matriz offsets reset): it wins
+			}
 		case strings.HasPrefix(k, prefix):
 			if len(m.Value) == 0 {
 				delete(legacy, k[len(prefix):])
@@ -84,6 +98,15 @@ func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []
 	if err != nil {
 		return nil, nil, fmt.Errorf("state of %s partition %d: %w", lane, partition, err)
 	}
+	if cp.Resume != committed && atCommit != nil {
+		at, err := DecodeCheckpoint(atCommit)
+		if err != nil {
+			return nil, nil, fmt.Errorf("state of %s partition %d: %w", lane, partition, err)
+		}
+		log.Warn("the latest state checkpoint was written but not committed; restoring the committed one", "lane", lane, "partition", partition,
+			"latest", cp.ID(), "latest_resume", cp.Resume, "restored", at.ID(), "committed", committed)
+		return at, nil, nil
+	}
 	return cp, nil, nil
 }
 
@@ -94,7 +117,7 @@ func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []
 // never ahead of them.
 func (w *partitionWorker) restoreState(ctx context.Context) error {
 	lr := w.lane
-	cp, legacy, err := loadState(ctx, lr.clock, lr.log, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout)
+	cp, legacy, err := loadState(ctx, lr.clock, lr.log, lr.cfg.Brokers, string(lr.lane), w.partition, w.claim.Offset, w.readTimeout)
 	if err != nil {
 		return err
 	}
@@ -182,7 +205,8 @@ func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 		}
 		a := topics.NewAck()
 		acks = append(acks, a)
-		m := topics.Message{Topic: topic, Key: key, Value: b, Ack: a}
+		m := topics.Message{Topic: topic, Key: key, Value: b, Ack: a,
+			Headers: []topics.Header{{Key: HeaderResume, Value: strconv.AppendInt(nil, c.Resume, 10)}}}
 		w.fence.stamp(&m)
 		lr.sink.In() <- m
 		return nil

@@ -37,6 +37,8 @@ const (
 	HeaderGroup      = "matriz-group"
 	HeaderGeneration = "matriz-generation"
 	HeaderMember     = "matriz-member"
+	// HeaderResume is a state record's cut's Resume offset (changelog.go).
+	HeaderResume = "matriz-resume"
 )
 
 // ErrFenced is wrapped by every refusal of a fenced write.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,7 +105,7 @@ func TestRestoreIgnoresStateFromAnOlderGeneration(t *testing.T) {
 	}
 	load := func() int64 {
 		t.Helper()
-		cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, string(lane), 0, pipetest.ReadTimeout)
+		cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, string(lane), 0, -1, pipetest.ReadTimeout)
 		if err != nil || cp == nil {
 			t.Fatalf("loadState = %v, %v", cp, err)
 		}
@@ -134,4 +135,46 @@ type logWriter struct{ t *testing.T }
 func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// TestRestoreTakesTheCommittedCut: a worker that died between writing a
+// cut and committing it left a latest cut past the committed offset; the
+// restore takes the committed cut instead, so the records between the two
+// are applied once. A cut an operator wrote (no headers: matriz offsets
+// reset) after them wins.
+func TestRestoreTakesTheCommittedCut(t *testing.T) {
+	lane := schemas.LaneProd
+	env := pipetest.Start(t, lane)
+	state := topics.Name(string(lane), topics.KindState)
+	cut := func(resume int64, runtime bool) topics.Message {
+		b, err := EncodeCheckpoint(&Checkpoint{Lane: string(lane), Partition: 0, Resume: resume, Next: resume, State: map[string][]byte{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := topics.Message{Key: []byte(StateKey(0)), Value: b}
+		if runtime {
+			m.Headers = []topics.Header{{Key: HeaderResume, Value: []byte(strconv.FormatInt(resume, 10))}}
+			newFence("g", &topics.Claim{Generation: 2, MemberID: "m"}, clock.Real{}).stamp(&m)
+			m.Fence = nil
+		}
+		return m
+	}
+	load := func(committed int64) int64 {
+		t.Helper()
+		cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, string(lane), 0, committed, pipetest.ReadTimeout)
+		if err != nil || cp == nil {
+			t.Fatalf("loadState = %v, %v", cp, err)
+		}
+		return cp.Resume
+	}
+	env.Write(t, state, []topics.Message{cut(50, true), cut(80, true)})
+	for _, tc := range []struct{ committed, want int64 }{{50, 50}, {80, 80}, {-2, 80}, {60, 80}} {
+		if got := load(tc.committed); got != tc.want {
+			t.Errorf("committed %d: restored the cut at %d, want %d", tc.committed, got, tc.want)
+		}
+	}
+	env.Write(t, state, []topics.Message{cut(30, false)})
+	if got := load(50); got != 30 {
+		t.Errorf("after an operator's cut at 30, committed 50: restored the cut at %d, want 30", got)
+	}
 }
