@@ -186,8 +186,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	lane := string(cfg.Lane)
 	lr := &laneRuntime{
 		cfg: cfg, lane: cfg.Lane, spec: ls, clock: cfg.Clock, log: cfg.Logger,
-		obs:        observe.NewLane(cfg.Lane, cfg.Metrics, cfg.Counters),
-		sourceOpts: []topics.SourceOption{topics.SourceClock(cfg.Clock), topics.SourceOnError(func(e error) { cfg.Logger.Warn("kafka", "lane", lane, "err", e) })},
+		obs: observe.NewLane(cfg.Lane, cfg.Metrics, cfg.Counters),
+		sourceOpts: []topics.SourceOption{topics.SourceClock(cfg.Clock), topics.SourceOnError(func(e error) {
+			if !errors.Is(e, topics.ErrFenced) { // one per record of a fenced worker: its claim's end is reported once
+				cfg.Logger.Warn("kafka", "lane", lane, "err", e)
+			}
+		})},
 	}
 	work := context.WithoutCancel(ctx) // shutdown is ctx ending; the work itself finishes first
 	lr.work = work
