@@ -40,7 +40,8 @@ type Claim struct {
 	Generation int32
 	MemberID   string
 
-	gen *kafka.Generation
+	gen   *kafka.Generation
+	lease *lease // the generation's (lease.go)
 }
 
 // Commit stores next (the offset of the next record to read) for the
@@ -221,9 +222,15 @@ func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Clai
 		if g.cfg.onGeneration != nil {
 			g.cfg.onGeneration(info)
 		}
+		// The lease starts with a heartbeat of its own, before any
+		// handler can write: one that fails leaves it lapsed, and the
+		// handlers write nothing in a generation that is already over.
+		ls := newLease(g.cfg, g.brokers, g.id, gen)
+		_ = ls.heartbeat(ctx)
+		gen.Start(func(genCtx context.Context) { ls.renew(genCtx, g.cfg.heartbeat, g.report) })
 		for topic, assigned := range gen.Assignments {
 			for _, a := range assigned {
-				claim := Claim{Topic: topic, Partition: int32(a.ID), Offset: a.Offset, Generation: gen.ID, MemberID: gen.MemberID, gen: gen}
+				claim := Claim{Topic: topic, Partition: int32(a.ID), Offset: a.Offset, Generation: gen.ID, MemberID: gen.MemberID, gen: gen, lease: ls}
 				wg.Add(1)
 				gen.Start(func(genCtx context.Context) {
 					defer wg.Done()

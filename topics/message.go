@@ -29,6 +29,9 @@ type Message struct {
 	Headers   []Header
 	Time      time.Time // record timestamp; zero lets the Sink's writer stamp it
 	Ack       *Ack
+	// Fence, when set, is asked just before the Sink writes the record: an
+	// error refuses the write and resolves Ack with it (sink_fence.go).
+	Fence func() error
 }
 
 // Header returns the value of the first header named key, or nil.

@@ -41,6 +41,7 @@ type Sink struct {
 	done    chan struct{}
 	written atomic.Int64
 	failed  atomic.Int64
+	fenced  atomic.Int64
 
 	errMu sync.Mutex
 	err   error
@@ -234,6 +235,9 @@ func (s *Sink) write(batch []Message) {
 	pending := batch
 	var errs []error
 	for attempt := 1; ; attempt++ {
+		if pending = s.dropFenced(pending); len(pending) == 0 {
+			return
+		}
 		pending, errs = s.try(pending)
 		if len(pending) == 0 {
 			return

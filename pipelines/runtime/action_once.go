@@ -99,6 +99,7 @@ type ActionOnce struct {
 // onceEntry is what the index knows of one action id.
 type onceEntry struct {
 	first   string // writer of the first executing record read; "" none yet
+	claim   string // the claim that record was written under, for the log
 	final   string // stages.ActionExecuted or ActionFailed; "" none yet
 	failure string // a failed action's recorded error
 	written bool   // this instance's executing record was acknowledged
@@ -210,6 +211,11 @@ func (o *ActionOnce) Execute(ctx context.Context, lane schemas.Lane, a stages.Ac
 	mine, written := e.mine, e.written
 	o.mu.Unlock()
 
+	// A worker that lost its partition starts nothing (fence.go).
+	fence := fenceFrom(ctx)
+	if err := fence.check(); err != nil {
+		return fmt.Errorf("action %s: %w; not executed", a.ID, err)
+	}
 	if !written {
 		if err := o.writeExecuting(ctx, a); err != nil {
 			return err
@@ -222,6 +228,11 @@ func (o *ActionOnce) Execute(ctx context.Context, lane schemas.Lane, a stages.Ac
 	case <-mine:
 	case <-ctx.Done():
 		return fmt.Errorf("action %s: waiting to read back its executing record: %w", a.ID, ctx.Err())
+	}
+	// The coordinator's own word that the claim is current, last thing
+	// before the call: a member evicted while it waited calls nothing.
+	if err := fence.verify(ctx); err != nil {
+		return fmt.Errorf("action %s: %w; not executed", a.ID, err)
 	}
 	o.mu.Lock()
 	if err := o.answer(a.ID, e); err != nil {
@@ -256,8 +267,8 @@ func (o *ActionOnce) answer(id string, e *onceEntry) error {
 	case e.called:
 		return fmt.Errorf("action %s: %w: this process's call was interrupted", id, stages.ErrActionUncertain)
 	case e.first != "" && e.first != o.writer:
-		return fmt.Errorf("action %s: %w: an executing record (key %s on %s) has no executed or failed event",
-			id, stages.ErrActionUncertain, id, o.topic)
+		return fmt.Errorf("action %s: %w: an executing record (key %s on %s%s) has no executed or failed event",
+			id, stages.ErrActionUncertain, id, o.topic, e.claim)
 	}
 	return nil
 }
@@ -286,6 +297,7 @@ func (o *ActionOnce) writeExecuting(ctx context.Context, a stages.Action) error 
 		Headers: []topics.Header{{Key: HeaderOutputID, Value: []byte(ev.ID)}, {Key: HeaderActionWriter, Value: []byte(o.writer)}},
 		Ack:     topics.NewAckFunc(func(err error) { acked <- err }),
 	}
+	fenceFrom(ctx).stamp(&m)
 	o.sendMu.Lock()
 	if o.closed {
 		o.sendMu.Unlock()
@@ -332,6 +344,9 @@ func (o *ActionOnce) observe(m topics.Message) {
 		e := o.entry(id)
 		if e.first == "" {
 			e.first = writer
+			if group, gen, member, ok := claimOf(m); ok {
+				e.claim = fmt.Sprintf(", written by member %s in generation %d of group %s", member, gen, group)
+			}
 		}
 		if writer == o.writer && !e.seen {
 			e.seen = true

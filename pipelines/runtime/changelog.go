@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,11 +31,15 @@ import (
 // latest cut, and the per-stage state an older binary wrote (key
 // "<partition>/<stage>"), read when there is no cut. A chunked cut is
 // reassembled from the chunks fed to chunks (state_chunks.go).
-func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane string, partition int32, timeout time.Duration, chunks *stateChunks) (*Checkpoint, map[string][]byte, error) {
+//
+// A cut written under an older generation of a group than one already read
+// for the partition is a zombie's (fence.go): it is ignored and logged.
+func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []string, lane string, partition int32, timeout time.Duration, chunks *stateChunks) (*Checkpoint, map[string][]byte, error) {
 	key := StateKey(partition)
 	prefix := key + "/"
 	var mu sync.Mutex
 	var cut []byte
+	newest := map[string]int32{} // group → newest generation read for key
 	legacy := map[string][]byte{}
 	tail, err := topics.StartTail(ctx, brokers, topics.Name(lane, topics.KindState), func(m topics.Message) {
 		k := string(m.Key)
@@ -41,6 +47,14 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 		defer mu.Unlock()
 		switch {
 		case k == key:
+			if group, gen, member, ok := claimOf(m); ok {
+				if last, seen := newest[group]; seen && gen < last {
+					log.Warn("state record from an older generation ignored", "lane", lane, "partition", partition,
+						"offset", m.Offset, "group", group, "generation", gen, "member", member, "newest_generation", last)
+					return
+				}
+				newest[group] = gen
+			}
 			cut = bytes.Clone(m.Value) // nil for a tombstone
 		case chunks.put(k, m.Value):
 		case strings.HasPrefix(k, prefix):
@@ -88,7 +102,7 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 func (w *partitionWorker) restoreState(ctx context.Context) error {
 	lr := w.lane
 	w.chunks = newStateChunks(w.partition)
-	cp, legacy, err := loadState(ctx, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout, w.chunks)
+	cp, legacy, err := loadState(ctx, lr.clock, lr.log, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout, w.chunks)
 	if err != nil {
 		return err
 	}
@@ -97,7 +111,7 @@ func (w *partitionWorker) restoreState(ctx context.Context) error {
 		if err := w.chain.Restore(cp.State); err != nil {
 			return err
 		}
-		if cp.Resume < w.claim.Offset {
+		if !resumesFrom(cp, w.claim.Offset) {
 			lr.log.Warn("state checkpoint is behind the committed offset (offsets moved forward by hand); restoring stage state only", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "resume", cp.Resume, "committed", w.claim.Offset)
 			return nil
 		}
@@ -117,6 +131,11 @@ func (w *partitionWorker) restoreState(ctx context.Context) error {
 	}
 	return nil
 }
+
+// resumesFrom reports whether a partition committed at committed resumes
+// from cp, its tick window and all: when cp is at or past the commit. One
+// behind it gives stage state only.
+func resumesFrom(cp *Checkpoint, committed int64) bool { return cp.Resume >= committed }
 
 // resumeFrom makes cp the point the worker continues from.
 func (w *partitionWorker) resumeFrom(cp *Checkpoint) {
@@ -173,12 +192,16 @@ func (w *partitionWorker) decodeEvent(b []byte, ev *schemas.Event) error {
 // replay starts from an earlier one).
 func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 	lr := w.lane
+	if err := w.fence.check(); err != nil {
+		return err
+	}
 	key := StateKey(w.partition)
 	var acks []*topics.Ack
 	send := func(m topics.Message) {
 		a := topics.NewAck()
 		acks = append(acks, a)
 		m.Ack = a
+		w.fence.stamp(&m)
 		lr.sink.In() <- m
 	}
 	wait := func() error {
@@ -195,7 +218,8 @@ func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 		if err != nil {
 			return err
 		}
-		m := topics.Message{Topic: topics.Name(string(lr.lane), topics.KindCheckpoints), Key: []byte(key), Value: b}
+		m := topics.Message{Topic: topics.Name(string(lr.lane), topics.KindCheckpoints), Key: []byte(key), Value: b,
+			Headers: []topics.Header{{Key: HeaderResume, Value: strconv.AppendInt(nil, c.Resume, 10)}}}
 		if n := topics.RecordSize(m); n > lr.sink.MaxRecord() {
 			lr.reportErr(fmt.Errorf("checkpoint %s of %d bytes is larger than a record may be: not written to %s", c.ID(), n, m.Topic))
 			continue
@@ -219,11 +243,13 @@ func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 			return err
 		}
 	}
+	head.Headers = append(head.Headers, topics.Header{Key: HeaderResume, Value: strconv.AppendInt(nil, cp.Resume, 10)})
 	send(head)
 	if err := wait(); err != nil {
 		return err
 	}
 	for _, m := range w.chunks.written(state, chunks) {
+		w.fence.stamp(&m)
 		lr.sink.In() <- m
 	}
 	return nil

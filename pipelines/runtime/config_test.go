@@ -42,6 +42,8 @@ func TestRunRefusesBadConfigBeforeConnecting(t *testing.T) {
 		{"reader version v3", Config{ReaderVersion: 3}, schemas.ErrUnknownVersion, "reader version: "},
 		{"negative session timeout", Config{SessionTimeout: -time.Second}, nil, "session timeout -1s: "},
 		{"negative max future skew", Config{MaxFutureSkew: -time.Minute}, nil, "max future skew -1m0s: "},
+		{"drain past half the session", Config{SessionTimeout: 10 * time.Second, DrainTimeout: 6 * time.Second}, nil, "drain timeout 6s: want at most half the session timeout 10s"},
+		{"drain past half the default session", Config{DrainTimeout: 10 * time.Second}, nil, "drain timeout 10s: want at most half the session timeout 10s"},
 	} {
 		tc.cfg.Lane, tc.cfg.Brokers, tc.cfg.RegistryURL = schemas.LaneProd, []string{addr}, "http://"+addr
 		err := Run(context.Background(), tc.cfg)

@@ -51,8 +51,14 @@ type Config struct {
 
 	SessionTimeout time.Duration // default 10s
 	CommitInterval time.Duration // default 1s: how often a partition commits its latest durable checkpoint
-	DrainTimeout   time.Duration // default 10s: bound on finishing in-flight work at shutdown
-	IdleAfter      time.Duration // default 100ms without input before an idle partition closes its frames
+	// DrainTimeout bounds finishing a partition's in-flight work once its
+	// generation ended (a rebalance or shutdown): the graph, the outputs'
+	// acknowledgements, the last state write and commit. Default half the
+	// session timeout, and at most that: the group stops heartbeating when
+	// the generation ends, and a member still draining at its session
+	// timeout is evicted while it writes (drain.go).
+	DrainTimeout time.Duration
+	IdleAfter    time.Duration // default 100ms without input before an idle partition closes its frames
 	// CheckpointEvery is how much event time passes between two of a
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
 	CheckpointEvery time.Duration
@@ -127,7 +133,7 @@ func (c *Config) defaults() error {
 	}
 	def(&c.SessionTimeout, 10*time.Second)
 	def(&c.CommitInterval, time.Second)
-	def(&c.DrainTimeout, 10*time.Second)
+	def(&c.DrainTimeout, c.SessionTimeout/2)
 	def(&c.IdleAfter, 100*time.Millisecond)
 	def(&c.CheckpointEvery, 10*time.Second)
 	def(&c.MaxFutureSkew, DefaultMaxFutureSkew)
@@ -182,12 +188,19 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err := cfg.defaults(); err != nil {
 		return err
 	}
+	if cfg.DrainTimeout > cfg.SessionTimeout/2 {
+		return fmt.Errorf("drain timeout %v: want at most half the session timeout %v: the group stops heartbeating when a generation ends, so a longer drain gets the member evicted while it still writes (raise the session timeout, or leave the drain timeout unset)", cfg.DrainTimeout, cfg.SessionTimeout)
+	}
 	ls := cfg.Spec.Lanes[cfg.Lane]
 	lane := string(cfg.Lane)
 	lr := &laneRuntime{
 		cfg: cfg, lane: cfg.Lane, spec: ls, clock: cfg.Clock, log: cfg.Logger,
-		obs:        observe.NewLane(cfg.Lane, cfg.Metrics, cfg.Counters),
-		sourceOpts: []topics.SourceOption{topics.SourceClock(cfg.Clock), topics.SourceOnError(func(e error) { cfg.Logger.Warn("kafka", "lane", lane, "err", e) })},
+		obs: observe.NewLane(cfg.Lane, cfg.Metrics, cfg.Counters),
+		sourceOpts: []topics.SourceOption{topics.SourceClock(cfg.Clock), topics.SourceOnError(func(e error) {
+			if !errors.Is(e, topics.ErrFenced) { // one per record of a fenced worker: its claim's end is reported once
+				cfg.Logger.Warn("kafka", "lane", lane, "err", e)
+			}
+		})},
 	}
 	work := context.WithoutCancel(ctx) // shutdown is ctx ending; the work itself finishes first
 	lr.work = work

@@ -42,8 +42,11 @@ type partitionWorker struct {
 	drift    *stages.Drift    // read for the gauges; nil without one
 	guardian *stages.Guardian // asked for its waiting actions; nil without one
 	// work is the context the graph's own work runs on: it outlives the
-	// claim's, so the open frame is finished and flushed after revocation.
-	work context.Context
+	// claim's, so the open frame is finished and flushed after revocation,
+	// and ends with the bounded drain (drain.go). It carries the fence.
+	work       context.Context
+	cancelWork context.CancelFunc
+	fence      *fence // nil in a replay
 	// stop ends when the claim does (revocation or shutdown); nil in a
 	// replay. Waits on the registry give up on it, so a signal stops the
 	// process even while the registry does not answer.
@@ -89,7 +92,10 @@ func newWorker(lr *laneRuntime, partition int32) *partitionWorker {
 func (lr *laneRuntime) handlePartition(ctx context.Context, claim topics.Claim) {
 	w := newWorker(lr, claim.Partition)
 	w.claim = &claim
-	w.work = context.WithoutCancel(ctx)
+	w.fence = newFence(lr.cfg.Group, w.claim, lr.clock)
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	w.work, w.cancelWork = withFence(work, w.fence), cancel
 	w.stop = ctx
 	lr.log.Info("partition assigned", "lane", lr.lane, "partition", claim.Partition, "offset", claim.Offset, "generation", claim.Generation)
 	if err := w.run(ctx); err != nil {
@@ -138,16 +144,7 @@ func (w *partitionWorker) run(ctx context.Context) error {
 			w.tick.RequestCut()
 		}
 	}
-	// Revoked or stopping: a cut at the last frame, stop fetching, let the
-	// graph finish the open frames, wait (bounded) for their outputs, and
-	// commit what is durable.
-	w.tick.RequestCut()
-	w.src.StopFetching()
-	<-done
-	drainCtx, cancel := context.WithTimeout(w.work, lr.cfg.DrainTimeout)
-	drainErr := w.src.Drain(drainCtx)
-	cancel()
-	w.commit()
+	drainErr := w.drain(done)
 	lr.obs.Forget(w.partition)
 	return errors.Join(drainErr, w.src.Close())
 }
@@ -230,7 +227,7 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	decode := flow.NewFlatMap(w.decode, 1)
 	ring := operators.NewDecimateFlow(w.ring)
 	process := flow.NewMap(w.process, 1)
-	encode := flow.NewFlatMap(w.outs.encode, 1)
+	encode := flow.NewFlatMap(w.encode, 1)
 	if lr.glyph != "" {
 		encode = flow.NewFlatMap(w.glyphOutputs, 1)
 	}
