@@ -75,6 +75,23 @@ var (
 	ErrActionUncertain = errors.New("action outcome unknown: an earlier attempt started it and recorded no outcome (did the process die during the call?)")
 )
 
+// Idempotent is implemented by an Executor whose external system knows an
+// action by its ID (an idempotency key) and performs it once however often
+// it is called. The at-most-once guard calls such an executor again for an
+// action an earlier owner started and left without an outcome (the process
+// died during the call) instead of reporting it uncertain: a repeated call
+// is safe there, and the action happens exactly once.
+type Idempotent interface {
+	Executor
+	IdempotentByActionID() bool
+}
+
+// IsIdempotent reports whether e says it is Idempotent.
+func IsIdempotent(e Executor) bool {
+	i, ok := e.(Idempotent)
+	return ok && i.IdempotentByActionID()
+}
+
 // ExecutorFunc adapts a function to Executor.
 type ExecutorFunc func(ctx context.Context, lane schemas.Lane, a Action) error
 

@@ -18,12 +18,19 @@ import (
 // the hand-off to whatever system carries them out. A 2xx answer is done;
 // anything else, or no answer within the timeout, fails the action (the
 // guardian records it as failed, and the at-most-once guard never calls
-// again for it). The body carries the action id so the receiver can
-// recognise a call it has seen.
+// again for it). The body carries the action id, and the Idempotency-Key
+// header too, so the receiver recognises a call it has seen: the receiver
+// must perform a key once (see IdempotentByActionID).
 type Webhook struct {
 	URL    string
 	Client *http.Client
 }
+
+// IdempotentByActionID is true: every call carries the action id as its
+// Idempotency-Key, so a receiver performs a repeated call once, and the
+// lane calls again for an action whose first call left no outcome (the
+// process died during it) instead of leaving it uncertain.
+func (w *Webhook) IdempotentByActionID() bool { return true }
 
 // NewWebhook checks rawURL and returns a Webhook with a bounded client.
 func NewWebhook(rawURL string, timeout time.Duration) (*Webhook, error) {

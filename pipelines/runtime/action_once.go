@@ -82,7 +82,11 @@ type ActionOnce struct {
 	serde    *serde.Serde
 	schemaID uint32
 	writer   string // this instance, in HeaderActionWriter
-	ctx      context.Context
+	// retry: the executor is idempotent (stages.Idempotent), so an action
+	// an earlier owner started and left without an outcome is called again
+	// rather than reported uncertain.
+	retry bool
+	ctx   context.Context
 	onErr    func(error)
 	tail     *topics.Tail
 	sink     *topics.Sink
@@ -141,7 +145,7 @@ func NewActionOnce(ctx context.Context, cfg ActionOnceConfig) (*ActionOnce, erro
 	}
 	o := &ActionOnce{
 		lane: cfg.Lane, topic: topic, inner: cfg.Executor, serde: cfg.Serde, schemaID: id,
-		writer: uuid.NewString(), ctx: ctx, onErr: cfg.OnError, actions: map[string]*onceEntry{},
+		writer: uuid.NewString(), retry: stages.IsIdempotent(cfg.Executor), ctx: ctx, onErr: cfg.OnError, actions: map[string]*onceEntry{},
 	}
 	// One record at a time, written at once: an action waits on it.
 	if o.sink, err = topics.NewSink(ctx, cfg.Brokers, topics.SinkBatchSize(1), topics.SinkOnError(cfg.OnError)); err != nil {
@@ -266,7 +270,7 @@ func (o *ActionOnce) answer(id string, e *onceEntry) error {
 		return &PriorFailureError{ActionID: id, Err: e.failure}
 	case e.called:
 		return fmt.Errorf("action %s: %w: this process's call was interrupted", id, stages.ErrActionUncertain)
-	case e.first != "" && e.first != o.writer:
+	case e.first != "" && e.first != o.writer && !o.retry:
 		return fmt.Errorf("action %s: %w: an executing record (key %s on %s%s) has no executed or failed event",
 			id, stages.ErrActionUncertain, id, o.topic, e.claim)
 	}

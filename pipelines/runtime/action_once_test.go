@@ -298,3 +298,46 @@ func BenchmarkActionOnceExecute(b *testing.B) {
 		}
 	}
 }
+
+// idempotentCounter is a counter whose external system dedupes by action
+// id, as the webhook's receiver does with its Idempotency-Key.
+type idempotentCounter struct{ counter }
+
+func (*idempotentCounter) IdempotentByActionID() bool { return true }
+
+// TestActionOnceIdempotentExecutorIsCalledAgainAfterACrash: a process died
+// during an action's call, leaving only its executing record. With an
+// executor that is not idempotent the action stays uncertain (above); with
+// one whose receiver dedupes by action id, the next owner calls again and
+// the action ends executed, and a later redelivery calls nothing.
+func TestActionOnceIdempotentExecutorIsCalledAgainAfterACrash(t *testing.T) {
+	env := pipetest.Start(t, schemas.LaneProd)
+	m := onceMsg(7, "P0")
+	ctx, die := context.WithCancel(context.Background())
+	dying := &counter{check: func(ctx context.Context, _ stages.Action) error { die(); return ctx.Err() }}
+	crashed := startOnce(t, env, dying, actionID(m))
+	if _, err := crashed.decide(t, ctx, m); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the dying call: %v", err)
+	}
+	crashed.once.Close()
+
+	inner := &idempotentCounter{}
+	next := startOnce(t, env, inner, actionID(m))
+	f, err := next.decide(t, context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inner.calls != 1 || f.Records[0].Verdict.Outcome != stages.OutcomeExecuted {
+		t.Fatalf("next owner: %d calls, verdict %+v; want the action called again and executed", inner.calls, f.Records[0].Verdict)
+	}
+	writeActions(t, env, f)
+	next.once.Close()
+
+	again := startOnce(t, env, inner, actionID(m))
+	if _, err := again.decide(t, context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if inner.calls != 1 {
+		t.Fatalf("%d calls after a redelivery of an executed action, want still 1", inner.calls)
+	}
+}
