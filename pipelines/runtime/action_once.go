@@ -87,9 +87,9 @@ type ActionOnce struct {
 	// rather than reported uncertain.
 	retry bool
 	ctx   context.Context
-	onErr    func(error)
-	tail     *topics.Tail
-	sink     *topics.Sink
+	onErr func(error)
+	tail  *topics.Tail
+	sink  *topics.Sink
 
 	sendMu sync.Mutex // guards sending to sink against Close
 	closed bool
