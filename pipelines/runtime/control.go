@@ -40,5 +40,6 @@ func (lr *laneRuntime) applyApproval(m topics.Message) {
 		return
 	}
 	lr.chain.Approvals.Approve(id)
+	lr.approvalCount.Add(1) // after Approve: a partition it wakes sees it
 	lr.log.Info("action approved", "lane", lr.lane, "action", id, "by", ev.Payload["approver"])
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -143,6 +144,9 @@ type laneRuntime struct {
 	glyph      string          // a replay's glyph: only its outputs are written
 	work       context.Context // outlives the shutdown signal: in-flight work finishes on it
 	fatal      func(error)     // stops the lane with an error
+	// approvalCount counts the approvals read; partitions it woke compare
+	// it with what their last frame saw (approval_wake.go).
+	approvalCount atomic.Int64
 }
 
 func (lr *laneRuntime) reportErr(err error) {

@@ -67,6 +67,7 @@ type partitionWorker struct {
 	// Frame-level state, owned by the frame goroutine.
 	flags   *stages.Flags
 	applied *stages.ApprovalSet
+	wake    approvalWake // approval_wake.go
 
 	acks      ackBook
 	cuts      cutQueue
@@ -230,7 +231,7 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 
 	in := w.src.Via(decode)
 	if live {
-		in = in.Via(operators.NewIdleWatermark(w.partition, lr.clock, lr.cfg.IdleAfter, func() bool { return w.src.Lag() == 0 }, w.tick.CutPending))
+		in = in.Via(operators.NewIdleWatermark(w.partition, lr.clock, lr.cfg.IdleAfter, func() bool { return w.src.Lag() == 0 }, w.tick.CutPending, operators.IdleWake(w.wantWake)))
 	}
 	in.Via(w.tick)
 	w.tick.Via(ring)
