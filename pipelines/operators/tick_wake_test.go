@@ -7,14 +7,15 @@ import (
 
 	"github.com/matriz/pipelines/pipelines/operators"
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
 )
 
 // TestTickWakeClosesOneFrameAReplayRepeats: a quiet partition whose frames
-// are all closed, past the idle bound of empty frames, is woken: the tick
-// emits exactly one empty regular frame right after the last one closed,
-// with a watermark decision (why "approval") after the last offset read.
-// A replay that sends the recorded watermark after the same record cuts
-// the same frame.
+// are all closed is woken twice, the second time past the idle bound of
+// empty frames: each time the tick emits exactly one empty regular frame
+// right after the last one closed, with a watermark decision (why
+// "approval") after the last offset read. A replay that sends the recorded
+// watermarks after the same record cuts the same frames.
 func TestTickWakeClosesOneFrameAReplayRepeats(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		opts := []operators.TickOption{operators.TickMode(operators.Replay), operators.TickDecisions(true), operators.TickLateInBand(true), operators.TickIdleFrames(1)}
@@ -28,20 +29,26 @@ func TestTickWakeClosesOneFrameAReplayRepeats(t *testing.T) {
 		before, _ := live.take()
 		last := before[len(before)-1]
 		live.send(operators.TickWake{Partition: 7}) // a partition never seen: nothing
-		live.send(operators.TickWake{Partition: 0})
-		fs, _ := live.take()
-		if len(fs) != 1 || len(fs[0].Records) != 0 || fs[0].Seq != last.Seq+1 || !fs[0].Start.Equal(last.End) {
-			t.Fatalf("wake emitted %d frames (%+v), want one empty frame right after seq %d", len(fs), fs, last.Seq)
-		}
-		wm := decisionsOf(fs, schemas.EventWatermark)
-		if len(wm) != 1 {
-			t.Fatalf("%d watermark decisions on the wake frame, want 1", len(wm))
-		}
-		why, _ := wm[0].Payload.String("why")
-		off, _ := wm[0].Payload.Int("after_offset")
-		to, _ := wm[0].Payload.Int("to_ns")
-		if why != operators.WhyApproval || off != b.Offset {
-			t.Fatalf("watermark why %q after %d, want %q after %d", why, off, operators.WhyApproval, b.Offset)
+		var woken []*stages.Frame
+		var tos []int64
+		for i := range 2 {
+			live.send(operators.TickWake{Partition: 0})
+			fs, _ := live.take()
+			if len(fs) != 1 || len(fs[0].Records) != 0 || fs[0].Seq != last.Seq+1 || !fs[0].Start.Equal(last.End) {
+				t.Fatalf("wake %d emitted %d frames (%+v), want one empty frame right after seq %d", i, len(fs), fs, last.Seq)
+			}
+			wm := decisionsOf(fs, schemas.EventWatermark)
+			if len(wm) != 1 {
+				t.Fatalf("wake %d: %d watermark decisions on the frame, want 1", i, len(wm))
+			}
+			why, _ := wm[0].Payload.String("why")
+			off, _ := wm[0].Payload.Int("after_offset")
+			to, _ := wm[0].Payload.Int("to_ns")
+			if why != operators.WhyApproval || off != b.Offset {
+				t.Fatalf("wake %d: watermark why %q after %d, want %q after %d", i, why, off, operators.WhyApproval, b.Offset)
+			}
+			last = fs[0]
+			woken, tos = append(woken, fs[0]), append(tos, to)
 		}
 		live.close()
 
@@ -52,11 +59,18 @@ func TestTickWakeClosesOneFrameAReplayRepeats(t *testing.T) {
 		re.send(operators.TickInput{Record: re.rec(0, a.Msg.TS)})
 		re.send(operators.TickInput{Record: re.rec(0, b.Msg.TS)})
 		re.send(operators.TickWatermark{Partition: 0, Time: time.Unix(0, idleTo), Why: "idle"})
-		re.send(operators.TickWatermark{Partition: 0, Time: time.Unix(0, to), Why: operators.WhyApproval})
+		for _, to := range tos {
+			re.send(operators.TickWatermark{Partition: 0, Time: time.Unix(0, to), Why: operators.WhyApproval})
+		}
 		rfs, _ := re.take()
-		got := rfs[len(rfs)-1]
-		if got.Seq != fs[0].Seq || !got.Start.Equal(fs[0].Start) || len(got.Records) != 0 || len(rfs) != len(before)+1 {
-			t.Fatalf("replay's last frame seq %d at %v of %d frames, want the wake frame seq %d at %v of %d", got.Seq, got.Start, len(rfs), fs[0].Seq, fs[0].Start, len(before)+1)
+		if len(rfs) != len(before)+len(woken) {
+			t.Fatalf("replay emitted %d frames, want %d", len(rfs), len(before)+len(woken))
+		}
+		for i, w := range woken {
+			got := rfs[len(before)+i]
+			if got.Seq != w.Seq || !got.Start.Equal(w.Start) || len(got.Records) != 0 {
+				t.Fatalf("replay's frame seq %d at %v, want the wake frame seq %d at %v", got.Seq, got.Start, w.Seq, w.Start)
+			}
 		}
 		re.close()
 	})
