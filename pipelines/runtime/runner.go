@@ -44,6 +44,9 @@ type Config struct {
 
 	// Ready, when set, is called once the lane has joined its group.
 	Ready func()
+	// Readiness, when set, follows whether the lane does its work and why
+	// not (ready.go), for /readyz; nil keeps a private one.
+	Readiness *Readiness
 	// OnGeneration reports each generation's assignment.
 	OnGeneration func(topics.GenerationInfo)
 	// OnFlagChange reports each effective flag change from matriz.control,
@@ -57,6 +60,13 @@ type Config struct {
 	// CheckpointEvery is how much event time passes between two of a
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
 	CheckpointEvery time.Duration
+
+	// controlHold, in tests, holds every matriz.control record back until
+	// it closes: a control topic that cannot be read.
+	controlHold <-chan struct{}
+	// controlWaitLog is how often a lane waiting for matriz.control says
+	// so (default 5s).
+	controlWaitLog time.Duration
 }
 
 // GroupName is the consumer group a lane runs in: group when set, else
@@ -123,6 +133,10 @@ func (c *Config) defaults() error {
 	def(&c.DrainTimeout, 10*time.Second)
 	def(&c.IdleAfter, 100*time.Millisecond)
 	def(&c.CheckpointEvery, 10*time.Second)
+	def(&c.controlWaitLog, 5*time.Second)
+	if c.Readiness == nil {
+		c.Readiness = NewReadiness()
+	}
 	return nil
 }
 
@@ -144,6 +158,7 @@ type laneRuntime struct {
 	glyph      string          // a replay's glyph: only its outputs are written
 	work       context.Context // outlives the shutdown signal: in-flight work finishes on it
 	fatal      func(error)     // stops the lane with an error
+	ready      *Readiness      // nil in a replay
 	// approvalCount counts the approvals read; partitions it woke compare
 	// it with what their last frame saw (approval_wake.go).
 	approvalCount atomic.Int64
@@ -188,7 +203,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	lr.work = work
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	lr.fatal = stop
+	lr.ready = cfg.Readiness
+	lr.ready.set(reasonJoin, fmt.Sprintf("lane %s is starting: it has not joined its consumer group %s yet", lane, cfg.Group))
+	defer func() { lr.stopped(err) }()
+	lr.fatal = func(err error) {
+		lr.ready.set(reasonFatal, fmt.Sprintf("lane %s is stopping on a fatal error: %v", lane, err))
+		stop(err)
+	}
 
 	// A --brokers address that is another service's port would otherwise
 	// surface as a missing topic ("run matriz deploy").
@@ -232,7 +253,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		lr.sink.AwaitCompletion()
 	}()
 
-	control, err := topics.StartTail(work, cfg.Brokers, topics.ControlTopic, lr.applyControl, lr.reportErr)
+	applyControl := lr.applyControl
+	if hold := cfg.controlHold; hold != nil {
+		applyControl = func(m topics.Message) { <-hold; lr.applyControl(m) }
+	}
+	control, err := topics.StartTail(work, cfg.Brokers, topics.ControlTopic, applyControl, lr.reportErr)
 	if err != nil {
 		return err
 	}
@@ -242,17 +267,24 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer approvals.Close()
-	// Flags and approvals recorded before this start apply from the first
-	// frame; a topic that does not catch up in time is reported, not fatal.
+	// No partition is worked on flags not read from matriz.control: the
+	// lane joins its group only once it has read the topic to its end
+	// (control.go).
+	if !lr.awaitControl(ctx, control.CaughtUp()) {
+		return nil
+	}
+	// Approvals recorded before this start apply from the first frame; a
+	// topic that does not catch up in time is reported, not fatal (an
+	// approval read late only makes its action wait longer).
 	wait := cfg.Clock.NewTicker(10 * time.Second)
-	for _, t := range []interface{ CaughtUp() <-chan struct{} }{control, approvals, once} {
+	for _, t := range []interface{ CaughtUp() <-chan struct{} }{approvals, once} {
 		select {
 		case <-t.CaughtUp():
 		case <-ctx.Done():
 			wait.Stop()
 			return nil
 		case <-wait.C():
-			lr.log.Warn("control or approvals topic still catching up; starting anyway", "lane", lane)
+			lr.log.Warn("approvals or actions topic still catching up; starting anyway", "lane", lane)
 		}
 	}
 	wait.Stop()
@@ -271,6 +303,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
+	lr.ready.set(reasonJoin, "")
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}

@@ -156,6 +156,7 @@ func (w *partitionWorker) run(ctx context.Context) error {
 // revocation during a restore ends it at once (nothing is processed yet).
 func (w *partitionWorker) prepare(ctx context.Context) error {
 	lr := w.lane
+	defer w.restoreFailing(0, nil) // ready or given up: the claim's end says the rest
 	for attempt := 0; ; attempt++ {
 		// A log too long to read in one timeout gets a longer one each time.
 		w.readTimeout = lr.cfg.DrainTimeout * time.Duration(attempt+1)
@@ -177,6 +178,7 @@ func (w *partitionWorker) prepare(ctx context.Context) error {
 			return err
 		}
 		lr.log.Warn("partition not ready; retrying", "lane", lr.lane, "partition", w.partition, "attempt", attempt+1, "err", err)
+		w.restoreFailing(attempt+1, err)
 		w.restored, w.decisions, w.flags = nil, nil, nil
 		w.applied = stages.NewApprovalSet()
 		if !clock.Sleep(ctx, lr.clock, backoff(attempt)) {
@@ -332,6 +334,9 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 		id, err := schemas.DecodeWireAs(stop, lr.serde.Lookup(), m.Value, &msg, lr.cfg.ReaderVersion)
 		if err == nil {
 			p.schemaID = id
+			if attempt > 0 {
+				w.registryDown(nil)
+			}
 			break
 		}
 		if reason := DecodeReason(err); reason != "" && stop.Err() == nil {
@@ -341,12 +346,14 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 		}
 		if stop.Err() == nil {
 			lr.reportErr(fmt.Errorf("decode %s/%d@%d: schema registry: %w (retrying)", m.Topic, m.Partition, m.Offset, err))
+			w.registryDown(err)
 		}
 		if !clock.Sleep(stop, lr.clock, backoff(attempt)) {
 			// The claim ended while the registry did not answer: the
 			// record never reaches the tick, nor does any after it, so no
 			// cut passes it and the next owner decodes it.
 			w.abandoned = true
+			w.registryDown(nil)
 			w.inflight.take(m.Offset)
 			m.Ack.Done(errLeftForNextOwner)
 			return out[:input]
