@@ -120,3 +120,39 @@ func TestLaneWaitsForControlBeforeWorking(t *testing.T) {
 	t.Logf("the lane waited (%d warnings, not joined, nothing committed, readiness %q), then started with EXT_ACTIONS_ENABLED off: actions %v, 0 executed",
 		waited, "has not read matriz.control to its end", statuses)
 }
+
+// TestLaneWaitingForControlStopsOnSignal: a lane waiting to read
+// matriz.control stops at once when its context ends (SIGTERM), cleanly.
+func TestLaneWaitingForControlStopsOnSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: a lane whose control topic cannot be read (skipped with -short)")
+	}
+	lane := schemas.LaneCandidate
+	env := pipetest.Start(t, lane)
+	writeControl(t, env, FlagDispatch, "false")
+	logs := &syncBuffer{}
+	ready := NewReadiness()
+	cfg := Config{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL, Readiness: ready,
+		Logger:      slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		controlHold: make(chan struct{}), controlWaitLog: 50 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	clocktest.WaitFor(t, 30*time.Second, "the lane waits for matriz.control", func() bool {
+		return strings.Contains(logs.String(), "waiting to read matriz.control to its end")
+	}, logs.String)
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return within 15s of its context ending while waiting for matriz.control")
+	}
+	if err := ready.Err(); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("readiness after stopping: %v", err)
+	}
+	t.Logf("stopped %v after the signal while waiting for matriz.control", time.Since(start).Round(time.Millisecond))
+}

@@ -255,7 +255,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 
 	applyControl := lr.applyControl
 	if hold := cfg.controlHold; hold != nil {
-		applyControl = func(m topics.Message) { <-hold; lr.applyControl(m) }
+		applyControl = func(m topics.Message) {
+			select {
+			case <-hold:
+				lr.applyControl(m)
+			case <-ctx.Done():
+			}
+		}
 	}
 	control, err := topics.StartTail(work, cfg.Brokers, topics.ControlTopic, applyControl, lr.reportErr)
 	if err != nil {
