@@ -332,11 +332,11 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 	}
 	for attempt := 0; ; attempt++ {
 		id, err := schemas.DecodeWireAs(stop, lr.serde.Lookup(), m.Value, &msg, lr.cfg.ReaderVersion)
+		if attempt > 0 && (err == nil || DecodeReason(err) != "") {
+			w.registryDown(nil) // the registry answered
+		}
 		if err == nil {
 			p.schemaID = id
-			if attempt > 0 {
-				w.registryDown(nil)
-			}
 			break
 		}
 		if reason := DecodeReason(err); reason != "" && stop.Err() == nil {
