@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/matriz
 PKGS    := ./...
 
-.PHONY: build dev test audit bench image clean
+.PHONY: build dev test audit bench fuzz image clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/matriz
@@ -25,6 +25,28 @@ audit: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# fuzz runs every Fuzz target of every package for FUZZTIME each (go test
+# -fuzz takes one target per run), printing each target's name and result;
+# it fails when any target fails. A failing input is written to the
+# package's testdata/fuzz/<Target>/, where plain `go test` replays it.
+# Each input that widens coverage is minimized first, for up to
+# FUZZMINTIME; go's default of 60s would spend a 60s run on one input.
+FUZZTIME ?= 60s
+FUZZMINTIME ?= 5s
+fuzz:
+	@fail=0; \
+	for pkg in $$($(GO) list $(PKGS)); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$target ($$pkg, $(FUZZTIME))"; \
+			if $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $$pkg > .fuzz.out 2>&1; then \
+				echo "   ok: $$(grep -o 'execs: [0-9]*' .fuzz.out | tail -1)"; \
+			else \
+				echo "   FAIL:"; sed 's/^/   /' .fuzz.out | tail -30; fail=1; \
+			fi; \
+		done; \
+	done; \
+	rm -f .fuzz.out; exit $$fail
 
 # image builds the scratch image matriz:dev (deploy/Dockerfile) from a
 # static binary; deploy/docker-compose.yml runs every lane from it.

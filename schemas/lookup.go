@@ -35,8 +35,9 @@ func (e *SchemaIDError) Unwrap() error { return e.Err }
 
 // FetchFunc returns the schema text a registry holds for id. It must return
 // an error wrapping ErrUnknownSchemaID when the registry says the id does
-// not exist; any other error is taken as transient (a network failure) and
-// is not cached, so the next lookup fetches again. The package knows no
+// not exist, which the lookup remembers for a TTL (negcache.go); any other
+// error is taken as transient (a network failure) and is not cached, so
+// the next lookup fetches again. The package knows no
 // HTTP: schemas/registry supplies a FetchFunc over its client.
 type FetchFunc func(ctx context.Context, id uint32) (string, error)
 
@@ -66,11 +67,13 @@ func StaticFetcher(texts map[uint32]string) FetchFunc {
 // connections the registry's graceful shutdown then waits on.
 type SchemaLookup struct {
 	fetch FetchFunc
+	cfg   lookupConfig
 
 	mu       sync.RWMutex
 	writers  map[uint32]cached
 	resolved map[resolvedKey]cached
 	inflight map[uint32]*flight // fetches under way, by id
+	unknown  negCache           // ids the registry said it does not know
 }
 
 // flight is one fetch that other callers for the same id wait on.
@@ -93,13 +96,25 @@ type resolvedKey struct {
 // ErrNoFetcher is returned by NewSchemaLookup without a FetchFunc.
 var ErrNoFetcher = errors.New("schemas: NewSchemaLookup needs a FetchFunc")
 
-// NewSchemaLookup returns a lookup that fetches unknown ids with fetch.
-func NewSchemaLookup(fetch FetchFunc) (*SchemaLookup, error) {
+// NewSchemaLookup returns a lookup that fetches ids it has not seen with
+// fetch. An id the registry does not know is remembered for a TTL (see
+// WithUnknownIDTTL); a bad option gives an error wrapping ErrLookupConfig.
+func NewSchemaLookup(fetch FetchFunc, opts ...LookupOption) (*SchemaLookup, error) {
 	if fetch == nil {
 		return nil, ErrNoFetcher
 	}
+	cfg := defaultLookupConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	return &SchemaLookup{
 		fetch:    fetch,
+		cfg:      cfg,
 		writers:  make(map[uint32]cached),
 		resolved: make(map[resolvedKey]cached),
 		inflight: make(map[uint32]*flight),
@@ -110,16 +125,25 @@ func NewSchemaLookup(fetch FetchFunc) (*SchemaLookup, error) {
 // *SchemaIDError values wrapping ErrUnknownSchemaID, ErrSchemaText, the
 // context's error or the fetcher's error.
 func (l *SchemaLookup) Writer(ctx context.Context, id uint32) (*avro.Schema, error) {
+	now := l.cfg.clock.Now()
 	l.mu.RLock()
 	c, ok := l.writers[id]
+	negErr, negOK := l.unknown.get(id, now)
 	l.mu.RUnlock()
 	if ok {
 		return c.schema, c.err
+	}
+	if negOK { // a flood of one bad id takes no write lock
+		return nil, negErr
 	}
 	l.mu.Lock()
 	if c, ok := l.writers[id]; ok {
 		l.mu.Unlock()
 		return c.schema, c.err
+	}
+	if err, ok := l.unknown.get(id, now); ok {
+		l.mu.Unlock()
+		return nil, err
 	}
 	if f, ok := l.inflight[id]; ok {
 		l.mu.Unlock()
@@ -137,8 +161,12 @@ func (l *SchemaLookup) Writer(ctx context.Context, id uint32) (*avro.Schema, err
 	f.c = l.fetchWriter(ctx, id)
 	l.mu.Lock()
 	delete(l.inflight, id)
-	if f.c.err == nil || !isTransient(f.c.err) {
+	switch {
+	case f.c.err == nil || !isTransient(f.c.err):
 		l.writers[id] = f.c
+		l.unknown.forget(id)
+	case errors.Is(f.c.err, ErrUnknownSchemaID) && ctx.Err() == nil:
+		l.unknown.put(id, f.c.err, l.cfg.clock.Now(), l.cfg.unknownTTL, l.cfg.unknownLimit)
 	}
 	l.mu.Unlock()
 	close(f.done)

@@ -49,10 +49,74 @@ func (f ApprovalFunc) Approved(actionID string) bool { return f(actionID) }
 // ApprovalSet is an in-memory ApprovalConsumer: the ids approved and not
 // yet used, and the ids whose approval was used. The zero value approves
 // nothing and is ready to use.
+//
+// Each of the two holds at most Limit ids (DefaultApprovalLimit unless
+// SetLimit changed it): past it the oldest recorded is forgotten, so
+// approvals for actions that never come, or a long run's used ones, do not
+// grow without end. Forgetting a used approval is safe: a redelivered
+// action approved again still runs at most once, since the executor
+// refuses an action some owner already started.
 type ApprovalSet struct {
-	mu   sync.RWMutex
-	ids  map[string]struct{}
-	used map[string]struct{}
+	mu    sync.RWMutex
+	ids   map[string]struct{}
+	used  map[string]struct{}
+	limit int
+	// The order ids were recorded in, oldest first; an id that left its
+	// map since is skipped when the oldest is forgotten.
+	idOrder, usedOrder []string
+}
+
+// DefaultApprovalLimit is how many approved, and how many used, ids an
+// ApprovalSet holds by default.
+const DefaultApprovalLimit = 100_000
+
+// SetLimit bounds how many approved, and how many used, ids s holds (n <
+// 1: DefaultApprovalLimit), forgetting the oldest past it.
+func (s *ApprovalSet) SetLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = n
+	s.ids, s.idOrder = bounded(s.ids, s.idOrder, s.max())
+	s.used, s.usedOrder = bounded(s.used, s.usedOrder, s.max())
+}
+
+func (s *ApprovalSet) max() int {
+	if s.limit < 1 {
+		return DefaultApprovalLimit
+	}
+	return s.limit
+}
+
+// remember records id in m and order, and forgets the oldest ids past
+// limit.
+func remember(m map[string]struct{}, order []string, id string, limit int) (map[string]struct{}, []string) {
+	if m == nil {
+		m = make(map[string]struct{})
+	}
+	if _, ok := m[id]; ok {
+		return m, order
+	}
+	m[id] = struct{}{}
+	return bounded(m, append(order, id), limit)
+}
+
+// bounded forgets the oldest ids of m past limit; it drops from order the
+// ids no longer in m once they are most of it.
+func bounded(m map[string]struct{}, order []string, limit int) (map[string]struct{}, []string) {
+	for len(m) > limit && len(order) > 0 {
+		delete(m, order[0])
+		order = order[1:]
+	}
+	if len(order) > 2*len(m)+64 {
+		live := make([]string, 0, len(m))
+		for _, id := range order {
+			if _, ok := m[id]; ok {
+				live = append(live, id)
+			}
+		}
+		order = live
+	}
+	return m, order
 }
 
 var _ ApprovalConsumer = (*ApprovalSet)(nil)
@@ -74,10 +138,7 @@ func (s *ApprovalSet) Approve(actionID string) {
 	if _, used := s.used[actionID]; used {
 		return
 	}
-	if s.ids == nil {
-		s.ids = make(map[string]struct{})
-	}
-	s.ids[actionID] = struct{}{}
+	s.ids, s.idOrder = remember(s.ids, s.idOrder, actionID, s.max())
 }
 
 // Revoke withdraws an approval that has not been acted on yet.
@@ -113,10 +174,7 @@ func (s *ApprovalSet) Consume(actionID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.ids, actionID)
-	if s.used == nil {
-		s.used = make(map[string]struct{})
-	}
-	s.used[actionID] = struct{}{}
+	s.used, s.usedOrder = remember(s.used, s.usedOrder, actionID, s.max())
 }
 
 // Consumed reports whether actionID's approval was used.

@@ -37,6 +37,7 @@ var ErrChain = errors.New("stage chain")
 // Chain is an ordered list of stages with unique names.
 type Chain struct {
 	stages []Stage
+	marks  []recordMark // Run's scratch: a chain runs one frame at a time
 }
 
 // NewChain returns a chain running stages in the given order. A nil stage
@@ -69,17 +70,23 @@ func (c *Chain) Names() []string {
 	return out
 }
 
-// Run runs every stage over f in order. It stops before the next stage
-// once ctx is done, and on the first stage error, which it returns wrapped
-// with the stage's name; f then holds the annotations of the stages that
-// ran, and the runtime does not commit the frame.
+// Run runs every stage over f in order. A stage that panics is recovered
+// per record (recover.go): the records it panics on alone are failed, the
+// others go on. Run stops before the next stage once ctx is done, and on
+// the first stage error; it returns a *StageError naming the stage, and f
+// then holds the annotations of the stages that ran. Run is not safe for
+// concurrent use: a chain is one partition's.
 func (c *Chain) Run(ctx context.Context, f *Frame) error {
 	for _, s := range c.stages {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("chain stopped before stage %s: %w", s.Name(), err)
+			return &StageError{Stage: s.Name(), Skipped: true, Err: err}
 		}
-		if err := s.Process(ctx, f); err != nil {
-			return fmt.Errorf("stage %s: %w", s.Name(), err)
+		var err error
+		if c.marks, err = runStage(ctx, s, f, c.marks); err != nil {
+			if _, ok := err.(*StageError); ok {
+				return err
+			}
+			return &StageError{Stage: s.Name(), Err: err}
 		}
 	}
 	return nil

@@ -1,8 +1,11 @@
 package stages
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -58,8 +61,12 @@ import (
 //	 "window":[{"sum":2.6,"n":4}, ...]}
 //
 // with the coherence window oldest frame first. Glyphs idle for longer than
-// DriftIdleTTL in event time are forgotten, checked every 1024 frames, so
-// the state of a long-running partition stays bounded.
+// DriftIdleTTL in event time are forgotten, checked every 1024 frames, and
+// so are glyphs last seen more than DriftIdleTTL ahead of the frame (a
+// timestamp from the future would otherwise never age out). At most
+// DriftMaxGlyphs glyphs are kept: past it, at the end of a frame, the least
+// recently seen are forgotten until a tenth of the room is free again. So
+// the state of a long-running partition, and its snapshot, stays bounded.
 type Drift struct {
 	cfg    driftConfig
 	bind   laneBinding
@@ -74,6 +81,9 @@ const (
 	// driftSweepEvery is how many frames pass between sweeps of idle glyphs.
 	driftSweepEvery = 1024
 	driftMaxWindow  = 100_000
+	// DefaultDriftMaxGlyphs is how many glyphs one partition's drift state
+	// holds by default: about 7 MB in memory, a 7 MB snapshot.
+	DefaultDriftMaxGlyphs = 50_000
 )
 
 // DriftLevel is how far a glyph's drift EMA has gone.
@@ -99,11 +109,12 @@ func (l DriftLevel) String() string {
 }
 
 type driftConfig struct {
-	alpha   float64
-	warn    float64
-	block   float64
-	window  int
-	idleTTL time.Duration
+	alpha     float64
+	warn      float64
+	block     float64
+	window    int
+	idleTTL   time.Duration
+	maxGlyphs int
 }
 
 // DriftOption configures NewDrift.
@@ -133,6 +144,13 @@ func DriftIdleTTL(d time.Duration) DriftOption {
 	return func(c *driftConfig) { c.idleTTL = d }
 }
 
+// DriftMaxGlyphs bounds how many glyphs one partition's drift state holds
+// (default DefaultDriftMaxGlyphs, at least 1): past it the least recently
+// seen glyphs are forgotten.
+func DriftMaxGlyphs(n int) DriftOption {
+	return func(c *driftConfig) { c.maxGlyphs = n }
+}
+
 func (c *driftConfig) validate() error {
 	bad := func(option string, v any, want string) error {
 		return &OptionError{Stage: StageDrift, Option: option, Value: v, Want: want, Err: ErrDriftConfig}
@@ -144,6 +162,8 @@ func (c *driftConfig) validate() error {
 		return bad("DriftAlpha", c.alpha, "a number in (0, 1]")
 	case !(c.warn > 0 && c.warn <= c.block && c.block <= 2):
 		return bad("DriftThresholds", fmt.Sprintf("warn %v block %v", c.warn, c.block), "0 < warn <= block <= 2")
+	case c.maxGlyphs < 1:
+		return bad("DriftMaxGlyphs", c.maxGlyphs, ">= 1")
 	case c.window < 1 || c.window > driftMaxWindow:
 		return bad("DriftWindow", c.window, fmt.Sprintf("1..%d frames", driftMaxWindow))
 	}
@@ -153,7 +173,7 @@ func (c *driftConfig) validate() error {
 // NewDrift returns one partition's drift stage with the defaults (alpha
 // 0.2, warn 0.20, block 0.35, W = 30 frames, idle TTL 24h) changed by opts.
 func NewDrift(opts ...DriftOption) (*Drift, error) {
-	cfg := driftConfig{alpha: 0.2, warn: 0.20, block: 0.35, window: 30, idleTTL: 24 * time.Hour}
+	cfg := driftConfig{alpha: 0.2, warn: 0.20, block: 0.35, window: 30, idleTTL: 24 * time.Hour, maxGlyphs: DefaultDriftMaxGlyphs}
 	if err := configure(&cfg, opts, (*driftConfig).validate); err != nil {
 		return nil, err
 	}
@@ -231,13 +251,41 @@ func (d *Drift) Process(ctx context.Context, f *Frame) error {
 	p.frames++
 	if d.cfg.idleTTL > 0 && p.frames%driftSweepEvery == 0 {
 		cutoff := f.End.Add(-d.cfg.idleTTL).UnixMicro()
+		ahead := f.End.Add(d.cfg.idleTTL).UnixMicro()
 		for id, g := range p.glyphs {
-			if g.Seen < cutoff {
+			if g.Seen < cutoff || g.Seen > ahead {
 				delete(p.glyphs, id)
 			}
 		}
 	}
+	p.bound(d.cfg.maxGlyphs)
 	return nil
+}
+
+// bound forgets the least recently seen glyphs (ties by id, so every run
+// forgets the same) once more than max are held, down to nine tenths of
+// max: one sort per many new glyphs, not one per glyph.
+func (p *driftState) bound(limit int) {
+	if len(p.glyphs) <= limit {
+		return
+	}
+	type aged struct {
+		id   string
+		seen int64
+	}
+	all := make([]aged, 0, len(p.glyphs))
+	for id, g := range p.glyphs {
+		all = append(all, aged{id, g.Seen})
+	}
+	slices.SortFunc(all, func(a, b aged) int {
+		if c := cmp.Compare(a.seen, b.seen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	for _, a := range all[:len(all)-(limit-limit/10)] {
+		delete(p.glyphs, a.id)
+	}
 }
 
 // record scores one live record.
@@ -521,6 +569,7 @@ func (d *Drift) Restore(state []byte) error {
 		}
 		p.push(e)
 	}
+	p.bound(d.cfg.maxGlyphs) // a snapshot from a run with a larger bound
 	d.bind.lane, d.st = s.Lane, p
 	return nil
 }

@@ -90,3 +90,58 @@ type RecordOnly struct{}
 
 // Execute returns ctx's error, if any, and otherwise nil.
 func (RecordOnly) Execute(ctx context.Context, _ schemas.Lane, _ Action) error { return ctx.Err() }
+
+// DefaultExecutorTimeout is how long the guardian waits for an Executor
+// by default (GuardianExecutorTimeout).
+const DefaultExecutorTimeout = 10 * time.Second
+
+// ExecutorTimeoutError is an Executor call the guardian stopped waiting
+// for: it did not return within the timeout. The call was started, so the
+// action may or may not have happened; the guardian reports it uncertain.
+type ExecutorTimeoutError struct {
+	ActionID string
+	After    time.Duration
+}
+
+func (e *ExecutorTimeoutError) Error() string {
+	return fmt.Sprintf("executor did not return within %v for action %s", e.After, e.ActionID)
+}
+
+// callExecutor calls ex for a and waits at most timeout: a panic comes
+// back as a *PanicError, a call still running after timeout as an
+// *ExecutorTimeoutError (its context is cancelled; an executor that
+// ignores it is left running on its own goroutine, and the partition goes
+// on), and ctx ending first as ctx's error.
+func callExecutor(ctx context.Context, ex Executor, timeout time.Duration, lane schemas.Lane, a Action) error {
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- &PanicError{Stage: StageGuardian, Value: v, At: panicSite()}
+			}
+		}()
+		done <- ex.Execute(callCtx, lane, a)
+	}()
+	answered := func(err error) error {
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && callCtx.Err() != nil {
+			return &ExecutorTimeoutError{ActionID: a.ID, After: timeout} // it gave up on our deadline
+		}
+		return err
+	}
+	select {
+	case err := <-done:
+		return answered(err)
+	case <-callCtx.Done():
+		select {
+		case err := <-done: // it returned just in time
+			return answered(err)
+		default:
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return &ExecutorTimeoutError{ActionID: a.ID, After: timeout}
+	}
+}

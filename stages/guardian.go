@@ -51,8 +51,10 @@ import (
 //     one not approved within the approval TTL (default 24h of event time)
 //     expires and is denied;
 //  4. otherwise the Executor runs it: executed, and an action event with
-//     status "executed" goes to Frame.Actions; an executor error is a deny
-//     (status "failed"). An approval is used up by the execution (see
+//     status "executed" goes to Frame.Actions; an executor error or panic
+//     is a deny (status "failed"), an executor that does not return
+//     within its timeout (GuardianExecutorTimeout, default 10s) is
+//     uncertain (status "uncertain": the call was started). An approval is used up by the execution (see
 //     ApprovalConsumer): whatever came of it, it approves nothing again.
 //
 // Delivery is at least once, so a message may be decided twice: it gets
@@ -129,6 +131,7 @@ type guardConfig struct {
 	approvals   Approvals
 	consumer    ApprovalConsumer // approvals, when its approvals are used up
 	executor    Executor
+	execTimeout time.Duration
 	topicNames  []string
 	topics      map[string]bool // topicNames, once validated
 	maxPending  int
@@ -174,6 +177,14 @@ func GuardianExecutor(e Executor) GuardianOption {
 	return func(c *guardConfig) { c.executor = e }
 }
 
+// GuardianExecutorTimeout bounds how long the guardian waits for the
+// Executor on one action (default DefaultExecutorTimeout, 10s). An
+// executor still running then is left behind and the action is decided
+// uncertain, so a hung external system cannot stall the partition.
+func GuardianExecutorTimeout(d time.Duration) GuardianOption {
+	return func(c *guardConfig) { c.execTimeout = d }
+}
+
 // GuardianActionTopics replaces the topics whose messages are action
 // requests (default "action").
 func GuardianActionTopics(topics ...string) GuardianOption {
@@ -216,6 +227,8 @@ func (c *guardConfig) validate() error {
 		return bad("GuardianApprovals", nil, "a non-nil Approvals")
 	case c.executor == nil:
 		return bad("GuardianExecutor", nil, "a non-nil Executor")
+	case c.execTimeout <= 0:
+		return bad("GuardianExecutorTimeout", c.execTimeout, "> 0")
 	case c.maxPending < 1:
 		return bad("GuardianMaxPending", c.maxPending, ">= 1")
 	case c.approvalTTL <= 0:
@@ -243,7 +256,7 @@ func (c *guardConfig) validate() error {
 
 // NewGuardian returns one partition's guardian for lane, with the defaults
 // (max_risk 0.5, max_drift 0.35, dry-run unless lane is prod, approval for
-// P0, nothing approved, RecordOnly executor, action topic "action", 10000
+// P0, nothing approved, RecordOnly executor with a 10s timeout, action topic "action", 10000
 // pending, approval TTL 24h) changed by opts. A lane that is not one of the
 // three is an *OptionError for option "lane".
 func NewGuardian(lane schemas.Lane, opts ...GuardianOption) (*Guardian, error) {
@@ -255,6 +268,7 @@ func NewGuardian(lane schemas.Lane, opts ...GuardianOption) (*Guardian, error) {
 		approvalFor: []Priority{P0},
 		approvals:   &ApprovalSet{},
 		executor:    RecordOnly{},
+		execTimeout: DefaultExecutorTimeout,
 		topicNames:  []string{"action"},
 		maxPending:  10_000,
 		approvalTTL: 24 * time.Hour,
@@ -507,7 +521,7 @@ func (g *Guardian) execute(ctx context.Context, f *Frame, d *decision, ts time.T
 	}
 	act := *a
 	act.Params = act.Params.Clone() // the executor must not reach the input message
-	err := g.cfg.executor.Execute(ctx, f.Lane, act)
+	err := callExecutor(ctx, g.cfg.executor, g.cfg.execTimeout, f.Lane, act)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return fmt.Errorf("%s: frame %d: executing action %s: %w", StageGuardian, f.Seq, a.ID, cerr)
@@ -519,6 +533,10 @@ func (g *Guardian) execute(ctx context.Context, f *Frame, d *decision, ts time.T
 		// A redelivery's answer is the first execution's, id and all.
 		d.outcome = OutcomeExecuted
 		f.Actions = append(f.Actions, g.actionEvent(f, a, ActionExecuted, ts, executed))
+	case errors.As(err, new(*ExecutorTimeoutError)):
+		d.outcome = OutcomeUncertain
+		d.refuse("outcome unknown: %v; the call may have acted: check the external system before running action %s again", err, a.ID)
+		f.Actions = append(f.Actions, g.actionEvent(f, a, ActionUncertain, ts, schemas.Payload{"approved": a.Approved, "error": err.Error()}))
 	case errors.Is(err, ErrActionUncertain):
 		d.outcome = OutcomeUncertain
 		d.refuse("outcome unknown: an earlier attempt died during the call; check the external system before running action %s again", a.ID)

@@ -134,6 +134,9 @@ type Record struct {
 type Failure struct {
 	Stage  string
 	Reason string
+	// Err, when set, is the failure as a value (see FailErr): a
+	// *PanicError, a *StageError.
+	Err error
 }
 
 // Fail marks r for the DLQ. The first failure wins: later stages skip

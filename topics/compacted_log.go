@@ -220,6 +220,16 @@ func (l *CompactedLog) create(ctx context.Context, cl *kafka.Client) error {
 // value: kafka-go's reader does not tell the two apart. fn may keep key
 // and value: each record gets its own.
 func (l *CompactedLog) ReadAll(ctx context.Context, fn func(key, value []byte) error) error {
+	_, err := l.ReadFrom(ctx, 0, func(_ int64, key, value []byte) error { return fn(key, value) })
+	return err
+}
+
+// ReadFrom is ReadAll from offset from onwards: it calls fn with every
+// record at an offset >= from, up to the end the log had when ReadFrom
+// began, and returns that end (the offset the next record will get), so a
+// follower reads only what was appended since its last call. A call with
+// nothing new costs one metadata round trip and reads no records.
+func (l *CompactedLog) ReadFrom(ctx context.Context, from int64, fn func(offset int64, key, value []byte) error) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.loadTimeout)
 	defer cancel()
 	var (
@@ -232,16 +242,17 @@ func (l *CompactedLog) ReadAll(ctx context.Context, fn func(key, value []byte) e
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("compacted log %s: connecting to the leader of partition 0: %w", l.topic, err)
+		return from, fmt.Errorf("compacted log %s: connecting to the leader of partition 0: %w", l.topic, err)
 	}
 	first, errFirst := leader.ReadFirstOffset()
 	last, errLast := leader.ReadLastOffset()
 	leader.Close()
 	if err := errors.Join(errFirst, errLast); err != nil {
-		return fmt.Errorf("compacted log %s: reading the offsets of partition 0: %w", l.topic, err)
+		return from, fmt.Errorf("compacted log %s: reading the offsets of partition 0: %w", l.topic, err)
 	}
-	if last <= first {
-		return nil
+	start := max(first, from)
+	if last <= start {
+		return max(last, from), nil
 	}
 	rc := kafka.ReaderConfig{
 		Brokers:   l.addrs,
@@ -257,25 +268,25 @@ func (l *CompactedLog) ReadAll(ctx context.Context, fn func(key, value []byte) e
 		QueueCapacity: 1024,
 	}
 	if err := rc.Validate(); err != nil { // NewReader would panic on it
-		return &ConfigError{Component: "compacted log", Option: "reader", Reason: err.Error()}
+		return from, &ConfigError{Component: "compacted log", Option: "reader", Reason: err.Error()}
 	}
 	rd := kafka.NewReader(rc)
 	defer rd.Close()
-	if err := rd.SetOffset(first); err != nil {
-		return fmt.Errorf("compacted log %s: seeking partition 0 to %d: %w", l.topic, first, err)
+	if err := rd.SetOffset(start); err != nil {
+		return from, fmt.Errorf("compacted log %s: seeking partition 0 to %d: %w", l.topic, start, err)
 	}
 	read := 0
 	for {
 		m, err := rd.FetchMessage(ctx)
 		if err != nil {
-			return fmt.Errorf("compacted log %s: reading partition 0 (%d records read, end at offset %d): %w", l.topic, read, last, err)
+			return from, fmt.Errorf("compacted log %s: reading partition 0 (%d records read, end at offset %d): %w", l.topic, read, last, err)
 		}
 		read++
-		if err := fn(m.Key, m.Value); err != nil {
-			return err
+		if err := fn(m.Offset, m.Key, m.Value); err != nil {
+			return from, err
 		}
 		if m.Offset+1 >= last {
-			return nil
+			return last, nil
 		}
 	}
 }

@@ -176,8 +176,8 @@ func (s *Sink) run() {
 			}
 			// kafka-go fails a whole WriteMessages call for one record over
 			// its BatchBytes, so an oversized record is refused alone here.
-			n := recordSize(m)
-			if limit := min(s.cfg.batchBytes, maxRequestBytes); n > limit {
+			n := RecordSize(m)
+			if limit := s.MaxRecord(); n > limit {
 				s.reject(m, fmt.Errorf("%w: record of about %d bytes, at most %d", kafka.MessageSizeTooLarge, n, limit))
 				continue
 			}
@@ -213,10 +213,15 @@ func asMessage(e any) (Message, bool) {
 	return Message{}, false
 }
 
-// recordSize over-estimates kafka-go's accounting of a record (its
+// MaxRecord is the largest record, as RecordSize counts it, the Sink
+// writes; a larger one is refused (its Ack fails, a *WriteError goes to
+// the error hook).
+func (s *Sink) MaxRecord() int { return min(s.cfg.batchBytes, maxRequestBytes) }
+
+// RecordSize over-estimates kafka-go's accounting of a record (its
 // Message.totalSize), so a batch the Sink cut at BatchBytes is never split
-// again by the writer.
-func recordSize(m Message) int {
+// again by the writer. It is the size MaxRecord bounds.
+func RecordSize(m Message) int {
 	n := 32 + len(m.Key) + len(m.Value)
 	for _, h := range m.Headers {
 		n += 10 + len(h.Key) + len(h.Value)

@@ -29,8 +29,15 @@ const (
 	// BatchBytes): 1,000,000 stays under message.max.bytes' default
 	// (1048588) on Kafka and kfake alike, so a partition that gets a whole
 	// Sink batch is split into several requests instead of refused.
-	maxRequestBytes = 1_000_000
+	maxRequestBytes = MaxRecordBytes
 )
+
+// MaxRecordBytes is the largest record (as RecordSize counts it) a Sink
+// writes: one produce request carries at most this many bytes, and a
+// larger record is refused alone with kafka.MessageSizeTooLarge. Writers
+// that must not lose a record check RecordSize against a Sink's
+// MaxRecord before handing it over, and shrink or split what does not fit.
+const MaxRecordBytes = 1_000_000
 
 type sinkConfig struct {
 	batchSize    int

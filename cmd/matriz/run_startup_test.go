@@ -21,6 +21,7 @@ func TestRunRefusesBadSettingsBeforeConnecting(t *testing.T) {
 		{"schema version v3", []string{"--schema-version", "v3"}, "--schema-version v3: schemas: unknown schema version: MatrizMessage has no v3 (it has [v1 v2])"},
 		{"schema version word", []string{"--schema-version", "newest"}, "--schema-version newest: "},
 		{"negative session timeout", []string{"--session-timeout", "-1s"}, "--session-timeout -1s: want a positive duration"},
+		{"negative max future skew", []string{"--max-future-skew", "-1m"}, "--max-future-skew -1m0s: want a positive duration"},
 		{"negative commit interval", []string{"--commit-interval", "-5s"}, "--commit-interval -5s: "},
 		{"http addr without port", []string{"--http-addr", "localhost"}, "--http-addr: \"localhost\": want HOST:PORT"},
 	} {

@@ -122,7 +122,7 @@ func (t *Tick) CutPending() bool { return t.cutWanted.Load() }
 
 // carry emits an empty frame for p to carry a cut.
 func (t *Tick) carry(p *tickPart) {
-	t.batch = append(t.batch, &stages.Frame{Lane: t.cfg.lane, Partition: p.id, Seq: -1, FPS: t.ctl.fps(), Through: p.lastOffset})
+	t.batch = append(t.batch, &stages.Frame{Lane: t.cfg.lane, Partition: p.id, Seq: -1, FPS: t.bandFPS(p.id), Through: p.lastOffset})
 }
 
 // cutNow answers TickCutNow. A partition that read nothing and emitted

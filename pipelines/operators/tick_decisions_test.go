@@ -158,7 +158,8 @@ func TestTickCutAccountsForOpenRecords(t *testing.T) {
 // TestTickFPSChangesAreRecordedAndReplayed: a tick adapting its rate under
 // slow frames records each change on the first frame at the new rate; a
 // replay tick that does not adapt but follows those records cuts exactly
-// the same frames and records the same changes.
+// the same frames, late records' frames included, and records the same
+// changes.
 func TestTickFPSChangesAreRecordedAndReplayed(t *testing.T) {
 	base := tkT0.Truncate(time.Second)
 	type frame struct {
@@ -174,6 +175,11 @@ func TestTickFPSChangesAreRecordedAndReplayed(t *testing.T) {
 			slow := true
 			for i := range 1500 {
 				r.send(operators.TickInput{Record: r.rec(0, base.Add(time.Duration(i)*10*time.Millisecond))})
+				if i%50 == 49 {
+					// A late record: its frame of its own carries a rate
+					// too, and the replay must give it the same one.
+					r.send(operators.TickInput{Record: r.rec(0, base)})
+				}
 				fs, _ := r.take()
 				for _, f := range fs {
 					frames = append(frames, frame{f.Seq, f.FPS, len(f.Records)})

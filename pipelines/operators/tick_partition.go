@@ -129,11 +129,23 @@ func (t *Tick) sendLate(r *stages.Record) {
 		t.late <- r
 		return
 	}
-	f := &stages.Frame{Lane: t.cfg.lane, Partition: r.Partition, Seq: -1, FPS: t.ctl.fps(), Flags: t.cfg.flags(), Through: r.Offset, Records: []stages.Record{*r}}
+	f := &stages.Frame{Lane: t.cfg.lane, Partition: r.Partition, Seq: -1, FPS: t.bandFPS(r.Partition), Flags: t.cfg.flags(), Through: r.Offset, Records: []stages.Record{*r}}
 	if r.Msg != nil {
 		f.Start, f.End = r.Msg.TS, r.Msg.TS
 	}
 	t.batch = append(t.batch, f)
+}
+
+// bandFPS is the rate an in-band frame of partition (a late record's, or
+// an empty one carrying a cut) is stamped with: the rate of the grid at
+// the partition's closed point, which a replay following the recorded
+// rate changes has too. The controller's target is not: a live tick
+// adapts it at once, a replaying one never does.
+func (t *Tick) bandFPS(partition int32) int {
+	if p, ok := t.parts[partition]; ok {
+		return p.grid.at(p.closed - 1).fps
+	}
+	return t.ctl.fps()
 }
 
 // eventTimeProblem says why rec cannot be placed in a frame, or "".

@@ -27,8 +27,9 @@ import (
 
 // loadState reads the lane's changelog to its end and returns partition's
 // latest cut, and the per-stage state an older binary wrote (key
-// "<partition>/<stage>"), read when there is no cut.
-func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane string, partition int32, timeout time.Duration) (*Checkpoint, map[string][]byte, error) {
+// "<partition>/<stage>"), read when there is no cut. A chunked cut is
+// reassembled from the chunks fed to chunks (state_chunks.go).
+func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane string, partition int32, timeout time.Duration, chunks *stateChunks) (*Checkpoint, map[string][]byte, error) {
 	key := StateKey(partition)
 	prefix := key + "/"
 	var mu sync.Mutex
@@ -41,6 +42,7 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 		switch {
 		case k == key:
 			cut = bytes.Clone(m.Value) // nil for a tombstone
+		case chunks.put(k, m.Value):
 		case strings.HasPrefix(k, prefix):
 			if len(m.Value) == 0 {
 				delete(legacy, k[len(prefix):])
@@ -67,6 +69,10 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 	if len(cut) == 0 {
 		return nil, legacy, nil
 	}
+	cut, err = chunks.assemble(cut)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state of %s partition %d: %w", lane, partition, err)
+	}
 	cp, err := DecodeCheckpoint(cut)
 	if err != nil {
 		return nil, nil, fmt.Errorf("state of %s partition %d: %w", lane, partition, err)
@@ -75,13 +81,14 @@ func loadState(ctx context.Context, cl clock.Clock, brokers []string, lane strin
 }
 
 // restoreState loads the partition's latest cut into the chain. A cut
-// whose Resume is the committed offset restores everything, the tick's
-// window included; one that is not (the offsets were moved forward by
-// hand) restores the stage state only, which then runs behind the offsets,
-// never ahead of them.
+// whose Resume is at or past the committed offset restores everything,
+// the tick's window included; one behind it (the offsets were moved
+// forward by hand) restores the stage state only, which then runs behind
+// the offsets, never ahead of them.
 func (w *partitionWorker) restoreState(ctx context.Context) error {
 	lr := w.lane
-	cp, legacy, err := loadState(ctx, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout)
+	w.chunks = newStateChunks(w.partition)
+	cp, legacy, err := loadState(ctx, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout, w.chunks)
 	if err != nil {
 		return err
 	}
@@ -90,12 +97,18 @@ func (w *partitionWorker) restoreState(ctx context.Context) error {
 		if err := w.chain.Restore(cp.State); err != nil {
 			return err
 		}
-		if cp.Resume != w.claim.Offset {
-			lr.log.Warn("state checkpoint does not match the committed offset; restoring stage state only", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "resume", cp.Resume, "committed", w.claim.Offset)
+		if cp.Resume < w.claim.Offset {
+			lr.log.Warn("state checkpoint is behind the committed offset (offsets moved forward by hand); restoring stage state only", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "resume", cp.Resume, "committed", w.claim.Offset)
 			return nil
 		}
+		// A cut ahead of the committed offset was written, acknowledged,
+		// by an owner that died before committing it: every output of the
+		// records it counts as done is durable, so it is the position to
+		// resume from. The records between are skipped (Checkpoint.Done),
+		// not applied to its state a second time. (A backward move by hand
+		// always resets the state with the offsets: offsets_reset.go.)
 		w.resumeFrom(cp)
-		lr.log.Info("state restored", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "stages", len(cp.State))
+		lr.log.Info("state restored", "lane", lr.lane, "partition", w.partition, "checkpoint", cp.ID(), "stages", len(cp.State), "committed", w.claim.Offset)
 	case len(legacy) > 0:
 		if err := w.chain.Restore(legacy); err != nil {
 			return err
@@ -154,33 +167,64 @@ func (w *partitionWorker) decodeEvent(b []byte, ev *schemas.Event) error {
 }
 
 // saveCut writes cp to the state changelog, and the due checkpoints to the
-// checkpoints topic, and waits until Kafka acknowledged them.
+// checkpoints topic, and waits until Kafka acknowledged them. A cut too big
+// for one record is written in chunks (state_chunks.go); a due checkpoint
+// too big for one is left out of the checkpoints topic and reported (a
+// replay starts from an earlier one).
 func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 	lr := w.lane
-	key := []byte(StateKey(w.partition))
+	key := StateKey(w.partition)
 	var acks []*topics.Ack
-	send := func(topic string, c *Checkpoint) error {
+	send := func(m topics.Message) {
+		a := topics.NewAck()
+		acks = append(acks, a)
+		m.Ack = a
+		lr.sink.In() <- m
+	}
+	wait := func() error {
+		for _, a := range acks {
+			if err := waitAck(w.work, lr, a); err != nil {
+				return fmt.Errorf("state changelog: %w", err)
+			}
+		}
+		acks = acks[:0]
+		return nil
+	}
+	for _, c := range due {
 		b, err := EncodeCheckpoint(c)
 		if err != nil {
 			return err
 		}
-		a := topics.NewAck()
-		acks = append(acks, a)
-		lr.sink.In() <- topics.Message{Topic: topic, Key: key, Value: b, Ack: a}
-		return nil
+		m := topics.Message{Topic: topics.Name(string(lr.lane), topics.KindCheckpoints), Key: []byte(key), Value: b}
+		if n := topics.RecordSize(m); n > lr.sink.MaxRecord() {
+			lr.reportErr(fmt.Errorf("checkpoint %s of %d bytes is larger than a record may be: not written to %s", c.ID(), n, m.Topic))
+			continue
+		}
+		send(m)
 	}
-	for _, c := range due {
-		if err := send(topics.Name(string(lr.lane), topics.KindCheckpoints), c); err != nil {
+	b, err := EncodeCheckpoint(cp)
+	if err != nil {
+		return err
+	}
+	state := topics.Name(string(lr.lane), topics.KindState)
+	if w.chunks == nil {
+		w.chunks = newStateChunks(w.partition)
+	}
+	chunks, head := w.chunks.split(state, key, b)
+	for _, c := range chunks {
+		send(c)
+	}
+	if len(chunks) > 0 {
+		if err := wait(); err != nil { // every chunk durable before a head names it
 			return err
 		}
 	}
-	if err := send(topics.Name(string(lr.lane), topics.KindState), cp); err != nil {
+	send(head)
+	if err := wait(); err != nil {
 		return err
 	}
-	for _, a := range acks {
-		if err := waitAck(w.work, lr, a); err != nil {
-			return fmt.Errorf("state changelog: %w", err)
-		}
+	for _, m := range w.chunks.written(state, chunks) {
+		lr.sink.In() <- m
 	}
 	return nil
 }

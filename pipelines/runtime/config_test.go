@@ -41,6 +41,7 @@ func TestRunRefusesBadConfigBeforeConnecting(t *testing.T) {
 	}{
 		{"reader version v3", Config{ReaderVersion: 3}, schemas.ErrUnknownVersion, "reader version: "},
 		{"negative session timeout", Config{SessionTimeout: -time.Second}, nil, "session timeout -1s: "},
+		{"negative max future skew", Config{MaxFutureSkew: -time.Minute}, nil, "max future skew -1m0s: "},
 	} {
 		tc.cfg.Lane, tc.cfg.Brokers, tc.cfg.RegistryURL = schemas.LaneProd, []string{addr}, "http://"+addr
 		err := Run(context.Background(), tc.cfg)

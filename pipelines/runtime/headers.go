@@ -24,6 +24,9 @@ const (
 	// decoding every event; HeaderSrcPartition names the partition whose
 	// run made it.
 	HeaderDecision = "matriz-decision"
+	// HeaderPanicFrame is on a DLQ record a stage panicked on: the
+	// function, file and line that panicked.
+	HeaderPanicFrame = "matriz-panic-frame"
 )
 
 // DLQ reasons: the reason label of lukhas_dlq_total and the
@@ -35,6 +38,29 @@ const (
 	ReasonContract        = "contract_violation"
 	ReasonNodePanic       = "node_panic"
 	ReasonStage           = "stage_failure"
+	// ReasonStageError: the chain stopped on the record's frame with a
+	// stage error before the record went through every stage.
+	ReasonStageError = "stage_error"
+	// ReasonStagePanic: a stage panicked on the record (alone).
+	ReasonStagePanic = "stage_panic"
+	// ReasonOversizedOutput: the input decoded, but an output it owes (a
+	// result, trace, event or action) is larger than a record may be.
+	ReasonOversizedOutput = "oversized_output"
+	// ReasonFutureTimestamp: the message's ts is further ahead of its
+	// Kafka record timestamp than the lane's MaxFutureSkew allows.
+	ReasonFutureTimestamp = "future_timestamp"
+	// ReasonInvalidTimestamp: the message's ts is zero or before
+	// MinMessageTime, which no producer of this pipeline stamps.
+	ReasonInvalidTimestamp = "invalid_timestamp"
+)
+
+// Headers of a DLQ record whose original did not fit in one record: its
+// value is the original's first bytes, and these say what was cut.
+const (
+	HeaderDLQTruncated      = "matriz-dlq-truncated"       // "true"
+	HeaderDLQOriginalSize   = "matriz-dlq-original-size"   // the original value's length in bytes
+	HeaderDLQOriginalSHA256 = "matriz-dlq-original-sha256" // hex SHA-256 of the whole original value
+	HeaderDLQOutput         = "matriz-dlq-output"          // oversized_output: "<topic>/<output id>" that did not fit
 )
 
 // srcHeaders returns the headers naming m's source coordinates.

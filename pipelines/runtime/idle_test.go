@@ -27,7 +27,11 @@ func TestIdleWatermarkFollowsTheProducersClock(t *testing.T) {
 	env := pipetest.Start(t, lane)
 	gen := devstack.NewSynthetic(lane, 9, 32)
 	const group = "idle-behind"
-	stop := runLane(t, env, Config{Lane: lane, Group: group, IdleAfter: 50 * time.Millisecond, CommitInterval: 50 * time.Millisecond})
+	// A quiet spell is a wall-clock pause in the input; it must be longer
+	// than a loaded machine's pause inside one burst (the race detector on
+	// two busy cores stalls a fetch for tens of milliseconds), or a burst is
+	// cut in two by a watermark that is right to close what it closes.
+	stop := runLane(t, env, Config{Lane: lane, Group: group, IdleAfter: 300 * time.Millisecond, CommitInterval: 50 * time.Millisecond})
 
 	const bursts, perBurst, outOfOrder = 8, 400, 5
 	base := time.Now().Add(-6 * time.Second)

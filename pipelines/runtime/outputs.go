@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -55,6 +56,7 @@ type outputs struct {
 	ids           laneIDs
 	inflight      *inflight
 	onErr         func(error)
+	recordLimit   int // the sink's MaxRecord; 0: topics.MaxRecordBytes (oversize.go)
 	topics        struct{ results, events, traces, actions, dlq string }
 }
 
@@ -171,7 +173,7 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 			p.msg.Ack.Done(nil)
 		}
 	}
-	return out
+	return o.fit(out, owners)
 }
 
 // record appends one event, trace or action output owned by own. An
@@ -226,12 +228,19 @@ func (o *outputs) dlq(p *pending, fail *stages.Failure) topics.Message {
 	}
 	m := dlqMessage(o.lane, p.msg, fail.Stage, reason, fail.Reason)
 	m.Topic = o.topics.dlq
+	if pe := (*stages.PanicError)(nil); errors.As(fail.Err, &pe) && pe.At != "" {
+		m.Headers = append(m.Headers, topics.Header{Key: HeaderPanicFrame, Value: []byte(pe.At)})
+	}
 	return m
 }
 
 // failureReason classifies a stage's failure into the DLQ's few reasons.
 func failureReason(f *stages.Failure) string {
 	switch {
+	case errors.As(f.Err, new(*stages.PanicError)):
+		return ReasonStagePanic
+	case errors.As(f.Err, new(*stages.StageError)):
+		return ReasonStageError
 	case f.Stage == stages.StageAdapter && strings.Contains(f.Reason, "panicked"):
 		return ReasonNodePanic
 	case f.Stage == operators.StageTick, f.Stage == "decode":

@@ -46,6 +46,10 @@ type ReplayConfig struct {
 	Decisions map[int32]*Decisions
 	// DrainTimeout bounds waiting for the outputs at the end (default 30s).
 	DrainTimeout time.Duration
+	// MaxFutureSkew is Config.MaxFutureSkew of the run replayed (default
+	// DefaultMaxFutureSkew, as live): with the same value a replay sends
+	// the same records to the DLQ as future_timestamp.
+	MaxFutureSkew time.Duration
 }
 
 // ReplayRange is one partition's part of a replay: offsets [From, To),
@@ -88,7 +92,8 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 		cfg.DrainTimeout = 30 * time.Second
 	}
 	base := Config{Lane: cfg.Lane, Brokers: cfg.Brokers, RegistryURL: cfg.RegistryURL, Spec: cfg.Spec, Getenv: cfg.Getenv,
-		Clock: cfg.Clock, Logger: cfg.Logger, ReaderVersion: cfg.ReaderVersion, DrainTimeout: cfg.DrainTimeout}
+		Clock: cfg.Clock, Logger: cfg.Logger, ReaderVersion: cfg.ReaderVersion, DrainTimeout: cfg.DrainTimeout,
+		MaxFutureSkew: cfg.MaxFutureSkew}
 	if err := base.defaults(); err != nil {
 		return stats, err
 	}

@@ -67,6 +67,13 @@ type Config struct {
 	// controlWaitLog is how often a lane waiting for matriz.control says
 	// so (default 5s).
 	controlWaitLog time.Duration
+	// wrapStage, in this package's tests, decorates every stage instance
+	// (a stage that fails or panics on chosen records).
+	wrapStage func(stages.Stage) stages.Stage
+	// MaxFutureSkew is how far a message's ts may run ahead of its Kafka
+	// record timestamp (default DefaultMaxFutureSkew); a record further
+	// ahead goes to the DLQ as future_timestamp (timestamps.go).
+	MaxFutureSkew time.Duration
 }
 
 // GroupName is the consumer group a lane runs in: group when set, else
@@ -92,7 +99,7 @@ func (c *Config) defaults() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}} {
+	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s %v: want a positive duration (0: the default)", d.name, d.v)
 		}
@@ -137,6 +144,7 @@ func (c *Config) defaults() error {
 	if c.Readiness == nil {
 		c.Readiness = NewReadiness()
 	}
+	def(&c.MaxFutureSkew, DefaultMaxFutureSkew)
 	return nil
 }
 
@@ -237,7 +245,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	lr.flags = NewLiveFlags(cfg.Lane, start)
-	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: once, Wrap: func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock) }}); err != nil {
+	wrap := func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock) }
+	if cfg.wrapStage != nil {
+		wrap = func(st stages.Stage) stages.Stage {
+			return observe.Wrap(cfg.Lane, cfg.wrapStage(st), cfg.Metrics, cfg.Clock)
+		}
+	}
+	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: once, Wrap: wrap}); err != nil {
 		return err
 	}
 

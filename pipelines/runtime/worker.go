@@ -48,6 +48,10 @@ type partitionWorker struct {
 	// replay. Waits on the registry give up on it, so a signal stops the
 	// process even while the registry does not answer.
 	stop context.Context
+	// left: the chain stopped on a frame because the work context ended;
+	// that frame and every later one are left for the next owner
+	// (chainfail.go). Owned by the frame goroutine.
+	left bool
 	// abandoned: a record was left undecoded because the claim ended while
 	// the registry did not answer; it and every later record are left for
 	// the next owner, so no cut can pass it.
@@ -71,7 +75,8 @@ type partitionWorker struct {
 
 	acks      ackBook
 	cuts      cutQueue
-	committed *Checkpoint // the last cut written and committed
+	committed *Checkpoint  // the last cut written and committed
+	chunks    *stateChunks // the partition's chunk records on the state topic
 
 	readTimeout time.Duration // bound on reading the changelog or the event log at start
 }
@@ -221,6 +226,9 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	}
 	w.outs = newOutputs(string(lr.lane), lr.namespace, lr.ids, w.inflight, lr.reportErr)
 	w.outs.readerVersion = lr.cfg.ReaderVersion
+	if lr.sink != nil {
+		w.outs.recordLimit = lr.sink.MaxRecord()
+	}
 
 	decode := flow.NewFlatMap(w.decode, 1)
 	ring := operators.NewDecimateFlow(w.ring)
@@ -364,6 +372,11 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 		rec.Fail("decode", err.Error())
 		return out
 	}
+	if reason, detail := checkTimestamp(&msg, m.Time, lr.cfg.MaxFutureSkew); reason != "" {
+		p.reason = reason
+		rec.Fail("decode", detail)
+		return out
+	}
 	rec.Msg = &msg
 	return out
 }
@@ -377,9 +390,12 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	f.Replay = w.stopAt >= 0
 	start := lr.clock.Now()
 	w.chainMu.Lock()
-	var err error
-	if !late || anyLive(f) {
-		err = w.chain.Run(w.work, f)
+	if w.left {
+		w.leave(f) // an earlier frame was left for the next owner: so is every later one
+	} else if !late || anyLive(f) {
+		if err := w.chain.Run(w.work, f); err != nil {
+			w.chainFailed(w.work, f, err) // chainfail.go
+		}
 	}
 	var drift stages.DriftStats
 	if w.drift != nil {
@@ -389,9 +405,6 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 		w.takeCut(f) // a replay writes no checkpoint
 	}
 	w.chainMu.Unlock()
-	if err != nil {
-		lr.reportErr(fmt.Errorf("chain on %s/%d frame %d: %w", lr.lane, f.Partition, f.Seq, err))
-	}
 	d := lr.clock.Now().Sub(start)
 	if !late {
 		w.tick.ObserveFrameDuration(d)

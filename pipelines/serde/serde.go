@@ -29,9 +29,10 @@ type subjectVersion struct {
 	version schemas.Version
 }
 
-// New returns a Serde over the registry client.
-func New(client *sr.Client) (*Serde, error) {
-	lookup, err := schemas.NewSchemaLookup(registryFetcher(client))
+// New returns a Serde over the registry client. opts configure its schema
+// lookup (the negative cache of unknown ids: schemas.WithUnknownIDTTL).
+func New(client *sr.Client, opts ...schemas.LookupOption) (*Serde, error) {
+	lookup, err := schemas.NewSchemaLookup(registryFetcher(client), opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,7 @@ var optionFields = map[string][]string{
 	"DriftAlpha":             {"drift.alpha"},
 	"DriftThresholds":        {"drift.warn", "drift.block"},
 	"DriftWindow":            {"drift.window"},
+	"DriftMaxGlyphs":         {"drift.max_glyphs"},
 	"FoldMaxFanout":          {"fold_guard.max_fanout"},
 	"FoldMaxDepth":           {"fold_guard.max_depth"},
 	"FoldBudget":             {"fold_guard.budget", "fold_guard.max_fanout"},
@@ -52,11 +53,15 @@ var optionFields = map[string][]string{
 	"GuardianMaxRisk":        {"guardian.max_risk"},
 	"GuardianMaxDrift":       {"guardian.max_drift"},
 	"GuardianDryRun":         {"guardian.dry_run"},
+	"GuardianMaxPending":     {"guardian.max_pending"},
 	"TickFPS":                {"tick.fps"},
 	"TickGrace":              {"tick.grace_ms"},
 	"TickBudget":             {"tick.budget_ms"},
 	"DecimateCapacity":       {"decimate.k"},
 	"DecimatePolicy":         {"decimate.policy"},
+
+	// 0 (unset) leaves the stage default, stages.DefaultExecutorTimeout.
+	"GuardianExecutorTimeout": {"guardian.executor_timeout_ms"},
 }
 
 // Chain builds lane's chain in the spec's stage order. Decimation is not a
@@ -100,7 +105,7 @@ func (l *Lane) Chain(lane schemas.Lane, opts ChainOptions) (*Chain, error) {
 		case StageDrift:
 			d := l.Drift
 			f = stages.PerPartition(stages.StageDrift, func() (*stages.Drift, error) {
-				return stages.NewDrift(stages.DriftAlpha(d.Alpha), stages.DriftThresholds(d.Warn, d.Block), stages.DriftWindow(d.Window))
+				return stages.NewDrift(stages.DriftAlpha(d.Alpha), stages.DriftThresholds(d.Warn, d.Block), stages.DriftWindow(d.Window), stages.DriftMaxGlyphs(d.MaxGlyphs))
 			})
 		case StageFoldGuard:
 			g := l.FoldGuard
@@ -116,9 +121,13 @@ func (l *Lane) Chain(lane schemas.Lane, opts ChainOptions) (*Chain, error) {
 		case StageGuardian:
 			g := l.Guardian
 			f = stages.PerPartition(stages.StageGuardian, func() (*stages.Guardian, error) {
-				return stages.NewGuardian(lane,
-					stages.GuardianMaxRisk(g.MaxRisk), stages.GuardianMaxDrift(g.MaxDrift), stages.GuardianDryRun(g.DryRun),
-					stages.GuardianApprovals(c.Approvals), stages.GuardianExecutor(guarded))
+				opts := []stages.GuardianOption{
+					stages.GuardianMaxRisk(g.MaxRisk), stages.GuardianMaxDrift(g.MaxDrift), stages.GuardianDryRun(g.DryRun), stages.GuardianMaxPending(g.MaxPending),
+					stages.GuardianApprovals(c.Approvals), stages.GuardianExecutor(guarded)}
+				if g.ExecutorTimeoutMS != 0 {
+					opts = append(opts, stages.GuardianExecutorTimeout(time.Duration(g.ExecutorTimeoutMS)*time.Millisecond))
+				}
+				return stages.NewGuardian(lane, opts...)
 			})
 		default:
 			return nil, fmt.Errorf("lane %s: unknown stage %q", lane, name)

@@ -161,10 +161,11 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
 		},
 		"drift": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"alpha":  func(v *yaml.Node, f string) { l.Drift.Alpha = d.number(v, f) },
-				"warn":   func(v *yaml.Node, f string) { l.Drift.Warn = d.number(v, f) },
-				"block":  func(v *yaml.Node, f string) { l.Drift.Block = d.number(v, f) },
-				"window": func(v *yaml.Node, f string) { l.Drift.Window = d.integer(v, f) },
+				"alpha":      func(v *yaml.Node, f string) { l.Drift.Alpha = d.number(v, f) },
+				"warn":       func(v *yaml.Node, f string) { l.Drift.Warn = d.number(v, f) },
+				"block":      func(v *yaml.Node, f string) { l.Drift.Block = d.number(v, f) },
+				"window":     func(v *yaml.Node, f string) { l.Drift.Window = d.integer(v, f) },
+				"max_glyphs": func(v *yaml.Node, f string) { l.Drift.MaxGlyphs = d.integer(v, f) },
 			})
 		},
 		"fold_guard": func(v *yaml.Node, f string) {
@@ -191,9 +192,11 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
 		"guardian": func(v *yaml.Node, f string) {
 			g := &l.Guardian
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"max_risk":  func(v *yaml.Node, f string) { g.MaxRisk = d.number(v, f) },
-				"max_drift": func(v *yaml.Node, f string) { g.MaxDrift = d.number(v, f) },
-				"dry_run":   func(v *yaml.Node, f string) { g.DryRun = d.boolean(v, f) },
+				"max_risk":            func(v *yaml.Node, f string) { g.MaxRisk = d.number(v, f) },
+				"max_drift":           func(v *yaml.Node, f string) { g.MaxDrift = d.number(v, f) },
+				"dry_run":             func(v *yaml.Node, f string) { g.DryRun = d.boolean(v, f) },
+				"executor_timeout_ms": func(v *yaml.Node, f string) { g.ExecutorTimeoutMS = d.integer(v, f) },
+				"max_pending":         func(v *yaml.Node, f string) { g.MaxPending = d.integer(v, f) },
 			})
 		},
 	})

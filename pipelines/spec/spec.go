@@ -92,6 +92,9 @@ type Drift struct {
 	Warn   float64
 	Block  float64
 	Window int // frames in the coherence mean
+	// MaxGlyphs bounds the glyphs one partition keeps drift state for;
+	// the least recently seen are forgotten past it.
+	MaxGlyphs int
 }
 
 // FoldGuard configures the memory fold guard.
@@ -119,6 +122,13 @@ type Guardian struct {
 	MaxRisk  float64
 	MaxDrift float64
 	DryRun   bool // forced true in experimental whatever this says
+	// ExecutorTimeoutMS bounds one executor call (0: the stage's default,
+	// stages.DefaultExecutorTimeout).
+	ExecutorTimeoutMS int
+	// MaxPending bounds the actions one partition keeps waiting for
+	// approval; past it a new one is denied, with the reason and its
+	// decision event.
+	MaxPending int
 }
 
 // Default returns the embedded spec.

@@ -52,7 +52,7 @@ func TestMalformedSpecNamesFileLineFieldAndAllowedValues(t *testing.T) {
 		want       []string // substrings of the one-line error
 	}{
 		{"unknown field", "lanes:\n  prod:\n    drift:\n      alpah: 0.3\n",
-			[]string{"bad.yaml:4:", "lanes.prod.drift.alpah", "unknown field", "allowed: alpha, block, warn, window"}},
+			[]string{"bad.yaml:4:", "lanes.prod.drift.alpah", "unknown field", "allowed: alpha, block, max_glyphs, warn, window"}},
 		{"bad enum", "lanes:\n  prod:\n    decimate: {policy: drop-newest}\n",
 			[]string{"bad.yaml:3:", "lanes.prod.decimate.policy", "drop-newest", "want backpressure or drop-oldest"}},
 		{"fps not allowed", "lanes:\n  candidate:\n    tick:\n      fps: 25\n",

@@ -15,6 +15,9 @@ func (r *Registry) compatibility(subject, ver string, q schemaRequest) (bool, []
 			return false, nil, aerr
 		}
 	}
+	if aerr := r.checkSize(q.Schema); aerr != nil {
+		return false, nil, aerr
+	}
 	c, aerr := q.candidate()
 	if aerr != nil {
 		return false, nil, aerr

@@ -34,6 +34,9 @@ func (r *Registry) setLevel(ctx context.Context, subject, name string) (Level, *
 	}
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if aerr := r.writable(ctx); aerr != nil {
+		return "", aerr
+	}
 	if aerr = r.commit(ctx, configRecord(subject, l)); aerr != nil {
 		return "", aerr
 	}
@@ -45,6 +48,9 @@ func (r *Registry) setLevel(ctx context.Context, subject, name string) (Level, *
 func (r *Registry) deleteLevel(ctx context.Context, subject string) (Level, *Error) {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if aerr := r.writable(ctx); aerr != nil {
+		return "", aerr
+	}
 	r.mu.RLock()
 	var old Level
 	if subject == "" {

@@ -12,6 +12,9 @@ import "context"
 func (r *Registry) deleteSubject(ctx context.Context, subject string, permanent bool) ([]int, *Error) {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if aerr := r.writable(ctx); aerr != nil {
+		return nil, aerr
+	}
 	r.mu.RLock()
 	all := r.st.versionsOf(subject, true)
 	live := r.st.versionsOf(subject, false)
@@ -63,6 +66,9 @@ func (r *Registry) deleteVersion(ctx context.Context, subject, ver string, perma
 	}
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if aerr := r.writable(ctx); aerr != nil {
+		return 0, aerr
+	}
 	r.mu.RLock()
 	all := r.st.versionsOf(subject, true)
 	live := r.st.versionsOf(subject, false)

@@ -5,8 +5,9 @@
 //
 // A Registry keeps its whole index in memory and answers every read from
 // it. Writes (registrations, deletes, compatibility settings) go first to a
-// Store and change the index only with what the store acknowledged, so a
-// failed write leaves no trace beyond what the store kept. A LogStore keeps
+// Store and change the index only when read back from it, so a failed
+// write leaves no trace beyond what the store kept, and the index is
+// always what a replay of the store gives. A LogStore keeps
 // the records in a Log, an interface this package owns so that it imports
 // no Kafka client; in production that is a topics.CompactedLog on the
 // compacted topic "_schemas", records in the same format Confluent uses,
@@ -31,6 +32,9 @@
 // by field, with what each change means for BACKWARD and FORWARD, for
 // `matriz schema diff`.
 //
-// A registry is the only writer of its topic: two registries writing one
-// topic at once would assign the same ids to different schemas.
+// Several registries may run over one topic. Each follows the topic, so
+// each serves what any of them registered (follow.go); one writes at a
+// time: the instance whose writer claim on the topic is the newest, and
+// the others refuse writes with 503 naming it (fence.go). A registry
+// refuses new versions past its Limits (limits.go).
 package registry

@@ -27,6 +27,14 @@ var (
 	ErrUnsupportedMediaType  = errors.New("registry: unsupported media type")
 	ErrNotFound              = errors.New("registry: no such endpoint")
 	ErrMethodNotAllowed      = errors.New("registry: method not allowed")
+	// ErrLimitExceeded: the subject or the registry holds as much as its
+	// Limits allow; it has Confluent's code 42205 (operation not
+	// permitted), which every Confluent client knows.
+	ErrLimitExceeded = errors.New("registry: limit exceeded")
+	// ErrNotWriter: another instance holds the writer claim on the store
+	// (fence.go), or this one was started read-only. Sent as HTTP 503:
+	// the request may succeed at the writer.
+	ErrNotWriter = errors.New("registry: this instance is not the writer")
 )
 
 // Confluent's error codes. The first three digits are the HTTP status.
@@ -49,6 +57,8 @@ const (
 	CodeNotFound              = 404
 	CodeMethodNotAllowed      = 405
 	CodeUnsupportedMediaType  = 415
+	CodeLimitExceeded         = CodeOperationNotPermitted
+	CodeNotWriter             = 50301
 )
 
 var codeOf = map[error]int{
@@ -70,6 +80,8 @@ var codeOf = map[error]int{
 	ErrUnsupportedMediaType:  CodeUnsupportedMediaType,
 	ErrNotFound:              CodeNotFound,
 	ErrMethodNotAllowed:      CodeMethodNotAllowed,
+	ErrLimitExceeded:         CodeLimitExceeded,
+	ErrNotWriter:             CodeNotWriter,
 }
 
 // Error is an API error: a kind (one of the Err… sentinels), the Confluent

@@ -6,7 +6,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"path"
 	"strconv"
+	"strings"
 )
 
 // ContentType is the media type of every response, as Confluent's.
@@ -60,7 +62,33 @@ func (reg *Registry) Handler() http.Handler {
 	mux.Handle("/", reg.serve(func(r *http.Request) (any, *Error) {
 		return nil, apiErr(ErrNotFound, "no endpoint %s %s", r.Method, r.URL.Path)
 	}))
-	return mux
+	// The mux answers a path that is not in canonical form ("/a/../b",
+	// "//subjects") with an HTML redirect; a registry client expects JSON,
+	// and a redirect would let "/subjects/x/.." reach another endpoint than
+	// the one the client named.
+	notFound := reg.serve(func(r *http.Request) (any, *Error) {
+		return nil, apiErr(ErrNotFound, "no endpoint %s %q: the path is not in canonical form (no empty, . or .. segments)", r.Method, r.URL.Path)
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; cleanPath(p) != p {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath is the path net/http's ServeMux would redirect p to: rooted,
+// with no empty, . or .. segments, its trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if strings.HasSuffix(p, "/") && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // serve adapts an endpoint to http: content negotiation on the way in, JSON

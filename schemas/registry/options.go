@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/matriz/pipelines/clock"
 )
 
 // Option configures a Registry.
@@ -16,6 +18,11 @@ type config struct {
 	logger          *slog.Logger
 	maxRequestBytes int64
 	writeTimeout    time.Duration
+	limits          Limits
+	instance        string
+	readOnly        bool
+	clock           clock.Clock
+	followEvery     time.Duration
 }
 
 func defaultConfig() config {
@@ -24,6 +31,9 @@ func defaultConfig() config {
 		logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		maxRequestBytes: 4 << 20,
 		writeTimeout:    30 * time.Second,
+		limits:          DefaultLimits,
+		clock:           clock.Real{},
+		followEvery:     time.Second,
 	}
 }
 
@@ -44,7 +54,13 @@ func (c *config) validate() error {
 	if c.writeTimeout <= 0 {
 		return fmt.Errorf("%w: write timeout %v must be positive", ErrConfig, c.writeTimeout)
 	}
-	return nil
+	if c.clock == nil {
+		return fmt.Errorf("%w: clock is nil", ErrConfig)
+	}
+	if c.followEvery < 0 {
+		return fmt.Errorf("%w: follow interval %v must not be negative", ErrConfig, c.followEvery)
+	}
+	return c.limits.validate()
 }
 
 // WithDefaultLevel sets the compatibility level used while no global level

@@ -16,13 +16,19 @@ import (
 //	MAX_ID  key {"keytype":"MAX_ID","magic":0}
 //	        value {"max_id":7}
 //
+//	WRITER  key {"keytype":"WRITER","magic":0,"epoch":3,"instance":"a"}
+//	        value {"instance":"a","epoch":3,"host":"h","pid":42}
+//
 // MAX_ID is ours: it is written before permanent deletes, so the highest id
 // ever given out survives the tombstones and compaction, and ids are never
-// reused. A nil value is a tombstone.
+// reused. WRITER is ours too: a writer claim (fence.go). Every value a
+// writer stores carries its claim's epoch as "writer_epoch"; a Confluent
+// registry ignores the field. A nil value is a tombstone.
 const (
 	keyTypeSchema = "SCHEMA"
 	keyTypeConfig = "CONFIG"
 	keyTypeMaxID  = "MAX_ID"
+	keyTypeWriter = "WRITER"
 )
 
 type schemaRecordKey struct {
@@ -57,6 +63,28 @@ type maxIDRecordKey struct {
 
 type maxIDRecordValue struct {
 	MaxID int `json:"max_id"`
+}
+
+// writerRecordKey is unique per claim (epoch and instance), so compaction
+// keeps every claim: the order of claims decides which records count, and
+// a later claim must not replace an earlier one.
+type writerRecordKey struct {
+	KeyType  string `json:"keytype"`
+	Magic    int    `json:"magic"`
+	Epoch    int    `json:"epoch"`
+	Instance string `json:"instance"`
+}
+
+type writerRecordValue struct {
+	Instance string `json:"instance"`
+	Epoch    int    `json:"epoch"`
+	Host     string `json:"host,omitempty"`
+	PID      int    `json:"pid,omitempty"`
+}
+
+// stampField is the field of a stored value that names its writer's epoch.
+type stampField struct {
+	WriterEpoch int `json:"writer_epoch"`
 }
 
 // anyRecordKey reads the fields of every key type.
@@ -95,6 +123,28 @@ func configRecord(subject string, level Level) Record {
 		r.Value = mustJSON(configRecordValue{Level: level})
 	}
 	return r
+}
+
+func writerRecord(v writerRecordValue) Record {
+	return Record{
+		Key:   mustJSON(writerRecordKey{KeyType: keyTypeWriter, Epoch: v.Epoch, Instance: v.Instance}),
+		Value: mustJSON(v),
+	}
+}
+
+// stamped returns rec with its value marked as written under epoch; a
+// tombstone has no value to mark and stays as it is. Our values are JSON
+// objects, so the field goes in front of the others.
+func stamped(rec Record, epoch int) Record {
+	if len(rec.Value) < 2 || rec.Value[0] != '{' {
+		return rec
+	}
+	v := fmt.Appendf(nil, `{"writer_epoch":%d`, epoch)
+	if rec.Value[1] != '}' {
+		v = append(v, ',')
+	}
+	v = append(v, rec.Value[1:]...)
+	return Record{Key: rec.Key, Value: v}
 }
 
 func maxIDRecord(id int) Record {

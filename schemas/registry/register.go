@@ -51,12 +51,18 @@ func (q *schemaRequest) candidate() (*candidate, *Error) {
 // register adds the request's schema to subject, or returns the id it
 // already has there.
 func (r *Registry) register(ctx context.Context, subject string, q schemaRequest) (int, *Error) {
+	if aerr := r.checkSize(q.Schema); aerr != nil {
+		return 0, aerr
+	}
 	c, aerr := q.candidate()
 	if aerr != nil {
 		return 0, aerr
 	}
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if aerr := r.writable(ctx); aerr != nil {
+		return 0, aerr
+	}
 
 	r.mu.RLock()
 	live := r.st.versionsOf(subject, false)
@@ -68,6 +74,10 @@ func (r *Registry) register(ctx context.Context, subject string, q schemaRequest
 			}
 			return v.id, nil
 		}
+	}
+	if aerr := r.checkRoom(subject); aerr != nil {
+		r.mu.RUnlock()
+		return 0, aerr
 	}
 	level := r.st.level(subject, r.cfg.defaultLevel)
 	priors := make([]prior, len(live))
@@ -104,6 +114,9 @@ func (r *Registry) register(ctx context.Context, subject string, q schemaRequest
 
 // lookup finds the version of subject that has the request's schema.
 func (r *Registry) lookup(subject string, q schemaRequest, withDeleted bool) (subjectSchema, *Error) {
+	if aerr := r.checkSize(q.Schema); aerr != nil {
+		return subjectSchema{}, aerr
+	}
 	c, aerr := q.candidate()
 	if aerr != nil {
 		return subjectSchema{}, aerr

@@ -34,7 +34,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 
 type loadFailStore struct{ Store }
 
-func (loadFailStore) Load(context.Context) ([]Record, error) { return nil, errInjected }
+func (loadFailStore) ReadFrom(context.Context, int64) ([]Record, int64, error) {
+	return nil, 0, errInjected
+}
 
 func TestNewReportsStoreAndRecordFailures(t *testing.T) {
 	if _, err := New(loadFailStore{NewMemoryStore()}); !errors.Is(err, ErrStorage) || !errors.Is(err, errInjected) {
@@ -135,5 +137,21 @@ func TestConcurrentRegistrationsGetDistinctIDs(t *testing.T) {
 			t.Fatalf("registration %d got id %d; ids %v", i, id, ids)
 		}
 		seen[id] = true
+	}
+}
+
+// TestOneIDForTwoSchemasInStoredRecordsIsRefused: records from before
+// fencing, where two writers gave one id to two schemas, stop the start
+// naming the record, rather than point a version at the wrong schema.
+func TestOneIDForTwoSchemasInStoredRecordsIsRefused(t *testing.T) {
+	store := NewMemoryStore()
+	_ = store.Append(context.Background(),
+		schemaRecord(schemaRecordValue{Subject: "a", Version: 1, ID: 1, Schema: `"int"`}),
+		schemaRecord(schemaRecordValue{Subject: "b", Version: 1, ID: 1, Schema: `"long"`}),
+	)
+	_, err := New(store)
+	var ce *CorruptRecordError
+	if !errors.As(err, &ce) || ce.Index != 1 || !strings.Contains(err.Error(), "already holds another schema") {
+		t.Fatalf("err = %v, want a CorruptRecordError at record 1", err)
 	}
 }

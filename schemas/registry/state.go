@@ -19,6 +19,10 @@ type state struct {
 	byKey    map[string]int // schemaKey → id
 	maxID    int
 	global   Level // "" when no global level was set
+
+	nVersions int // versions over all subjects, soft-deleted included
+
+	writer writerRecordValue // the claim in force; epoch 0 before any
 }
 
 type subjectState struct {
@@ -48,14 +52,57 @@ func newState() *state {
 	}
 }
 
-// apply changes the state by one record. An empty value is a tombstone:
-// Kafka clients differ on whether a null value reads back as nil or empty. Records of key types this
+// apply changes the state by one record and reports whether the record
+// counted. An empty value is a tombstone: Kafka clients differ on whether
+// a null value reads back as nil or empty. Records of key types this
 // registry does not write (Confluent's NOOP, MODE, …) are ignored.
-func (s *state) apply(r Record) error {
+//
+// The fencing rule (fence.go): a WRITER claim counts when its epoch is
+// higher than the claim in force; any other value counts only when its
+// writer_epoch is the epoch in force (0, absent, before any claim). A
+// record that does not count changes nothing, on every instance and on
+// every replay alike, since all read the same log in the same order.
+func (s *state) apply(r Record) (bool, error) {
 	var k anyRecordKey
 	if err := json.Unmarshal(r.Key, &k); err != nil {
-		return fmt.Errorf("key is not JSON: %w", err)
+		return false, fmt.Errorf("key is not JSON: %w", err)
 	}
+	switch k.KeyType {
+	case keyTypeWriter:
+		return s.applyClaim(r)
+	case keyTypeSchema, keyTypeConfig, keyTypeMaxID:
+	default:
+		return false, nil
+	}
+	if len(r.Value) > 0 {
+		var st stampField
+		if err := json.Unmarshal(r.Value, &st); err != nil {
+			return false, fmt.Errorf("%s value is not JSON: %w", k.KeyType, err)
+		}
+		if st.WriterEpoch != s.writer.Epoch {
+			return false, nil
+		}
+	}
+	return true, s.applyKey(k, r)
+}
+
+// applyClaim applies a WRITER record.
+func (s *state) applyClaim(r Record) (bool, error) {
+	if len(r.Value) == 0 {
+		return false, nil
+	}
+	var v writerRecordValue
+	if err := json.Unmarshal(r.Value, &v); err != nil {
+		return false, fmt.Errorf("WRITER value is not JSON: %w", err)
+	}
+	if v.Epoch <= s.writer.Epoch || v.Instance == "" {
+		return false, nil
+	}
+	s.writer = v
+	return true, nil
+}
+
+func (s *state) applyKey(k anyRecordKey, r Record) error {
 	switch k.KeyType {
 	case keyTypeSchema:
 		if k.Subject == nil || k.Version < 1 {
@@ -109,11 +156,20 @@ func (s *state) apply(r Record) error {
 }
 
 func (s *state) putVersion(subject string, version int, v schemaRecordValue) error {
+	if e, ok := s.schemas[v.ID]; ok && e.text != v.Schema {
+		if key, err := schemaKey(v.Schema); err != nil || key != e.key {
+			// Two writers gave one id to two schemas (before fencing);
+			// taking the first silently would point this version at
+			// the wrong schema.
+			return fmt.Errorf("schema id %d already holds another schema, so version %d of %q cannot use it", v.ID, version, subject)
+		}
+	}
 	sub := s.subject(subject)
 	if old, ok := sub.versions[version]; ok {
 		// Released last: a soft delete rewrites a version with its own
 		// id, and that schema must not vanish in between.
 		delete(sub.versions, version)
+		s.nVersions--
 		defer s.release(old.id)
 	}
 	e, ok := s.schemas[v.ID]
@@ -133,6 +189,7 @@ func (s *state) putVersion(subject string, version int, v schemaRecordValue) err
 		}
 	}
 	sub.versions[version] = &versionState{version: version, id: v.ID, deleted: v.Deleted}
+	s.nVersions++
 	e.refs++
 	s.maxID = max(s.maxID, v.ID)
 	return nil
@@ -145,6 +202,7 @@ func (s *state) dropVersion(subject string, version int) {
 	}
 	if old, ok := sub.versions[version]; ok {
 		delete(sub.versions, version)
+		s.nVersions--
 		s.release(old.id)
 	}
 	s.forgetIfEmpty(subject)

@@ -12,17 +12,19 @@ import (
 // imports a Kafka client: topics.CompactedLog, a compacted single-partition
 // Kafka topic, satisfies it, and tests use a slice.
 //
-// What the registry relies on, and a Log must guarantee: ReadAll gives back
+// What the registry relies on, and a Log must guarantee: ReadFrom gives back
 // the records in the order their Appends returned; nothing is dropped
 // except by compaction, which only removes a record that a later one with
 // the same key replaces, and a tombstone (nil value) once its key is gone.
 // A log that reordered records, or deleted them by age, would change or
 // lose schemas and reuse ids.
 type Log interface {
-	// ReadAll calls fn with every record in the log, oldest first, and
-	// stops at fn's first error. A tombstone has a nil value. fn may keep
-	// key and value.
-	ReadAll(ctx context.Context, fn func(key, value []byte) error) error
+	// ReadFrom calls fn with every record at offset from onwards, oldest
+	// first, up to the end the log had when ReadFrom began, and returns
+	// that end: the offset the next record will get. It stops at fn's
+	// first error. A tombstone has a nil value. fn may keep key and
+	// value.
+	ReadFrom(ctx context.Context, from int64, fn func(offset int64, key, value []byte) error) (end int64, err error)
 	// Append writes one record, a tombstone when value is nil, and returns
 	// only once it is durable (for Kafka: acknowledged by every in-sync
 	// replica). After an error the record may or may not be in the log.
@@ -39,8 +41,8 @@ type LogStore struct {
 }
 
 // NewLogStore returns a store over log. It does no I/O: the registry built
-// on it reads the log once, in New. The store owns log from here on: Close
-// closes it.
+// on it reads the log in New and follows it from then on. The store owns
+// log from here on: Close closes it.
 func NewLogStore(log Log) (*LogStore, error) {
 	if log == nil {
 		return nil, fmt.Errorf("%w: log is nil", ErrConfig)
@@ -48,17 +50,17 @@ func NewLogStore(log Log) (*LogStore, error) {
 	return &LogStore{log: log}, nil
 }
 
-// Load reads every record in the log, oldest first.
-func (s *LogStore) Load(ctx context.Context) ([]Record, error) {
+// ReadFrom reads the log from offset from to its current end.
+func (s *LogStore) ReadFrom(ctx context.Context, from int64) ([]Record, int64, error) {
 	var recs []Record
-	err := s.log.ReadAll(ctx, func(key, value []byte) error {
+	end, err := s.log.ReadFrom(ctx, from, func(_ int64, key, value []byte) error {
 		recs = append(recs, Record{Key: key, Value: value})
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the log (%d records read): %w", len(recs), err)
+		return nil, from, fmt.Errorf("reading the log from offset %d (%d records read): %w", from, len(recs), err)
 	}
-	return recs, nil
+	return recs, max(end, from), nil
 }
 
 // errStoreClosed is what Append returns after Close.

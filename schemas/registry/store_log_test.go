@@ -25,9 +25,10 @@ type fakeLog struct {
 type logData struct {
 	mu        sync.Mutex
 	recs      []Record
-	appends   int   // successful appends
-	failAfter int   // appends that succeed before every later one fails; -1: none fails
-	readErr   error // ReadAll fails with it when set
+	offs      []int64 // each record's offset; compaction leaves gaps
+	appends   int     // successful appends
+	failAfter int     // appends that succeed before every later one fails; -1: none fails
+	readErr   error   // ReadAll fails with it when set
 }
 
 var errLogDown = errors.New("injected: log unreachable")
@@ -52,19 +53,22 @@ func (l *fakeLog) heal() {
 	l.d.failAfter = -1
 }
 
-func (l *fakeLog) ReadAll(ctx context.Context, fn func(key, value []byte) error) error {
+func (l *fakeLog) ReadFrom(ctx context.Context, from int64, fn func(offset int64, key, value []byte) error) (int64, error) {
 	l.d.mu.Lock()
-	recs, readErr := append([]Record(nil), l.d.recs...), l.d.readErr
+	recs, offs, readErr, end := append([]Record(nil), l.d.recs...), append([]int64(nil), l.d.offs...), l.d.readErr, int64(l.d.appends)
 	l.d.mu.Unlock()
 	if readErr != nil {
-		return readErr
+		return from, readErr
 	}
-	for _, r := range recs {
-		if err := fn(clone(r.Key), clone(r.Value)); err != nil {
-			return err
+	for i, r := range recs {
+		if offs[i] < from {
+			continue
+		}
+		if err := fn(offs[i], clone(r.Key), clone(r.Value)); err != nil {
+			return from, err
 		}
 	}
-	return nil
+	return end, nil
 }
 
 func (l *fakeLog) Append(_ context.Context, key, value []byte) error {
@@ -79,6 +83,7 @@ func (l *fakeLog) Append(_ context.Context, key, value []byte) error {
 	if l.d.failAfter >= 0 && l.d.appends >= l.d.failAfter {
 		return errLogDown
 	}
+	l.d.offs = append(l.d.offs, int64(l.d.appends))
 	l.d.appends++
 	l.d.recs = append(l.d.recs, Record{Key: clone(key), Value: clone(value)})
 	return nil
@@ -114,12 +119,14 @@ func (l *fakeLog) compact() {
 		latest[string(r.Key)] = i
 	}
 	var kept []Record
+	var offs []int64
 	for i, r := range l.d.recs {
 		if latest[string(r.Key)] == i && r.Value != nil {
 			kept = append(kept, r)
+			offs = append(offs, l.d.offs[i])
 		}
 	}
-	l.d.recs = kept
+	l.d.recs, l.d.offs = kept, offs
 }
 
 func logRegistry(t *testing.T, log Log) (*harness, *LogStore) {
@@ -231,10 +238,11 @@ func TestLogStoreIDsSurviveCompaction(t *testing.T) {
 	log.compact()
 
 	h2, store := logRegistry(t, log.reopen())
-	recs, err := store.Load(context.Background())
+	recs, _, err := store.ReadFrom(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	recs = withoutClaims(recs)
 	if len(recs) != 2 {
 		t.Fatalf("compacted log holds %d records, want 2 (a's schema and MAX_ID)", len(recs))
 	}
@@ -314,7 +322,7 @@ func TestLogStoreAppendsInOrderAndKeepsTombstones(t *testing.T) {
 	if err := store.Append(ctx, want...); err != nil {
 		t.Fatal(err)
 	}
-	got, err := store.Load(ctx)
+	got, _, err := store.ReadFrom(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,4 +411,15 @@ func BenchmarkLogStoreStartup(b *testing.B) {
 		}
 		reg.Close()
 	}
+}
+
+// withoutClaims drops the writer claims from recs.
+func withoutClaims(recs []Record) []Record {
+	var out []Record
+	for _, r := range recs {
+		if !strings.Contains(string(r.Key), keyTypeWriter) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

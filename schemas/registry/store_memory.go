@@ -17,11 +17,16 @@ type MemoryStore struct {
 // after a restart.
 func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
 
-// Load returns a copy of every record appended so far.
-func (m *MemoryStore) Load(context.Context) ([]Record, error) {
+// ReadFrom returns a copy of the records appended at positions from
+// onwards; a record's position is its index.
+func (m *MemoryStore) ReadFrom(_ context.Context, from int64) ([]Record, int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]Record(nil), m.recs...), nil
+	end := int64(len(m.recs))
+	if from >= end {
+		return nil, end, nil
+	}
+	return append([]Record(nil), m.recs[max(from, 0):]...), end, nil
 }
 
 // Append keeps copies of recs.
