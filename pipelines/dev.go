@@ -26,7 +26,7 @@ import (
 // DevConfig configures `matriz dev`.
 type DevConfig struct {
 	DataDir        string // broker data; empty keeps it in memory
-	HTTPAddr       string // /metrics and /healthz
+	HTTPAddr       string // /metrics, /healthz and /readyz
 	BrokerListen   string // empty: a free port
 	RegistryListen string // empty: a free port
 	Rate           int    // synthetic messages per second per lane
@@ -143,8 +143,10 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 		stopLanes()
 		lanes.Wait()
 	}()
+	readiness := map[schemas.Lane]*runtime.Readiness{}
 	for _, l := range cfg.Lanes {
 		counters[l] = &observe.LaneCounters{}
+		readiness[l] = runtime.NewReadiness()
 		ready := make(chan struct{})
 		lanes.Add(1)
 		go func() {
@@ -152,7 +154,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 			err := runtime.Run(laneCtx, runtime.Config{
 				Lane: l, Brokers: brokers, RegistryURL: stack.RegistryURL, Spec: sp, Getenv: cfg.Getenv,
 				Metrics: metrics, Counters: counters[l], Clock: cfg.Clock, Logger: cfg.Logger,
-				Ready: func() { close(ready) },
+				Ready: func() { close(ready) }, Readiness: readiness[l],
 			})
 			if err != nil {
 				laneErrs <- fmt.Errorf("lane %s: %w", l, err)
@@ -166,7 +168,14 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}
 
 	health := func() error { return nil }
-	srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, health)
+	ready := func() error {
+		var errs []error
+		for _, l := range cfg.Lanes {
+			errs = append(errs, readiness[l].Err())
+		}
+		return errors.Join(errs...)
+	}
+	srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, health, ready)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func ParseSchemaVersion(s string) (SchemaVersion, error) {
 // metrics over HTTP and a status line.
 type RunLaneConfig struct {
 	runtime.Config
-	HTTPAddr    string        // /metrics and /healthz; empty serves none
+	HTTPAddr    string        // /metrics, /healthz and /readyz; empty serves none
 	StatusEvery time.Duration // status line interval; 0 prints none
 	Out         io.Writer     // the joined and stopped lines, and the status line
 }
@@ -95,8 +95,11 @@ func RunLane(ctx context.Context, cfg RunLaneConfig) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Readiness == nil {
+		cfg.Readiness = runtime.NewReadiness()
+	}
 	if cfg.HTTPAddr != "" {
-		srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, func() error { return nil })
+		srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, func() error { return nil }, cfg.Readiness.Err)
 		if err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	conn := fs.connection()
 	group := fs.String("group", "", "consumer `group` (default matriz-<lane>)")
 	pipeline := fs.String("pipeline", "", "pipeline spec `file` (default: the embedded pipelines/spec/matriz.yaml)")
-	httpAddr := fs.String("http-addr", "", "`address` for /metrics and /healthz (empty: none)")
+	httpAddr := fs.String("http-addr", "", "`address` for /metrics, /healthz and /readyz (empty: none)")
 	status := fs.Duration("status-every", time.Second, "status line `interval` (0: none)")
 	debug := fs.Bool("debug", false, "also log partition assignments, restores and approvals to stderr (flag changes and warnings are always logged)")
 	readerVersion := fs.String("schema-version", "latest", "MatrizMessage schema `version` to read with (v1, v2 or latest): every writer version is resolved into it")

@@ -12,16 +12,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// HTTPServer serves /metrics (Prometheus exposition of the given gatherer)
-// and /healthz (200 while health returns nil, 503 with the reason after).
+// HTTPServer serves /metrics (Prometheus exposition of the given gatherer),
+// /healthz (200 while health returns nil, 503 with the reason after) and
+// /readyz (200 "ready" while ready returns nil, 503 "not ready: " and the
+// reasons otherwise: a lane that has not read matriz.control or joined its
+// group yet, a partition whose restore keeps failing, decode waiting for
+// the schema registry, a lane stopped by a fatal error).
 type HTTPServer struct {
 	Addr   string
 	server *http.Server
 	done   chan error
 }
 
-// StartHTTP listens on addr and serves until Close.
-func StartHTTP(addr string, g prometheus.Gatherer, health func() error) (*HTTPServer, error) {
+// StartHTTP listens on addr and serves until Close. A nil ready is always
+// ready.
+func StartHTTP(addr string, g prometheus.Gatherer, health, ready func() error) (*HTTPServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics server cannot listen on %s: %w (pick another --http-addr)", addr, err)
@@ -34,6 +39,15 @@ func StartHTTP(addr string, g prometheus.Gatherer, health func() error) (*HTTPSe
 			return
 		}
 		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if ready != nil {
+			if err := ready(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ready")
 	})
 	s := &HTTPServer{Addr: ln.Addr().String(), server: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, done: make(chan error, 1)}
 	go func() { s.done <- s.server.Serve(ln) }()

@@ -214,14 +214,15 @@ func TestStatusLineRatesFromMeasuredTime(t *testing.T) {
 }
 
 // TestHTTPServesMetricsAndHealth: /metrics is the registry's exposition,
-// /healthz answers 200 while health is nil and 503 with the reason after.
+// /healthz answers 200 while health is nil and 503 with the reason after,
+// /readyz 200 "ready" while ready is nil and 503 with the reasons while not.
 func TestHTTPServesMetricsAndHealth(t *testing.T) {
 	reg := NewProcessRegistry()
 	if _, err := NewMetrics(reg); err != nil {
 		t.Fatal(err)
 	}
-	var unhealthy error
-	srv, err := StartHTTP("127.0.0.1:0", reg, func() error { return unhealthy })
+	var unhealthy, notReady error
+	srv, err := StartHTTP("127.0.0.1:0", reg, func() error { return unhealthy }, func() error { return notReady })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,14 @@ func TestHTTPServesMetricsAndHealth(t *testing.T) {
 	if code, body := get("/healthz"); code != 503 || !strings.Contains(body, "lane stopped") {
 		t.Fatalf("/healthz unhealthy: %d %q", code, body)
 	}
-	if _, err := StartHTTP(srv.Addr, reg, nil); err == nil || !strings.Contains(err.Error(), "--http-addr") {
+	if code, body := get("/readyz"); code != 200 || body != "ready\n" {
+		t.Fatalf("/readyz ready: %d %q", code, body)
+	}
+	notReady = errors.New("lane prod partition 3: restoring its state failed 2 times, retrying: timeout")
+	if code, body := get("/readyz"); code != 503 || body != "not ready: "+notReady.Error()+"\n" {
+		t.Fatalf("/readyz not ready: %d %q", code, body)
+	}
+	if _, err := StartHTTP(srv.Addr, reg, nil, nil); err == nil || !strings.Contains(err.Error(), "--http-addr") {
 		t.Fatalf("a second server on %s: %v, want an error naming --http-addr", srv.Addr, err)
 	}
 }

@@ -26,15 +26,27 @@ type IdleWatermark struct {
 	idleAfter time.Duration
 	caughtUp  func() bool
 	cutWanted func() bool
+	wake      func() bool
 	ports
 }
+
+// IdleOption configures an IdleWatermark.
+type IdleOption func(*IdleWatermark)
+
+// IdleWake sets wake, asked on every idle check of a quiet partition:
+// when it reports true the flow sends the tick TickWake, so work waiting
+// for a frame boundary (an approval) gets one without a new message.
+func IdleWake(wake func() bool) IdleOption { return func(w *IdleWatermark) { w.wake = wake } }
 
 // NewIdleWatermark returns the flow for partition. cutWanted, when set,
 // reports a cut the tick has been asked for: a quiet partition gets
 // TickCutNow so it can commit without a frame to carry the cut.
-func NewIdleWatermark(partition int32, cl clock.Clock, idleAfter time.Duration, caughtUp, cutWanted func() bool) *IdleWatermark {
+func NewIdleWatermark(partition int32, cl clock.Clock, idleAfter time.Duration, caughtUp, cutWanted func() bool, opts ...IdleOption) *IdleWatermark {
 	w := &IdleWatermark{partition: partition, clock: cl, idleAfter: idleAfter, caughtUp: caughtUp, cutWanted: cutWanted,
 		ports: newPorts()}
+	for _, o := range opts {
+		o(w)
+	}
 	go w.run()
 	return w
 }
@@ -58,6 +70,9 @@ func (w *IdleWatermark) run() {
 		case now := <-tk.C():
 			if now.Sub(last) < w.idleAfter || !w.caughtUp() {
 				continue
+			}
+			if w.wake != nil && w.wake() {
+				w.out <- TickWake{Partition: w.partition} // before the cut: the cut then covers it
 			}
 			if w.cutWanted != nil && w.cutWanted() {
 				w.out <- TickCutNow{Partition: w.partition}

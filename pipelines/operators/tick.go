@@ -482,6 +482,8 @@ func (t *Tick) handle(e any) {
 		t.idle(x.Partition)
 	case TickCutNow:
 		t.cutNow(x.Partition)
+	case TickWake:
+		t.wake(x.Partition)
 	case TickLive:
 		t.fixed = false
 		t.ctl.enable()

@@ -316,8 +316,12 @@ func (t *Tick) watermark(id int32, at time.Time, why string) {
 	if !ok {
 		return // nothing seen yet: the first message decides where frames start
 	}
-	if why == "" {
+	switch why {
+	case "":
 		why = "recorded"
+	case WhyApproval:
+		t.wakeAt(p, at)
+		return
 	}
 	t.advance(p, at.UnixNano(), why)
 }

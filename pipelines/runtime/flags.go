@@ -33,7 +33,11 @@ func ParseFlagValue(s string) (bool, error) {
 	return false, fmt.Errorf("flag value %q is not a boolean; use true or false", s)
 }
 
-// StartFlags combines the spec's flags with environment overrides.
+// StartFlags combines the spec's flags with environment overrides. The
+// environment is the process's: a variable set to false is a kill switch
+// at start that wins over the spec, the lane's route.dispatch included.
+// (The spec's top-level flags cannot tell "off" from "not set", so there a
+// lane's own on stands.)
 func StartFlags(spec spec.Flags, lane spec.Lane, getenv func(string) string) (stages.Flags, error) {
 	f := stages.Flags{Dispatch: spec.Dispatch || lane.Route.Dispatch, Learning: spec.Learning, ExtActions: spec.ExtActions}
 	for _, name := range FlagNames {
@@ -68,9 +72,12 @@ func setFlag(f *stages.Flags, name string, v bool) bool {
 // by records on matriz.control. The runtime stamps every frame with Get, so
 // a change takes effect at the next frame.
 //
-// Control records: key "NAME" (every lane) or "lane/NAME" (one lane, wins
-// over the global key), value "true" or "false"; a tombstone (empty value)
-// removes that override.
+// Control records: key "NAME" (every lane) or "lane/NAME" (one lane),
+// value "true" or "false"; a tombstone (empty value) removes that
+// override. Off wins: a flag is on only when no record in force sets it
+// off, so a global "false" is a kill switch no per-lane "true" can
+// override, and a per-lane "false" turns one lane off under a global
+// "true". A flag no record sets keeps its start value.
 type LiveFlags struct {
 	lane  schemas.Lane
 	start stages.Flags
@@ -139,11 +146,10 @@ func (l *LiveFlags) Apply(key, value []byte) ([]FlagChange, error) {
 	old := l.effective
 	next := l.start
 	for _, n := range FlagNames {
-		if v, ok := l.global[n]; ok {
-			setFlag(&next, n, v)
-		}
-		if v, ok := l.perLane[n]; ok {
-			setFlag(&next, n, v)
+		g, gok := l.global[n]
+		p, pok := l.perLane[n]
+		if gok || pok {
+			setFlag(&next, n, (g || !gok) && (p || !pok))
 		}
 	}
 	l.effective = next

@@ -74,6 +74,9 @@ func initialExtra(f *stages.Frame) string {
 
 // applyApprovals applies to the regular frame f the approvals due at it.
 func (w *partitionWorker) applyApprovals(f *stages.Frame) {
+	// Read before the approvals are: one arriving meanwhile wakes the
+	// partition again if it goes quiet.
+	w.wake.seen.Store(w.lane.approvalCount.Load())
 	var ids []string
 	if w.decisions.redecided(f) {
 		ids = w.decisions.approvals[frameKey{f.FPS, f.Seq}]

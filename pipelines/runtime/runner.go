@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,9 @@ type Config struct {
 
 	// Ready, when set, is called once the lane has joined its group.
 	Ready func()
+	// Readiness, when set, follows whether the lane does its work and why
+	// not (ready.go), for /readyz; nil keeps a private one.
+	Readiness *Readiness
 	// OnGeneration reports each generation's assignment.
 	OnGeneration func(topics.GenerationInfo)
 	// OnFlagChange reports each effective flag change from matriz.control,
@@ -63,6 +67,12 @@ type Config struct {
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
 	CheckpointEvery time.Duration
 
+	// controlHold, in tests, holds every matriz.control record back until
+	// it closes: a control topic that cannot be read.
+	controlHold <-chan struct{}
+	// controlWaitLog is how often a lane waiting for matriz.control says
+	// so (default 5s).
+	controlWaitLog time.Duration
 	// wrapStage, in this package's tests, decorates every stage instance
 	// (a stage that fails or panics on chosen records).
 	wrapStage func(stages.Stage) stages.Stage
@@ -136,6 +146,10 @@ func (c *Config) defaults() error {
 	def(&c.DrainTimeout, c.SessionTimeout/2)
 	def(&c.IdleAfter, 100*time.Millisecond)
 	def(&c.CheckpointEvery, 10*time.Second)
+	def(&c.controlWaitLog, 5*time.Second)
+	if c.Readiness == nil {
+		c.Readiness = NewReadiness()
+	}
 	def(&c.MaxFutureSkew, DefaultMaxFutureSkew)
 	return nil
 }
@@ -158,6 +172,10 @@ type laneRuntime struct {
 	glyph      string          // a replay's glyph: only its outputs are written
 	work       context.Context // outlives the shutdown signal: in-flight work finishes on it
 	fatal      func(error)     // stops the lane with an error
+	ready      *Readiness      // nil in a replay
+	// approvalCount counts the approvals read; partitions it woke compare
+	// it with what their last frame saw (approval_wake.go).
+	approvalCount atomic.Int64
 }
 
 func (lr *laneRuntime) reportErr(err error) {
@@ -206,7 +224,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	lr.work = work
 	runCtx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	lr.fatal = stop
+	lr.ready = cfg.Readiness
+	lr.ready.set(reasonJoin, fmt.Sprintf("lane %s is starting: it has not joined its consumer group %s yet", lane, cfg.Group))
+	defer func() { lr.stopped(err) }()
+	lr.fatal = func(err error) {
+		lr.ready.set(reasonFatal, fmt.Sprintf("lane %s is stopping on a fatal error: %v", lane, err))
+		stop(err)
+	}
 
 	// A --brokers address that is another service's port would otherwise
 	// surface as a missing topic ("run matriz deploy").
@@ -256,7 +280,17 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		lr.sink.AwaitCompletion()
 	}()
 
-	control, err := topics.StartTail(work, cfg.Brokers, topics.ControlTopic, lr.applyControl, lr.reportErr)
+	applyControl := lr.applyControl
+	if hold := cfg.controlHold; hold != nil {
+		applyControl = func(m topics.Message) {
+			select {
+			case <-hold:
+				lr.applyControl(m)
+			case <-ctx.Done():
+			}
+		}
+	}
+	control, err := topics.StartTail(work, cfg.Brokers, topics.ControlTopic, applyControl, lr.reportErr)
 	if err != nil {
 		return err
 	}
@@ -266,17 +300,24 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer approvals.Close()
-	// Flags and approvals recorded before this start apply from the first
-	// frame; a topic that does not catch up in time is reported, not fatal.
+	// No partition is worked on flags not read from matriz.control: the
+	// lane joins its group only once it has read the topic to its end
+	// (control.go).
+	if !lr.awaitControl(ctx, control.CaughtUp()) {
+		return nil
+	}
+	// Approvals recorded before this start apply from the first frame; a
+	// topic that does not catch up in time is reported, not fatal (an
+	// approval read late only makes its action wait longer).
 	wait := cfg.Clock.NewTicker(10 * time.Second)
-	for _, t := range []interface{ CaughtUp() <-chan struct{} }{control, approvals, once} {
+	for _, t := range []interface{ CaughtUp() <-chan struct{} }{approvals, once} {
 		select {
 		case <-t.CaughtUp():
 		case <-ctx.Done():
 			wait.Stop()
 			return nil
 		case <-wait.C():
-			lr.log.Warn("control or approvals topic still catching up; starting anyway", "lane", lane)
+			lr.log.Warn("approvals or actions topic still catching up; starting anyway", "lane", lane)
 		}
 	}
 	wait.Stop()
@@ -295,6 +336,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
+	lr.ready.set(reasonJoin, "")
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}

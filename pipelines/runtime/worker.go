@@ -74,6 +74,7 @@ type partitionWorker struct {
 	// Frame-level state, owned by the frame goroutine.
 	flags   *stages.Flags
 	applied *stages.ApprovalSet
+	wake    approvalWake // approval_wake.go
 
 	acks      ackBook
 	cuts      cutQueue
@@ -157,6 +158,7 @@ func (w *partitionWorker) run(ctx context.Context) error {
 // revocation during a restore ends it at once (nothing is processed yet).
 func (w *partitionWorker) prepare(ctx context.Context) error {
 	lr := w.lane
+	defer w.restoreFailing(0, nil) // ready or given up: the claim's end says the rest
 	for attempt := 0; ; attempt++ {
 		// A log too long to read in one timeout gets a longer one each time.
 		w.readTimeout = lr.cfg.DrainTimeout * time.Duration(attempt+1)
@@ -178,6 +180,7 @@ func (w *partitionWorker) prepare(ctx context.Context) error {
 			return err
 		}
 		lr.log.Warn("partition not ready; retrying", "lane", lr.lane, "partition", w.partition, "attempt", attempt+1, "err", err)
+		w.restoreFailing(attempt+1, err)
 		w.restored, w.decisions, w.flags = nil, nil, nil
 		w.applied = stages.NewApprovalSet()
 		if !clock.Sleep(ctx, lr.clock, backoff(attempt)) {
@@ -235,7 +238,7 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 
 	in := w.src.Via(decode)
 	if live {
-		in = in.Via(operators.NewIdleWatermark(w.partition, lr.clock, lr.cfg.IdleAfter, func() bool { return w.src.Lag() == 0 }, w.tick.CutPending))
+		in = in.Via(operators.NewIdleWatermark(w.partition, lr.clock, lr.cfg.IdleAfter, func() bool { return w.src.Lag() == 0 }, w.tick.CutPending, operators.IdleWake(w.wantWake)))
 	}
 	in.Via(w.tick)
 	w.tick.Via(ring)
@@ -334,6 +337,9 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 	}
 	for attempt := 0; ; attempt++ {
 		id, err := schemas.DecodeWireAs(stop, lr.serde.Lookup(), m.Value, &msg, lr.cfg.ReaderVersion)
+		if attempt > 0 && (err == nil || DecodeReason(err) != "") {
+			w.registryDown(nil) // the registry answered
+		}
 		if err == nil {
 			p.schemaID = id
 			break
@@ -345,12 +351,14 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 		}
 		if stop.Err() == nil {
 			lr.reportErr(fmt.Errorf("decode %s/%d@%d: schema registry: %w (retrying)", m.Topic, m.Partition, m.Offset, err))
+			w.registryDown(err)
 		}
 		if !clock.Sleep(stop, lr.clock, backoff(attempt)) {
 			// The claim ended while the registry did not answer: the
 			// record never reaches the tick, nor does any after it, so no
 			// cut passes it and the next owner decodes it.
 			w.abandoned = true
+			w.registryDown(nil)
 			w.inflight.take(m.Offset)
 			m.Ack.Done(errLeftForNextOwner)
 			return out[:input]
