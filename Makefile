@@ -14,9 +14,17 @@ dev: build
 	./$(BIN) dev
 
 # test runs every test: unit, integration on the embedded broker, golden
-# files, fuzz seeds and the interop checks.
+# files, fuzz seeds, the crash soak and the interop checks; then every
+# package again under the race detector. The race run takes the packages one
+# at a time (-p 1: two busy cores under the detector slow the timing-bound
+# integration tests past their deadlines) and gives cmd/matriz -short: its
+# long tests drive real matriz processes, which the detector in the test
+# binary does not see into, and the crash soak has already run above.
+RACE_PKGS = $$($(GO) list $(PKGS) | grep -v '/cmd/matriz$$')
 test:
 	$(GO) test -count=1 -timeout 60m $(PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 -p 1 -timeout 60m $(RACE_PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 -short -timeout 20m ./cmd/matriz/
 
 # audit is vet + build + a gofmt check.
 audit: build
