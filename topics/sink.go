@@ -28,15 +28,22 @@ import (
 // key on the same partition. Records with a nil key are spread randomly.
 //
 // A failed write is retried, only the records that failed, up to Retries
-// times with doubling backoff; then each of their Acks gets Done(err), a
-// *WriteError goes to the error hook, and the Sink goes on with the next
-// batch. A topic that does not exist fails only its own records: when the
+// times with doubling backoff; a write failing for a broker outage
+// (connection refused or reset, no leader, a timeout) goes on being
+// retried for the retry window (SinkRetryFor, 30s), with backoff capped
+// at 2s and a *RetryingError to the error hook once per few seconds, so a
+// broker restart delays the records instead of failing them. Then each of
+// their Acks gets Done(err), a *WriteError goes to the error hook, and the
+// Sink goes on with the next batch. A topic that does not exist fails only its own records: when the
 // whole call fails, the batch is retried topic by topic.
 type Sink struct {
 	in  chan any
 	w   *kafka.Writer
-	cfg sinkConfig
-	ctx context.Context
+	cfg   sinkConfig
+	ctx   context.Context // the caller's, ended by Abort too
+	abort context.CancelCauseFunc
+
+	lastReport time.Time // of a RetryingError; the Sink's goroutine only
 
 	done    chan struct{}
 	written atomic.Int64
@@ -50,8 +57,9 @@ var _ streams.Sink = (*Sink)(nil)
 
 // NewSink returns a Sink writing to the cluster behind brokers. It returns
 // a *BrokerUnreachableError if no broker answers within the dial timeout.
-// Cancelling ctx fails the writes in flight and every Message received
-// after it (their Acks get ctx's error); close In to finish normally.
+// Cancelling ctx (or Abort) fails the writes in flight and every Message
+// received after it (their Acks get ctx's error); close In to finish
+// normally.
 func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, error) {
 	cfg := defaultSinkConfig()
 	for _, o := range opts {
@@ -66,10 +74,12 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 	if err := reachable(ctx, brokers, cfg.dialTimeout); err != nil {
 		return nil, err
 	}
+	sctx, abort := context.WithCancelCause(ctx)
 	s := &Sink{
-		in:  make(chan any, cfg.batchSize),
-		cfg: cfg,
-		ctx: ctx,
+		in:    make(chan any, cfg.batchSize),
+		cfg:   cfg,
+		ctx:   sctx,
+		abort: abort,
 		w: &kafka.Writer{
 			Addr:         kafka.TCP(brokers...),
 			Balancer:     &kafka.Murmur2Balancer{},
@@ -100,6 +110,16 @@ func (s *Sink) In() chan<- any { return s.in }
 // AwaitCompletion blocks until In is closed and every received Message is
 // written and acked (or failed), and the writer is closed.
 func (s *Sink) AwaitCompletion() { <-s.done }
+
+// Done closes when AwaitCompletion would return.
+func (s *Sink) Done() <-chan struct{} { return s.done }
+
+// Abort stops the Sink's retries and writes at once, as cancelling its
+// context would: what is not acknowledged yet, and every Message received
+// after, fails with ErrSinkAborted. It is how a shutdown bounds a Sink
+// riding out a broker outage on a context that never ends. In must still
+// be closed for AwaitCompletion to return.
+func (s *Sink) Abort() { s.abort(ErrSinkAborted) }
 
 // Written counts Messages Kafka acknowledged.
 func (s *Sink) Written() int64 { return s.written.Load() }
@@ -142,6 +162,7 @@ func (e *WriteError) Unwrap() error { return e.Err }
 
 func (s *Sink) run() {
 	defer close(s.done)
+	defer s.abort(nil) // releases the context; every write is over
 	defer func() {
 		if err := s.w.Close(); err != nil {
 			s.fail(fmt.Errorf("close writer: %w", err))
@@ -229,22 +250,76 @@ func RecordSize(m Message) int {
 	return n
 }
 
-// write sends batch, retrying what fails, and resolves every Ack.
+// write sends batch, retrying what fails, and resolves every Ack. Records
+// failing for a broker outage are retried until the retry window, counted
+// from the batch's first failure, is over; the others until Retries.
 func (s *Sink) write(batch []Message) {
 	pending := batch
 	var errs []error
+	var failingSince time.Time
 	for attempt := 1; ; attempt++ {
 		pending, errs = s.try(pending)
 		if len(pending) == 0 {
 			return
 		}
-		last := attempt > s.cfg.retries || s.ctx.Err() != nil ||
-			!clock.Sleep(s.ctx, s.cfg.clock, min(s.cfg.backoff<<(attempt-1), maxSinkBackoff))
-		if last {
+		if s.ctx.Err() != nil {
+			s.giveUp(pending, errs, attempt)
+			return
+		}
+		now := s.cfg.clock.Now()
+		if failingSince.IsZero() {
+			failingSince = now
+		}
+		if attempt > s.cfg.retries {
+			inWindow := now.Sub(failingSince) < s.cfg.retryFor
+			var drop []Message
+			var dropErrs []error
+			pending, errs, drop, dropErrs = splitBy(pending, errs, func(err error) bool { return inWindow && outage(err) })
+			if len(drop) > 0 {
+				s.giveUp(drop, dropErrs, attempt)
+			}
+			if len(pending) == 0 {
+				return
+			}
+			s.reportRetrying(now, len(pending), attempt, now.Sub(failingSince), errs[len(errs)-1])
+		}
+		if !clock.Sleep(s.ctx, s.cfg.clock, sinkBackoff(s.cfg.backoff, attempt)) {
 			s.giveUp(pending, errs, attempt)
 			return
 		}
 	}
+}
+
+// sinkBackoff is the wait before retry attempt+1: backoff doubling per
+// attempt, at most maxSinkBackoff.
+func sinkBackoff(backoff time.Duration, attempt int) time.Duration {
+	if attempt > 30 || backoff<<(attempt-1) <= 0 {
+		return maxSinkBackoff
+	}
+	return min(backoff<<(attempt-1), maxSinkBackoff)
+}
+
+// splitBy keeps the records whose error keep accepts and returns the others
+// apart, each with its error, in their original order.
+func splitBy(msgs []Message, errs []error, keep func(error) bool) (kept []Message, keptErrs []error, dropped []Message, droppedErrs []error) {
+	for i, m := range msgs {
+		if keep(errs[i]) {
+			kept, keptErrs = append(kept, m), append(keptErrs, errs[i])
+		} else {
+			dropped, droppedErrs = append(dropped, m), append(droppedErrs, errs[i])
+		}
+	}
+	return kept, keptErrs, dropped, droppedErrs
+}
+
+// reportRetrying tells the error hook the Sink is riding out an outage, at
+// most once per sinkRetryReportEvery.
+func (s *Sink) reportRetrying(now time.Time, records, attempts int, since time.Duration, err error) {
+	if s.cfg.onError == nil || (!s.lastReport.IsZero() && now.Sub(s.lastReport) < sinkRetryReportEvery) {
+		return
+	}
+	s.lastReport = now
+	s.cfg.onError(&RetryingError{Records: records, Attempts: attempts, Since: since, Window: s.cfg.retryFor, Err: err})
 }
 
 // giveUp fails pending, reporting one WriteError per topic.
@@ -254,7 +329,7 @@ func (s *Sink) giveUp(pending []Message, errs []error, attempts int) {
 	for i, m := range pending {
 		err := errs[i]
 		if s.ctx.Err() != nil {
-			err = s.ctx.Err()
+			err = context.Cause(s.ctx)
 		}
 		m.Ack.Done(err)
 		we := perTopic[m.Topic]
