@@ -52,6 +52,9 @@ type Config struct {
 	SessionTimeout time.Duration // default 10s
 	CommitInterval time.Duration // default 1s: how often a partition commits its latest durable checkpoint
 	DrainTimeout   time.Duration // default 10s: bound on finishing in-flight work at shutdown
+	// WriteRetryFor is how long the lane's output writes ride out a broker
+	// outage before the lane stops (default DefaultWriteRetryFor).
+	WriteRetryFor time.Duration
 	IdleAfter      time.Duration // default 100ms without input before an idle partition closes its frames
 	// CheckpointEvery is how much event time passes between two of a
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
@@ -65,6 +68,11 @@ type Config struct {
 	// ahead goes to the DLQ as future_timestamp (timestamps.go).
 	MaxFutureSkew time.Duration
 }
+
+// DefaultWriteRetryFor is how long a lane's output writes ride out a
+// broker outage (connection refused, no leader, timeouts) before the lane
+// stops: longer than a broker restart takes.
+const DefaultWriteRetryFor = topics.DefaultSinkRetryFor
 
 // GroupName is the consumer group a lane runs in: group when set, else
 // matriz-<lane>.
@@ -89,7 +97,7 @@ func (c *Config) defaults() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}} {
+	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}, {"write retry for", c.WriteRetryFor}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s %v: want a positive duration (0: the default)", d.name, d.v)
 		}
@@ -131,6 +139,7 @@ func (c *Config) defaults() error {
 	def(&c.IdleAfter, 100*time.Millisecond)
 	def(&c.CheckpointEvery, 10*time.Second)
 	def(&c.MaxFutureSkew, DefaultMaxFutureSkew)
+	def(&c.WriteRetryFor, DefaultWriteRetryFor)
 	return nil
 }
 
@@ -234,7 +243,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	lr.sink, err = topics.NewSink(work, cfg.Brokers,
 		topics.SinkClock(cfg.Clock),
 		topics.SinkOnError(lr.sinkErr),
-		topics.SinkOnWritten(countWritten(lane, lr.obs)))
+		topics.SinkOnWritten(countWritten(lane, lr.obs)),
+		topics.SinkRetryFor(cfg.WriteRetryFor))
 	if err != nil {
 		return err
 	}
@@ -242,6 +252,18 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		close(lr.sink.In())
 		lr.sink.AwaitCompletion()
 	}()
+	// The sink runs on work, which never ends: a broker outage at shutdown
+	// would keep it retrying for its whole window. Its retries end with
+	// the drain: what is unacknowledged by then is not committed.
+	defer context.AfterFunc(ctx, func() {
+		t := cfg.Clock.NewTicker(cfg.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C():
+			lr.sink.Abort()
+		case <-lr.sink.Done():
+		}
+	})()
 
 	control, err := topics.StartTail(work, cfg.Brokers, topics.ControlTopic, lr.applyControl, lr.reportErr)
 	if err != nil {
