@@ -37,8 +37,8 @@ import (
 // Sink goes on with the next batch. A topic that does not exist fails only its own records: when the
 // whole call fails, the batch is retried topic by topic.
 type Sink struct {
-	in  chan any
-	w   *kafka.Writer
+	in    chan any
+	w     *kafka.Writer
 	cfg   sinkConfig
 	ctx   context.Context // the caller's, ended by Abort too
 	abort context.CancelCauseFunc

@@ -82,7 +82,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		Lane: l, Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Group: *group, Spec: sp,
 		Getenv: e.getenv, SessionTimeout: *session, ReaderVersion: rv, CommitInterval: *commitEvery, CheckpointEvery: *checkpointEvery,
 		MaxFutureSkew: *futureSkew, WriteRetryFor: *writeRetryFor,
-		Logger:        slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
+		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if *webhook != "" {
 		wh, err := ops.NewWebhook(*webhook, 10*time.Second)

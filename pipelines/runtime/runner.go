@@ -55,7 +55,7 @@ type Config struct {
 	// WriteRetryFor is how long the lane's output writes ride out a broker
 	// outage before the lane stops (default DefaultWriteRetryFor).
 	WriteRetryFor time.Duration
-	IdleAfter      time.Duration // default 100ms without input before an idle partition closes its frames
+	IdleAfter     time.Duration // default 100ms without input before an idle partition closes its frames
 	// CheckpointEvery is how much event time passes between two of a
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
 	CheckpointEvery time.Duration
