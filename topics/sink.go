@@ -34,8 +34,9 @@ import (
 // at 2s and a *RetryingError to the error hook once per few seconds, so a
 // broker restart delays the records instead of failing them. Then each of
 // their Acks gets Done(err), a *WriteError goes to the error hook, and the
-// Sink goes on with the next batch. A topic that does not exist fails only its own records: when the
-// whole call fails, the batch is retried topic by topic.
+// Sink goes on with the next batch. A topic that does not exist fails
+// only its own records: when the whole call fails, the batch is retried
+// topic by topic.
 type Sink struct {
 	in    chan any
 	w     *kafka.Writer

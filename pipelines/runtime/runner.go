@@ -52,13 +52,13 @@ type Config struct {
 	SessionTimeout time.Duration // default 10s
 	CommitInterval time.Duration // default 1s: how often a partition commits its latest durable checkpoint
 	DrainTimeout   time.Duration // default 10s: bound on finishing in-flight work at shutdown
-	// WriteRetryFor is how long the lane's output writes ride out a broker
-	// outage before the lane stops (default DefaultWriteRetryFor).
-	WriteRetryFor time.Duration
-	IdleAfter     time.Duration // default 100ms without input before an idle partition closes its frames
+	IdleAfter      time.Duration // default 100ms without input before an idle partition closes its frames
 	// CheckpointEvery is how much event time passes between two of a
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
 	CheckpointEvery time.Duration
+	// WriteRetryFor is how long the lane's output writes ride out a broker
+	// outage before the lane stops (default DefaultWriteRetryFor).
+	WriteRetryFor time.Duration
 
 	// wrapStage, in this package's tests, decorates every stage instance
 	// (a stage that fails or panics on chosen records).
