@@ -204,7 +204,13 @@ func (t *Tail) Close() error {
 	}
 }
 
-// partitionEnds returns each partition's high watermark.
+// partitionEndsTimeout bounds each request of partitionEnds: kafka-go's
+// Conn sets no deadline of its own, so a broker that accepted the
+// connection and stopped answering would hold a StartTail forever.
+const partitionEndsTimeout = 10 * time.Second
+
+// partitionEnds returns each partition's high watermark. Cancelling ctx
+// ends it at once.
 func partitionEnds(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
 	d := &kafka.Dialer{Timeout: defaultDialTimeout, DualStack: true}
 	conn, err := d.DialContext(ctx, "tcp", brokers[0])
@@ -212,6 +218,8 @@ func partitionEnds(ctx context.Context, brokers []string, topic string) (map[int
 		return nil, &BrokerUnreachableError{Addrs: brokers[:1], Errs: []error{err}}
 	}
 	defer conn.Close()
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	conn.SetDeadline(time.Now().Add(partitionEndsTimeout))
 	parts, err := conn.ReadPartitions(topic)
 	if err != nil {
 		return nil, fmt.Errorf("tail %s: read partitions: %w (run `matriz deploy` to create the lane topics)", topic, err)
@@ -223,7 +231,10 @@ func partitionEnds(ctx context.Context, brokers []string, topic string) (map[int
 		if err != nil {
 			return nil, fmt.Errorf("tail %s/%d: dial leader %s: %w", topic, p.ID, leader, err)
 		}
+		stop := context.AfterFunc(ctx, func() { pc.Close() })
+		pc.SetDeadline(time.Now().Add(partitionEndsTimeout))
 		last, err := pc.ReadLastOffset()
+		stop()
 		pc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("tail %s/%d: read last offset: %w", topic, p.ID, err)

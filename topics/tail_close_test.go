@@ -1,6 +1,7 @@
 package topics
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -89,5 +90,42 @@ func TestTailCloseLeavesAStuckReaderBehind(t *testing.T) {
 	}
 	if elapsed := fake.Now().Sub(time.Unix(0, 0)); elapsed < tailCloseTimeout {
 		t.Fatalf("gave up after %v of fake time, before the %v bound", elapsed, tailCloseTimeout)
+	}
+}
+
+// TestStartTailEndsWithItsContextWhenTheBrokerStopsAnswering: the broker
+// accepts connections but never answers the metadata request StartTail
+// reads the partitions with; cancelling the context ends StartTail.
+func TestStartTailEndsWithItsContextWhenTheBrokerStopsAnswering(t *testing.T) {
+	b := newBroker(t)
+	addrs := b.Addrs()
+	ensureTopics(t, addrs, streamSpec("silent", 1))
+	wake := make(chan struct{})
+	t.Cleanup(func() { close(wake) })
+	var held atomic.Int64
+	b.cluster.ControlKey(int16(kmsg.Metadata), func(kmsg.Request) (kmsg.Response, error, bool) {
+		b.cluster.KeepControl()
+		held.Add(1)
+		b.cluster.SleepControl(func() { <-wake })
+		return nil, nil, false
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan error, 1)
+	go func() {
+		tail, err := StartTail(ctx, addrs, "silent", func(Message) {}, nil)
+		if err == nil {
+			tail.Close()
+		}
+		started <- err
+	}()
+	clocktest.WaitFor(t, testTimeout, "StartTail waiting on an unanswered request", func() bool { return held.Load() > 0 })
+	cancel()
+	select {
+	case err := <-started:
+		if err == nil {
+			t.Fatal("StartTail succeeded against a broker that never answered")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("StartTail still blocked 2s after its context was cancelled")
 	}
 }
