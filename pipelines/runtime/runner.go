@@ -252,16 +252,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		close(lr.sink.In())
 		lr.sink.AwaitCompletion()
 	}()
-	// The sink runs on work, which never ends: a broker outage at shutdown
-	// would keep it retrying for its whole window. Its retries end with
-	// the drain: what is unacknowledged by then is not committed.
+	// The sinks run on work, which never ends: a broker outage at shutdown
+	// would keep them retrying for their whole window. Their retries end
+	// with the drain: what is unacknowledged by then is not committed.
 	defer context.AfterFunc(ctx, func() {
 		t := cfg.Clock.NewTicker(cfg.DrainTimeout)
 		defer t.Stop()
-		select {
-		case <-t.C():
-			lr.sink.Abort()
-		case <-lr.sink.Done():
+		for _, s := range []*topics.Sink{lr.sink, once.sink} {
+			select {
+			case <-s.Done():
+			case <-t.C():
+				lr.sink.Abort()
+				once.sink.Abort()
+				return
+			}
 		}
 	})()
 
