@@ -40,6 +40,7 @@ import (
 type Sink struct {
 	in    chan any
 	w     *kafka.Writer
+	tr    *kafka.Transport // the writer's connection pool
 	cfg   sinkConfig
 	ctx   context.Context // the caller's, ended by Abort too
 	abort context.CancelCauseFunc
@@ -76,7 +77,9 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 		return nil, err
 	}
 	sctx, abort := context.WithCancelCause(ctx)
+	tr := &kafka.Transport{DialTimeout: cfg.dialTimeout}
 	s := &Sink{
+		tr:    tr,
 		in:    make(chan any, cfg.batchSize),
 		cfg:   cfg,
 		ctx:   sctx,
@@ -96,7 +99,7 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 			MaxAttempts:  1, // retries are the Sink's, bounded and per record
 			WriteTimeout: cfg.writeTimeout,
 			ReadTimeout:  cfg.writeTimeout,
-			Transport:    &kafka.Transport{DialTimeout: cfg.dialTimeout},
+			Transport:    tr,
 		},
 		done: make(chan struct{}),
 	}
@@ -267,6 +270,14 @@ func (s *Sink) write(batch []Message) {
 			s.giveUp(pending, errs, attempt)
 			return
 		}
+		if slices.ContainsFunc(errs, outage) {
+			// The pool keeps a connection per partition written to at
+			// once; a broker restart kills them all, and each would fail
+			// one attempt of its own. A new pool dials afresh and reads
+			// the leaders again. Nothing else is in flight: the Sink
+			// writes one batch at a time.
+			s.tr.CloseIdleConnections()
+		}
 		now := s.cfg.clock.Now()
 		if failingSince.IsZero() {
 			failingSince = now
@@ -282,7 +293,7 @@ func (s *Sink) write(batch []Message) {
 			if len(pending) == 0 {
 				return
 			}
-			s.reportRetrying(now, len(pending), attempt, now.Sub(failingSince), errs[len(errs)-1])
+			s.reportRetrying(now, pending, attempt, now.Sub(failingSince), errs[len(errs)-1])
 		}
 		if !clock.Sleep(s.ctx, s.cfg.clock, sinkBackoff(s.cfg.backoff, attempt)) {
 			s.giveUp(pending, errs, attempt)
@@ -315,12 +326,12 @@ func splitBy(msgs []Message, errs []error, keep func(error) bool) (kept []Messag
 
 // reportRetrying tells the error hook the Sink is riding out an outage, at
 // most once per sinkRetryReportEvery.
-func (s *Sink) reportRetrying(now time.Time, records, attempts int, since time.Duration, err error) {
+func (s *Sink) reportRetrying(now time.Time, pending []Message, attempts int, since time.Duration, err error) {
 	if s.cfg.onError == nil || (!s.lastReport.IsZero() && now.Sub(s.lastReport) < sinkRetryReportEvery) {
 		return
 	}
 	s.lastReport = now
-	s.cfg.onError(&RetryingError{Records: records, Attempts: attempts, Since: since, Window: s.cfg.retryFor, Err: err})
+	s.cfg.onError(&RetryingError{Topics: topicsOf(pending), Records: len(pending), Attempts: attempts, Since: since, Window: s.cfg.retryFor, Err: err})
 }
 
 // giveUp fails pending, reporting one WriteError per topic.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ var ErrSinkAborted = errors.New("sink aborted before the records were acknowledg
 // attempt failed. It is a report, not a failure; the records fail (with a
 // *WriteError) only once the retry window is over.
 type RetryingError struct {
+	Topics   []string // of the records being retried
 	Records  int
 	Attempts int
 	Since    time.Duration // how long the batch has been failing
@@ -33,8 +35,8 @@ type RetryingError struct {
 }
 
 func (e *RetryingError) Error() string {
-	return fmt.Sprintf("broker unavailable: %d records not yet written after %d attempts over %v, retrying for up to %v: %v",
-		e.Records, e.Attempts, e.Since.Round(time.Millisecond), e.Window, e.Err)
+	return fmt.Sprintf("broker unavailable: %d records to %s not yet written after %d attempts over %v, retrying for up to %v: %v",
+		e.Records, strings.Join(e.Topics, ","), e.Attempts, e.Since.Round(time.Millisecond), e.Window, e.Err)
 }
 
 // Unwrap exposes the last failure.
