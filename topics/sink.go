@@ -11,8 +11,6 @@ import (
 
 	"github.com/reugn/go-streams"
 	"github.com/segmentio/kafka-go"
-
-	"github.com/matriz/pipelines/clock"
 )
 
 // Sink is a go-streams Sink that writes Messages to their Topic with a
@@ -44,6 +42,9 @@ type Sink struct {
 	cfg   sinkConfig
 	ctx   context.Context // the caller's, ended by Abort too
 	abort context.CancelCauseFunc
+
+	windowEnded chan struct{} // closed by EndRetryWindow
+	endWindow   sync.Once
 
 	lastReport time.Time // of a RetryingError; the Sink's goroutine only
 
@@ -84,6 +85,8 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 		cfg:   cfg,
 		ctx:   sctx,
 		abort: abort,
+
+		windowEnded: make(chan struct{}),
 		w: &kafka.Writer{
 			Addr:         kafka.TCP(brokers...),
 			Balancer:     &kafka.Murmur2Balancer{},
@@ -124,6 +127,22 @@ func (s *Sink) Done() <-chan struct{} { return s.done }
 // riding out a broker outage on a context that never ends. In must still
 // be closed for AwaitCompletion to return.
 func (s *Sink) Abort() { s.abort(ErrSinkAborted) }
+
+// EndRetryWindow ends the outage window (SinkRetryFor) for good: a write
+// failing for an outage now fails once its Retries are spent, like any
+// other, and one already waiting out an outage fails at once. Writes that
+// go through still do. It is the first step of a shutdown: the drain
+// waits for what the broker acknowledges, not for the broker to return.
+func (s *Sink) EndRetryWindow() { s.endWindow.Do(func() { close(s.windowEnded) }) }
+
+func (s *Sink) windowOpen() bool {
+	select {
+	case <-s.windowEnded:
+		return false
+	default:
+		return true
+	}
+}
 
 // Written counts Messages Kafka acknowledged.
 func (s *Sink) Written() int64 { return s.written.Load() }
@@ -283,7 +302,7 @@ func (s *Sink) write(batch []Message) {
 			failingSince = now
 		}
 		if attempt > s.cfg.retries {
-			inWindow := now.Sub(failingSince) < s.cfg.retryFor
+			inWindow := s.windowOpen() && now.Sub(failingSince) < s.cfg.retryFor
 			var drop []Message
 			var dropErrs []error
 			pending, errs, drop, dropErrs = splitBy(pending, errs, func(err error) bool { return inWindow && outage(err) })
@@ -295,11 +314,30 @@ func (s *Sink) write(batch []Message) {
 			}
 			s.reportRetrying(now, pending, attempt, now.Sub(failingSince), errs[len(errs)-1])
 		}
-		if !clock.Sleep(s.ctx, s.cfg.clock, sinkBackoff(s.cfg.backoff, attempt)) {
+		if !s.backOff(attempt) {
 			s.giveUp(pending, errs, attempt)
 			return
 		}
 	}
+}
+
+// backOff waits before retry attempt+1; it returns false if the Sink was
+// aborted meanwhile. A wait past Retries (in the outage window) also ends
+// when the window is ended, so the next round gives up at once.
+func (s *Sink) backOff(attempt int) bool {
+	t := s.cfg.clock.NewTicker(sinkBackoff(s.cfg.backoff, attempt))
+	defer t.Stop()
+	var ended <-chan struct{}
+	if attempt > s.cfg.retries {
+		ended = s.windowEnded
+	}
+	select {
+	case <-t.C():
+	case <-ended:
+	case <-s.ctx.Done():
+		return false
+	}
+	return true
 }
 
 // sinkBackoff is the wait before retry attempt+1: backoff doubling per

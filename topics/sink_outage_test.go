@@ -330,3 +330,52 @@ func TestSinkDropsDeadConnectionsAfterABrokerRestart(t *testing.T) {
 		t.Fatalf("the record after the restart: %v (failed %d)", m.Ack.Err(), sink.Failed())
 	}
 }
+
+// TestSinkEndRetryWindowGivesUpOnTheOutage: a Sink waiting out an outage
+// gives its records up soon after EndRetryWindow (a shutdown does not wait
+// for the broker to return), with the outage error, while a Sink whose
+// broker answers still writes after it.
+func TestSinkEndRetryWindowGivesUpOnTheOutage(t *testing.T) {
+	b := newBroker(t)
+	addrs := b.Addrs()
+	ensureTopics(t, addrs, streamSpec("ending", 1))
+	var hook hookLog
+	sink, err := NewSink(context.Background(), addrs, SinkBackoff(time.Hour), SinkRetries(0),
+		SinkRetryFor(time.Hour), SinkDialTimeout(200*time.Millisecond), SinkOnError(hook.add))
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthy, err := NewSink(context.Background(), addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthy.EndRetryWindow()
+	ok := testRecord("ending", 0)
+	ok.Ack = NewAck()
+	healthy.In() <- ok
+	close(healthy.In())
+	healthy.AwaitCompletion()
+	if ok.Ack.Err() != nil || healthy.Written() != 1 {
+		t.Fatalf("a write after EndRetryWindow to a broker that answers: %v", ok.Ack.Err())
+	}
+
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m := testRecord("ending", 1)
+	m.Ack = NewAck()
+	sink.In() <- m
+	// Backing off for an hour: only EndRetryWindow can end the wait.
+	waitUntil(t, "the sink retrying", func() bool { return hookCount[*RetryingError](&hook) > 0 })
+	sink.EndRetryWindow()
+	close(sink.In())
+	select {
+	case <-sink.Done():
+	case <-time.After(testTimeout):
+		t.Fatalf("the sink still retrying %v after EndRetryWindow", testTimeout)
+	}
+	var we *WriteError
+	if !errors.As(sink.Err(), &we) || !outage(m.Ack.Err()) || sink.Failed() != 1 {
+		t.Fatalf("err %v ack %v failed %d, want the record failed with the outage error", sink.Err(), m.Ack.Err(), sink.Failed())
+	}
+}

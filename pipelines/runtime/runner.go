@@ -253,9 +253,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		lr.sink.AwaitCompletion()
 	}()
 	// The sinks run on work, which never ends: a broker outage at shutdown
-	// would keep them retrying for their whole window. Their retries end
-	// with the drain: what is unacknowledged by then is not committed.
+	// would keep them retrying for their whole window. At the signal they
+	// stop waiting for the broker to come back, and with the drain they
+	// stop altogether: what is unacknowledged is not committed.
 	defer context.AfterFunc(ctx, func() {
+		lr.sink.EndRetryWindow()
+		once.sink.EndRetryWindow()
 		t := cfg.Clock.NewTicker(cfg.DrainTimeout)
 		defer t.Stop()
 		for _, s := range []*topics.Sink{lr.sink, once.sink} {
