@@ -11,8 +11,6 @@ import (
 
 	"github.com/reugn/go-streams"
 	"github.com/segmentio/kafka-go"
-
-	"github.com/matriz/pipelines/clock"
 )
 
 // Sink is a go-streams Sink that writes Messages to their Topic with a
@@ -28,15 +26,27 @@ import (
 // key on the same partition. Records with a nil key are spread randomly.
 //
 // A failed write is retried, only the records that failed, up to Retries
-// times with doubling backoff; then each of their Acks gets Done(err), a
-// *WriteError goes to the error hook, and the Sink goes on with the next
-// batch. A topic that does not exist fails only its own records: when the
-// whole call fails, the batch is retried topic by topic.
+// times with doubling backoff; a write failing for a broker outage
+// (connection refused or reset, no leader, a timeout) goes on being
+// retried for the retry window (SinkRetryFor, 30s), with backoff capped
+// at 2s and a *RetryingError to the error hook once per few seconds, so a
+// broker restart delays the records instead of failing them. Then each of
+// their Acks gets Done(err), a *WriteError goes to the error hook, and the
+// Sink goes on with the next batch. A topic that does not exist fails
+// only its own records: when the whole call fails, the batch is retried
+// topic by topic.
 type Sink struct {
-	in  chan any
-	w   *kafka.Writer
-	cfg sinkConfig
-	ctx context.Context
+	in    chan any
+	w     *kafka.Writer
+	tr    *kafka.Transport // the writer's connection pool
+	cfg   sinkConfig
+	ctx   context.Context // the caller's, ended by Abort too
+	abort context.CancelCauseFunc
+
+	windowEnded chan struct{} // closed by EndRetryWindow
+	endWindow   sync.Once
+
+	lastReport time.Time // of a RetryingError; the Sink's goroutine only
 
 	done    chan struct{}
 	written atomic.Int64
@@ -51,8 +61,9 @@ var _ streams.Sink = (*Sink)(nil)
 
 // NewSink returns a Sink writing to the cluster behind brokers. It returns
 // a *BrokerUnreachableError if no broker answers within the dial timeout.
-// Cancelling ctx fails the writes in flight and every Message received
-// after it (their Acks get ctx's error); close In to finish normally.
+// Cancelling ctx (or Abort) fails the writes in flight and every Message
+// received after it (their Acks get ctx's error); close In to finish
+// normally.
 func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, error) {
 	cfg := defaultSinkConfig()
 	for _, o := range opts {
@@ -67,10 +78,16 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 	if err := reachable(ctx, brokers, cfg.dialTimeout); err != nil {
 		return nil, err
 	}
+	sctx, abort := context.WithCancelCause(ctx)
+	tr := &kafka.Transport{DialTimeout: cfg.dialTimeout}
 	s := &Sink{
-		in:  make(chan any, cfg.batchSize),
-		cfg: cfg,
-		ctx: ctx,
+		tr:    tr,
+		in:    make(chan any, cfg.batchSize),
+		cfg:   cfg,
+		ctx:   sctx,
+		abort: abort,
+
+		windowEnded: make(chan struct{}),
 		w: &kafka.Writer{
 			Addr:         kafka.TCP(brokers...),
 			Balancer:     &kafka.Murmur2Balancer{},
@@ -86,7 +103,7 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 			MaxAttempts:  1, // retries are the Sink's, bounded and per record
 			WriteTimeout: cfg.writeTimeout,
 			ReadTimeout:  cfg.writeTimeout,
-			Transport:    &kafka.Transport{DialTimeout: cfg.dialTimeout},
+			Transport:    tr,
 		},
 		done: make(chan struct{}),
 	}
@@ -101,6 +118,32 @@ func (s *Sink) In() chan<- any { return s.in }
 // AwaitCompletion blocks until In is closed and every received Message is
 // written and acked (or failed), and the writer is closed.
 func (s *Sink) AwaitCompletion() { <-s.done }
+
+// Done closes when AwaitCompletion would return.
+func (s *Sink) Done() <-chan struct{} { return s.done }
+
+// Abort stops the Sink's retries and writes at once, as cancelling its
+// context would: what is not acknowledged yet, and every Message received
+// after, fails with ErrSinkAborted. It is how a shutdown bounds a Sink
+// riding out a broker outage on a context that never ends. In must still
+// be closed for AwaitCompletion to return.
+func (s *Sink) Abort() { s.abort(ErrSinkAborted) }
+
+// EndRetryWindow ends the outage window (SinkRetryFor) for good: a write
+// failing for an outage now fails once its Retries are spent, like any
+// other, and one already waiting out an outage fails at once. Writes that
+// go through still do. It is the first step of a shutdown: the drain
+// waits for what the broker acknowledges, not for the broker to return.
+func (s *Sink) EndRetryWindow() { s.endWindow.Do(func() { close(s.windowEnded) }) }
+
+func (s *Sink) windowOpen() bool {
+	select {
+	case <-s.windowEnded:
+		return false
+	default:
+		return true
+	}
+}
 
 // Written counts Messages Kafka acknowledged.
 func (s *Sink) Written() int64 { return s.written.Load() }
@@ -143,6 +186,7 @@ func (e *WriteError) Unwrap() error { return e.Err }
 
 func (s *Sink) run() {
 	defer close(s.done)
+	defer s.abort(nil) // releases the context; every write is over
 	defer func() {
 		if err := s.w.Close(); err != nil {
 			s.fail(fmt.Errorf("close writer: %w", err))
@@ -230,10 +274,13 @@ func RecordSize(m Message) int {
 	return n
 }
 
-// write sends batch, retrying what fails, and resolves every Ack.
+// write sends batch, retrying what fails, and resolves every Ack. Records
+// failing for a broker outage are retried until the retry window, counted
+// from the batch's first failure, is over; the others until Retries.
 func (s *Sink) write(batch []Message) {
 	pending := batch
 	var errs []error
+	var failingSince time.Time
 	for attempt := 1; ; attempt++ {
 		if pending = s.dropFenced(pending); len(pending) == 0 {
 			return
@@ -242,13 +289,91 @@ func (s *Sink) write(batch []Message) {
 		if len(pending) == 0 {
 			return
 		}
-		last := attempt > s.cfg.retries || s.ctx.Err() != nil ||
-			!clock.Sleep(s.ctx, s.cfg.clock, min(s.cfg.backoff<<(attempt-1), maxSinkBackoff))
-		if last {
+		if s.ctx.Err() != nil {
+			s.giveUp(pending, errs, attempt)
+			return
+		}
+		if slices.ContainsFunc(errs, outage) {
+			// The pool keeps a connection per partition written to at
+			// once; a broker restart kills them all, and each would fail
+			// one attempt of its own. A new pool dials afresh and reads
+			// the leaders again. Nothing else is in flight: the Sink
+			// writes one batch at a time.
+			s.tr.CloseIdleConnections()
+		}
+		now := s.cfg.clock.Now()
+		if failingSince.IsZero() {
+			failingSince = now
+		}
+		if attempt > s.cfg.retries {
+			inWindow := s.windowOpen() && now.Sub(failingSince) < s.cfg.retryFor
+			var drop []Message
+			var dropErrs []error
+			pending, errs, drop, dropErrs = splitBy(pending, errs, func(err error) bool { return inWindow && outage(err) })
+			if len(drop) > 0 {
+				s.giveUp(drop, dropErrs, attempt)
+			}
+			if len(pending) == 0 {
+				return
+			}
+			s.reportRetrying(now, pending, attempt, now.Sub(failingSince), errs[len(errs)-1])
+		}
+		if !s.backOff(attempt) {
 			s.giveUp(pending, errs, attempt)
 			return
 		}
 	}
+}
+
+// backOff waits before retry attempt+1; it returns false if the Sink was
+// aborted meanwhile. A wait past Retries (in the outage window) also ends
+// when the window is ended, so the next round gives up at once.
+func (s *Sink) backOff(attempt int) bool {
+	t := s.cfg.clock.NewTicker(sinkBackoff(s.cfg.backoff, attempt))
+	defer t.Stop()
+	var ended <-chan struct{}
+	if attempt > s.cfg.retries {
+		ended = s.windowEnded
+	}
+	select {
+	case <-t.C():
+	case <-ended:
+	case <-s.ctx.Done():
+		return false
+	}
+	return true
+}
+
+// sinkBackoff is the wait before retry attempt+1: backoff doubling per
+// attempt, at most maxSinkBackoff.
+func sinkBackoff(backoff time.Duration, attempt int) time.Duration {
+	if attempt > 30 || backoff<<(attempt-1) <= 0 {
+		return maxSinkBackoff
+	}
+	return min(backoff<<(attempt-1), maxSinkBackoff)
+}
+
+// splitBy keeps the records whose error keep accepts and returns the others
+// apart, each with its error, in their original order.
+func splitBy(msgs []Message, errs []error, keep func(error) bool) (kept []Message, keptErrs []error, dropped []Message, droppedErrs []error) {
+	for i, m := range msgs {
+		if keep(errs[i]) {
+			kept, keptErrs = append(kept, m), append(keptErrs, errs[i])
+		} else {
+			dropped, droppedErrs = append(dropped, m), append(droppedErrs, errs[i])
+		}
+	}
+	return kept, keptErrs, dropped, droppedErrs
+}
+
+// reportRetrying tells the error hook the Sink is riding out an outage, at
+// most once per sinkRetryReportEvery.
+func (s *Sink) reportRetrying(now time.Time, pending []Message, attempts int, since time.Duration, err error) {
+	if s.cfg.onError == nil || (!s.lastReport.IsZero() && now.Sub(s.lastReport) < sinkRetryReportEvery) {
+		return
+	}
+	s.lastReport = now
+	s.cfg.onError(&RetryingError{Topics: topicsOf(pending), Records: len(pending), Attempts: attempts, Since: since, Window: s.cfg.retryFor, Err: err})
 }
 
 // giveUp fails pending, reporting one WriteError per topic.
@@ -258,7 +383,7 @@ func (s *Sink) giveUp(pending []Message, errs []error, attempts int) {
 	for i, m := range pending {
 		err := errs[i]
 		if s.ctx.Err() != nil {
-			err = s.ctx.Err()
+			err = context.Cause(s.ctx)
 		}
 		m.Ack.Done(err)
 		we := perTopic[m.Topic]

@@ -25,6 +25,15 @@ const (
 	DefaultSinkBackoff      = 100 * time.Millisecond
 	maxSinkBackoff          = 2 * time.Second
 
+	// DefaultSinkRetryFor is how long a write failing for a broker outage
+	// (connection refused or reset, no leader, timeouts) is retried: a
+	// broker restart takes a few seconds, and a lane that stopped on it
+	// would turn a blip into a crash loop of its own.
+	DefaultSinkRetryFor = 30 * time.Second
+	// sinkRetryReportEvery is how often a Sink riding out an outage says
+	// so to its error hook: once per few seconds, not once per record.
+	sinkRetryReportEvery = 5 * time.Second
+
 	// maxRequestBytes caps one produce request (kafka-go's per-partition
 	// BatchBytes): 1,000,000 stays under message.max.bytes' default
 	// (1048588) on Kafka and kfake alike, so a partition that gets a whole
@@ -45,6 +54,7 @@ type sinkConfig struct {
 	batchTimeout time.Duration
 	retries      int
 	backoff      time.Duration
+	retryFor     time.Duration
 	dialTimeout  time.Duration
 	writeTimeout time.Duration
 	clock        clock.Clock
@@ -83,6 +93,15 @@ func SinkBatchTimeout(d time.Duration) SinkOption {
 // records, in order) before their Acks get the error, overriding 3.
 func SinkRetries(n int) SinkOption { return func(c *sinkConfig) { c.retries = n } }
 
+// SinkRetryFor is how long a write that fails for a broker outage
+// (connection refused or reset, not leader, timeouts) keeps being retried,
+// past SinkRetries, with backoff doubling up to 2s, overriding 30s; 0 turns
+// the window off. Only past it do the records' Acks fail with a
+// *WriteError. A permanent failure (a record too large, an unknown topic,
+// an authorization error) is not retried past SinkRetries, and cancelling
+// the Sink's context or Abort ends the retries at once.
+func SinkRetryFor(d time.Duration) SinkOption { return func(c *sinkConfig) { c.retryFor = d } }
+
 // SinkBackoff is the first retry's wait, doubling up to 2s, overriding 100ms.
 func SinkBackoff(d time.Duration) SinkOption { return func(c *sinkConfig) { c.backoff = d } }
 
@@ -100,8 +119,10 @@ func SinkWriteTimeout(d time.Duration) SinkOption {
 // overriding the wall clock.
 func SinkClock(cl clock.Clock) SinkOption { return func(c *sinkConfig) { c.clock = cl } }
 
-// SinkOnError receives every write that failed for good (as *WriteError)
-// and every element that could not be written. It is called from the
+// SinkOnError receives every write that failed for good (as *WriteError),
+// every element that could not be written, and, once per few seconds while
+// the Sink rides out a broker outage, a *RetryingError (not fatal: the
+// records are still being retried). It is called from the
 // Sink's goroutine and must not block.
 func SinkOnError(fn func(error)) SinkOption { return func(c *sinkConfig) { c.onError = fn } }
 
@@ -112,6 +133,7 @@ func defaultSinkConfig() sinkConfig {
 		batchTimeout: DefaultSinkBatchTimeout,
 		retries:      DefaultSinkRetries,
 		backoff:      DefaultSinkBackoff,
+		retryFor:     DefaultSinkRetryFor,
 		dialTimeout:  defaultDialTimeout,
 		writeTimeout: 10 * time.Second,
 		clock:        clock.Real{},
@@ -133,6 +155,8 @@ func (c sinkConfig) validate() error {
 		return bad("retries", "%d, want ≥ 0", c.retries)
 	case c.backoff <= 0:
 		return bad("backoff", "%v, want > 0", c.backoff)
+	case c.retryFor < 0:
+		return bad("retry for", "%v, want ≥ 0 (0: no outage window)", c.retryFor)
 	case c.dialTimeout <= 0:
 		return bad("dial timeout", "%v, want > 0", c.dialTimeout)
 	case c.writeTimeout <= 0:

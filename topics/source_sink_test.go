@@ -294,6 +294,7 @@ func TestSourceAndSinkConfigErrors(t *testing.T) {
 		{"batch timeout", second(NewSink(ctx, addrs, SinkBatchTimeout(0))), "batch timeout"},
 		{"retries", second(NewSink(ctx, addrs, SinkRetries(-1))), "retries"},
 		{"backoff", second(NewSink(ctx, addrs, SinkBackoff(0))), "backoff"},
+		{"retry for", second(NewSink(ctx, addrs, SinkRetryFor(-1))), "retry for"},
 		{"write timeout", second(NewSink(ctx, addrs, SinkWriteTimeout(0))), "write timeout"},
 		{"sink brokers", second(NewSink(ctx, []string{"x"})), "brokers"},
 	} {

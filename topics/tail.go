@@ -13,7 +13,18 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/matriz/pipelines/clock"
 )
+
+// tailCloseTimeout bounds Tail.Close: its readers' connections are cut at
+// once, so they stop in milliseconds; the bound is for a reader that
+// still would not, which is reported and left behind rather than waited
+// for (an operator command must not hang on it).
+const tailCloseTimeout = 5 * time.Second
+
+// ErrTailStuck says a Tail's readers did not stop within Close's bound.
+var ErrTailStuck = errors.New("readers did not stop")
 
 // Tail follows every partition of a topic from its first record, without a
 // consumer group, calling fn for each record in each partition's order. It
@@ -29,6 +40,11 @@ type Tail struct {
 	done     chan struct{}
 	cancel   context.CancelFunc
 	onError  func(error)
+
+	conns        *connSet // every connection the readers dialed: Close cuts them
+	clock        clock.Clock
+	closeTimeout time.Duration
+	closing      sync.Once
 }
 
 // StartTail starts following topic. fn runs on the tail's goroutines (one
@@ -54,7 +70,8 @@ func StartTailSince(ctx context.Context, brokers []string, topic string, since t
 		return nil, err
 	}
 	tctx, cancel := context.WithCancel(ctx)
-	t := &Tail{topic: topic, fn: fn, caughtUp: make(chan struct{}), done: make(chan struct{}), cancel: cancel, onError: onError}
+	t := &Tail{topic: topic, fn: fn, caughtUp: make(chan struct{}), done: make(chan struct{}), cancel: cancel, onError: onError,
+		conns: newConnSet(defaultDialTimeout), clock: clock.Real{}, closeTimeout: tailCloseTimeout}
 	t.behind.Store(int64(len(ends)))
 	if len(ends) == 0 {
 		close(t.caughtUp)
@@ -64,15 +81,17 @@ func StartTailSince(ctx context.Context, brokers []string, topic string, since t
 		rc := kafka.ReaderConfig{
 			Brokers: slices.Clone(brokers), Topic: topic, Partition: p,
 			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 250 * time.Millisecond,
-			Dialer: &kafka.Dialer{Timeout: defaultDialTimeout, DualStack: true},
+			// A stalled batch read gives up after this instead of 10s.
+			ReadBatchTimeout: 5 * time.Second,
+			Dialer:           &kafka.Dialer{Timeout: defaultDialTimeout, DialFunc: t.conns.dial},
 		}
 		if onError != nil {
 			// kafka-go retries most fetch errors inside the reader and only
 			// logs them: without this a tail stuck behind a failing
 			// partition would be silent.
 			rc.ErrorLogger = kafka.LoggerFunc(func(format string, args ...any) {
-				if retriedTimeout(args) {
-					return
+				if retriedTimeout(args) || tctx.Err() != nil {
+					return // a stopping tail's cut connections are no news
 				}
 				onError(fmt.Errorf("tail %s/%d: "+format, append([]any{topic, p}, args...)...))
 			})
@@ -85,7 +104,8 @@ func StartTailSince(ctx context.Context, brokers []string, topic string, since t
 			err = r.SetOffsetAt(ctx, since)
 		}
 		if err != nil {
-			cancel()
+			r.Close()
+			t.stop(&all)
 			return nil, fmt.Errorf("tail %s/%d: %w", topic, p, err)
 		}
 		if !since.IsZero() && (r.Offset() < 0 || r.Offset() >= end) {
@@ -98,14 +118,28 @@ func StartTailSince(ctx context.Context, brokers []string, topic string, since t
 			t.follow(tctx, r, p, end)
 		}()
 	}
-	go func() {
-		all.Wait()
-		for _, r := range t.readers {
-			r.Close()
-		}
-		close(t.done)
-	}()
+	go t.closeReaders(&all)
 	return t, nil
+}
+
+// stop ends a tail that failed to start: its readers so far stop in the
+// background.
+func (t *Tail) stop(all *sync.WaitGroup) {
+	t.cancel()
+	t.conns.closeAll()
+	go t.closeReaders(all)
+}
+
+// closeReaders closes the readers once every partition stopped following,
+// all at once (one slow reader does not hold up the others), then done.
+func (t *Tail) closeReaders(all *sync.WaitGroup) {
+	all.Wait()
+	var closing sync.WaitGroup
+	for _, r := range t.readers {
+		closing.Go(func() { r.Close() })
+	}
+	closing.Wait()
+	close(t.done)
 }
 
 // follow reads one partition; it counts the partition caught up once it
@@ -146,14 +180,37 @@ func (t *Tail) follow(ctx context.Context, r *kafka.Reader, p int, end int64) {
 // tail's context or a timeout.
 func (t *Tail) CaughtUp() <-chan struct{} { return t.caughtUp }
 
-// Close stops following and waits for the readers to stop.
+// Close stops following and waits for the readers to stop: it cancels
+// their fetches and cuts their connections, so a request to a broker that
+// stopped answering does not hold it up. A reader that still has not
+// stopped after 5s is left to stop in the background: Close reports it to
+// the error hook and returns an error wrapping ErrTailStuck.
 func (t *Tail) Close() error {
-	t.cancel()
-	<-t.done
-	return nil
+	t.closing.Do(func() {
+		t.cancel()
+		t.conns.closeAll()
+	})
+	tick := t.clock.NewTicker(t.closeTimeout)
+	defer tick.Stop()
+	select {
+	case <-t.done:
+		return nil
+	case <-tick.C():
+		err := fmt.Errorf("tail %s: %w within %v of Close; left to stop in the background", t.topic, ErrTailStuck, t.closeTimeout)
+		if t.onError != nil {
+			t.onError(err)
+		}
+		return err
+	}
 }
 
-// partitionEnds returns each partition's high watermark.
+// partitionEndsTimeout bounds each request of partitionEnds: kafka-go's
+// Conn sets no deadline of its own, so a broker that accepted the
+// connection and stopped answering would hold a StartTail forever.
+const partitionEndsTimeout = 10 * time.Second
+
+// partitionEnds returns each partition's high watermark. Cancelling ctx
+// ends it at once.
 func partitionEnds(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
 	d := &kafka.Dialer{Timeout: defaultDialTimeout, DualStack: true}
 	conn, err := d.DialContext(ctx, "tcp", brokers[0])
@@ -161,6 +218,8 @@ func partitionEnds(ctx context.Context, brokers []string, topic string) (map[int
 		return nil, &BrokerUnreachableError{Addrs: brokers[:1], Errs: []error{err}}
 	}
 	defer conn.Close()
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	conn.SetDeadline(time.Now().Add(partitionEndsTimeout))
 	parts, err := conn.ReadPartitions(topic)
 	if err != nil {
 		return nil, fmt.Errorf("tail %s: read partitions: %w (run `matriz deploy` to create the lane topics)", topic, err)
@@ -172,7 +231,10 @@ func partitionEnds(ctx context.Context, brokers []string, topic string) (map[int
 		if err != nil {
 			return nil, fmt.Errorf("tail %s/%d: dial leader %s: %w", topic, p.ID, leader, err)
 		}
+		stop := context.AfterFunc(ctx, func() { pc.Close() })
+		pc.SetDeadline(time.Now().Add(partitionEndsTimeout))
 		last, err := pc.ReadLastOffset()
+		stop()
 		pc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("tail %s/%d: read last offset: %w", topic, p.ID, err)

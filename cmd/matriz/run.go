@@ -34,6 +34,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	commitEvery := fs.Duration("commit-interval", time.Second, "how often a partition commits its latest durable checkpoint (`interval`): longer means fewer commits and more redone after a crash")
 	checkpointEvery := fs.Duration("checkpoint-every", 10*time.Second, "event `time` between two of a partition's checkpoints on matriz.<lane>.checkpoints, where replays can start")
 	futureSkew := fs.Duration("max-future-skew", runtime.DefaultMaxFutureSkew, "how far a message's ts may run ahead of its Kafka record timestamp (`duration`); further ahead goes to the DLQ as future_timestamp")
+	writeRetryFor := fs.Duration("write-retry-for", runtime.DefaultWriteRetryFor, "how long output writes ride out a broker outage (`duration`) before the lane stops (0: the default)")
 	webhook := fs.String("actions-webhook", "", "`URL` each approved external action is POSTed to as JSON (empty: actions are only recorded)")
 	if _, err := fs.args(args); err != nil {
 		return err
@@ -52,7 +53,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"status-every", *status}, {"session-timeout", *session}, {"commit-interval", *commitEvery}, {"checkpoint-every", *checkpointEvery}, {"max-future-skew", *futureSkew}} {
+	}{{"status-every", *status}, {"session-timeout", *session}, {"commit-interval", *commitEvery}, {"checkpoint-every", *checkpointEvery}, {"max-future-skew", *futureSkew}, {"write-retry-for", *writeRetryFor}} {
 		if d.v < 0 {
 			return usagef("--%s %v: want a positive duration", d.name, d.v)
 		}
@@ -80,8 +81,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	cfg := runtime.Config{
 		Lane: l, Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Group: *group, Spec: sp,
 		Getenv: e.getenv, SessionTimeout: *session, ReaderVersion: rv, CommitInterval: *commitEvery, CheckpointEvery: *checkpointEvery,
-		MaxFutureSkew: *futureSkew,
-		Logger:        slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
+		MaxFutureSkew: *futureSkew, WriteRetryFor: *writeRetryFor,
+		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if *webhook != "" {
 		wh, err := ops.NewWebhook(*webhook, 10*time.Second)

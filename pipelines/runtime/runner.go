@@ -66,6 +66,9 @@ type Config struct {
 	// CheckpointEvery is how much event time passes between two of a
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
 	CheckpointEvery time.Duration
+	// WriteRetryFor is how long the lane's output writes ride out a broker
+	// outage before the lane stops (default DefaultWriteRetryFor).
+	WriteRetryFor time.Duration
 
 	// controlHold, in tests, holds every matriz.control record back until
 	// it closes: a control topic that cannot be read.
@@ -81,6 +84,11 @@ type Config struct {
 	// ahead goes to the DLQ as future_timestamp (timestamps.go).
 	MaxFutureSkew time.Duration
 }
+
+// DefaultWriteRetryFor is how long a lane's output writes ride out a
+// broker outage (connection refused, no leader, timeouts) before the lane
+// stops: longer than a broker restart takes.
+const DefaultWriteRetryFor = topics.DefaultSinkRetryFor
 
 // GroupName is the consumer group a lane runs in: group when set, else
 // matriz-<lane>.
@@ -105,7 +113,7 @@ func (c *Config) defaults() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}} {
+	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}, {"write retry for", c.WriteRetryFor}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s %v: want a positive duration (0: the default)", d.name, d.v)
 		}
@@ -151,6 +159,7 @@ func (c *Config) defaults() error {
 		c.Readiness = NewReadiness()
 	}
 	def(&c.MaxFutureSkew, DefaultMaxFutureSkew)
+	def(&c.WriteRetryFor, DefaultWriteRetryFor)
 	return nil
 }
 
@@ -271,7 +280,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	lr.sink, err = topics.NewSink(work, cfg.Brokers,
 		topics.SinkClock(cfg.Clock),
 		topics.SinkOnError(lr.sinkErr),
-		topics.SinkOnWritten(countWritten(lane, lr.obs)))
+		topics.SinkOnWritten(countWritten(lane, lr.obs)),
+		topics.SinkRetryFor(cfg.WriteRetryFor))
 	if err != nil {
 		return err
 	}
@@ -279,6 +289,25 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		close(lr.sink.In())
 		lr.sink.AwaitCompletion()
 	}()
+	// The sinks run on work, which never ends: a broker outage at shutdown
+	// would keep them retrying for their whole window. At the signal they
+	// stop waiting for the broker to come back, and with the drain they
+	// stop altogether: what is unacknowledged is not committed.
+	defer context.AfterFunc(ctx, func() {
+		lr.sink.EndRetryWindow()
+		once.sink.EndRetryWindow()
+		t := cfg.Clock.NewTicker(cfg.DrainTimeout)
+		defer t.Stop()
+		for _, s := range []*topics.Sink{lr.sink, once.sink} {
+			select {
+			case <-s.Done():
+			case <-t.C():
+				lr.sink.Abort()
+				once.sink.Abort()
+				return
+			}
+		}
+	})()
 
 	applyControl := lr.applyControl
 	if hold := cfg.controlHold; hold != nil {
