@@ -39,12 +39,18 @@ const (
 // too big to write.
 var errOversizedOutput = errors.New("output larger than the largest record the sink writes")
 
+// stampRoom is what an output keeps free under the record limit for the
+// headers stamped on it after fit: the fence's group, generation and member
+// (fence.go), a few hundred bytes. Without it a DLQ record truncated to the
+// limit exactly is refused by the broker once stamped, and the lane stops.
+const stampRoom = 1024
+
 // maxRecord is the size bound outputs are held to.
 func (o *outputs) maxRecord() int {
 	if o.recordLimit > 0 {
-		return o.recordLimit
+		return o.recordLimit - stampRoom
 	}
-	return topics.MaxRecordBytes
+	return topics.MaxRecordBytes - stampRoom
 }
 
 // fit returns out with every record within maxRecord (see above); owners
