@@ -117,6 +117,7 @@ func (w *partitionWorker) run(ctx context.Context) error {
 	if err := w.prepare(ctx); err != nil {
 		return err
 	}
+	w.commitRestored() // restored_commit.go
 	var err error
 	w.src, err = topics.NewPartitionSource(w.work, lr.cfg.Brokers, w.claim.Topic, w.partition, w.claim.Offset, lr.sourceOpts...)
 	if err != nil {
