@@ -57,8 +57,10 @@ type partitionWorker struct {
 	// the next owner, so no cut can pass it.
 	abandoned bool
 
-	// decisions re-decide the frames an earlier run decided (nil: none).
-	decisions *Decisions
+	// decisions re-decide the frames an earlier run decided (nil: none),
+	// read from the event log from scannedSince on (decisions_since.go).
+	decisions    *Decisions
+	scannedSince time.Time
 	// restored is the cut the partition resumed from, nil for none.
 	restored *Checkpoint
 	// stopAt ends a replay's range (exclusive); -1 for a live worker.
