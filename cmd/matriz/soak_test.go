@@ -10,7 +10,9 @@ package main
 // breakthrough, fold-guard, guardian) is the one a clean run over the same
 // input reaches. MATRIZ_SOAK_SEED repeats a run's kill timing;
 // MATRIZ_SOAK_KILLS=0 runs the same load without kills (a control: it
-// passes when the runtime and the replay are deterministic).
+// passes when the runtime and the replay are deterministic);
+// MATRIZ_SOAK_LOGS=dir keeps every run's log there (the accounting names
+// the run that wrote each output it complains about).
 
 import (
 	"context"
@@ -18,6 +20,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,7 +41,11 @@ import (
 
 const (
 	soakMessages = 100_000 // per lane
-	soakBatches  = 10      // produced between kills
+	// soakBatches is the fewest batches the messages are produced in, one
+	// before each kill: with more kills than that, as many batches as
+	// kills, so a process killed right after a state write always has
+	// work that makes it write one.
+	soakBatches = 10
 )
 
 // soakKills is how many times each lane's process is killed: 20, or
@@ -148,14 +155,15 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	}
 
 	var runs []soakRun
-	batch := 0
+	kills := soakKills(t)
+	batches, batch := max(soakBatches, kills), 0
 	produce := func() {
-		if batch < soakBatches {
+		if batch < batches {
 			gap := time.Duration(0)
 			if batch%3 == 2 {
 				gap = 2 * time.Second // an idle gap of event time
 			}
-			l.produce(gap, soakMessages/soakBatches)
+			l.produce(gap, soakMessages/batches)
 			batch++
 		}
 	}
@@ -163,7 +171,7 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	p := l.start(group, "--commit-interval", "200ms")
 	restarted := time.Now()
 	runs = append(runs, soakRun{started: l.committed(t, group)})
-	kills := soakKills(t)
+	idleKills := 0
 	for k := range kills {
 		var how string
 		if k%2 == 0 {
@@ -176,7 +184,20 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 			produce()
 			approve()
 			deadline := time.Now().Add(2 * time.Minute)
-			for !killedByTail.Load() {
+			for checked := time.Now(); !killedByTail.Load(); {
+				if batch == batches && time.Since(checked) > 5*time.Second {
+					// A process with nothing left to do (everything
+					// produced is committed) writes no state record:
+					// killed at a random point instead.
+					checked = time.Now()
+					if l.allCommitted(t, group) && armed.Swap(nil) != nil {
+						d := time.Duration(rng.IntN(2000)) * time.Millisecond
+						how = fmt.Sprintf("%v after it was found with nothing left to do", d)
+						idleKills++
+						time.Sleep(d)
+						break
+					}
+				}
 				if time.Now().After(deadline) {
 					armed.Store(nil)
 					p.cmd.Process.Signal(syscall.SIGQUIT) // its goroutines, to see where it stands
@@ -206,12 +227,13 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 		}
 		runs[len(runs)-1].ends = l.outputEnds(t)
 		runs[len(runs)-1].how = how
+		saveRunLog(t, lane, len(runs)-1, p)
 		p = l.start(group, "--commit-interval", "200ms")
 		restarted = time.Now()
 		runs = append(runs, soakRun{started: l.committed(t, group)})
 		t.Logf("kill %d %s (%v in): committed %v", k+1, how, time.Since(start).Round(time.Millisecond), runs[len(runs)-1].started)
 	}
-	for batch < soakBatches {
+	for batch < batches {
 		produce()
 	}
 	approve()
@@ -242,6 +264,7 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	if code := p.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Fatalf("the last run exited %d on SIGTERM\n%s", code, p.log())
 	}
+	saveRunLog(t, lane, len(runs)-1, p)
 	soaked := time.Since(start)
 
 	acc := l.account(t, runs)
@@ -279,9 +302,38 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	l.compareCleanRun(t)
 	cleaned := time.Since(cleanStart)
 
-	t.Logf("%s: %d records, %d SIGKILLs (%d right after a state write), %d runs; soak %v, replay and diff %v, clean run %v",
-		lane, acc.total, kills, (kills+1)/2, len(runs), soaked.Round(time.Second), replayed.Round(time.Second), cleaned.Round(time.Second))
+	t.Logf("%s: %d records in %d batches, %d SIGKILLs (%d right after a state write, %d of a process with nothing left to do), %d runs; soak %v, replay and diff %v, clean run %v",
+		lane, acc.total, batches, kills, (kills+1)/2-idleKills, idleKills, len(runs), soaked.Round(time.Second), replayed.Round(time.Second), cleaned.Round(time.Second))
 	t.Logf("by fate: %v; duplicate writes: %v (all of offsets their earlier run had not committed)", acc.counts, acc.copies)
+}
+
+// saveRunLog writes run's log to MATRIZ_SOAK_LOGS/<lane>-run<run>.log
+// when that is set: the accounting names the runs that wrote each output.
+func saveRunLog(t *testing.T, lane schemas.Lane, run int, p *runProc) {
+	dir := os.Getenv("MATRIZ_SOAK_LOGS")
+	if dir == "" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-run%02d.log", lane, run)), []byte(p.log()), 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+// allCommitted reports whether group committed every record of the
+// lane's messages topic.
+func (l *e2eLane) allCommitted(t *testing.T, group string) bool {
+	t.Helper()
+	ends, err := topics.PartitionEnds(context.Background(), l.Brokers, topics.Name(string(l.lane), topics.KindMessages))
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := l.committed(t, group)
+	for p, end := range ends {
+		if committed[p] < end {
+			return false
+		}
+	}
+	return true
 }
 
 // within runs an operator's command and fails t unless it returns,
@@ -396,13 +448,14 @@ func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 		}
 	}
 	fates := map[soakSrc]string{}
+	where := map[soakSrc]string{} // which run wrote the fate, and its frame
 	var conflicts []string
-	put := func(o soakSrc, fate string) {
+	put := func(o soakSrc, fate, at string) {
 		if prev, ok := fates[o]; ok {
-			conflicts = append(conflicts, fmt.Sprintf("%s is a %s and also a %s", o, prev, fate))
+			conflicts = append(conflicts, fmt.Sprintf("%s is a %s (%s) and also a %s (%s)", o, prev, where[o], fate, at))
 			return
 		}
-		fates[o] = fate
+		fates[o], where[o] = fate, at
 		acc.counts[fate]++
 	}
 	srcOf := func(m topics.Message) soakSrc {
@@ -421,11 +474,12 @@ func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 			continue
 		}
 		results[id] = src
+		at := fmt.Sprintf("run %d", runOf(topics.KindResults, m))
 		if pipetest.Header(m, runtime.HeaderLate) == "true" {
 			late[src] = true
-			put(src, "late side-output")
+			put(src, "late side-output", at)
 		} else {
-			put(src, "result")
+			put(src, "result", at)
 		}
 	}
 	dlq := map[soakSrc]bool{}
@@ -436,7 +490,7 @@ func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 			continue
 		}
 		dlq[src] = true
-		put(src, "DLQ")
+		put(src, "DLQ", fmt.Sprintf("run %d", runOf(topics.KindDLQ, m)))
 	}
 	events := map[string]bool{}
 	listedBy := map[soakSrc]string{}
@@ -470,7 +524,7 @@ func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 					continue
 				}
 				listedBy[src] = id
-				put(src, "decimation drop")
+				put(src, "decimation drop", fmt.Sprintf("run %d, frame %d/%d", runOf(topics.KindEvents, m), dec.FPS, dec.Seq))
 			}
 		case schemas.EventLate:
 			p, ok1 := ev.Payload.Int("partition")

@@ -139,10 +139,17 @@ func (t *Tick) cutNow(id int32) {
 	t.carry(p)
 }
 
-// state returns p's window state.
+// state returns p's window state. A rate switch at or past the horizon
+// has not taken effect and may still be abandoned (retarget): it is left
+// out, and a tick restored from the state takes it from the recorded
+// switches only if this one took it.
 func (p *tickPart) state() TickState {
 	s := TickState{Closed: p.closed, MaxTS: p.maxTS, EmptyRun: p.emptyRun, LastSize: p.lastSize, LastFPS: p.lastFPS, LastOffset: p.lastOffset}
-	for _, g := range p.grid.segs {
+	h := p.horizon()
+	for i, g := range p.grid.segs {
+		if i > 0 && g.from >= h {
+			break
+		}
 		s.Grid = append(s.Grid, GridSwitch{From: g.from, FPS: g.fps})
 	}
 	return s

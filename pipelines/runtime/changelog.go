@@ -147,11 +147,6 @@ func (w *partitionWorker) resumeFrom(cp *Checkpoint) {
 	}
 }
 
-// decisionSlack is how far before a cut's wall-clock time the scan for the
-// decisions made after it starts: the sink stamps records when it writes
-// them, which can trail the decision a little.
-const decisionSlack = time.Minute
-
 // loadRestartDecisions reads what earlier runs decided past the cut the
 // partition resumes from: everything up to the partition's end now may
 // have been decided, and is decided the same way again.
@@ -165,17 +160,16 @@ func (w *partitionWorker) loadRestartDecisions(ctx context.Context) error {
 		return err
 	}
 	until := ends[int(w.partition)]
-	var since time.Time
-	if w.restored != nil {
-		since = w.restored.Written.Add(-decisionSlack)
-	}
+	since := restartScanSince(w.restored) // decisions_since.go
 	d, err := LoadDecisions(ctx, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, since, until, w.decodeEvent, w.readTimeout)
 	if err != nil {
 		return err
 	}
-	if d.Len() > 0 {
-		w.decisions = d
-		lr.log.Info("re-deciding from the event log", "lane", lr.lane, "partition", w.partition, "decisions", d.Len(), "until", until)
+	// Resumed from a cut, frames read below until are re-decided even
+	// when no decision was found: an earlier run may have answered them.
+	if d.Len() > 0 || (w.restored != nil && until > w.restored.Next) {
+		w.decisions, w.scannedSince = d, since
+		lr.log.Info("re-deciding from the event log", "lane", lr.lane, "partition", w.partition, "decisions", d.Len(), "until", until, "since", since)
 	}
 	return nil
 }

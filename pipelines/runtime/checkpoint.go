@@ -33,13 +33,16 @@ type Checkpoint struct {
 	Next      int64     `json:"next"`
 	Open      []int64   `json:"open,omitempty"`
 	FrameEnd  time.Time `json:"frame_end"` // event time of the cut
-	// Written is the wall-clock time the cut was taken: decisions made
-	// after it were written later, which bounds where a scan of the event
-	// log for them starts.
-	Written  time.Time       `json:"written"`
-	Tick     json.RawMessage `json:"tick,omitempty"`
-	Flags    stages.Flags    `json:"flags"`
-	Approved []string        `json:"approved,omitempty"` // approvals applied in this partition and not yet used
+	// Written is the wall-clock time the cut was taken.
+	Written time.Time `json:"written"`
+	// DecisionsSince bounds, in wall-clock time, where the decisions any
+	// run made about frames past the cut start (decisions_since.go): a
+	// restart from the cut scans the event log from there. Zero (a cut an
+	// older binary wrote) scans it whole.
+	DecisionsSince time.Time       `json:"decisions_since"`
+	Tick           json.RawMessage `json:"tick,omitempty"`
+	Flags          stages.Flags    `json:"flags"`
+	Approved       []string        `json:"approved,omitempty"` // approvals applied in this partition and not yet used
 	// Final marks the cut a clean stop took after its last input: the run
 	// decided nothing past it, so a restart from it re-decides nothing.
 	Final bool              `json:"final,omitempty"`

@@ -123,6 +123,7 @@ func (w *partitionWorker) takeCut(f *stages.Frame) {
 		Lane: string(w.lane.lane), Partition: tc.Partition, Next: tc.Next, Open: tc.Open,
 		Resume: tc.Next, FrameEnd: f.End, Final: tc.Final, Written: w.lane.clock.Now().UTC(), Tick: tick, State: map[string][]byte{},
 	}
+	cp.DecisionsSince = w.decisionsSince(cp.Next, cp.Written)
 	if len(tc.Open) > 0 {
 		cp.Resume = tc.Open[0] // sorted
 	}

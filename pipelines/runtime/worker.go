@@ -60,8 +60,10 @@ type partitionWorker struct {
 	// the next owner, so no cut can pass it.
 	abandoned bool
 
-	// decisions re-decide the frames an earlier run decided (nil: none).
-	decisions *Decisions
+	// decisions re-decide the frames an earlier run decided (nil: none),
+	// read from the event log from scannedSince on (decisions_since.go).
+	decisions    *Decisions
+	scannedSince time.Time
 	// restored is the cut the partition resumed from, nil for none.
 	restored *Checkpoint
 	// stopAt ends a replay's range (exclusive); -1 for a live worker.
@@ -124,6 +126,7 @@ func (w *partitionWorker) run(ctx context.Context) error {
 	if err := w.prepare(ctx); err != nil {
 		return err
 	}
+	w.commitRestored() // restored_commit.go
 	var err error
 	w.src, err = topics.NewPartitionSource(w.work, lr.cfg.Brokers, w.claim.Topic, w.partition, w.claim.Offset, lr.sourceOpts...)
 	if err != nil {
