@@ -29,6 +29,7 @@ import (
 type webhookCounter struct {
 	mu    sync.Mutex
 	calls map[string]int
+	bad   int // calls whose Idempotency-Key is not their action id
 	srv   *httptest.Server
 }
 
@@ -42,10 +43,19 @@ func newWebhookCounter(t *testing.T) *webhookCounter {
 		}
 		w.mu.Lock()
 		w.calls[c.ActionID]++
+		if r.Header.Get("Idempotency-Key") != c.ActionID {
+			w.bad++
+		}
 		w.mu.Unlock()
 	}))
 	t.Cleanup(w.srv.Close)
 	return w
+}
+
+func (w *webhookCounter) badKeys() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.bad
 }
 
 func (w *webhookCounter) snapshot() map[string]int {
