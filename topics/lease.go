@@ -51,7 +51,10 @@ type lease struct {
 func newLease(cfg groupConfig, brokers []string, group string, gen *kafka.Generation) *lease {
 	return &lease{
 		clock: cfg.clock, group: group, gen: gen.ID, member: gen.MemberID,
-		client:  &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: cfg.heartbeat},
+		// A transport of its own: the shared default keeps idle
+		// connections that a broker restart leaves dead, and a lease that
+		// cannot find its coordinator never runs.
+		client:  &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: cfg.heartbeat, Transport: &kafka.Transport{DialTimeout: cfg.heartbeat, IdleTimeout: cfg.heartbeat}},
 		session: cfg.sessionTimeout, margin: cfg.sessionTimeout / 5,
 	}
 }
