@@ -34,6 +34,12 @@ type Decisions struct {
 	initial    *stages.Flags
 	approvals  map[frameKey][]string
 	count      int
+	// Reached is the highest input offset an earlier run left a durable
+	// trace of on the event log (an output's source offset, a dropped
+	// frame's offsets, a watermark's place), -1 for none: a restart
+	// re-decides no further, since past it no earlier run's decision can
+	// have reached the log.
+	Reached int64
 }
 
 type watermark struct {
@@ -53,7 +59,7 @@ type flagsAt struct {
 
 // NewDecisions returns an empty record re-deciding frames read below until.
 func NewDecisions(until int64) *Decisions {
-	return &Decisions{Until: until, watermarks: map[int64][]watermark{}, drops: map[frameKey]bool{}, approvals: map[frameKey][]string{}}
+	return &Decisions{Until: until, Reached: -1, watermarks: map[int64][]watermark{}, drops: map[frameKey]bool{}, approvals: map[frameKey][]string{}}
 }
 
 // Len returns how many decisions the record holds.
@@ -77,6 +83,7 @@ func (d *Decisions) Add(ev schemas.Event) error {
 			return fmt.Errorf("watermark decision %s without after_offset and to_ns", ev.ID)
 		}
 		why, _ := ev.Payload.String("why")
+		d.Reached = max(d.Reached, after)
 		if !slices.ContainsFunc(d.watermarks[after], func(w watermark) bool { return w.to == to }) {
 			d.watermarks[after] = append(d.watermarks[after], watermark{to, why})
 			slices.SortFunc(d.watermarks[after], func(a, b watermark) int { return int(sign(a.to - b.to)) })
@@ -87,6 +94,9 @@ func (d *Decisions) Add(ev schemas.Event) error {
 			return err
 		}
 		d.drops[frameKey{dec.FPS, dec.Seq}] = true
+		for _, o := range dec.Offsets {
+			d.Reached = max(d.Reached, o)
+		}
 	case schemas.EventFPSChange:
 		k, err := key()
 		if err != nil {
@@ -202,11 +212,17 @@ func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane s
 	var mu sync.Mutex
 	var firstErr error
 	tail, err := topics.StartTailSince(ctx, brokers, topics.Name(lane, topics.KindEvents), since, func(m topics.Message) {
-		if m.Header(HeaderDecision) == nil {
-			return
-		}
 		d := byHeader[string(m.Header(HeaderSrcPartition))]
 		if d == nil || (!since.IsZero() && m.Time.Before(since)) {
+			return
+		}
+		if m.Header(HeaderDecision) == nil {
+			// A record's own event: how far its run got.
+			if o, err := strconv.ParseInt(string(m.Header(HeaderSrcOffset)), 10, 64); err == nil {
+				mu.Lock()
+				d.Reached = max(d.Reached, o)
+				mu.Unlock()
+			}
 			return
 		}
 		var ev schemas.Event

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/matriz/pipelines/schemas"
@@ -80,9 +81,14 @@ func (w *partitionWorker) applyApprovals(f *stages.Frame) {
 	var ids []string
 	if w.decisions.redecided(f) {
 		ids = w.decisions.approvals[frameKey{f.FPS, f.Seq}]
-	} else if w.guardian != nil && w.lane.chain.Approvals != nil {
+	}
+	// Past the farthest input an earlier run left a trace of, no earlier
+	// decision can be on the log: approvals read since apply here too
+	// (and are logged), or a partition re-deciding up to the end it had at
+	// restart would hold every new approval until new input arrives.
+	if (!w.decisions.redecided(f) || f.Through > w.decisions.Reached) && w.guardian != nil && w.lane.chain.Approvals != nil {
 		for _, id := range w.guardian.Waiting() {
-			if w.lane.chain.Approvals.Approved(id) && !w.applied.Approved(id) {
+			if w.lane.chain.Approvals.Approved(id) && !w.applied.Approved(id) && !slices.Contains(ids, id) {
 				ids = append(ids, id)
 			}
 		}
