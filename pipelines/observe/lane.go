@@ -3,11 +3,15 @@ package observe
 // This file exports what one processed frame tells: the tick's own figures
 // (duration, frames, fps, backlog) and the stages' domain numbers, read from
 // what the frame carries (events, verdicts, routes) and from the stages'
-// plain-value stats. The stages themselves know no Prometheus.
+// plain-value stats; and what the runtime knows of each partition's
+// offsets. The stages themselves know no Prometheus.
 
 import (
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
@@ -20,14 +24,33 @@ type Lane struct {
 	metrics  *Metrics
 	counters *LaneCounters
 
-	mu    sync.Mutex
-	drift map[int32]stages.DriftStats // the last figures of each partition this process works
+	mu      sync.Mutex
+	drift   map[int32]stages.DriftStats // the last figures of each partition this process works
+	waiting map[int32]int               // each partition's actions waiting for an approval
+	// released are the partitions Forget deleted the series of: a report
+	// still coming from their ending work does not bring them back, until
+	// the partition is Claimed again.
+	released map[int32]bool
 }
 
 // NewLane returns the observer of lane, creating its series at zero.
 func NewLane(lane schemas.Lane, m *Metrics, c *LaneCounters) *Lane {
 	m.InitLane(string(lane))
-	return &Lane{lane: lane, metrics: m, counters: c, drift: map[int32]stages.DriftStats{}}
+	return &Lane{lane: lane, metrics: m, counters: c,
+		drift: map[int32]stages.DriftStats{}, waiting: map[int32]int{}, released: map[int32]bool{}}
+}
+
+// partitionLabel is a partition's label value.
+func partitionLabel(p int32) string { return strconv.FormatInt(int64(p), 10) }
+
+// setPartition runs set with the lane's and partition's label values,
+// unless the partition was released.
+func (o *Lane) setPartition(partition int32, set func(lane, part string)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.released[partition] {
+		set(string(o.lane), partitionLabel(partition))
+	}
 }
 
 // Metrics returns the metrics the lane reports to.
@@ -36,9 +59,10 @@ func (o *Lane) Metrics() *Metrics { return o.metrics }
 // Counters returns the lane's status counters.
 func (o *Lane) Counters() *LaneCounters { return o.counters }
 
-// Frame records one processed frame: d is the chain's time on it, late
-// whether it is a late record's frame of its own (not a tick frame),
-// backlog the frames waiting in the decimation ring, fps the tick's rate.
+// Frame records one processed frame of partition f.Partition: d is the
+// chain's time on it, late whether it is a late record's frame of its own
+// (not a tick frame), backlog the frames waiting in the partition's
+// decimation ring, fps the partition tick's rate.
 func (o *Lane) Frame(f *stages.Frame, d time.Duration, late bool, backlog, fps int) {
 	m, lane, c := o.metrics, string(o.lane), o.counters
 	if !late {
@@ -46,13 +70,15 @@ func (o *Lane) Frame(f *stages.Frame, d time.Duration, late bool, backlog, fps i
 		m.Frames.WithLabelValues(lane).Inc()
 		c.p95.add(d)
 	}
-	m.Backlog.WithLabelValues(lane).Set(float64(backlog))
-	m.FPS.WithLabelValues(lane).Set(float64(fps))
+	o.setPartition(f.Partition, func(lane, part string) {
+		m.Backlog.WithLabelValues(lane, part).Set(float64(backlog))
+		m.FPS.WithLabelValues(lane, part).Set(float64(fps))
+	})
 	c.FPS.Store(int64(fps))
 	for i := range f.Records {
 		r := &f.Records[i]
 		if r.Route != nil {
-			m.RouterPublish.WithLabelValues(lane, r.Route.Topic).Inc()
+			m.RouterPublish.WithLabelValues(lane, routeTopic(r.Route)).Inc()
 		}
 		if r.Verdict != nil {
 			m.GuardianDecisions.WithLabelValues(lane, string(r.Verdict.Outcome)).Inc()
@@ -75,6 +101,17 @@ func (o *Lane) Frame(f *stages.Frame, d time.Duration, late bool, backlog, fps i
 			}
 		}
 	}
+}
+
+// routeTopic is a route's topic label: the message topic when the router
+// has a node registered for it (the route names that node), else
+// TopicOther. So the label's values are the router's registered topics and
+// one more, whatever topics producers write.
+func routeTopic(r *stages.Route) string {
+	if r.Node == "" {
+		return TopicOther
+	}
+	return r.Topic
 }
 
 // Late counts a record that arrived after its frame closed.
@@ -102,7 +139,9 @@ func (o *Lane) DLQWritten(reason string) {
 // the figures pooled over every partition this process works.
 func (o *Lane) Drift(partition int32, s stages.DriftStats) {
 	o.mu.Lock()
-	o.drift[partition] = s
+	if !o.released[partition] {
+		o.drift[partition] = s
+	}
 	parts := make([]stages.DriftStats, 0, len(o.drift))
 	for _, d := range o.drift {
 		parts = append(parts, d)
@@ -114,9 +153,73 @@ func (o *Lane) Drift(partition int32, s stages.DriftStats) {
 	o.counters.SetDriftEMA(pooled.EMA)
 }
 
-// Forget drops a revoked partition's figures from the pooled gauges.
-func (o *Lane) Forget(partition int32) {
+// Offsets records partition's consumer figures: lag, the records between
+// its high watermark and the next offset to read (negative: not known yet,
+// left unset), and age, how long the oldest record read and not committed
+// has waited (0 when none).
+func (o *Lane) Offsets(partition int32, lag int64, age time.Duration) {
+	m := o.metrics
+	o.setPartition(partition, func(lane, part string) {
+		if lag >= 0 {
+			m.ConsumerLag.WithLabelValues(lane, part).Set(float64(lag))
+		}
+		m.UncommittedAge.WithLabelValues(lane, part).Set(max(age, 0).Seconds())
+	})
+}
+
+// Committed records that next (the offset of the next record to read) is
+// partition's committed offset for the lane's group.
+func (o *Lane) Committed(partition int32, next int64) {
+	o.setPartition(partition, func(lane, part string) {
+		o.metrics.CommittedOffset.WithLabelValues(lane, part).Set(float64(next))
+	})
+}
+
+// ApprovalsWaiting records that n of partition's actions wait for a human
+// approval, and sets the lane's gauge to the sum over the partitions this
+// process works.
+func (o *Lane) ApprovalsWaiting(partition int32, n int) {
 	o.mu.Lock()
-	delete(o.drift, partition)
+	defer o.mu.Unlock()
+	if o.released[partition] {
+		return
+	}
+	o.waiting[partition] = n
+	o.setWaitingLocked()
+}
+
+// setWaitingLocked sets the lane's approvals gauge; o.mu is held.
+func (o *Lane) setWaitingLocked() {
+	sum := 0
+	for _, n := range o.waiting {
+		sum += n
+	}
+	o.metrics.ApprovalsWaiting.WithLabelValues(string(o.lane)).Set(float64(sum))
+}
+
+// Claimed marks partition as worked by this process (again): its reports
+// create its series.
+func (o *Lane) Claimed(partition int32) {
+	o.mu.Lock()
+	delete(o.released, partition)
 	o.mu.Unlock()
+}
+
+// Forget is called when this process releases partition: its figures
+// leave the pooled gauges and its per-partition series are deleted, so
+// /metrics does not go on showing a partition another member now works;
+// reports still coming from its ending work are ignored until it is
+// Claimed again.
+func (o *Lane) Forget(partition int32) {
+	m := o.metrics
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.drift, partition)
+	delete(o.waiting, partition)
+	o.released[partition] = true
+	lane, part := string(o.lane), partitionLabel(partition)
+	for _, g := range []*prometheus.GaugeVec{m.Backlog, m.FPS, m.ConsumerLag, m.CommittedOffset, m.UncommittedAge} {
+		g.DeleteLabelValues(lane, part)
+	}
+	o.setWaitingLocked()
 }

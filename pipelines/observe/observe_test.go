@@ -60,12 +60,15 @@ func documentedMetrics(t *testing.T) []string {
 func TestMetricsAreTheDocumentedOnesAndLintClean(t *testing.T) {
 	obs, reg := newLane(t)
 	st := Wrap(schemas.LaneProd, stageFunc("route"), obs.Metrics(), clock.Real{})
-	f := &stages.Frame{Lane: schemas.LaneProd, Records: []stages.Record{{Route: &stages.Route{Topic: "trend"}, Verdict: &stages.Verdict{Outcome: stages.OutcomeAllow}}}}
+	f := &stages.Frame{Lane: schemas.LaneProd, Records: []stages.Record{{Route: &stages.Route{Topic: "trend", Node: "consciousness"}, Verdict: &stages.Verdict{Outcome: stages.OutcomeAllow}}}}
 	if err := st.Process(context.Background(), f); err != nil {
 		t.Fatal(err)
 	}
 	obs.Frame(f, time.Millisecond, false, 0, 30)
 	obs.DLQWritten("undecodable")
+	obs.Offsets(0, 3, time.Second)
+	obs.Committed(0, 10)
+	obs.ApprovalsWaiting(0, 1)
 
 	families, err := reg.Gather()
 	if err != nil {
@@ -84,6 +87,12 @@ func TestMetricsAreTheDocumentedOnesAndLintClean(t *testing.T) {
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("lint: %v %v", err, problems)
 	}
+	for _, mf := range families {
+		problems, err := testutil.CollectAndLint(reg, mf.GetName())
+		if err != nil || len(problems) > 0 {
+			t.Errorf("lint %s: %v %v", mf.GetName(), err, problems)
+		}
+	}
 }
 
 // TestLaneFrameCountsWhatTheFrameCarries: routes, verdicts, circuit
@@ -94,8 +103,8 @@ func TestLaneFrameCountsWhatTheFrameCarries(t *testing.T) {
 	m, lane := obs.Metrics(), string(schemas.LaneProd)
 	f := &stages.Frame{
 		Records: []stages.Record{
-			{Route: &stages.Route{Topic: "trend"}, Verdict: &stages.Verdict{Outcome: stages.OutcomeDeny}},
-			{Route: &stages.Route{Topic: "trend"}, Verdict: &stages.Verdict{Outcome: stages.OutcomeAllow}},
+			{Route: &stages.Route{Topic: "trend", Node: "consciousness"}, Verdict: &stages.Verdict{Outcome: stages.OutcomeDeny}},
+			{Route: &stages.Route{Topic: "trend", Node: "consciousness"}, Verdict: &stages.Verdict{Outcome: stages.OutcomeAllow}},
 		},
 		Events: []schemas.Event{
 			{Kind: schemas.EventCircuitBreak},
@@ -116,8 +125,8 @@ func TestLaneFrameCountsWhatTheFrameCarries(t *testing.T) {
 		"decimated":       {testutil.ToFloat64(m.Decimated.WithLabelValues(lane)), 3},
 		"tick frames":     {testutil.ToFloat64(m.Frames.WithLabelValues(lane)), 1},
 		"late":            {testutil.ToFloat64(m.Late.WithLabelValues(lane)), 1},
-		"backlog":         {testutil.ToFloat64(m.Backlog.WithLabelValues(lane)), 4},
-		"fps":             {testutil.ToFloat64(m.FPS.WithLabelValues(lane)), 20},
+		"backlog":         {testutil.ToFloat64(m.Backlog.WithLabelValues(lane, "0")), 4},
+		"fps":             {testutil.ToFloat64(m.FPS.WithLabelValues(lane, "0")), 20},
 		"status denials":  {float64(obs.Counters().Denials.Load()), 1},
 		"status breaks":   {float64(obs.Counters().Breaks.Load()), 1},
 		"status tick p95": {obs.Counters().TickP95().Seconds(), 0.002},
