@@ -3,6 +3,7 @@ package runtime
 import (
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/matriz/pipelines/pipelines/operators"
 	"github.com/matriz/pipelines/stages"
@@ -22,14 +23,18 @@ import (
 type ackBook struct {
 	mu   sync.Mutex
 	acks map[int64]*topics.Ack
+	// reads are the offsets in the order read, with when: the oldest one
+	// still in acks is the oldest record not committed (offsets.go).
+	reads []readAt
 }
 
-func (b *ackBook) put(offset int64, a *topics.Ack) {
+func (b *ackBook) put(offset int64, a *topics.Ack, at time.Time) {
 	b.mu.Lock()
 	if b.acks == nil {
 		b.acks = map[int64]*topics.Ack{}
 	}
 	b.acks[offset] = a
+	b.reads = append(b.reads, readAt{offset, at})
 	b.mu.Unlock()
 }
 

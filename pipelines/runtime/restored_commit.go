@@ -15,5 +15,6 @@ func (w *partitionWorker) commitRestored() {
 		w.lane.reportErr(err)
 		return
 	}
+	w.lane.obs.Committed(w.partition, cp.Resume)
 	w.lane.log.Info("committed the restored cut", "lane", w.lane.lane, "partition", w.partition, "checkpoint", cp.ID(), "resume", cp.Resume, "was", w.claim.Offset)
 }

@@ -100,6 +100,11 @@ func (lr *laneRuntime) handlePartition(ctx context.Context, claim topics.Claim) 
 	defer cancel()
 	w.work, w.cancelWork = withFence(work, w.fence), cancel
 	w.stop = ctx
+	lr.obs.Claimed(claim.Partition)
+	defer lr.obs.Forget(claim.Partition) // every path out: its series go with the partition
+	if claim.Offset >= 0 {
+		lr.obs.Committed(claim.Partition, claim.Offset)
+	}
 	lr.log.Info("partition assigned", "lane", lr.lane, "partition", claim.Partition, "offset", claim.Offset, "generation", claim.Generation)
 	if err := w.run(ctx); err != nil {
 		lr.log.Error("partition worker", "lane", lr.lane, "partition", claim.Partition, "err", err)
@@ -145,11 +150,11 @@ func (w *partitionWorker) run(ctx context.Context) error {
 			running = false
 		case <-commitEvery.C():
 			w.commit()
+			w.reportOffsets() // offsets.go
 			w.tick.RequestCut()
 		}
 	}
 	drainErr := w.drain(done)
-	lr.obs.Forget(w.partition)
 	return errors.Join(drainErr, w.src.Close())
 }
 
@@ -274,6 +279,7 @@ func (w *partitionWorker) commit() {
 	w.src.MarkCommitted(cp.Resume)
 	w.acks.forget(cp)
 	w.committed = cp
+	w.lane.obs.Committed(w.partition, cp.Resume)
 }
 
 // decode turns a Kafka record into the tick's input: a Record with its
@@ -321,7 +327,7 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 	}
 	lr.obs.MessageIn()
 	if w.stopAt < 0 {
-		w.acks.put(m.Offset, m.Ack) // a replay commits nothing
+		w.acks.put(m.Offset, m.Ack, lr.clock.Now()) // a replay commits nothing
 	}
 	p := &pending{msg: m}
 	w.inflight.put(m.Offset, p)
@@ -401,6 +407,10 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	if w.drift != nil {
 		drift = w.drift.Stats()
 	}
+	waiting := -1
+	if w.guardian != nil {
+		waiting = len(w.guardian.Waiting())
+	}
 	if f.Cut != nil && w.stopAt < 0 {
 		w.takeCut(f) // a replay writes no checkpoint
 	}
@@ -418,6 +428,9 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	lr.obs.Frame(f, d, late, w.ring.Backlog(), w.tick.FPS())
 	if w.drift != nil {
 		lr.obs.Drift(w.partition, drift)
+	}
+	if waiting >= 0 {
+		lr.obs.ApprovalsWaiting(w.partition, waiting)
 	}
 	return f
 }
