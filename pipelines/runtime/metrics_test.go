@@ -18,6 +18,7 @@ import (
 	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/observe"
+	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/pipelines/pipetest"
 	"github.com/matriz/pipelines/pipelines/spec"
 	"github.com/matriz/pipelines/schemas"
@@ -263,4 +264,46 @@ func TestMetricsExpositionPassesPromtool(t *testing.T) {
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("lint: %v %v", err, problems)
 	}
+}
+
+// TestApprovalsWaitingGaugeCountsTheGuardiansWaitingActions: P0 actions
+// wait on prod; the lane's approvals_waiting is the number of actions
+// `matriz actions` lists as waiting, summed over the partitions, and falls
+// to 0 once every one is approved and applied.
+func TestApprovalsWaitingGaugeCountsTheGuardiansWaitingActions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: P0 actions waiting on prod, then approved (skipped with -short)")
+	}
+	s := newReplayScenario(t, schemas.LaneProd)
+	s.produce(0, 1000)
+	m, err := observe.NewMetrics(prometheus.NewPedanticRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runLane(t, s.env, Config{Lane: s.lane, Spec: s.spec, Group: s.group, Getenv: s.getenv, Metrics: m, IdleAfter: 50 * time.Millisecond, CommitInterval: 200 * time.Millisecond})
+	s.waitCommitted()
+	acts, err := ops.ListActions(context.Background(), ops.ActionsConfig{Lane: s.lane, Brokers: s.env.Brokers, RegistryURL: s.env.RegistryURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := 0
+	for _, a := range acts {
+		if a.Waiting() {
+			waiting++
+		}
+	}
+	if waiting == 0 {
+		t.Fatal("no P0 action waits: the scenario does not exercise approvals")
+	}
+	gauge := m.ApprovalsWaiting.WithLabelValues(string(s.lane))
+	clocktest.WaitFor(t, 30*time.Second, fmt.Sprintf("approvals_waiting at the %d waiting actions", waiting), func() bool {
+		return testutil.ToFloat64(gauge) == float64(waiting)
+	}, func() string { return fmt.Sprint(testutil.ToFloat64(gauge)) })
+	if n := s.approveWaiting(); n != waiting {
+		t.Fatalf("approved %d, want %d", n, waiting)
+	}
+	clocktest.WaitFor(t, 30*time.Second, "approvals_waiting at 0 once all are approved", func() bool {
+		return testutil.ToFloat64(gauge) == 0
+	}, func() string { return fmt.Sprint(testutil.ToFloat64(gauge)) })
+	t.Logf("approvals_waiting went %d → 0 as the %d waiting P0 actions were approved", waiting, waiting)
 }
