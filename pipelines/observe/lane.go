@@ -70,10 +70,7 @@ func (o *Lane) Frame(f *stages.Frame, d time.Duration, late bool, backlog, fps i
 		m.Frames.WithLabelValues(lane).Inc()
 		c.p95.add(d)
 	}
-	o.setPartition(f.Partition, func(lane, part string) {
-		m.Backlog.WithLabelValues(lane, part).Set(float64(backlog))
-		m.FPS.WithLabelValues(lane, part).Set(float64(fps))
-	})
+	o.Tick(f.Partition, backlog, fps)
 	c.FPS.Store(int64(fps))
 	for i := range f.Records {
 		r := &f.Records[i]
@@ -101,6 +98,17 @@ func (o *Lane) Frame(f *stages.Frame, d time.Duration, late bool, backlog, fps i
 			}
 		}
 	}
+}
+
+// Tick records partition's decimation backlog and tick rate. Frame does,
+// and the runtime at every commit interval too, so a partition idle since
+// it was claimed shows them.
+func (o *Lane) Tick(partition int32, backlog, fps int) {
+	m := o.metrics
+	o.setPartition(partition, func(lane, part string) {
+		m.Backlog.WithLabelValues(lane, part).Set(float64(backlog))
+		m.FPS.WithLabelValues(lane, part).Set(float64(fps))
+	})
 }
 
 // routeTopic is a route's topic label: the message topic when the router

@@ -7,7 +7,9 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -306,4 +308,72 @@ func TestApprovalsWaitingGaugeCountsTheGuardiansWaitingActions(t *testing.T) {
 		return testutil.ToFloat64(gauge) == 0
 	}, func() string { return fmt.Sprint(testutil.ToFloat64(gauge)) })
 	t.Logf("approvals_waiting went %d → 0 as the %d waiting P0 actions were approved", waiting, waiting)
+}
+
+// TestReleasedPartitionsSeriesAreDeleted: a lane alone in its group shows
+// every partition's series; when a second member joins and takes some of
+// them, the first member's /metrics keeps the series of exactly the
+// partitions it still works, the others deleted rather than left stale.
+func TestReleasedPartitionsSeriesAreDeleted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: two members of a lane's group on the embedded broker (skipped with -short)")
+	}
+	lane := schemas.LaneProd
+	env := pipetest.Start(t, lane)
+	messages := topics.Name(string(lane), topics.KindMessages)
+	env.Produce(t, lane, laneMessages(lane, 600, 9, 2*time.Second), nil)
+	reg := prometheus.NewPedanticRegistry()
+	m, err := observe.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var gens []topics.GenerationInfo
+	runLane(t, env, Config{Lane: lane, Metrics: m, CommitInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second,
+		OnGeneration: func(g topics.GenerationInfo) {
+			mu.Lock()
+			gens = append(gens, g)
+			mu.Unlock()
+		}})
+	env.WaitCommitted(t, messages, GroupName("", lane), 2*time.Minute)
+	ends := env.Ends(t, messages)
+	// partitionsShown are the partitions with a series of every
+	// per-partition gauge.
+	partitionsShown := func() []string {
+		var common []string
+		for i, name := range []string{"lukhas_backlog_frames", "lukhas_fps", "lukhas_consumer_lag", "lukhas_committed_offset", "lukhas_oldest_uncommitted_age_seconds"} {
+			var ps []string
+			for p := range partitionGauges(t, reg, name) {
+				ps = append(ps, p)
+			}
+			slices.Sort(ps)
+			if i > 0 && !slices.Equal(ps, common) {
+				return append(ps, "(differs by gauge)")
+			}
+			common = ps
+		}
+		return common
+	}
+	owned := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var ps []string
+		if len(gens) > 0 {
+			for _, p := range gens[len(gens)-1].Partitions[messages] {
+				ps = append(ps, fmt.Sprint(p))
+			}
+		}
+		slices.Sort(ps)
+		return ps
+	}
+	clocktest.WaitFor(t, time.Minute, fmt.Sprintf("series of all %d partitions", len(ends)), func() bool {
+		return len(partitionsShown()) == len(ends) && slices.Equal(partitionsShown(), owned())
+	}, func() string { return fmt.Sprintf("shown %v, owned %v", partitionsShown(), owned()) })
+
+	runLane(t, env, Config{Lane: lane, CommitInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second})
+	clocktest.WaitFor(t, time.Minute, "the first member's series limited to the partitions it kept", func() bool {
+		own := owned()
+		return len(own) > 0 && len(own) < len(ends) && slices.Equal(partitionsShown(), own)
+	}, func() string { return fmt.Sprintf("shown %v, owned %v", partitionsShown(), owned()) })
+	t.Logf("after the second member joined, the first shows partitions %v of %d", partitionsShown(), len(ends))
 }

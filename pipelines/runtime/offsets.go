@@ -19,13 +19,16 @@ type readAt struct {
 	at     time.Time
 }
 
-// reportOffsets sets the partition's lag and oldest-uncommitted-age gauges.
+// reportOffsets sets the partition's lag and oldest-uncommitted-age
+// gauges, and its backlog and rate, which frames set too: a partition idle
+// since it was claimed has no frame to set them.
 func (w *partitionWorker) reportOffsets() {
 	var age time.Duration
 	if at, ok := w.acks.oldest(); ok {
 		age = w.lane.clock.Now().Sub(at)
 	}
 	w.lane.obs.Offsets(w.partition, w.src.Lag(), age)
+	w.lane.obs.Tick(w.partition, w.ring.Backlog(), w.tick.FPS())
 }
 
 // oldest returns when the oldest record read and not committed was read,
