@@ -10,9 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/matriz/pipelines/pipelines/spec"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/stages/adapters"
 )
 
 // TestTickBucketsReadTheLaneBudgetsExactly: 33, 35 and 50 ms are bucket
@@ -119,19 +119,25 @@ func TestForgetDeletesTheReleasedPartitionsSeries(t *testing.T) {
 	}
 }
 
-// TestRouterPublishTopicsAreBounded runs the lane's real router over a
+// TestRouterPublishTopicsAreBounded runs the lanes' router over a
 // producer's 1,000 distinct topics: router_publish_total gets at most one
 // series per registered topic and one "other", and counts every decision.
 func TestRouterPublishTopicsAreBounded(t *testing.T) {
-	sp, err := spec.Default()
+	// The lane's routes, registered as the spec's chain does.
+	router, err := stages.NewRouter()
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain, err := sp.Lanes[schemas.LaneProd].Chain(schemas.LaneProd, spec.ChainOptions{})
-	if err != nil {
-		t.Fatal(err)
+	nodes := map[string]stages.Node{}
+	for _, n := range adapters.All() {
+		nodes[n.Name()] = n
 	}
-	registered := chain.Router.Topics()
+	for topic, node := range adapters.DefaultRoutes() {
+		if err := router.Register(topic, nodes[node]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	registered := router.Topics()
 	if len(registered) == 0 {
 		t.Fatal("the lane's router has no registered topic")
 	}
@@ -143,7 +149,7 @@ func TestRouterPublishTopicsAreBounded(t *testing.T) {
 		recs = append(recs, stages.Record{Msg: &schemas.MatrizMessage{MsgID: fmt.Sprintf("r%d", i), Lane: schemas.LaneProd, Topic: topic}})
 	}
 	f := &stages.Frame{Lane: schemas.LaneProd, Records: recs}
-	if err := chain.Router.Process(context.Background(), f); err != nil {
+	if err := router.Process(context.Background(), f); err != nil {
 		t.Fatal(err)
 	}
 	obs, _ := newLane(t)
