@@ -11,7 +11,10 @@ import (
 // offset to read, from the watermark kafka-go's last fetch response
 // carried — and the age of the oldest record read and not committed, on
 // the runtime's clock. A commit that stalls shows as that age growing
-// past the commit interval; a consumer that falls behind as the lag.
+// past the commit interval; a consumer that falls behind as the lag. The
+// lag is only as fresh as the last fetch: a partition backed up so far
+// that its reader stops fetching keeps its last lag while records arrive,
+// and the age is the figure that grows then.
 
 // readAt is when a record was read.
 type readAt struct {
