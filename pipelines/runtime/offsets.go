@@ -8,13 +8,11 @@ import (
 // A partition's offsets as an operator sees them: the committed offset is
 // reported at each commit (worker.go), and at every commit interval the
 // lag — records between the partition's high watermark and the next
-// offset to read, from the watermark kafka-go's last fetch response
-// carried — and the age of the oldest record read and not committed, on
-// the runtime's clock. A commit that stalls shows as that age growing
-// past the commit interval; a consumer that falls behind as the lag. The
-// lag is only as fresh as the last fetch: a partition backed up so far
-// that its reader stops fetching keeps its last lag while records arrive,
-// and the age is the figure that grows then.
+// offset to read — and the age of the oldest record read and not
+// committed, on the runtime's clock. A commit that stalls shows as that
+// age growing past the commit interval; a consumer that falls behind as
+// the lag, which the polled watermarks keep growing while a backed-up
+// reader fetches nothing (lag).
 
 // readAt is when a record was read.
 type readAt struct {
@@ -30,8 +28,24 @@ func (w *partitionWorker) reportOffsets() {
 	if at, ok := w.acks.oldest(); ok {
 		age = w.lane.clock.Now().Sub(at)
 	}
-	w.lane.obs.Offsets(w.partition, w.src.Lag(), age)
+	w.lane.obs.Offsets(w.partition, w.lag(), age)
 	w.lane.obs.Tick(w.partition, w.ring.Backlog(), w.tick.FPS())
+}
+
+// lag is the larger of two lower bounds of the records between the
+// partition's high watermark now and the next offset the worker reads:
+// the reader's lag as of its last fetch (counted from where the reader
+// is, at or past the worker), and the polled watermark (watermarks.go)
+// less the next offset decode reads. The first is fresh while the reader
+// fetches; the second goes on growing when a backed-up reader stops.
+// Negative: not known yet.
+func (w *partitionWorker) lag() int64 {
+	lag := w.src.Lag()
+	end, ok := w.lane.hwm.get(w.partition)
+	if next := w.read.Load(); ok && next >= 0 {
+		lag = max(lag, end-next)
+	}
+	return lag
 }
 
 // oldest returns when the oldest record read and not committed was read,

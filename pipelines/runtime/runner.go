@@ -185,6 +185,7 @@ type laneRuntime struct {
 	// approvalCount counts the approvals read; partitions it woke compare
 	// it with what their last frame saw (approval_wake.go).
 	approvalCount atomic.Int64
+	hwm           watermarks // the messages partitions' polled ends (watermarks.go)
 }
 
 func (lr *laneRuntime) reportErr(err error) {
@@ -369,6 +370,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if cfg.Ready != nil {
 		cfg.Ready()
 	}
+	polled := make(chan struct{})
+	go func() { defer close(polled); lr.pollWatermarks(runCtx) }()
+	defer func() { stop(nil); <-polled }()
 	runErr := group.Run(runCtx, lr.handlePartition)
 	if cause := context.Cause(runCtx); cause != nil && ctx.Err() == nil {
 		runErr = errors.Join(runErr, cause)

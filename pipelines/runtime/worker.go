@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reugn/go-streams/flow"
@@ -72,6 +73,9 @@ type partitionWorker struct {
 	onRecord func() // a replay's progress: called for every record of the range
 	started  bool   // decode has sent the tick what precedes the first record
 	live     bool   // decode is past the re-decided region
+	// read is the offset after the last record decode saw, or the
+	// claim's when none yet (-1: not known); the lag is counted from it.
+	read atomic.Int64
 
 	// Frame-level state, owned by the frame goroutine.
 	flags   *stages.Flags
@@ -87,7 +91,9 @@ type partitionWorker struct {
 }
 
 func newWorker(lr *laneRuntime, partition int32) *partitionWorker {
-	return &partitionWorker{lane: lr, partition: partition, inflight: newInflight(), applied: stages.NewApprovalSet(), stopAt: -1}
+	w := &partitionWorker{lane: lr, partition: partition, inflight: newInflight(), applied: stages.NewApprovalSet(), stopAt: -1}
+	w.read.Store(-1)
+	return w
 }
 
 // handlePartition is the Group handler: it returns once the partition's
@@ -100,6 +106,7 @@ func (lr *laneRuntime) handlePartition(ctx context.Context, claim topics.Claim) 
 	defer cancel()
 	w.work, w.cancelWork = withFence(work, w.fence), cancel
 	w.stop = ctx
+	w.read.Store(max(claim.Offset, -1))
 	lr.obs.Claimed(claim.Partition)
 	defer lr.obs.Forget(claim.Partition) // every path out: its series go with the partition
 	if claim.Offset >= 0 {
@@ -291,6 +298,7 @@ func (w *partitionWorker) commit() {
 // out rather than dead-letter good data.
 func (w *partitionWorker) decode(m topics.Message) []any {
 	lr := w.lane
+	w.read.Store(m.Offset + 1)
 	var out []any
 	if !w.started {
 		w.started = true
