@@ -110,7 +110,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		RouterPublish:     counter("router_publish_total", "Routing decisions by message topic: a topic the router has a node for, else other.", []string{"lane", "topic"}),
 		GuardianDecisions: counter("guardian_decisions_total", "Guardian decisions by outcome.", []string{"lane", "outcome"}),
 		ApprovalsWaiting:  gauge("approvals_waiting", "Actions waiting for a human approval, over the partitions this process works.", lane),
-		ConsumerLag:       gauge("consumer_lag", "Records between the partition's high watermark and the next offset to read, as of the last fetch.", part),
+		ConsumerLag:       gauge("consumer_lag", "Records between the partition's high watermark and the next offset the lane reads.", part),
 		CommittedOffset:   gauge("committed_offset", "The offset last committed for the lane's group: the next record to read.", part),
 		UncommittedAge:    gauge("oldest_uncommitted_age_seconds", "Age of the oldest record read and not yet committed; 0 when none.", part),
 		StageMessages:     counter("stage_messages_total", "Records a stage received (dir=in) and passed on live (dir=out).", []string{"lane", "stage", "dir"}),
