@@ -26,7 +26,7 @@ import (
 // DevConfig configures `matriz dev`.
 type DevConfig struct {
 	DataDir        string // broker data; empty keeps it in memory
-	HTTPAddr       string // /metrics, /healthz and /readyz
+	HTTPAddr       string // the live page, /metrics, /healthz and /readyz
 	BrokerListen   string // empty: a free port
 	RegistryListen string // empty: a free port
 	Rate           int    // synthetic messages per second per lane
@@ -175,7 +175,8 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 		}
 		return errors.Join(errs...)
 	}
-	srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, health, ready)
+	page := observe.NewPage(observe.PageConfig{Lanes: cfg.Lanes, Gatherer: reg, Counters: func(l schemas.Lane) *observe.LaneCounters { return counters[l] }, Clock: cfg.Clock})
+	srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, health, ready, observe.WithPage(page))
 	if err != nil {
 		return err
 	}
@@ -205,7 +206,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}()
 
 	info := DevInfo{Brokers: brokers, RegistryURL: stack.RegistryURL, HTTPAddr: srv.Addr}
-	fmt.Fprintf(out, "matriz dev: kafka %s, schema registry %s, metrics http://%s/metrics; Ctrl-C to stop\n", brokers[0], stack.RegistryURL, srv.Addr)
+	fmt.Fprintf(out, "matriz dev: kafka %s, schema registry %s, live page http://%s/, metrics http://%s/metrics; Ctrl-C to stop\n", brokers[0], stack.RegistryURL, srv.Addr, srv.Addr)
 	if cfg.Ready != nil {
 		cfg.Ready(info)
 	}
