@@ -39,6 +39,9 @@ type DevConfig struct {
 	Lanes       []schemas.Lane
 	StatusEvery time.Duration // default 1s
 	Out         io.Writer     // status and progress lines
+	// StatusTable redraws the status as an aligned table in place, one
+	// row per lane: for Out a terminal, not a log.
+	StatusTable bool
 	Logger      *slog.Logger
 	Clock       clock.Clock
 	// Ready, when set, is called once everything runs, with the addresses.
@@ -212,6 +215,9 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}
 	status := observe.NewStatusLine(out, cfg.Lanes, func(l schemas.Lane) *observe.LaneCounters { return counters[l] }, nil).
 		WithResources(observe.NewResources(cfg.DataDir, 5*time.Second))
+	if cfg.StatusTable {
+		status.WithTable()
+	}
 	tk := cfg.Clock.NewTicker(cfg.StatusEvery)
 	defer tk.Stop()
 	status.Print(cfg.Clock.Now())
