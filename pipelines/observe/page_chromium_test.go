@@ -112,7 +112,7 @@ func figureOf(t *testing.T, figs map[string]map[string]string, lane, key string)
 // screenshot to $MATRIZ_SCREENSHOT_DIR (else the test's temp dir).
 func TestLivePageInChromium(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test: the dev stack and three Chromium runs take about 25s (skipped with -short)")
+		t.Skip("integration test: the dev stack and three Chromium runs take 20-30s on a loaded 2-core machine (skipped with -short)")
 	}
 	bin := pipetest.RequireTool(t, "chromium", "chromium")
 	start := time.Now()
