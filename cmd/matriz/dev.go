@@ -60,7 +60,9 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	return pipelines.Dev(ctx, pipelines.DevConfig{
 		DataDir: *dataDir, HTTPAddr: *httpAddr, Rate: *rate, Retention: *retention,
 		BrokerListen: *listen, RegistryListen: *regListen,
-		Out: e.stdout, StatusTable: isTerminal(e.stdout), Logger: logger, Getenv: e.getenv,
+		// With --debug stderr is busy: a table redrawn in place would be
+		// torn by the log lines, so the status stays one line per second.
+		Out: e.stdout, StatusTable: isTerminal(e.stdout) && !*debug, Logger: logger, Getenv: e.getenv,
 	})
 }
 
