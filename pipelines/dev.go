@@ -26,7 +26,7 @@ import (
 // DevConfig configures `matriz dev`.
 type DevConfig struct {
 	DataDir        string // broker data; empty keeps it in memory
-	HTTPAddr       string // /metrics, /healthz and /readyz
+	HTTPAddr       string // the live page, /metrics, /healthz and /readyz
 	BrokerListen   string // empty: a free port
 	RegistryListen string // empty: a free port
 	Rate           int    // synthetic messages per second per lane
@@ -39,6 +39,9 @@ type DevConfig struct {
 	Lanes       []schemas.Lane
 	StatusEvery time.Duration // default 1s
 	Out         io.Writer     // status and progress lines
+	// StatusTable redraws the status as an aligned table in place, one
+	// row per lane: for Out a terminal, not a log.
+	StatusTable bool
 	Logger      *slog.Logger
 	Clock       clock.Clock
 	// Ready, when set, is called once everything runs, with the addresses.
@@ -175,7 +178,8 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 		}
 		return errors.Join(errs...)
 	}
-	srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, health, ready)
+	page := observe.NewPage(observe.PageConfig{Lanes: cfg.Lanes, Gatherer: reg, Counters: func(l schemas.Lane) *observe.LaneCounters { return counters[l] }, Clock: cfg.Clock})
+	srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, health, ready, observe.WithPage(page))
 	if err != nil {
 		return err
 	}
@@ -205,12 +209,15 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}()
 
 	info := DevInfo{Brokers: brokers, RegistryURL: stack.RegistryURL, HTTPAddr: srv.Addr}
-	fmt.Fprintf(out, "matriz dev: kafka %s, schema registry %s, metrics http://%s/metrics; Ctrl-C to stop\n", brokers[0], stack.RegistryURL, srv.Addr)
+	fmt.Fprintf(out, "matriz dev: kafka %s, schema registry %s, live page http://%s/, metrics http://%s/metrics; Ctrl-C to stop\n", brokers[0], stack.RegistryURL, srv.Addr, srv.Addr)
 	if cfg.Ready != nil {
 		cfg.Ready(info)
 	}
 	status := observe.NewStatusLine(out, cfg.Lanes, func(l schemas.Lane) *observe.LaneCounters { return counters[l] }, nil).
 		WithResources(observe.NewResources(cfg.DataDir, 5*time.Second))
+	if cfg.StatusTable {
+		status.WithTable()
+	}
 	tk := cfg.Clock.NewTicker(cfg.StatusEvery)
 	defer tk.Stop()
 	status.Print(cfg.Clock.Now())

@@ -69,7 +69,7 @@ func ParseSchemaVersion(s string) (SchemaVersion, error) {
 // metrics over HTTP and a status line.
 type RunLaneConfig struct {
 	runtime.Config
-	HTTPAddr    string        // /metrics, /healthz and /readyz; empty serves none
+	HTTPAddr    string        // the live page, /metrics, /healthz and /readyz; empty serves none
 	StatusEvery time.Duration // status line interval; 0 prints none
 	Out         io.Writer     // the joined and stopped lines, and the status line
 }
@@ -98,14 +98,15 @@ func RunLane(ctx context.Context, cfg RunLaneConfig) error {
 	if cfg.Readiness == nil {
 		cfg.Readiness = runtime.NewReadiness()
 	}
+	counters := &observe.LaneCounters{}
 	if cfg.HTTPAddr != "" {
-		srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, func() error { return nil }, cfg.Readiness.Err)
+		page := observe.NewPage(observe.PageConfig{Lanes: []Lane{cfg.Lane}, Gatherer: reg, Counters: func(Lane) *observe.LaneCounters { return counters }, Clock: cfg.Clock})
+		srv, err := observe.StartHTTP(cfg.HTTPAddr, reg, func() error { return nil }, cfg.Readiness.Err, observe.WithPage(page))
 		if err != nil {
 			return err
 		}
 		defer srv.Close()
 	}
-	counters := &observe.LaneCounters{}
 	run := cfg.Config
 	run.Metrics, run.Counters = metrics, counters
 	ready := make(chan struct{})

@@ -17,7 +17,8 @@ func runDev(ctx context.Context, e *env, args []string) error {
 			"approval, corrupted records), and the full stage chain per lane. DISPATCH_ENABLED and\n"+
 			"EXT_ACTIONS_ENABLED default to true here (the executor only records); set them to false\n"+
 			"in the environment to change that.\n"+
-			"Prints one status line per second and serves /metrics, /healthz and /readyz. Per lane: in/out\n"+
+			"Serves a live page at http://<http-addr>/ and /metrics, /healthz, /readyz, and prints the\n"+
+			"status every second (on a terminal a table redrawn in place, else one line). Per lane: in/out\n"+
 			"msgs/s, Σ messages answered, p95 frame time, fps, the drift EMA, brk (fold-guard circuit\n"+
 			"breaks), bt (breakthrough flags), deny (guardian denials), dlq (records dead-lettered).\n"+
 			"Ctrl-C stops it\n"+
@@ -27,7 +28,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 			"key. At the default rate the streams take about 2.5 MB a second (30 minutes: ~4.5 GB).\n"+
 			"The status line ends with the data dir's size and the process's resident memory.")
 	dataDir := fs.String("data-dir", ".matriz", "`directory` for broker data (topics, offsets, schemas)")
-	httpAddr := fs.String("http-addr", "127.0.0.1:9464", "`address` for /metrics, /healthz and /readyz")
+	httpAddr := fs.String("http-addr", "127.0.0.1:9464", "`address` for the live page, /metrics, /healthz and /readyz")
 	rate := fs.Int("rate", 200, "synthetic `messages` per second per lane")
 	retention := fs.Duration("retention", pipelines.DefaultDevRetention, "`window` of records every stream topic keeps")
 	listen := fs.String("listen", "127.0.0.1:9092", "Kafka listen `address` (so kcat and friends can connect)")
@@ -59,7 +60,9 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	return pipelines.Dev(ctx, pipelines.DevConfig{
 		DataDir: *dataDir, HTTPAddr: *httpAddr, Rate: *rate, Retention: *retention,
 		BrokerListen: *listen, RegistryListen: *regListen,
-		Out: e.stdout, Logger: logger, Getenv: e.getenv,
+		// With --debug stderr is busy: a table redrawn in place would be
+		// torn by the log lines, so the status stays one line per second.
+		Out: e.stdout, StatusTable: isTerminal(e.stdout) && !*debug, Logger: logger, Getenv: e.getenv,
 	})
 }
 
