@@ -24,6 +24,8 @@ import (
 const (
 	rulesFile     = "prometheus/rules.yml"
 	rulesTestFile = "prometheus/rules_test.yml"
+	// prometheusConfig is the compose file's Prometheus configuration.
+	prometheusConfig = "prometheus/prometheus.yml"
 )
 
 // awaitingMetricsBranch are the names issue 11 adds to observe.NewMetrics
@@ -37,9 +39,13 @@ var awaitingMetricsBranch = []string{
 	"lukhas_approvals_waiting",
 }
 
-func TestPrometheusRulesPassPromtool(t *testing.T) {
+func TestPrometheusFilesPassPromtool(t *testing.T) {
 	promtool := pipetest.RequireTool(t, "promtool", "prometheus")
-	for _, args := range [][]string{{"check", "rules", rulesFile}, {"test", "rules", rulesTestFile}} {
+	for _, args := range [][]string{
+		{"check", "rules", rulesFile},
+		{"test", "rules", rulesTestFile},
+		{"check", "config", prometheusConfig},
+	} {
 		out, err := exec.Command(promtool, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -400,6 +406,82 @@ func TestBinaryLinksNoTestOnlyModule(t *testing.T) {
 			if strings.HasPrefix(pkg, mod) {
 				t.Errorf("cmd/matriz links %s; %s is for deploy's tests only", pkg, mod)
 			}
+		}
+	}
+}
+
+// TestComposePrometheusScrapesEveryLane reads docker-compose.yml: every
+// `matriz run` service's --http-addr is a target of prometheus.yml, and
+// every file the compose file mounts exists.
+func TestComposePrometheusScrapesEveryLane(t *testing.T) {
+	data, err := os.ReadFile("docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Command []string `yaml:"command"`
+			Volumes []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	data, err = os.ReadFile(prometheusConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prom struct {
+		RuleFiles     []string `yaml:"rule_files"`
+		ScrapeConfigs []struct {
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(data, &prom); err != nil {
+		t.Fatalf("%s: %v", prometheusConfig, err)
+	}
+	scraped := map[string]bool{}
+	for _, sc := range prom.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			for _, tg := range st.Targets {
+				scraped[tg] = true
+			}
+		}
+	}
+	if !slices.Contains(prom.RuleFiles, "rules.yml") {
+		t.Errorf("%s does not load rules.yml: rule_files %v", prometheusConfig, prom.RuleFiles)
+	}
+	lanes := 0
+	for name, svc := range compose.Services {
+		if i := slices.Index(svc.Command, "--http-addr"); len(svc.Command) > 0 && svc.Command[0] == "run" {
+			if i < 0 || i+1 >= len(svc.Command) {
+				t.Errorf("service %s runs a lane without --http-addr: Prometheus cannot scrape it", name)
+				continue
+			}
+			lanes++
+			_, port, _ := strings.Cut(svc.Command[i+1], ":")
+			if target := name + ":" + port; !scraped[target] {
+				t.Errorf("service %s serves metrics at %s, which %s does not scrape", name, target, prometheusConfig)
+			}
+		}
+		for _, v := range svc.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if !strings.HasPrefix(src, "./") {
+				continue // a named volume
+			}
+			if _, err := os.Stat(src); err != nil {
+				t.Errorf("service %s mounts %s: %v", name, src, err)
+			}
+		}
+	}
+	if lanes == 0 {
+		t.Fatal("docker-compose.yml runs no lane")
+	}
+	for _, svc := range []string{"prometheus", "grafana"} {
+		if _, ok := compose.Services[svc]; !ok {
+			t.Errorf("docker-compose.yml has no %s service", svc)
 		}
 	}
 }
