@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
@@ -153,5 +155,35 @@ func TestDashboardIsGenerated(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s differs from the generator in dashboard_test.go: edit the generator, then go test ./deploy -run TestDashboardIsGenerated -update", dashboardFile)
+	}
+}
+
+// TestDashboardHasTheLanePanels checks what issue 11 asks of the
+// dashboard: the plan's four panels and the operator's, and a lane
+// variable that every query filters on.
+func TestDashboardHasTheLanePanels(t *testing.T) {
+	exprs, err := dashboardExprs(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, title := range []string{"Tick p95 per lane", "Drift EMA per lane", "Circuit breaks", "Breakthrough flags",
+		"Throughput", "DLQ by reason", "Consumer lag", "Guardian decisions by outcome", "Waiting approvals"} {
+		found := false
+		for where := range exprs {
+			if strings.Contains(where, fmt.Sprintf("panel %q ", title)) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s has no panel %q with a query", dashboardFile, title)
+		}
+	}
+	if got := exprs[dashboardFile+": variable lane"]; got != "lukhas_messages_in_total" {
+		t.Errorf("lane variable reads label_values of %q, want lukhas_messages_in_total", got)
+	}
+	for where, e := range exprs {
+		if strings.Contains(where, "panel") && !strings.Contains(e, laneSel) {
+			t.Errorf("%s: %s does not filter on the lane variable (%s)", where, e, laneSel)
+		}
 	}
 }
