@@ -29,9 +29,9 @@ const (
 )
 
 // awaitingMetricsBranch are the names issue 11 adds to observe.NewMetrics
-// (/work/ctx/metricnames.md) on another branch. Until it is merged they
-// are missing here and only logged; once they are exported, delete this
-// list so a missing name fails again.
+// on another branch. Until that branch is merged they are missing here and
+// only logged; once they are exported, delete this list so a missing name
+// fails again.
 var awaitingMetricsBranch = []string{
 	"lukhas_consumer_lag",
 	"lukhas_committed_offset",
