@@ -7,6 +7,8 @@ package observe
 // offsets. The stages themselves know no Prometheus.
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -26,7 +28,7 @@ type Lane struct {
 
 	mu      sync.Mutex
 	drift   map[int32]stages.DriftStats // the last figures of each partition this process works
-	waiting map[int32]int               // each partition's actions waiting for an approval
+	waiting map[int32][]string          // each partition's actions waiting for an approval, oldest first
 	// released are the partitions Forget deleted the series of: a report
 	// still coming from their ending work does not bring them back, until
 	// the partition is Claimed again.
@@ -37,7 +39,7 @@ type Lane struct {
 func NewLane(lane schemas.Lane, m *Metrics, c *LaneCounters) *Lane {
 	m.InitLane(string(lane))
 	return &Lane{lane: lane, metrics: m, counters: c,
-		drift: map[int32]stages.DriftStats{}, waiting: map[int32]int{}, released: map[int32]bool{}}
+		drift: map[int32]stages.DriftStats{}, waiting: map[int32][]string{}, released: map[int32]bool{}}
 }
 
 // partitionLabel is a partition's label value.
@@ -183,26 +185,33 @@ func (o *Lane) Committed(partition int32, next int64) {
 	})
 }
 
-// ApprovalsWaiting records that n of partition's actions wait for a human
-// approval, and sets the lane's gauge to the sum over the partitions this
-// process works.
-func (o *Lane) ApprovalsWaiting(partition int32, n int) {
+// ApprovalsWaiting records the ids of partition's actions waiting for a
+// human approval (ids is the caller's to give away), sets the lane's gauge
+// to the sum over the partitions this process works, and hands the ids to
+// the status counters, where the live page lists them with the command
+// that approves each.
+func (o *Lane) ApprovalsWaiting(partition int32, ids []string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.released[partition] {
 		return
 	}
-	o.waiting[partition] = n
+	o.waiting[partition] = ids
 	o.setWaitingLocked()
 }
 
-// setWaitingLocked sets the lane's approvals gauge; o.mu is held.
+// setWaitingLocked sets the lane's approvals gauge and the counters' list,
+// by partition, each oldest first; o.mu is held.
 func (o *Lane) setWaitingLocked() {
-	sum := 0
-	for _, n := range o.waiting {
-		sum += n
+	parts := slices.Sorted(maps.Keys(o.waiting))
+	var ids []string
+	for _, p := range parts {
+		ids = append(ids, o.waiting[p]...)
 	}
-	o.metrics.ApprovalsWaiting.WithLabelValues(string(o.lane)).Set(float64(sum))
+	o.metrics.ApprovalsWaiting.WithLabelValues(string(o.lane)).Set(float64(len(ids)))
+	if o.counters != nil {
+		o.counters.setWaiting(ids)
+	}
 }
 
 // Claimed marks partition as worked by this process (again): its reports

@@ -68,7 +68,7 @@ func TestMetricsAreTheDocumentedOnesAndLintClean(t *testing.T) {
 	obs.DLQWritten("undecodable")
 	obs.Offsets(0, 3, time.Second)
 	obs.Committed(0, 10)
-	obs.ApprovalsWaiting(0, 1)
+	obs.ApprovalsWaiting(0, []string{"act-1"})
 
 	families, err := reg.Gather()
 	if err != nil {

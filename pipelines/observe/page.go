@@ -64,6 +64,7 @@ type PageLane struct {
 	Decisions        map[string]float64 `json:"decisions"` // by outcome
 	DLQ              map[string]float64 `json:"dlq"`       // by reason
 	ApprovalsWaiting *float64           `json:"approvals_waiting"`
+	Waiting          []string           `json:"waiting"` // ids of the first waiting actions (at most pageWaitingMax), oldest first per partition
 	ApproveCmd       string             `json:"approve_cmd"`
 	ListCmd          string             `json:"list_cmd"`
 	Lag              *float64           `json:"lag"` // summed over the lane's partitions
@@ -89,6 +90,10 @@ type PageHistory struct {
 	DriftEMA  []*float64 `json:"drift_ema"`
 	TickP95Ms []*float64 `json:"tick_p95_ms"`
 }
+
+// pageWaitingMax bounds the waiting action ids a lane's card lists; the
+// count and `matriz actions` tell the rest.
+const pageWaitingMax = 20
 
 // Page samples the figures and serves them (Handler).
 type Page struct {
@@ -199,6 +204,10 @@ func (p *Page) lane(g gathered, l schemas.Lane, elapsed float64) PageLane {
 		Partitions:       partitions(g, name),
 	}
 	if c != nil {
+		pl.Waiting = c.Waiting()
+		if len(pl.Waiting) > pageWaitingMax {
+			pl.Waiting = pl.Waiting[:pageWaitingMax]
+		}
 		pl.InTotal = orCount(pl.InTotal, c.In.Load())
 		pl.OutTotal = orCount(pl.OutTotal, c.Out.Load())
 		if pl.FPS == nil {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,14 +59,15 @@ func TestPageFiguresFromTheLaneMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	var c LaneCounters
-	NewLane(schemas.LaneProd, m, &c)
+	obs := NewLane(schemas.LaneProd, m, &c)
+	obs.ApprovalsWaiting(0, []string{"act-old", "act-new"})
 	for _, d := range []time.Duration{time.Millisecond, 2 * time.Millisecond, 20 * time.Millisecond} {
 		c.p95.add(d)
 	}
 	m.MessagesIn.WithLabelValues("prod").Add(100)
 	m.MessagesOut.WithLabelValues("prod").Add(40)
 	m.DriftEMA.WithLabelValues("prod").Set(0.3)
-	m.FPS.WithLabelValues("prod").Set(24)
+	m.FPS.WithLabelValues("prod", "0").Set(24)
 	m.GuardianDecisions.WithLabelValues("prod", "allow").Add(7)
 	m.GuardianDecisions.WithLabelValues("prod", "deny").Add(2)
 	m.GuardianDecisions.WithLabelValues("candidate", "deny").Add(5)
@@ -106,10 +108,13 @@ func TestPageFiguresFromTheLaneMetrics(t *testing.T) {
 	if prod.DLQ["undecodable"] != 3 || len(prod.DLQ) != 1 {
 		t.Errorf("dlq %v, want undecodable 3", prod.DLQ)
 	}
-	wantMissing(t, "approvals waiting", prod.ApprovalsWaiting)
+	wantFig(t, "approvals waiting", prod.ApprovalsWaiting, 2)
+	if !slices.Equal(prod.Waiting, []string{"act-old", "act-new"}) {
+		t.Errorf("waiting ids %v, want the partition's, oldest first", prod.Waiting)
+	}
 	wantMissing(t, "lag", prod.Lag)
-	if len(prod.Partitions) != 0 {
-		t.Errorf("partitions %+v, want none: the lane metrics have no partition label", prod.Partitions)
+	if len(prod.Partitions) != 1 || prod.Partitions[0].Partition != 0 {
+		t.Errorf("partitions %+v, want partition 0 alone (the one with an fps series)", prod.Partitions)
 	}
 	if prod.ApproveCmd != "matriz approve --lane prod ACTION_ID" || prod.ListCmd != "matriz actions --lane prod" {
 		t.Errorf("commands %q, %q", prod.ApproveCmd, prod.ListCmd)
@@ -301,7 +306,7 @@ func TestHTTPServesTheLivePage(t *testing.T) {
 	if len(snap.Lanes) != 1 || snap.Lanes[0].Lane != "prod" || snap.Lanes[0].OutTotal == nil || *snap.Lanes[0].OutTotal != 12 {
 		t.Fatalf("/api/lanes: %s", body)
 	}
-	if !strings.Contains(body, `"approvals_waiting":null`) {
+	if !strings.Contains(body, `"lag":null`) {
 		t.Errorf("a figure the process does not export is not null in the JSON: %s", body)
 	}
 	if code, _, body := get(srv.Addr, "/metrics"); code != 200 || !strings.Contains(body, "lukhas_messages_out_total") {

@@ -83,7 +83,7 @@ func TestForgetDeletesTheReleasedPartitionsSeries(t *testing.T) {
 		obs.Frame(&stages.Frame{Partition: p}, time.Millisecond, false, 1, 30)
 		obs.Offsets(p, 5, time.Second)
 		obs.Committed(p, 100)
-		obs.ApprovalsWaiting(p, 2)
+		obs.ApprovalsWaiting(p, []string{"a" + partitionLabel(p), "b" + partitionLabel(p)})
 	}
 	count := func() (n int) {
 		for _, g := range perPartition {

@@ -25,7 +25,19 @@ type LaneCounters struct {
 	FPS           atomic.Int64 // the tick's current rate
 	driftEMA      atomic.Uint64
 	p95           p95Window
+	waiting       atomic.Pointer[[]string]
 }
+
+// Waiting returns the ids of the lane's actions waiting for a human
+// approval in the partitions this process works.
+func (c *LaneCounters) Waiting() []string {
+	if ids := c.waiting.Load(); ids != nil {
+		return *ids
+	}
+	return nil
+}
+
+func (c *LaneCounters) setWaiting(ids []string) { c.waiting.Store(&ids) }
 
 // SetDriftEMA records the lane's drift EMA.
 func (c *LaneCounters) SetDriftEMA(v float64) { c.driftEMA.Store(math.Float64bits(v)) }

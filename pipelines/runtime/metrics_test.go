@@ -300,18 +300,20 @@ func TestApprovalsWaitingGaugeCountsTheGuardiansWaitingActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runLane(t, s.env, Config{Lane: s.lane, Spec: s.spec, Group: s.group, Getenv: s.getenv, Metrics: m, IdleAfter: 50 * time.Millisecond, CommitInterval: 200 * time.Millisecond})
+	var counters observe.LaneCounters
+	runLane(t, s.env, Config{Lane: s.lane, Spec: s.spec, Group: s.group, Getenv: s.getenv, Metrics: m, Counters: &counters, IdleAfter: 50 * time.Millisecond, CommitInterval: 200 * time.Millisecond})
 	s.waitCommitted()
 	acts, err := ops.ListActions(context.Background(), ops.ActionsConfig{Lane: s.lane, Brokers: s.env.Brokers, RegistryURL: s.env.RegistryURL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waiting := 0
+	var listed []string
 	for _, a := range acts {
 		if a.Waiting() {
-			waiting++
+			listed = append(listed, a.ID)
 		}
 	}
+	waiting := len(listed)
 	if waiting == 0 {
 		t.Fatal("no P0 action waits: the scenario does not exercise approvals")
 	}
@@ -319,12 +321,19 @@ func TestApprovalsWaitingGaugeCountsTheGuardiansWaitingActions(t *testing.T) {
 	clocktest.WaitFor(t, 30*time.Second, fmt.Sprintf("approvals_waiting at the %d waiting actions", waiting), func() bool {
 		return testutil.ToFloat64(gauge) == float64(waiting)
 	}, func() string { return fmt.Sprint(testutil.ToFloat64(gauge)) })
+	// The live page lists the same actions by id, from the status counters.
+	if ids := slices.Sorted(slices.Values(counters.Waiting())); !slices.Equal(ids, slices.Sorted(slices.Values(listed))) {
+		t.Fatalf("the counters' waiting ids %v, want the ones matriz actions lists %v", ids, listed)
+	}
 	if n := s.approveWaiting(); n != waiting {
 		t.Fatalf("approved %d, want %d", n, waiting)
 	}
 	clocktest.WaitFor(t, 30*time.Second, "approvals_waiting at 0 once all are approved", func() bool {
 		return testutil.ToFloat64(gauge) == 0
 	}, func() string { return fmt.Sprint(testutil.ToFloat64(gauge)) })
+	if ids := counters.Waiting(); len(ids) != 0 {
+		t.Fatalf("waiting ids %v after every approval", ids)
+	}
 	t.Logf("approvals_waiting went %d → 0 as the %d waiting P0 actions were approved", waiting, waiting)
 }
 

@@ -415,9 +415,9 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	if w.drift != nil {
 		drift = w.drift.Stats()
 	}
-	waiting := -1
+	var waiting []string
 	if w.guardian != nil {
-		waiting = len(w.guardian.Waiting())
+		waiting = w.guardian.Waiting()
 	}
 	if f.Cut != nil && w.stopAt < 0 {
 		w.takeCut(f) // a replay writes no checkpoint
@@ -437,7 +437,7 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	if w.drift != nil {
 		lr.obs.Drift(w.partition, drift)
 	}
-	if waiting >= 0 {
+	if w.guardian != nil {
 		lr.obs.ApprovalsWaiting(w.partition, waiting)
 	}
 	return f
