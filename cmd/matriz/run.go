@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -91,7 +92,25 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		}
 		cfg.Executor = wh
 	}
-	return pipelines.RunLane(ctx, pipelines.RunLaneConfig{Config: cfg, HTTPAddr: *httpAddr, StatusEvery: *status, Out: e.stdout})
+	return brokerRefused(pipelines.RunLane(ctx, pipelines.RunLaneConfig{Config: cfg, HTTPAddr: *httpAddr, StatusEvery: *status, Out: e.stdout}))
+}
+
+// brokerRefused turns a refusal no retry can fix into the one line that
+// names what to change: the flag and the broker's allowed range, the
+// lane to deploy, the access to grant. Other errors pass unchanged.
+func brokerRefused(err error) error {
+	var timeout *runtime.SessionTimeoutError
+	var notDeployed *runtime.NotDeployedError
+	var denied *runtime.AuthorizationError
+	switch {
+	case errors.As(err, &timeout):
+		return fmt.Errorf("--session-timeout %v %s", timeout.Requested, timeout.Outside())
+	case errors.As(err, &notDeployed):
+		return notDeployed
+	case errors.As(err, &denied):
+		return denied
+	}
+	return err
 }
 
 // checkAddrs checks each address is HOST:PORT with a numeric port.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -246,6 +247,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err := topics.ProbeKafka(ctx, cfg.Brokers, 5*time.Second); err != nil {
 		return err
 	}
+	if err := checkDeployed(ctx, cfg.Brokers, cfg.Lane); err != nil {
+		return err
+	}
 	if lr.serde, err = serde.Open(work, cfg.RegistryURL, serde.Subjects([]schemas.Lane{cfg.Lane})); err != nil {
 		return err
 	}
@@ -351,6 +355,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	wait.Stop()
 
+	var joined sync.Once
 	group, err := topics.NewGroup(work, cfg.Brokers, cfg.Group, []string{topics.Name(lane, topics.KindMessages)},
 		topics.GroupSessionTimeout(cfg.SessionTimeout),
 		topics.GroupHeartbeat(max(cfg.SessionTimeout/10, 100*time.Millisecond)),
@@ -361,15 +366,20 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			if cfg.OnGeneration != nil {
 				cfg.OnGeneration(g)
 			}
+			// Joined is said once the broker accepted the member: a join
+			// it refuses is retried or stops the lane, never "joined".
+			joined.Do(func() {
+				lr.ready.set(reasonJoin, "")
+				if cfg.Ready != nil {
+					cfg.Ready()
+				}
+			})
 		}))
 	if err != nil {
-		return err
+		return joinErr(cfg.Lane, err, false)
 	}
-	lr.ready.set(reasonJoin, "")
-	if cfg.Ready != nil {
-		cfg.Ready()
-	}
-	runErr := group.Run(runCtx, lr.handlePartition)
+	lr.ready.set(reasonJoin, fmt.Sprintf("lane %s is joining its consumer group %s", lane, cfg.Group))
+	runErr := joinErr(cfg.Lane, group.Run(runCtx, lr.handlePartition), false)
 	if cause := context.Cause(runCtx); cause != nil && ctx.Err() == nil {
 		runErr = errors.Join(runErr, cause)
 	}
