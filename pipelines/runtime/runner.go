@@ -70,6 +70,10 @@ type Config struct {
 	// WriteRetryFor is how long the lane's output writes ride out a broker
 	// outage before the lane stops (default DefaultWriteRetryFor).
 	WriteRetryFor time.Duration
+	// RegistryProbeEvery is how often the lane asks the schema registry
+	// whether it answers, to say on /readyz when it does not (default
+	// DefaultRegistryProbeEvery).
+	RegistryProbeEvery time.Duration
 
 	// controlHold, in tests, holds every matriz.control record back until
 	// it closes: a control topic that cannot be read.
@@ -114,7 +118,7 @@ func (c *Config) defaults() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}, {"write retry for", c.WriteRetryFor}} {
+	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}, {"write retry for", c.WriteRetryFor}, {"registry probe every", c.RegistryProbeEvery}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s %v: want a positive duration (0: the default)", d.name, d.v)
 		}
@@ -253,6 +257,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if lr.serde, err = serde.Open(work, cfg.RegistryURL, serde.Subjects([]schemas.Lane{cfg.Lane})); err != nil {
 		return err
 	}
+	probing, stopProbing := context.WithCancel(ctx)
+	probed := make(chan struct{})
+	go func() { defer close(probed); lr.probeRegistry(probing) }()
+	defer func() { stopProbing(); <-probed }()
 	if lr.ids, err = resolveLaneIDs(lr.serde, lane); err != nil {
 		return err
 	}
