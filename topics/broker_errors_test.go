@@ -107,3 +107,37 @@ func TestCheckTopicsNamesTheMissingOnes(t *testing.T) {
 		t.Fatalf("err %v, want *MissingTopicsError naming b, c", err)
 	}
 }
+
+// TestCheckTopicsNamesTopicsItMayNotSee: a topic the broker refuses to
+// describe to this client is an *AuthorizationError naming the topic and
+// the principal the broker sees, not a missing topic.
+func TestCheckTopicsNamesTopicsItMayNotSee(t *testing.T) {
+	b := newBroker(t)
+	ensureTopics(t, b.Addrs(), streamSpec("a", 1), streamSpec("secret", 1))
+	b.cluster.ControlKey(int16(kmsg.Metadata), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		b.cluster.KeepControl()
+		req := kr.(*kmsg.MetadataRequest)
+		resp := req.ResponseKind().(*kmsg.MetadataResponse)
+		if len(req.Topics) != 1 || req.Topics[0].Topic == nil || *req.Topics[0].Topic != "secret" {
+			return nil, nil, false // the broker answers
+		}
+		for _, rt := range req.Topics {
+			st := kmsg.NewMetadataResponseTopic()
+			st.Topic, st.ErrorCode = rt.Topic, int16(kafka.TopicAuthorizationFailed)
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	if err := CheckTopics(context.Background(), b.Addrs(), []string{"a"}); err != nil {
+		t.Fatalf("visible topic: %v", err)
+	}
+	err := CheckTopics(context.Background(), b.Addrs(), []string{"secret"})
+	var ae *AuthorizationError
+	if !errors.As(err, &ae) || ae.Resource != "topic" || !slices.Equal(ae.Names, []string{"secret"}) || !errors.Is(err, kafka.TopicAuthorizationFailed) {
+		t.Fatalf("err %v, want an *AuthorizationError naming topic secret", err)
+	}
+	want := "the broker refuses access to topic secret ("
+	if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "User:ANONYMOUS") {
+		t.Fatalf("message %q, want it to start %q and name the principal", err, want)
+	}
+}

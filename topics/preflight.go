@@ -2,13 +2,16 @@ package topics
 
 import (
 	"context"
-	"errors"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // preflightTimeout bounds each startup check: a broker slower than this
@@ -28,29 +31,27 @@ func preflightClient(brokers []string) (*kafka.Client, func()) {
 // other failure to ask is returned as is: the caller decides whether a
 // check it could not make stops it.
 func CheckTopics(ctx context.Context, brokers []string, names []string) error {
-	cl, done := preflightClient(brokers)
-	defer done()
 	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
-	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+	var errs map[string]int16
+	var err error
+	for _, addr := range brokers {
+		if errs, err = topicErrors(ctx, addr, names); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("read topic metadata: %w", err)
 	}
 	var missing, denied []string
 	var deniedErr error
-	seen := map[string]bool{}
-	for _, t := range md.Topics {
-		seen[t.Name] = true
-		switch {
-		case errors.Is(t.Error, kafka.UnknownTopicOrPartition):
-			missing = append(missing, t.Name)
-		case authorizationResource(t.Error) != "":
-			denied, deniedErr = append(denied, t.Name), t.Error
-		}
-	}
 	for _, n := range names {
-		if !seen[n] {
+		code, seen := errs[n]
+		switch e := kafka.Error(code); {
+		case !seen || e == kafka.UnknownTopicOrPartition:
 			missing = append(missing, n)
+		case authorizationResource(e) != "":
+			denied, deniedErr = append(denied, n), e
 		}
 	}
 	switch {
@@ -62,6 +63,63 @@ func CheckTopics(ctx context.Context, brokers []string, names []string) error {
 		return &MissingTopicsError{Topics: missing}
 	}
 	return nil
+}
+
+// topicErrors asks the broker at addr for the metadata of names and
+// returns each topic's error code. It speaks the request itself: kafka-go's
+// Client answers metadata from a cache of the all-topics listing, in which
+// a topic the client may not describe is simply absent (indistinguishable
+// from a missing one), and its Conn asks the broker to auto-create what it
+// names. Version 4 is the first that can say not to.
+func topicErrors(ctx context.Context, addr string, names []string) (map[string]int16, error) {
+	d := net.Dialer{Timeout: defaultDialTimeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 4
+	req.AllowAutoTopicCreation = false
+	for _, n := range names {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(n)
+		req.Topics = append(req.Topics, rt)
+	}
+	const correlation = 1
+	if _, err := conn.Write(kmsg.NewRequestFormatter(kmsg.FormatterClientID("matriz-preflight")).AppendRequest(nil, req, correlation)); err != nil {
+		return nil, err
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(size[:])
+	if n < 4 || n > 16<<20 {
+		return nil, fmt.Errorf("metadata response of %d bytes", n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(conn, body); err != nil {
+		return nil, err
+	}
+	if got := int32(binary.BigEndian.Uint32(body)); got != correlation {
+		return nil, fmt.Errorf("metadata response to request %d, want %d", got, correlation)
+	}
+	resp := kmsg.NewPtrMetadataResponse()
+	resp.Version = req.Version
+	if err := resp.ReadFrom(body[4:]); err != nil {
+		return nil, fmt.Errorf("metadata response: %w", err)
+	}
+	out := make(map[string]int16, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.Topic != nil {
+			out[*t.Topic] = t.ErrorCode
+		}
+	}
+	return out, nil
 }
 
 // SessionTimeoutRange reads the broker's allowed consumer-group session
