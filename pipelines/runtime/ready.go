@@ -13,7 +13,8 @@ import (
 // what /readyz reports. A lane is not ready until it has read matriz.control
 // to its end and joined its consumer group, and stops being ready while a
 // partition's state restore keeps failing, while the schema registry does
-// not answer (its periodic probe, or decode waiting for it), and for good once the lane stopped with a fatal error.
+// not answer (its periodic probe, or decode waiting for it), and for good
+// once the lane stopped with a fatal error.
 // Each reason is said in one line a person can act on; the log says the
 // same at warning level as it happens.
 //
