@@ -31,7 +31,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	status := fs.Duration("status-every", time.Second, "status line `interval` (0: none)")
 	debug := fs.Bool("debug", false, "also log partition assignments, restores and approvals to stderr (flag changes and warnings are always logged)")
 	readerVersion := fs.String("schema-version", "latest", "MatrizMessage schema `version` to read with (v1, v2 or latest): every writer version is resolved into it")
-	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned")
+	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned; the broker allows its group.min..group.max.session.timeout.ms (6s..5m0s on the embedded broker)")
 	commitEvery := fs.Duration("commit-interval", time.Second, "how often a partition commits its latest durable checkpoint (`interval`): longer means fewer commits and more redone after a crash")
 	checkpointEvery := fs.Duration("checkpoint-every", 10*time.Second, "event `time` between two of a partition's checkpoints on matriz.<lane>.checkpoints, where replays can start")
 	futureSkew := fs.Duration("max-future-skew", runtime.DefaultMaxFutureSkew, "how far a message's ts may run ahead of its Kafka record timestamp (`duration`); further ahead goes to the DLQ as future_timestamp")
