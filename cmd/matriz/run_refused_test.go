@@ -62,7 +62,7 @@ func TestRunRefusedByBrokerExitsWithOneLine(t *testing.T) {
 		{"session timeout above the range", []string{"--lane", "prod", "--session-timeout", "10m"},
 			"matriz run: --session-timeout 10m0s is outside the broker's allowed range 6s..5m0s (group.min.session.timeout.ms..group.max.session.timeout.ms); pick a value inside it\n"},
 		{"lane not deployed", []string{"--lane", "candidate"},
-			"matriz run: lane candidate is not deployed: topics matriz.candidate.actions, matriz.candidate.approvals, matriz.candidate.checkpoints and 6 more are missing on the brokers; run `matriz deploy --lanes candidate` first\n"},
+			"matriz run: lane candidate is not deployed: topics matriz.candidate.actions, matriz.candidate.approvals, matriz.candidate.checkpoints and 5 more are missing on the brokers; run `matriz deploy --lanes candidate` first\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"run", "--brokers", kafka, "--registry", registry, "--status-every", "0"}, tc.args...)

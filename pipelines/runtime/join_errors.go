@@ -34,11 +34,16 @@ func (e *NotDeployedError) Error() string {
 		e.Lane, missing, e.Lane)
 }
 
-// laneTopics is every topic a running lane reads or writes.
+// laneTopics is every topic a running lane needs before it joins, but its
+// state changelog: a changelog that cannot be read is a restore failing,
+// which each partition retries and /readyz names (the same as when the
+// topic goes away under a running lane), not a reason to refuse to start.
 func laneTopics(lane schemas.Lane) []string {
 	names := []string{topics.ControlTopic}
 	for _, k := range topics.Kinds() {
-		names = append(names, topics.Name(string(lane), k))
+		if k != topics.KindState {
+			names = append(names, topics.Name(string(lane), k))
+		}
 	}
 	return names
 }
