@@ -145,6 +145,11 @@ func NewGroup(ctx context.Context, brokers []string, id string, topics []string,
 	if err := reachable(ctx, brokers, cfg.dialTimeout); err != nil {
 		return nil, err
 	}
+	// A setting the broker refuses is said before the join, which would
+	// otherwise retry it in the background.
+	if err := checkSessionTimeout(ctx, brokers, cfg.sessionTimeout); err != nil {
+		return nil, err
+	}
 	gc := kafka.ConsumerGroupConfig{
 		ID:                id,
 		Brokers:           slices.Clone(brokers),
@@ -183,10 +188,16 @@ func NewGroup(ctx context.Context, brokers []string, id string, topics []string,
 // rebalance timeout that then evicts them. So the handlers' contexts end
 // through the generation Close ends, not through ctx directly. Calling
 // Close again after Run returned is harmless.
+//
+// A join the broker refuses for good stops Run with the reason: a
+// *SessionTimeoutError, an *AuthorizationError, or a *MissingTopicsError
+// when a topic stays missing; every other failed join is reported
+// (GroupOnError) and retried after a backoff.
 func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Claim)) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	backoff := g.cfg.joinBackoff
+	unknownTopic := 0 // joins in a row that found a topic missing
 	for {
 		gen, err := g.cg.Next(ctx)
 		if err != nil {
@@ -197,6 +208,10 @@ func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Clai
 			if errors.Is(err, kafka.ErrGroupClosed) {
 				return nil
 			}
+			if ferr := g.fatal(ctx, err, &unknownTopic); ferr != nil {
+				g.leave()
+				return ferr
+			}
 			g.report(fmt.Errorf("consumer group %s: next generation: %w", g.id, err))
 			if !clock.Sleep(ctx, g.cfg.clock, backoff) {
 				g.leave()
@@ -205,7 +220,7 @@ func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Clai
 			backoff = min(2*backoff, 10*time.Second)
 			continue
 		}
-		backoff = g.cfg.joinBackoff
+		backoff, unknownTopic = g.cfg.joinBackoff, 0
 		if ctx.Err() != nil { // Next may pick a ready generation over a done ctx
 			g.leave()
 			return nil
@@ -243,6 +258,39 @@ func (g *Group) Run(ctx context.Context, handle func(ctx context.Context, c Clai
 			}
 		}
 	}
+}
+
+// unknownTopicJoins is how many joins in a row must find a topic missing
+// before Run gives up: a topic created a moment ago may not be in every
+// broker's metadata yet.
+const unknownTopicJoins = 3
+
+// fatal returns the error Run stops with when a failed join is one no
+// retry can fix — a session timeout the broker refuses, an authorization
+// failure, a topic that stays missing — and nil for one worth retrying.
+func (g *Group) fatal(ctx context.Context, err error, unknownTopic *int) error {
+	if errors.Is(err, kafka.InvalidSessionTimeout) {
+		return sessionTimeoutError(ctx, g.brokers, g.cfg.sessionTimeout, err)
+	}
+	if res := authorizationResource(err); res != "" {
+		names := []string{g.id}
+		if res == "topic" {
+			names = g.topics
+		} else if res == "cluster" {
+			names = nil
+		}
+		return &AuthorizationError{Resource: res, Names: names, Err: err}
+	}
+	if errors.Is(err, kafka.UnknownTopicOrPartition) {
+		if *unknownTopic++; *unknownTopic >= unknownTopicJoins {
+			var missing *MissingTopicsError
+			var denied *AuthorizationError
+			if cerr := CheckTopics(ctx, g.brokers, g.topics); errors.As(cerr, &missing) || errors.As(cerr, &denied) {
+				return cerr
+			}
+		}
+	}
+	return nil
 }
 
 // leave closes the group: kafka-go ends the current generation (the

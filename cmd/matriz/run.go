@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,7 +31,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	status := fs.Duration("status-every", time.Second, "status line `interval` (0: none)")
 	debug := fs.Bool("debug", false, "also log partition assignments, restores and approvals to stderr (flag changes and warnings are always logged)")
 	readerVersion := fs.String("schema-version", "latest", "MatrizMessage schema `version` to read with (v1, v2 or latest): every writer version is resolved into it")
-	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned")
+	session := fs.Duration("session-timeout", 10*time.Second, "consumer-group session `timeout`: how long a crashed worker's partitions stay unowned; the broker allows its group.min..group.max.session.timeout.ms (6s..5m0s on the embedded broker)")
 	commitEvery := fs.Duration("commit-interval", time.Second, "how often a partition commits its latest durable checkpoint (`interval`): longer means fewer commits and more redone after a crash")
 	checkpointEvery := fs.Duration("checkpoint-every", 10*time.Second, "event `time` between two of a partition's checkpoints on matriz.<lane>.checkpoints, where replays can start")
 	futureSkew := fs.Duration("max-future-skew", runtime.DefaultMaxFutureSkew, "how far a message's ts may run ahead of its Kafka record timestamp (`duration`); further ahead goes to the DLQ as future_timestamp")
@@ -91,7 +92,25 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		}
 		cfg.Executor = wh
 	}
-	return pipelines.RunLane(ctx, pipelines.RunLaneConfig{Config: cfg, HTTPAddr: *httpAddr, StatusEvery: *status, Out: e.stdout})
+	return brokerRefused(pipelines.RunLane(ctx, pipelines.RunLaneConfig{Config: cfg, HTTPAddr: *httpAddr, StatusEvery: *status, Out: e.stdout}))
+}
+
+// brokerRefused turns a refusal no retry can fix into the one line that
+// names what to change: the flag and the broker's allowed range, the
+// lane to deploy, the access to grant. Other errors pass unchanged.
+func brokerRefused(err error) error {
+	var timeout *runtime.SessionTimeoutError
+	var notDeployed *runtime.NotDeployedError
+	var denied *runtime.AuthorizationError
+	switch {
+	case errors.As(err, &timeout):
+		return fmt.Errorf("--session-timeout %v %s", timeout.Requested, timeout.Outside())
+	case errors.As(err, &notDeployed):
+		return notDeployed
+	case errors.As(err, &denied):
+		return denied
+	}
+	return err
 }
 
 // checkAddrs checks each address is HOST:PORT with a numeric port.

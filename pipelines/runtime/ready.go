@@ -12,8 +12,9 @@ import (
 // Readiness is whether a lane does its work, with the reasons it does not:
 // what /readyz reports. A lane is not ready until it has read matriz.control
 // to its end and joined its consumer group, and stops being ready while a
-// partition's state restore keeps failing, while decode waits for the
-// schema registry, and for good once the lane stopped with a fatal error.
+// partition's state restore keeps failing, while the schema registry does
+// not answer (its periodic probe, or decode waiting for it), and for good
+// once the lane stopped with a fatal error.
 // Each reason is said in one line a person can act on; the log says the
 // same at warning level as it happens.
 //
@@ -32,6 +33,9 @@ const (
 	reasonFatal    = "fatal"
 	reasonRestore  = "restore/"  // + partition
 	reasonRegistry = "registry/" // + partition
+	// reasonRegistryProbe: the lane's periodic probe finds the registry
+	// does not answer (registry_probe.go).
+	reasonRegistryProbe = "registry"
 )
 
 // NewReadiness returns a lane's readiness: not ready, not started yet.

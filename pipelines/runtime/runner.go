@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,10 @@ type Config struct {
 	// WriteRetryFor is how long the lane's output writes ride out a broker
 	// outage before the lane stops (default DefaultWriteRetryFor).
 	WriteRetryFor time.Duration
+	// RegistryProbeEvery is how often the lane asks the schema registry
+	// whether it answers, to say on /readyz when it does not (default
+	// DefaultRegistryProbeEvery).
+	RegistryProbeEvery time.Duration
 
 	// controlHold, in tests, holds every matriz.control record back until
 	// it closes: a control topic that cannot be read.
@@ -113,7 +118,7 @@ func (c *Config) defaults() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}, {"write retry for", c.WriteRetryFor}} {
+	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}, {"write retry for", c.WriteRetryFor}, {"registry probe every", c.RegistryProbeEvery}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s %v: want a positive duration (0: the default)", d.name, d.v)
 		}
@@ -247,9 +252,16 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err := topics.ProbeKafka(ctx, cfg.Brokers, 5*time.Second); err != nil {
 		return err
 	}
+	if err := checkDeployed(ctx, cfg.Brokers, cfg.Lane); err != nil {
+		return err
+	}
 	if lr.serde, err = serde.Open(work, cfg.RegistryURL, serde.Subjects([]schemas.Lane{cfg.Lane})); err != nil {
 		return err
 	}
+	probing, stopProbing := context.WithCancel(ctx)
+	probed := make(chan struct{})
+	go func() { defer close(probed); lr.probeRegistry(probing) }()
+	defer func() { stopProbing(); <-probed }()
 	if lr.ids, err = resolveLaneIDs(lr.serde, lane); err != nil {
 		return err
 	}
@@ -352,6 +364,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	wait.Stop()
 
+	var joined sync.Once
 	group, err := topics.NewGroup(work, cfg.Brokers, cfg.Group, []string{topics.Name(lane, topics.KindMessages)},
 		topics.GroupSessionTimeout(cfg.SessionTimeout),
 		topics.GroupHeartbeat(max(cfg.SessionTimeout/10, 100*time.Millisecond)),
@@ -362,18 +375,23 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			if cfg.OnGeneration != nil {
 				cfg.OnGeneration(g)
 			}
+			// Joined is said once the broker accepted the member: a join
+			// it refuses is retried or stops the lane, never "joined".
+			joined.Do(func() {
+				lr.ready.set(reasonJoin, "")
+				if cfg.Ready != nil {
+					cfg.Ready()
+				}
+			})
 		}))
 	if err != nil {
-		return err
+		return joinErr(cfg.Lane, err, false)
 	}
-	lr.ready.set(reasonJoin, "")
-	if cfg.Ready != nil {
-		cfg.Ready()
-	}
+	lr.ready.set(reasonJoin, fmt.Sprintf("lane %s is joining its consumer group %s", lane, cfg.Group))
 	polled := make(chan struct{})
 	go func() { defer close(polled); lr.pollWatermarks(runCtx) }()
 	defer func() { stop(nil); <-polled }()
-	runErr := group.Run(runCtx, lr.handlePartition)
+	runErr := joinErr(cfg.Lane, group.Run(runCtx, lr.handlePartition), false)
 	if cause := context.Cause(runCtx); cause != nil && ctx.Err() == nil {
 		runErr = errors.Join(runErr, cause)
 	}
