@@ -17,9 +17,9 @@ import (
 // /readyz (200 "ready" while ready returns nil, 503 "not ready: " and the
 // reasons otherwise: a lane that has not read matriz.control or joined its
 // group yet, a partition whose restore keeps failing, decode waiting for
-// the schema registry or its periodic probe of the registry failing, a lane
-// stopped by a fatal error). with WithPage, the
-// live page at / and its figures at /api/lanes.
+// the schema registry or the lane's periodic probe of it failing, a lane
+// stopped by a fatal error); with WithPage, the live page at / and its
+// figures at /api/lanes.
 type HTTPServer struct {
 	Addr     string
 	server   *http.Server
