@@ -84,6 +84,7 @@ type partitionWorker struct {
 	chunks    *stateChunks // the partition's chunk records on the state topic
 
 	readTimeout time.Duration // bound on reading the changelog or the event log at start
+	parents     [][]byte      // the frame's input traceparents, reused (trace.go)
 }
 
 func newWorker(lr *laneRuntime, partition int32) *partitionWorker {
@@ -393,9 +394,12 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	if w.left {
 		w.leave(f) // an earlier frame was left for the next owner: so is every later one
 	} else if !late || anyLive(f) {
-		if err := w.chain.Run(w.work, f); err != nil {
+		ctx, span := w.startFrameSpan(f) // trace.go
+		err := w.chain.Run(ctx, f)
+		if err != nil {
 			w.chainFailed(w.work, f, err) // chainfail.go
 		}
+		w.endFrameSpan(f, span, err)
 	}
 	var drift stages.DriftStats
 	if w.drift != nil {
