@@ -105,6 +105,14 @@ func RunLane(ctx context.Context, cfg RunLaneConfig) error {
 		}
 		defer srv.Close()
 	}
+	if cfg.Tracer == nil {
+		// Tracing (off without OTEL_EXPORTER_OTLP_ENDPOINT), flushed once
+		// the lane stopped.
+		if cfg.Tracer, err = observe.NewTracerFromEnv(ctx, cfg.Getenv, observe.ServiceLive); err != nil {
+			return err
+		}
+		defer flushTraces(cfg.Tracer, cfg.Logger)
+	}
 	counters := &observe.LaneCounters{}
 	run := cfg.Config
 	run.Metrics, run.Counters = metrics, counters
@@ -135,5 +143,14 @@ func RunLane(ctx context.Context, cfg RunLaneConfig) error {
 		case now := <-tick:
 			line.Print(now)
 		}
+	}
+}
+
+// flushTraces sends the spans still batched, bounded by
+// observe.ShutdownTimeout; a collector that does not take them is logged,
+// not fatal: the lane's work is done and committed.
+func flushTraces(t *observe.Tracer, log *slog.Logger) {
+	if err := t.Shutdown(); err != nil {
+		log.Warn("tracing", "err", err)
 	}
 }

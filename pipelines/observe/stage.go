@@ -29,7 +29,8 @@ type observedStage struct {
 type WrapOption func(*observedStage)
 
 // WrapTracer has the wrapped stage open a span per frame, the child of the
-// frame's span its context carries (Tracer.StartFrame). A nil t adds
+// frame's span its context carries (Tracer.StartFrame); a frame without
+// one gets no stage spans. A nil t adds
 // nothing, so tracing off costs no call on the hot path.
 func WrapTracer(t *Tracer) WrapOption {
 	return func(o *observedStage) {
@@ -70,7 +71,9 @@ func Wrap(lane schemas.Lane, st stages.Stage, m *Metrics, cl clock.Clock, opts .
 func (o *observedStage) Process(ctx context.Context, f *stages.Frame) error {
 	liveIn, failedIn := counts(f)
 	var span trace.Span
-	if o.tracer != nil {
+	if o.tracer != nil && trace.SpanContextFromContext(ctx).IsValid() {
+		// Only under a frame's span: a frame the runtime does not trace
+		// (an empty one) makes no root spans here.
 		ctx, span = o.tracer.Start(ctx, o.spanName, o.spanAttrs)
 	}
 	start := o.clock.Now()

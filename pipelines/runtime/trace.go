@@ -13,10 +13,14 @@ import (
 )
 
 // startFrameSpan starts f's span from its inputs' traceparents and returns
-// the context the chain runs on (w.work, carrying the span).
+// the context the chain runs on (w.work, carrying the span). A frame
+// without records gets none, and so do its stages (observe.Wrap traces a
+// stage only under a frame span).
 func (w *partitionWorker) startFrameSpan(f *stages.Frame) (context.Context, observe.FrameSpan) {
 	tr := w.lane.cfg.Tracer
-	if tr == nil {
+	if tr == nil || len(f.Records) == 0 {
+		// An empty frame (an idle partition's watermark closes dozens a
+		// second) has nothing to trace.
 		return w.work, observe.FrameSpan{}
 	}
 	w.parents = w.parents[:0]
