@@ -240,6 +240,35 @@ func TestTracingSpansFollowInputTraceparent(t *testing.T) {
 		}
 	}
 	t.Logf("%d spans received; %d frame spans each the child of its input, with %d stage spans each", len(spans), len(frames), len(wantStages))
+
+	// A replay of the log makes its own tracer from the same variables,
+	// under the replay's service name: its frames are children of the same
+	// inputs, told apart from the live run's.
+	replayRecv := startOTLPReceiver(t)
+	if _, err := Replay(context.Background(), ReplayConfig{Lane: lane, Brokers: e.Brokers, RegistryURL: e.RegistryURL,
+		Name: "traced", Ranges: fullRanges(t, e, lane), Getenv: envMap(map[string]string{observe.EnvOTLPEndpoint: replayRecv.URL})}); err != nil {
+		t.Fatal(err)
+	}
+	replayed := 0
+	for _, s := range replayRecv.all() {
+		if s.span.GetName() != observe.SpanFrame {
+			continue
+		}
+		replayed++
+		if s.service != observe.ServiceReplay || !findAttr(s.span.GetAttributes(), observe.AttrReplay).GetBoolValue() {
+			t.Errorf("replay frame span under service %q, %s=%v; want %q and true", s.service, observe.AttrReplay, findAttr(s.span.GetAttributes(), observe.AttrReplay), observe.ServiceReplay)
+		}
+		parent := false
+		for _, in := range inputs {
+			parent = parent || bytes.Equal(s.span.GetTraceId(), in[0]) && bytes.Equal(s.span.GetParentSpanId(), in[1])
+		}
+		if !parent {
+			t.Errorf("replay frame span %x is the child of no input", s.span.GetSpanId())
+		}
+	}
+	if replayed != n {
+		t.Errorf("replay: %d frame spans received (flushed when Replay returned), want %d", replayed, n)
+	}
 }
 
 // TestTracingOffPassesTraceparentThrough: with no OTLP endpoint the lane
