@@ -393,11 +393,15 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	w.chainMu.Lock()
 	if w.left {
 		w.leave(f) // an earlier frame was left for the next owner: so is every later one
-	} else if !late || anyLive(f) {
+	} else {
+		// A frame of late or undecodable records the chain skips is traced
+		// too: its DLQ records carry the span that sent them there.
 		ctx, span := w.startFrameSpan(f) // trace.go
-		err := w.chain.Run(ctx, f)
-		if err != nil {
-			w.chainFailed(w.work, f, err) // chainfail.go
+		var err error
+		if !late || anyLive(f) {
+			if err = w.chain.Run(ctx, f); err != nil {
+				w.chainFailed(w.work, f, err) // chainfail.go
+			}
 		}
 		w.endFrameSpan(f, span, err)
 	}
