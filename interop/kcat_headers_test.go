@@ -246,6 +246,9 @@ func TestKcatShowsGlyphHeaders(t *testing.T) {
 		must("DLQ record", r, runtime.HeaderDLQReason, runtime.HeaderSrcOffset, runtime.HeaderTraceparent)
 		reason, _ := r.header(runtime.HeaderDLQReason)
 		reasons[reason]++
+		if reason == runtime.ReasonContract {
+			must("contract_violation DLQ record", r, runtime.HeaderGlyphID, runtime.HeaderIDMsg, runtime.HeaderSubjectSID)
+		}
 		// What the bytes say: the unknown id the record names, no id for
 		// bytes that are not in the wire format.
 		sid, has := r.header(runtime.HeaderSchemaID)
@@ -253,8 +256,8 @@ func TestKcatShowsGlyphHeaders(t *testing.T) {
 			t.Errorf("DLQ %s record: schema-id %q (%v), its bytes name %s", reason, sid, has, w)
 		}
 	}
-	if stageEvents == 0 || reasons[runtime.ReasonUnknownSchemaID] == 0 {
-		t.Errorf("%d stage events, DLQ reasons %v: want stage events and an unknown_schema_id record", stageEvents, reasons)
+	if stageEvents == 0 || reasons[runtime.ReasonUnknownSchemaID] == 0 || reasons[runtime.ReasonContract] == 0 {
+		t.Errorf("%d stage events, DLQ reasons %v: want stage events, an unknown_schema_id and a contract_violation record", stageEvents, reasons)
 	}
 	clocktest.WaitFor(t, 30*time.Second, "spans under service matriz at the OTLP endpoint", func() bool { return spans.count(observe.ServiceLive) > 0 })
 	first := res[0]

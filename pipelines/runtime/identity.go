@@ -21,15 +21,22 @@ const nSrcHeaders = 3
 
 // identity returns p's identity headers — matriz-src-topic, -partition,
 // -offset, then glyph-id, subject-sid, msg-id and node where known — built
-// on first use from r, its record (nil: what the bytes alone say). Their
-// values share one buffer and are never written after.
+// on first use from r, its record (nil: what decode learnt), or the
+// message that decoded but was refused at decode (p.decoded). Their values
+// share one buffer and are never written after.
 func (p *pending) identity(r *stages.Record) []topics.Header {
 	if p.ident != nil {
 		return p.ident
 	}
 	var glyph, sid, msg, node string
+	decoded := p.decoded
 	if r != nil && r.Msg != nil {
-		glyph, msg, sid = r.Msg.Glyph.ID, r.Msg.MsgID, subjectSID(&r.Msg.Glyph)
+		decoded = r.Msg
+	}
+	if decoded != nil {
+		glyph, msg, sid = decoded.Glyph.ID, decoded.MsgID, subjectSID(&decoded.Glyph)
+	}
+	if r != nil {
 		switch {
 		case r.Result != nil && r.Result.Node != "":
 			node = r.Result.Node

@@ -208,3 +208,21 @@ func TestActionHeaders(t *testing.T) {
 		t.Fatalf("traceparent %q, want the deciding span's %q", got, want)
 	}
 }
+
+// TestRefusedAtDecodeDLQNamesGlyph: a message that decoded but broke the
+// contract (or the timestamp checks) goes to the DLQ named by its glyph,
+// message and subject; bytes that did not decode are named by nothing but
+// their coordinates and schema id.
+func TestRefusedAtDecodeDLQNamesGlyph(t *testing.T) {
+	msg := laneMessages(schemas.LaneProd, 1, 6, time.Second)[0]
+	msg.Topic = ""
+	p := &pending{reason: ReasonContract, decoded: &msg, schemaID: 41, msg: topics.Message{Topic: "matriz.prod.messages", Partition: 1, Offset: 3, Value: []byte{0, 0, 0, 0, 41}}}
+	d := dlqRecord("prod", p, "decode", ReasonContract, "field topic empty")
+	wantHeaders(t, "contract violation", d, map[string]string{HeaderGlyphID: msg.Glyph.ID, HeaderIDMsg: msg.MsgID, HeaderSubjectSID: msg.Glyph.Tags["subject_sid"],
+		HeaderSchemaID: "41", HeaderLane: "prod", HeaderNode: "", HeaderDLQReason: ReasonContract})
+	if msg.Glyph.Tags["subject_sid"] == "" {
+		t.Fatal("the synthetic glyph has no subject_sid tag to check")
+	}
+	raw := dlqRecord("prod", &pending{msg: topics.Message{Topic: "matriz.prod.messages", Offset: 4, Value: []byte("{}")}}, "decode", ReasonUndecodable, "x")
+	wantHeaders(t, "undecodable", raw, map[string]string{HeaderGlyphID: "", HeaderIDMsg: "", HeaderSchemaID: "", HeaderLane: "prod", HeaderSrcOffset: "4"})
+}

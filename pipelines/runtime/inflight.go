@@ -3,6 +3,7 @@ package runtime
 import (
 	"sync"
 
+	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -24,6 +25,9 @@ type pending struct {
 	traceparent []byte
 	// ident is the record's identity headers, built once (identity.go).
 	ident []topics.Header
+	// decoded is a message that decoded but failed the contract or the
+	// timestamp checks: the record goes to the DLQ, named by its glyph.
+	decoded *schemas.MatrizMessage
 }
 
 func newInflight() *inflight { return &inflight{m: map[int64]*pending{}} }

@@ -369,12 +369,12 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 		}
 	}
 	if err := msg.Validate(); err != nil {
-		p.reason = ReasonContract
+		p.reason, p.decoded = ReasonContract, &msg // its DLQ record still names its glyph
 		rec.Fail("decode", err.Error())
 		return out
 	}
 	if reason, detail := checkTimestamp(&msg, m.Time, lr.cfg.MaxFutureSkew); reason != "" {
-		p.reason = reason
+		p.reason, p.decoded = reason, &msg
 		rec.Fail("decode", detail)
 		return out
 	}
