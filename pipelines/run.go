@@ -90,6 +90,17 @@ func RunLane(ctx context.Context, cfg RunLaneConfig) error {
 		}
 		cfg.Spec = s
 	}
+	if cfg.Tracer == nil {
+		// Tracing (off without OTEL_EXPORTER_OTLP_ENDPOINT), flushed once
+		// the lane stopped; a variable it cannot use stops the command
+		// before anything is served or joined.
+		tr, err := observe.NewTracerFromEnv(ctx, cfg.Getenv, observe.ServiceLive)
+		if err != nil {
+			return err
+		}
+		defer flushTraces(tr, cfg.Logger)
+		cfg.Tracer = tr
+	}
 	reg := observe.NewProcessRegistry()
 	metrics, err := observe.NewMetrics(reg)
 	if err != nil {
@@ -104,14 +115,6 @@ func RunLane(ctx context.Context, cfg RunLaneConfig) error {
 			return err
 		}
 		defer srv.Close()
-	}
-	if cfg.Tracer == nil {
-		// Tracing (off without OTEL_EXPORTER_OTLP_ENDPOINT), flushed once
-		// the lane stopped.
-		if cfg.Tracer, err = observe.NewTracerFromEnv(ctx, cfg.Getenv, observe.ServiceLive); err != nil {
-			return err
-		}
-		defer flushTraces(cfg.Tracer, cfg.Logger)
 	}
 	counters := &observe.LaneCounters{}
 	run := cfg.Config
