@@ -219,11 +219,3 @@ func (t *Tracer) Shutdown() error {
 	}
 	return nil
 }
-
-// ForceFlush exports the spans still batched now.
-func (t *Tracer) ForceFlush(ctx context.Context) error {
-	if t == nil {
-		return nil
-	}
-	return t.provider.ForceFlush(ctx)
-}
