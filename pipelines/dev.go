@@ -137,6 +137,13 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 		return err
 	}
 	codec := stack.Serde
+	// Tracing (off without OTEL_EXPORTER_OTLP_ENDPOINT); flushed after the
+	// lanes stopped, since defers run last-registered first.
+	tracer, err := observe.NewTracerFromEnv(ctx, cfg.Getenv, observe.ServiceLive)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(tracer, cfg.Logger)
 
 	counters := map[schemas.Lane]*observe.LaneCounters{}
 	laneCtx, stopLanes := context.WithCancel(ctx)
@@ -157,7 +164,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 			err := runtime.Run(laneCtx, runtime.Config{
 				Lane: l, Brokers: brokers, RegistryURL: stack.RegistryURL, Spec: sp, Getenv: cfg.Getenv,
 				Metrics: metrics, Counters: counters[l], Clock: cfg.Clock, Logger: cfg.Logger,
-				Ready: func() { close(ready) }, Readiness: readiness[l],
+				Ready: func() { close(ready) }, Readiness: readiness[l], Tracer: tracer,
 			})
 			if err != nil {
 				laneErrs <- fmt.Errorf("lane %s: %w", l, err)

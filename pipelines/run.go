@@ -90,6 +90,17 @@ func RunLane(ctx context.Context, cfg RunLaneConfig) error {
 		}
 		cfg.Spec = s
 	}
+	if cfg.Tracer == nil {
+		// Tracing (off without OTEL_EXPORTER_OTLP_ENDPOINT), flushed once
+		// the lane stopped; a variable it cannot use stops the command
+		// before anything is served or joined.
+		tr, err := observe.NewTracerFromEnv(ctx, cfg.Getenv, observe.ServiceLive)
+		if err != nil {
+			return err
+		}
+		defer flushTraces(tr, cfg.Logger)
+		cfg.Tracer = tr
+	}
 	reg := observe.NewProcessRegistry()
 	metrics, err := observe.NewMetrics(reg)
 	if err != nil {
@@ -136,5 +147,14 @@ func RunLane(ctx context.Context, cfg RunLaneConfig) error {
 		case now := <-tick:
 			line.Print(now)
 		}
+	}
+}
+
+// flushTraces sends the spans still batched, bounded by
+// observe.ShutdownTimeout; a collector that does not take them is logged,
+// not fatal: the lane's work is done and committed.
+func flushTraces(t *observe.Tracer, log *slog.Logger) {
+	if err := t.Shutdown(); err != nil {
+		log.Warn("tracing", "err", err)
 	}
 }

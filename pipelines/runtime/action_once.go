@@ -15,11 +15,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/matriz/pipelines/pipelines/observe"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
@@ -298,7 +301,7 @@ func (o *ActionOnce) writeExecuting(ctx context.Context, a stages.Action) error 
 	acked := make(chan error, 1)
 	m := topics.Message{
 		Topic: o.topic, Key: []byte(a.ID), Value: val,
-		Headers: []topics.Header{{Key: HeaderOutputID, Value: []byte(ev.ID)}, {Key: HeaderActionWriter, Value: []byte(o.writer)}},
+		Headers: actionHeaders(ctx, o.lane, o.schemaID, &a, ev.ID, o.writer),
 		Ack:     topics.NewAckFunc(func(err error) { acked <- err }),
 	}
 	fenceFrom(ctx).stamp(&m)
@@ -365,4 +368,23 @@ func (o *ActionOnce) observe(m topics.Message) {
 		}
 		o.mu.Unlock()
 	}
+}
+
+// actionHeaders are an executing record's headers: its GLYPH identity, the
+// traceparent of the span that decided it (the guardian stage's, when
+// tracing is on: ctx is the chain's), its event id and writer.
+func actionHeaders(ctx context.Context, lane schemas.Lane, schemaID uint32, a *stages.Action, outID, writer string) []topics.Header {
+	var tp []byte
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		tp = observe.AppendTraceparent(nil, sc)
+	}
+	h := make([]topics.Header, 0, 7)
+	if a.GlyphID != "" {
+		h = append(h, topics.Header{Key: HeaderGlyphID, Value: []byte(a.GlyphID)})
+	}
+	if a.MsgID != "" {
+		h = append(h, topics.Header{Key: HeaderIDMsg, Value: []byte(a.MsgID)})
+	}
+	return outputHeaders(h, []byte(lane), strconv.AppendUint(nil, uint64(schemaID), 10), tp,
+		topics.Header{Key: HeaderOutputID, Value: []byte(outID)}, topics.Header{Key: HeaderActionWriter, Value: []byte(writer)})
 }

@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"strconv"
-
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -63,28 +61,35 @@ const (
 	HeaderDLQOutput         = "matriz-dlq-output"          // oversized_output: "<topic>/<output id>" that did not fit
 )
 
-// srcHeaders returns the headers naming m's source coordinates.
-func srcHeaders(m topics.Message) []topics.Header {
-	return []topics.Header{
-		{Key: HeaderSrcTopic, Value: []byte(m.Topic)},
-		{Key: HeaderSrcPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
-		{Key: HeaderSrcOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
-	}
-}
+// GLYPH identity headers, on every output record (results, events,
+// traces, actions, DLQ) so kcat, Kafka UIs and connectors can filter
+// without decoding Avro (identity.go builds them). A header whose value is
+// not known for a record is left out: subject-sid for a glyph without one,
+// glyph-id, msg-id and node for what no decoded input stands behind.
+const (
+	HeaderGlyphID    = "glyph-id"    // the glyph the record is about
+	HeaderSubjectSID = "subject-sid" // the glyph's data subject: GLYPH v2 subject_sid, else the subject_sid tag
+	HeaderLane       = "lane"        // the lane that wrote it
+	HeaderIDMsg      = "msg-id"      // the input message's msg_id
+	HeaderSchemaID   = "schema-id"   // the registry id of the value's writer schema (a DLQ record: the original's)
+	HeaderNode       = "node"        // the MATRIZ node the input was routed to
+)
 
 // dlqMessage wraps the original bytes of m for lane's DLQ, with the reason,
-// the stage and the source coordinates in headers.
+// the stage, the source coordinates and what is known of its identity in
+// headers.
 func dlqMessage(lane string, m topics.Message, stage, reason, detail string) topics.Message {
-	h := append(srcHeaders(m),
+	return dlqRecord(lane, &pending{msg: m}, stage, reason, detail)
+}
+
+// dlqRecord is dlqMessage for an input the worker holds: its identity
+// headers say what the decode and the chain learnt of it.
+func dlqRecord(lane string, p *pending, stage, reason, detail string) topics.Message {
+	m := p.msg
+	h := outputHeaders(p.identity(nil), []byte(lane), wireSchemaID(p), p.outTraceparent(),
 		topics.Header{Key: HeaderDLQReason, Value: []byte(reason)},
 		topics.Header{Key: HeaderDLQStage, Value: []byte(stage)},
-		topics.Header{Key: HeaderDLQDetail, Value: []byte(detail)},
-	)
-	for _, orig := range m.Headers {
-		if orig.Key == HeaderTraceparent {
-			h = append(h, orig)
-		}
-	}
+		topics.Header{Key: HeaderDLQDetail, Value: []byte(detail)})
 	return topics.Message{
 		Topic:   topics.Name(lane, topics.KindDLQ),
 		Key:     m.Key,

@@ -3,6 +3,7 @@ package runtime
 import (
 	"sync"
 
+	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -19,6 +20,14 @@ type pending struct {
 	msg      topics.Message
 	reason   string // DLQ reason set at decode; "" when the record decoded
 	schemaID uint32 // the writer schema id the record was decoded from
+	// traceparent is the span's that processed the record's frame (set
+	// when tracing is on), which its outputs carry; nil: the input's own.
+	traceparent []byte
+	// ident is the record's identity headers, built once (identity.go).
+	ident []topics.Header
+	// decoded is a message that decoded but failed the contract or the
+	// timestamp checks: the record goes to the DLQ, named by its glyph.
+	decoded *schemas.MatrizMessage
 }
 
 func newInflight() *inflight { return &inflight{m: map[int64]*pending{}} }
@@ -27,6 +36,13 @@ func (f *inflight) put(offset int64, p *pending) {
 	f.mu.Lock()
 	f.m[offset] = p
 	f.mu.Unlock()
+}
+
+// peek returns the record at offset, or nil, and leaves it here.
+func (f *inflight) peek(offset int64) *pending {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.m[offset]
 }
 
 // take removes and returns the record at offset, or nil.

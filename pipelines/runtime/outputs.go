@@ -58,12 +58,17 @@ type outputs struct {
 	onErr         func(error)
 	recordLimit   int // the sink's MaxRecord; 0: topics.MaxRecordBytes (oversize.go)
 	topics        struct{ results, events, traces, actions, dlq string }
+	// The lane and schema id header values, shared by every output.
+	laneValue []byte
+	schemaIDs struct{ result, event, trace, action []byte }
 }
 
 // newOutputs writes lane's outputs to its live topics, or, with a
 // namespace, to that replay's.
 func newOutputs(lane, namespace string, ids laneIDs, fl *inflight, onErr func(error)) *outputs {
-	o := &outputs{lane: lane, ids: ids, inflight: fl, onErr: onErr}
+	o := &outputs{lane: lane, ids: ids, inflight: fl, onErr: onErr, laneValue: []byte(lane)}
+	id := func(v uint32) []byte { return strconv.AppendUint(nil, uint64(v), 10) }
+	o.schemaIDs.result, o.schemaIDs.event, o.schemaIDs.trace, o.schemaIDs.action = id(ids.result), id(ids.event), id(ids.trace), id(ids.action)
 	name := func(k topics.Kind) string {
 		if namespace != "" {
 			return topics.ReplayName(lane, namespace, k)
@@ -82,6 +87,7 @@ func newOutputs(lane, namespace string, ids laneIDs, fl *inflight, onErr func(er
 type owner struct {
 	p       *pending
 	glyph   string
+	msgID   string
 	outputs int
 }
 
@@ -96,9 +102,11 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 			continue // decimated or already answered: nothing owes it here
 		}
 		owners[i].p = p
+		p.identity(r) // once per input: every output it owes shares it
 		if r.Msg != nil {
 			byMsg[r.Msg.MsgID] = i
 			owners[i].glyph = r.Msg.Glyph.ID
+			owners[i].msgID = r.Msg.MsgID
 		}
 		switch {
 		case r.Failure != nil:
@@ -147,10 +155,10 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 		if key == "" {
 			key = partitionKey(f.Partition)
 		}
-		n := len(out)
-		out = o.record(out, own, o.topics.events, o.ids.event, key, ev.ID, &ev)
-		if len(out) > n && isDecision(ev.Kind) {
-			markDecision(&out[n], ev.Kind, f.Partition)
+		if isDecision(ev.Kind) {
+			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, &ev, decisionHeaders(ev.Kind, f.Partition)...)
+		} else {
+			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, &ev)
 		}
 	}
 	for _, tr := range f.Traces {
@@ -159,11 +167,15 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 		if own != nil && own.glyph != "" {
 			key = own.glyph
 		}
-		out = o.record(out, own, o.topics.traces, o.ids.trace, key, tr.ID, &tr)
+		glyph := ""
+		if own != nil && own.msgID == tr.MsgID {
+			glyph = own.glyph
+		}
+		out = o.record(out, own, o.topics.traces, o.ids.trace, o.schemaIDs.trace, key, tr.ID, tr.MsgID, glyph, &tr)
 	}
 	for _, ac := range f.Actions {
 		own := attach(ac.MsgID)
-		out = o.record(out, own, o.topics.actions, o.ids.action, ac.GlyphID, ac.ID, &ac)
+		out = o.record(out, own, o.topics.actions, o.ids.action, o.schemaIDs.action, ac.GlyphID, ac.ID, ac.MsgID, ac.GlyphID, &ac)
 	}
 	// Count every output against its input before any is handed on, then
 	// release the input's own hold: an input with no outputs resolves now.
@@ -179,7 +191,12 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 // record appends one event, trace or action output owned by own. An
 // encode error here is a bug in the binary's own records, not bad input:
 // it is reported, and the input's commit does not wait for the output.
-func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint32, key, outID string, v any) []topics.Message {
+//
+// Its headers: the owner's source coordinates; the owner's GLYPH identity
+// and traceparent when the output is about the owner's message (msgID),
+// else the output's own glyph and msg ids and the frame span's
+// traceparent; the lane and schema id; the output id; extra.
+func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint32, schemaID []byte, key, outID, msgID, glyphID string, v any, extra ...topics.Header) []topics.Message {
 	var val []byte
 	var err error
 	switch x := v.(type) {
@@ -192,10 +209,36 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 		o.onErr(fmt.Errorf("encode %s output %s: %w", topic, outID, err))
 		return out
 	}
-	m := topics.Message{Topic: topic, Key: []byte(key), Value: val, Headers: []topics.Header{{Key: HeaderOutputID, Value: []byte(outID)}}}
+	var base []topics.Header
+	var tp []byte
+	mine := false
+	if own != nil {
+		ident := own.p.identity(nil)
+		mine = msgID != "" && msgID == own.msgID
+		if mine {
+			base, tp = ident, own.p.outTraceparent()
+		} else {
+			base, tp = ident[:nSrcHeaders], own.p.traceparent
+		}
+	}
+	h := make([]topics.Header, 0, len(base)+6+len(extra))
+	h = append(h, base...)
+	if !mine {
+		if glyphID != "" {
+			h = append(h, topics.Header{Key: HeaderGlyphID, Value: []byte(glyphID)})
+		}
+		if msgID != "" {
+			h = append(h, topics.Header{Key: HeaderIDMsg, Value: []byte(msgID)})
+		}
+	}
+	h = append(h, topics.Header{Key: HeaderLane, Value: o.laneValue}, topics.Header{Key: HeaderSchemaID, Value: schemaID})
+	if tp != nil {
+		h = append(h, topics.Header{Key: HeaderTraceparent, Value: tp})
+	}
+	h = append(h, topics.Header{Key: HeaderOutputID, Value: []byte(outID)})
+	m := topics.Message{Topic: topic, Key: []byte(key), Value: val, Headers: append(h, extra...)}
 	if own != nil {
 		m.Ack = own.p.msg.Ack
-		m.Headers = append(m.Headers, srcHeaders(own.p.msg)...)
 		own.outputs++
 	}
 	return append(out, m)
@@ -207,16 +250,17 @@ func (o *outputs) result(p *pending, r *stages.Record, f *stages.Frame) (topics.
 	if err != nil {
 		return topics.Message{}, err
 	}
-	h := append(srcHeaders(p.msg),
-		topics.Header{Key: HeaderMsgID, Value: []byte(r.Msg.MsgID)},
-		topics.Header{Key: HeaderOutputID, Value: []byte(r.Result.ID)},
-	)
+	ident := p.identity(r)
+	extra := [...]topics.Header{
+		{Key: HeaderMsgID, Value: headerValue(ident, HeaderIDMsg)},
+		{Key: HeaderOutputID, Value: []byte(r.Result.ID)},
+		{Key: HeaderLate, Value: lateTrue},
+	}
+	n := len(extra) - 1
 	if r.Late {
-		h = append(h, topics.Header{Key: HeaderLate, Value: []byte("true")})
+		n++
 	}
-	if tp := p.msg.Header(HeaderTraceparent); tp != nil {
-		h = append(h, topics.Header{Key: HeaderTraceparent, Value: tp})
-	}
+	h := outputHeaders(ident, o.laneValue, o.schemaIDs.result, p.outTraceparent(), extra[:n]...)
 	return topics.Message{Topic: o.topics.results, Key: p.msg.Key, Value: val, Headers: h, Ack: p.msg.Ack}, nil
 }
 
@@ -226,7 +270,7 @@ func (o *outputs) dlq(p *pending, fail *stages.Failure) topics.Message {
 	if reason == "" {
 		reason = failureReason(fail)
 	}
-	m := dlqMessage(o.lane, p.msg, fail.Stage, reason, fail.Reason)
+	m := dlqRecord(o.lane, p, fail.Stage, reason, fail.Reason)
 	m.Topic = o.topics.dlq
 	if pe := (*stages.PanicError)(nil); errors.As(fail.Err, &pe) && pe.At != "" {
 		m.Headers = append(m.Headers, topics.Header{Key: HeaderPanicFrame, Value: []byte(pe.At)})
@@ -261,8 +305,7 @@ func (o *outputs) decimation(ev schemas.Event) topics.Message {
 		o.onErr(err)
 	}
 	m := topics.Message{Topic: o.topics.events, Key: []byte(partitionKey(d.Partition)), Value: val,
-		Headers: []topics.Header{{Key: HeaderOutputID, Value: []byte(ev.ID)}}}
-	markDecision(&m, ev.Kind, d.Partition)
+		Headers: outputHeaders(nil, o.laneValue, o.schemaIDs.event, nil, append(decisionHeaders(ev.Kind, d.Partition), topics.Header{Key: HeaderOutputID, Value: []byte(ev.ID)})...)}
 	skipped := o.inflight.takeAll(d.Offsets)
 	if len(skipped) == 0 {
 		return m
@@ -329,9 +372,23 @@ func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage, f *stages.Fr
 // frame-level decisions stay in order on one partition of the event log.
 func partitionKey(p int32) string { return "partition:" + strconv.Itoa(int(p)) }
 
-// markDecision adds the decision headers to m.
-func markDecision(m *topics.Message, kind schemas.EventKind, partition int32) {
-	m.Headers = append(m.Headers,
-		topics.Header{Key: HeaderDecision, Value: []byte(kind)},
-		topics.Header{Key: HeaderSrcPartition, Value: strconv.AppendInt(nil, int64(partition), 10)})
+// decisionHeaders are a decision event's own headers: its kind and the
+// partition whose run made it.
+func decisionHeaders(kind schemas.EventKind, partition int32) []topics.Header {
+	return []topics.Header{
+		{Key: HeaderDecision, Value: []byte(kind)},
+		{Key: HeaderSrcPartition, Value: strconv.AppendInt(nil, int64(partition), 10)}}
+}
+
+// lateTrue is the matriz-late header's value.
+var lateTrue = []byte("true")
+
+// headerValue returns the value of the first of hs named key, or nil.
+func headerValue(hs []topics.Header, key string) []byte {
+	for _, h := range hs {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return nil
 }

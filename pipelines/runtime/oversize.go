@@ -75,7 +75,7 @@ func (o *outputs) fit(out []topics.Message, owners []owner) []topics.Message {
 				continue
 			}
 			what := m.Topic + "/" + string(m.Header(HeaderOutputID))
-			d := dlqMessage(o.lane, p.msg, "outputs", ReasonOversizedOutput,
+			d := dlqRecord(o.lane, p, "outputs", ReasonOversizedOutput,
 				fmt.Sprintf("output %s of about %d bytes is larger than the %d a record may be", what, size, limit))
 			d.Topic = o.topics.dlq
 			d.Headers = append(d.Headers, topics.Header{Key: HeaderDLQOutput, Value: []byte(what)})

@@ -46,6 +46,10 @@ type ReplayConfig struct {
 	Decisions map[int32]*Decisions
 	// DrainTimeout bounds waiting for the outputs at the end (default 30s).
 	DrainTimeout time.Duration
+	// Tracer, when set, traces the replay's frames and stages; nil makes
+	// the one the environment (Getenv) configures, under the service name
+	// observe.ServiceReplay unless OTEL_SERVICE_NAME says otherwise.
+	Tracer *observe.Tracer
 	// MaxFutureSkew is Config.MaxFutureSkew of the run replayed (default
 	// DefaultMaxFutureSkew, as live): with the same value a replay sends
 	// the same records to the DLQ as future_timestamp.
@@ -93,9 +97,21 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	}
 	base := Config{Lane: cfg.Lane, Brokers: cfg.Brokers, RegistryURL: cfg.RegistryURL, Spec: cfg.Spec, Getenv: cfg.Getenv,
 		Clock: cfg.Clock, Logger: cfg.Logger, ReaderVersion: cfg.ReaderVersion, DrainTimeout: cfg.DrainTimeout,
-		MaxFutureSkew: cfg.MaxFutureSkew}
+		MaxFutureSkew: cfg.MaxFutureSkew, Tracer: cfg.Tracer}
 	if err := base.defaults(); err != nil {
 		return stats, err
+	}
+	if base.Tracer == nil {
+		tr, err := observe.NewTracerFromEnv(ctx, cfg.Getenv, observe.ServiceReplay)
+		if err != nil {
+			return stats, err
+		}
+		defer func() {
+			if err := tr.Shutdown(); err != nil {
+				cfg.Logger.Warn("tracing", "lane", cfg.Lane, "err", err)
+			}
+		}()
+		base.Tracer = tr
 	}
 	start := cfg.Clock.Now()
 	m, err := observe.NewMetrics(prometheus.NewRegistry())
@@ -123,7 +139,10 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 		return stats, err
 	}
 	lr.flags = NewLiveFlags(cfg.Lane, startFlags)
-	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: stages.RecordOnly{}}); err != nil {
+	wrap := func(st stages.Stage) stages.Stage {
+		return observe.Wrap(cfg.Lane, st, nil, cfg.Clock, observe.WrapTracer(base.Tracer))
+	}
+	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: stages.RecordOnly{}, Wrap: wrap}); err != nil {
 		return stats, err
 	}
 	if err := ensureNamespace(work, cfg.Brokers, string(cfg.Lane), cfg.Name); err != nil {

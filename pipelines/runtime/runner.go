@@ -36,6 +36,9 @@ type Config struct {
 	Clock    clock.Clock
 	Logger   *slog.Logger
 	Executor stages.Executor // performs guardian-approved external actions
+	// Tracer, when set, traces every frame and stage (observe/trace.go);
+	// nil is tracing off.
+	Tracer *observe.Tracer
 	// ReaderVersion is the MatrizMessage schema version the lane reads
 	// with (default the newest): every writer schema is resolved into it,
 	// so a v2 lane reads v1 messages with v2's defaults, and a v1 lane
@@ -280,10 +283,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	lr.flags = NewLiveFlags(cfg.Lane, start)
-	wrap := func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock) }
+	traced := observe.WrapTracer(cfg.Tracer)
+	wrap := func(st stages.Stage) stages.Stage { return observe.Wrap(cfg.Lane, st, cfg.Metrics, cfg.Clock, traced) }
 	if cfg.wrapStage != nil {
 		wrap = func(st stages.Stage) stages.Stage {
-			return observe.Wrap(cfg.Lane, cfg.wrapStage(st), cfg.Metrics, cfg.Clock)
+			return observe.Wrap(cfg.Lane, cfg.wrapStage(st), cfg.Metrics, cfg.Clock, traced)
 		}
 	}
 	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: once, Wrap: wrap}); err != nil {

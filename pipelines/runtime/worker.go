@@ -88,6 +88,7 @@ type partitionWorker struct {
 	chunks    *stateChunks // the partition's chunk records on the state topic
 
 	readTimeout time.Duration // bound on reading the changelog or the event log at start
+	parents     [][]byte      // the frame's input traceparents, reused (trace.go)
 }
 
 func newWorker(lr *laneRuntime, partition int32) *partitionWorker {
@@ -382,12 +383,12 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 		}
 	}
 	if err := msg.Validate(); err != nil {
-		p.reason = ReasonContract
+		p.reason, p.decoded = ReasonContract, &msg // its DLQ record still names its glyph
 		rec.Fail("decode", err.Error())
 		return out
 	}
 	if reason, detail := checkTimestamp(&msg, m.Time, lr.cfg.MaxFutureSkew); reason != "" {
-		p.reason = reason
+		p.reason, p.decoded = reason, &msg
 		rec.Fail("decode", detail)
 		return out
 	}
@@ -406,10 +407,17 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	w.chainMu.Lock()
 	if w.left {
 		w.leave(f) // an earlier frame was left for the next owner: so is every later one
-	} else if !late || anyLive(f) {
-		if err := w.chain.Run(w.work, f); err != nil {
-			w.chainFailed(w.work, f, err) // chainfail.go
+	} else {
+		// A frame of late or undecodable records the chain skips is traced
+		// too: its DLQ records carry the span that sent them there.
+		ctx, span := w.startFrameSpan(f) // trace.go
+		var err error
+		if !late || anyLive(f) {
+			if err = w.chain.Run(ctx, f); err != nil {
+				w.chainFailed(w.work, f, err) // chainfail.go
+			}
 		}
+		w.endFrameSpan(f, span, err)
 	}
 	var drift stages.DriftStats
 	if w.drift != nil {
