@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/matriz/pipelines/schemas"
@@ -41,7 +42,9 @@ func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []
 	var cut []byte
 	newest := map[string]int32{} // group → newest generation read for key
 	legacy := map[string][]byte{}
+	var read atomic.Int64
 	tail, err := topics.StartTail(ctx, brokers, topics.Name(lane, topics.KindState), func(m topics.Message) {
+		read.Add(1)
 		k := string(m.Key)
 		mu.Lock()
 		defer mu.Unlock()
@@ -69,14 +72,10 @@ func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []
 		return nil, nil, err
 	}
 	defer tail.Close()
-	t := cl.NewTicker(timeout)
-	defer t.Stop()
-	select {
-	case <-tail.CaughtUp():
-	case <-t.C():
-		return nil, nil, fmt.Errorf("reading the state changelog of %s partition %d did not reach its end within %v", lane, partition, timeout)
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+	if ok, err := awaitCaughtUp(ctx, cl, tail.CaughtUp(), &read, timeout); err != nil {
+		return nil, nil, err
+	} else if !ok {
+		return nil, nil, fmt.Errorf("reading the state changelog of %s partition %d made no progress for %v (%d records read)", lane, partition, timeout, read.Load())
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/matriz/pipelines/clock"
@@ -211,7 +212,9 @@ func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane s
 	}
 	var mu sync.Mutex
 	var firstErr error
+	var read atomic.Int64
 	tail, err := topics.StartTailSince(ctx, brokers, topics.Name(lane, topics.KindEvents), since, func(m topics.Message) {
+		read.Add(1)
 		d := byHeader[string(m.Header(HeaderSrcPartition))]
 		if d == nil || (!since.IsZero() && m.Time.Before(since)) {
 			return
@@ -240,14 +243,10 @@ func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane s
 		return nil, err
 	}
 	defer tail.Close()
-	t := cl.NewTicker(timeout)
-	defer t.Stop()
-	select {
-	case <-tail.CaughtUp():
-	case <-t.C():
-		return nil, fmt.Errorf("reading the decisions of %s from its event log did not finish within %v", lane, timeout)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if ok, err := awaitCaughtUp(ctx, cl, tail.CaughtUp(), &read, timeout); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("reading the decisions of %s from its event log made no progress for %v (%d events read)", lane, timeout, read.Load())
 	}
 	mu.Lock()
 	defer mu.Unlock()
