@@ -139,11 +139,24 @@ func (c Claim) Check(ctx context.Context) error {
 	if c.lease == nil {
 		return nil
 	}
-	if err := c.lease.current(); err != nil {
-		return err
+	var err error
+	for range checkAttempts {
+		if err = c.lease.current(); err != nil {
+			return err
+		}
+		if err = c.lease.heartbeat(ctx); err == nil {
+			return c.lease.current()
+		}
+		if errors.Is(err, ErrClaimLapsed) || ctx.Err() != nil {
+			return err
+		}
+		// The coordinator did not answer (a dial or read timed out on a
+		// loaded broker): that says nothing about the claim, so ask again
+		// while the lease still runs rather than refuse the write.
 	}
-	if err := c.lease.heartbeat(ctx); err != nil {
-		return err
-	}
-	return c.lease.current()
+	return err
 }
+
+// checkAttempts is how many heartbeats Check sends before a coordinator
+// that does not answer refuses the write.
+const checkAttempts = 3
