@@ -71,13 +71,19 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	return printBench(e, rep, mode)
+}
+
+// printBench prints the writes table, every goal's outcome and, last, the
+// report's line; with a check mode it prints one line per missed goal on
+// stderr and returns the check's error.
+func printBench(e *env, rep bench.Report, mode bench.CheckMode) error {
 	fmt.Fprintf(e.stdout, "records and bytes written per input (chain phase, %d inputs):\n%s\n", rep.N, rep.WritesTable())
-	outs := bench.Evaluate(bench.Goals, rep, false)
-	for _, o := range outs {
+	for _, o := range bench.Evaluate(bench.Goals, rep, false) {
 		fmt.Fprintln(e.stdout, o)
 	}
 	fmt.Fprintln(e.stdout, rep)
-	_, err = bench.Check(rep, mode)
+	_, err := bench.Check(rep, mode)
 	var missed *bench.GoalsMissedError
 	if errors.As(err, &missed) {
 		for _, l := range missed.Lines() {
