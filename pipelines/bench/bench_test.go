@@ -84,6 +84,9 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 	if rep.ChainAllocsPerMsg < 1 || rep.CopyAllocsPerMsg <= 0 || rep.FanoutAllocsPerMsg <= 0 {
 		t.Fatalf("allocations per message: chain %.1f, copy %.1f, fan-out %.1f", rep.ChainAllocsPerMsg, rep.CopyAllocsPerMsg, rep.FanoutAllocsPerMsg)
 	}
+	if rep.ChainStartup <= 0 || rep.ChainStartup >= time.Duration(float64(rep.N)/rep.ChainRate*float64(time.Second)) {
+		t.Fatalf("chain start-up %v of a chain phase at %.0f msgs/s over %d", rep.ChainStartup, rep.ChainRate, rep.N)
+	}
 	if rep.ChainPeakRSS < 1<<20 || rep.PeakRSS < rep.ChainPeakRSS {
 		t.Fatalf("RSS: chain phase peak %d, process peak %d", rep.ChainPeakRSS, rep.PeakRSS)
 	}
