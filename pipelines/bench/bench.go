@@ -323,6 +323,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep.ReplayRecords, rep.ReplayRate = rst.Records, rst.Rate()
 	rep.ReplayRatio = rep.ReplayRate / rep.ChainRate
 	say("  %d in %v: %.0f msgs/s (%.2f of the chain)", rst.Records, rst.Took.Round(time.Millisecond), rep.ReplayRate, rep.ReplayRatio)
+	// The in-process broker holds the replay's outputs in this process's
+	// memory; later phases measure RSS, so they go.
+	if err := dropReplayNamespace(ctx, admin, lane, cfg.Partitions); err != nil {
+		return rep, fmt.Errorf("replay phase: %w", err)
+	}
 
 	penv := PhaseEnv{Lane: lane, Brokers: brokers, RegistryURL: stack.RegistryURL, Serde: codec, Spec: sp,
 		Partitions: cfg.Partitions, Clock: cfg.Clock, Say: say, Short: cfg.Short}
@@ -393,6 +398,19 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	say("  %v per round trip, %.1f allocs", rep.CodecRoundTrip, rep.CodecAllocs)
 	rep.PeakRSS = processHWM()
 	return rep, nil
+}
+
+// dropReplayNamespace deletes the replay phase's topics.
+func dropReplayNamespace(ctx context.Context, admin *topics.Admin, lane schemas.Lane, partitions int) error {
+	specs, err := topics.ReplaySpecs(string(lane), replayNamespace, partitions)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(specs))
+	for i, sp := range specs {
+		names[i] = sp.Name
+	}
+	return admin.DeleteTopics(ctx, names)
 }
 
 func waitAnswered(ctx context.Context, cl clock.Clock, c *observe.LaneCounters, n int64, within time.Duration) error {
