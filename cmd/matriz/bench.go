@@ -2,32 +2,93 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"time"
 
 	"github.com/matriz/pipelines/pipelines/bench"
 )
 
+// checkFlag is --check: bare it means every goal (the ratio goals only
+// with --short), --check=all every goal, --check=ratios the ratio goals.
+type checkFlag struct {
+	mode bench.CheckMode
+	bare bool
+}
+
+func (c *checkFlag) String() string   { return c.mode.String() }
+func (c *checkFlag) IsBoolFlag() bool { return true }
+func (c *checkFlag) Set(s string) (err error) {
+	c.bare = s == "true"
+	c.mode, err = bench.ParseCheckMode(s)
+	return err
+}
+
 func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "bench", "[--n N] [--rate R] [--steady D] [--dispatch]",
-		"Measures, in one run on the embedded broker: a raw kafka-go consume→produce copy of N\n"+
-			"messages, the full stage chain over the same N messages (msgs/s and the ratio), a replay\n"+
-			"of that log through the chain with its recorded decisions (msgs/s and replay/chain), the\n"+
-			"chain under a steady offered rate (answered msgs/s and the tick's p95 frame time), and a\n"+
-			"scan of 300,000 events of a lane's event log (events/s).")
-	n := fs.Int("n", 100_000, "`messages` for the copy and the chain")
+	fs := newFlagSet(e, "bench", "[--n N] [--rate R] [--steady D] [--dispatch] [--short] [--check[=ratios]] [--cpuprofile FILE] [--memprofile FILE]",
+		"Measures, in one run on the embedded broker: two tuned kafka-go baselines over N messages\n"+
+			"(a plain copy, one record out per record in, and a fan-out copy writing per input the\n"+
+			"records and bytes the chain wrote per input in this run, by kind), the full stage chain\n"+
+			"over the same N (msgs/s, allocations per message, peak RSS, records and bytes written per\n"+
+			"input by kind, and the ratios chain/copy and chain/fan-out), a replay of that log through\n"+
+			"the chain with its recorded decisions (replay/chain), the chain under a steady offered rate\n"+
+			"(answered msgs/s, backlog, the tick's p95 frame time), a scan of a lane's event log, and a\n"+
+			"codec round trip. --cpuprofile and --memprofile profile the chain phase only.\n"+
+			"--check prints every goal and exits 1 when one is missed or not measured; --short runs\n"+
+			"the short profile (20,000 messages, 10s steady) and a bare --check then gates on the ratio\n"+
+			"goals only, as CI does.")
+	n := fs.Int("n", 100_000, "`messages` for the copies and the chain (--short: 20,000)")
 	rate := fs.Int("rate", 20_000, "steady offered `rate` in msgs/s")
-	steady := fs.Duration("steady", 10e9, "steady phase `duration`")
+	steady := fs.Duration("steady", 10*time.Second, "steady phase `duration`")
 	dispatch := fs.Bool("dispatch", false, "run the chain with DISPATCH_ENABLED (nodes called, not only routed)")
+	short := fs.Bool("short", false, "the short profile: 20,000 messages, 30,000 events, shorter latency phases; a bare --check checks the ratio goals only")
+	var check checkFlag
+	fs.Var(&check, "check", "exit 1 when a goal is missed or not measured: bare for every goal, =ratios for the ratio goals only (chain/fan-out, replay/chain)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the chain phase (runtime/pprof) to `file`")
+	memprofile := fs.String("memprofile", "", "write an allocation profile of the chain phase (runtime/pprof) to `file`")
 	if _, err := fs.args(args); err != nil {
 		return err
 	}
 	if *n < 1 || *rate < 1 || *steady <= 0 {
 		return usagef("--n, --rate and --steady must be positive")
 	}
-	rep, err := bench.Run(ctx, bench.Config{N: *n, Rate: *rate, SteadyFor: *steady, Dispatch: *dispatch, Out: e.stdout})
+	cfg := bench.Config{N: *n, Rate: *rate, SteadyFor: *steady, Dispatch: *dispatch, Short: *short,
+		CPUProfile: *cpuprofile, MemProfile: *memprofile, Out: e.stdout}
+	mode := check.mode
+	if *short {
+		explicit := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+		if !explicit["n"] {
+			cfg.N = 20_000
+		}
+		cfg.Events = 30_000
+		if check.bare {
+			mode = bench.CheckRatios
+		}
+	}
+	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	return printBench(e, rep, mode)
+}
+
+// printBench prints the writes table, every goal's outcome and, last, the
+// report's line; with a check mode it prints one line per missed goal on
+// stderr and returns the check's error.
+func printBench(e *env, rep bench.Report, mode bench.CheckMode) error {
+	fmt.Fprintf(e.stdout, "records and bytes written per input (chain phase, %d inputs):\n%s\n", rep.N, rep.WritesTable())
+	for _, o := range bench.Evaluate(bench.Goals, rep, false) {
+		fmt.Fprintln(e.stdout, o)
+	}
 	fmt.Fprintln(e.stdout, rep)
-	return nil
+	_, err := bench.Check(rep, mode)
+	var missed *bench.GoalsMissedError
+	if errors.As(err, &missed) {
+		for _, l := range missed.Lines() {
+			fmt.Fprintln(e.stderr, l)
+		}
+	}
+	return err
 }

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matriz/pipelines/pipelines/bench"
+)
+
+// TestBenchHelpNamesProfilesAndCheck: --help says the profiles cover the
+// chain phase and how --check gates.
+func TestBenchHelpNamesProfilesAndCheck(t *testing.T) {
+	code, out, _ := runCLI("bench", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"--cpuprofile file", "--memprofile file", "profile the chain phase only", "--check", "=ratios", "--short", "fan-out copy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestBenchBadCheckIsUsage: an unknown --check value is a usage error of
+// one line that names the values it takes.
+func TestBenchBadCheckIsUsage(t *testing.T) {
+	code, _, errOut := runCLI("bench", "--check=ratio")
+	if code != 2 || strings.Count(strings.TrimRight(errOut, "\n"), "\n") != 0 || !strings.Contains(errOut, "--check=ratios") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestBenchCheckExitsOnMissedGoal: with --check a missed goal and an
+// unmeasured one each get a line on stderr naming goal, threshold and
+// figure, the command exits 1, and stdout still ends with the report's
+// line; --check=ratios ignores the absolute goals; no check exits 0.
+func TestBenchCheckExitsOnMissedGoal(t *testing.T) {
+	rep := bench.Report{N: 100, Partitions: 6, CopyRate: 90_000, ChainRate: 30_000, Ratio: 1.0 / 3, FanoutRate: 40_000, FanoutRatio: 0.75,
+		ReplayRate: 30_000, ReplayRatio: 1, SteadyP95: 7 * time.Millisecond,
+		Writes: []bench.KindWrites{{Kind: "results", Records: 100, ValueBytes: 75_000}}}
+	run := func(mode bench.CheckMode) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := report(&errb, "bench", printBench(&env{stdout: &out, stderr: &errb}, rep, mode))
+		return code, out.String(), errb.String()
+	}
+	code, out, errOut := run(bench.CheckAll)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if code != 1 || !strings.HasPrefix(lines[len(lines)-1], "copy 90000 msgs/s, chain 30000 msgs/s (ratio 0.33), fan-out 40000 msgs/s (ratio 0.75)") {
+		t.Fatalf("exit %d, stdout:\n%s", code, out)
+	}
+	for _, want := range []string{"goal chain rate (≥ 60000 msgs/s): missed, measured 30000 msgs/s\n", "goal tick p95 (≤ 5ms): missed, measured 7ms\n",
+		"goal steady p99 (≤ 100ms): not measured\n", "matriz bench: --check: 9 of 11 goals missed or not measured\n"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "chain/fan-out") {
+		t.Errorf("a met goal on stderr:\n%s", errOut)
+	}
+	if code, _, errOut := run(bench.CheckRatios); code != 0 || errOut != "" {
+		t.Fatalf("--check=ratios: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := run(bench.CheckNone); code != 0 || errOut != "" {
+		t.Fatalf("no check: exit %d, stderr %q", code, errOut)
+	}
+}
