@@ -38,6 +38,7 @@ type Config struct {
 	Partitions int           // lane partitions (default 6)
 	Events     int           // events written and scanned by the events phase (default 300,000)
 	Out        io.Writer     // progress lines; nil for none
+	Short      bool          // the short profile: the latency and overload phases run shorter
 	Clock      clock.Clock
 }
 
@@ -59,7 +60,47 @@ type Report struct {
 	Events        int           // events phase: events written
 	EventsScanned int64         // events phase: events scanned and decoded
 	EventsRate    float64       // events phase: events scanned per second
+
+	// Latency and overload phases (latency*.go, overload*.go); zero is not
+	// measured.
+	SteadyFor                  time.Duration         // how long the steady phase offered
+	SteadyP50, SteadyP99       time.Duration         // end to end: record timestamp → result acknowledged
+	SteadyMax                  time.Duration         // the largest of those
+	SteadyLatencySamples       int                   // results the percentiles are over
+	LowRateP50, LowRateP99     map[int]time.Duration // key: offered msgs/s
+	OverloadRate               int                   // msgs/s offered in the overload phase
+	OverloadPeakRSS            uint64                // bytes, max of both lane phases
+	OverloadPeakRSSByLane      map[string]uint64     // lane → bytes
+	ExperimentalDrops          int64                 // records the experimental lane dropped
+	ExperimentalDropsAccounted int64                 // of those, records listed by decimation events
+	ProdOverloadDropped        int64                 // must be 0: prod applies backpressure
+	ProdOverloadAnswered       float64               // msgs/s prod answered under overload
 }
+
+// PhaseEnv is what the latency and overload phases get from Run.
+type PhaseEnv struct {
+	Lane        schemas.Lane
+	Brokers     []string
+	RegistryURL string
+	Serde       *serde.Serde
+	Spec        *spec.Spec
+	Partitions  int
+	Clock       clock.Clock
+	Say         func(format string, args ...any) // progress lines
+	Short       bool                             // the short profile: phases run shorter
+}
+
+// The latency side's phases, set by latency.go and overload.go's init so
+// bench.go compiles without them.
+var (
+	// steadyLatencyHook starts just before the steady producer; finish
+	// runs right after it stops.
+	steadyLatencyHook func(ctx context.Context, env PhaseEnv) (finish func(rep *Report) error, err error)
+	// lowRateHook and overloadHook run after the steady phase, with the
+	// chain's runtime stopped; they start their own.
+	lowRateHook  func(ctx context.Context, env PhaseEnv, rep *Report) error
+	overloadHook func(ctx context.Context, env PhaseEnv, rep *Report) error
+)
 
 func (r Report) String() string {
 	return fmt.Sprintf("copy %.0f msgs/s, chain %.0f msgs/s (ratio %.2f) over %d messages on %d partitions; "+
@@ -179,6 +220,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	counters.ResetFrames()
 	before := counters.Out.Load() + counters.DLQ.Load()
+	penv := PhaseEnv{Lane: lane, Brokers: brokers, RegistryURL: stack.RegistryURL, Serde: codec, Spec: sp, Partitions: cfg.Partitions,
+		Clock: cfg.Clock, Say: say, Short: cfg.Short}
+	var finishLatency func(*Report) error
+	if steadyLatencyHook != nil {
+		if finishLatency, err = steadyLatencyHook(ctx, penv); err != nil {
+			stopRun()
+			return rep, err
+		}
+	}
 	prodCtx, stopProd := context.WithTimeout(ctx, cfg.SteadyFor)
 	steadyStart := cfg.Clock.Now()
 	prodErr := devstack.RunProducer(prodCtx, devstack.ProducerConfig{Lane: lane, Rate: cfg.Rate, Seed: 5, Serde: codec, Sink: sink, Clock: cfg.Clock})
@@ -190,6 +240,12 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rep.SteadyRate = float64(answered) / steadyTook.Seconds()
 	rep.SteadyBacklog = sink.Written() - answered
 	rep.SteadyP95, rep.SteadyFrames = counters.FramesP95()
+	if finishLatency != nil {
+		if err := finishLatency(&rep); err != nil {
+			stopRun()
+			return rep, err
+		}
+	}
 	stopRun()
 	if err := <-runDone; err != nil {
 		return rep, err
@@ -198,6 +254,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, prodErr
 	}
 	say("  answered %.0f msgs/s; tick p95 %v over %d frames; backlog %d", rep.SteadyRate, rep.SteadyP95.Round(10*time.Microsecond), rep.SteadyFrames, rep.SteadyBacklog)
+	for _, hook := range []func(context.Context, PhaseEnv, *Report) error{lowRateHook, overloadHook} {
+		if hook != nil {
+			if err := hook(ctx, penv, &rep); err != nil {
+				return rep, err
+			}
+		}
+	}
 
 	say("events scan: %d events written to the %s replay namespace, then scanned and decoded", cfg.Events, eventsNamespace)
 	stats, err := eventsPhase(ctx, brokers, codec, lane, cfg.Events, cfg.Partitions, cfg.Clock)
