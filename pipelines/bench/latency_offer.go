@@ -154,6 +154,29 @@ func startLane(ctx context.Context, env PhaseEnv, sp *spec.Spec, lane schemas.La
 // answered is what the lane answered so far: results and DLQ records.
 func (r *laneRun) answered() int64 { return r.Counters.Out.Load() + r.Counters.DLQ.Load() }
 
+// waitAnswered polls until the lane has answered n messages.
+func (r *laneRun) waitAnswered(ctx context.Context, env PhaseEnv, n int64, within time.Duration) error {
+	return r.waitFor(ctx, env, r.answered, n, within, "answered")
+}
+
+// waitFor polls until count() reaches n, or within passes.
+func (r *laneRun) waitFor(ctx context.Context, env PhaseEnv, count func() int64, n int64, within time.Duration, what string) error {
+	tk := env.Clock.NewTicker(20 * time.Millisecond)
+	defer tk.Stop()
+	deadline := env.Clock.Now().Add(within)
+	for count() < n {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case now := <-tk.C():
+			if now.After(deadline) {
+				return fmt.Errorf("the lane %s %d of %d messages in %v", what, count(), n, within)
+			}
+		}
+	}
+	return nil
+}
+
 // close stops the lane (it finishes its open frames) and returns its error.
 func (r *laneRun) close() error {
 	r.stop()

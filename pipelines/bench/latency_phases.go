@@ -22,6 +22,9 @@ var LowRates = []int{100, 2000}
 // lowRateFor is how long each low rate is offered (full, short).
 var lowRateFor = [2]time.Duration{10 * time.Second, 3 * time.Second}
 
+// lowRateWarmUp is how long a low rate is offered before it is measured.
+const lowRateWarmUp = time.Second
+
 // latencyGoal is the end-to-end p99 goal; above it the low-rate
 // phase measures again with the idle close at 10 ms, to show how much of
 // the tail is the idle close.
@@ -92,6 +95,16 @@ func lowRate(ctx context.Context, env PhaseEnv, rate int, d, idleAfter time.Dura
 		return acked, seen, err
 	}
 	defer func() { err = errors.Join(err, lr.close()) }()
+	// A lane just started first restores its partitions' state and reads
+	// their recorded decisions; a warm-up, all answered before the probe
+	// starts, keeps that start-up out of the figures.
+	warm, err := offer(ctx, offerConfig{Lane: env.Lane, Brokers: env.Brokers, Serde: env.Serde, Rate: rate, For: lowRateWarmUp, Seed: seed + 1000, Clock: env.Clock})
+	if err != nil {
+		return acked, seen, fmt.Errorf("warm-up: %w", err)
+	}
+	if err := lr.waitAnswered(ctx, env, warm.Sent, 2*time.Minute); err != nil {
+		return acked, seen, fmt.Errorf("warm-up: %w", err)
+	}
 	probe, err := startProbe(ctx, env.Brokers, env.Lane, env.Clock.Now(), env.Clock)
 	if err != nil {
 		return acked, seen, err

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +52,15 @@ func readVmRSS() (uint64, error) {
 		return 0, err
 	}
 	return parseVmRSS(string(b))
+}
+
+// settledRSS collects garbage, returns what it can to the OS and reads
+// VmRSS: what the process holds before a phase starts.
+func settledRSS() uint64 {
+	goruntime.GC()
+	debug.FreeOSMemory()
+	v, _ := readVmRSS()
+	return v
 }
 
 // rssSampler keeps the largest VmRSS it sampled.
