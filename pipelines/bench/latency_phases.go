@@ -105,7 +105,8 @@ func lowRate(ctx context.Context, env PhaseEnv, rate int, d, idleAfter time.Dura
 	if err := lr.waitAnswered(ctx, env, warm.Sent, 2*time.Minute); err != nil {
 		return acked, seen, fmt.Errorf("warm-up: %w", err)
 	}
-	probe, err := startProbe(ctx, env.Brokers, env.Lane, env.Clock.Now(), env.Clock)
+	probeStart := env.Clock.Now()
+	probe, err := startProbe(ctx, env.Brokers, env.Lane, probeStart, env.Clock)
 	if err != nil {
 		return acked, seen, err
 	}
@@ -127,5 +128,17 @@ func lowRate(ctx context.Context, env PhaseEnv, rate int, d, idleAfter time.Dura
 	}
 	env.Say("  offered %d at %.0f msgs/s (idle close: %s); end to end: %v", o.Sent, o.Rate(), idle, acked)
 	env.Say("  as the probe read the results: %v", seen)
+	if closes, err := idleCloses(ctx, env, probeStart); err != nil {
+		env.Say("  idle closes: not read: %v", err)
+	} else {
+		n := 0
+		for _, c := range closes {
+			n += len(c)
+		}
+		probe.mu.Lock()
+		idle, rest := probe.book.splitByIdle(closes, time.Second/30)
+		probe.mu.Unlock()
+		env.Say("  %d idle closes; inputs in a frame an idle close closed: %v; the rest: %v", n, idle, rest)
+	}
 	return acked, seen, nil
 }

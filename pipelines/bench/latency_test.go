@@ -147,3 +147,26 @@ func TestLowRateMeasuresEndToEnd(t *testing.T) {
 		t.Fatalf("progress lacks the offered count:\n%s", out.String())
 	}
 }
+
+// TestSplitByIdle: an idle close's offset marks its input and the inputs
+// before it in the same frame as closed by the idle close; inputs of
+// earlier frames and other partitions stay in the rest.
+func TestSplitByIdle(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0) // on the 100 ms grid
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	b := newLatencyBook()
+	for i, c := range []struct{ sent, acked time.Duration }{{0, 30}, {20, 60}, {150, 350}, {160, 360}} {
+		off := int64(10 + i)
+		b.input(0, off, at(ms(int(c.sent))))
+		b.result(0, off, at(ms(int(c.acked))), at(ms(int(c.acked))))
+	}
+	b.input(1, 5, at(ms(170)))
+	b.result(1, 5, at(ms(210)), at(ms(210)))
+	idle, rest := b.splitByIdle(map[int32][]int64{0: {13}, 1: {99}}, 100*time.Millisecond)
+	if idle.Count != 2 || idle.Min != ms(200) || idle.Max != ms(200) {
+		t.Fatalf("idle %+v: want offsets 12 and 13, 200 ms each", idle)
+	}
+	if rest.Count != 3 || rest.Min != ms(30) || rest.Max != ms(40) {
+		t.Fatalf("rest %+v: want offsets 10, 11 and partition 1's", rest)
+	}
+}
