@@ -66,6 +66,7 @@ type probePart struct {
 	sent    []int64 // input record timestamps, Unix ns; 0: not seen
 	acked   []int64 // result record timestamps, Unix ns; 0: no result yet
 	seen    []int64 // when the probe read the result, Unix ns
+	inSeen  []int64 // when the probe read the input, Unix ns; 0: not noted
 	nSent   int
 	nAcked  int // inputs seen with a result
 	early   []earlyResult
@@ -98,6 +99,16 @@ func (b *latencyBook) part(p int32) *probePart {
 		b.parts[p] = pp
 	}
 	return pp
+}
+
+// inputSeen is input, noting also when the probe read the record.
+func (b *latencyBook) inputSeen(p int32, off int64, at, seen time.Time) {
+	b.input(p, off, at)
+	pp := b.parts[p]
+	if i := off - pp.base; i >= 0 && !at.IsZero() {
+		pp.inSeen = grow(pp.inSeen, int(i)+1)
+		pp.inSeen[i] = seen.UnixNano()
+	}
 }
 
 // input records that partition p's record at off has timestamp at.
@@ -187,4 +198,22 @@ func (b *latencyBook) summaries() (acked, seen LatencySummary) {
 	acked.Unanswered, acked.Ignored = unanswered, ignored
 	seen.Unanswered, seen.Ignored = unanswered, ignored
 	return acked, seen
+}
+
+// legs splits the answered inputs whose reading the probe noted into
+// record timestamp → the probe read the input (the producer's writer and
+// the broker), and the probe read the input → result stamped (the chain,
+// less the probe's own fetch delay).
+func (b *latencyBook) legs() (toBroker, chain LatencySummary) {
+	var db, dc []time.Duration
+	for _, pp := range b.parts {
+		for i, s := range pp.sent {
+			if s == 0 || i >= len(pp.acked) || pp.acked[i] == 0 || i >= len(pp.inSeen) || pp.inSeen[i] == 0 {
+				continue
+			}
+			db = append(db, time.Duration(pp.inSeen[i]-s))
+			dc = append(dc, time.Duration(pp.acked[i]-pp.inSeen[i]))
+		}
+	}
+	return summarize(db), summarize(dc)
 }

@@ -111,6 +111,7 @@ func lowRate(ctx context.Context, env PhaseEnv, rate int, d, idleAfter time.Dura
 		return acked, seen, err
 	}
 	defer func() { err = errors.Join(err, probe.close()) }()
+	gc := readGCCPU()
 	o, err := offer(ctx, offerConfig{Lane: env.Lane, Brokers: env.Brokers, Serde: env.Serde, Rate: rate, For: d, Seed: seed, Clock: env.Clock})
 	if err != nil {
 		return acked, seen, err
@@ -128,6 +129,11 @@ func lowRate(ctx context.Context, env PhaseEnv, rate int, d, idleAfter time.Dura
 	}
 	env.Say("  offered %d at %.0f msgs/s (idle close: %s); end to end: %v", o.Sent, o.Rate(), idle, acked)
 	env.Say("  as the probe read the results: %v", seen)
+	probe.mu.Lock()
+	toBroker, chain := probe.book.legs()
+	probe.mu.Unlock()
+	env.Say("  record timestamp → the probe read the input: %v; the probe read the input → result stamped: %v", toBroker, chain)
+	env.Say("  garbage collection meanwhile: %v", readGCCPU().since(gc))
 	if closes, err := idleCloses(ctx, env, probeStart); err != nil {
 		env.Say("  idle closes: not read: %v", err)
 	} else {

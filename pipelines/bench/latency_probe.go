@@ -51,9 +51,10 @@ func startProbe(ctx context.Context, brokers []string, lane schemas.Lane, since 
 }
 
 func (p *e2eProbe) onInput(m topics.Message) {
+	seen := p.clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.book.input(m.Partition, m.Offset, m.Time)
+	p.book.inputSeen(m.Partition, m.Offset, m.Time, seen)
 }
 
 func (p *e2eProbe) onResult(m topics.Message) {
