@@ -49,7 +49,7 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 		t.Skip("integration test: starts the embedded broker and registry (skipped with -short)")
 	}
 	var out strings.Builder
-	rep, err := Run(t.Context(), Config{N: 2000, Rate: 500, SteadyFor: 500 * time.Millisecond, Partitions: 2, Events: 3000, Out: &out})
+	rep, err := Run(t.Context(), Config{N: 2000, Rate: 500, SteadyFor: 500 * time.Millisecond, Partitions: 2, Events: 3000, Out: &out, Short: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,20 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 	if rep.Events != 3000 || rep.EventsScanned != 3000 || rep.EventsRate <= 0 {
 		t.Fatalf("events phase: wrote %d, scanned %d at %.0f events/s; want every one of 3000 counted", rep.Events, rep.EventsScanned, rep.EventsRate)
 	}
-	for _, want := range []string{"raw kafka-go copy", "full chain", "replay: the chain's log, 2 partitions", "steady: 500 msgs/s offered", "events scan: 3000 events"} {
+	// The latency and overload phases (latency*.go, overload*.go) fill theirs.
+	if rep.SteadyLatencySamples == 0 || rep.SteadyP99 < rep.SteadyP50 || rep.SteadyP50 <= 0 || rep.SteadyFor <= 0 {
+		t.Fatalf("steady end to end latency not measured: %+v", rep)
+	}
+	for _, rate := range LowRates {
+		if rep.LowRateP99[rate] <= 0 || rep.LowRateP99[rate] < rep.LowRateP50[rate] {
+			t.Fatalf("low rate %d msgs/s: p50 %v, p99 %v", rate, rep.LowRateP50[rate], rep.LowRateP99[rate])
+		}
+	}
+	if rep.OverloadRate <= 0 || rep.OverloadPeakRSS == 0 || len(rep.OverloadPeakRSSByLane) != 2 ||
+		rep.ExperimentalDropsAccounted != rep.ExperimentalDrops || rep.ProdOverloadDropped != 0 || rep.ProdOverloadAnswered <= 0 {
+		t.Fatalf("overload phase: %+v", rep)
+	}
+	for _, want := range []string{"raw kafka-go copy", "full chain", "replay: the chain's log, 2 partitions", "steady: 500 msgs/s offered", "low rate: 100 msgs/s", "overload: ", "events scan: 3000 events"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("progress lack %q:\n%s", want, out.String())
 		}
