@@ -38,14 +38,16 @@ type offerConfig struct {
 	Clock   clock.Clock
 }
 
-// offered is what offer did: records acknowledged and the time it took
-// from the first to the last acknowledgement's wait.
+// offered is what offer did: records acknowledged, how long it handed
+// records to the writer, and how long until the last was acknowledged (a
+// writer behind a busy broker acknowledges well after the last hand-off).
 type offered struct {
-	Sent int64
-	Took time.Duration
+	Sent  int64
+	Took  time.Duration // first to last hand-off
+	Acked time.Duration // first hand-off to the last acknowledgement
 }
 
-// Rate is the rate actually offered.
+// Rate is the rate actually offered: records over the hand-off window.
 func (o offered) Rate() float64 {
 	if o.Took <= 0 {
 		return 0
@@ -104,9 +106,10 @@ loop:
 			}
 		}
 	}
+	handed := cfg.Clock.Now().Sub(start)
 	close(sink.In())
 	sink.AwaitCompletion()
-	o := offered{Sent: sink.Written(), Took: cfg.Clock.Now().Sub(start)}
+	o := offered{Sent: sink.Written(), Took: handed, Acked: cfg.Clock.Now().Sub(start)}
 	if encErr != nil {
 		return o, fmt.Errorf("offer: %w", encErr)
 	}

@@ -60,9 +60,9 @@ func overloadPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 	}
 	rep.ExperimentalDrops, rep.ExperimentalDropsAccounted = ex.Drops, ex.Accounted
 	rep.OverloadPeakRSSByLane[string(schemas.LaneExperimental)] = ex.PeakRSS
-	env.Say("  experimental: offered %d at %.0f msgs/s; %d answered (%d results, %d DLQ), %d dropped, of which %d listed by decimation events (%d events); "+
+	env.Say("  experimental: offered %d at %.0f msgs/s (the last acknowledged after %v); %d answered (%d results, %d DLQ), %d dropped, of which %d listed by decimation events (%d events); "+
 		"%d listed offsets had an answer too; peak RSS %s (≤ 256 MiB: %v; %s at the phase start, after a GC)",
-		ex.Offered.Sent, ex.Offered.Rate(), ex.Answered, ex.Results, ex.DLQ, ex.Drops, ex.Accounted, ex.Events, ex.ListedAnswered, mib(ex.PeakRSS), ex.PeakRSS <= MemoryGoal, mib(ex.StartRSS))
+		ex.Offered.Sent, ex.Offered.Rate(), ex.Offered.Acked.Round(time.Millisecond), ex.Answered, ex.Results, ex.DLQ, ex.Drops, ex.Accounted, ex.Events, ex.ListedAnswered, mib(ex.PeakRSS), ex.PeakRSS <= MemoryGoal, mib(ex.StartRSS))
 	pr, err := overloadProd(ctx, env, rate, d)
 	if err != nil {
 		return fmt.Errorf("overload, prod: %w", err)
@@ -70,8 +70,8 @@ func overloadPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 	rep.ProdOverloadDropped, rep.ProdOverloadAnswered = pr.Dropped, pr.AnsweredRate
 	rep.OverloadPeakRSSByLane[string(env.Lane)] = pr.PeakRSS
 	rep.OverloadPeakRSS = max(ex.PeakRSS, pr.PeakRSS)
-	env.Say("  prod: offered %d at %.0f msgs/s; answered %.0f msgs/s; backlog %d at the end; %d dropped; peak RSS %s (≤ 256 MiB: %v; %s at the phase start, after a GC)",
-		pr.Offered.Sent, pr.Offered.Rate(), pr.AnsweredRate, pr.Backlog, pr.Dropped, mib(pr.PeakRSS), pr.PeakRSS <= MemoryGoal, mib(pr.StartRSS))
+	env.Say("  prod: offered %d at %.0f msgs/s (the last acknowledged after %v); answered %.0f msgs/s; backlog %d at the end; %d dropped; peak RSS %s (≤ 256 MiB: %v; %s at the phase start, after a GC)",
+		pr.Offered.Sent, pr.Offered.Rate(), pr.Offered.Acked.Round(time.Millisecond), pr.AnsweredRate, pr.Backlog, pr.Dropped, mib(pr.PeakRSS), pr.PeakRSS <= MemoryGoal, mib(pr.StartRSS))
 	env.Say("  (RSS is the whole process: the embedded broker keeps every record of every phase in memory in it)")
 	return nil
 }
@@ -206,8 +206,8 @@ func overloadProd(ctx context.Context, env PhaseEnv, rate int, d time.Duration) 
 	if err != nil {
 		return res, err
 	}
-	if res.Offered.Took > 0 {
-		res.AnsweredRate = float64(answered) / res.Offered.Took.Seconds()
+	if res.Offered.Acked > 0 {
+		res.AnsweredRate = float64(answered) / res.Offered.Acked.Seconds() // answered by the time the last input was acknowledged
 	}
 	res.Backlog = res.Offered.Sent - answered
 	_, err = replay.ScanEvents(ctx, replay.EventQuery{Brokers: env.Brokers, Serde: env.Serde, Lane: env.Lane, Kinds: []schemas.EventKind{schemas.EventDecimation}, Since: start},
