@@ -92,6 +92,9 @@ loop:
 			due := int64(el.Seconds() * float64(cfg.Rate))
 			for ; sent < due; sent++ {
 				at := cfg.Clock.Now()
+				if at.Sub(start) >= cfg.For {
+					break loop // a writer that blocks does not stretch the window
+				}
 				m := gen.Next(at)
 				val, err := schemas.AppendWire(nil, id, &m)
 				if err != nil {

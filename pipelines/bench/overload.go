@@ -70,6 +70,7 @@ func overloadPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 	rep.ProdOverloadDropped, rep.ProdOverloadAnswered = pr.Dropped, pr.AnsweredRate
 	rep.OverloadPeakRSSByLane[string(env.Lane)] = pr.PeakRSS
 	rep.OverloadPeakRSS = max(ex.PeakRSS, pr.PeakRSS)
+	env.Say("  prod: warm-up (1 s at 1,000 msgs/s) answered %v after it started", pr.WarmUp.Round(time.Millisecond))
 	env.Say("  prod: offered %d at %.0f msgs/s (the last acknowledged after %v); answered %.0f msgs/s; backlog %d at the end; %d dropped; peak RSS %s (≤ 256 MiB: %v; %s at the phase start, after a GC)",
 		pr.Offered.Sent, pr.Offered.Rate(), pr.Offered.Acked.Round(time.Millisecond), pr.AnsweredRate, pr.Backlog, pr.Dropped, mib(pr.PeakRSS), pr.PeakRSS <= MemoryGoal, mib(pr.StartRSS))
 	env.Say("  (RSS is the whole process: the embedded broker keeps every record of every phase in memory in it)")
@@ -185,6 +186,7 @@ type prodOverload struct {
 	Dropped      int64 // records decimation events list: 0 under backpressure
 	PeakRSS      uint64
 	StartRSS     uint64
+	WarmUp       time.Duration // start of a 1 s warm-up at 1,000 msgs/s to its last answer
 }
 
 // overloadProd offers rate to prod for d and measures what it answered
@@ -195,6 +197,17 @@ func overloadProd(ctx context.Context, env PhaseEnv, rate int, d time.Duration) 
 	if err != nil {
 		return res, err
 	}
+	// The lane's start-up (restoring state, reading recorded decisions)
+	// is not the rate it holds: a warm-up, all answered, goes first.
+	warmStart := env.Clock.Now()
+	warm, err := offer(ctx, offerConfig{Lane: env.Lane, Brokers: env.Brokers, Serde: env.Serde, Rate: 1000, For: time.Second, Seed: 401, Clock: env.Clock})
+	if err == nil {
+		err = lr.waitAnswered(ctx, env, warm.Sent, 2*time.Minute)
+	}
+	if err != nil {
+		return res, errors.Join(fmt.Errorf("warm-up: %w", err), lr.close())
+	}
+	res.WarmUp = env.Clock.Now().Sub(warmStart)
 	start := env.Clock.Now()
 	res.StartRSS = settledRSS()
 	rss := sampleRSS(env.Clock)
