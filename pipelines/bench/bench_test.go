@@ -58,7 +58,7 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 	cpu, mem := filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "mem.pprof")
 	var out strings.Builder
 	rep, err := Run(t.Context(), Config{N: 3000, Rate: 500, SteadyFor: 2 * time.Second, Partitions: 2, Events: 3000, Out: &out,
-		CPUProfile: cpu, MemProfile: mem})
+		CPUProfile: cpu, MemProfile: mem, Short: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +98,21 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 			t.Fatalf("profile %s: %v", f, err)
 		}
 	}
+	// The latency and overload phases (latency*.go, overload*.go) fill theirs.
+	if rep.SteadyLatencySamples == 0 || rep.SteadyP99 < rep.SteadyP50 || rep.SteadyP50 <= 0 || rep.SteadyFor <= 0 {
+		t.Fatalf("steady end to end latency not measured: %+v", rep)
+	}
+	for _, rate := range LowRates {
+		if rep.LowRateP99[rate] <= 0 || rep.LowRateP99[rate] < rep.LowRateP50[rate] {
+			t.Fatalf("low rate %d msgs/s: p50 %v, p99 %v", rate, rep.LowRateP50[rate], rep.LowRateP99[rate])
+		}
+	}
+	if rep.OverloadRate <= 0 || rep.OverloadPeakRSS == 0 || len(rep.OverloadPeakRSSByLane) != 2 ||
+		rep.ExperimentalDropsAccounted != rep.ExperimentalDrops || rep.ProdOverloadDropped != 0 || rep.ProdOverloadAnswered <= 0 {
+		t.Fatalf("overload phase: %+v", rep)
+	}
 	for _, want := range []string{"plain copy", "full chain", "fan-out copy", "settings: MinBytes 1", "replay: the chain's log, 2 partitions",
-		"steady: 500 msgs/s offered", "events scan: 3000 events", "codec: "} {
+		"steady: 500 msgs/s offered", "events scan: 3000 events", "codec: ", "low rate: 100 msgs/s", "overload: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("progress lack %q:\n%s", want, out.String())
 		}

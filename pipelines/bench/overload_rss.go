@@ -1,0 +1,121 @@
+package bench
+
+// Peak resident memory per phase. VmHWM in /proc/self/status is the peak
+// of the whole process's life, so a phase's peak is the largest VmRSS
+// sampled while it runs.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/matriz/pipelines/clock"
+)
+
+// rssEvery is how often the sampler reads VmRSS.
+const rssEvery = 100 * time.Millisecond
+
+// ErrNoRSS says /proc/self/status held no VmRSS line (not Linux).
+var ErrNoRSS = errors.New("no VmRSS in /proc/self/status")
+
+// parseVmRSS reads the VmRSS line of a /proc/<pid>/status text, in bytes.
+func parseVmRSS(status string) (uint64, error) {
+	sc := bufio.NewScanner(strings.NewReader(status))
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("VmRSS line %q: want \"VmRSS: N kB\"", sc.Text())
+		}
+		kb, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("VmRSS line %q: %w", sc.Text(), err)
+		}
+		return kb << 10, nil
+	}
+	return 0, ErrNoRSS
+}
+
+func readVmRSS() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	return parseVmRSS(string(b))
+}
+
+// settledRSS collects garbage, returns what it can to the OS and reads
+// VmRSS: what the process holds before a phase starts.
+func settledRSS() uint64 {
+	goruntime.GC()
+	debug.FreeOSMemory()
+	v, _ := readVmRSS()
+	return v
+}
+
+// rssSampler keeps the largest VmRSS it sampled.
+type rssSampler struct {
+	mu   sync.Mutex
+	max  uint64
+	err  error
+	stop chan struct{}
+	done chan struct{}
+}
+
+// sampleRSS samples now and every rssEvery until stopped.
+func sampleRSS(cl clock.Clock) *rssSampler {
+	s := &rssSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	s.sample()
+	go func() {
+		defer close(s.done)
+		tk := cl.NewTicker(rssEvery)
+		defer tk.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-tk.C():
+				s.sample()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) sample() {
+	v, err := readVmRSS()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.err = err
+		return
+	}
+	s.max = max(s.max, v)
+}
+
+// peak stops sampling (once sampled a last time) and returns the peak.
+func (s *rssSampler) peak() (uint64, error) {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+		<-s.done
+		s.sample()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.max, s.err
+}
+
+// mib renders bytes in MiB.
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
