@@ -19,12 +19,15 @@ dev: build
 # at a time (-p 1: two busy cores under the detector slow the timing-bound
 # integration tests past their deadlines) and gives cmd/matriz -short: its
 # long tests drive real matriz processes, which the detector in the test
-# binary does not see into, and the crash soak has already run above.
-RACE_PKGS = $$($(GO) list $(PKGS) | grep -v '/cmd/matriz$$')
+# binary does not see into, and the crash soak has already run above;
+# pipelines/bench gets -short too: its long tests time whole lanes, which
+# the detector slows tenfold while it measures nothing the runtime's own
+# race run does not.
+RACE_PKGS = $$($(GO) list $(PKGS) | grep -v -e '/cmd/matriz$$' -e '/pipelines/bench$$')
 test:
 	$(GO) test -count=1 -timeout 60m $(PKGS)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -p 1 -timeout 60m $(RACE_PKGS)
-	CGO_ENABLED=1 $(GO) test -race -count=1 -short -timeout 20m ./cmd/matriz/
+	CGO_ENABLED=1 $(GO) test -race -count=1 -short -timeout 20m ./cmd/matriz/ ./pipelines/bench/
 
 # audit is vet + build + a gofmt check.
 audit: build

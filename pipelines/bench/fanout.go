@@ -8,6 +8,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -102,11 +103,27 @@ func scanPartition(ctx context.Context, brokers []string, topic string, p int32,
 		return KindWrites{}, err
 	}
 	var w KindWrites
+	quiet := 0 // reads in a row that timed out
 	for {
-		m, err := r.ReadMessage(ctx)
+		rctx, cancel := context.WithTimeout(ctx, scanReadWait)
+		m, err := r.ReadMessage(rctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// The end is where the reader's position reaches it: the last
+			// offset below the end need not be a record this reader is
+			// handed, and waiting for it would wait for ever.
+			if r.Offset() >= end {
+				return w, nil
+			}
+			if quiet++; quiet == scanQuietReads {
+				return w, fmt.Errorf("reading %s partition %d stalled at offset %d of %d", topic, p, r.Offset(), end)
+			}
+			continue
+		}
 		if err != nil {
 			return w, err
 		}
+		quiet = 0
 		w.Records++
 		w.KeyBytes += int64(len(m.Key))
 		w.ValueBytes += int64(len(m.Value))
@@ -118,6 +135,13 @@ func scanPartition(ctx context.Context, brokers []string, topic string, p int32,
 		}
 	}
 }
+
+// A scan's read waits scanReadWait for a record, and gives up after
+// scanQuietReads such waits in a row without one.
+const (
+	scanReadWait   = 2 * time.Second
+	scanQuietReads = 15
+)
 
 // fanoutTopic is the fan-out copy's topic for kind.
 func fanoutTopic(k string) string { return "bench.fanout." + k }
