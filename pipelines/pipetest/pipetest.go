@@ -17,7 +17,8 @@ import (
 	"github.com/matriz/pipelines/topics"
 )
 
-// ReadTimeout bounds how long reading a topic to its end may take.
+// ReadTimeout bounds how long reading a topic to its end may go without a
+// record.
 const ReadTimeout = 60 * time.Second
 
 // Env is an embedded broker and registry with lanes deployed.
@@ -108,10 +109,28 @@ func (e *Env) ReadAll(t testing.TB, topic string) []topics.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-tail.CaughtUp():
-	case <-time.After(ReadTimeout):
-		t.Fatalf("reading %s did not reach its end within %v", topic, ReadTimeout)
+	// A long topic read under the race detector can take longer than any
+	// fixed deadline while still advancing: give up only when no record
+	// arrived for ReadTimeout.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, quiet := -1, time.Duration(0)
+	for caught := false; !caught; {
+		select {
+		case <-tail.CaughtUp():
+			caught = true
+		case <-tick.C:
+			mu.Lock()
+			n := len(out)
+			mu.Unlock()
+			if n != last {
+				last, quiet = n, 0
+				continue
+			}
+			if quiet += time.Second; quiet >= ReadTimeout {
+				t.Fatalf("reading %s made no progress for %v (%d records read)", topic, ReadTimeout, n)
+			}
+		}
 	}
 	tail.Close()
 	mu.Lock()
