@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -229,66 +231,111 @@ func (l *CompactedLog) ReadAll(ctx context.Context, fn func(key, value []byte) e
 // began, and returns that end (the offset the next record will get), so a
 // follower reads only what was appended since its last call. A call with
 // nothing new costs one metadata round trip and reads no records.
+//
+// It fetches on its own connection to the partition's leader rather than
+// through a kafka-go Reader: a Reader turns its MaxWait into the deadline
+// of the whole fetch and retries a missed one silently, for ever, so on a
+// busy machine a short MaxWait read nothing until the load timeout while
+// the record was there; here every fetch error is returned, and a fetch
+// that comes back empty is asked again.
 func (l *CompactedLog) ReadFrom(ctx context.Context, from int64, fn func(offset int64, key, value []byte) error) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.loadTimeout)
 	defer cancel()
-	var (
-		leader *kafka.Conn
-		err    error
-	)
-	for _, b := range l.addrs {
-		if leader, err = l.dialer.DialLeader(ctx, "tcp", b, l.topic, 0); err == nil {
-			break
-		}
-	}
+	var mu sync.Mutex // guards leader against the context's closing it
+	leader, err := l.dialLeader(ctx)
 	if err != nil {
-		return from, fmt.Errorf("compacted log %s: connecting to the leader of partition 0: %w", l.topic, err)
+		return from, err
 	}
+	closeLeader := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		leader.Close()
+	}
+	defer closeLeader()
+	stop := context.AfterFunc(ctx, closeLeader)
+	defer stop()
 	first, errFirst := leader.ReadFirstOffset()
 	last, errLast := leader.ReadLastOffset()
-	leader.Close()
 	if err := errors.Join(errFirst, errLast); err != nil {
 		return from, fmt.Errorf("compacted log %s: reading the offsets of partition 0: %w", l.topic, err)
 	}
-	start := max(first, from)
-	if last <= start {
+	off := max(first, from)
+	if last <= off {
 		return max(last, from), nil
 	}
-	rc := kafka.ReaderConfig{
-		Brokers:   l.addrs,
-		Topic:     l.topic,
-		Partition: 0,
-		Dialer:    l.dialer,
-		// Everything is there already: take whatever the broker has at
-		// once, in big fetches. MaxWait is short because closing the
-		// reader waits for its last, empty, prefetch.
-		MinBytes:      1,
-		MaxBytes:      16 << 20,
-		MaxWait:       10 * time.Millisecond,
-		QueueCapacity: 1024,
-	}
-	if err := rc.Validate(); err != nil { // NewReader would panic on it
-		return from, &ConfigError{Component: "compacted log", Option: "reader", Reason: err.Error()}
-	}
-	rd := kafka.NewReader(rc)
-	defer rd.Close()
-	if err := rd.SetOffset(start); err != nil {
-		return from, fmt.Errorf("compacted log %s: seeking partition 0 to %d: %w", l.topic, start, err)
-	}
 	read := 0
-	for {
-		m, err := rd.FetchMessage(ctx)
-		if err != nil {
-			return from, fmt.Errorf("compacted log %s: reading partition 0 (%d records read, end at offset %d): %w", l.topic, read, last, err)
+	for off < last {
+		if err := ctx.Err(); err != nil {
+			return from, fmt.Errorf("compacted log %s: reading partition 0 (%d records read, at offset %d, end at offset %d): %w", l.topic, read, off, last, err)
 		}
-		read++
-		if err := fn(m.Offset, m.Key, m.Value); err != nil {
+		if _, err := leader.Seek(off, kafka.SeekAbsolute|kafka.SeekDontCheck); err != nil {
+			return from, fmt.Errorf("compacted log %s: seeking partition 0 to %d: %w", l.topic, off, err)
+		}
+		// The records are there already: MinBytes 1 answers at once, and
+		// MaxWait only bounds a fetch the broker has nothing for yet.
+		_ = leader.SetReadDeadline(time.Now().Add(compactedFetchDeadline))
+		batch := leader.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: 16 << 20, MaxWait: compactedFetchWait})
+		for {
+			m, err := batch.ReadMessage()
+			if err != nil {
+				break // io.EOF at the batch's end; anything else Close returns
+			}
+			if m.Offset >= last {
+				break
+			}
+			read++
+			off = m.Offset + 1
+			if err := fn(m.Offset, m.Key, m.Value); err != nil {
+				batch.Close()
+				return from, err
+			}
+		}
+		err := batch.Close()
+		if err == nil || errors.Is(err, io.EOF) {
+			continue
+		}
+		if !isFetchTimeout(err) || ctx.Err() != nil {
+			return from, fmt.Errorf("compacted log %s: reading partition 0 (%d records read, at offset %d, end at offset %d): %w", l.topic, read, off, last, err)
+		}
+		// A late answer leaves the connection mid-response: start a new one.
+		next, err := l.dialLeader(ctx)
+		if err != nil {
 			return from, err
 		}
-		if m.Offset+1 >= last {
-			return last, nil
+		mu.Lock()
+		leader.Close()
+		leader = next
+		mu.Unlock()
+	}
+	return last, nil
+}
+
+// dialLeader connects to the leader of partition 0 through the first
+// bootstrap address that answers.
+func (l *CompactedLog) dialLeader(ctx context.Context) (*kafka.Conn, error) {
+	var err error
+	for _, b := range l.addrs {
+		var c *kafka.Conn
+		if c, err = l.dialer.DialLeader(ctx, "tcp", b, l.topic, 0); err == nil {
+			return c, nil
 		}
 	}
+	return nil, fmt.Errorf("compacted log %s: connecting to the leader of partition 0: %w", l.topic, err)
+}
+
+// compactedFetchWait is the broker-side wait of one fetch, and
+// compactedFetchDeadline the client's bound on its answer; a fetch that
+// misses it is asked again until the load timeout.
+const (
+	compactedFetchWait     = 100 * time.Millisecond
+	compactedFetchDeadline = 5 * time.Second
+)
+
+// isFetchTimeout reports a fetch whose answer did not come in time, which
+// is worth asking again.
+func isFetchTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, kafka.RequestTimedOut) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // Append writes one record and returns once every in-sync replica has it.
