@@ -174,3 +174,34 @@ func benchEncode[T Record](b *testing.B, v *T) {
 func BenchmarkEncodeResult(b *testing.B) { r := benchResult(); benchEncode(b, &r) }
 func BenchmarkEncodeEvent(b *testing.B)  { e := benchEvent(); benchEncode(b, &e) }
 func BenchmarkEncodeTrace(b *testing.B)  { t := benchTrace(); benchEncode(b, &t) }
+
+// BenchmarkRoundTripReflective is BenchmarkRoundTrip through twmb/avro's
+// reflective codec, the path the direct one replaced: compare the two
+// within one run, since other load on the machine moves both alike.
+func BenchmarkRoundTripReflective(b *testing.B) {
+	m := benchSyntheticMessage()
+	body, err := AppendEncode(nil, &m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ms, err := Schema(NameMessage)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs, err := Schema(NameResult)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := benchResult()
+	buf := make([]byte, 0, 1024)
+	var in MatrizMessage
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := decodeReflective(ms, NameMessage, body, &in); err != nil {
+			b.Fatal(err)
+		}
+		if buf, err = appendReflective(buf[:0], rs, NameResult, &r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
