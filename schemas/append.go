@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -167,18 +168,25 @@ func appendCrumbs(dst []byte, cs []Crumb) ([]byte, bool) {
 	return append(dst, 0), true
 }
 
-// sortedKeysOnStack is how many map keys are sorted without allocating;
+// entriesOnStack is how many map entries are sorted without allocating;
 // larger maps sort in a heap slice.
-const sortedKeysOnStack = 32
+const entriesOnStack = 32
+
+// entry is one map entry, collected so a map is iterated once and written
+// in key order without looking each key up again.
+type entry[V any] struct {
+	key   string
+	value V
+}
 
 // appendTags writes a map<string> with its entries sorted by key.
 func appendTags(dst []byte, m map[string]string) []byte {
 	if len(m) > 0 {
-		var stack [sortedKeysOnStack]string
-		keys := sortedKeys(stack[:0], m)
-		dst = appendLong(dst, int64(len(keys)))
-		for _, k := range keys {
-			dst = appendString(appendString(dst, k), m[k])
+		var stack [entriesOnStack]entry[string]
+		es := sortedEntries(stack[:0], m)
+		dst = appendLong(dst, int64(len(es)))
+		for _, e := range es {
+			dst = appendString(appendString(dst, e.key), e.value)
 		}
 	}
 	return append(dst, 0)
@@ -188,12 +196,12 @@ func appendTags(dst []byte, m map[string]string) []byte {
 // for a value of a type the payload union lacks.
 func appendPayload(dst []byte, p Payload) ([]byte, bool) {
 	if len(p) > 0 {
-		var stack [sortedKeysOnStack]string
-		keys := sortedKeys(stack[:0], p)
-		dst = appendLong(dst, int64(len(keys)))
-		for _, k := range keys {
+		var stack [entriesOnStack]entry[any]
+		es := sortedEntries(stack[:0], p)
+		dst = appendLong(dst, int64(len(es)))
+		for _, e := range es {
 			var ok bool
-			if dst, ok = appendPayloadValue(appendString(dst, k), p[k]); !ok {
+			if dst, ok = appendPayloadValue(appendString(dst, e.key), e.value); !ok {
 				return dst, false
 			}
 		}
@@ -201,12 +209,22 @@ func appendPayload(dst []byte, p Payload) ([]byte, bool) {
 	return append(dst, 0), true
 }
 
-func sortedKeys[V any](keys []string, m map[string]V) []string {
-	for k := range m {
-		keys = append(keys, k)
+// sortedEntries appends m's entries to es and sorts them by key: by
+// insertion for the few entries a payload usually has, else by SortFunc.
+func sortedEntries[V any](es []entry[V], m map[string]V) []entry[V] {
+	for k, v := range m {
+		es = append(es, entry[V]{k, v})
 	}
-	slices.Sort(keys)
-	return keys
+	if len(es) > 12 {
+		slices.SortFunc(es, func(a, b entry[V]) int { return strings.Compare(a.key, b.key) })
+		return es
+	}
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && es[j].key < es[j-1].key; j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+	return es
 }
 
 // appendPayloadValue writes one value of the union [null, boolean, long,

@@ -4,7 +4,7 @@ import "reflect"
 
 // boxBatch is how many payload entries a boxer holds before it puts them
 // into the map.
-const boxBatch = 16
+const boxBatch = 8
 
 // boxer puts decoded payload values into a Payload with few allocations.
 // Storing a float64, a string or a slice in an interface allocates a copy

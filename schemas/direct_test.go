@@ -211,6 +211,20 @@ func TestDirectEncodeSortsKeys(t *testing.T) {
 	if want := []byte{6, 2, 'a', 0, 2, 'b', 0, 2, 'c', 0, 0}; !ok || !bytes.Equal(b, want) {
 		t.Fatalf("got %x, want %x", b, want)
 	}
+	// Past the insertion sort's few entries, and past the stack's 32.
+	for _, n := range []int{13, 40} {
+		p, want := Payload{}, long(int64(n))
+		for i := range n {
+			p[fmt.Sprintf("k%03d", n-i)] = nil
+		}
+		for i := range n {
+			want = cat(want, str(fmt.Sprintf("k%03d", i+1)), long(branchNull))
+		}
+		want = append(want, 0)
+		if b, ok := appendPayload(nil, p); !ok || !bytes.Equal(b, want) {
+			t.Fatalf("%d entries: got %x, want %x", n, b, want)
+		}
+	}
 }
 
 // TestDirectDecodeMatchesReflective decodes every golden file of the

@@ -199,9 +199,12 @@ func (r *reader) doubles() []float64 {
 			return r.floats[start:len(r.floats):len(r.floats)]
 		}
 		if r.floats == nil {
-			// Every double takes 8 of the bytes left, so this holds all
-			// the vectors still to come.
-			r.floats = make([]float64, 0, len(r.src)/doubleBytes)
+			// Room for this vector and one more like it (payloads carry
+			// intent and action), never more than the doubles the bytes
+			// left can hold. A vector that does not fit moves to a larger
+			// array as append moves it; the earlier vectors stay where
+			// they are.
+			r.floats = make([]float64, 0, min(max(2*n, 16), len(r.src)/doubleBytes))
 		}
 		for range n {
 			r.floats = append(r.floats, r.double())
