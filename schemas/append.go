@@ -170,20 +170,38 @@ func appendCrumbs(dst []byte, cs []Crumb) ([]byte, bool) {
 
 // entriesOnStack is how many map entries are sorted without allocating;
 // larger maps sort in a heap slice.
-const entriesOnStack = 32
+const entriesOnStack = 16
 
-// entry is one map entry, collected so a map is iterated once and written
-// in key order without looking each key up again.
-type entry[V any] struct {
-	key   string
-	value V
-}
+// tagEntry and payloadEntry are map entries, collected so a map is
+// iterated once and written in key order without looking each key up
+// again. They are concrete types, not one generic one: sorting a generic
+// entry swaps through the runtime's type-generic copy.
+type (
+	tagEntry struct {
+		key, value string
+	}
+	payloadEntry struct {
+		key   string
+		value any
+	}
+)
 
 // appendTags writes a map<string> with its entries sorted by key.
 func appendTags(dst []byte, m map[string]string) []byte {
 	if len(m) > 0 {
-		var stack [entriesOnStack]entry[string]
-		es := sortedEntries(stack[:0], m)
+		var stack [entriesOnStack]tagEntry
+		es := stack[:0]
+		for k, v := range m {
+			es = append(es, tagEntry{k, v})
+		}
+		if len(es) > insertionSortMax {
+			slices.SortFunc(es, func(a, b tagEntry) int { return strings.Compare(a.key, b.key) })
+		}
+		for i := 1; i < len(es) && len(es) <= insertionSortMax; i++ {
+			for j := i; j > 0 && es[j].key < es[j-1].key; j-- {
+				es[j], es[j-1] = es[j-1], es[j]
+			}
+		}
 		dst = appendLong(dst, int64(len(es)))
 		for _, e := range es {
 			dst = appendString(appendString(dst, e.key), e.value)
@@ -196,8 +214,19 @@ func appendTags(dst []byte, m map[string]string) []byte {
 // for a value of a type the payload union lacks.
 func appendPayload(dst []byte, p Payload) ([]byte, bool) {
 	if len(p) > 0 {
-		var stack [entriesOnStack]entry[any]
-		es := sortedEntries(stack[:0], p)
+		var stack [entriesOnStack]payloadEntry
+		es := stack[:0]
+		for k, v := range p {
+			es = append(es, payloadEntry{k, v})
+		}
+		if len(es) > insertionSortMax {
+			slices.SortFunc(es, func(a, b payloadEntry) int { return strings.Compare(a.key, b.key) })
+		}
+		for i := 1; i < len(es) && len(es) <= insertionSortMax; i++ {
+			for j := i; j > 0 && es[j].key < es[j-1].key; j-- {
+				es[j], es[j-1] = es[j-1], es[j]
+			}
+		}
 		dst = appendLong(dst, int64(len(es)))
 		for _, e := range es {
 			var ok bool
@@ -209,23 +238,9 @@ func appendPayload(dst []byte, p Payload) ([]byte, bool) {
 	return append(dst, 0), true
 }
 
-// sortedEntries appends m's entries to es and sorts them by key: by
-// insertion for the few entries a payload usually has, else by SortFunc.
-func sortedEntries[V any](es []entry[V], m map[string]V) []entry[V] {
-	for k, v := range m {
-		es = append(es, entry[V]{k, v})
-	}
-	if len(es) > 12 {
-		slices.SortFunc(es, func(a, b entry[V]) int { return strings.Compare(a.key, b.key) })
-		return es
-	}
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && es[j].key < es[j-1].key; j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
-	}
-	return es
-}
+// insertionSortMax is the most entries sorted by insertion, quicker than
+// SortFunc for the few a payload usually has.
+const insertionSortMax = 12
 
 // appendPayloadValue writes one value of the union [null, boolean, long,
 // double, string, array<double>, matriz.StringList]: the branch index, then

@@ -211,7 +211,7 @@ func TestDirectEncodeSortsKeys(t *testing.T) {
 	if want := []byte{6, 2, 'a', 0, 2, 'b', 0, 2, 'c', 0, 0}; !ok || !bytes.Equal(b, want) {
 		t.Fatalf("got %x, want %x", b, want)
 	}
-	// Past the insertion sort's few entries, and past the stack's 32.
+	// Past the insertion sort's few entries, and past the 16 sorted on the stack.
 	for _, n := range []int{13, 40} {
 		p, want := Payload{}, long(int64(n))
 		for i := range n {
