@@ -168,14 +168,16 @@ func appendCrumbs(dst []byte, cs []Crumb) ([]byte, bool) {
 	return append(dst, 0), true
 }
 
-// entriesOnStack is how many map entries are sorted without allocating;
-// larger maps sort in a heap slice.
+// entriesOnStack is how many map entries are sorted in an array on the
+// stack; larger maps sort in a heap slice.
 const entriesOnStack = 16
 
 // tagEntry and payloadEntry are map entries, collected so a map is
 // iterated once and written in key order without looking each key up
-// again. They are concrete types, not one generic one: sorting a generic
-// entry swaps through the runtime's type-generic copy.
+// again. The entries of a small map are stored and sorted by indexing a
+// local array, not through a slice: stores the compiler sees go to the
+// stack need no GC write barrier, and a payload's strings and interfaces
+// would otherwise take one per word moved.
 type (
 	tagEntry struct {
 		key, value string
@@ -188,24 +190,33 @@ type (
 
 // appendTags writes a map<string> with its entries sorted by key.
 func appendTags(dst []byte, m map[string]string) []byte {
-	if len(m) > 0 {
-		var stack [entriesOnStack]tagEntry
-		es := stack[:0]
+	if len(m) == 0 {
+		return append(dst, 0)
+	}
+	var stack [entriesOnStack]tagEntry
+	var es []tagEntry
+	if len(m) <= entriesOnStack {
+		n := 0
+		for k, v := range m {
+			stack[n] = tagEntry{k, v}
+			n++
+		}
+		for i := 1; i < n; i++ {
+			for j := i; j > 0 && stack[j].key < stack[j-1].key; j-- {
+				stack[j], stack[j-1] = stack[j-1], stack[j]
+			}
+		}
+		es = stack[:n]
+	} else {
+		es = make([]tagEntry, 0, len(m))
 		for k, v := range m {
 			es = append(es, tagEntry{k, v})
 		}
-		if len(es) > insertionSortMax {
-			slices.SortFunc(es, func(a, b tagEntry) int { return strings.Compare(a.key, b.key) })
-		}
-		for i := 1; i < len(es) && len(es) <= insertionSortMax; i++ {
-			for j := i; j > 0 && es[j].key < es[j-1].key; j-- {
-				es[j], es[j-1] = es[j-1], es[j]
-			}
-		}
-		dst = appendLong(dst, int64(len(es)))
-		for _, e := range es {
-			dst = appendString(appendString(dst, e.key), e.value)
-		}
+		slices.SortFunc(es, func(a, b tagEntry) int { return strings.Compare(a.key, b.key) })
+	}
+	dst = appendLong(dst, int64(len(es)))
+	for _, e := range es {
+		dst = appendString(appendString(dst, e.key), e.value)
 	}
 	return append(dst, 0)
 }
@@ -213,34 +224,39 @@ func appendTags(dst []byte, m map[string]string) []byte {
 // appendPayload writes a payload map with its entries sorted by key; false
 // for a value of a type the payload union lacks.
 func appendPayload(dst []byte, p Payload) ([]byte, bool) {
-	if len(p) > 0 {
-		var stack [entriesOnStack]payloadEntry
-		es := stack[:0]
+	if len(p) == 0 {
+		return append(dst, 0), true
+	}
+	var stack [entriesOnStack]payloadEntry
+	var es []payloadEntry
+	if len(p) <= entriesOnStack {
+		n := 0
+		for k, v := range p {
+			stack[n] = payloadEntry{k, v}
+			n++
+		}
+		for i := 1; i < n; i++ {
+			for j := i; j > 0 && stack[j].key < stack[j-1].key; j-- {
+				stack[j], stack[j-1] = stack[j-1], stack[j]
+			}
+		}
+		es = stack[:n]
+	} else {
+		es = make([]payloadEntry, 0, len(p))
 		for k, v := range p {
 			es = append(es, payloadEntry{k, v})
 		}
-		if len(es) > insertionSortMax {
-			slices.SortFunc(es, func(a, b payloadEntry) int { return strings.Compare(a.key, b.key) })
-		}
-		for i := 1; i < len(es) && len(es) <= insertionSortMax; i++ {
-			for j := i; j > 0 && es[j].key < es[j-1].key; j-- {
-				es[j], es[j-1] = es[j-1], es[j]
-			}
-		}
-		dst = appendLong(dst, int64(len(es)))
-		for _, e := range es {
-			var ok bool
-			if dst, ok = appendPayloadValue(appendString(dst, e.key), e.value); !ok {
-				return dst, false
-			}
+		slices.SortFunc(es, func(a, b payloadEntry) int { return strings.Compare(a.key, b.key) })
+	}
+	dst = appendLong(dst, int64(len(es)))
+	for _, e := range es {
+		var ok bool
+		if dst, ok = appendPayloadValue(appendString(dst, e.key), e.value); !ok {
+			return dst, false
 		}
 	}
 	return append(dst, 0), true
 }
-
-// insertionSortMax is the most entries sorted by insertion, quicker than
-// SortFunc for the few a payload usually has.
-const insertionSortMax = 12
 
 // appendPayloadValue writes one value of the union [null, boolean, long,
 // double, string, array<double>, matriz.StringList]: the branch index, then

@@ -14,24 +14,22 @@ const boxBatch = 8
 // through reflect: Value.Interface on an element of a non-addressable
 // array refers to the element in place. Entries go into the map in the
 // order they were read, so a duplicate key keeps its last value, as with
-// the reflective decoder. Nil, booleans and small longs cost nothing to
-// box and go the same way, to keep that order.
+// the reflective decoder. Nil and booleans cost nothing to box and go the
+// same way, to keep that order. The reader fills a boxer on its own stack
+// by indexing (reader.payload).
 type boxer struct {
-	entries [boxBatch]boxEntry
-	n       int
-	floats  [boxBatch]float64
-	longs   [boxBatch]int64
-	strs    [boxBatch]string
-	vecs    [boxBatch][]float64
-	lists   [boxBatch][]string
+	n      int
+	keys   [boxBatch]string
+	kinds  [boxBatch]boxKind
+	floats [boxBatch]float64
+	longs  [boxBatch]int64
+	strs   [boxBatch]string
+	vecs   [boxBatch][]float64
+	lists  [boxBatch][]string
 }
 
-type boxEntry struct {
-	key  string
-	kind boxKind
-	at   uint8 // index into the kind's array
-}
-
+// boxKind says which of a boxer's arrays holds an entry's value, or which
+// value it is when it needs none.
 type boxKind uint8
 
 const (
@@ -45,34 +43,11 @@ const (
 	boxStrings
 )
 
-func (b *boxer) full() bool { return b.n == boxBatch }
-
-func (b *boxer) add(k string, kind boxKind) {
-	b.entries[b.n] = boxEntry{key: k, kind: kind, at: uint8(b.n)}
-	b.n++
-}
-
-func (b *boxer) addNil(k string) { b.add(k, boxNil) }
-
-func (b *boxer) addBool(k string, v bool) {
-	if v {
-		b.add(k, boxTrue)
-	} else {
-		b.add(k, boxFalse)
-	}
-}
-
-func (b *boxer) addLong(k string, v int64)        { b.longs[b.n] = v; b.add(k, boxLong) }
-func (b *boxer) addDouble(k string, v float64)    { b.floats[b.n] = v; b.add(k, boxDouble) }
-func (b *boxer) addString(k string, v string)     { b.strs[b.n] = v; b.add(k, boxString) }
-func (b *boxer) addDoubles(k string, v []float64) { b.vecs[b.n] = v; b.add(k, boxDoubles) }
-func (b *boxer) addStrings(k string, v []string)  { b.lists[b.n] = v; b.add(k, boxStrings) }
-
 // flush puts the held entries into p and empties the boxer.
 func (b *boxer) flush(p Payload) {
 	var used [boxStrings + 1]bool
-	for _, e := range b.entries[:b.n] {
-		used[e.kind] = true
+	for _, k := range b.kinds[:b.n] {
+		used[k] = true
 	}
 	var longs, floats, strs, vecs, lists reflect.Value
 	if used[boxLong] {
@@ -90,25 +65,25 @@ func (b *boxer) flush(p Payload) {
 	if used[boxStrings] {
 		lists = reflect.ValueOf(b.lists)
 	}
-	for _, e := range b.entries[:b.n] {
+	for i, kind := range b.kinds[:b.n] {
 		var v any
-		switch e.kind {
+		switch kind {
 		case boxFalse:
 			v = false
 		case boxTrue:
 			v = true
 		case boxLong:
-			v = longs.Index(int(e.at)).Interface()
+			v = longs.Index(i).Interface()
 		case boxDouble:
-			v = floats.Index(int(e.at)).Interface()
+			v = floats.Index(i).Interface()
 		case boxString:
-			v = strs.Index(int(e.at)).Interface()
+			v = strs.Index(i).Interface()
 		case boxDoubles:
-			v = vecs.Index(int(e.at)).Interface()
+			v = vecs.Index(i).Interface()
 		case boxStrings:
-			v = lists.Index(int(e.at)).Interface()
+			v = lists.Index(i).Interface()
 		}
-		p[e.key] = v
+		p[b.keys[i]] = v
 	}
 	b.n = 0
 }

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -31,26 +32,37 @@ func decodeDirect[T Record](src []byte, v *T, ver Version) (rest []byte, handled
 	case *MatrizMessage:
 		r := newReader(src)
 		r.message(x, ver == V2)
-		return r.src, true, r.err
+		return r.rest(), true, r.err
 	case *Glyph:
 		r := newReader(src)
 		r.glyph(x, ver == V2)
-		return r.src, true, r.err
+		return r.rest(), true, r.err
 	}
 	return nil, false, nil
 }
 
-// reader decodes from src with a sticky error: once err is set every read
-// returns a zero value, so a record reads as a straight list of fields.
+// reader decodes body from pos with a sticky error: once err is set every
+// read returns a zero value, so a record reads as a straight list of
+// fields. It keeps an offset rather than re-slicing, and fills the vectors'
+// array by index: a reader lives on its caller's stack, but its methods
+// see it through a pointer, and storing a slice (a pointer) through one
+// costs a GC write barrier while the collector runs, once per field read.
 type reader struct {
-	src    []byte    // what is left to read
-	body   []byte    // the whole body: src is its tail
+	body   []byte    // the whole body
+	pos    int       // where the next read starts
 	text   string    // a copy of body, made for the first non-empty string
-	floats []float64 // backing array of the decoded vectors
+	floats []float64 // backing array of the decoded vectors, full length
+	nf     int       // how much of floats the vectors hold
 	err    error
 }
 
-func newReader(src []byte) reader { return reader{src: src, body: src} }
+func newReader(src []byte) reader { return reader{body: src} }
+
+// left returns the bytes not yet read.
+func (r *reader) left() int { return len(r.body) - r.pos }
+
+// rest returns what follows the record.
+func (r *reader) rest() []byte { return r.body[r.pos:] }
 
 func (r *reader) message(m *MatrizMessage, v2 bool) {
 	m.MsgID = r.string()
@@ -123,6 +135,8 @@ func (r *reader) tags() map[string]string {
 	}
 }
 
+// payload reads a payload map. Its values go through a boxer on this
+// function's own stack, stored by indexing (see reader on write barriers).
 func (r *reader) payload() Payload {
 	var (
 		p   Payload
@@ -145,48 +159,77 @@ func (r *reader) payload() Payload {
 		}
 		for range n {
 			k := r.key()
-			r.payloadValue(&box, k)
+			v := r.payloadValue()
 			if r.err != nil {
 				return nil
 			}
-			if box.full() {
+			i := box.n
+			box.keys[i], box.kinds[i] = k, v.kind
+			switch v.kind {
+			case boxLong:
+				box.longs[i] = v.long
+			case boxDouble:
+				box.floats[i] = v.double
+			case boxString:
+				box.strs[i] = v.str
+			case boxDoubles:
+				box.vecs[i] = v.vec
+			case boxStrings:
+				box.lists[i] = v.list
+			}
+			box.n++
+			if box.n == boxBatch {
 				box.flush(p)
 			}
 		}
 	}
 }
 
-// payloadValue reads one value of the payload union into box under key k.
-func (r *reader) payloadValue(box *boxer, k string) {
+// payloadValue is one decoded value of the payload union: kind says which
+// field holds it.
+type payloadValue struct {
+	kind   boxKind
+	long   int64
+	double float64
+	str    string
+	vec    []float64
+	list   []string
+}
+
+// payloadValue reads one value of the payload union.
+func (r *reader) payloadValue() payloadValue {
 	idx := r.int()
 	if r.err != nil {
-		return
+		return payloadValue{}
 	}
 	switch idx {
 	case 0:
-		box.addNil(k)
+		return payloadValue{kind: boxNil}
 	case 1:
-		box.addBool(k, r.bool())
+		if r.bool() {
+			return payloadValue{kind: boxTrue}
+		}
+		return payloadValue{kind: boxFalse}
 	case 2:
-		box.addLong(k, r.long())
+		return payloadValue{kind: boxLong, long: r.long()}
 	case 3:
-		box.addDouble(k, r.double())
+		return payloadValue{kind: boxDouble, double: r.double()}
 	case 4:
-		box.addString(k, r.string())
+		return payloadValue{kind: boxString, str: r.string()}
 	case 5:
-		box.addDoubles(k, r.doubles())
+		return payloadValue{kind: boxDoubles, vec: r.doubles()}
 	case 6:
-		box.addStrings(k, r.stringList())
-	default:
-		r.fail(fmt.Errorf("union index %d out of range [0, 7)", idx))
+		return payloadValue{kind: boxStrings, list: r.stringList()}
 	}
+	r.fail(fmt.Errorf("union index %d out of range [0, 7)", idx))
+	return payloadValue{}
 }
 
 // doubles reads an array<double> into the reader's shared backing array,
 // capped so that appending to one vector cannot overwrite the next. An
 // empty array is an empty, non-nil slice, as the reflective decoder gives.
 func (r *reader) doubles() []float64 {
-	start := len(r.floats)
+	start := r.nf
 	for {
 		n := r.block("array", doubleBytes)
 		if n == 0 {
@@ -196,20 +239,31 @@ func (r *reader) doubles() []float64 {
 			if r.floats == nil {
 				return []float64{}
 			}
-			return r.floats[start:len(r.floats):len(r.floats)]
+			return r.floats[start:r.nf:r.nf]
 		}
-		if r.floats == nil {
-			// Room for this vector and one more like it (payloads carry
-			// intent and action), never more than the doubles the bytes
-			// left can hold. A vector that does not fit moves to a larger
-			// array as append moves it; the earlier vectors stay where
-			// they are.
-			r.floats = make([]float64, 0, min(max(2*n, 16), len(r.src)/doubleBytes))
+		if r.nf+n > len(r.floats) {
+			start = r.growFloats(start, n)
 		}
-		for range n {
-			r.floats = append(r.floats, r.double())
+		for i := range n {
+			r.floats[r.nf+i] = r.double()
 		}
+		r.nf += n
 	}
+}
+
+// growFloats makes room for n more doubles. The first array has room for
+// the first vector and one more like it (payloads carry intent and
+// action), never more than the doubles the bytes left can hold. A vector
+// that does not fit moves, with what it has so far (from start), to the
+// start of a new array, which growFloats returns; the vectors before it
+// stay where they are.
+func (r *reader) growFloats(start, n int) (newStart int) {
+	have := r.nf - start
+	size := min(max(2*(have+n), 16), have+r.left()/doubleBytes)
+	fs := make([]float64, size)
+	copy(fs, r.floats[start:r.nf])
+	r.floats, r.nf = fs, have
+	return 0
 }
 
 // stringList reads the record matriz.StringList: an array<string>, empty
@@ -262,8 +316,8 @@ func (r *reader) block(kind string, minItemBytes int) int {
 			return 0
 		}
 	}
-	if count > int64(len(r.src)/minItemBytes) {
-		r.fail(fmt.Errorf("%s block count %d exceeds remaining buffer length %d (min %d byte/item)", kind, count, len(r.src), minItemBytes))
+	if count > int64(r.left()/minItemBytes) {
+		r.fail(fmt.Errorf("%s block count %d exceeds remaining buffer length %d (min %d byte/item)", kind, count, r.left(), minItemBytes))
 		return 0
 	}
 	return int(count)
@@ -313,8 +367,8 @@ func (r *reader) string() string {
 		r.fail(fmt.Errorf("invalid negative string length %d", n))
 		return ""
 	}
-	if n > int64(len(r.src)) {
-		r.fail(&avro.ShortBufferError{Type: "string", Need: int(n), Have: len(r.src)})
+	if n > int64(r.left()) {
+		r.fail(&avro.ShortBufferError{Type: "string", Need: int(n), Have: r.left()})
 		return ""
 	}
 	return r.take(int(n))
@@ -327,7 +381,7 @@ func (r *reader) key() string {
 	if r.err != nil {
 		return ""
 	}
-	if n < 0 || n > int64(len(r.src)) {
+	if n < 0 || n > int64(r.left()) {
 		r.fail(fmt.Errorf("invalid map key length %d", n))
 		return ""
 	}
@@ -342,21 +396,21 @@ func (r *reader) take(n int) string {
 	if r.text == "" {
 		r.text = string(r.body)
 	}
-	at := len(r.body) - len(r.src)
-	r.src = r.src[n:]
-	return r.text[at : at+n]
+	at := r.pos
+	r.pos += n
+	return r.text[at:r.pos]
 }
 
 func (r *reader) bool() bool {
 	if r.err != nil {
 		return false
 	}
-	if len(r.src) < 1 {
+	if r.left() < 1 {
 		r.fail(&avro.ShortBufferError{Type: "boolean"})
 		return false
 	}
-	b := r.src[0] == 1 // as twmb/avro and Java: only 1 is true
-	r.src = r.src[1:]
+	b := r.body[r.pos] == 1 // as twmb/avro and Java: only 1 is true
+	r.pos++
 	return b
 }
 
@@ -364,14 +418,12 @@ func (r *reader) double() float64 {
 	if r.err != nil {
 		return 0
 	}
-	if len(r.src) < doubleBytes {
-		r.fail(&avro.ShortBufferError{Type: "uint64", Need: doubleBytes, Have: len(r.src)})
+	if r.left() < doubleBytes {
+		r.fail(&avro.ShortBufferError{Type: "uint64", Need: doubleBytes, Have: r.left()})
 		return 0
 	}
-	s := r.src
-	u := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-	r.src = s[doubleBytes:]
+	u := binary.LittleEndian.Uint64(r.body[r.pos:])
+	r.pos += doubleBytes
 	return math.Float64frombits(u)
 }
 
@@ -400,9 +452,9 @@ func (r *reader) uvarint(width int) uint64 {
 	if r.err != nil {
 		return 0
 	}
-	src := r.src
+	src := r.body[r.pos:]
 	if len(src) > 0 && src[0] < 0x80 {
-		r.src = src[1:]
+		r.pos++
 		return uint64(src[0])
 	}
 	last := width / 7
@@ -415,7 +467,7 @@ func (r *reader) uvarint(width int) uint64 {
 		b := src[i]
 		u |= uint64(b&0x7f) << (7 * i)
 		if b&0x80 == 0 {
-			r.src = src[i+1:]
+			r.pos += i + 1
 			return u
 		}
 	}
@@ -433,7 +485,7 @@ func (r *reader) uvarint(width int) uint64 {
 	} else {
 		u |= uint64(b) << (7 * last)
 	}
-	r.src = src[last+1:]
+	r.pos += last + 1
 	return u
 }
 
@@ -448,5 +500,5 @@ func (r *reader) fail(err error) {
 	if r.err == nil {
 		r.err = err
 	}
-	r.src = nil
+	r.pos = len(r.body)
 }
