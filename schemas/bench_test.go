@@ -2,8 +2,32 @@ package schemas
 
 import (
 	"context"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// cpuMeter reports a benchmark's CPU time per op (user and system time of
+// the whole process, the collector's included) beside its wall time. On a
+// machine shared with other jobs the wall time per op grows with their
+// load; the CPU time much less, so it is the figure to compare across runs.
+type cpuMeter struct{ start time.Duration }
+
+func startCPU() cpuMeter { return cpuMeter{processCPU()} }
+
+func (m cpuMeter) report(b *testing.B) {
+	if b.N > 0 {
+		b.ReportMetric(float64(processCPU()-m.start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // benchMessage is a realistic MatrizMessage: intent and action vectors of 8
 // doubles, three glyph tags and six payload keys.
@@ -149,6 +173,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	buf := make([]byte, 0, 1024)
 	var in MatrizMessage
 	b.ReportAllocs()
+	cpu := startCPU()
 	for b.Loop() {
 		if err := Decode(body, &in); err != nil {
 			b.Fatal(err)
@@ -157,17 +182,20 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }
 
 func benchEncode[T Record](b *testing.B, v *T) {
 	buf := make([]byte, 0, 1024)
 	b.ReportAllocs()
+	cpu := startCPU()
 	for b.Loop() {
 		var err error
 		if buf, err = AppendEncode(buf[:0], v); err != nil {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 	b.SetBytes(int64(len(buf)))
 }
 
@@ -196,6 +224,7 @@ func BenchmarkRoundTripReflective(b *testing.B) {
 	buf := make([]byte, 0, 1024)
 	var in MatrizMessage
 	b.ReportAllocs()
+	cpu := startCPU()
 	for b.Loop() {
 		if err := decodeReflective(ms, NameMessage, body, &in); err != nil {
 			b.Fatal(err)
@@ -204,4 +233,5 @@ func BenchmarkRoundTripReflective(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu.report(b)
 }

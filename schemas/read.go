@@ -167,15 +167,15 @@ func (r *reader) payload() Payload {
 			box.keys[i], box.kinds[i] = k, v.kind
 			switch v.kind {
 			case boxLong:
-				box.longs[i] = v.long
+				box.v.Longs[i] = v.long
 			case boxDouble:
-				box.floats[i] = v.double
+				box.v.Floats[i] = v.double
 			case boxString:
-				box.strs[i] = v.str
+				box.v.Strs[i] = v.str
 			case boxDoubles:
-				box.vecs[i] = v.vec
+				box.v.Vecs[i] = v.vec
 			case boxStrings:
-				box.lists[i] = v.list
+				box.v.Lists[i] = v.list
 			}
 			box.n++
 			if box.n == boxBatch {
