@@ -110,8 +110,9 @@ func DecodeResolved[T Record](resolved *avro.Schema, src []byte, v *T) error {
 // writer schema equal to the reader's resolves to the reader itself.
 func ownVersion(name Name, s *avro.Schema) Version {
 	loadOnce.Do(load)
-	for v, own := range loaded[name].schemas {
-		if own == s {
+	e := loaded[name]
+	for _, v := range e.versions {
+		if e.schemas[v] == s {
 			return v
 		}
 	}
