@@ -582,3 +582,48 @@ func genTime(rng *rand.Rand) time.Time {
 	}
 	return time.UnixMicro(us).UTC()
 }
+
+// TestHostileBodiesV2 is TestHostileBodies for the latest MatrizMessage,
+// the version the runtime decodes directly: lengths and counts that lie
+// are a *DecodeError, with allocation bounded.
+func TestHostileBodiesV2(t *testing.T) {
+	m := MatrizMessage{MsgID: uuidMsg, TS: tsFixture, Lane: LaneProd, Glyph: Glyph{ID: uuidGlyph, Kind: "k", Version: "2"}}
+	b, err := AppendEncodeAs(nil, &m, V2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The glyph ends with tags, subject_sid, consent and provenance; then
+	// come payload and topic: one zero byte each here.
+	if !bytes.HasSuffix(b, make([]byte, 6)) {
+		t.Fatalf("unexpected tail %x", b[len(b)-6:])
+	}
+	head := b[:len(b)-2] // up to the payload
+	const huge = 1 << 62
+	cases := map[string][]byte{
+		"tags count 2^62":         cat(b[:len(b)-6], long(huge), str("k"), str("v")),
+		"subject_sid length 2^62": cat(b[:len(b)-5], long(1), long(huge), []byte("s")),
+		"provenance count 2^62":   cat(b[:len(b)-3], long(huge), str("a")),
+		"payload count 2^62":      cat(head, long(huge), str("k"), long(branchNull)),
+		"payload block MinInt64":  cat(head, long(math.MinInt64), long(3), str("k"), long(branchNull)),
+		"payload key length 2^62": cat(head, long(1), long(huge), []byte("k")),
+		"payload string 2^62":     cat(head, long(1), str("k"), long(branchString), long(huge), []byte("x")),
+		"payload union index 7":   cat(head, long(1), str("k"), long(7), long(0), long(0)),
+		"vector count 2^62":       cat(head, long(1), str("k"), long(branchDoubles), long(huge), make([]byte, 16)),
+		"vector block -2^62":      cat(head, long(1), str("k"), long(branchDoubles), long(-huge), long(16), make([]byte, 16)),
+		"string list count 2^62":  cat(head, long(1), str("k"), long(branchStrings), long(huge), str("a")),
+		"double cut short":        cat(head, long(1), str("k"), long(branchDouble), []byte{1, 2, 3}),
+		"topic length 2^62":       cat(head, long(0), long(huge), []byte("t")),
+		"trailing byte":           cat(b, []byte{0}),
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			var got MatrizMessage
+			var err error
+			n := allocBytes(func() { err = Decode(body, &got) })
+			checkDecodeErr(t, err, NameMessage)
+			if n > maxHostileAlloc {
+				t.Errorf("decode allocated %d bytes", n)
+			}
+		})
+	}
+}
