@@ -29,13 +29,14 @@ func NameOf[T Record]() Name {
 }
 
 // AppendEncode appends the Avro binary encoding of v (no wire header) to dst
-// and returns the extended buffer, through twmb/avro's AppendEncode on the
-// latest version of T's schema; AppendEncodeAs pins a version. Reuse dst
-// across calls to avoid growing a buffer on the hot path. Map entries
-// (glyph tags, payloads) come out in Go's map iteration order, so equal
-// values can give different bytes: compare decoded values, not encodings.
-// On error dst is returned unextended and the error is an *EncodeError
-// wrapping ErrEncode.
+// and returns the extended buffer, written with the latest version of T's
+// schema; AppendEncodeAs pins a version. Reuse dst across calls to avoid
+// growing a buffer on the hot path. The records' own versions go through
+// hand-written encoders (append.go) that write map entries (glyph tags,
+// payloads) sorted by key, so equal values give equal bytes; a version
+// they do not write goes through twmb/avro's reflective codec, which
+// writes maps in Go's iteration order. On error dst is returned
+// unextended and the error is an *EncodeError wrapping ErrEncode.
 func AppendEncode[T Record](dst []byte, v *T) ([]byte, error) {
 	return AppendEncodeAs(dst, v, Latest)
 }
@@ -47,10 +48,23 @@ func AppendEncode[T Record](dst []byte, v *T) ([]byte, error) {
 // ErrUnknownVersion.
 func AppendEncodeAs[T Record](dst []byte, v *T, ver Version) ([]byte, error) {
 	name := NameOf[T]()
-	s, err := SchemaOf(name, ver)
+	s, concrete, err := schemaOf(name, ver)
 	if err != nil {
 		return dst, err
 	}
+	n := len(dst)
+	if out, ok := appendDirect(dst, v, concrete); ok {
+		return out, nil
+	}
+	// Not written directly: a version the direct encoders do not write,
+	// or a value that does not fit, whose error the reflective codec
+	// names.
+	return appendReflective(dst[:n], s, name, v)
+}
+
+// appendReflective is AppendEncodeAs through twmb/avro's reflective codec:
+// the oracle the direct encoders are tested against.
+func appendReflective[T Record](dst []byte, s *avro.Schema, name Name, v *T) ([]byte, error) {
 	w, err := toWire(v)
 	if err != nil {
 		return dst, encodeError(name, err)
@@ -76,18 +90,33 @@ func Decode[T Record](src []byte, v *T) error {
 // with no resolution: the bytes must be exactly that version's.
 func DecodeAs[T Record](src []byte, v *T, ver Version) error {
 	name := NameOf[T]()
-	s, err := SchemaOf(name, ver)
+	s, concrete, err := schemaOf(name, ver)
 	if err != nil {
 		return err
 	}
-	return decodeWith(s, name, src, v)
+	return decodeWith(s, concrete, name, src, v)
 }
 
 // DecodeResolved decodes an Avro body written with a writer schema into v,
 // through resolved, the schema Resolve returned for that writer (defaults
 // filled, writer-only fields skipped).
 func DecodeResolved[T Record](resolved *avro.Schema, src []byte, v *T) error {
-	return decodeWith(resolved, NameOf[T](), src, v)
+	name := NameOf[T]()
+	return decodeWith(resolved, ownVersion(name, resolved), name, src, v)
+}
+
+// ownVersion returns the version of name whose schema s is, or 0 when s is
+// none of the binary's own (a resolved schema for another writer): a
+// writer schema equal to the reader's resolves to the reader itself.
+func ownVersion(name Name, s *avro.Schema) Version {
+	loadOnce.Do(load)
+	e := loaded[name]
+	for _, v := range e.versions {
+		if e.schemas[v] == s {
+			return v
+		}
+	}
+	return 0
 }
 
 // Resolve returns the schema that reads data written with writer into the
@@ -110,7 +139,27 @@ func ResolveAs[T Record](writer *avro.Schema, ver Version) (*avro.Schema, error)
 	return avro.Resolve(writer, reader)
 }
 
-func decodeWith[T Record](s *avro.Schema, name Name, src []byte, v *T) error {
+// decodeWith decodes src into v through the direct decoder (read.go) when
+// it reads version ver of T's schema, and otherwise through s, twmb/avro's
+// reflective decoder (ver 0: s is a resolved schema).
+func decodeWith[T Record](s *avro.Schema, ver Version, name Name, src []byte, v *T) error {
+	*v = *new(T)
+	rest, handled, err := decodeDirect(src, v, ver)
+	if handled {
+		if err != nil {
+			return &DecodeError{Schema: name, Err: err}
+		}
+		if len(rest) != 0 {
+			return &DecodeError{Schema: name, Err: fmt.Errorf("%d trailing bytes after the record", len(rest))}
+		}
+		return nil
+	}
+	return decodeReflective(s, name, src, v)
+}
+
+// decodeReflective decodes src into v through s with twmb/avro's
+// reflective decoder: the oracle the direct decoder is tested against.
+func decodeReflective[T Record](s *avro.Schema, name Name, src []byte, v *T) error {
 	*v = *new(T)
 	rest, err := s.Decode(src, v)
 	if err != nil {

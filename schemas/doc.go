@@ -41,25 +41,28 @@
 //
 // # Codec
 //
-// AppendEncode writes the Avro binary body of a record into a reused buffer
-// through github.com/twmb/avro, the project's codec, on the parsed schema.
-// Before that it checks every payload value against the union and puts
-// payloads into wire shape (a []string becomes a StringList record), copying
-// a payload only when it holds a []string; the common payload of numbers,
-// strings and vectors goes to the encoder as it is. Decode reads a body
-// written with the binary's own schema through twmb/avro, which bounds
-// every length and count against the bytes present, and normalises payload
-// values to the Go types above.
+// AppendEncode writes the Avro binary body of a record into a reused buffer.
+// The records' own schema versions are written by hand-written appenders
+// (append.go) without reflection, allocating only to sort a map of more
+// than 16 entries; any other version, and any value that does not fit
+// (whose error names the field), goes through github.com/twmb/avro's
+// reflective codec on the parsed schema, after payloads are put into wire
+// shape (a []string becomes a StringList record). Decode reads a MatrizMessage or Glyph written with one of the
+// binary's own versions through a hand-written decoder (read.go), and
+// every other record or resolved writer through twmb/avro; both bound
+// every length and count against the bytes present before allocating,
+// and normalise payload values to the Go types above. The reflective codec
+// stays the oracle: tests hold the direct one byte for byte to it and to
+// goavro, and a fuzz target holds the decoders to each other.
 //
-// Decoded values, not bytes, are the unit of comparison. twmb/avro writes a
-// Go map (glyph tags, payloads) in Go's randomised iteration order, and
-// Avro lets a map's entries come in any order, so one record with a map of
-// two or more entries has many valid encodings and two encodes of one value
-// can differ byte for byte. Every encoding decodes to the same value, so
-// replay diffs, golden files and tests compare decoded values: a golden file
-// must decode to its fixture (bytes written earlier still read back the
-// same, which is what a replayed log needs), and bytes are compared only
-// where no map has more than one entry.
+// The direct encoders write map entries (glyph tags, payloads) sorted by
+// key, so one value has one encoding. Avro lets a map's entries come in any
+// order, though, and twmb/avro writes them in Go's randomised iteration
+// order, so bytes from older writers, other versions or other producers can
+// differ for equal values. Decoded values, not bytes, stay the unit of
+// comparison for replay diffs, golden files and tests: a golden file must decode to its fixture (bytes written earlier still
+// read back the same, which is what a replayed log needs), and bytes are
+// compared with another encoder only where no map has more than one entry.
 //
 // Resolve and DecodeResolved read data written with another version of a
 // schema (Avro schema resolution: reader defaults filled, writer-only fields

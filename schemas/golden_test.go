@@ -216,7 +216,7 @@ func TestGoldenFilesHaveFixtures(t *testing.T) {
 }
 
 // goldenFiles returns every fixture with the bytes of its golden file.
-func goldenFiles(t *testing.T) []struct {
+func goldenFiles(t testing.TB) []struct {
 	fixture
 	body []byte
 } {
