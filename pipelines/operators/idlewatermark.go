@@ -17,6 +17,14 @@ import (
 // Which input the idle advance followed is a decision the tick logs, so a
 // replay applies it at the same offset.
 //
+// With IdleDeadlines a caught-up partition does not wait for idleAfter: its
+// event time is reckoned forward from its newest record by our clock's
+// time since that record passed (TickIdle.Upto), checked every so often,
+// so each open frame closes once its end plus the grace is reached — at
+// most a frame plus the grace after the partition's last input, plus one
+// check. The reckoning starts from the producer's own event time, so a
+// producer clock behind ours still is not judged late.
+//
 // A partition that is merely slow is not idle: under backpressure nothing
 // passes for a while, but the source is behind the log's end, and a
 // wall-clock watermark then would declare the whole backlog late.
@@ -24,11 +32,17 @@ type IdleWatermark struct {
 	partition int32
 	clock     clock.Clock
 	idleAfter time.Duration
+	every     time.Duration // how often deadlines are checked (IdleDeadlines)
 	caughtUp  func() bool
 	cutWanted func() bool
 	wake      func() bool
 	ports
 }
+
+// DefaultIdleCheck is how often a live partition's frame deadlines are
+// checked: a quiet partition's frame closes at most this long after its
+// end plus the grace.
+const DefaultIdleCheck = 2 * time.Millisecond
 
 // IdleOption configures an IdleWatermark.
 type IdleOption func(*IdleWatermark)
@@ -37,6 +51,13 @@ type IdleOption func(*IdleWatermark)
 // when it reports true the flow sends the tick TickWake, so work waiting
 // for a frame boundary (an approval) gets one without a new message.
 func IdleWake(wake func() bool) IdleOption { return func(w *IdleWatermark) { w.wake = wake } }
+
+// IdleDeadlines makes the flow check a caught-up partition's open frames
+// every d and close each at its deadline (see IdleWatermark). 0, or
+// idleAfter or more, leaves only the close after idleAfter of quiet.
+func IdleDeadlines(every time.Duration) IdleOption {
+	return func(w *IdleWatermark) { w.every = every }
+}
 
 // NewIdleWatermark returns the flow for partition. cutWanted, when set,
 // reports a cut the tick has been asked for: a quiet partition gets
@@ -51,14 +72,42 @@ func NewIdleWatermark(partition int32, cl clock.Clock, idleAfter time.Duration, 
 	return w
 }
 
+// eventClock reckons a partition's event time forward from its newest
+// record by the time our clock says has passed since that record did.
+type eventClock struct {
+	newest   time.Time // the newest event time passed (zero: none since the last idle close)
+	passedAt time.Time // when that record passed
+}
+
+// note takes e's event time if it is the newest so far.
+func (c *eventClock) note(e any, now time.Time) {
+	in, ok := e.(TickInput)
+	if !ok || in.Record == nil || in.Record.Msg == nil || in.Record.Failure != nil {
+		return
+	}
+	if ts := in.Record.Msg.TS; c.newest.IsZero() || ts.After(c.newest) {
+		c.newest, c.passedAt = ts, now
+	}
+}
+
+// at returns the partition's event time reckoned to now.
+func (c *eventClock) at(now time.Time) time.Time { return c.newest.Add(now.Sub(c.passedAt)) }
+
 func (w *IdleWatermark) run() {
 	defer close(w.out)
-	tk := w.clock.NewTicker(w.idleAfter)
+	deadlines := w.every > 0 && w.every < w.idleAfter
+	period := w.idleAfter
+	if deadlines {
+		period = w.every
+	}
+	tk := w.clock.NewTicker(period)
 	defer tk.Stop()
 	last := w.clock.Now()
+	var ev eventClock
 	pass := func(e any) {
 		w.out <- e
 		last = w.clock.Now() // after the send: time blocked downstream is not idle time
+		ev.note(e, last)
 	}
 	for {
 		select {
@@ -68,7 +117,13 @@ func (w *IdleWatermark) run() {
 			}
 			pass(e)
 		case now := <-tk.C():
-			if now.Sub(last) < w.idleAfter || !w.caughtUp() {
+			if !w.caughtUp() {
+				continue
+			}
+			if now.Sub(last) < w.idleAfter {
+				if deadlines && !ev.newest.IsZero() {
+					w.out <- TickIdle{Partition: w.partition, Upto: ev.at(now)}
+				}
 				continue
 			}
 			if w.wake != nil && w.wake() {
@@ -86,6 +141,7 @@ func (w *IdleWatermark) run() {
 			default:
 				w.out <- TickIdle{Partition: w.partition}
 				last = w.clock.Now() // once per quiet spell, not every tick
+				ev.newest = time.Time{}
 			}
 		}
 	}
