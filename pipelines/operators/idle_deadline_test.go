@@ -278,3 +278,38 @@ func TestTickIdleUptoBeforeTheDeadlineChangesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestIdleDeadlineWaitsOutUnevenDeliveries: a record delivered 25 ms after
+// its event time, then one delivered at once: the partition's event time
+// is reckoned from the slower delivery, so a third record delivered as
+// late as the first still finds its frame open, and the frame closes 25 ms
+// after its end plus the grace — still within a frame plus the grace of
+// the last input.
+func TestIdleDeadlineWaitsOutUnevenDeliveries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newDeadlineRig(t)
+		defer r.stop()
+		p0 := tkT0.Add(-6 * time.Second)
+		frame, grace, spread := time.Second/30, operators.DefaultTickGrace, 25*time.Millisecond
+		a, b, c := r.rec(0, p0.Add(time.Millisecond)), r.rec(0, p0.Add(30*time.Millisecond)), r.rec(0, p0.Add(20*time.Millisecond))
+		r.step(26 * time.Millisecond)
+		r.pass(a) // 25 ms after its event time
+		r.step(4 * time.Millisecond)
+		r.pass(b) // at once
+		r.step(15 * time.Millisecond)
+		lastIn := r.clk.Now()
+		r.pass(c) // 25 ms after, like a
+		r.step(60 * time.Millisecond)
+		if len(r.frames) != 1 || fmt.Sprint(offsetsOf(r.frames[0])) != fmt.Sprint([]int64{a.Offset, b.Offset, c.Offset}) {
+			t.Fatalf("frames %v, want one holding a, b and c", frameDigest(r.frames))
+		}
+		deadline := tkT0.Add(frame + grace + spread)
+		at := r.closedAt[r.frames[0].Seq]
+		if at.Before(deadline) || at.After(deadline.Add(deadlineCheck)) {
+			t.Fatalf("frame closed at +%v, want +%v: its end plus the grace plus the 25 ms deliveries took", at.Sub(tkT0), deadline.Sub(tkT0))
+		}
+		if at.After(lastIn.Add(frame + grace + deadlineCheck)) {
+			t.Fatalf("frame closed at +%v, more than a frame plus the grace after the last input at +%v", at.Sub(tkT0), lastIn.Sub(tkT0))
+		}
+	})
+}

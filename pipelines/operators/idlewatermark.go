@@ -18,12 +18,14 @@ import (
 // replay applies it at the same offset.
 //
 // With IdleDeadlines a caught-up partition does not wait for idleAfter: its
-// event time is reckoned forward from its newest record by our clock's
-// time since that record passed (TickIdle.Upto), checked every so often,
-// so each open frame closes once its end plus the grace is reached — at
-// most a frame plus the grace after the partition's last input, plus one
-// check. The reckoning starts from the producer's own event time, so a
-// producer clock behind ours still is not judged late.
+// event time is reckoned forward by our clock from its records' own event
+// times (eventClock, TickIdle.Upto), checked every so often, so each open
+// frame closes once its end plus the grace is reached — with even
+// deliveries at most a frame plus the grace after the partition's last
+// input, plus one check; deliveries that came unevenly of late add their
+// spread, so a record delayed as much as recent ones is not judged late.
+// The reckoning starts from the producer's own event time, so a producer
+// clock behind ours still is not judged late.
 //
 // A partition that is merely slow is not idle: under backpressure nothing
 // passes for a while, but the source is behind the log's end, and a
@@ -72,26 +74,67 @@ func NewIdleWatermark(partition int32, cl clock.Clock, idleAfter time.Duration, 
 	return w
 }
 
-// eventClock reckons a partition's event time forward from its newest
-// record by the time our clock says has passed since that record did.
+// eventClock reckons a partition's event time by our clock: now less the
+// longest delivery delay (our clock when a record passed, less its event
+// time) among the records of the last delayWindow. With even deliveries
+// that is the newest event time plus the time since it passed. A record
+// that comes as late as recent ones did still finds its frame open: a
+// fetch that hands over a batch at once, or a consumer that stalls, does
+// not turn its records late. The producer's clock offset from ours is in
+// every delay alike, so it cancels out.
 type eventClock struct {
-	newest   time.Time // the newest event time passed (zero: none since the last idle close)
-	passedAt time.Time // when that record passed
+	pending bool // a record passed since the last idle close
+	// slowest[0] is the longest delay in the window that began at since,
+	// slowest[1] in the one before it; ok says which have a record.
+	slowest [2]time.Duration
+	ok      [2]bool
+	since   time.Time
 }
 
-// note takes e's event time if it is the newest so far.
+// delayWindow is how long a delivery delay is remembered.
+const delayWindow = time.Second
+
+// note takes the delay of e's record, if it has an event time.
 func (c *eventClock) note(e any, now time.Time) {
 	in, ok := e.(TickInput)
 	if !ok || in.Record == nil || in.Record.Msg == nil || in.Record.Failure != nil {
 		return
 	}
-	if ts := in.Record.Msg.TS; c.newest.IsZero() || ts.After(c.newest) {
-		c.newest, c.passedAt = ts, now
+	c.roll(now)
+	d := now.Sub(in.Record.Msg.TS)
+	if !c.ok[0] || d > c.slowest[0] {
+		c.slowest[0], c.ok[0] = d, true
+	}
+	c.pending = true
+}
+
+// roll starts a new window when the current one is over.
+func (c *eventClock) roll(now time.Time) {
+	switch age := now.Sub(c.since); {
+	case age >= 2*delayWindow:
+		c.ok = [2]bool{}
+		c.since = now
+	case age >= delayWindow:
+		c.slowest[1], c.ok[1] = c.slowest[0], c.ok[0]
+		c.ok[0] = false
+		c.since = c.since.Add(delayWindow)
 	}
 }
 
-// at returns the partition's event time reckoned to now.
-func (c *eventClock) at(now time.Time) time.Time { return c.newest.Add(now.Sub(c.passedAt)) }
+// at returns the partition's event time reckoned to now, and false when
+// no record with an event time was seen within the window.
+func (c *eventClock) at(now time.Time) (time.Time, bool) {
+	c.roll(now)
+	switch {
+	case c.ok[0] && c.ok[1]:
+		return now.Add(-max(c.slowest[0], c.slowest[1])), true
+	case c.ok[0]:
+		return now.Add(-c.slowest[0]), true
+	case c.ok[1]:
+		return now.Add(-c.slowest[1]), true
+	}
+	return time.Time{}, false
+}
 
 func (w *IdleWatermark) run() {
 	defer close(w.out)
@@ -105,9 +148,9 @@ func (w *IdleWatermark) run() {
 	last := w.clock.Now()
 	var ev eventClock
 	pass := func(e any) {
+		ev.note(e, w.clock.Now()) // delivered now, however long the send below takes
 		w.out <- e
 		last = w.clock.Now() // after the send: time blocked downstream is not idle time
-		ev.note(e, last)
 	}
 	for {
 		select {
@@ -121,8 +164,8 @@ func (w *IdleWatermark) run() {
 				continue
 			}
 			if now.Sub(last) < w.idleAfter {
-				if deadlines && !ev.newest.IsZero() {
-					w.out <- TickIdle{Partition: w.partition, Upto: ev.at(now)}
+				if upto, ok := ev.at(now); deadlines && ev.pending && ok {
+					w.out <- TickIdle{Partition: w.partition, Upto: upto}
 				}
 				continue
 			}
@@ -141,7 +184,7 @@ func (w *IdleWatermark) run() {
 			default:
 				w.out <- TickIdle{Partition: w.partition}
 				last = w.clock.Now() // once per quiet spell, not every tick
-				ev.newest = time.Time{}
+				ev.pending = false
 			}
 		}
 	}
