@@ -22,6 +22,7 @@ func TestIdleDeadlineClosesQuietFramesAReplayRepeats(t *testing.T) {
 		t.Skip("integration test: bursts closed at their frames' deadlines, then a replay (skipped with -short)")
 	}
 	s := newReplayScenario(t, schemas.LaneCandidate)
+	s.spec.Lanes[s.lane].Decimate.K = 1024 // no input dropped for a slow chain: every one is answered
 	stop := runLane(t, s.env, Config{Lane: s.lane, Spec: s.spec, Group: s.group, Getenv: s.getenv, IdleAfter: time.Minute, CommitInterval: 200 * time.Millisecond})
 	answered := func() int {
 		return len(s.env.ReadAll(t, topics.Name(string(s.lane), topics.KindResults))) + len(s.env.ReadAll(t, topics.Name(string(s.lane), topics.KindDLQ)))
