@@ -36,8 +36,8 @@ import (
 // event time, never the wall clock, so a producer whose clock runs behind
 // ours is not judged late. With nothing open it does nothing.
 //
-// Upto, when set, is how far the partition's event time has got by now
-// (its newest event time plus the time since that record passed): only
+// Upto, when set, is how far the partition's event time has got by now,
+// reckoned by our clock from its records' event times (see IdleWatermark): only
 // the open frames whose end plus the grace it has reached close, the
 // watermark moving to Upto. So a quiet partition's frame closes at its
 // deadline, not a whole quiet spell after it. An Upto that reaches no

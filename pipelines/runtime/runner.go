@@ -69,11 +69,12 @@ type Config struct {
 	DrainTimeout time.Duration
 	IdleAfter    time.Duration // default 100ms without input before an idle partition closes all its frames
 	// IdleCheck is how often a caught-up partition's open frames are held
-	// against their deadlines — end plus grace, reckoned in the
-	// partition's event time from its newest record — so a quiet
-	// partition's frame closes within a frame plus the grace of its last
-	// input (default operators.DefaultIdleCheck). IdleAfter or more checks
-	// only after IdleAfter of quiet.
+	// against their deadlines — end plus grace, in the partition's event
+	// time reckoned by our clock from its records' event times and their
+	// slowest recent delivery — so a quiet partition's frame closes within
+	// a frame plus the grace of its last input when deliveries are even
+	// (default operators.DefaultIdleCheck). IdleAfter or more checks only
+	// after IdleAfter of quiet.
 	IdleCheck time.Duration
 	// CheckpointEvery is how much event time passes between two of a
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
