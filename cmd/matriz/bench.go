@@ -33,8 +33,13 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"over the same N (msgs/s, allocations per message, peak RSS, records and bytes written per\n"+
 			"input by kind, and the ratios chain/copy and chain/fan-out), a replay of that log through\n"+
 			"the chain with its recorded decisions (replay/chain), the chain under a steady offered rate\n"+
-			"(answered msgs/s, backlog, the tick's p95 frame time), a scan of a lane's event log, and a\n"+
-			"codec round trip. --cpuprofile and --memprofile profile the chain phase only.\n"+
+			"(answered msgs/s, backlog, the tick's p95 frame time, end-to-end p50/p99 from a record's\n"+
+			"timestamp to its result acknowledged), the low-rate phase (end-to-end p50/p99 at 100 and\n"+
+			"2,000 msgs/s offered evenly, where a quiet partition's frames close by the idle watermark),\n"+
+			"the overload phase (10x the sustainable rate to experimental, which drops oldest and must\n"+
+			"account every drop by offset, and to prod, which holds back and drops nothing; peak RSS),\n"+
+			"a scan of a lane's event log, and a codec round trip. --cpuprofile and --memprofile\n"+
+			"profile the chain phase only.\n"+
 			"--check prints every goal and exits 1 when one is missed or not measured; --short runs\n"+
 			"the short profile (20,000 messages, 10s steady) and a bare --check then gates on the ratio\n"+
 			"goals only, as CI does.")

@@ -1,11 +1,12 @@
 package bench
 
 // Where a low rate's tail comes from: the idle close. A partition that
-// goes quiet holds its open frame until the idle watermark closes it (the
-// runtime's IdleAfter without input, checked every IdleAfter), and the
-// tick logs each such close as a watermark decision (why "idle") naming
-// the last offset before it. Splitting the latencies by whether an input's
-// frame was closed that way shows how much of the tail it is.
+// goes quiet holds its open frame until the idle watermark closes it (at
+// the frame's end plus the grace, reckoned in the partition's event time
+// and checked every runtime IdleCheck, or after IdleAfter without input),
+// and the tick logs each such close as a watermark decision (why "idle")
+// naming the last offset before it. Splitting the latencies by whether an
+// input's frame was closed that way shows how much of the tail it is.
 
 import (
 	"context"

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/observe"
@@ -125,6 +127,7 @@ loop:
 // laneRun is a lane runtime a phase started.
 type laneRun struct {
 	Counters *observe.LaneCounters
+	metrics  *prometheus.Registry // the lane's own metrics, read for its late count
 	stop     context.CancelFunc
 	done     chan error
 }
@@ -136,13 +139,17 @@ func startLane(ctx context.Context, env PhaseEnv, sp *spec.Spec, lane schemas.La
 		To: replay.Position{Kind: replay.PositionEnd}}); err != nil {
 		return nil, fmt.Errorf("move group %s to the end: %w", group, err)
 	}
-	r := &laneRun{Counters: &observe.LaneCounters{}, done: make(chan error, 1)}
+	r := &laneRun{Counters: &observe.LaneCounters{}, metrics: prometheus.NewRegistry(), done: make(chan error, 1)}
+	metrics, err := observe.NewMetrics(r.metrics)
+	if err != nil {
+		return nil, err
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	r.stop = stop
 	ready := make(chan struct{})
 	go func() {
 		r.done <- runtime.Run(runCtx, runtime.Config{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL, Group: group,
-			Spec: sp, Counters: r.Counters, Clock: env.Clock, IdleAfter: idleAfter,
+			Spec: sp, Counters: r.Counters, Metrics: metrics, Clock: env.Clock, IdleAfter: idleAfter,
 			Logger: slog.New(slog.DiscardHandler), Ready: func() { close(ready) }})
 	}()
 	select {
@@ -155,6 +162,24 @@ func startLane(ctx context.Context, env PhaseEnv, sp *spec.Spec, lane schemas.La
 		}
 		return nil, err
 	}
+}
+
+// late is how many messages the lane judged late so far: they came after
+// their frame had closed, which a faster idle close makes likelier.
+func (r *laneRun) late() int64 {
+	mfs, err := r.metrics.Gather()
+	if err != nil {
+		return -1
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() == observe.Namespace+"_late_messages_total" {
+			for _, m := range mf.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return int64(n)
 }
 
 // answered is what the lane answered so far: results and DLQ records.

@@ -105,7 +105,7 @@ func lowRate(ctx context.Context, env PhaseEnv, rate int, d, idleAfter time.Dura
 	if err := lr.waitAnswered(ctx, env, warm.Sent, 2*time.Minute); err != nil {
 		return acked, seen, fmt.Errorf("warm-up: %w", err)
 	}
-	probeStart := env.Clock.Now()
+	probeStart, lateBefore := env.Clock.Now(), lr.late()
 	probe, err := startProbe(ctx, env.Brokers, env.Lane, probeStart, env.Clock)
 	if err != nil {
 		return acked, seen, err
@@ -127,7 +127,7 @@ func lowRate(ctx context.Context, env PhaseEnv, rate int, d, idleAfter time.Dura
 	if idleAfter > 0 {
 		idle = idleAfter.String()
 	}
-	env.Say("  offered %d at %.0f msgs/s (idle close: %s); end to end: %v", o.Sent, o.Rate(), idle, acked)
+	env.Say("  offered %d at %.0f msgs/s (idle close: %s); end to end: %v; %d judged late", o.Sent, o.Rate(), idle, acked, lr.late()-lateBefore)
 	env.Say("  as the probe read the results: %v", seen)
 	probe.mu.Lock()
 	toBroker, chain := probe.book.legs()

@@ -143,8 +143,8 @@ func TestLowRateMeasuresEndToEnd(t *testing.T) {
 	if seen.Count != acked.Count || seen.P50 < acked.P50 {
 		t.Fatalf("seen %+v beside acked %+v: the probe reads a result after it was stamped", seen, acked)
 	}
-	if !strings.Contains(out.String(), "offered ") {
-		t.Fatalf("progress lacks the offered count:\n%s", out.String())
+	if !strings.Contains(out.String(), "offered ") || !strings.Contains(out.String(), " judged late") {
+		t.Fatalf("progress lacks the offered or the late count:\n%s", out.String())
 	}
 }
 

@@ -17,6 +17,16 @@ import (
 // Which input the idle advance followed is a decision the tick logs, so a
 // replay applies it at the same offset.
 //
+// With IdleDeadlines a caught-up partition does not wait for idleAfter: its
+// event time is reckoned forward by our clock from its records' own event
+// times (eventClock, TickIdle.Upto), checked every so often, so each open
+// frame closes once its end plus the grace is reached — with even
+// deliveries at most a frame plus the grace after the partition's last
+// input, plus one check; deliveries that came unevenly of late add their
+// spread, so a record delayed as much as recent ones is not judged late.
+// The reckoning starts from the producer's own event time, so a producer
+// clock behind ours still is not judged late.
+//
 // A partition that is merely slow is not idle: under backpressure nothing
 // passes for a while, but the source is behind the log's end, and a
 // wall-clock watermark then would declare the whole backlog late.
@@ -24,11 +34,17 @@ type IdleWatermark struct {
 	partition int32
 	clock     clock.Clock
 	idleAfter time.Duration
+	every     time.Duration // how often deadlines are checked (IdleDeadlines)
 	caughtUp  func() bool
 	cutWanted func() bool
 	wake      func() bool
 	ports
 }
+
+// DefaultIdleCheck is how often a live partition's frame deadlines are
+// checked: a quiet partition's frame closes at most this long after its
+// end plus the grace.
+const DefaultIdleCheck = 2 * time.Millisecond
 
 // IdleOption configures an IdleWatermark.
 type IdleOption func(*IdleWatermark)
@@ -37,6 +53,13 @@ type IdleOption func(*IdleWatermark)
 // when it reports true the flow sends the tick TickWake, so work waiting
 // for a frame boundary (an approval) gets one without a new message.
 func IdleWake(wake func() bool) IdleOption { return func(w *IdleWatermark) { w.wake = wake } }
+
+// IdleDeadlines makes the flow check a caught-up partition's open frames
+// every d and close each at its deadline (see IdleWatermark). 0, or
+// idleAfter or more, leaves only the close after idleAfter of quiet.
+func IdleDeadlines(every time.Duration) IdleOption {
+	return func(w *IdleWatermark) { w.every = every }
+}
 
 // NewIdleWatermark returns the flow for partition. cutWanted, when set,
 // reports a cut the tick has been asked for: a quiet partition gets
@@ -51,12 +74,81 @@ func NewIdleWatermark(partition int32, cl clock.Clock, idleAfter time.Duration, 
 	return w
 }
 
+// eventClock reckons a partition's event time by our clock: now less the
+// longest delivery delay (our clock when a record passed, less its event
+// time) among the records of the last delayWindow. With even deliveries
+// that is the newest event time plus the time since it passed. A record
+// that comes as late as recent ones did still finds its frame open: a
+// fetch that hands over a batch at once, or a consumer that stalls, does
+// not turn its records late. The producer's clock offset from ours is in
+// every delay alike, so it cancels out.
+type eventClock struct {
+	pending bool // a record passed since the last idle close
+	// slowest[0] is the longest delay in the window that began at since,
+	// slowest[1] in the one before it; ok says which have a record.
+	slowest [2]time.Duration
+	ok      [2]bool
+	since   time.Time
+}
+
+// delayWindow is how long a delivery delay is remembered.
+const delayWindow = time.Second
+
+// note takes the delay of e's record, if it has an event time.
+func (c *eventClock) note(e any, now time.Time) {
+	in, ok := e.(TickInput)
+	if !ok || in.Record == nil || in.Record.Msg == nil || in.Record.Failure != nil {
+		return
+	}
+	c.roll(now)
+	d := now.Sub(in.Record.Msg.TS)
+	if !c.ok[0] || d > c.slowest[0] {
+		c.slowest[0], c.ok[0] = d, true
+	}
+	c.pending = true
+}
+
+// roll starts a new window when the current one is over.
+func (c *eventClock) roll(now time.Time) {
+	switch age := now.Sub(c.since); {
+	case age >= 2*delayWindow:
+		c.ok = [2]bool{}
+		c.since = now
+	case age >= delayWindow:
+		c.slowest[1], c.ok[1] = c.slowest[0], c.ok[0]
+		c.ok[0] = false
+		c.since = c.since.Add(delayWindow)
+	}
+}
+
+// at returns the partition's event time reckoned to now, and false when
+// no record with an event time was seen within the window.
+func (c *eventClock) at(now time.Time) (time.Time, bool) {
+	c.roll(now)
+	switch {
+	case c.ok[0] && c.ok[1]:
+		return now.Add(-max(c.slowest[0], c.slowest[1])), true
+	case c.ok[0]:
+		return now.Add(-c.slowest[0]), true
+	case c.ok[1]:
+		return now.Add(-c.slowest[1]), true
+	}
+	return time.Time{}, false
+}
+
 func (w *IdleWatermark) run() {
 	defer close(w.out)
-	tk := w.clock.NewTicker(w.idleAfter)
+	deadlines := w.every > 0 && w.every < w.idleAfter
+	period := w.idleAfter
+	if deadlines {
+		period = w.every
+	}
+	tk := w.clock.NewTicker(period)
 	defer tk.Stop()
 	last := w.clock.Now()
+	var ev eventClock
 	pass := func(e any) {
+		ev.note(e, w.clock.Now()) // delivered now, however long the send below takes
 		w.out <- e
 		last = w.clock.Now() // after the send: time blocked downstream is not idle time
 	}
@@ -68,7 +160,13 @@ func (w *IdleWatermark) run() {
 			}
 			pass(e)
 		case now := <-tk.C():
-			if now.Sub(last) < w.idleAfter || !w.caughtUp() {
+			if !w.caughtUp() {
+				continue
+			}
+			if now.Sub(last) < w.idleAfter {
+				if upto, ok := ev.at(now); deadlines && ev.pending && ok {
+					w.out <- TickIdle{Partition: w.partition, Upto: upto}
+				}
 				continue
 			}
 			if w.wake != nil && w.wake() {
@@ -86,6 +184,7 @@ func (w *IdleWatermark) run() {
 			default:
 				w.out <- TickIdle{Partition: w.partition}
 				last = w.clock.Now() // once per quiet spell, not every tick
+				ev.pending = false
 			}
 		}
 	}

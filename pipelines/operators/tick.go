@@ -479,7 +479,7 @@ func (t *Tick) handle(e any) {
 	case TickWatermark:
 		t.watermark(x.Partition, x.Time, x.Why)
 	case TickIdle:
-		t.idle(x.Partition)
+		t.idle(x)
 	case TickCutNow:
 		t.cutNow(x.Partition)
 	case TickWake:

@@ -35,7 +35,20 @@ import (
 // watermark moves to the end of the last open frame plus the grace). It is
 // event time, never the wall clock, so a producer whose clock runs behind
 // ours is not judged late. With nothing open it does nothing.
-type TickIdle struct{ Partition int32 }
+//
+// Upto, when set, is how far the partition's event time has got by now,
+// reckoned by our clock from its records' event times (see IdleWatermark): only
+// the open frames whose end plus the grace it has reached close, the
+// watermark moving to Upto. So a quiet partition's frame closes at its
+// deadline, not a whole quiet spell after it. An Upto that reaches no
+// open frame's deadline does nothing, and is not logged.
+type TickIdle struct {
+	Partition int32
+	Upto      time.Time
+}
+
+// WhyIdle is the why of a watermark TickIdle advanced.
+const WhyIdle = "idle"
 
 // TickCutNow asks for a cut of Partition even if no frame is due: the tick
 // emits an empty carrier frame (Seq -1, no records) holding it. An idle
@@ -233,14 +246,24 @@ func (t *Tick) advance(p *tickPart, ns int64, why string) {
 	}))
 }
 
-// idle closes p's open frames: the watermark moves to the end of the last
-// open frame plus the grace.
-func (t *Tick) idle(id int32) {
-	p, ok := t.parts[id]
+// idle answers TickIdle: the watermark moves to the end of the last open
+// frame plus the grace, or to x.Upto when that is sooner and reaches the
+// first open frame's end plus the grace.
+func (t *Tick) idle(x TickIdle) {
+	p, ok := t.parts[x.Partition]
 	if !ok || len(p.open) == 0 {
 		return
 	}
-	t.advance(p, p.open[len(p.open)-1].w.end+int64(t.cfg.grace), "idle")
+	grace := int64(t.cfg.grace)
+	to := p.open[len(p.open)-1].w.end + grace
+	if !x.Upto.IsZero() {
+		upto := x.Upto.UnixNano()
+		if upto < p.open[0].w.end+grace {
+			return // no open frame is due yet
+		}
+		to = min(to, upto)
+	}
+	t.advance(p, to, WhyIdle)
 }
 
 // noteFPS records, on the first frame p emits at a new rate, the switch.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/pipelines/observe"
+	"github.com/matriz/pipelines/pipelines/operators"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/pipelines/spec"
 	"github.com/matriz/pipelines/schemas"
@@ -66,7 +67,15 @@ type Config struct {
 	// the generation ends, and a member still draining at its session
 	// timeout is evicted while it writes (drain.go).
 	DrainTimeout time.Duration
-	IdleAfter    time.Duration // default 100ms without input before an idle partition closes its frames
+	IdleAfter    time.Duration // default 100ms without input before an idle partition closes all its frames
+	// IdleCheck is how often a caught-up partition's open frames are held
+	// against their deadlines — end plus grace, in the partition's event
+	// time reckoned by our clock from its records' event times and their
+	// slowest recent delivery — so a quiet partition's frame closes within
+	// a frame plus the grace of its last input when deliveries are even
+	// (default operators.DefaultIdleCheck). IdleAfter or more checks only
+	// after IdleAfter of quiet.
+	IdleCheck time.Duration
 	// CheckpointEvery is how much event time passes between two of a
 	// partition's checkpoints on matriz.<lane>.checkpoints (default 10s).
 	CheckpointEvery time.Duration
@@ -121,7 +130,7 @@ func (c *Config) defaults() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}, {"write retry for", c.WriteRetryFor}, {"registry probe every", c.RegistryProbeEvery}} {
+	}{{"session timeout", c.SessionTimeout}, {"commit interval", c.CommitInterval}, {"drain timeout", c.DrainTimeout}, {"idle after", c.IdleAfter}, {"idle check", c.IdleCheck}, {"checkpoint every", c.CheckpointEvery}, {"max future skew", c.MaxFutureSkew}, {"write retry for", c.WriteRetryFor}, {"registry probe every", c.RegistryProbeEvery}} {
 		if d.v < 0 {
 			return fmt.Errorf("%s %v: want a positive duration (0: the default)", d.name, d.v)
 		}
@@ -161,6 +170,7 @@ func (c *Config) defaults() error {
 	def(&c.CommitInterval, time.Second)
 	def(&c.DrainTimeout, c.SessionTimeout/2)
 	def(&c.IdleAfter, 100*time.Millisecond)
+	def(&c.IdleCheck, operators.DefaultIdleCheck)
 	def(&c.CheckpointEvery, 10*time.Second)
 	def(&c.controlWaitLog, 5*time.Second)
 	if c.Readiness == nil {

@@ -254,7 +254,7 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 
 	in := w.src.Via(decode)
 	if live {
-		in = in.Via(operators.NewIdleWatermark(w.partition, lr.clock, lr.cfg.IdleAfter, func() bool { return w.src.Lag() == 0 }, w.tick.CutPending, operators.IdleWake(w.wantWake)))
+		in = in.Via(operators.NewIdleWatermark(w.partition, lr.clock, lr.cfg.IdleAfter, func() bool { return w.src.Lag() == 0 }, w.tick.CutPending, operators.IdleWake(w.wantWake), operators.IdleDeadlines(lr.cfg.IdleCheck)))
 	}
 	in.Via(w.tick)
 	w.tick.Via(ring)
