@@ -246,10 +246,19 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	decode := flow.NewFlatMap(w.decode, 1)
 	ring := operators.NewDecimateFlow(w.ring)
 	process := flow.NewMap(w.process, 1)
-	encode := flow.NewFlatMap(w.encode, 1)
+	// A frame's outputs travel to the sink as one element: one channel
+	// hop per frame on each of the two channels after encode, not one per
+	// output record.
+	encodeOne := w.encode
 	if lr.glyph != "" {
-		encode = flow.NewFlatMap(w.glyphOutputs, 1)
+		encodeOne = w.glyphOutputs
 	}
+	encode := flow.NewFlatMap(func(f *stages.Frame) [][]topics.Message {
+		if ms := encodeOne(f); len(ms) > 0 {
+			return [][]topics.Message{ms}
+		}
+		return nil
+	}, 1)
 	sink := operators.NewForwardSink(lr.sink.In())
 
 	in := w.src.Via(decode)
