@@ -398,8 +398,11 @@ func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage, f *stages.Fr
 	if reader == schemas.Latest {
 		reader = schemas.LatestVersion(schemas.NameMessage)
 	}
-	data := schemas.Payload{"schema_id": int64(p.schemaID), "reader_version": int64(reader),
-		"frame_seq": f.Seq, "frame_fps": int64(f.FPS), "frame_start": f.Start.UTC().Format(time.RFC3339Nano)}
+	// Sized for every key below: filled from a literal, the map grew
+	// (and copied itself) once per result.
+	data := make(schemas.Payload, 11)
+	data["schema_id"], data["reader_version"] = int64(p.schemaID), int64(reader)
+	data["frame_seq"], data["frame_fps"], data["frame_start"] = f.Seq, int64(f.FPS), f.Start.UTC().Format(time.RFC3339Nano)
 	if reader >= schemas.V2 {
 		g := m.Glyph
 		data["glyph_subject_sid"] = nil
