@@ -85,7 +85,7 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 	s := &Sink{
 		tr:    tr,
 		meta:  meta,
-		in:    make(chan any, cfg.batchSize),
+		in:    make(chan any, cfg.queueLen()),
 		cfg:   cfg,
 		ctx:   sctx,
 		abort: abort,

@@ -298,7 +298,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		topics.SinkClock(cfg.Clock),
 		topics.SinkOnError(lr.sinkErr),
 		topics.SinkOnWritten(countWritten(lane, lr.obs)),
-		topics.SinkRetryFor(cfg.WriteRetryFor))
+		topics.SinkRetryFor(cfg.WriteRetryFor),
+		topics.SinkQueue(laneSinkQueue))
 	if err != nil {
 		return err
 	}
