@@ -148,7 +148,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	if err := ensureNamespace(work, cfg.Brokers, string(cfg.Lane), cfg.Name); err != nil {
 		return stats, err
 	}
-	if lr.sink, err = topics.NewSink(work, cfg.Brokers, topics.SinkClock(cfg.Clock), topics.SinkOnError(lr.sinkErr), topics.SinkQueue(laneSinkQueue)); err != nil {
+	if lr.sink, err = topics.NewSink(work, cfg.Brokers, topics.SinkClock(cfg.Clock), topics.SinkOnError(lr.sinkErr)); err != nil {
 		return stats, err
 	}
 	sinkClosed := false

@@ -298,8 +298,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		topics.SinkClock(cfg.Clock),
 		topics.SinkOnError(lr.sinkErr),
 		topics.SinkOnWritten(countWritten(lane, lr.obs)),
-		topics.SinkRetryFor(cfg.WriteRetryFor),
-		topics.SinkQueue(laneSinkQueue))
+		topics.SinkRetryFor(cfg.WriteRetryFor))
 	if err != nil {
 		return err
 	}

@@ -247,11 +247,10 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	decode := flow.NewFlatMap(w.decode, 1)
 	ring := operators.NewDecimateFlow(w.ring)
 	process := flow.NewMap(w.process, 1)
-	encodeOne := w.encode
+	encode := flow.NewFlatMap(w.encode, 1)
 	if lr.glyph != "" {
-		encodeOne = w.glyphOutputs
+		encode = flow.NewFlatMap(w.glyphOutputs, 1)
 	}
-	encode := flow.NewFlatMap(func(f *stages.Frame) [][]topics.Message { return chunks(encodeOne(f)) }, 1)
 	sink := operators.NewForwardSink(lr.sink.In())
 
 	in := w.src.Via(decode)
