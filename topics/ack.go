@@ -94,7 +94,11 @@ func (a *Ack) Done(err error) {
 		if failed || a.state.Load() == ackOK {
 			// Record the first error; a failure after resolution (an extra
 			// Done) still fails nothing already committed, but is reported.
-			if a.err.CompareAndSwap(nil, &err) && a.report != nil {
+			// A copy of err is what escapes: taking the parameter's own
+			// address would move it to the heap on every call, the
+			// successful ones included (one allocation per output).
+			first := err
+			if a.err.CompareAndSwap(nil, &first) && a.report != nil {
 				a.report(&AckError{Topic: a.topic, Partition: a.partition, Offset: a.offset, Err: err})
 			}
 		}

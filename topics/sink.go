@@ -39,6 +39,7 @@ type Sink struct {
 	in    chan any
 	w     *kafka.Writer
 	tr    *kafka.Transport // the writer's connection pool
+	meta  *partitionCounts // the writer's partition-count lookups (sink_metadata.go)
 	cfg   sinkConfig
 	ctx   context.Context // the caller's, ended by Abort too
 	abort context.CancelCauseFunc
@@ -80,9 +81,11 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 	}
 	sctx, abort := context.WithCancelCause(ctx)
 	tr := &kafka.Transport{DialTimeout: cfg.dialTimeout}
+	meta := newPartitionCounts(tr, cfg.clock)
 	s := &Sink{
 		tr:    tr,
-		in:    make(chan any, cfg.batchSize),
+		meta:  meta,
+		in:    make(chan any, cfg.queueLen()),
 		cfg:   cfg,
 		ctx:   sctx,
 		abort: abort,
@@ -103,7 +106,7 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 			MaxAttempts:  1, // retries are the Sink's, bounded and per record
 			WriteTimeout: cfg.writeTimeout,
 			ReadTimeout:  cfg.writeTimeout,
-			Transport:    tr,
+			Transport:    meta,
 		},
 		done: make(chan struct{}),
 	}
@@ -111,8 +114,9 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 	return s, nil
 }
 
-// In returns the channel the Sink consumes: send Message or *Message, close
-// it when done.
+// In returns the channel the Sink consumes: send Message, *Message or
+// []Message (a batch handed over in one channel send, in order), close it
+// when done.
 func (s *Sink) In() chan<- any { return s.in }
 
 // AwaitCompletion blocks until In is closed and every received Message is
@@ -203,6 +207,27 @@ func (s *Sink) run() {
 			batch, bytes = batch[:0], 0
 		}
 	}
+	add := func(m Message) {
+		if m.Topic == "" {
+			s.reject(m, ErrNoTopic)
+			return
+		}
+		// kafka-go fails a whole WriteMessages call for one record over
+		// its BatchBytes, so an oversized record is refused alone here.
+		n := RecordSize(m)
+		if limit := s.MaxRecord(); n > limit {
+			s.reject(m, fmt.Errorf("%w: record of about %d bytes, at most %d", kafka.MessageSizeTooLarge, n, limit))
+			return
+		}
+		if bytes+n > s.cfg.batchBytes {
+			flush()
+		}
+		batch = append(batch, m)
+		bytes += n
+		if len(batch) >= s.cfg.batchSize {
+			flush()
+		}
+	}
 	for {
 		select {
 		case e, ok := <-s.in:
@@ -210,30 +235,18 @@ func (s *Sink) run() {
 				flush()
 				return
 			}
+			if ms, ok := e.([]Message); ok {
+				for _, m := range ms {
+					add(m)
+				}
+				continue
+			}
 			m, ok := asMessage(e)
 			if !ok {
 				s.fail(fmt.Errorf("%w: got %T", ErrNotMessage, e))
 				continue
 			}
-			if m.Topic == "" {
-				s.reject(m, ErrNoTopic)
-				continue
-			}
-			// kafka-go fails a whole WriteMessages call for one record over
-			// its BatchBytes, so an oversized record is refused alone here.
-			n := RecordSize(m)
-			if limit := s.MaxRecord(); n > limit {
-				s.reject(m, fmt.Errorf("%w: record of about %d bytes, at most %d", kafka.MessageSizeTooLarge, n, limit))
-				continue
-			}
-			if bytes+n > s.cfg.batchBytes {
-				flush()
-			}
-			batch = append(batch, m)
-			bytes += n
-			if len(batch) >= s.cfg.batchSize {
-				flush()
-			}
+			add(m)
 		case <-t.C():
 			flush()
 		}
@@ -300,6 +313,7 @@ func (s *Sink) write(batch []Message) {
 			// the leaders again. Nothing else is in flight: the Sink
 			// writes one batch at a time.
 			s.tr.CloseIdleConnections()
+			s.meta.forget()
 		}
 		now := s.cfg.clock.Now()
 		if failingSince.IsZero() {

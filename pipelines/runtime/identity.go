@@ -93,7 +93,11 @@ func (p *pending) outTraceparent() []byte {
 // outputHeaders returns base, then the lane, the schema id and the
 // traceparent (when set), then extra, in one slice.
 func outputHeaders(base []topics.Header, lane, schemaID, tp []byte, extra ...topics.Header) []topics.Header {
-	h := make([]topics.Header, 0, len(base)+3+len(extra))
+	return appendOutputHeaders(make([]topics.Header, 0, len(base)+3+len(extra)), base, lane, schemaID, tp, extra...)
+}
+
+// appendOutputHeaders is outputHeaders appending to h.
+func appendOutputHeaders(h, base []topics.Header, lane, schemaID, tp []byte, extra ...topics.Header) []topics.Header {
 	h = append(h, base...)
 	h = append(h, topics.Header{Key: HeaderLane, Value: lane})
 	if schemaID != nil {

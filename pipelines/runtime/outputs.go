@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,11 @@ func resolveLaneIDs(s *serde.Serde, lane string) (laneIDs, error) {
 //     made it, in headers, so a replay or a restart finds it without
 //     decoding the whole log.
 type outputs struct {
-	slab          []byte // encoded values are carved from it: one allocation per many outputs
+	slab  []byte          // encoded values are carved from it: one allocation per many outputs
+	hslab []topics.Header // so are the outputs' header slices
+	// owners and byMsg are encode's working space, reused frame to frame.
+	owners        []owner
+	byMsg         map[string]int
 	readerVersion schemas.Version
 	lane          string
 	ids           laneIDs
@@ -92,9 +97,22 @@ type owner struct {
 }
 
 func (o *outputs) encode(f *stages.Frame) []topics.Message {
-	owners := make([]owner, len(f.Records))
-	byMsg := make(map[string]int, len(f.Records))
-	var out []topics.Message
+	// owners and byMsg live for one call: kept for the next frame, not
+	// made anew per frame.
+	owners := slices.Grow(o.owners[:0], len(f.Records))[:len(f.Records)]
+	clear(owners)
+	if o.byMsg == nil {
+		o.byMsg = make(map[string]int, len(f.Records))
+	}
+	byMsg := o.byMsg
+	clear(byMsg)
+	defer func() {
+		clear(owners) // drop the pendings: they go with their outputs
+		o.owners = owners[:0]
+	}()
+	// Sized for the usual frame (a result per record, its events, traces
+	// and actions) so the appends below do not grow it.
+	out := make([]topics.Message, 0, len(f.Records)+len(f.Events)+len(f.Traces)+len(f.Actions))
 	for i := range f.Records {
 		r := &f.Records[i]
 		p := o.inflight.take(r.Offset)
@@ -221,22 +239,22 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 			base, tp = ident[:nSrcHeaders], own.p.traceparent
 		}
 	}
-	h := make([]topics.Header, 0, len(base)+6+len(extra))
+	h := o.headers(len(base) + 6 + len(extra))
 	h = append(h, base...)
 	if !mine {
 		if glyphID != "" {
-			h = append(h, topics.Header{Key: HeaderGlyphID, Value: []byte(glyphID)})
+			h = append(h, topics.Header{Key: HeaderGlyphID, Value: o.bytes(glyphID)})
 		}
 		if msgID != "" {
-			h = append(h, topics.Header{Key: HeaderIDMsg, Value: []byte(msgID)})
+			h = append(h, topics.Header{Key: HeaderIDMsg, Value: o.bytes(msgID)})
 		}
 	}
 	h = append(h, topics.Header{Key: HeaderLane, Value: o.laneValue}, topics.Header{Key: HeaderSchemaID, Value: schemaID})
 	if tp != nil {
 		h = append(h, topics.Header{Key: HeaderTraceparent, Value: tp})
 	}
-	h = append(h, topics.Header{Key: HeaderOutputID, Value: []byte(outID)})
-	m := topics.Message{Topic: topic, Key: []byte(key), Value: val, Headers: append(h, extra...)}
+	h = append(h, topics.Header{Key: HeaderOutputID, Value: o.bytes(outID)})
+	m := topics.Message{Topic: topic, Key: o.bytes(key), Value: val, Headers: append(h, extra...)}
 	if own != nil {
 		m.Ack = own.p.msg.Ack
 		own.outputs++
@@ -253,14 +271,14 @@ func (o *outputs) result(p *pending, r *stages.Record, f *stages.Frame) (topics.
 	ident := p.identity(r)
 	extra := [...]topics.Header{
 		{Key: HeaderMsgID, Value: headerValue(ident, HeaderIDMsg)},
-		{Key: HeaderOutputID, Value: []byte(r.Result.ID)},
+		{Key: HeaderOutputID, Value: o.bytes(r.Result.ID)},
 		{Key: HeaderLate, Value: lateTrue},
 	}
 	n := len(extra) - 1
 	if r.Late {
 		n++
 	}
-	h := outputHeaders(ident, o.laneValue, o.schemaIDs.result, p.outTraceparent(), extra[:n]...)
+	h := appendOutputHeaders(o.headers(len(ident)+3+n), ident, o.laneValue, o.schemaIDs.result, p.outTraceparent(), extra[:n]...)
 	return topics.Message{Topic: o.topics.results, Key: p.msg.Key, Value: val, Headers: h, Ack: p.msg.Ack}, nil
 }
 
@@ -339,6 +357,36 @@ func appendSlab[T schemas.Record](o *outputs, id uint32, v *T) ([]byte, error) {
 	return out[start:len(out):len(out)], nil
 }
 
+// headerSlabSize is how many headers one header array holds; outputs'
+// header slices are carved from it as their values are from the slab.
+const headerSlabSize = 1024
+
+// headers returns an empty header slice with room for n, carved from o's
+// header array and capped there, so appending past n moves it rather than
+// write into the next output's headers.
+func (o *outputs) headers(n int) []topics.Header {
+	if cap(o.hslab)-len(o.hslab) < n {
+		o.hslab = make([]topics.Header, 0, max(n, headerSlabSize))
+	}
+	start := len(o.hslab)
+	o.hslab = o.hslab[:start+n]
+	return o.hslab[start : start : start+n]
+}
+
+// bytes copies s into o's slab: a header value or key that lives as long
+// as its output, without an allocation of its own.
+func (o *outputs) bytes(s string) []byte {
+	if len(s) > 1<<10 {
+		return []byte(s)
+	}
+	if cap(o.slab)-len(o.slab) < 4<<10 {
+		o.slab = make([]byte, 0, slabSize)
+	}
+	start := len(o.slab)
+	o.slab = append(o.slab, s...)
+	return o.slab[start:len(o.slab):len(o.slab)]
+}
+
 // StageDecode names the runtime's crumb on every result: how the input was
 // read — the writer schema id, the reader version, and the GLYPH v2 fields
 // as the reader saw them (defaults filled when the writer was v1) — and the
@@ -350,8 +398,11 @@ func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage, f *stages.Fr
 	if reader == schemas.Latest {
 		reader = schemas.LatestVersion(schemas.NameMessage)
 	}
-	data := schemas.Payload{"schema_id": int64(p.schemaID), "reader_version": int64(reader),
-		"frame_seq": f.Seq, "frame_fps": int64(f.FPS), "frame_start": f.Start.UTC().Format(time.RFC3339Nano)}
+	// Sized for every key below: filled from a literal, the map grew
+	// (and copied itself) once per result.
+	data := make(schemas.Payload, 11)
+	data["schema_id"], data["reader_version"] = int64(p.schemaID), int64(reader)
+	data["frame_seq"], data["frame_fps"], data["frame_start"] = f.Seq, int64(f.FPS), f.Start.UTC().Format(time.RFC3339Nano)
 	if reader >= schemas.V2 {
 		g := m.Glyph
 		data["glyph_subject_sid"] = nil

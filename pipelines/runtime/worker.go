@@ -89,6 +89,7 @@ type partitionWorker struct {
 
 	readTimeout time.Duration // bound on reading the changelog or the event log at start
 	parents     [][]byte      // the frame's input traceparents, reused (trace.go)
+	decodeOut   []any         // decode's result array, reused record to record
 }
 
 func newWorker(lr *laneRuntime, partition int32) *partitionWorker {
@@ -297,10 +298,13 @@ func (w *partitionWorker) commit() {
 // replay at its range's end, and follows a record with the watermarks
 // recorded after it. Registry outages are not bad input: decode waits them
 // out rather than dead-letter good data.
-func (w *partitionWorker) decode(m topics.Message) []any {
+func (w *partitionWorker) decode(m topics.Message) (out []any) {
 	lr := w.lane
 	w.read.Store(m.Offset + 1)
-	var out []any
+	// out's array is reused call to call: the FlatMap sends its items on
+	// before it calls decode again.
+	out = w.decodeOut[:0]
+	defer func() { w.decodeOut = out }()
 	if !w.started {
 		w.started = true
 		if w.restored != nil {
@@ -338,9 +342,9 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 	if w.stopAt < 0 {
 		w.acks.put(m.Offset, m.Ack, lr.clock.Now()) // a replay commits nothing
 	}
-	p := &pending{msg: m}
+	in := &inputRecord{p: pending{msg: m}, rec: stages.Record{Partition: m.Partition, Offset: m.Offset}}
+	p, rec, msg := &in.p, &in.rec, &in.msg
 	w.inflight.put(m.Offset, p)
-	rec := &stages.Record{Partition: m.Partition, Offset: m.Offset}
 	input := len(out) // where this record's own items start
 	out = append(out, operators.TickInput{Record: rec})
 	if w.decisions != nil {
@@ -348,13 +352,12 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 			out = append(out, operators.TickWatermark{Partition: w.partition, Time: time.Unix(0, wm.to), Why: wm.why})
 		}
 	}
-	var msg schemas.MatrizMessage
 	stop := w.stop
 	if stop == nil {
 		stop = w.work
 	}
 	for attempt := 0; ; attempt++ {
-		id, err := schemas.DecodeWireAs(stop, lr.serde.Lookup(), m.Value, &msg, lr.cfg.ReaderVersion)
+		id, err := schemas.DecodeWireAs(stop, lr.serde.Lookup(), m.Value, msg, lr.cfg.ReaderVersion)
 		if attempt > 0 && (err == nil || DecodeReason(err) != "") {
 			w.registryDown(nil) // the registry answered
 		}
@@ -383,17 +386,26 @@ func (w *partitionWorker) decode(m topics.Message) []any {
 		}
 	}
 	if err := msg.Validate(); err != nil {
-		p.reason, p.decoded = ReasonContract, &msg // its DLQ record still names its glyph
+		p.reason, p.decoded = ReasonContract, msg // its DLQ record still names its glyph
 		rec.Fail("decode", err.Error())
 		return out
 	}
-	if reason, detail := checkTimestamp(&msg, m.Time, lr.cfg.MaxFutureSkew); reason != "" {
-		p.reason, p.decoded = reason, &msg
+	if reason, detail := checkTimestamp(msg, m.Time, lr.cfg.MaxFutureSkew); reason != "" {
+		p.reason, p.decoded = reason, msg
 		rec.Fail("decode", detail)
 		return out
 	}
-	rec.Msg = &msg
+	rec.Msg = msg
 	return out
+}
+
+// inputRecord is what decode makes of one Kafka record, in one allocation
+// rather than three: the in-flight entry, the tick's Record and the
+// decoded message it points to.
+type inputRecord struct {
+	p   pending
+	rec stages.Record
+	msg schemas.MatrizMessage
 }
 
 // process applies the frame's decisions, runs the chain over it, takes the
