@@ -81,10 +81,17 @@ func parseInt(b []byte) (int64, bool) {
 // read scans topic and keeps the last copy of each output id.
 func (d *differ) read(ctx context.Context, brokers []string, topic string, k topics.Kind, ranges []diffRange, sem chan struct{}) (*diffSet, error) {
 	var mu sync.Mutex
-	parts := map[int32][]topics.Message{}
+	// Each record is cut down to what the diff compares as it arrives:
+	// the scan of a big topic holds its values, not every record's
+	// headers (a 100,000-input soak's outputs carry a dozen each).
+	parts := map[int32][]diffRecord{}
 	err := diffScan(ctx, brokers, topic, ranges, sem, func(m topics.Message) {
+		rec := diffRecord{id: outputID(k, m), partition: m.Partition, offset: m.Offset, value: m.Value}
+		if k == topics.KindDLQ {
+			rec.headers = m.Headers
+		}
 		mu.Lock()
-		parts[m.Partition] = append(parts[m.Partition], m)
+		parts[m.Partition] = append(parts[m.Partition], rec)
 		mu.Unlock()
 	})
 	if err != nil {
@@ -99,26 +106,24 @@ func (d *differ) read(ctx context.Context, brokers []string, topic string, k top
 	// Partitions in order, each in offset order: the last copy of an id
 	// wins. All copies of an id share its key and so its partition.
 	for _, p := range slices.Sorted(maps.Keys(parts)) {
-		for _, m := range parts[p] {
+		recs := parts[p]
+		for i := range recs {
+			rec := &recs[i]
 			set.stats.Records++
-			id := outputID(k, m)
+			id := rec.id
 			if id == "" {
 				set.stats.MissingID++
-				fail("%s partition %d offset %d has no %s header", topic, m.Partition, m.Offset, runtime.HeaderOutputID)
+				fail("%s partition %d offset %d has no %s header", topic, rec.partition, rec.offset, runtime.HeaderOutputID)
 				continue
 			}
-			rec := &diffRecord{id: id, partition: m.Partition, offset: m.Offset, value: m.Value}
-			switch k {
-			case topics.KindDLQ:
-				rec.headers = m.Headers
-			case topics.KindActions:
+			if k == topics.KindActions {
 				var ev schemas.Event
-				if _, err := schemas.DecodeWire(ctx, d.lookup, m.Value, &ev); err != nil {
+				if _, err := schemas.DecodeWire(ctx, d.lookup, rec.value, &ev); err != nil {
 					if registryFailed(err) {
 						return nil, d.registryError(err)
 					}
 					set.stats.Undecodable++
-					fail("%s partition %d offset %d: %v", topic, m.Partition, m.Offset, err)
+					fail("%s partition %d offset %d: %v", topic, rec.partition, rec.offset, err)
 					continue
 				}
 				if bookkeeping(&ev) {
