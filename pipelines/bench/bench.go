@@ -414,20 +414,10 @@ func dropReplayNamespace(ctx context.Context, admin *topics.Admin, lane schemas.
 }
 
 func waitAnswered(ctx context.Context, cl clock.Clock, c *observe.LaneCounters, n int64, within time.Duration) error {
-	tk := cl.NewTicker(10 * time.Millisecond)
-	defer tk.Stop()
-	deadline := cl.Now().Add(within)
-	for c.Out.Load()+c.DLQ.Load() < n {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case now := <-tk.C():
-			if now.After(deadline) {
-				return fmt.Errorf("%d of %d answered after %v", c.Out.Load()+c.DLQ.Load(), n, within)
-			}
-		}
-	}
-	return nil
+	return pollUntil(ctx, cl, 10*time.Millisecond, within, func() (bool, string) {
+		got := c.Out.Load() + c.DLQ.Load()
+		return got >= n, fmt.Sprintf("%d of %d answered", got, n)
+	})
 }
 
 // benchProduce writes n synthetic messages with event times from base.

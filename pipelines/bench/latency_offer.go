@@ -192,20 +192,10 @@ func (r *laneRun) waitAnswered(ctx context.Context, env PhaseEnv, n int64, withi
 
 // waitFor polls until count() reaches n, or within passes.
 func (r *laneRun) waitFor(ctx context.Context, env PhaseEnv, count func() int64, n int64, within time.Duration, what string) error {
-	tk := env.Clock.NewTicker(20 * time.Millisecond)
-	defer tk.Stop()
-	deadline := env.Clock.Now().Add(within)
-	for count() < n {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case now := <-tk.C():
-			if now.After(deadline) {
-				return fmt.Errorf("the lane %s %d of %d messages in %v", what, count(), n, within)
-			}
-		}
-	}
-	return nil
+	return pollUntil(ctx, env.Clock, 20*time.Millisecond, within, func() (bool, string) {
+		got := count()
+		return got >= n, fmt.Sprintf("the lane %s %d of %d messages", what, got, n)
+	})
 }
 
 // close stops the lane (it finishes its open frames) and returns its error.

@@ -91,23 +91,10 @@ func (p *e2eProbe) summaries() (acked, seen LatencySummary) {
 // waitAnswered polls until the probe has seen at least want inputs and a
 // result for every one, or within passes; it reports which.
 func (p *e2eProbe) waitAnswered(ctx context.Context, want int, within time.Duration) error {
-	tk := p.clock.NewTicker(20 * time.Millisecond)
-	defer tk.Stop()
-	deadline := p.clock.Now().Add(within)
-	for {
+	return pollUntil(ctx, p.clock, 20*time.Millisecond, within, func() (bool, string) {
 		sent, answered := p.counts()
-		if sent >= want && answered >= sent {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case now := <-tk.C():
-			if now.After(deadline) {
-				return fmt.Errorf("latency probe: %d of %d inputs seen, %d answered after %v", sent, want, answered, within)
-			}
-		}
-	}
+		return sent >= want && answered >= sent, fmt.Sprintf("latency probe: %d of %d inputs seen, %d answered", sent, want, answered)
+	})
 }
 
 // close stops both tails; the errors they reported come back joined.

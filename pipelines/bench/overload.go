@@ -316,12 +316,10 @@ func (t *offsetTails) readToEnd(ctx context.Context, env PhaseEnv, within time.D
 		}
 		ends[topic] = e
 	}
-	tk := env.Clock.NewTicker(20 * time.Millisecond)
-	defer tk.Stop()
-	deadline := env.Clock.Now().Add(within)
-	for {
+	return pollUntil(ctx, env.Clock, 20*time.Millisecond, within, func() (bool, string) {
 		behind := ""
 		t.mu.Lock()
+		defer t.mu.Unlock()
 		for topic, e := range ends {
 			for p, end := range e {
 				if end > 0 && t.next[topic][int32(p)] < end {
@@ -329,19 +327,8 @@ func (t *offsetTails) readToEnd(ctx context.Context, env PhaseEnv, within time.D
 				}
 			}
 		}
-		t.mu.Unlock()
-		if behind == "" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case now := <-tk.C():
-			if now.After(deadline) {
-				return fmt.Errorf("outputs not read to their end in %v: %s", within, behind)
-			}
-		}
-	}
+		return behind == "", "outputs not read to their end: " + behind
+	})
 }
 
 func (t *offsetTails) close() error {
