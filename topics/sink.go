@@ -85,7 +85,7 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 	s := &Sink{
 		tr:    tr,
 		meta:  meta,
-		in:    make(chan any, cfg.queueLen()),
+		in:    make(chan any, cfg.batchSize),
 		cfg:   cfg,
 		ctx:   sctx,
 		abort: abort,
@@ -114,9 +114,8 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 	return s, nil
 }
 
-// In returns the channel the Sink consumes: send Message, *Message or
-// []Message (a batch handed over in one channel send, in order), close it
-// when done.
+// In returns the channel the Sink consumes: send Message or *Message, close
+// it when done.
 func (s *Sink) In() chan<- any { return s.in }
 
 // AwaitCompletion blocks until In is closed and every received Message is
@@ -234,12 +233,6 @@ func (s *Sink) run() {
 			if !ok {
 				flush()
 				return
-			}
-			if ms, ok := e.([]Message); ok {
-				for _, m := range ms {
-					add(m)
-				}
-				continue
 			}
 			m, ok := asMessage(e)
 			if !ok {

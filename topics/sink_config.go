@@ -61,9 +61,6 @@ type sinkConfig struct {
 	onError      func(error)
 	onWritten    func(Message)
 
-	// queue is how many elements In buffers; 0 means batchSize.
-	queue int
-
 	// writerBatchSize caps records per produce request (kafka-go's
 	// BatchSize); 0 means min(batchSize, defaultWriterBatchSize).
 	// kafka-go allocates a slice of this capacity per partition batch.
@@ -166,8 +163,6 @@ func (c sinkConfig) validate() error {
 		return bad("write timeout", "%v, want > 0", c.writeTimeout)
 	case c.clock == nil:
 		return bad("clock", "nil")
-	case c.queue < 0 || c.queue > 1<<20:
-		return bad("queue", "%d, want 0..%d (0: the batch size)", c.queue, 1<<20)
 	}
 	return nil
 }
@@ -184,15 +179,3 @@ func (c sinkConfig) writerBatch() int {
 // Sink itself stays free of metrics. It runs on the Sink's goroutine and
 // must be fast.
 func SinkOnWritten(fn func(Message)) SinkOption { return func(c *sinkConfig) { c.onWritten = fn } }
-
-// SinkQueue is how many elements In buffers before a send blocks,
-// overriding BatchSize. A writer that sends batches ([]Message) sets it so
-// the records queued stay bounded: its batch size times this many.
-func SinkQueue(n int) SinkOption { return func(c *sinkConfig) { c.queue = n } }
-
-func (c sinkConfig) queueLen() int {
-	if c.queue > 0 {
-		return c.queue
-	}
-	return c.batchSize
-}
