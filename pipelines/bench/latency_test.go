@@ -1,15 +1,9 @@
 package bench
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/matriz/pipelines/clock"
-	"github.com/matriz/pipelines/pipelines/devstack"
-	"github.com/matriz/pipelines/pipelines/spec"
-	"github.com/matriz/pipelines/schemas"
 )
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
@@ -115,20 +109,7 @@ func TestLowRateMeasuresEndToEnd(t *testing.T) {
 		t.Skip("integration test: starts the embedded broker and registry (skipped with -short)")
 	}
 	ctx := t.Context()
-	lane := schemas.LaneProd
-	sp, err := spec.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp.Lanes[lane].Partitions = 2
-	stack, err := devstack.StartDeployed(ctx, devstack.Config{Partitions: 2}, sp.Partitions(), lane)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Close()
-	var out strings.Builder
-	env := PhaseEnv{Lane: lane, Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Serde: stack.Serde, Spec: sp, Partitions: 2,
-		Clock: clock.Real{}, Say: func(f string, a ...any) { fmt.Fprintf(&out, f+"\n", a...) }}
+	env, out := twoPartitionProd(t)
 	acked, seen, err := lowRate(ctx, env, 100, 2*time.Second, 0, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -2,15 +2,8 @@ package bench
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/matriz/pipelines/clock"
-	"github.com/matriz/pipelines/pipelines/devstack"
-	"github.com/matriz/pipelines/pipelines/spec"
-	"github.com/matriz/pipelines/schemas"
 )
 
 // TestParseVmRSS reads the resident set from a /proc status text in bytes
@@ -73,20 +66,7 @@ func TestOverloadAccountsEveryOffset(t *testing.T) {
 		t.Skip("integration test: starts the embedded broker and registry (skipped with -short)")
 	}
 	ctx := t.Context()
-	lane := schemas.LaneProd
-	sp, err := spec.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp.Lanes[lane].Partitions = 2
-	stack, err := devstack.StartDeployed(ctx, devstack.Config{Partitions: 2}, sp.Partitions(), lane)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Close()
-	var out strings.Builder
-	env := PhaseEnv{Lane: lane, Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Serde: stack.Serde, Spec: sp, Partitions: 2,
-		Clock: clock.Real{}, Say: func(f string, a ...any) { fmt.Fprintf(&out, f+"\n", a...) }}
+	env, _ := twoPartitionProd(t)
 	ex, err := overloadExperimental(ctx, env, 20_000, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
