@@ -285,6 +285,12 @@ func TestRunTwoWorkersSplitPartitionsAndTakeOver(t *testing.T) {
 	const group = "split-test"
 	a := e.startRun(t, group)
 	b := e.startRun(t, group)
+	// A fast first worker can answer the whole first batch before the
+	// second joins; a second batch, sent once b owns partitions, is split.
+	clocktest.WaitFor(t, time.Minute, "worker b assigned partitions", func() bool {
+		return strings.Contains(b.log(), `msg="partition assigned"`)
+	}, b.log)
+	e.produce(t, 20_000)
 	rs := e.waitAnswered(t, group, 3*time.Minute)
 	if a.out(t) == 0 || b.out(t) == 0 {
 		t.Fatalf("one worker did nothing: a wrote %v results, b %v\na: %s\nb: %s", a.out(t), b.out(t), a.log(), b.log())
