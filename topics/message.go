@@ -33,6 +33,10 @@ type Message struct {
 	// Fence, when set, is asked just before the Sink writes the record: an
 	// error refuses the write and resolves Ack with it (sink_fence.go).
 	Fence func() error
+	// Ahead marks a record that must be durable before any record handed
+	// to the Sink after it is written (sink_ahead.go): a decision, which
+	// the outputs that follow it depend on.
+	Ahead bool
 }
 
 // Header returns the value of the first header named key, or nil.

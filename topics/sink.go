@@ -181,6 +181,9 @@ type WriteError struct {
 }
 
 func (e *WriteError) Error() string {
+	if e.Attempts == 0 {
+		return fmt.Sprintf("write %d records to %s not attempted: %v", e.Records, e.Topic, e.Err)
+	}
 	return fmt.Sprintf("write %d records to %s failed after %d attempts: %v", e.Records, e.Topic, e.Attempts, e.Err)
 }
 
@@ -199,9 +202,10 @@ func (s *Sink) run() {
 	defer t.Stop()
 	batch := make([]Message, 0, s.cfg.batchSize)
 	bytes := 0
+	var ordered aheadSplit
 	flush := func() {
 		if len(batch) > 0 {
-			s.write(batch)
+			ordered.write(s, batch)
 			clear(batch)
 			batch, bytes = batch[:0], 0
 		}
@@ -282,22 +286,24 @@ func RecordSize(m Message) int {
 
 // write sends batch, retrying what fails, and resolves every Ack. Records
 // failing for a broker outage are retried until the retry window, counted
-// from the batch's first failure, is over; the others until Retries.
-func (s *Sink) write(batch []Message) {
+// from the batch's first failure, is over; the others until Retries. It
+// reports whether it gave any record up (a fenced record is refused, not
+// given up).
+func (s *Sink) write(batch []Message) (gaveUp bool) {
 	pending := batch
 	var errs []error
 	var failingSince time.Time
 	for attempt := 1; ; attempt++ {
 		if pending = s.dropFenced(pending); len(pending) == 0 {
-			return
+			return gaveUp
 		}
 		pending, errs = s.try(pending)
 		if len(pending) == 0 {
-			return
+			return gaveUp
 		}
 		if s.ctx.Err() != nil {
 			s.giveUp(pending, errs, attempt)
-			return
+			return true
 		}
 		if slices.ContainsFunc(errs, outage) {
 			// The pool keeps a connection per partition written to at
@@ -319,15 +325,16 @@ func (s *Sink) write(batch []Message) {
 			pending, errs, drop, dropErrs = splitBy(pending, errs, func(err error) bool { return inWindow && outage(err) })
 			if len(drop) > 0 {
 				s.giveUp(drop, dropErrs, attempt)
+				gaveUp = true
 			}
 			if len(pending) == 0 {
-				return
+				return gaveUp
 			}
 			s.reportRetrying(now, pending, attempt, now.Sub(failingSince), errs[len(errs)-1])
 		}
 		if !s.backOff(attempt) {
 			s.giveUp(pending, errs, attempt)
-			return
+			return true
 		}
 	}
 }
