@@ -163,9 +163,11 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 		}
 		return nil
 	}
+	decisions := 0
 	for _, ev := range f.Events {
 		if ev.Kind == schemas.EventDecimation {
 			out = append(out, o.decimation(ev))
+			decisions++
 			continue
 		}
 		own := attach(ev.MsgID)
@@ -174,7 +176,12 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 			key = partitionKey(f.Partition)
 		}
 		if isDecision(ev.Kind) {
+			n := len(out)
 			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, &ev, decisionHeaders(ev.Kind, f.Partition)...)
+			if len(out) > n {
+				out[n].Ahead = true
+				decisions++
+			}
 		} else {
 			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, &ev)
 		}
@@ -203,7 +210,31 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 			p.msg.Ack.Done(nil)
 		}
 	}
+	if decisions > 0 {
+		decisionsFirst(out)
+	}
 	return o.fit(out, owners)
+}
+
+// decisionsFirst moves a frame's decisions ahead of its other outputs, in
+// their order. The Sink writes them first and the rest only once they are
+// durable (topics.Message.Ahead): a restart that finds a frame's result,
+// trace or action on the log finds the decisions it was made under too,
+// and re-decides nothing differently. Without it, a kill between the
+// writes could leave, say, the trace of an action run under an approval
+// while the approval_applied decision was lost; the restart, seeing the
+// frame answered, held the approval for a later frame and wrote the trace
+// again there.
+func decisionsFirst(out []topics.Message) {
+	slices.SortStableFunc(out, func(a, b topics.Message) int {
+		switch {
+		case a.Ahead == b.Ahead:
+			return 0
+		case a.Ahead:
+			return -1
+		}
+		return 1
+	})
 }
 
 // record appends one event, trace or action output owned by own. An
@@ -322,7 +353,7 @@ func (o *outputs) decimation(ev schemas.Event) topics.Message {
 	if err != nil {
 		o.onErr(err)
 	}
-	m := topics.Message{Topic: o.topics.events, Key: []byte(partitionKey(d.Partition)), Value: val,
+	m := topics.Message{Topic: o.topics.events, Key: []byte(partitionKey(d.Partition)), Value: val, Ahead: true,
 		Headers: outputHeaders(nil, o.laneValue, o.schemaIDs.event, nil, append(decisionHeaders(ev.Kind, d.Partition), topics.Header{Key: HeaderOutputID, Value: []byte(ev.ID)})...)}
 	skipped := o.inflight.takeAll(d.Offsets)
 	if len(skipped) == 0 {
