@@ -20,17 +20,7 @@ func TestSinkWritesNothingAfterAnAheadRecordItGaveUp(t *testing.T) {
 	b := newBroker(t)
 	addrs := b.Addrs()
 	ensureTopics(t, addrs, streamSpec("decisions", 1), streamSpec("outputs", 3))
-	b.cluster.ControlKey(int16(kmsg.Produce), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		b.cluster.KeepControl()
-		req := kr.(*kmsg.ProduceRequest)
-		for _, rt := range req.Topics {
-			if rt.Topic == "decisions" {
-				resp, _ := produceRefusal(req, kafka.InvalidRecord)
-				return resp, nil, true
-			}
-		}
-		return nil, nil, false
-	})
+	refused, _ := b.RefuseWrites("decisions")
 	// Batches of 10: the 60 outputs span seven.
 	sink, err := NewSink(context.Background(), addrs, SinkRetries(1), SinkBackoff(1), SinkBatchSize(10))
 	if err != nil {
@@ -55,8 +45,8 @@ func TestSinkWritesNothingAfterAnAheadRecordItGaveUp(t *testing.T) {
 	}
 	close(sink.In())
 	sink.AwaitCompletion()
-	if got := endOffsets(t, addrs, "outputs", 3); sum(got) != 0 {
-		t.Fatalf("outputs holds %v records after their decision was given up, want none", got)
+	if got := endOffsets(t, addrs, "outputs", 3); sum(got) != 0 || refused.Load() == 0 {
+		t.Fatalf("outputs holds %v records after their decision was given up (%d writes refused), want none", got, refused.Load())
 	}
 	mu.Lock()
 	defer mu.Unlock()
