@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -86,6 +87,7 @@ func (w *partitionWorker) applyApprovals(f *stages.Frame) {
 	// decision can be on the log: approvals read since apply here too
 	// (and are logged), or a partition re-deciding up to the end it had at
 	// restart would hold every new approval until new input arrives.
+	recorded := len(ids)
 	if (!w.decisions.redecided(f) || f.Through > w.decisions.Reached) && w.guardian != nil && w.lane.chain.Approvals != nil {
 		for _, id := range w.guardian.Waiting() {
 			if w.lane.chain.Approvals.Approved(id) && !w.applied.Approved(id) && !slices.Contains(ids, id) {
@@ -93,10 +95,36 @@ func (w *partitionWorker) applyApprovals(f *stages.Frame) {
 			}
 		}
 	}
+	if len(ids) > recorded && w.writesAhead() {
+		// Live decisions: on the log before the chain can execute under
+		// them (approval_ahead.go). Written there, they are not written
+		// again with the frame's outputs.
+		live := make([]schemas.Event, 0, len(ids)-recorded)
+		for _, id := range ids[recorded:] {
+			live = append(live, w.frameDecision(f, schemas.EventApprovalApplied, id, schemas.Payload{stages.ApprovalActionKey: id}))
+		}
+		if err := w.writeApprovalsAhead(f, live); err != nil {
+			// Not applied: they stay waiting, and the lane, whose Sink
+			// failed or whose partition is leaving, does not execute them.
+			w.lane.reportErr(fmt.Errorf("partition %d: approvals %v held: %w", f.Partition, ids[recorded:], err))
+		} else {
+			for _, id := range ids[recorded:] {
+				w.applied.Approve(id)
+			}
+		}
+		ids = ids[:recorded]
+	}
 	for _, id := range ids {
 		w.applied.Approve(id)
 		f.Events = append(f.Events, w.frameDecision(f, schemas.EventApprovalApplied, id, schemas.Payload{stages.ApprovalActionKey: id}))
 	}
+}
+
+// writesAhead reports whether this run writes its live approval decisions
+// before the chain runs their frame: a live run on the lane's own topics,
+// not a replay, which executes nothing.
+func (w *partitionWorker) writesAhead() bool {
+	return w.fence != nil && w.lane.sink != nil && w.lane.namespace == ""
 }
 
 // frameDecision is a decision taken at frame f; extra distinguishes two of
