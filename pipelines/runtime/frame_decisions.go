@@ -33,24 +33,27 @@ func (w *partitionWorker) decideFrame(f *stages.Frame) {
 		// The partition's first frame (of any kind) since a start without
 		// state: its flags are a decision of their own.
 		flags := f.Flags
-		if w.decisions.redecided(f) && w.decisions.initial != nil {
+		fromLog := w.decisions.redecided(f) && w.decisions.initial != nil
+		if fromLog {
 			flags = *w.decisions.initial
 		}
 		payload := flagsPayload(flags)
 		payload["initial"] = true
-		f.Events = append(f.Events, w.frameDecision(f, schemas.EventFlagChange, initialExtra(f), payload))
+		if !w.decided(f, fromLog, w.frameDecision(f, schemas.EventFlagChange, initialExtra(f), payload)) {
+			flags = stages.Flags{} // not durable: run with every switch off, executing nothing
+		}
 		w.flags = &flags
 	} else if f.Seq >= 0 {
 		flags := f.Flags
-		if w.decisions.redecided(f) {
+		fromLog := w.decisions.redecided(f)
+		if fromLog {
 			flags = *w.flags
 			if rec, ok := w.decisions.flagsAt(f.Start); ok {
 				flags = rec
 			}
 		}
-		if *w.flags != flags {
-			f.Events = append(f.Events, w.frameDecision(f, schemas.EventFlagChange, "", flagsPayload(flags)))
-			w.flags = &flags
+		if *w.flags != flags && w.decided(f, fromLog, w.frameDecision(f, schemas.EventFlagChange, "", flagsPayload(flags))) {
+			w.flags = &flags // a change whose decision is not durable is not made
 		}
 	}
 	if f.Seq >= 0 {
@@ -95,34 +98,33 @@ func (w *partitionWorker) applyApprovals(f *stages.Frame) {
 			}
 		}
 	}
-	if len(ids) > recorded && w.writesAhead() {
-		// Live decisions: on the log before the chain can execute under
-		// them (approval_ahead.go). Written there, they are not written
-		// again with the frame's outputs.
-		live := make([]schemas.Event, 0, len(ids)-recorded)
-		for _, id := range ids[recorded:] {
-			live = append(live, w.frameDecision(f, schemas.EventApprovalApplied, id, schemas.Payload{stages.ApprovalActionKey: id}))
+	for i, id := range ids {
+		ev := w.frameDecision(f, schemas.EventApprovalApplied, id, schemas.Payload{stages.ApprovalActionKey: id})
+		if w.decided(f, i < recorded, ev) {
+			w.applied.Approve(id) // one whose decision is not durable stays waiting
 		}
-		if err := w.writeApprovalsAhead(f, live); err != nil {
-			// Not applied: they stay waiting, and the lane, whose Sink
-			// failed or whose partition is leaving, does not execute them.
-			w.lane.reportErr(fmt.Errorf("partition %d: approvals %v held: %w", f.Partition, ids[recorded:], err))
-		} else {
-			for _, id := range ids[recorded:] {
-				w.applied.Approve(id)
-			}
-		}
-		ids = ids[:recorded]
-	}
-	for _, id := range ids {
-		w.applied.Approve(id)
-		f.Events = append(f.Events, w.frameDecision(f, schemas.EventApprovalApplied, id, schemas.Payload{stages.ApprovalActionKey: id}))
 	}
 }
 
-// writesAhead reports whether this run writes its live approval decisions
-// before the chain runs their frame: a live run on the lane's own topics,
-// not a replay, which executes nothing.
+// decided records ev, a decision about f read from the log (fromLog) or
+// made live. A live run writes a live decision ahead (decisions_ahead.go)
+// and reports false when it could not: the decision must not take effect.
+// Every other decision goes out with the frame's outputs, ahead of them.
+func (w *partitionWorker) decided(f *stages.Frame, fromLog bool, ev schemas.Event) bool {
+	if fromLog || !w.writesAhead() {
+		f.Events = append(f.Events, ev)
+		return true
+	}
+	if err := w.writeDecisionsAhead(f, ev); err != nil {
+		w.lane.reportErr(fmt.Errorf("partition %d: %s decision %s not made: %w", f.Partition, ev.Kind, ev.ID, err))
+		return false
+	}
+	return true
+}
+
+// writesAhead reports whether this run writes its live flag and approval
+// decisions before the chain runs their frame: a live run on the lane's
+// own topics, not a replay, which executes nothing.
 func (w *partitionWorker) writesAhead() bool {
 	return w.fence != nil && w.lane.sink != nil && w.lane.namespace == ""
 }
