@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/matriz/pipelines/pipelines/bench"
@@ -36,13 +37,17 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"(answered msgs/s, backlog, the tick's p95 frame time, end-to-end p50/p99 from a record's\n"+
 			"timestamp to its result acknowledged), the low-rate phase (end-to-end p50/p99 at 100 and\n"+
 			"2,000 msgs/s offered evenly, where a quiet partition's frames close by the idle watermark),\n"+
-			"the overload phase (10x the sustainable rate to experimental, which drops oldest and must\n"+
-			"account every drop by offset, and to prod, which holds back and drops nothing; peak RSS),\n"+
-			"a scan of a lane's event log, and a codec round trip. --cpuprofile and --memprofile\n"+
+			"the scale-out phase (a backlog answered by one `matriz run` process, then by two on one\n"+
+			"group: msgs/s each and two over one), the overload phase (10x the sustainable rate to\n"+
+			"experimental, which drops oldest and must account every drop by offset, and to prod, which\n"+
+			"holds back and drops nothing; the peak RSS of each lane's own `matriz run` process), a scan\n"+
+			"of a lane's event log, and a codec round trip. The scale-out and overload phases run lanes\n"+
+			"as child processes of this executable, the broker staying in this one; every child is\n"+
+			"killed when the bench ends, fails or is interrupted. --cpuprofile and --memprofile\n"+
 			"profile the chain phase only.\n"+
 			"--check prints every goal and exits 1 when one is missed or not measured; --short runs\n"+
 			"the short profile (20,000 messages, 10s steady) and a bare --check then gates on the ratio\n"+
-			"goals only, as CI does.")
+			"goals only (not scale-out, which needs spare cores), as CI does.")
 	n := fs.Int("n", 100_000, "`messages` for the copies and the chain (--short: 20,000)")
 	rate := fs.Int("rate", 20_000, "steady offered `rate` in msgs/s")
 	steady := fs.Duration("steady", 10*time.Second, "steady phase `duration`")
@@ -58,8 +63,12 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if *n < 1 || *rate < 1 || *steady <= 0 {
 		return usagef("--n, --rate and --steady must be positive")
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: the scale-out and overload phases start this executable: %w", err)
+	}
 	cfg := bench.Config{N: *n, Rate: *rate, SteadyFor: *steady, Dispatch: *dispatch, Short: *short,
-		CPUProfile: *cpuprofile, MemProfile: *memprofile, Out: e.stdout}
+		CPUProfile: *cpuprofile, MemProfile: *memprofile, Out: e.stdout, Executable: self}
 	mode := check.mode
 	if *short {
 		explicit := map[string]bool{}

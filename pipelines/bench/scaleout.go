@@ -1,0 +1,157 @@
+package bench
+
+// The scale-out phase: one `matriz run` process on the lane, then two on
+// one group, each time over the same input (a backlog produced with the
+// same seed, so neither run drains it during the window), the broker in
+// the bench process, not in theirs. What they answer together over the
+// window, the rebalance that splits the partitions over, is the figure;
+// the goal is two ≥ 1.6× one.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/matriz/pipelines/clock"
+)
+
+func init() { scaleOutHook = scaleOutPhase }
+
+// ScaleOutGoal is the issue's bound: two processes answer at least this
+// times what one does.
+const ScaleOutGoal = 1.6
+
+// scaleOutFor is the measuring window (full, short).
+var scaleOutFor = [2]time.Duration{10 * time.Second, 4 * time.Second}
+
+// scaleOutSettle is waited after every process joined, before the window
+// opens: each partition's first frames restore state and are not the rate
+// the lane holds.
+const scaleOutSettle = time.Second
+
+// scaleOutStartup is how long the backlog must last beyond the window: a
+// second process joins only after the first rejoins at its next heartbeat
+// (kafka-go's default interval is 3 s), and the first works meanwhile.
+const scaleOutStartup = 8 * time.Second
+
+// scaleOutRun is one run's figures.
+type scaleOutRun struct {
+	Procs    int
+	Backlog  int64         // messages produced before the processes started
+	Joined   time.Duration // start of the first process to the last one joined
+	Answered int64         // answered over the window
+	Window   time.Duration
+}
+
+// Rate is what the processes answered together over the window, msgs/s.
+func (r scaleOutRun) Rate() float64 {
+	if r.Window <= 0 {
+		return 0
+	}
+	return float64(r.Answered) / r.Window.Seconds()
+}
+
+func scaleOutPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
+	if env.Executable == "" {
+		env.Say("scale-out: not measured: %v", errNoExecutable)
+		return nil
+	}
+	d := scaleOutFor[0]
+	if env.Short {
+		d = scaleOutFor[1]
+	}
+	backlog := scaleOutBacklog(max(rep.ChainRate, rep.SteadyRate), d)
+	env.Say("scale-out: %d messages backlogged on %s, then 1, then 2 matriz run processes on one group; answered msgs/s over %v once every process joined (the broker runs in the bench process)",
+		backlog, env.Lane, d)
+	var runs [2]scaleOutRun
+	for i, procs := range []int{1, 2} {
+		r, err := scaleOutOnce(ctx, env, procs, backlog, d)
+		if err != nil {
+			return fmt.Errorf("%d process(es): %w", procs, err)
+		}
+		runs[i] = r
+		env.Say("  %d process(es): all joined after %v; %d answered in %v: %.0f msgs/s", procs, r.Joined.Round(time.Millisecond), r.Answered, r.Window.Round(time.Millisecond), r.Rate())
+	}
+	rep.ScaleOutFor = d
+	rep.ScaleOutOne, rep.ScaleOutTwo = runs[0].Rate(), runs[1].Rate()
+	if rep.ScaleOutOne > 0 {
+		rep.ScaleOutRatio = rep.ScaleOutTwo / rep.ScaleOutOne
+	}
+	env.Say("  two over one: %.2f (goal ≥ %.1f)", rep.ScaleOutRatio, ScaleOutGoal)
+	return nil
+}
+
+// scaleOutBacklog is enough input that two processes, each at up to 1.5×
+// rate (a lane alone in its process may beat the in-process chain), do
+// not drain it before the window ends.
+func scaleOutBacklog(rate float64, window time.Duration) int64 {
+	per := 1.5 * max(rate, 5000)
+	return int64(per*scaleOutStartup.Seconds() + 2*per*(scaleOutSettle+window).Seconds())
+}
+
+// scaleOutOnce backlogs the lane, starts procs processes on a fresh group
+// at the backlog's start, and counts what they answer over window once
+// every one joined and settled.
+func scaleOutOnce(ctx context.Context, env PhaseEnv, procs int, backlog int64, window time.Duration) (scaleOutRun, error) {
+	res := scaleOutRun{Procs: procs, Backlog: backlog}
+	group := fmt.Sprintf("bench-scale-out-%d", procs)
+	// The group starts at the log's end, then the backlog goes in: the
+	// processes read exactly it. Event times start now, after every
+	// earlier phase's, so none of it is late.
+	lanes := make(laneProcs, 0, procs)
+	defer func() { lanes.kill() }()
+	if err := moveGroupToEnd(ctx, env, env.Lane, group); err != nil {
+		return res, err
+	}
+	if err := benchProduce(ctx, env.Brokers, env.Serde, env.Lane, int(backlog), env.Clock.Now()); err != nil {
+		return res, fmt.Errorf("backlog: %w", err)
+	}
+	start := env.Clock.Now()
+	started := make(chan startedLane, procs)
+	for i := range procs {
+		go func() {
+			p, err := startLaneProc(ctx, env, env.Lane, group, fmt.Sprintf("scale-out matriz run %d of %d", i+1, procs))
+			started <- startedLane{p, err}
+		}()
+	}
+	var errs []error
+	for range procs {
+		s := <-started
+		if s.err != nil {
+			errs = append(errs, s.err)
+			continue
+		}
+		lanes = append(lanes, s.p)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	res.Joined = env.Clock.Now().Sub(start)
+	if !clock.Sleep(ctx, env.Clock, scaleOutSettle) {
+		return res, ctx.Err()
+	}
+	first, err := lanes.counts(ctx)
+	if err != nil {
+		return res, err
+	}
+	t1 := env.Clock.Now()
+	if !clock.Sleep(ctx, env.Clock, window) {
+		return res, ctx.Err()
+	}
+	last, err := lanes.counts(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Window = env.Clock.Now().Sub(t1)
+	res.Answered = last.Answered() - first.Answered()
+	if last.In >= backlog {
+		return res, fmt.Errorf("the %d-message backlog ran out inside the window (%d consumed): the rate would be understated", backlog, last.In)
+	}
+	return res, lanes.stop(env)
+}
+
+type startedLane struct {
+	p   *laneProc
+	err error
+}
