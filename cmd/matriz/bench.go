@@ -27,7 +27,7 @@ func (c *checkFlag) Set(s string) (err error) {
 }
 
 func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "bench", "[--n N] [--rate R] [--steady D] [--dispatch] [--short] [--check[=ratios]] [--cpuprofile FILE] [--memprofile FILE]",
+	fs := newFlagSet(e, "bench", "[--n N] [--rate R] [--steady D] [--dispatch] [--short] [--check[=ratios]] [--cpuprofile FILE] [--memprofile FILE] [--lane-memprofile PREFIX]",
 		"Measures, in one run on the embedded broker: two tuned kafka-go baselines over N messages\n"+
 			"(a plain copy, one record out per record in, and a fan-out copy writing per input the\n"+
 			"records and bytes the chain wrote per input in this run, by kind), the full stage chain\n"+
@@ -57,6 +57,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.Var(&check, "check", "exit 1 when a goal is missed or not measured: bare for every goal, =ratios for the ratio goals only (chain/fan-out, replay/chain)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the chain phase (runtime/pprof) to `file`")
 	memprofile := fs.String("memprofile", "", "write an allocation profile of the chain phase (runtime/pprof) to `file`")
+	laneMem := fs.String("lane-memprofile", "", "write heap profiles of the overload phase's lane processes, taken as its offering ends, to `prefix`.experimental.pprof and prefix.prod.pprof")
 	if _, err := fs.args(args); err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("bench: the scale-out and overload phases start this executable: %w", err)
 	}
 	cfg := bench.Config{N: *n, Rate: *rate, SteadyFor: *steady, Dispatch: *dispatch, Short: *short,
-		CPUProfile: *cpuprofile, MemProfile: *memprofile, Out: e.stdout, Executable: self}
+		CPUProfile: *cpuprofile, MemProfile: *memprofile, Out: e.stdout, Executable: self, LaneMemProfile: *laneMem}
 	mode := check.mode
 	if *short {
 		explicit := map[string]bool{}

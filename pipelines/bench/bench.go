@@ -42,8 +42,12 @@ type Config struct {
 	MemProfile string        // file for an allocation profile of the chain phase; "" for none
 	Copy       *CopySettings // the baselines' kafka-go settings; nil for DefaultCopySettings
 	Executable string        // the matriz binary the overload and scale-out phases run lanes with; "" skips them
-	Out        io.Writer     // progress lines; nil for none
-	Clock      clock.Clock
+	// LaneMemProfile, when set, is the path prefix of heap profiles the
+	// overload phase takes of each lane process as its offering ends:
+	// PREFIX.experimental.pprof and PREFIX.prod.pprof.
+	LaneMemProfile string
+	Out            io.Writer // progress lines; nil for none
+	Clock          clock.Clock
 }
 
 // Report is what a bench run measured. Zero durations, rates and sizes
@@ -119,6 +123,9 @@ type PhaseEnv struct {
 	Say         func(format string, args ...any)
 	Short       bool
 	Executable  string // the matriz binary, for phases that run lanes as `matriz run` processes
+	// LaneMemProfile: path prefix for the overload phase's lane heap
+	// profiles; "" for none.
+	LaneMemProfile string
 }
 
 // The latency side's phases, set by its files' init (report_fields.md);
@@ -340,7 +347,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	penv := PhaseEnv{Lane: lane, Brokers: brokers, RegistryURL: stack.RegistryURL, Serde: codec, Spec: sp,
-		Partitions: cfg.Partitions, Clock: cfg.Clock, Say: say, Short: cfg.Short, Executable: cfg.Executable}
+		Partitions: cfg.Partitions, Clock: cfg.Clock, Say: say, Short: cfg.Short, Executable: cfg.Executable, LaneMemProfile: cfg.LaneMemProfile}
 	say("steady: %d msgs/s offered for %v", cfg.Rate, cfg.SteadyFor)
 	sink, err := topics.NewSink(ctx, brokers)
 	if err != nil {

@@ -36,6 +36,7 @@ const laneStopWithin = time.Minute
 type laneProc struct {
 	*child
 	metricsURL string
+	pprofURL   string // "" unless the phase env asks for lane heap profiles
 	http       *http.Client
 }
 
@@ -71,11 +72,20 @@ func startLaneProc(ctx context.Context, env PhaseEnv, lane schemas.Lane, group, 
 	}
 	args := []string{"run", "--lane", string(lane), "--group", group, "--brokers", strings.Join(env.Brokers, ","),
 		"--registry", env.RegistryURL, "--http-addr", addr, "--status-every", "0"}
+	pprofURL := ""
+	if env.LaneMemProfile != "" {
+		pa, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--pprof", pa)
+		pprofURL = "http://" + pa + "/debug/pprof/heap"
+	}
 	c, err := startChild(ctx, env.Clock, name, env.Executable, args, laneEnv(os.Environ()), "matriz run: lane "+string(lane)+" joined group", laneStartWithin)
 	if err != nil {
 		return nil, err
 	}
-	return &laneProc{child: c, metricsURL: "http://" + addr + "/metrics", http: &http.Client{Timeout: 5 * time.Second}}, nil
+	return &laneProc{child: c, metricsURL: "http://" + addr + "/metrics", pprofURL: pprofURL, http: &http.Client{Timeout: 30 * time.Second}}, nil
 }
 
 // laneEnv is the environment a lane process runs with: the bench's,
@@ -131,6 +141,36 @@ func (p *laneProc) counts(ctx context.Context) (laneCounts, error) {
 		return c, fmt.Errorf("%s: %w", p, err)
 	}
 	return c, nil
+}
+
+// heapProfile writes the lane's heap profile (what it holds now, and
+// what it allocated since it started) to file; without a profile address
+// it does nothing.
+func (p *laneProc) heapProfile(ctx context.Context, file string) error {
+	if p.pprofURL == "" {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.pprofURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: heap profile: %w", p, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: heap profile: %s", p, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: heap profile: %w", p, err)
+	}
+	return f.Close()
 }
 
 // parseLaneCounts sums the lane counters of a Prometheus text exposition

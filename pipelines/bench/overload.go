@@ -138,6 +138,9 @@ func overloadExperimental(ctx context.Context, env PhaseEnv, rate int, d time.Du
 	rss := sampleRSS(env.Clock, lp.pid())
 	res.Offered, err = offer(ctx, offerConfig{Lane: lane, Brokers: env.Brokers, Serde: codec, Rate: rate, For: d, Seed: 300, Clock: env.Clock})
 	if err == nil {
+		err = lp.heapProfile(ctx, laneProfile(env, lane))
+	}
+	if err == nil {
 		err = lanes.waitFor(ctx, env, "consumed", func(c laneCounts) int64 { return c.In }, res.Offered.Sent, time.Minute)
 	}
 	res.PeakRSS, _ = rss.peak()
@@ -234,6 +237,9 @@ func overloadProd(ctx context.Context, env PhaseEnv, rate int, d time.Duration) 
 	res.Offered, err = offer(ctx, offerConfig{Lane: env.Lane, Brokers: env.Brokers, Serde: env.Serde, Rate: rate, For: d, Seed: 400, Clock: env.Clock})
 	after, cerr := lanes.counts(ctx)
 	answered := after.Answered() - before.Answered()
+	if err == nil {
+		err = lp.heapProfile(ctx, laneProfile(env, env.Lane))
+	}
 	res.PeakRSS, _ = rss.peak()
 	if err = errors.Join(err, cerr, lanes.stop(env)); err != nil {
 		return res, err
@@ -255,6 +261,11 @@ func overloadProd(ctx context.Context, env PhaseEnv, rate int, d time.Duration) 
 		return res, fmt.Errorf("scan decimation events: %w", err)
 	}
 	return res, nil
+}
+
+// laneProfile is the file of lane's heap profile.
+func laneProfile(env PhaseEnv, lane schemas.Lane) string {
+	return env.LaneMemProfile + "." + string(lane) + ".pprof"
 }
 
 // offsetSets is a set of offsets per partition, one bit an offset.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/pipelines/replay"
 )
 
 func init() { scaleOutHook = scaleOutPhase }
@@ -25,21 +26,23 @@ const ScaleOutGoal = 1.6
 // scaleOutFor is the measuring window (full, short).
 var scaleOutFor = [2]time.Duration{10 * time.Second, 4 * time.Second}
 
-// scaleOutSettle is waited after every process joined, before the window
-// opens: each partition's first frames restore state and are not the rate
-// the lane holds.
-const scaleOutSettle = time.Second
+// scaleOutWorkingWithin bounds the wait, once every process joined, for
+// every partition to be worked: each one restores its state and scans the
+// lane's recent event log for decisions first, which on a lane that wrote
+// much in the last minutes takes tens of seconds.
+const scaleOutWorkingWithin = 3 * time.Minute
 
 // scaleOutStartup is how long the backlog must last beyond the window: a
-// second process joins only after the first rejoins at its next heartbeat
-// (kafka-go's default interval is 3 s), and the first works meanwhile.
-const scaleOutStartup = 8 * time.Second
+// second process joins only after the first rejoins, and the first works
+// meanwhile; then every partition restores before the window opens.
+const scaleOutStartup = 10 * time.Second
 
 // scaleOutRun is one run's figures.
 type scaleOutRun struct {
 	Procs    int
 	Backlog  int64         // messages produced before the processes started
 	Joined   time.Duration // start of the first process to the last one joined
+	Working  time.Duration // the last one joined to every partition committed past where it stood then
 	Answered int64         // answered over the window
 	Window   time.Duration
 }
@@ -62,7 +65,7 @@ func scaleOutPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 		d = scaleOutFor[1]
 	}
 	backlog := scaleOutBacklog(max(rep.ChainRate, rep.SteadyRate), d)
-	env.Say("scale-out: %d messages backlogged on %s, then 1, then 2 matriz run processes on one group; answered msgs/s over %v once every process joined (the broker runs in the bench process)",
+	env.Say("scale-out: %d messages backlogged on %s, then 1, then 2 matriz run processes on one group; answered msgs/s over %v once every process joined and every partition committed (the broker runs in the bench process)",
 		backlog, env.Lane, d)
 	var runs [2]scaleOutRun
 	for i, procs := range []int{1, 2} {
@@ -71,7 +74,8 @@ func scaleOutPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 			return fmt.Errorf("%d process(es): %w", procs, err)
 		}
 		runs[i] = r
-		env.Say("  %d process(es): all joined after %v; %d answered in %v: %.0f msgs/s", procs, r.Joined.Round(time.Millisecond), r.Answered, r.Window.Round(time.Millisecond), r.Rate())
+		env.Say("  %d process(es): all joined after %v, every partition worked %v later; %d answered in %v: %.0f msgs/s",
+			procs, r.Joined.Round(time.Millisecond), r.Working.Round(time.Millisecond), r.Answered, r.Window.Round(time.Millisecond), r.Rate())
 	}
 	rep.ScaleOutFor = d
 	rep.ScaleOutOne, rep.ScaleOutTwo = runs[0].Rate(), runs[1].Rate()
@@ -87,12 +91,13 @@ func scaleOutPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 // not drain it before the window ends.
 func scaleOutBacklog(rate float64, window time.Duration) int64 {
 	per := 1.5 * max(rate, 5000)
-	return int64(per*scaleOutStartup.Seconds() + 2*per*(scaleOutSettle+window).Seconds())
+	return int64(per*scaleOutStartup.Seconds() + 2*per*window.Seconds())
 }
 
 // scaleOutOnce backlogs the lane, starts procs processes on a fresh group
 // at the backlog's start, and counts what they answer over window once
-// every one joined and settled.
+// every one joined and every partition works (committed past where it
+// stood when the last one joined: its restore is done).
 func scaleOutOnce(ctx context.Context, env PhaseEnv, procs int, backlog int64, window time.Duration) (scaleOutRun, error) {
 	res := scaleOutRun{Procs: procs, Backlog: backlog}
 	group := fmt.Sprintf("bench-scale-out-%d", procs)
@@ -128,9 +133,11 @@ func scaleOutOnce(ctx context.Context, env PhaseEnv, procs int, backlog int64, w
 		return res, err
 	}
 	res.Joined = env.Clock.Now().Sub(start)
-	if !clock.Sleep(ctx, env.Clock, scaleOutSettle) {
-		return res, ctx.Err()
+	joined := env.Clock.Now()
+	if err := awaitWorking(ctx, env, lanes, group); err != nil {
+		return res, err
 	}
+	res.Working = env.Clock.Now().Sub(joined)
 	first, err := lanes.counts(ctx)
 	if err != nil {
 		return res, err
@@ -154,4 +161,44 @@ func scaleOutOnce(ctx context.Context, env PhaseEnv, procs int, backlog int64, w
 type startedLane struct {
 	p   *laneProc
 	err error
+}
+
+// awaitWorking polls until every partition of the lane's messages topic
+// has a committed offset past the one it had when called: a partition
+// commits only once restored and working. A process that exits meanwhile
+// ends the wait with its error.
+func awaitWorking(ctx context.Context, env PhaseEnv, lanes laneProcs, group string) error {
+	cfg := replay.OffsetsConfig{Lane: env.Lane, Group: group, Brokers: env.Brokers}
+	at, err := replay.ShowOffsets(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	from := map[int32]int64{}
+	for _, p := range at.Partitions {
+		from[p.Partition] = p.Committed
+	}
+	var failed error
+	err = pollUntil(ctx, env.Clock, 100*time.Millisecond, scaleOutWorkingWithin, func() (bool, string) {
+		for _, p := range lanes {
+			if failed = p.err(); failed != nil {
+				return true, ""
+			}
+		}
+		now, err := replay.ShowOffsets(ctx, cfg)
+		if err != nil {
+			failed = err
+			return true, ""
+		}
+		idle := 0
+		for _, p := range now.Partitions {
+			if p.Committed <= from[p.Partition] {
+				idle++
+			}
+		}
+		return idle == 0, fmt.Sprintf("%d of %d partitions not committed since every process joined", idle, len(now.Partitions))
+	})
+	if failed != nil {
+		return failed
+	}
+	return err
 }
