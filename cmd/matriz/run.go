@@ -38,8 +38,12 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	writeRetryFor := fs.Duration("write-retry-for", runtime.DefaultWriteRetryFor, "how long output writes ride out a broker outage (`duration`) before the lane stops (0: the default)")
 	webhook := fs.String("actions-webhook", "", "`URL` each approved external action is POSTed to as JSON (empty: actions are only recorded)")
 	pprofAddr := fs.String("pprof", "", "serve Go runtime profiles (/debug/pprof/) on `address` (empty: off)")
+	memLimit := fs.Int("memory-limit", DefaultRunMemoryLimitMiB, "soft limit of the Go heap in `MiB` (the GC works harder near it; GOMEMLIMIT, when set, wins); 0: none")
 	if _, err := fs.args(args); err != nil {
 		return err
+	}
+	if *memLimit < 0 {
+		return usagef("--memory-limit %d: want MiB ≥ 0", *memLimit)
 	}
 	l, err := lane.resolve()
 	if err != nil {
@@ -89,6 +93,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		MaxFutureSkew: *futureSkew, WriteRetryFor: *writeRetryFor,
 		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
 	}
+	setMemoryLimit(*memLimit, e.getenv)
 	if *pprofAddr != "" {
 		stop, err := startPprof(*pprofAddr)
 		if err != nil {

@@ -35,7 +35,7 @@ const scaleOutWorkingWithin = 3 * time.Minute
 // scaleOutStartup is how long the backlog must last beyond the window: a
 // second process joins only after the first rejoins, and the first works
 // meanwhile; then every partition restores before the window opens.
-const scaleOutStartup = 10 * time.Second
+const scaleOutStartup = 12 * time.Second
 
 // scaleOutRun is one run's figures.
 type scaleOutRun struct {
@@ -86,11 +86,12 @@ func scaleOutPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 	return nil
 }
 
-// scaleOutBacklog is enough input that two processes, each at up to 1.5×
-// rate (a lane alone in its process may beat the in-process chain), do
-// not drain it before the window ends.
+// scaleOutBacklog is enough input that two processes, each at up to 2×
+// rate (a lane alone in its process may beat the in-process chain, and
+// records read again after a rebalance count twice), do not drain it
+// before the window ends.
 func scaleOutBacklog(rate float64, window time.Duration) int64 {
-	per := 1.5 * max(rate, 5000)
+	per := 2 * max(rate, 5000)
 	return int64(per*scaleOutStartup.Seconds() + 2*per*window.Seconds())
 }
 
@@ -152,8 +153,8 @@ func scaleOutOnce(ctx context.Context, env PhaseEnv, procs int, backlog int64, w
 	}
 	res.Window = env.Clock.Now().Sub(t1)
 	res.Answered = last.Answered() - first.Answered()
-	if last.In >= backlog {
-		return res, fmt.Errorf("the %d-message backlog ran out inside the window (%d consumed): the rate would be understated", backlog, last.In)
+	if err := backlogLeft(ctx, env, group); err != nil {
+		return res, err
 	}
 	return res, lanes.stop(env)
 }
@@ -201,4 +202,22 @@ func awaitWorking(ctx context.Context, env PhaseEnv, lanes laneProcs, group stri
 		return failed
 	}
 	return err
+}
+
+// backlogLeft is an error when a partition of the lane's messages topic
+// has nothing left for group to read: it ran dry inside the window, and
+// the rate over the window would be understated. (Committed offsets trail
+// by up to a commit interval, so a partition that ran dry in the last
+// second passes.)
+func backlogLeft(ctx context.Context, env PhaseEnv, group string) error {
+	g, err := replay.ShowOffsets(ctx, replay.OffsetsConfig{Lane: env.Lane, Group: group, Brokers: env.Brokers})
+	if err != nil {
+		return err
+	}
+	for _, p := range g.Partitions {
+		if p.Lag <= 0 {
+			return fmt.Errorf("partition %d's backlog ran out inside the window (committed %d of %d): the rate would be understated", p.Partition, p.Committed, p.End)
+		}
+	}
+	return nil
 }
