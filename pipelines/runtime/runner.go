@@ -207,14 +207,6 @@ type laneRuntime struct {
 	hwm           watermarks // the messages partitions' polled ends (watermarks.go)
 }
 
-// liveQueueCapacity is how many fetched records a live partition's
-// reader queues ahead of decode. The frames in the decimation ring are
-// the lane's real backlog; records queued behind them only add memory
-// (each about 1 KB raw, more once decoded): at 10× overload the default
-// 2,000 per partition held about as much as the ring. A fetch (1 MB) is
-// still read whole into kafka-go's buffers, so reads do not shrink.
-const liveQueueCapacity = 500
-
 func (lr *laneRuntime) reportErr(err error) {
 	lr.log.Warn("runtime", "lane", lr.lane, "err", err)
 }
@@ -251,7 +243,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	lr := &laneRuntime{
 		cfg: cfg, lane: cfg.Lane, spec: ls, clock: cfg.Clock, log: cfg.Logger,
 		obs: observe.NewLane(cfg.Lane, cfg.Metrics, cfg.Counters),
-		sourceOpts: []topics.SourceOption{topics.SourceClock(cfg.Clock), topics.SourceQueueCapacity(liveQueueCapacity), topics.SourceOnError(func(e error) {
+		sourceOpts: []topics.SourceOption{topics.SourceClock(cfg.Clock), topics.SourceOnError(func(e error) {
 			if !errors.Is(e, topics.ErrFenced) { // one per record of a fenced worker: its claim's end is reported once
 				cfg.Logger.Warn("kafka", "lane", lane, "err", e)
 			}
