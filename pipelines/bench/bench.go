@@ -190,9 +190,10 @@ func orNotMeasured(d time.Duration) string {
 	return d.Round(10 * time.Microsecond).String()
 }
 
-// Run runs the benchmark. Everything runs in this process on the
-// embedded broker, so the copies and the chain compete for the same CPUs
-// the same way.
+// Run runs the benchmark. The copies and the chain run in this process on
+// the embedded broker, so they compete for the same CPUs the same way; the
+// scale-out and overload phases run their lanes as `matriz run` child
+// processes (cfg.Executable), so a lane's memory is its own.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.N <= 0 {
 		cfg.N = 100_000
