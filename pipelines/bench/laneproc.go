@@ -256,6 +256,34 @@ func (ps laneProcs) waitFor(ctx context.Context, env PhaseEnv, what string, pick
 	return err
 }
 
+// waitProgress polls until what(counts) reaches n; it gives up only when
+// the count has not moved for stall (a lane behind a busy machine may
+// take minutes to read a 10× overload, and still be reading), or a lane
+// process exits.
+func (ps laneProcs) waitProgress(ctx context.Context, env PhaseEnv, what string, pick func(laneCounts) int64, n int64, stall time.Duration) error {
+	last, lastAt := int64(-1), env.Clock.Now()
+	var failed error
+	err := pollUntil(ctx, env.Clock, 20*time.Millisecond, 24*time.Hour, func() (bool, string) {
+		c, err := ps.counts(ctx)
+		if err != nil {
+			failed = err
+			return true, ""
+		}
+		got, now := pick(c), env.Clock.Now()
+		if got != last {
+			last, lastAt = got, now
+		} else if now.Sub(lastAt) >= stall {
+			failed = fmt.Errorf("the lane %s %d of %d messages, none more in %v", what, got, n, stall)
+			return true, ""
+		}
+		return got >= n, ""
+	})
+	if failed != nil {
+		return failed
+	}
+	return err
+}
+
 // stop stops every process (SIGTERM, then waits) and joins their errors.
 func (ps laneProcs) stop(env PhaseEnv) error {
 	errs := make([]error, len(ps))

@@ -141,7 +141,7 @@ func overloadExperimental(ctx context.Context, env PhaseEnv, rate int, d time.Du
 		err = lp.heapProfile(ctx, laneProfile(env, lane))
 	}
 	if err == nil {
-		err = lanes.waitFor(ctx, env, "consumed", func(c laneCounts) int64 { return c.In }, res.Offered.Sent, time.Minute)
+		err = lanes.waitProgress(ctx, env, "consumed", func(c laneCounts) int64 { return c.In }, res.Offered.Sent, 30*time.Second)
 	}
 	res.PeakRSS, _ = rss.peak()
 	if err = errors.Join(err, lanes.stop(env)); err != nil {
