@@ -2,15 +2,17 @@ package main
 
 import "runtime/debug"
 
-// DefaultRunMemoryLimitMiB is `matriz run`'s soft heap limit. A lane's
-// live data is bounded (source queues, the decimation ring, outputs in
-// flight: about 100 MiB at 10× overload), but on a busy machine a GC
-// cycle that marks slowly sees everything allocated meanwhile as live and
-// sets the next goal at twice that: without a limit the heap, and the
-// resident set, grew past 700 MiB under overload. The limit has the GC
-// start early instead, which keeps the process under the 256 MiB the lane
-// is held to, stacks and runtime overhead included.
-const DefaultRunMemoryLimitMiB = 200
+// DefaultRunMemoryLimitMiB is `matriz run`'s soft heap limit: none. Under
+// overload a lane's GC, marking slowly on a busy machine, counts what was
+// allocated meanwhile as live and sets its next goal at twice that: the
+// experimental lane's resident set reached 300-760 MiB at 10× overload.
+// A 200 MiB limit held it near 216-300 MiB, but a lane with a backlog on
+// all six partitions holds more than that live (the ring's frames, the
+// readers' queues, outputs in flight), and with any limit up to 240 MiB
+// its GC ran without pause: one process with a backlog answered 2,000
+// msgs/s instead of 7,600-8,900 (measured pairwise, same machine). So the
+// limit is the operator's choice, for lanes sized to stay under it.
+const DefaultRunMemoryLimitMiB = 0
 
 // setMemoryLimit sets the process's soft memory limit to mib MiB unless
 // GOMEMLIMIT is set (the runtime applied it already) or mib is 0.

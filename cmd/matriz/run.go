@@ -38,7 +38,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	writeRetryFor := fs.Duration("write-retry-for", runtime.DefaultWriteRetryFor, "how long output writes ride out a broker outage (`duration`) before the lane stops (0: the default)")
 	webhook := fs.String("actions-webhook", "", "`URL` each approved external action is POSTed to as JSON (empty: actions are only recorded)")
 	pprofAddr := fs.String("pprof", "", "serve Go runtime profiles (/debug/pprof/) on `address` (empty: off)")
-	memLimit := fs.Int("memory-limit", DefaultRunMemoryLimitMiB, "soft limit of the Go heap in `MiB` (the GC works harder near it; GOMEMLIMIT, when set, wins); 0: none")
+	memLimit := fs.Int("memory-limit", DefaultRunMemoryLimitMiB, "soft limit of the Go heap in `MiB` (the GC works harder near it, and without pause once the live set reaches it; GOMEMLIMIT, when set, wins); 0: none")
 	if _, err := fs.args(args); err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func fakeLane(t *testing.T, step, stop int64) laneProcs {
 func TestWaitProgressWaitsWhileTheLaneReads(t *testing.T) {
 	env := PhaseEnv{Clock: clock.Real{}}
 	consumed := func(c laneCounts) int64 { return c.In }
-	if err := fakeLane(t, 10, 1000).waitProgress(t.Context(), env, "consumed", consumed, 1000, time.Second); err != nil {
+	if err := fakeLane(t, 50, 1000).waitProgress(t.Context(), env, "consumed", consumed, 1000, time.Second); err != nil {
 		t.Fatalf("a lane reading to the end: %v", err)
 	}
 	start := time.Now()
