@@ -35,7 +35,7 @@ const scaleOutWorkingWithin = 3 * time.Minute
 // scaleOutStartup is how long the backlog must last beyond the window: a
 // second process joins only after the first rejoins, and the first works
 // meanwhile; then every partition restores before the window opens.
-const scaleOutStartup = 12 * time.Second
+const scaleOutStartup = 8 * time.Second
 
 // scaleOutRun is one run's figures.
 type scaleOutRun struct {
@@ -86,12 +86,13 @@ func scaleOutPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 	return nil
 }
 
-// scaleOutBacklog is enough input that two processes, each at up to 2×
-// rate (a lane alone in its process may beat the in-process chain, and
-// records read again after a rebalance count twice), do not drain it
-// before the window ends.
+// scaleOutBacklog is enough input that two processes, each at up to 1.5×
+// rate (a lane alone in its process may beat the in-process chain), do
+// not drain it before the window ends; backlogLeft checks they did not.
+// It is no larger: the broker holds it, and every output, in the bench's
+// memory.
 func scaleOutBacklog(rate float64, window time.Duration) int64 {
-	per := 2 * max(rate, 5000)
+	per := 1.5 * max(rate, 5000)
 	return int64(per*scaleOutStartup.Seconds() + 2*per*window.Seconds())
 }
 
