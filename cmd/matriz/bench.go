@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/matriz/pipelines/pipelines/bench"
@@ -26,7 +27,7 @@ func (c *checkFlag) Set(s string) (err error) {
 }
 
 func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "bench", "[--n N] [--rate R] [--steady D] [--dispatch] [--short] [--check[=ratios]] [--cpuprofile FILE] [--memprofile FILE]",
+	fs := newFlagSet(e, "bench", "[--n N] [--rate R] [--steady D] [--dispatch] [--short] [--check[=ratios]] [--cpuprofile FILE] [--memprofile FILE] [--lane-memprofile PREFIX]",
 		"Measures, in one run on the embedded broker: two tuned kafka-go baselines over N messages\n"+
 			"(a plain copy, one record out per record in, and a fan-out copy writing per input the\n"+
 			"records and bytes the chain wrote per input in this run, by kind), the full stage chain\n"+
@@ -36,13 +37,17 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"(answered msgs/s, backlog, the tick's p95 frame time, end-to-end p50/p99 from a record's\n"+
 			"timestamp to its result acknowledged), the low-rate phase (end-to-end p50/p99 at 100 and\n"+
 			"2,000 msgs/s offered evenly, where a quiet partition's frames close by the idle watermark),\n"+
-			"the overload phase (10x the sustainable rate to experimental, which drops oldest and must\n"+
-			"account every drop by offset, and to prod, which holds back and drops nothing; peak RSS),\n"+
-			"a scan of a lane's event log, and a codec round trip. --cpuprofile and --memprofile\n"+
+			"the scale-out phase (a backlog answered by one `matriz run` process, then by two on one\n"+
+			"group: msgs/s each and two over one), the overload phase (10x the sustainable rate to\n"+
+			"experimental, which drops oldest and must account every drop by offset, and to prod, which\n"+
+			"holds back and drops nothing; the peak RSS of each lane's own `matriz run` process), a scan\n"+
+			"of a lane's event log, and a codec round trip. The scale-out and overload phases run lanes\n"+
+			"as child processes of this executable, the broker staying in this one; every child is\n"+
+			"killed when the bench ends, fails or is interrupted. --cpuprofile and --memprofile\n"+
 			"profile the chain phase only.\n"+
 			"--check prints every goal and exits 1 when one is missed or not measured; --short runs\n"+
 			"the short profile (20,000 messages, 10s steady) and a bare --check then gates on the ratio\n"+
-			"goals only, as CI does.")
+			"goals only (not scale-out, which needs spare cores), as CI does.")
 	n := fs.Int("n", 100_000, "`messages` for the copies and the chain (--short: 20,000)")
 	rate := fs.Int("rate", 20_000, "steady offered `rate` in msgs/s")
 	steady := fs.Duration("steady", 10*time.Second, "steady phase `duration`")
@@ -52,14 +57,19 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.Var(&check, "check", "exit 1 when a goal is missed or not measured: bare for every goal, =ratios for the ratio goals only (chain/fan-out, replay/chain)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the chain phase (runtime/pprof) to `file`")
 	memprofile := fs.String("memprofile", "", "write an allocation profile of the chain phase (runtime/pprof) to `file`")
+	laneMem := fs.String("lane-memprofile", "", "write heap profiles of the overload phase's lane processes, taken as its offering ends, to `prefix`.experimental.pprof and prefix.prod.pprof")
 	if _, err := fs.args(args); err != nil {
 		return err
 	}
 	if *n < 1 || *rate < 1 || *steady <= 0 {
 		return usagef("--n, --rate and --steady must be positive")
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("bench: the scale-out and overload phases start this executable: %w", err)
+	}
 	cfg := bench.Config{N: *n, Rate: *rate, SteadyFor: *steady, Dispatch: *dispatch, Short: *short,
-		CPUProfile: *cpuprofile, MemProfile: *memprofile, Out: e.stdout}
+		CPUProfile: *cpuprofile, MemProfile: *memprofile, Out: e.stdout, Executable: self, LaneMemProfile: *laneMem}
 	mode := check.mode
 	if *short {
 		explicit := map[string]bool{}

@@ -16,7 +16,7 @@ func TestBenchHelpNamesProfilesAndCheck(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"--cpuprofile file", "--memprofile file", "profile the chain phase only", "--check", "=ratios", "--short", "fan-out copy"} {
+	for _, want := range []string{"--cpuprofile file", "--memprofile file", "profile the chain phase only", "--check", "=ratios", "--short", "fan-out copy", "scale-out phase", "peak RSS of each lane's own `matriz run` process"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q:\n%s", want, out)
 		}
@@ -51,7 +51,7 @@ func TestBenchCheckExitsOnMissedGoal(t *testing.T) {
 		t.Fatalf("exit %d, stdout:\n%s", code, out)
 	}
 	for _, want := range []string{"goal chain rate (≥ 60000 msgs/s): missed, measured 30000 msgs/s\n", "goal tick p95 (≤ 5ms): missed, measured 7ms\n",
-		"goal steady p99 (≤ 100ms): not measured\n", "matriz bench: --check: 9 of 11 goals missed or not measured\n"} {
+		"goal steady p99 (≤ 100ms): not measured\n", "matriz bench: --check: 10 of 12 goals missed or not measured\n", "goal scale-out (≥ 1.60): not measured\n"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}

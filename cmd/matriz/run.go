@@ -17,7 +17,7 @@ import (
 )
 
 func runRun(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "run", "--lane L --brokers HOST:PORT[,…] --registry URL [--group G] [--pipeline FILE] [--http-addr ADDR]",
+	fs := newFlagSet(e, "run", "--lane L --brokers HOST:PORT[,…] --registry URL [--group G] [--pipeline FILE] [--http-addr ADDR] [--pprof ADDR]",
 		"Runs one lane as a consumer-group member: consumes matriz.<lane>.messages, runs the\n"+
 			"stage chain frame by frame, writes results, events, traces and actions, and bad input\n"+
 			"to the DLQ. Offsets commit only after every output is acknowledged (acks=all). Start\n"+
@@ -37,8 +37,13 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	futureSkew := fs.Duration("max-future-skew", runtime.DefaultMaxFutureSkew, "how far a message's ts may run ahead of its Kafka record timestamp (`duration`); further ahead goes to the DLQ as future_timestamp")
 	writeRetryFor := fs.Duration("write-retry-for", runtime.DefaultWriteRetryFor, "how long output writes ride out a broker outage (`duration`) before the lane stops (0: the default)")
 	webhook := fs.String("actions-webhook", "", "`URL` each approved external action is POSTed to as JSON (empty: actions are only recorded)")
+	pprofAddr := fs.String("pprof", "", "serve Go runtime profiles (/debug/pprof/) on `address` (empty: off)")
+	memLimit := fs.Int("memory-limit", DefaultRunMemoryLimitMiB, "soft limit of the Go heap in `MiB` (the GC works harder near it, and without pause once the live set reaches it; GOMEMLIMIT, when set, wins); 0: none")
 	if _, err := fs.args(args); err != nil {
 		return err
+	}
+	if *memLimit < 0 {
+		return usagef("--memory-limit %d: want MiB ≥ 0", *memLimit)
 	}
 	l, err := lane.resolve()
 	if err != nil {
@@ -65,9 +70,12 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err := checkRegistryURL(conn.Registry()); err != nil {
 		return usagef("--registry: %v", err)
 	}
-	if *httpAddr != "" {
-		if err := checkAddrs([]string{*httpAddr}); err != nil {
-			return usagef("--http-addr: %v", err)
+	for _, a := range []struct{ flag, addr string }{{"http-addr", *httpAddr}, {"pprof", *pprofAddr}} {
+		if a.addr == "" {
+			continue
+		}
+		if err := checkAddrs([]string{a.addr}); err != nil {
+			return usagef("--%s: %v", a.flag, err)
 		}
 	}
 	// The spec is validated, every lane built dry, before any connection.
@@ -84,6 +92,14 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		Getenv: e.getenv, SessionTimeout: *session, ReaderVersion: rv, CommitInterval: *commitEvery, CheckpointEvery: *checkpointEvery,
 		MaxFutureSkew: *futureSkew, WriteRetryFor: *writeRetryFor,
 		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
+	}
+	setMemoryLimit(*memLimit, e.getenv)
+	if *pprofAddr != "" {
+		stop, err := startPprof(*pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if *webhook != "" {
 		wh, err := ops.NewWebhook(*webhook, 10*time.Second)

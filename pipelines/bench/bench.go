@@ -41,8 +41,13 @@ type Config struct {
 	CPUProfile string        // file for a CPU profile of the chain phase; "" for none
 	MemProfile string        // file for an allocation profile of the chain phase; "" for none
 	Copy       *CopySettings // the baselines' kafka-go settings; nil for DefaultCopySettings
-	Out        io.Writer     // progress lines; nil for none
-	Clock      clock.Clock
+	Executable string        // the matriz binary the overload and scale-out phases run lanes with; "" skips them
+	// LaneMemProfile, when set, is the path prefix of heap profiles the
+	// overload phase takes of each lane process as its offering ends:
+	// PREFIX.experimental.pprof and PREFIX.prod.pprof.
+	LaneMemProfile string
+	Out            io.Writer // progress lines; nil for none
+	Clock          clock.Clock
 }
 
 // Report is what a bench run measured. Zero durations, rates and sizes
@@ -97,6 +102,13 @@ type Report struct {
 	ExperimentalDropsAccounted int64
 	ProdOverloadDropped        int64
 	ProdOverloadAnswered       float64
+
+	// The scale-out phase (scaleout.go): `matriz run` processes on one
+	// group, the broker in the bench process.
+	ScaleOutFor   time.Duration // the measuring window
+	ScaleOutOne   float64       // msgs/s one process answered
+	ScaleOutTwo   float64       // msgs/s two processes answered together
+	ScaleOutRatio float64       // ScaleOutTwo / ScaleOutOne
 }
 
 // PhaseEnv is what a phase added by the latency side gets of the run.
@@ -110,6 +122,10 @@ type PhaseEnv struct {
 	Clock       clock.Clock
 	Say         func(format string, args ...any)
 	Short       bool
+	Executable  string // the matriz binary, for phases that run lanes as `matriz run` processes
+	// LaneMemProfile: path prefix for the overload phase's lane heap
+	// profiles; "" for none.
+	LaneMemProfile string
 }
 
 // The latency side's phases, set by its files' init (report_fields.md);
@@ -118,6 +134,7 @@ var (
 	steadyLatencyHook func(ctx context.Context, env PhaseEnv) (finish func(rep *Report) error, err error)
 	lowRateHook       func(ctx context.Context, env PhaseEnv, rep *Report) error
 	overloadHook      func(ctx context.Context, env PhaseEnv, rep *Report) error
+	scaleOutHook      func(ctx context.Context, env PhaseEnv, rep *Report) error
 )
 
 // PerInput is w's records and bytes per input of n.
@@ -158,12 +175,12 @@ func (r Report) String() string {
 		"chain %.1f allocs/msg, peak RSS %s in the chain phase, %s over the run; "+
 		"replay %.0f msgs/s (%.2f of the chain) over %d records; "+
 		"steady %d msgs/s offered: %.0f msgs/s answered, tick p95 %v over %d frames, backlog %d at the end, e2e p50 %s p99 %s; "+
-		"events scan %.0f events/s over %d events",
+		"events scan %.0f events/s over %d events; scale-out 1 process %.0f msgs/s, 2 processes %.0f msgs/s (ratio %.2f)",
 		r.CopyRate, r.ChainRate, r.Ratio, r.FanoutRate, r.FanoutRatio, r.N, r.Partitions,
 		r.ChainAllocsPerMsg, fmtMiB(r.ChainPeakRSS), fmtMiB(r.PeakRSS),
 		r.ReplayRate, r.ReplayRatio, r.ReplayRecords, r.OfferedRate, r.SteadyRate,
 		r.SteadyP95.Round(10*time.Microsecond), r.SteadyFrames, r.SteadyBacklog, orNotMeasured(r.SteadyP50), orNotMeasured(r.SteadyP99),
-		r.EventsRate, r.EventsScanned)
+		r.EventsRate, r.EventsScanned, r.ScaleOutOne, r.ScaleOutTwo, r.ScaleOutRatio)
 }
 
 func orNotMeasured(d time.Duration) string {
@@ -173,9 +190,10 @@ func orNotMeasured(d time.Duration) string {
 	return d.Round(10 * time.Microsecond).String()
 }
 
-// Run runs the benchmark. Everything runs in this process on the
-// embedded broker, so the copies and the chain compete for the same CPUs
-// the same way.
+// Run runs the benchmark. The copies and the chain run in this process on
+// the embedded broker, so they compete for the same CPUs the same way; the
+// scale-out and overload phases run their lanes as `matriz run` child
+// processes (cfg.Executable), so a lane's memory is its own.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.N <= 0 {
 		cfg.N = 100_000
@@ -330,7 +348,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 
 	penv := PhaseEnv{Lane: lane, Brokers: brokers, RegistryURL: stack.RegistryURL, Serde: codec, Spec: sp,
-		Partitions: cfg.Partitions, Clock: cfg.Clock, Say: say, Short: cfg.Short}
+		Partitions: cfg.Partitions, Clock: cfg.Clock, Say: say, Short: cfg.Short, Executable: cfg.Executable, LaneMemProfile: cfg.LaneMemProfile}
 	say("steady: %d msgs/s offered for %v", cfg.Rate, cfg.SteadyFor)
 	sink, err := topics.NewSink(ctx, brokers)
 	if err != nil {
@@ -374,7 +392,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	for _, h := range []struct {
 		name string
 		run  func(context.Context, PhaseEnv, *Report) error
-	}{{"low-rate phase", lowRateHook}, {"overload phase", overloadHook}} {
+	}{{"low-rate phase", lowRateHook}, {"scale-out phase", scaleOutHook}, {"overload phase", overloadHook}} {
 		if h.run == nil {
 			continue
 		}

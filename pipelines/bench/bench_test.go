@@ -58,7 +58,7 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 	cpu, mem := filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "mem.pprof")
 	var out strings.Builder
 	rep, err := Run(t.Context(), Config{N: 3000, Rate: 500, SteadyFor: 2 * time.Second, Partitions: 2, Events: 3000, Out: &out,
-		CPUProfile: cpu, MemProfile: mem, Short: true})
+		CPUProfile: cpu, MemProfile: mem, Short: true, Executable: matrizBinary(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +111,11 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 		rep.ExperimentalDropsAccounted != rep.ExperimentalDrops || rep.ProdOverloadDropped != 0 || rep.ProdOverloadAnswered <= 0 {
 		t.Fatalf("overload phase: %+v", rep)
 	}
+	if rep.ScaleOutOne <= 0 || rep.ScaleOutTwo <= 0 || rep.ScaleOutRatio != rep.ScaleOutTwo/rep.ScaleOutOne || rep.ScaleOutFor <= 0 {
+		t.Fatalf("scale-out phase: one %.0f, two %.0f msgs/s, ratio %.2f over %v", rep.ScaleOutOne, rep.ScaleOutTwo, rep.ScaleOutRatio, rep.ScaleOutFor)
+	}
 	for _, want := range []string{"plain copy", "full chain", "fan-out copy", "settings: MinBytes 1", "replay: the chain's log, 2 partitions",
-		"steady: 500 msgs/s offered", "events scan: 3000 events", "codec: ", "low rate: 100 msgs/s", "overload: "} {
+		"steady: 500 msgs/s offered", "events scan: 3000 events", "codec: ", "low rate: 100 msgs/s", "overload: ", "scale-out: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("progress lack %q:\n%s", want, out.String())
 		}

@@ -15,6 +15,7 @@ func measuredReport() Report {
 		OfferedRate: 20_000, SteadyRate: 19_900, SteadyBacklog: 500, SteadyP95: 2 * time.Millisecond, SteadyP99: 80 * time.Millisecond,
 		LowRateP99:   map[int]time.Duration{100: 60 * time.Millisecond, 2000: 70 * time.Millisecond},
 		OverloadRate: 200_000, OverloadPeakRSS: 200 << 20, ExperimentalDrops: 10, ExperimentalDropsAccounted: 10,
+		ScaleOutOne: 20_000, ScaleOutTwo: 34_000, ScaleOutRatio: 1.7,
 		CodecRoundTrip: 1500 * time.Nanosecond, CodecAllocs: 8,
 	}
 }
@@ -67,6 +68,10 @@ func TestGoalsMissed(t *testing.T) {
 		{"overload peak RSS", func(r *Report) { r.OverloadPeakRSS = 257 << 20 }, "257.0 MiB"},
 		{"overload accounting", func(r *Report) { r.ExperimentalDropsAccounted = 9 }, "dropped 10, accounted 9"},
 		{"overload accounting", func(r *Report) { r.ProdOverloadDropped = 1 }, "prod dropped 1"},
+		{"overload peak RSS", func(r *Report) {
+			r.OverloadPeakRSS, r.OverloadPeakRSSByLane = 300<<20, map[string]uint64{"experimental": 100 << 20, "prod": 300 << 20}
+		}, "300.0 MiB (experimental 100.0 MiB, prod 300.0 MiB)"},
+		{"scale-out", func(r *Report) { r.ScaleOutTwo, r.ScaleOutRatio = 31_980, 1.599 }, "1.60 (31980 over 20000 msgs/s)"},
 		{"codec round trip", func(r *Report) { r.CodecAllocs = 11 }, "11.0 allocs"},
 		{"codec round trip", func(r *Report) { r.CodecRoundTrip = 2001 * time.Nanosecond }, "2.001µs"},
 	}
@@ -104,6 +109,8 @@ func TestGoalsNotMeasured(t *testing.T) {
 		{"low-rate p99 at 2000 msgs/s", func(r *Report) { r.LowRateP99 = nil }},
 		{"overload peak RSS", func(r *Report) { r.OverloadPeakRSS = 0 }},
 		{"overload accounting", func(r *Report) { r.OverloadRate = 0 }},
+		{"scale-out", func(r *Report) { r.ScaleOutOne, r.ScaleOutRatio = 0, 0 }},
+		{"scale-out", func(r *Report) { r.ScaleOutTwo, r.ScaleOutRatio = 0, 0 }},
 		{"codec round trip", func(r *Report) { r.CodecRoundTrip, r.CodecAllocs = 0, 0 }},
 	}
 	for _, c := range cases {

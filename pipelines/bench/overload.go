@@ -4,7 +4,10 @@ package bench
 // experimental lane (drop-oldest: every input must come out as a result,
 // a DLQ record, or an offset listed by a decimation event) and to prod
 // (backpressure: nothing dropped, the backlog grows in Kafka, the
-// answered rate holds), with each lane phase's peak resident memory.
+// answered rate holds), with each lane's peak resident memory. Each lane
+// runs as its own `matriz run` process (laneproc.go), so its memory is
+// its own: the embedded broker, which holds every offered record, the
+// producer and the output tails stay in the bench process.
 
 import (
 	"context"
@@ -41,6 +44,10 @@ const overloadGroup = "bench-overload"
 // overloadPhase runs both lane phases and fills the report's overload
 // figures.
 func overloadPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
+	if env.Executable == "" {
+		env.Say("overload: not measured: %v", errNoExecutable)
+		return nil
+	}
 	rate := int(rep.SteadyRate * OverloadFactor)
 	if rate <= 0 {
 		rate = max(rep.OfferedRate, 1) * OverloadFactor
@@ -61,7 +68,7 @@ func overloadPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 	rep.ExperimentalDrops, rep.ExperimentalDropsAccounted = ex.Drops, ex.Accounted
 	rep.OverloadPeakRSSByLane[string(schemas.LaneExperimental)] = ex.PeakRSS
 	env.Say("  experimental: offered %d at %.0f msgs/s (the last acknowledged after %v); %d answered (%d results, %d DLQ), %d dropped, of which %d listed by decimation events (%d events); "+
-		"%d listed offsets had an answer too; peak RSS %s (≤ 256 MiB: %v; %s at the phase start, after a GC)",
+		"%d listed offsets had an answer too; the lane process's peak RSS %s (≤ 256 MiB: %v; %s when it joined its group)",
 		ex.Offered.Sent, ex.Offered.Rate(), ex.Offered.Acked.Round(time.Millisecond), ex.Answered, ex.Results, ex.DLQ, ex.Drops, ex.Accounted, ex.Events, ex.ListedAnswered, mib(ex.PeakRSS), ex.PeakRSS <= MemoryGoal, mib(ex.StartRSS))
 	pr, err := overloadProd(ctx, env, rate, d)
 	if err != nil {
@@ -71,9 +78,9 @@ func overloadPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 	rep.OverloadPeakRSSByLane[string(env.Lane)] = pr.PeakRSS
 	rep.OverloadPeakRSS = max(ex.PeakRSS, pr.PeakRSS)
 	env.Say("  prod: warm-up (1 s at 1,000 msgs/s) answered %v after it started", pr.WarmUp.Round(time.Millisecond))
-	env.Say("  prod: offered %d at %.0f msgs/s (the last acknowledged after %v); answered %.0f msgs/s; backlog %d at the end; %d dropped; peak RSS %s (≤ 256 MiB: %v; %s at the phase start, after a GC)",
+	env.Say("  prod: offered %d at %.0f msgs/s (the last acknowledged after %v); answered %.0f msgs/s; backlog %d at the end; %d dropped; the lane process's peak RSS %s (≤ 256 MiB: %v; %s after the warm-up)",
 		pr.Offered.Sent, pr.Offered.Rate(), pr.Offered.Acked.Round(time.Millisecond), pr.AnsweredRate, pr.Backlog, pr.Dropped, mib(pr.PeakRSS), pr.PeakRSS <= MemoryGoal, mib(pr.StartRSS))
-	env.Say("  (RSS is the whole process: the embedded broker keeps every record of every phase in memory in it)")
+	env.Say("  (RSS is each lane's own `matriz run` process, sampled from /proc/<pid>/status; the broker, the producer and the tails run in the bench process)")
 	return nil
 }
 
@@ -118,19 +125,26 @@ func overloadExperimental(ctx context.Context, env PhaseEnv, rate int, d time.Du
 		}
 	}
 	defer outs.close()
-	lr, err := startLane(ctx, env, env.Spec, lane, overloadGroup, 0)
+	if err := moveGroupToEnd(ctx, env, lane, overloadGroup); err != nil {
+		return res, err
+	}
+	lp, err := startLaneProc(ctx, env, lane, overloadGroup, "the experimental lane's matriz run")
 	if err != nil {
 		return res, err
 	}
-	res.StartRSS = settledRSS()
-	rss := sampleRSS(env.Clock)
+	lanes := laneProcs{lp}
+	defer lanes.kill()
+	res.StartRSS, _ = readVmRSS(lp.pid())
+	rss := sampleRSS(env.Clock, lp.pid())
 	res.Offered, err = offer(ctx, offerConfig{Lane: lane, Brokers: env.Brokers, Serde: codec, Rate: rate, For: d, Seed: 300, Clock: env.Clock})
 	if err == nil {
-		err = waitConsumed(ctx, env, lr, res.Offered.Sent, time.Minute)
+		err = lp.heapProfile(ctx, laneProfile(env, lane))
 	}
-	err = errors.Join(err, lr.close())
+	if err == nil {
+		err = lanes.waitProgress(ctx, env, "consumed", func(c laneCounts) int64 { return c.In }, res.Offered.Sent, 30*time.Second)
+	}
 	res.PeakRSS, _ = rss.peak()
-	if err != nil {
+	if err = errors.Join(err, lanes.stop(env)); err != nil {
 		return res, err
 	}
 	dropped := offsetSets{}
@@ -193,30 +207,41 @@ type prodOverload struct {
 // meanwhile; it does not wait for the backlog (minutes at 10×).
 func overloadProd(ctx context.Context, env PhaseEnv, rate int, d time.Duration) (prodOverload, error) {
 	var res prodOverload
-	lr, err := startLane(ctx, env, env.Spec, env.Lane, overloadGroup, 0)
+	if err := moveGroupToEnd(ctx, env, env.Lane, overloadGroup); err != nil {
+		return res, err
+	}
+	lp, err := startLaneProc(ctx, env, env.Lane, overloadGroup, "the prod lane's matriz run")
 	if err != nil {
 		return res, err
 	}
+	lanes := laneProcs{lp}
+	defer lanes.kill()
 	// The lane's start-up (restoring state, reading recorded decisions)
 	// is not the rate it holds: a warm-up, all answered, goes first.
 	warmStart := env.Clock.Now()
 	warm, err := offer(ctx, offerConfig{Lane: env.Lane, Brokers: env.Brokers, Serde: env.Serde, Rate: 1000, For: time.Second, Seed: 401, Clock: env.Clock})
 	if err == nil {
-		err = lr.waitAnswered(ctx, env, warm.Sent, 2*time.Minute)
+		err = lanes.waitFor(ctx, env, "answered", laneCounts.Answered, warm.Sent, 2*time.Minute)
 	}
 	if err != nil {
-		return res, errors.Join(fmt.Errorf("warm-up: %w", err), lr.close())
+		return res, errors.Join(fmt.Errorf("warm-up: %w", err), lanes.stop(env))
 	}
 	res.WarmUp = env.Clock.Now().Sub(warmStart)
 	start := env.Clock.Now()
-	res.StartRSS = settledRSS()
-	rss := sampleRSS(env.Clock)
-	before := lr.answered()
-	res.Offered, err = offer(ctx, offerConfig{Lane: env.Lane, Brokers: env.Brokers, Serde: env.Serde, Rate: rate, For: d, Seed: 400, Clock: env.Clock})
-	answered := lr.answered() - before
-	err = errors.Join(err, lr.close())
-	res.PeakRSS, _ = rss.peak()
+	res.StartRSS, _ = readVmRSS(lp.pid())
+	rss := sampleRSS(env.Clock, lp.pid())
+	before, err := lanes.counts(ctx)
 	if err != nil {
+		return res, err
+	}
+	res.Offered, err = offer(ctx, offerConfig{Lane: env.Lane, Brokers: env.Brokers, Serde: env.Serde, Rate: rate, For: d, Seed: 400, Clock: env.Clock})
+	after, cerr := lanes.counts(ctx)
+	answered := after.Answered() - before.Answered()
+	if err == nil {
+		err = lp.heapProfile(ctx, laneProfile(env, env.Lane))
+	}
+	res.PeakRSS, _ = rss.peak()
+	if err = errors.Join(err, cerr, lanes.stop(env)); err != nil {
 		return res, err
 	}
 	if res.Offered.Acked > 0 {
@@ -238,9 +263,9 @@ func overloadProd(ctx context.Context, env PhaseEnv, rate int, d time.Duration) 
 	return res, nil
 }
 
-// waitConsumed polls until the lane has consumed n messages.
-func waitConsumed(ctx context.Context, env PhaseEnv, lr *laneRun, n int64, within time.Duration) error {
-	return lr.waitFor(ctx, env, func() int64 { return lr.Counters.In.Load() }, n, within, "consumed")
+// laneProfile is the file of lane's heap profile.
+func laneProfile(env PhaseEnv, lane schemas.Lane) string {
+	return env.LaneMemProfile + "." + string(lane) + ".pprof"
 }
 
 // offsetSets is a set of offsets per partition, one bit an offset.

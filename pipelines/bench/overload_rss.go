@@ -1,8 +1,9 @@
 package bench
 
-// Peak resident memory per phase. VmHWM in /proc/self/status is the peak
+// Peak resident memory per phase. VmHWM in /proc/<pid>/status is the peak
 // of the whole process's life, so a phase's peak is the largest VmRSS
-// sampled while it runs.
+// sampled while it runs — of this process, or of a lane process a phase
+// started (so the figure is the lane's alone, not the embedded broker's).
 
 import (
 	"bufio"
@@ -22,8 +23,9 @@ import (
 // rssEvery is how often the sampler reads VmRSS.
 const rssEvery = 100 * time.Millisecond
 
-// ErrNoRSS says /proc/self/status held no VmRSS line (not Linux).
-var ErrNoRSS = errors.New("no VmRSS in /proc/self/status")
+// ErrNoRSS says /proc/<pid>/status held no VmRSS line (not Linux, or a
+// process that has exited and is not yet reaped).
+var ErrNoRSS = errors.New("no VmRSS in /proc/<pid>/status")
 
 // parseVmRSS reads the VmRSS line of a /proc/<pid>/status text, in bytes.
 func parseVmRSS(status string) (uint64, error) {
@@ -46,8 +48,13 @@ func parseVmRSS(status string) (uint64, error) {
 	return 0, ErrNoRSS
 }
 
-func readVmRSS() (uint64, error) {
-	b, err := os.ReadFile("/proc/self/status")
+// readVmRSS reads process pid's VmRSS; pid 0 is this process.
+func readVmRSS(pid int) (uint64, error) {
+	path := "/proc/self/status"
+	if pid != 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/status"
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
@@ -59,12 +66,13 @@ func readVmRSS() (uint64, error) {
 func settledRSS() uint64 {
 	goruntime.GC()
 	debug.FreeOSMemory()
-	v, _ := readVmRSS()
+	v, _ := readVmRSS(0)
 	return v
 }
 
-// rssSampler keeps the largest VmRSS it sampled.
+// rssSampler keeps the largest VmRSS it sampled of one process.
 type rssSampler struct {
+	pid  int
 	mu   sync.Mutex
 	max  uint64
 	err  error
@@ -72,9 +80,10 @@ type rssSampler struct {
 	done chan struct{}
 }
 
-// sampleRSS samples now and every rssEvery until stopped.
-func sampleRSS(cl clock.Clock) *rssSampler {
-	s := &rssSampler{stop: make(chan struct{}), done: make(chan struct{})}
+// sampleRSS samples process pid (0: this one) now and every rssEvery
+// until stopped.
+func sampleRSS(cl clock.Clock, pid int) *rssSampler {
+	s := &rssSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
 	s.sample()
 	go func() {
 		defer close(s.done)
@@ -93,7 +102,7 @@ func sampleRSS(cl clock.Clock) *rssSampler {
 }
 
 func (s *rssSampler) sample() {
-	v, err := readVmRSS()
+	v, err := readVmRSS(s.pid)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {

@@ -24,7 +24,7 @@ func TestParseVmRSS(t *testing.T) {
 // TestReadVmRSSOfThisProcess: on Linux the sampler reads a plausible
 // figure for the test process itself.
 func TestReadVmRSSOfThisProcess(t *testing.T) {
-	v, err := readVmRSS()
+	v, err := readVmRSS(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +60,15 @@ func TestOffsetSets(t *testing.T) {
 // partitions for two seconds: on experimental every offered offset comes
 // out as a result, a DLQ record or an offset a decimation event lists
 // (none both, none neither); on prod nothing is dropped; both phases
-// report a sampled peak RSS.
+// report a sampled peak RSS of their lane's own process, which is far
+// below this process's, where the broker holds every offered record.
 func TestOverloadAccountsEveryOffset(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: starts the embedded broker and registry (skipped with -short)")
 	}
 	ctx := t.Context()
 	env, _ := twoPartitionProd(t)
+	env.Executable = matrizBinary(t)
 	ex, err := overloadExperimental(ctx, env, 20_000, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -93,5 +95,8 @@ func TestOverloadAccountsEveryOffset(t *testing.T) {
 		if rss < 1<<20 {
 			t.Fatalf("peak RSS %d: not sampled", rss)
 		}
+	}
+	if self, _ := readVmRSS(0); ex.PeakRSS == self || pr.PeakRSS == self {
+		t.Fatalf("peak RSS %d / %d: this process's (%d), not the lane's", ex.PeakRSS, pr.PeakRSS, self)
 	}
 }

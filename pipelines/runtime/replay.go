@@ -151,11 +151,12 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	if lr.sink, err = topics.NewSink(work, cfg.Brokers, topics.SinkClock(cfg.Clock), topics.SinkOnError(lr.sinkErr)); err != nil {
 		return stats, err
 	}
+	lr.gate = newSinkGate(lr.sink.In())
 	sinkClosed := false
 	closeSink := func() {
 		if !sinkClosed {
 			sinkClosed = true
-			close(lr.sink.In())
+			lr.gate.close()
 			lr.sink.AwaitCompletion()
 		}
 	}

@@ -193,6 +193,7 @@ type laneRuntime struct {
 	chain      *spec.Chain
 	flags      *LiveFlags
 	sink       *topics.Sink
+	gate       *sinkGate // the partitions' way into sink (sinkgate.go)
 	obs        *observe.Lane
 	sourceOpts []topics.SourceOption
 	namespace  string          // a replay's output namespace; "" for the live topics
@@ -312,8 +313,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
+	lr.gate = newSinkGate(lr.sink.In())
 	defer func() {
-		close(lr.sink.In())
+		lr.gate.close()
 		lr.sink.AwaitCompletion()
 	}()
 	// The sinks run on work, which never ends: a broker outage at shutdown

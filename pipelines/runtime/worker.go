@@ -251,7 +251,7 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	if lr.glyph != "" {
 		encode = flow.NewFlatMap(w.glyphOutputs, 1)
 	}
-	sink := operators.NewForwardSink(lr.sink.In())
+	sink := operators.NewForwardSink(lr.gate.send)
 
 	in := w.src.Via(decode)
 	if live {
