@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/matriz/pipelines/schemas"
@@ -46,10 +47,8 @@ func (w *partitionWorker) writeDecisionsAhead(f *stages.Frame, evs ...schemas.Ev
 		msgs = append(msgs, m)
 	}
 	for _, m := range msgs {
-		select {
-		case lr.sink.In() <- m:
-		case <-w.work.Done():
-			return fmt.Errorf("decision not written: %w", w.work.Err())
+		if !lr.gate.send(m) {
+			return errors.New("decision not written: the lane's output sink is closed")
 		}
 	}
 	select {
