@@ -632,7 +632,10 @@ func (d *decision) crumb() schemas.Crumb {
 // emit appends d's guardian_decision event and trace.
 func (g *Guardian) emit(f *Frame, d *decision, crumb schemas.Crumb) {
 	g.counts[outcomeIndex(d.outcome)].Add(1)
-	parts := []string{d.msgID, StageGuardian}
+	// The id parts sit in an array with room for the last one, so the two
+	// ids below append to it in place instead of growing it twice on the heap.
+	var room [4]string
+	parts := append(room[:0], d.msgID, StageGuardian)
 	if d.again != "" {
 		parts = append(parts, d.again)
 	}
@@ -805,7 +808,8 @@ func (g *Guardian) actionRequest(r *Record, lane schemas.Lane) (*Action, error) 
 // counts as 0.
 func decisionRisk(r *Record) (float64, error) {
 	risk := 0.0
-	var vals []any
+	var room [2]any // on the stack: a slice grown by append is on the heap
+	vals := room[:0]
 	if r.Result != nil {
 		if v, ok := r.Result.Payload["risk"]; ok && v != nil {
 			vals = append(vals, v)
