@@ -56,6 +56,7 @@ type outputs struct {
 	// owners and byMsg are encode's working space, reused frame to frame.
 	owners        []owner
 	byMsg         map[string]int
+	frame         frameValues // of the frame encode is on
 	readerVersion schemas.Version
 	lane          string
 	ids           laneIDs
@@ -109,6 +110,7 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 	defer func() {
 		clear(owners) // drop the pendings: they go with their outputs
 		o.owners = owners[:0]
+		o.frame = frameValues{} // nor keep the frame
 	}()
 	// Sized for the usual frame (a result per record, its events, traces
 	// and actions) so the appends below do not grow it.
@@ -263,7 +265,10 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 }
 
 func (o *outputs) result(p *pending, r *stages.Record, f *stages.Frame) (topics.Message, error) {
-	r.Result.Trace = append([]schemas.Crumb{o.decodeCrumb(p, r.Msg, f)}, r.Result.Trace...)
+	trace := make([]schemas.Crumb, 1+len(r.Result.Trace))
+	trace[0] = o.decodeCrumb(p, r.Msg, f)
+	copy(trace[1:], r.Result.Trace)
+	r.Result.Trace = trace
 	val, err := appendSlab(o, o.ids.result, r.Result)
 	if err != nil {
 		return topics.Message{}, err
@@ -393,16 +398,37 @@ func (o *outputs) bytes(s string) []byte {
 // frame the tick put it in (seq -1: a late record's frame of its own).
 const StageDecode = "decode"
 
-func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage, f *stages.Frame) schemas.Crumb {
+// frameValues are the decode crumb's values that are the same for every
+// result of a frame, converted to payload values once per frame: each
+// conversion of a string or a large number to `any` allocates, and the
+// start time is formatted too.
+type frameValues struct {
+	f                    *stages.Frame
+	reader               schemas.Version
+	readerV, seq, fps, t any
+}
+
+func (o *outputs) frameValues(f *stages.Frame) *frameValues {
+	if o.frame.f == f {
+		return &o.frame
+	}
 	reader := o.readerVersion
 	if reader == schemas.Latest {
 		reader = schemas.LatestVersion(schemas.NameMessage)
 	}
+	o.frame = frameValues{f: f, reader: reader, readerV: int64(reader),
+		seq: f.Seq, fps: int64(f.FPS), t: f.Start.UTC().Format(time.RFC3339Nano)}
+	return &o.frame
+}
+
+func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage, f *stages.Frame) schemas.Crumb {
+	fv := o.frameValues(f)
+	reader := fv.reader
 	// Sized for every key below: filled from a literal, the map grew
 	// (and copied itself) once per result.
 	data := make(schemas.Payload, 11)
-	data["schema_id"], data["reader_version"] = int64(p.schemaID), int64(reader)
-	data["frame_seq"], data["frame_fps"], data["frame_start"] = f.Seq, int64(f.FPS), f.Start.UTC().Format(time.RFC3339Nano)
+	data["schema_id"], data["reader_version"] = int64(p.schemaID), fv.readerV
+	data["frame_seq"], data["frame_fps"], data["frame_start"] = fv.seq, fv.fps, fv.t
 	if reader >= schemas.V2 {
 		g := m.Glyph
 		data["glyph_subject_sid"] = nil
