@@ -68,6 +68,22 @@ func TestChainOutputsGolden(t *testing.T) {
 // late record, a record failed at decode.
 func chainOutputsDump(t *testing.T) string {
 	t.Helper()
+	var b strings.Builder
+	runGoldenChain(t, 3, func(m *topics.Message) {
+		fmt.Fprintf(&b, "%s key=%q", m.Topic, m.Key)
+		for _, h := range m.Headers {
+			fmt.Fprintf(&b, " %s=%q", h.Key, h.Value)
+		}
+		sum := sha256.Sum256(m.Value)
+		fmt.Fprintf(&b, " value=%d:%s\n", len(m.Value), hex.EncodeToString(sum[:12]))
+	})
+	return b.String()
+}
+
+// runGoldenChain runs frames frames of the golden inputs through a new
+// prod chain and encode, and hands out each output.
+func runGoldenChain(t testing.TB, frames int, out func(*topics.Message)) {
+	t.Helper()
 	sp, err := spec.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -88,9 +104,8 @@ func chainOutputsDump(t *testing.T) string {
 	o.readerVersion = schemas.Latest
 	fence := newFence("matriz-prod", &topics.Claim{Partition: 1, Generation: 4, MemberID: "m-9"}, clock.Real{})
 	const fps, perFrame = 30, 24
-	var b strings.Builder
 	offset := int64(100)
-	for frame := range 3 {
+	for frame := range frames {
 		seq := base.Add(time.Duration(frame)*time.Second/fps).UnixNano() / int64(time.Second/fps)
 		f := &stages.Frame{Lane: lane, Partition: 1, Seq: seq, FPS: fps, Flags: stages.Flags{Dispatch: true, Learning: true},
 			Start: time.Unix(0, seq*int64(time.Second/fps)).UTC(), End: time.Unix(0, (seq+1)*int64(time.Second/fps)).UTC()}
@@ -114,16 +129,22 @@ func chainOutputsDump(t *testing.T) string {
 		if err := chain.Run(context.Background(), f); err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range fence.stampAll(o.encode(f)) {
-			fmt.Fprintf(&b, "%s key=%q", m.Topic, m.Key)
-			for _, h := range m.Headers {
-				fmt.Fprintf(&b, " %s=%q", h.Key, h.Value)
-			}
-			sum := sha256.Sum256(m.Value)
-			fmt.Fprintf(&b, " value=%d:%s\n", len(m.Value), hex.EncodeToString(sum[:12]))
+		ms := fence.stampAll(o.encode(f))
+		for i := range ms {
+			out(&ms[i])
 		}
 	}
-	return b.String()
+}
+
+// BenchmarkChainEncode is the lane's CPU work per input without Kafka:
+// the prod chain (dispatch on) and encode over the golden inputs, 24 per
+// frame. It reports ns and allocations per input (b.N frames).
+func BenchmarkChainEncode(b *testing.B) {
+	b.ReportAllocs()
+	outputs := 0
+	runGoldenChain(b, b.N, func(*topics.Message) { outputs++ })
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*24), "ns/input")
+	b.ReportMetric(float64(outputs)/float64(b.N*24), "outputs/input")
 }
 
 // varyMessage makes the n-th message of the golden run exercise a branch.
