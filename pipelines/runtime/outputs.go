@@ -165,9 +165,12 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 		}
 		return nil
 	}
-	for _, ev := range f.Events {
+	// Events, traces and actions are encoded in place: a range copy whose
+	// address is taken is a heap copy per output.
+	for i := range f.Events {
+		ev := &f.Events[i]
 		if ev.Kind == schemas.EventDecimation {
-			out = append(out, o.decimation(ev))
+			out = append(out, o.decimation(*ev))
 			continue
 		}
 		own := attach(ev.MsgID)
@@ -176,12 +179,13 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 			key = partitionKey(f.Partition)
 		}
 		if isDecision(ev.Kind) {
-			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, &ev, decisionHeaders(ev.Kind, f.Partition)...)
+			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, ev, decisionHeaders(ev.Kind, f.Partition)...)
 		} else {
-			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, &ev)
+			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, ev)
 		}
 	}
-	for _, tr := range f.Traces {
+	for i := range f.Traces {
+		tr := &f.Traces[i]
 		own := attach(tr.MsgID)
 		key := tr.MsgID
 		if own != nil && own.glyph != "" {
@@ -191,11 +195,12 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 		if own != nil && own.msgID == tr.MsgID {
 			glyph = own.glyph
 		}
-		out = o.record(out, own, o.topics.traces, o.ids.trace, o.schemaIDs.trace, key, tr.ID, tr.MsgID, glyph, &tr)
+		out = o.record(out, own, o.topics.traces, o.ids.trace, o.schemaIDs.trace, key, tr.ID, tr.MsgID, glyph, tr)
 	}
-	for _, ac := range f.Actions {
+	for i := range f.Actions {
+		ac := &f.Actions[i]
 		own := attach(ac.MsgID)
-		out = o.record(out, own, o.topics.actions, o.ids.action, o.schemaIDs.action, ac.GlyphID, ac.ID, ac.MsgID, ac.GlyphID, &ac)
+		out = o.record(out, own, o.topics.actions, o.ids.action, o.schemaIDs.action, ac.GlyphID, ac.ID, ac.MsgID, ac.GlyphID, ac)
 	}
 	// Count every output against its input before any is handed on, then
 	// release the input's own hold: an input with no outputs resolves now.
