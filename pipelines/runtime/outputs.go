@@ -54,9 +54,12 @@ type outputs struct {
 	slab  []byte          // encoded values are carved from it: one allocation per many outputs
 	hslab []topics.Header // so are the outputs' header slices
 	// owners and byMsg are encode's working space, reused frame to frame.
-	owners        []owner
-	byMsg         map[string]int
-	frame         frameValues // of the frame encode is on
+	owners []owner
+	byMsg  map[string]int
+	frame  frameValues // of the frame encode is on
+	// fence stamps the outputs encode carves headers for, in room left for
+	// its headers; nil in a replay (and unit tests, which stamp after).
+	fence         *fence
 	readerVersion schemas.Version
 	lane          string
 	ids           laneIDs
@@ -246,7 +249,7 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 			base, tp = ident[:nSrcHeaders], own.p.traceparent
 		}
 	}
-	h := o.headers(len(base) + 6 + len(extra))
+	h := o.headers(len(base) + 6 + len(extra) + o.fence.width())
 	h = append(h, base...)
 	if !mine {
 		if glyphID != "" {
@@ -262,6 +265,7 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 	}
 	h = append(h, topics.Header{Key: HeaderOutputID, Value: o.bytes(outID)})
 	m := topics.Message{Topic: topic, Key: o.bytes(key), Value: val, Headers: append(h, extra...)}
+	o.fence.stampCarved(&m)
 	if own != nil {
 		m.Ack = own.p.msg.Ack
 		own.outputs++
@@ -288,8 +292,10 @@ func (o *outputs) result(p *pending, r *stages.Record, f *stages.Frame) (topics.
 	if r.Late {
 		n++
 	}
-	h := appendOutputHeaders(o.headers(len(ident)+3+n), ident, o.laneValue, o.schemaIDs.result, p.outTraceparent(), extra[:n]...)
-	return topics.Message{Topic: o.topics.results, Key: p.msg.Key, Value: val, Headers: h, Ack: p.msg.Ack}, nil
+	h := appendOutputHeaders(o.headers(len(ident)+3+n+o.fence.width()), ident, o.laneValue, o.schemaIDs.result, p.outTraceparent(), extra[:n]...)
+	m := topics.Message{Topic: o.topics.results, Key: p.msg.Key, Value: val, Headers: h, Ack: p.msg.Ack}
+	o.fence.stampCarved(&m)
+	return m, nil
 }
 
 // dlq wraps the original record for the DLQ with why it is there.

@@ -70,6 +70,9 @@ func chainOutputsDump(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
 	runGoldenChain(t, 3, func(m *topics.Message) {
+		if m.Fence == nil {
+			t.Errorf("%s output %s is not fenced", m.Topic, m.Header(HeaderOutputID))
+		}
 		fmt.Fprintf(&b, "%s key=%q", m.Topic, m.Key)
 		for _, h := range m.Headers {
 			fmt.Fprintf(&b, " %s=%q", h.Key, h.Value)
@@ -103,6 +106,7 @@ func runGoldenChain(t testing.TB, frames int, out func(*topics.Message)) {
 	o := newOutputs(string(lane), "", laneIDs{result: 21, event: 22, trace: 23, action: 24}, fl, func(err error) { t.Error(err) })
 	o.readerVersion = schemas.Latest
 	fence := newFence("matriz-prod", &topics.Claim{Partition: 1, Generation: 4, MemberID: "m-9"}, clock.Real{})
+	o.fence = fence // as a live worker's: encode stamps what it carves, stampAll the rest
 	const fps, perFrame = 30, 24
 	offset := int64(100)
 	for frame := range frames {
