@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -314,6 +315,10 @@ func (g *Guardian) Process(ctx context.Context, f *Frame) error {
 	if err := g.settle(ctx, f, p, done); err != nil {
 		return err
 	}
+	// An event and a trace per record: room for them at once, rather than
+	// the slices doubling (and copying) as they grow.
+	f.Events = slices.Grow(f.Events, len(f.Records))
+	f.Traces = slices.Grow(f.Traces, len(f.Records))
 	for i := range f.Records {
 		r := &f.Records[i]
 		if !r.Live() {
