@@ -110,8 +110,14 @@ func (a *Adapter) handle(ctx context.Context, v *routerView, rec *Record) error 
 		return nil
 	}
 
-	trace := make([]schemas.Crumb, 0, len(rec.Result.Trace)+len(res.Trace)+traceRoom-1)
-	trace = append(trace, rec.Result.Trace...)
+	// The router's result is replaced by the node's; its trace, which the
+	// router made with room for the node's crumb and the stages after, is
+	// the new result's own, so it is appended to rather than copied.
+	trace := rec.Result.Trace
+	if cap(trace)-len(trace) < len(res.Trace)+traceRoom-2 {
+		trace = make([]schemas.Crumb, 0, len(rec.Result.Trace)+len(res.Trace)+traceRoom-2)
+		trace = append(trace, rec.Result.Trace...)
+	}
 	trace = append(trace, res.Trace...)
 	version := rt.version
 	if res.NodeVersion != rt.versionText {

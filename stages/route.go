@@ -36,10 +36,10 @@ const (
 	RouterVersion = "1.0.0"
 )
 
-// traceRoom is the crumb capacity a result starts with: route, adapter and
-// the four stages after them each add one, so a result's trace grows
-// without reallocating.
-const traceRoom = 6
+// traceRoom is the crumb capacity a result starts with: route, the node
+// (when dispatched), adapter and the four stages after them each add one,
+// so a result's trace grows without reallocating.
+const traceRoom = 7
 
 // ErrRouter is wrapped by every error Register and NewRouter return.
 var ErrRouter = errors.New("router")
