@@ -57,6 +57,9 @@ type outputs struct {
 	owners []owner
 	byMsg  map[string]int
 	frame  frameValues // of the frame encode is on
+	// crumbs remembers the crumbs encode wrote for the frame's results, so
+	// its traces, which repeat them, copy their bytes.
+	crumbs schemas.CrumbMemo
 	// fence stamps the outputs encode carves headers for, in room left for
 	// its headers; nil in a replay (and unit tests, which stamp after).
 	fence         *fence
@@ -114,6 +117,7 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 		clear(owners) // drop the pendings: they go with their outputs
 		o.owners = owners[:0]
 		o.frame = frameValues{} // nor keep the frame
+		o.crumbs.Reset()
 	}()
 	// Sized for the usual frame (a result per record, its events, traces
 	// and actions) so the appends below do not grow it.
@@ -365,7 +369,7 @@ func appendSlab[T schemas.Record](o *outputs, id uint32, v *T) ([]byte, error) {
 		o.slab = make([]byte, 0, slabSize)
 	}
 	start := len(o.slab)
-	out, err := schemas.AppendWire(o.slab, id, v)
+	out, err := schemas.AppendWireMemo(o.slab, id, v, &o.crumbs)
 	if err != nil {
 		return nil, err
 	}
