@@ -129,7 +129,7 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 			continue // decimated or already answered: nothing owes it here
 		}
 		owners[i].p = p
-		p.identity(r) // once per input: every output it owes shares it
+		p.identityIn(r, o) // once per input: every output it owes shares it
 		if r.Msg != nil {
 			byMsg[r.Msg.MsgID] = i
 			owners[i].glyph = r.Msg.Glyph.ID
@@ -399,12 +399,21 @@ func (o *outputs) bytes(s string) []byte {
 	if len(s) > 1<<10 {
 		return []byte(s)
 	}
+	return append(o.carve(len(s)), s...)
+}
+
+// carve returns an empty slice of o's slab with room for n bytes, capped
+// there, so appending past n moves it rather than write into the slab.
+func (o *outputs) carve(n int) []byte {
+	if n > 1<<10 {
+		return make([]byte, 0, n)
+	}
 	if cap(o.slab)-len(o.slab) < 4<<10 {
 		o.slab = make([]byte, 0, slabSize)
 	}
 	start := len(o.slab)
-	o.slab = append(o.slab, s...)
-	return o.slab[start:len(o.slab):len(o.slab)]
+	o.slab = o.slab[:start+n]
+	return o.slab[start : start : start+n]
 }
 
 // StageDecode names the runtime's crumb on every result: how the input was
