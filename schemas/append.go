@@ -21,10 +21,15 @@ import (
 // Latest) and reports whether it could: false for a version the direct
 // encoders do not write, or a value the schema cannot hold.
 func appendDirect[T Record](dst []byte, v *T, ver Version) ([]byte, bool) {
+	return appendDirectMemo(dst, v, ver, nil)
+}
+
+// appendDirectMemo is appendDirect writing crumbs through memo (nil: none).
+func appendDirectMemo[T Record](dst []byte, v *T, ver Version, memo *CrumbMemo) ([]byte, bool) {
 	switch x := any(v).(type) {
 	case *MatrizResult:
 		if ver == V1 {
-			return appendResult(dst, x)
+			return appendResult(dst, x, memo)
 		}
 	case *Event:
 		if ver == V1 {
@@ -32,7 +37,7 @@ func appendDirect[T Record](dst []byte, v *T, ver Version) ([]byte, bool) {
 		}
 	case *Trace:
 		if ver == V1 {
-			return appendTrace(dst, x)
+			return appendTrace(dst, x, memo)
 		}
 	case *MatrizMessage:
 		if ver == V1 || ver == V2 {
@@ -46,7 +51,7 @@ func appendDirect[T Record](dst []byte, v *T, ver Version) ([]byte, bool) {
 	return dst, false
 }
 
-func appendResult(dst []byte, r *MatrizResult) ([]byte, bool) {
+func appendResult(dst []byte, r *MatrizResult, memo *CrumbMemo) ([]byte, bool) {
 	dst = appendString(dst, r.ID)
 	dst = appendString(dst, r.MsgID)
 	dst, ok := appendTime(dst, r.TS)
@@ -63,7 +68,7 @@ func appendResult(dst []byte, r *MatrizResult) ([]byte, bool) {
 	if dst, ok = appendPayload(dst, r.Payload); !ok {
 		return dst, false
 	}
-	return appendCrumbs(dst, r.Trace)
+	return appendCrumbs(dst, r.Trace, memo)
 }
 
 func appendEvent(dst []byte, e *Event) ([]byte, bool) {
@@ -84,7 +89,7 @@ func appendEvent(dst []byte, e *Event) ([]byte, bool) {
 	return appendPayload(dst, e.Payload)
 }
 
-func appendTrace(dst []byte, t *Trace) ([]byte, bool) {
+func appendTrace(dst []byte, t *Trace, memo *CrumbMemo) ([]byte, bool) {
 	dst = appendString(dst, t.ID)
 	dst, ok := appendTime(dst, t.TS)
 	if !ok {
@@ -96,7 +101,7 @@ func appendTrace(dst []byte, t *Trace) ([]byte, bool) {
 	}
 	dst = appendString(dst, t.Stage)
 	dst = appendString(dst, t.Decision)
-	if dst, ok = appendCrumbs(dst, t.Crumbs); !ok {
+	if dst, ok = appendCrumbs(dst, t.Crumbs, memo); !ok {
 		return dst, false
 	}
 	if dst, ok = appendPayload(dst, t.Inputs); !ok {
@@ -151,21 +156,26 @@ func appendGlyph(dst []byte, g *Glyph, v2 bool) []byte {
 	return appendStrings(dst, g.Provenance)
 }
 
-func appendCrumbs(dst []byte, cs []Crumb) ([]byte, bool) {
+func appendCrumbs(dst []byte, cs []Crumb, memo *CrumbMemo) ([]byte, bool) {
 	if len(cs) > 0 {
 		dst = appendLong(dst, int64(len(cs)))
 		for i := range cs {
-			dst = appendString(dst, cs[i].Stage)
 			var ok bool
-			if dst, ok = appendTime(dst, cs[i].T); !ok {
-				return dst, false
-			}
-			if dst, ok = appendPayload(dst, cs[i].Data); !ok {
+			if dst, ok = memo.appendCrumb(dst, &cs[i]); !ok {
 				return dst, false
 			}
 		}
 	}
 	return append(dst, 0), true
+}
+
+func appendCrumb(dst []byte, c *Crumb) ([]byte, bool) {
+	dst = appendString(dst, c.Stage)
+	dst, ok := appendTime(dst, c.T)
+	if !ok {
+		return dst, false
+	}
+	return appendPayload(dst, c.Data)
 }
 
 // entriesOnStack is how many map entries are sorted in an array on the

@@ -47,15 +47,21 @@ func AppendEncode[T Record](dst []byte, v *T) ([]byte, error) {
 // Provenance). A version T's schema does not have is an error wrapping
 // ErrUnknownVersion.
 func AppendEncodeAs[T Record](dst []byte, v *T, ver Version) ([]byte, error) {
+	return appendEncodeMemo(dst, v, ver, nil)
+}
+
+// appendEncodeMemo is AppendEncodeAs writing crumbs through memo (nil: none).
+func appendEncodeMemo[T Record](dst []byte, v *T, ver Version, memo *CrumbMemo) ([]byte, error) {
 	name := NameOf[T]()
 	s, concrete, err := schemaOf(name, ver)
 	if err != nil {
 		return dst, err
 	}
-	n := len(dst)
-	if out, ok := appendDirect(dst, v, concrete); ok {
+	n, mark := len(dst), memo.mark()
+	if out, ok := appendDirectMemo(dst, v, concrete, memo); ok {
 		return out, nil
 	}
+	memo.rollback(mark)
 	// Not written directly: a version the direct encoders do not write,
 	// or a value that does not fit, whose error the reflective codec
 	// names.

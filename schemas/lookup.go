@@ -286,6 +286,19 @@ func AppendWire[T Record](dst []byte, id uint32, v *T) ([]byte, error) {
 	return AppendWireAs(dst, id, v, Latest)
 }
 
+// AppendWireMemo is AppendWire writing the crumbs of a result or trace
+// through memo: one it wrote before in the same batch is copied, not
+// encoded again (crumbmemo.go). The bytes are AppendWire's.
+func AppendWireMemo[T Record](dst []byte, id uint32, v *T, memo *CrumbMemo) ([]byte, error) {
+	n, mark := len(dst), memo.mark()
+	out, err := appendEncodeMemo(AppendWireHeader(dst, id), v, Latest, memo)
+	if err != nil {
+		memo.rollback(mark)
+		return dst[:n], err
+	}
+	return out, nil
+}
+
 // AppendWireAs is AppendWire writing with version ver of T's schema; id
 // must be the registry's id for that version.
 func AppendWireAs[T Record](dst []byte, id uint32, v *T, ver Version) ([]byte, error) {

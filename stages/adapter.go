@@ -87,7 +87,8 @@ func (a *Adapter) handle(ctx context.Context, v *routerView, rec *Record) error 
 		})
 		return nil
 	}
-	node, ok := v.nodes[rec.Route.Topic]
+	rt, ok := v.routes[rec.Route.Topic]
+	node := rt.node
 	if !ok || node.Name() != rec.Route.Node {
 		rec.Fail(StageAdapter, fmt.Sprintf("node %q routed for topic %q is not registered in the adapter's router", rec.Route.Node, rec.Route.Topic))
 		return nil
@@ -109,13 +110,23 @@ func (a *Adapter) handle(ctx context.Context, v *routerView, rec *Record) error 
 		return nil
 	}
 
-	trace := make([]schemas.Crumb, 0, len(rec.Result.Trace)+len(res.Trace)+traceRoom-1)
-	trace = append(trace, rec.Result.Trace...)
+	// The router's result is replaced by the node's; its trace, which the
+	// router made with room for the node's crumb and the stages after, is
+	// the new result's own, so it is appended to rather than copied.
+	trace := rec.Result.Trace
+	if cap(trace)-len(trace) < len(res.Trace)+traceRoom-2 {
+		trace = make([]schemas.Crumb, 0, len(rec.Result.Trace)+len(res.Trace)+traceRoom-2)
+		trace = append(trace, rec.Result.Trace...)
+	}
 	trace = append(trace, res.Trace...)
+	version := rt.version
+	if res.NodeVersion != rt.versionText {
+		version = res.NodeVersion
+	}
 	trace = append(trace, schemas.Crumb{
 		Stage: StageAdapter,
 		T:     msg.TS,
-		Data:  schemas.Payload{"dispatched": true, "node": name, "node_version": res.NodeVersion, "ok": res.OK},
+		Data:  schemas.Payload{"dispatched": true, "node": rt.name, "node_version": version, "ok": res.OK},
 	})
 	res.Trace = trace
 	res.ID = ResultID(msg.MsgID, name) // one id rule for every result, whatever the node set

@@ -4,7 +4,7 @@ import "github.com/matriz/pipelines/schemas"
 
 // boxed holds the string payload values the stages write on every message
 // (outcomes, risk classes, drift levels, breaker states) already converted
-// to interfaces: converting a string to `any` allocates, and a crumb, an
+// to interfaces, and the lanes: converting a string to `any` allocates, and a crumb, an
 // event and a trace per message add up at 30 frames a second.
 var boxed = func() map[string]any {
 	m := make(map[string]any)
@@ -20,6 +20,9 @@ var boxed = func() map[string]any {
 	}
 	for _, b := range []BreakerState{BreakerClosed, BreakerOpen, BreakerHalfOpen} {
 		add(b.String())
+	}
+	for _, l := range schemas.Lanes {
+		add(string(l))
 	}
 	return m
 }()

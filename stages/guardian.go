@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -314,6 +315,10 @@ func (g *Guardian) Process(ctx context.Context, f *Frame) error {
 	if err := g.settle(ctx, f, p, done); err != nil {
 		return err
 	}
+	// An event and a trace per record: room for them at once, rather than
+	// the slices doubling (and copying) as they grow.
+	f.Events = slices.Grow(f.Events, len(f.Records))
+	f.Traces = slices.Grow(f.Traces, len(f.Records))
 	for i := range f.Records {
 		r := &f.Records[i]
 		if !r.Live() {
@@ -632,7 +637,10 @@ func (d *decision) crumb() schemas.Crumb {
 // emit appends d's guardian_decision event and trace.
 func (g *Guardian) emit(f *Frame, d *decision, crumb schemas.Crumb) {
 	g.counts[outcomeIndex(d.outcome)].Add(1)
-	parts := []string{d.msgID, StageGuardian}
+	// The id parts sit in an array with room for the last one, so the two
+	// ids below append to it in place instead of growing it twice on the heap.
+	var room [4]string
+	parts := append(room[:0], d.msgID, StageGuardian)
 	if d.again != "" {
 		parts = append(parts, d.again)
 	}
@@ -805,7 +813,8 @@ func (g *Guardian) actionRequest(r *Record, lane schemas.Lane) (*Action, error) 
 // counts as 0.
 func decisionRisk(r *Record) (float64, error) {
 	risk := 0.0
-	var vals []any
+	var room [2]any // on the stack: a slice grown by append is on the heap
+	vals := room[:0]
 	if r.Result != nil {
 		if v, ok := r.Result.Payload["risk"]; ok && v != nil {
 			vals = append(vals, v)

@@ -36,10 +36,10 @@ const (
 	RouterVersion = "1.0.0"
 )
 
-// traceRoom is the crumb capacity a result starts with: route, adapter and
-// the four stages after them each add one, so a result's trace grows
-// without reallocating.
-const traceRoom = 6
+// traceRoom is the crumb capacity a result starts with: route, the node
+// (when dispatched), adapter and the four stages after them each add one,
+// so a result's trace grows without reallocating.
+const traceRoom = 7
 
 // ErrRouter is wrapped by every error Register and NewRouter return.
 var ErrRouter = errors.New("router")
@@ -61,7 +61,17 @@ type Router struct {
 // routerView is one immutable set of registrations.
 type routerView struct {
 	nodes      map[string]Node
+	routes     map[string]route // nodes again, with the payload values routeOne writes
 	registered string
+}
+
+// route is a registered node with its topic, name and version already
+// boxed as payload values: a string converted to `any` allocates, and the
+// router and the adapter write them in four payloads per message.
+type route struct {
+	node                 Node
+	topic, name, version any
+	versionText          string // what version holds
 }
 
 // RouterOption configures a Router.
@@ -151,7 +161,11 @@ func (r *Router) publish(nodes map[string]Node) {
 	if reg == "" {
 		reg = "none"
 	}
-	r.view = &routerView{nodes: nodes, registered: reg}
+	routes := make(map[string]route, len(nodes))
+	for t, n := range nodes {
+		routes[t] = route{node: n, topic: t, name: n.Name(), version: n.Version(), versionText: n.Version()}
+	}
+	r.view = &routerView{nodes: nodes, routes: routes, registered: reg}
 }
 
 func (r *Router) current() *routerView {
@@ -200,16 +214,19 @@ func (r *Router) Process(ctx context.Context, f *Frame) error {
 
 func (r *Router) routeOne(v *routerView, f *Frame, rec *Record) {
 	msg := rec.Msg
-	node, ok := v.nodes[msg.Topic]
+	rt, ok := v.routes[msg.Topic]
 	name := ""
+	topicV, nameV := rt.topic, rt.name
 	if ok {
-		name = node.Name()
+		name = rt.node.Name()
+	} else {
+		topicV, nameV = msg.Topic, name
 	}
 	dispatch := ok && f.Flags.Dispatch
 	rec.Route = &Route{Topic: msg.Topic, Node: name, Dispatch: dispatch}
 	// Box each string once: a string stored in a payload is boxed, and the
 	// three payloads below share them.
-	topicV, nameV, idV := any(msg.Topic), any(name), any(msg.MsgID)
+	idV := any(msg.MsgID)
 
 	res := &schemas.MatrizResult{
 		ID:          ResultID(msg.MsgID, RouterNode),
@@ -224,7 +241,7 @@ func (r *Router) routeOne(v *routerView, f *Frame, rec *Record) {
 			Stage: StageRoute,
 			T:     msg.TS,
 			Data: schemas.Payload{
-				"topic": topicV, "lane": string(msg.Lane), "msg_id": idV,
+				"topic": topicV, "lane": box(string(msg.Lane)), "msg_id": idV,
 				"routed_to": nameV, "dispatched": dispatch,
 			},
 		}),

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"slices"
 	"time"
 
 	"github.com/matriz/pipelines/stages"
@@ -59,6 +60,22 @@ func (w *partitionWorker) cancelAt(deadline time.Time) (stop func()) {
 
 // encode turns a processed frame into its outputs, each naming the claim
 // it is written under and fenced by it.
-func (w *partitionWorker) encode(f *stages.Frame) []topics.Message {
-	return w.fence.stampAll(w.outs.encode(f))
+func (w *partitionWorker) encode(f *stages.Frame) []*topics.Message {
+	return w.pointers(w.fence.stampAll(w.outs.encode(f)))
+}
+
+// pointers returns a pointer to each of ms, in a slice reused frame to
+// frame. The Sink takes *Message as well as Message; a Message sent on its
+// channel of any would be copied to the heap, one allocation per output,
+// where a pointer into ms costs none. The reuse is safe because the encode
+// flow runs one goroutine, which hands on every element of one result
+// before it asks for the next; the Sink copies each Message as it receives
+// it, and ms is made anew for each frame.
+func (w *partitionWorker) pointers(ms []topics.Message) []*topics.Message {
+	ps := slices.Grow(w.outPtrs[:0], len(ms))
+	for i := range ms {
+		ps = append(ps, &ms[i])
+	}
+	w.outPtrs = ps
+	return ps
 }

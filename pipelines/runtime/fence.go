@@ -115,25 +115,56 @@ func (f *fence) stamp(m *topics.Message) {
 	m.Fence = f.checkFn
 }
 
-// stampAll stamps every message of ms, their new header slices carved from
-// one array: a frame's outputs cost one allocation here, not one each.
+// stampAll stamps every message of ms not stamped yet, their new header
+// slices carved from one array: a frame's outputs cost one allocation
+// here, not one each. The results, events, traces and actions encode
+// writes are stamped already, in the room it left for the claim's headers
+// (stampCarved), so only the others (DLQ records, decimation events) are
+// copied here.
 func (f *fence) stampAll(ms []topics.Message) []topics.Message {
 	if f == nil {
 		return ms
 	}
 	n := 0
 	for i := range ms {
-		n += len(ms[i].Headers) + len(f.headers)
+		if ms[i].Fence == nil {
+			n += len(ms[i].Headers) + len(f.headers)
+		}
+	}
+	if n == 0 {
+		return ms
 	}
 	all := make([]topics.Header, 0, n)
 	for i := range ms {
 		m := &ms[i]
+		if m.Fence != nil {
+			continue
+		}
 		start := len(all)
 		all = append(append(all, m.Headers...), f.headers...)
 		m.Headers = all[start:len(all):len(all)]
 		m.Fence = f.checkFn
 	}
 	return ms
+}
+
+// width is how many headers stamping adds: the room a header slice needs
+// for stampCarved. A nil fence adds none.
+func (f *fence) width() int {
+	if f == nil {
+		return 0
+	}
+	return len(f.headers)
+}
+
+// stampCarved stamps m, whose header slice is its own with room for
+// width() more (outputs carved it so): the claim's headers go in place.
+func (f *fence) stampCarved(m *topics.Message) {
+	if f == nil {
+		return
+	}
+	m.Headers = append(m.Headers, f.headers...)
+	m.Fence = f.checkFn
 }
 
 type fenceKey struct{}

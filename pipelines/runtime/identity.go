@@ -25,6 +25,13 @@ const nSrcHeaders = 3
 // message that decoded but was refused at decode (p.decoded). Their values
 // share one buffer and are never written after.
 func (p *pending) identity(r *stages.Record) []topics.Header {
+	return p.identityIn(r, nil)
+}
+
+// identityIn is identity with the headers and their values carved from
+// o's slabs (nil o: allocated), where encode builds it: they live as long
+// as the outputs that copy them, like the slabs.
+func (p *pending) identityIn(r *stages.Record, o *outputs) []topics.Header {
 	if p.ident != nil {
 		return p.ident
 	}
@@ -45,8 +52,14 @@ func (p *pending) identity(r *stages.Record) []topics.Header {
 		}
 	}
 	m := &p.msg
-	b := hbuf{buf: make([]byte, 0, len(m.Topic)+40+len(glyph)+len(sid)+len(msg)+len(node))}
-	h := make([]topics.Header, 0, nSrcHeaders+4)
+	size := len(m.Topic) + 40 + len(glyph) + len(sid) + len(msg) + len(node)
+	var b hbuf
+	var h []topics.Header
+	if o != nil {
+		b.buf, h = o.carve(size), o.headers(nSrcHeaders+4)
+	} else {
+		b.buf, h = make([]byte, 0, size), make([]topics.Header, 0, nSrcHeaders+4)
+	}
 	h = append(h, b.str(HeaderSrcTopic, m.Topic), b.int(HeaderSrcPartition, int64(m.Partition)), b.int(HeaderSrcOffset, m.Offset))
 	for _, kv := range [...][2]string{{HeaderGlyphID, glyph}, {HeaderSubjectSID, sid}, {HeaderIDMsg, msg}, {HeaderNode, node}} {
 		if kv[1] != "" {

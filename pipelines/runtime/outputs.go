@@ -54,8 +54,15 @@ type outputs struct {
 	slab  []byte          // encoded values are carved from it: one allocation per many outputs
 	hslab []topics.Header // so are the outputs' header slices
 	// owners and byMsg are encode's working space, reused frame to frame.
-	owners        []owner
-	byMsg         map[string]int
+	owners []owner
+	byMsg  map[string]int
+	frame  frameValues // of the frame encode is on
+	// crumbs remembers the crumbs encode wrote for the frame's results, so
+	// its traces, which repeat them, copy their bytes.
+	crumbs schemas.CrumbMemo
+	// fence stamps the outputs encode carves headers for, in room left for
+	// its headers; nil in a replay (and unit tests, which stamp after).
+	fence         *fence
 	readerVersion schemas.Version
 	lane          string
 	ids           laneIDs
@@ -109,6 +116,8 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 	defer func() {
 		clear(owners) // drop the pendings: they go with their outputs
 		o.owners = owners[:0]
+		o.frame = frameValues{} // nor keep the frame
+		o.crumbs.Reset()
 	}()
 	// Sized for the usual frame (a result per record, its events, traces
 	// and actions) so the appends below do not grow it.
@@ -120,7 +129,7 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 			continue // decimated or already answered: nothing owes it here
 		}
 		owners[i].p = p
-		p.identity(r) // once per input: every output it owes shares it
+		p.identityIn(r, o) // once per input: every output it owes shares it
 		if r.Msg != nil {
 			byMsg[r.Msg.MsgID] = i
 			owners[i].glyph = r.Msg.Glyph.ID
@@ -164,9 +173,12 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 		return nil
 	}
 	decisions := 0
-	for _, ev := range f.Events {
+	// Events, traces and actions are encoded in place: a range copy whose
+	// address is taken is a heap copy per output.
+	for i := range f.Events {
+		ev := &f.Events[i]
 		if ev.Kind == schemas.EventDecimation {
-			out = append(out, o.decimation(ev))
+			out = append(out, o.decimation(*ev))
 			decisions++
 			continue
 		}
@@ -177,16 +189,17 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 		}
 		if isDecision(ev.Kind) {
 			n := len(out)
-			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, &ev, decisionHeaders(ev.Kind, f.Partition)...)
+			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, ev, decisionHeaders(ev.Kind, f.Partition)...)
 			if len(out) > n {
 				out[n].Ahead = true
 				decisions++
 			}
 		} else {
-			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, &ev)
+			out = o.record(out, own, o.topics.events, o.ids.event, o.schemaIDs.event, key, ev.ID, ev.MsgID, ev.GlyphID, ev)
 		}
 	}
-	for _, tr := range f.Traces {
+	for i := range f.Traces {
+		tr := &f.Traces[i]
 		own := attach(tr.MsgID)
 		key := tr.MsgID
 		if own != nil && own.glyph != "" {
@@ -196,11 +209,12 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 		if own != nil && own.msgID == tr.MsgID {
 			glyph = own.glyph
 		}
-		out = o.record(out, own, o.topics.traces, o.ids.trace, o.schemaIDs.trace, key, tr.ID, tr.MsgID, glyph, &tr)
+		out = o.record(out, own, o.topics.traces, o.ids.trace, o.schemaIDs.trace, key, tr.ID, tr.MsgID, glyph, tr)
 	}
-	for _, ac := range f.Actions {
+	for i := range f.Actions {
+		ac := &f.Actions[i]
 		own := attach(ac.MsgID)
-		out = o.record(out, own, o.topics.actions, o.ids.action, o.schemaIDs.action, ac.GlyphID, ac.ID, ac.MsgID, ac.GlyphID, &ac)
+		out = o.record(out, own, o.topics.actions, o.ids.action, o.schemaIDs.action, ac.GlyphID, ac.ID, ac.MsgID, ac.GlyphID, ac)
 	}
 	// Count every output against its input before any is handed on, then
 	// release the input's own hold: an input with no outputs resolves now.
@@ -270,7 +284,7 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 			base, tp = ident[:nSrcHeaders], own.p.traceparent
 		}
 	}
-	h := o.headers(len(base) + 6 + len(extra))
+	h := o.headers(len(base) + 6 + len(extra) + o.fence.width())
 	h = append(h, base...)
 	if !mine {
 		if glyphID != "" {
@@ -286,6 +300,7 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 	}
 	h = append(h, topics.Header{Key: HeaderOutputID, Value: o.bytes(outID)})
 	m := topics.Message{Topic: topic, Key: o.bytes(key), Value: val, Headers: append(h, extra...)}
+	o.fence.stampCarved(&m)
 	if own != nil {
 		m.Ack = own.p.msg.Ack
 		own.outputs++
@@ -294,7 +309,10 @@ func (o *outputs) record(out []topics.Message, own *owner, topic string, id uint
 }
 
 func (o *outputs) result(p *pending, r *stages.Record, f *stages.Frame) (topics.Message, error) {
-	r.Result.Trace = append([]schemas.Crumb{o.decodeCrumb(p, r.Msg, f)}, r.Result.Trace...)
+	trace := make([]schemas.Crumb, 1+len(r.Result.Trace))
+	trace[0] = o.decodeCrumb(p, r.Msg, f)
+	copy(trace[1:], r.Result.Trace)
+	r.Result.Trace = trace
 	val, err := appendSlab(o, o.ids.result, r.Result)
 	if err != nil {
 		return topics.Message{}, err
@@ -309,8 +327,10 @@ func (o *outputs) result(p *pending, r *stages.Record, f *stages.Frame) (topics.
 	if r.Late {
 		n++
 	}
-	h := appendOutputHeaders(o.headers(len(ident)+3+n), ident, o.laneValue, o.schemaIDs.result, p.outTraceparent(), extra[:n]...)
-	return topics.Message{Topic: o.topics.results, Key: p.msg.Key, Value: val, Headers: h, Ack: p.msg.Ack}, nil
+	h := appendOutputHeaders(o.headers(len(ident)+3+n+o.fence.width()), ident, o.laneValue, o.schemaIDs.result, p.outTraceparent(), extra[:n]...)
+	m := topics.Message{Topic: o.topics.results, Key: p.msg.Key, Value: val, Headers: h, Ack: p.msg.Ack}
+	o.fence.stampCarved(&m)
+	return m, nil
 }
 
 // dlq wraps the original record for the DLQ with why it is there.
@@ -380,7 +400,7 @@ func appendSlab[T schemas.Record](o *outputs, id uint32, v *T) ([]byte, error) {
 		o.slab = make([]byte, 0, slabSize)
 	}
 	start := len(o.slab)
-	out, err := schemas.AppendWire(o.slab, id, v)
+	out, err := schemas.AppendWireMemo(o.slab, id, v, &o.crumbs)
 	if err != nil {
 		return nil, err
 	}
@@ -410,12 +430,21 @@ func (o *outputs) bytes(s string) []byte {
 	if len(s) > 1<<10 {
 		return []byte(s)
 	}
+	return append(o.carve(len(s)), s...)
+}
+
+// carve returns an empty slice of o's slab with room for n bytes, capped
+// there, so appending past n moves it rather than write into the slab.
+func (o *outputs) carve(n int) []byte {
+	if n > 1<<10 {
+		return make([]byte, 0, n)
+	}
 	if cap(o.slab)-len(o.slab) < 4<<10 {
 		o.slab = make([]byte, 0, slabSize)
 	}
 	start := len(o.slab)
-	o.slab = append(o.slab, s...)
-	return o.slab[start:len(o.slab):len(o.slab)]
+	o.slab = o.slab[:start+n]
+	return o.slab[start : start : start+n]
 }
 
 // StageDecode names the runtime's crumb on every result: how the input was
@@ -424,16 +453,37 @@ func (o *outputs) bytes(s string) []byte {
 // frame the tick put it in (seq -1: a late record's frame of its own).
 const StageDecode = "decode"
 
-func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage, f *stages.Frame) schemas.Crumb {
+// frameValues are the decode crumb's values that are the same for every
+// result of a frame, converted to payload values once per frame: each
+// conversion of a string or a large number to `any` allocates, and the
+// start time is formatted too.
+type frameValues struct {
+	f                    *stages.Frame
+	reader               schemas.Version
+	readerV, seq, fps, t any
+}
+
+func (o *outputs) frameValues(f *stages.Frame) *frameValues {
+	if o.frame.f == f {
+		return &o.frame
+	}
 	reader := o.readerVersion
 	if reader == schemas.Latest {
 		reader = schemas.LatestVersion(schemas.NameMessage)
 	}
+	o.frame = frameValues{f: f, reader: reader, readerV: int64(reader),
+		seq: f.Seq, fps: int64(f.FPS), t: f.Start.UTC().Format(time.RFC3339Nano)}
+	return &o.frame
+}
+
+func (o *outputs) decodeCrumb(p *pending, m *schemas.MatrizMessage, f *stages.Frame) schemas.Crumb {
+	fv := o.frameValues(f)
+	reader := fv.reader
 	// Sized for every key below: filled from a literal, the map grew
 	// (and copied itself) once per result.
 	data := make(schemas.Payload, 11)
-	data["schema_id"], data["reader_version"] = int64(p.schemaID), int64(reader)
-	data["frame_seq"], data["frame_fps"], data["frame_start"] = f.Seq, int64(f.FPS), f.Start.UTC().Format(time.RFC3339Nano)
+	data["schema_id"], data["reader_version"] = int64(p.schemaID), fv.readerV
+	data["frame_seq"], data["frame_fps"], data["frame_start"] = fv.seq, fv.fps, fv.t
 	if reader >= schemas.V2 {
 		g := m.Glyph
 		data["glyph_subject_sid"] = nil

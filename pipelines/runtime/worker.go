@@ -35,6 +35,7 @@ type partitionWorker struct {
 	tick      *operators.Tick
 	ring      *operators.Decimate
 	outs      *outputs
+	outPtrs   []*topics.Message // pointers' reused slice (drain.go)
 	// chain is this partition's own chain: its stateful stages hold this
 	// partition's state and nothing else's. chainMu hands it between the
 	// frame goroutine, which runs it, and whoever reads its gauges.
@@ -240,6 +241,7 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	}
 	w.outs = newOutputs(string(lr.lane), lr.namespace, lr.ids, w.inflight, lr.reportErr)
 	w.outs.readerVersion = lr.cfg.ReaderVersion
+	w.outs.fence = w.fence
 	if lr.sink != nil {
 		w.outs.recordLimit = lr.sink.MaxRecord()
 	}
@@ -465,7 +467,7 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 
 // glyphOutputs encodes f and keeps only the outputs of the replay's glyph;
 // the others count as written, so their inputs resolve.
-func (w *partitionWorker) glyphOutputs(f *stages.Frame) []topics.Message {
+func (w *partitionWorker) glyphOutputs(f *stages.Frame) []*topics.Message {
 	all := w.outs.encode(f)
 	keep := all[:0]
 	for _, m := range all {
@@ -475,7 +477,7 @@ func (w *partitionWorker) glyphOutputs(f *stages.Frame) []topics.Message {
 			m.Ack.Done(nil)
 		}
 	}
-	return keep
+	return w.pointers(keep)
 }
 
 func anyLive(f *stages.Frame) bool {

@@ -31,7 +31,8 @@ func (in *input) bad(key, want string) {
 	if present {
 		got = "got " + describe(v)
 	}
-	in.reasons = append(in.reasons, fmt.Sprintf("%s: payload.%s: %s; want %s", in.node, key, got, want))
+	// Joined, not formatted: Sprintf boxes each of the four strings.
+	in.reasons = append(in.reasons, in.node+": payload."+key+": "+got+"; want "+want)
 }
 
 // problem records a reason about something other than one payload value.
@@ -44,40 +45,46 @@ func (in *input) has(key string) bool { return in.p[key] != nil }
 
 // number reads a finite number (double or long) in [lo, hi]. It returns
 // false when the key is absent (a reason only if required) or bad.
+// What a number or long wants is written only for a reason: most values
+// are good, and formatting the bounds costs allocations per key.
 func (in *input) number(key string, lo, hi float64, required bool) (float64, bool) {
-	want := "a number in " + interval(lo, hi)
 	if !in.has(key) {
 		if required {
-			in.bad(key, want)
+			in.bad(key, numberIn(lo, hi))
 		}
 		return 0, false
 	}
 	v, ok := in.p.Float(key)
 	if !ok || v < lo || v > hi {
-		in.bad(key, want)
+		in.bad(key, numberIn(lo, hi))
 		return 0, false
 	}
 	return v, true
 }
 
+func numberIn(lo, hi float64) string { return "a number in " + interval(lo, hi) }
+
 // long reads a whole number in [lo, hi].
 func (in *input) long(key string, lo, hi int64, required bool) (int64, bool) {
-	want := fmt.Sprintf("a whole number in [%d, %d]", lo, hi)
-	if hi == math.MaxInt64 {
-		want = fmt.Sprintf("a whole number ≥ %d", lo)
-	}
 	if !in.has(key) {
 		if required {
-			in.bad(key, want)
+			in.bad(key, wholeIn(lo, hi))
 		}
 		return 0, false
 	}
 	v, ok := in.p.Int(key)
 	if !ok || v < lo || v > hi {
-		in.bad(key, want)
+		in.bad(key, wholeIn(lo, hi))
 		return 0, false
 	}
 	return v, true
+}
+
+func wholeIn(lo, hi int64) string {
+	if hi == math.MaxInt64 {
+		return fmt.Sprintf("a whole number ≥ %d", lo)
+	}
+	return fmt.Sprintf("a whole number in [%d, %d]", lo, hi)
 }
 
 // text reads a non-empty string.
