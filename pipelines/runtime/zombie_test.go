@@ -149,6 +149,10 @@ func TestZombieOwnerWritesNothingAfterEviction(t *testing.T) {
 	// stamped after this was admitted after the pause; one stamped before
 	// it and written after the eviction was in the Kafka client's hands
 	// when the process froze (its produce request went out on SIGCONT).
+	// The stop takes effect thread by thread after the signal is sent, and
+	// a thread on the other core may admit a batch meanwhile: the pause is
+	// the moment every thread of the child is seen stopped.
+	clocktest.WaitFor(t, 10*time.Second, "every thread of the child stopped", func() bool { return allStopped(t, cmd.Process.Pid) })
 	paused := time.Now()
 	var bMu sync.Mutex
 	var bGens []topics.GenerationInfo
@@ -244,4 +248,27 @@ func zombieChild(t *testing.T, arg string) {
 func lastLines(s string, n int) string {
 	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
+// allStopped reports whether every thread of process pid is in the
+// stopped state (T in /proc/<pid>/task/<tid>/stat).
+func allStopped(t *testing.T, pid int) bool {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(dir + "/" + task.Name() + "/stat")
+		if err != nil {
+			return false // a thread that just exited: look again
+		}
+		// The state follows the command name, which is in parentheses
+		// and may hold spaces.
+		_, rest, ok := strings.Cut(string(b), ") ")
+		if !ok || !strings.HasPrefix(rest, "T") {
+			return false
+		}
+	}
+	return len(tasks) > 0
 }
