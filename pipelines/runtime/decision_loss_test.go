@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/pipetest"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
@@ -76,5 +77,72 @@ func TestNoOutputLandsWithoutItsDecision(t *testing.T) {
 		if string(m.Header(HeaderDecision)) == string(schemas.EventApprovalApplied) {
 			t.Fatalf("an approval_applied decision is on the log although every write was refused")
 		}
+	}
+}
+
+// TestNoExecutionUnderAFlagChangeWhoseDecisionIsRefused: a prod lane runs
+// with external actions off; the broker starts refusing every write to
+// its event log; EXT_ACTIONS_ENABLED is switched on through the control
+// topic; then a P2 action (no approval needed) arrives. The frame would
+// switch the flag on and execute the action, but the flag_change decision
+// cannot be written, so the switch must not be made: the action guard
+// writes no executing record (its own writer is not refused) and calls
+// nothing, and the lane stops.
+func TestNoExecutionUnderAFlagChangeWhoseDecisionIsRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: an event log refusing writes under a running lane (skipped with -short)")
+	}
+	lane := schemas.LaneProd
+	env := pipetest.Start(t, lane)
+	changes := make(chan FlagChange, 8)
+	exited := make(chan error, 1)
+	cfg := Config{Lane: lane, Group: "flag-ahead", Getenv: envMap(map[string]string{FlagExtActions: "false"}),
+		IdleAfter: 50 * time.Millisecond, CommitInterval: 200 * time.Millisecond, Brokers: env.Brokers, RegistryURL: env.RegistryURL,
+		OnFlagChange: func(c FlagChange) { changes <- c }}
+	pipetest.Run(t, func(ctx context.Context, ready func()) error {
+		cfg.Ready = ready
+		err := Run(ctx, cfg)
+		exited <- err
+		return err
+	})
+	gen := devstack.NewSynthetic(lane, 9, 4)
+	p2 := func() schemas.MatrizMessage {
+		m := p0Action(gen, time.Now())
+		m.Payload["priority"] = "P2"
+		return m
+	}
+	messages := topics.Name(string(lane), topics.KindMessages)
+	env.Produce(t, lane, append(nowBatch(gen, 20), p2()), nil)
+	env.WaitCommitted(t, messages, cfg.Group, time.Minute)
+	actions := topics.Name(string(lane), topics.KindActions)
+	before := len(env.ReadAll(t, actions))
+	if before == 0 {
+		t.Fatal("no action preview written with external actions off: the input asks for no action")
+	}
+
+	refused, lift := env.Stack.Broker.RefuseWrites(topics.Name(string(lane), topics.KindEvents))
+	defer lift()
+	env.Write(t, topics.ControlTopic, []topics.Message{{Key: []byte(string(lane) + "/" + FlagExtActions), Value: []byte("true")}})
+	select {
+	case c := <-changes:
+		if c.Name != FlagExtActions || !c.New {
+			t.Fatalf("flag change %+v, want %s on", c, FlagExtActions)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the lane did not read the flag change within 30s")
+	}
+	env.Produce(t, lane, []schemas.MatrizMessage{p2()}, nil)
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(time.Minute):
+		t.Fatalf("the lane still runs a minute after the flag change (%d writes to its event log refused)", refused.Load())
+	}
+	if err == nil || !strings.Contains(err.Error(), "writing outputs failed") {
+		t.Fatalf("the lane stopped with %v, want the failed write of its decision", err)
+	}
+	lift()
+	if after := len(env.ReadAll(t, actions)); after != before {
+		t.Fatalf("actions topic: %d records before the flag change, %d after: an action ran under a flag whose decision never reached the log", before, after)
 	}
 }
