@@ -128,10 +128,11 @@ func (w *partitionWorker) takeCut(f *stages.Frame) {
 		Lane: string(w.lane.lane), Partition: tc.Partition, Next: tc.Next, Open: tc.Open,
 		Resume: tc.Next, FrameEnd: f.End, Final: tc.Final, Written: w.lane.clock.Now().UTC(), Tick: tick, State: map[string][]byte{},
 	}
-	cp.DecisionsSince = w.decisionsSince(cp.Next, cp.Written)
 	if len(tc.Open) > 0 {
 		cp.Resume = tc.Open[0] // sorted
 	}
+	// From where a restart re-reads: its open frames' records too.
+	cp.DecisionsSince = w.decisionsSince(cp.Resume, cp.Written)
 	for k, v := range snap {
 		if v != nil {
 			cp.State[k] = v

@@ -24,12 +24,16 @@ import "time"
 // them, which can trail the decision a little.
 const decisionSlack = time.Minute
 
-// decisionsSince returns the bound for a cut at next taken at written.
-func (w *partitionWorker) decisionsSince(next int64, written time.Time) time.Time {
-	// Next == Until counts as inside: a run before this one may have read
-	// the record at next-1 and closed frames past the cut with an idle
-	// watermark after it.
-	if w.decisions != nil && next <= w.decisions.Until {
+// decisionsSince returns the bound for a cut a restart resumes from at
+// resume (the first offset of its open frames, else its next), taken at
+// written. A cut whose next lies past the re-decided region while an open
+// frame reaches back into it is inside: the restart re-reads that frame's
+// records, and earlier runs' decisions about them.
+func (w *partitionWorker) decisionsSince(resume int64, written time.Time) time.Time {
+	// Resume == Until counts as inside: a run before this one may have
+	// read the record at resume-1 and closed frames past the cut with an
+	// idle watermark after it.
+	if w.decisions != nil && resume <= w.decisions.Until {
 		return w.scannedSince
 	}
 	return written.Add(-decisionSlack)

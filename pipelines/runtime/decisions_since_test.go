@@ -28,8 +28,8 @@ func TestCutCarriesTheDecisionScanOfItsRun(t *testing.T) {
 	w := newWorker(lr, 2)
 	w.chain = chain
 	w.decisions, w.scannedSince = NewDecisions(100), early
-	cut := func(next int64) *Checkpoint {
-		w.takeCut(&stages.Frame{Partition: 2, Cut: &operators.TickCut{Partition: 2, Next: next}})
+	cut := func(next int64, open ...int64) *Checkpoint {
+		w.takeCut(&stages.Frame{Partition: 2, Cut: &operators.TickCut{Partition: 2, Next: next, Open: open}})
 		cp, _ := w.cuts.takeDurable(&w.acks)
 		if cp == nil || cp.Next != next {
 			t.Fatalf("cut at %d: got %+v", next, cp)
@@ -59,6 +59,11 @@ func TestCutCarriesTheDecisionScanOfItsRun(t *testing.T) {
 		if got := restartScanSince(back); !got.Equal(c.want) {
 			t.Errorf("restart from the cut at %d scans since %v, want %v", c.next, got, c.want)
 		}
+	}
+	// Past the region by its next, inside it by an open frame's first
+	// offset, from which a restart resumes: inside.
+	if cp := cut(120, 90); !cp.DecisionsSince.Equal(early) {
+		t.Errorf("cut at 120 resuming at 90 (re-decided below 100): decisions since %v, want %v", cp.DecisionsSince, early)
 	}
 	w.decisions = nil // nothing re-decided: every decision past a cut is made after it
 	if cp := cut(150); !cp.DecisionsSince.Equal(now.Add(-decisionSlack)) {
