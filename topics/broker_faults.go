@@ -30,19 +30,28 @@ func (b *Broker) RefuseWrites(topic string) (refused *atomic.Int64, lift func())
 			return nil, nil, false
 		}
 		refused.Add(1)
-		resp := req.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = int16(kafka.InvalidRecord)
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
+		resp, _ := produceRefusal(req, kafka.InvalidRecord)
 		return resp, nil, true
 	})
 	return refused, func() { lifted.Store(true) }
+}
+
+// produceRefusal answers req with code on every partition it writes to,
+// and says how many partitions that is.
+func produceRefusal(req *kmsg.ProduceRequest, code kafka.Error) (*kmsg.ProduceResponse, int) {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	n := 0
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = int16(code)
+			st.Partitions = append(st.Partitions, sp)
+			n++
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, n
 }

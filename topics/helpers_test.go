@@ -159,26 +159,6 @@ func sum(xs []int64) int64 {
 	return s
 }
 
-// produceRefusal answers req with code on every partition it writes to,
-// and says how many partitions that is.
-func produceRefusal(req *kmsg.ProduceRequest, code kafka.Error) (*kmsg.ProduceResponse, int) {
-	resp := req.ResponseKind().(*kmsg.ProduceResponse)
-	n := 0
-	for _, rt := range req.Topics {
-		st := kmsg.NewProduceResponseTopic()
-		st.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewProduceResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.ErrorCode = int16(code)
-			st.Partitions = append(st.Partitions, sp)
-			n++
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	return resp, n
-}
-
 // refuseFetches makes b answer every fetch with code on every partition
 // asked for, while refusing reports true (nil: for good), counting each
 // refused request in refused (may be nil). Once refusing reports false the
