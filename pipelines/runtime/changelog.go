@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/matriz/pipelines/schemas"
-
 	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/topics"
 )
@@ -160,7 +158,15 @@ func (w *partitionWorker) loadRestartDecisions(ctx context.Context) error {
 	}
 	until := ends[int(w.partition)]
 	since := restartScanSince(w.restored) // decisions_since.go
-	d, err := LoadDecisions(ctx, lr.clock, lr.cfg.Brokers, string(lr.lane), w.partition, since, until, w.decodeEvent, w.readTimeout)
+	ask := scanAsk{since: since, until: until}
+	var d *Decisions
+	if w.scans != nil {
+		d, err = w.scans.load(ctx, w.partition, ask, w.readTimeout)
+	} else {
+		var got map[int32]*Decisions
+		got, err = lr.scanDecisions(ctx, map[int32]scanAsk{w.partition: ask}, w.readTimeout)
+		d = got[w.partition]
+	}
 	if err != nil {
 		return err
 	}
@@ -171,11 +177,6 @@ func (w *partitionWorker) loadRestartDecisions(ctx context.Context) error {
 		lr.log.Info("re-deciding from the event log", "lane", lr.lane, "partition", w.partition, "decisions", d.Len(), "until", until, "since", since)
 	}
 	return nil
-}
-
-func (w *partitionWorker) decodeEvent(b []byte, ev *schemas.Event) error {
-	_, err := schemas.DecodeWire(w.work, w.lane.serde.Lookup(), b, ev)
-	return err
 }
 
 // saveCut writes cp to the state changelog, and the due checkpoints to the

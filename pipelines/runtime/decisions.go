@@ -187,25 +187,24 @@ func flagsFromPayload(p schemas.Payload) stages.Flags {
 	return stages.Flags{Dispatch: b(FlagDispatch), Learning: b(FlagLearning), ExtActions: b(FlagExtActions)}
 }
 
-// LoadDecisions reads the decisions the runs of lane made for partition
-// from its event log, written at or after since (zero: all of them). Only
-// records marked with the decision header are decoded.
-func LoadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane string, partition int32, since time.Time, until int64, decode func([]byte, *schemas.Event) error, timeout time.Duration) (*Decisions, error) {
-	all, err := loadDecisions(ctx, cl, brokers, lane, map[int32]int64{partition: until}, since, decode, timeout)
-	if err != nil {
-		return nil, err
-	}
-	return all[partition], nil
-}
-
 // loadDecisions reads, in one pass over the event log, the decisions of
-// every partition in until (each re-decided below its own until).
-func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane string, until map[int32]int64, since time.Time, decode func([]byte, *schemas.Event) error, timeout time.Duration) (map[int32]*Decisions, error) {
-	out := make(map[int32]*Decisions, len(until))
-	byHeader := make(map[string]*Decisions, len(until)) // by HeaderSrcPartition's value
-	for p, u := range until {
-		d := NewDecisions(u)
-		out[p], byHeader[strconv.Itoa(int(p))] = d, d
+// every partition asked for, each written at or after its own since and
+// re-decided below its own until.
+func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane string, asks map[int32]scanAsk, decode func([]byte, *schemas.Event) error, timeout time.Duration) (map[int32]*Decisions, error) {
+	type wanted struct {
+		d     *Decisions
+		since time.Time
+	}
+	out := make(map[int32]*Decisions, len(asks))
+	byHeader := make(map[string]wanted, len(asks)) // by HeaderSrcPartition's value
+	var from time.Time                             // the earliest since: the scan starts there
+	first := true
+	for p, a := range asks {
+		d := NewDecisions(a.until)
+		out[p], byHeader[strconv.Itoa(int(p))] = d, wanted{d, a.since}
+		if first || a.since.Before(from) {
+			from, first = a.since, false
+		}
 	}
 	if len(out) == 0 {
 		return out, nil
@@ -213,12 +212,13 @@ func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane s
 	var mu sync.Mutex
 	var firstErr error
 	var read atomic.Int64
-	tail, err := topics.StartTailSince(ctx, brokers, topics.Name(lane, topics.KindEvents), since, func(m topics.Message) {
+	tail, err := topics.StartTailSince(ctx, brokers, topics.Name(lane, topics.KindEvents), from, func(m topics.Message) {
 		read.Add(1)
-		d := byHeader[string(m.Header(HeaderSrcPartition))]
-		if d == nil || (!since.IsZero() && m.Time.Before(since)) {
+		w, ok := byHeader[string(m.Header(HeaderSrcPartition))]
+		if !ok || (!w.since.IsZero() && m.Time.Before(w.since)) {
 			return
 		}
+		d := w.d
 		if m.Header(HeaderDecision) == nil {
 			// A record's own event: how far its run got.
 			if o, err := strconv.ParseInt(string(m.Header(HeaderSrcOffset)), 10, 64); err == nil {

@@ -168,15 +168,15 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	errs := make([]error, len(cfg.Ranges))
 	// Every replayed partition's decisions come from one pass over the
 	// event log: a pass per partition would read the whole log each time.
-	until := map[int32]int64{}
+	asks := map[int32]scanAsk{}
 	for _, r := range cfg.Ranges {
 		if r.From < r.To {
-			until[r.Partition] = math.MaxInt64
+			asks[r.Partition] = scanAsk{until: math.MaxInt64}
 		}
 	}
 	decisions := cfg.Decisions
 	if decisions == nil {
-		decisions, err = loadDecisions(work, cfg.Clock, cfg.Brokers, string(cfg.Lane), until, time.Time{}, func(b []byte, ev *schemas.Event) error {
+		decisions, err = loadDecisions(work, cfg.Clock, cfg.Brokers, string(cfg.Lane), asks, func(b []byte, ev *schemas.Event) error {
 			_, err := schemas.DecodeWire(work, lr.serde.Lookup(), b, ev)
 			return err
 		}, cfg.DrainTimeout)

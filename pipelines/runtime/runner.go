@@ -205,6 +205,9 @@ type laneRuntime struct {
 	// it with what their last frame saw (approval_wake.go).
 	approvalCount atomic.Int64
 	hwm           watermarks // the messages partitions' polled ends (watermarks.go)
+	// scans is the current generation's shared read of the event log
+	// (restart_scans.go).
+	scans atomic.Pointer[restartScans]
 }
 
 func (lr *laneRuntime) reportErr(err error) {
@@ -388,6 +391,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		topics.GroupOnError(lr.reportErr),
 		topics.GroupOnGeneration(func(g topics.GenerationInfo) {
 			lr.log.Info("generation", "lane", lane, "generation", g.ID, "member", g.MemberID, "partitions", g.Partitions)
+			lr.scans.Store(newRestartScans(lr.work, g.ID, g.Partitions[topics.Name(lane, topics.KindMessages)], lr.scanDecisions))
 			if cfg.OnGeneration != nil {
 				cfg.OnGeneration(g)
 			}

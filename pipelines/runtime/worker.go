@@ -91,6 +91,7 @@ type partitionWorker struct {
 	readTimeout time.Duration // bound on reading the changelog or the event log at start
 	parents     [][]byte      // the frame's input traceparents, reused (trace.go)
 	decodeOut   []any         // decode's result array, reused record to record
+	scans       *restartScans // the generation's shared event log read, until prepare's first attempt is over
 }
 
 func newWorker(lr *laneRuntime, partition int32) *partitionWorker {
@@ -177,6 +178,11 @@ func (w *partitionWorker) run(ctx context.Context) error {
 func (w *partitionWorker) prepare(ctx context.Context) error {
 	lr := w.lane
 	defer w.restoreFailing(0, nil) // ready or given up: the claim's end says the rest
+	// The first attempt reads the event log with the generation's other
+	// partitions (restart_scans.go); whatever it did, it then leaves the
+	// shared read, so no partition waits on one that failed or retries.
+	w.scans = lr.restartScansFor(w.claim.Generation)
+	defer w.leaveScans()
 	for attempt := 0; ; attempt++ {
 		// A log too long to read in one timeout gets a longer one each time.
 		w.readTimeout = lr.cfg.DrainTimeout * time.Duration(attempt+1)
@@ -191,6 +197,7 @@ func (w *partitionWorker) prepare(ctx context.Context) error {
 				err = fmt.Errorf("read partition %d's recorded decisions: %w", w.partition, err)
 			}
 		}
+		w.leaveScans()
 		if err == nil {
 			return nil
 		}
