@@ -13,15 +13,16 @@ import "unsafe"
 // slot (their interfaces refer to static data).
 
 // The slots of each kind a slab has, sized so that one slab holds a
-// typical message payload (two vectors, a few doubles and longs, a
-// string) and stays small (320 bytes), so a hostile body of tiny entries
-// of one kind costs about as much memory per input byte as a boxed
-// value each would.
+// typical message payload (intent and action vectors, a few doubles, a
+// priority string, fanout and depth) in 192 bytes. A hostile body of
+// entries of one kind fills a slab every two entries of three bytes or
+// more: 32 bytes of slab per input byte at most, as the 640-byte batch of
+// eight boxed values it replaced cost.
 const (
-	slabFloats = 8
-	slabLongs  = 4
-	slabStrs   = 4
-	slabVecs   = 4
+	slabFloats = 6
+	slabLongs  = 2
+	slabStrs   = 2
+	slabVecs   = 2
 	slabLists  = 2
 )
 
