@@ -16,8 +16,8 @@ import "unsafe"
 // typical message payload (intent and action vectors, a few doubles, a
 // priority string, fanout and depth) in 192 bytes. A hostile body of
 // entries of one kind fills a slab every two entries of three bytes or
-// more: 32 bytes of slab per input byte at most, as the 640-byte batch of
-// eight boxed values it replaced cost.
+// more: 32 bytes of slab per input byte at most, about what the map slot
+// of each such entry costs anyway.
 const (
 	slabFloats = 6
 	slabLongs  = 2
