@@ -178,16 +178,8 @@ func appendCrumb(dst []byte, c *Crumb) ([]byte, bool) {
 	return appendPayload(dst, c.Data)
 }
 
-// entriesOnStack is how many map entries are sorted in an array on the
-// stack; larger maps sort in a heap slice.
-const entriesOnStack = 16
-
-// tagEntry and payloadEntry are map entries, collected so a map is
-// iterated once and written in key order without looking each key up
-// again. The entries of a small map are stored and sorted by indexing a
-// local array, not through a slice: stores the compiler sees go to the
-// stack need no GC write barrier, and a payload's strings and interfaces
-// would otherwise take one per word moved.
+// tagEntry and payloadEntry are the entries of a map too large to sort
+// on the stack (keyorder.go), collected in a slice and sorted there.
 type (
 	tagEntry struct {
 		key, value string
@@ -198,32 +190,40 @@ type (
 	}
 )
 
-// appendTags writes a map<string> with its entries sorted by key.
+// appendTags writes a map<string> with its entries sorted by key. The
+// entries of a small map are stored by indexing local arrays, not through
+// a slice: stores the compiler sees go to the stack need no GC write
+// barrier, and strings would otherwise take one per word stored.
 func appendTags(dst []byte, m map[string]string) []byte {
 	if len(m) == 0 {
 		return append(dst, 0)
 	}
-	var stack [entriesOnStack]tagEntry
-	var es []tagEntry
-	if len(m) <= entriesOnStack {
-		n := 0
-		for k, v := range m {
-			stack[n] = tagEntry{k, v}
-			n++
-		}
-		for i := 1; i < n; i++ {
-			for j := i; j > 0 && stack[j].key < stack[j-1].key; j-- {
-				stack[j], stack[j-1] = stack[j-1], stack[j]
-			}
-		}
-		es = stack[:n]
-	} else {
-		es = make([]tagEntry, 0, len(m))
-		for k, v := range m {
-			es = append(es, tagEntry{k, v})
-		}
-		slices.SortFunc(es, func(a, b tagEntry) int { return strings.Compare(a.key, b.key) })
+	if len(m) > entriesOnStack {
+		return appendTagsLarge(dst, m)
 	}
+	var (
+		keys, values [entriesOnStack]string
+		order        keyOrder
+	)
+	n := 0
+	for k, v := range m {
+		keys[n], values[n], order.prefix[n] = k, v, keyPrefix(k)
+		n++
+	}
+	order.sort(&keys, n)
+	dst = appendLong(dst, int64(n))
+	for _, i := range order.idx[:n] {
+		dst = appendString(appendString(dst, keys[i]), values[i])
+	}
+	return append(dst, 0)
+}
+
+func appendTagsLarge(dst []byte, m map[string]string) []byte {
+	es := make([]tagEntry, 0, len(m))
+	for k, v := range m {
+		es = append(es, tagEntry{k, v})
+	}
+	slices.SortFunc(es, func(a, b tagEntry) int { return strings.Compare(a.key, b.key) })
 	dst = appendLong(dst, int64(len(es)))
 	for _, e := range es {
 		dst = appendString(appendString(dst, e.key), e.value)
@@ -232,32 +232,76 @@ func appendTags(dst []byte, m map[string]string) []byte {
 }
 
 // appendPayload writes a payload map with its entries sorted by key; false
-// for a value of a type the payload union lacks.
+// for a value of a type the payload union lacks. A small map's entries go
+// through local arrays, as in appendTags.
 func appendPayload(dst []byte, p Payload) ([]byte, bool) {
 	if len(p) == 0 {
 		return append(dst, 0), true
 	}
-	var stack [entriesOnStack]payloadEntry
-	var es []payloadEntry
-	if len(p) <= entriesOnStack {
-		n := 0
-		for k, v := range p {
-			stack[n] = payloadEntry{k, v}
-			n++
-		}
-		for i := 1; i < n; i++ {
-			for j := i; j > 0 && stack[j].key < stack[j-1].key; j-- {
-				stack[j], stack[j-1] = stack[j-1], stack[j]
-			}
-		}
-		es = stack[:n]
-	} else {
-		es = make([]payloadEntry, 0, len(p))
-		for k, v := range p {
-			es = append(es, payloadEntry{k, v})
-		}
-		slices.SortFunc(es, func(a, b payloadEntry) int { return strings.Compare(a.key, b.key) })
+	if len(p) <= 2 {
+		return appendPayloadPair(dst, p)
 	}
+	if len(p) > entriesOnStack {
+		return appendPayloadLarge(dst, p)
+	}
+	var (
+		keys   [entriesOnStack]string
+		values [entriesOnStack]any
+		order  keyOrder
+	)
+	n := 0
+	for k, v := range p {
+		keys[n], values[n], order.prefix[n] = k, v, keyPrefix(k)
+		n++
+	}
+	order.sort(&keys, n)
+	dst = appendLong(dst, int64(n))
+	for _, i := range order.idx[:n] {
+		var ok bool
+		if dst, ok = appendPayloadValue(appendString(dst, keys[i]), values[i]); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, 0), true
+}
+
+// appendPayloadPair writes a payload of one or two entries, the size of
+// most crumbs' data, without the arrays (and their zeroing) a larger one
+// sorts in.
+func appendPayloadPair(dst []byte, p Payload) ([]byte, bool) {
+	var (
+		k0, k1 string
+		v0, v1 any
+		n      int
+	)
+	for k, v := range p {
+		if n == 0 {
+			k0, v0 = k, v
+		} else {
+			k1, v1 = k, v
+		}
+		n++
+	}
+	dst = appendLong(dst, int64(n))
+	if n == 2 && k1 < k0 {
+		k0, v0, k1, v1 = k1, v1, k0, v0
+	}
+	dst, ok := appendPayloadValue(appendString(dst, k0), v0)
+	if ok && n == 2 {
+		dst, ok = appendPayloadValue(appendString(dst, k1), v1)
+	}
+	if !ok {
+		return dst, false
+	}
+	return append(dst, 0), true
+}
+
+func appendPayloadLarge(dst []byte, p Payload) ([]byte, bool) {
+	es := make([]payloadEntry, 0, len(p))
+	for k, v := range p {
+		es = append(es, payloadEntry{k, v})
+	}
+	slices.SortFunc(es, func(a, b payloadEntry) int { return strings.Compare(a.key, b.key) })
 	dst = appendLong(dst, int64(len(es)))
 	for _, e := range es {
 		var ok bool

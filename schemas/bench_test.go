@@ -147,6 +147,37 @@ func benchResult() MatrizResult {
 	}
 }
 
+// benchChainResult is a result as the prod chain writes it (the shape
+// of the chain's golden outputs, which matriz bench's codec phase
+// encodes): two reasons, an empty payload, and a crumb from the decode
+// and every stage after it, eight payloads of one to eight entries.
+func benchChainResult() MatrizResult {
+	const msgID = "fec2a76f-557f-56af-87f8-530d5516d5be"
+	t := time.Date(2026, time.March, 1, 11, 59, 59, 976335000, time.UTC)
+	return MatrizResult{
+		ID: "2f9517ce-1568-573a-8421-189261edf602", MsgID: msgID, TS: t, Lane: LaneProd,
+		Node: "contradiction", NodeVersion: "1.0.0", OK: false,
+		Reasons: []string{"contradiction: payload has neither improve/worsen nor parameters/deltas; want the TRIZ parameters " +
+			`that improve and worsen, e.g. improve=["speed"] worsen=["reliability"]`, "guardian: upstream result not ok"},
+		Payload: Payload{},
+		Trace: []Crumb{
+			{Stage: "decode", T: t, Data: Payload{"frame_fps": int64(30), "frame_seq": int64(53170992531),
+				"frame_start": "2026-03-01T11:59:59.976335823Z", "glyph_consent": nil, "glyph_provenance": []string{},
+				"glyph_subject_sid": nil, "reader_version": int64(2), "schema_id": int64(300)}},
+			{Stage: "route", T: t, Data: Payload{"dispatched": true, "lane": "prod", "msg_id": msgID,
+				"routed_to": "contradiction", "topic": "contradiction"}},
+			{Stage: "contradiction", T: t, Data: Payload{"ok": false, "problems": int64(1)}},
+			{Stage: "adapter", T: t, Data: Payload{"dispatched": true, "node": "contradiction", "node_version": "1.0.0", "ok": false}},
+			{Stage: "drift", T: t, Data: Payload{"coherence": 0.5298207555676946, "cos": 0.9996618029579143,
+				"drift": 0.00033819704208570833, "drift_ema": 0.00033819704208570833, "level": "none"}},
+			{Stage: "fold-guard", T: t, Data: Payload{"memory_write": false}},
+			{Stage: "breakthrough", T: t, Data: Payload{"flagged": false, "mean": 0.0, "samples": int64(0),
+				"score": 0.14879319965594306, "scored": true, "std": 0.0}},
+			{Stage: "guardian", T: t, Data: Payload{"outcome": "deny", "reasons": []string{"upstream result not ok"}, "risk_class": "minimal"}},
+		},
+	}
+}
+
 func benchEvent() Event {
 	return Event{ID: "ev-" + uuidMsg, TS: tsFixture, Kind: EventDecimation, Lane: LaneProd, GlyphID: uuidGlyph,
 		MsgID: uuidMsg, Stage: "tick", Payload: Payload{"partition": int64(3), "from_fps": int64(30), "to_fps": int64(10),
@@ -185,6 +216,31 @@ func BenchmarkRoundTrip(b *testing.B) {
 	cpu.report(b)
 }
 
+// BenchmarkRoundTripChain is BenchmarkRoundTrip with the result the prod
+// chain writes (benchChainResult), the shapes matriz bench's codec phase
+// measures.
+func BenchmarkRoundTripChain(b *testing.B) {
+	m := benchSyntheticMessage()
+	body, err := AppendEncode(nil, &m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := benchChainResult()
+	buf := make([]byte, 0, 2048)
+	var in MatrizMessage
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		if err := Decode(body, &in); err != nil {
+			b.Fatal(err)
+		}
+		if buf, err = AppendEncode(buf[:0], &r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b)
+}
+
 func benchEncode[T Record](b *testing.B, v *T) {
 	buf := make([]byte, 0, 1024)
 	b.ReportAllocs()
@@ -200,8 +256,12 @@ func benchEncode[T Record](b *testing.B, v *T) {
 }
 
 func BenchmarkEncodeResult(b *testing.B) { r := benchResult(); benchEncode(b, &r) }
-func BenchmarkEncodeEvent(b *testing.B)  { e := benchEvent(); benchEncode(b, &e) }
-func BenchmarkEncodeTrace(b *testing.B)  { t := benchTrace(); benchEncode(b, &t) }
+func BenchmarkEncodeChainResult(b *testing.B) {
+	r := benchChainResult()
+	benchEncode(b, &r)
+}
+func BenchmarkEncodeEvent(b *testing.B) { e := benchEvent(); benchEncode(b, &e) }
+func BenchmarkEncodeTrace(b *testing.B) { t := benchTrace(); benchEncode(b, &t) }
 
 // BenchmarkRoundTripReflective is BenchmarkRoundTrip through twmb/avro's
 // reflective codec, the path the direct one replaced: compare the two

@@ -1,92 +1,127 @@
 package schemas
 
-import "reflect"
+import "unsafe"
 
-// boxBatch is how many payload entries a boxer holds before it puts them
-// into the map.
-const boxBatch = 8
+// This file boxes decoded payload values into interfaces with few
+// allocations. Converting a float64, an int64, a string or a slice to an
+// interface allocates a copy of it, one allocation per value. The decoder
+// instead writes a payload's values into a boxSlab, one allocation for
+// many values of every kind, and makes each value's interface refer to
+// its slot in place (boxAt). A slot is written once, before its interface
+// is made, and never again: a full slab is left to the interfaces that
+// refer into it and a new one takes its place. Nil and booleans need no
+// slot (their interfaces refer to static data).
 
-// boxer puts decoded payload values into a Payload with few allocations.
-// Storing a float64, a string or a slice in an interface allocates a copy
-// of it, one per value; the boxer instead collects a batch of values in
-// arrays, makes one interface of them all (one allocation), and takes
-// every value's interface from that copy through reflect: Value.Interface
-// on an element of a non-addressable array refers to the element in
-// place. Entries go into the map in the order they were read, so a
-// duplicate key keeps its last value, as with the reflective decoder. Nil
-// and booleans cost nothing to box and go the same way, to keep that
-// order. The reader fills a boxer on its own stack by indexing
-// (reader.payload).
+// The slots of each kind a slab has, sized so that one slab holds a
+// typical message payload (intent and action vectors, a few doubles, a
+// priority string, fanout and depth) in 192 bytes. A hostile body of
+// entries of one kind fills a slab every two entries of three bytes or
+// more: 32 bytes of slab per input byte at most, about what the map slot
+// of each such entry costs anyway.
+const (
+	slabFloats = 6
+	slabLongs  = 2
+	slabStrs   = 2
+	slabVecs   = 2
+	slabLists  = 2
+)
+
+// boxSlab holds decoded payload values, each in a slot of its kind.
+type boxSlab struct {
+	floats [slabFloats]float64
+	longs  [slabLongs]int64
+	strs   [slabStrs]string
+	vecs   [slabVecs][]float64
+	lists  [slabLists][]string
+}
+
+// boxer fills one slab after another; it lives on its decoder's stack.
+// The counts say how many slots of each kind the current slab has used.
 type boxer struct {
-	n     int
-	keys  [boxBatch]string
-	kinds [boxBatch]boxKind
-	v     boxValues
+	slab                   *boxSlab
+	nf, nl, ns, nv, nlists int
 }
 
-// boxValues holds a batch's values, entry i's in element i of the array of
-// its kind. Its fields are exported because reflect hands out interfaces
-// only of exported fields; the type stays the package's own.
-type boxValues struct {
-	Floats [boxBatch]float64
-	Longs  [boxBatch]int64
-	Strs   [boxBatch]string
-	Vecs   [boxBatch][]float64
-	Lists  [boxBatch][]string
+// refill starts a new slab: called when the current one (or none) has no
+// slot left of the kind wanted.
+func (b *boxer) refill() {
+	*b = boxer{slab: new(boxSlab)}
 }
 
-// The fields of boxValues, by index, for reflect.
-const (
-	boxFieldFloats = iota
-	boxFieldLongs
-	boxFieldStrs
-	boxFieldVecs
-	boxFieldLists
+func (b *boxer) double(f float64) any {
+	if b.slab == nil || b.nf == slabFloats {
+		b.refill()
+	}
+	p := &b.slab.floats[b.nf]
+	*p = f
+	b.nf++
+	return boxAt(protoFloat, unsafe.Pointer(p))
+}
+
+func (b *boxer) long(v int64) any {
+	if b.slab == nil || b.nl == slabLongs {
+		b.refill()
+	}
+	p := &b.slab.longs[b.nl]
+	*p = v
+	b.nl++
+	return boxAt(protoLong, unsafe.Pointer(p))
+}
+
+func (b *boxer) string(s string) any {
+	if b.slab == nil || b.ns == slabStrs {
+		b.refill()
+	}
+	p := &b.slab.strs[b.ns]
+	*p = s
+	b.ns++
+	return boxAt(protoString, unsafe.Pointer(p))
+}
+
+func (b *boxer) doubles(v []float64) any {
+	if b.slab == nil || b.nv == slabVecs {
+		b.refill()
+	}
+	p := &b.slab.vecs[b.nv]
+	*p = v
+	b.nv++
+	return boxAt(protoDoubles, unsafe.Pointer(p))
+}
+
+func (b *boxer) strings(v []string) any {
+	if b.slab == nil || b.nlists == slabLists {
+		b.refill()
+	}
+	p := &b.slab.lists[b.nlists]
+	*p = v
+	b.nlists++
+	return boxAt(protoStrings, unsafe.Pointer(p))
+}
+
+// Prototypes of the boxed kinds: an interface of each dynamic type, whose
+// type word boxAt keeps. Their zero values box without allocating.
+var (
+	protoFloat   any = float64(0)
+	protoLong    any = int64(0)
+	protoString  any = ""
+	protoDoubles any = []float64(nil)
+	protoStrings any = []string(nil)
 )
 
-// boxKind says which of a boxer's arrays holds an entry's value, or which
-// value it is when it needs none.
-type boxKind uint8
+// eface is the layout of an interface{} value, as the runtime and
+// package reflect (its emptyInterface) define it: a type word and a
+// pointer to the value.
+type eface struct {
+	typ  unsafe.Pointer
+	data unsafe.Pointer
+}
 
-const (
-	boxNil boxKind = iota
-	boxFalse
-	boxTrue
-	boxLong
-	boxDouble
-	boxString
-	boxDoubles
-	boxStrings
-)
-
-// flush puts the held entries into p and empties the boxer.
-func (b *boxer) flush(p Payload) {
-	var values reflect.Value
-	for _, k := range b.kinds[:b.n] {
-		if k >= boxLong {
-			values = reflect.ValueOf(b.v)
-			break
-		}
-	}
-	for i, kind := range b.kinds[:b.n] {
-		var v any
-		switch kind {
-		case boxFalse:
-			v = false
-		case boxTrue:
-			v = true
-		case boxLong:
-			v = values.Field(boxFieldLongs).Index(i).Interface()
-		case boxDouble:
-			v = values.Field(boxFieldFloats).Index(i).Interface()
-		case boxString:
-			v = values.Field(boxFieldStrs).Index(i).Interface()
-		case boxDoubles:
-			v = values.Field(boxFieldVecs).Index(i).Interface()
-		case boxStrings:
-			v = values.Field(boxFieldLists).Index(i).Interface()
-		}
-		p[b.keys[i]] = v
-	}
-	b.n = 0
+// boxAt returns an interface of proto's dynamic type whose value is the
+// one at p, which must be of that type and never change afterwards (an
+// interface's value is immutable). This is what reflect.Value.Interface
+// does for an element of a non-addressable array, without reflect's
+// checks and copies: the types are fixed here, one per slab slot kind.
+func boxAt(proto any, p unsafe.Pointer) any {
+	(*eface)(unsafe.Pointer(&proto)).data = p
+	return proto
 }

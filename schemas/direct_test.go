@@ -357,7 +357,7 @@ func FuzzDirectDecode(f *testing.F) {
 	} {
 		f.Add(b)
 	}
-	// Bodies with many payload entries cross the boxer's batch.
+	// Bodies with many payload entries fill more than one box slab.
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 4 {
 		m := genRecord(rng, NameMessage).(*MatrizMessage)

@@ -17,8 +17,8 @@ import (
 // every length and count is checked against the bytes left before anything
 // is allocated for it, so a bogus length costs an error, not memory. It
 // allocates little: one string holds the text of every string in the body,
-// one array the doubles of every vector, and payload values are boxed in
-// batches (box.go).
+// one array the doubles of every vector, and payload values are boxed
+// many to an allocation (box.go).
 
 // decodeDirect decodes src, written with version ver (concrete) of T's
 // schema, into v (already reset), and reports whether it handled the
@@ -135,8 +135,10 @@ func (r *reader) tags() map[string]string {
 	}
 }
 
-// payload reads a payload map. Its values go through a boxer on this
-// function's own stack, stored by indexing (see reader on write barriers).
+// payload reads a payload map. Its values are boxed by a boxer on this
+// function's own stack (box.go) and go into the map in the order they
+// were read, so a duplicate key keeps its last value, as with the
+// reflective decoder.
 func (r *reader) payload() Payload {
 	var (
 		p   Payload
@@ -151,7 +153,6 @@ func (r *reader) payload() Payload {
 			if p == nil {
 				p = Payload{}
 			}
-			box.flush(p)
 			return p
 		}
 		if p == nil {
@@ -159,70 +160,54 @@ func (r *reader) payload() Payload {
 		}
 		for range n {
 			k := r.key()
-			v := r.payloadValue()
+			v := r.payloadValue(&box)
 			if r.err != nil {
 				return nil
 			}
-			i := box.n
-			box.keys[i], box.kinds[i] = k, v.kind
-			switch v.kind {
-			case boxLong:
-				box.v.Longs[i] = v.long
-			case boxDouble:
-				box.v.Floats[i] = v.double
-			case boxString:
-				box.v.Strs[i] = v.str
-			case boxDoubles:
-				box.v.Vecs[i] = v.vec
-			case boxStrings:
-				box.v.Lists[i] = v.list
-			}
-			box.n++
-			if box.n == boxBatch {
-				box.flush(p)
-			}
+			p[k] = v
 		}
 	}
 }
 
-// payloadValue is one decoded value of the payload union: kind says which
-// field holds it.
-type payloadValue struct {
-	kind   boxKind
-	long   int64
-	double float64
-	str    string
-	vec    []float64
-	list   []string
-}
-
-// payloadValue reads one value of the payload union.
-func (r *reader) payloadValue() payloadValue {
+// payloadValue reads one value of the payload union, boxed by box.
+func (r *reader) payloadValue(box *boxer) any {
 	idx := r.int()
 	if r.err != nil {
-		return payloadValue{}
+		return nil
 	}
 	switch idx {
 	case 0:
-		return payloadValue{kind: boxNil}
+		return nil
 	case 1:
-		if r.bool() {
-			return payloadValue{kind: boxTrue}
-		}
-		return payloadValue{kind: boxFalse}
+		return r.bool()
 	case 2:
-		return payloadValue{kind: boxLong, long: r.long()}
+		if v := r.long(); r.err == nil {
+			return box.long(v)
+		}
+		return nil
 	case 3:
-		return payloadValue{kind: boxDouble, double: r.double()}
+		if v := r.double(); r.err == nil {
+			return box.double(v)
+		}
+		return nil
 	case 4:
-		return payloadValue{kind: boxString, str: r.string()}
+		if v := r.string(); r.err == nil {
+			return box.string(v)
+		}
+		return nil
 	case 5:
-		return payloadValue{kind: boxDoubles, vec: r.doubles()}
+		if v := r.doubles(); r.err == nil {
+			return box.doubles(v)
+		}
+		return nil
 	case 6:
-		return payloadValue{kind: boxStrings, list: r.stringList()}
+		if v := r.stringList(); r.err == nil {
+			return box.strings(v)
+		}
+		return nil
 	}
 	r.fail(fmt.Errorf("union index %d out of range [0, 7)", idx))
-	return payloadValue{}
+	return nil
 }
 
 // doubles reads an array<double> into the reader's shared backing array,
