@@ -225,7 +225,9 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	if w.tick, err = operators.NewTick(lr.lane, opts...); err != nil {
 		return nil, err
 	}
-	ringOpts := lr.spec.DecimateOptions()
+	// A dropped frame's records are accounted for by offset: only their
+	// Acks are kept, not what decode made of them.
+	ringOpts := append(lr.spec.DecimateOptions(), operators.DecimateOnDrop(w.inflight.skip))
 	if w.decisions != nil {
 		d := w.decisions
 		ringOpts = append(ringOpts, operators.DecimateDecided(func(f *stages.Frame) (bool, bool) {
