@@ -28,11 +28,16 @@ package operators
 //     commits under overload: the records read since the last commit, and
 //     what the runtime keeps for them, would grow for as long as it lasts.
 //
-// The ring is full at k frames or at its record budget (DecimateMaxRecords),
-// whichever comes first. Frames are cut by event time, so at a high offered
-// rate each frame holds more records: k alone bounds the backlog in time,
-// the budget bounds it in records, and so in memory, whatever the rate. A
-// frame larger than the budget still enters an empty ring.
+// The ring is full at k frames holding records or at its record budget
+// (DecimateMaxRecords), whichever comes first. Frames are cut by event
+// time, so at a high offered rate each frame holds more records: k bounds
+// the backlog in frames of work, the budget bounds it in records, and so in
+// memory, whatever the rate. A frame larger than the budget still enters an
+// empty ring. Frames without records do not count towards k: they cost the
+// chain next to nothing, and a partition catching up over a quiet spell
+// emits dozens in a burst, which would otherwise push out the frames of
+// real records around them. The ring holds at most k + MaxDecimateEmpty
+// frames in all.
 //
 // Decimate keeps no stage state: its frames are re-read from Kafka after a
 // crash (their offsets are not committed yet), so it needs no changelog.
@@ -42,6 +47,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,6 +148,10 @@ const DefaultDecimateMaxRecords = 512
 // MaxDecimateMaxRecords bounds the record budget.
 const MaxDecimateMaxRecords = 1 << 24
 
+// MaxDecimateEmpty bounds the frames without records the ring holds
+// beyond k (a few hundred bytes each).
+const MaxDecimateEmpty = 1024
+
 // DecimateMaxRecords sets the records the ring's frames may hold together
 // before it counts as full (at least 1); see Decimate.
 func DecimateMaxRecords(n int) DecimateOption { return func(c *decimateConfig) { c.maxRecords = n } }
@@ -170,9 +180,9 @@ type Decimate struct {
 	cfg decimateConfig
 
 	mu      sync.Mutex
-	ring    []*stages.Frame // capacity cfg.capacity; head is the oldest
-	head, n int
-	records int // in the ring's frames
+	queue   []*stages.Frame // oldest first
+	busy    int             // frames in the queue holding records: what k bounds
+	records int             // in the queue's frames
 	closed  bool
 	pending []schemas.Event // decimation events and the dropped frames' own events, not yet reported
 
@@ -194,7 +204,7 @@ func NewDecimate(opts ...DecimateOption) (*Decimate, error) {
 	}
 	return &Decimate{
 		cfg:   c,
-		ring:  make([]*stages.Frame, c.capacity),
+		queue: make([]*stages.Frame, 0, c.capacity),
 		space: make(chan struct{}, 1),
 		items: make(chan struct{}, 1),
 		done:  make(chan struct{}),
@@ -210,12 +220,20 @@ func (d *Decimate) Capacity() int { return d.cfg.capacity }
 // MaxRecords returns the record budget.
 func (d *Decimate) MaxRecords() int { return d.cfg.maxRecords }
 
-// Backlog returns the frames waiting in the ring: the lukhas_backlog_frames
-// gauge.
+// Backlog returns the frames waiting in the ring, with or without
+// records: the lukhas_backlog_frames gauge.
 func (d *Decimate) Backlog() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.n
+	return len(d.queue)
+}
+
+// Loaded returns the frames waiting in the ring that hold records: what
+// k bounds.
+func (d *Decimate) Loaded() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.busy
 }
 
 // DecimateStats are the ring's counters since it was made.
@@ -294,10 +312,9 @@ func (d *Decimate) tryPush(f *stages.Frame) error {
 			return ErrBacklogFull
 		}
 	}
-	d.ring[(d.head+d.n)%d.cfg.capacity] = f
-	d.n++
-	d.records += len(f.Records)
-	more := d.fits(0)
+	d.queue = append(d.queue, f)
+	d.count(f, 1)
+	more := d.fits(1)
 	d.mu.Unlock()
 	d.pushed.Add(1)
 	signalToken(d.items)
@@ -307,10 +324,28 @@ func (d *Decimate) tryPush(f *stages.Frame) error {
 	return nil
 }
 
-// fits reports whether a frame of records more fits in the ring: a free
-// slot, and the budget not passed, or an empty ring; d.mu is held.
+// fits reports whether a frame of records more fits in the ring: an
+// empty ring; else room in all, and for a frame with records one of the k
+// slots and the budget not passed; d.mu is held.
 func (d *Decimate) fits(records int) bool {
-	return d.n == 0 || d.n < d.cfg.capacity && d.records+records <= d.cfg.maxRecords
+	switch {
+	case len(d.queue) == 0:
+		return true
+	case len(d.queue) >= d.cfg.capacity+MaxDecimateEmpty:
+		return false
+	case records == 0:
+		return true
+	}
+	return d.busy < d.cfg.capacity && d.records+records <= d.cfg.maxRecords
+}
+
+// count adds f to (sign 1) or takes it from (-1) the ring's tallies;
+// d.mu is held.
+func (d *Decimate) count(f *stages.Frame, sign int) {
+	if len(f.Records) > 0 {
+		d.busy += sign
+		d.records += sign * len(f.Records)
+	}
 }
 
 // droppable reports whether the policy may drop f.
@@ -332,20 +367,12 @@ func (d *Decimate) droppable(f *stages.Frame) bool {
 // dropOldest removes the oldest droppable frame and records it, and
 // reports whether there was one; d.mu is held.
 func (d *Decimate) dropOldest() bool {
-	for i := 0; i < d.n; i++ {
-		at := (d.head + i) % d.cfg.capacity
-		f := d.ring[at]
+	for i, f := range d.queue {
 		if !d.droppable(f) {
 			continue
 		}
-		// Close the gap: shift the frames before it one slot on.
-		for j := i; j > 0; j-- {
-			d.ring[(d.head+j)%d.cfg.capacity] = d.ring[(d.head+j-1)%d.cfg.capacity]
-		}
-		d.ring[d.head] = nil
-		d.head = (d.head + 1) % d.cfg.capacity
-		d.n--
-		d.records -= len(f.Records)
+		d.queue = slices.Delete(d.queue, i, i+1)
+		d.count(f, -1)
 		d.drop(f)
 		return true
 	}
@@ -394,7 +421,7 @@ func (d *Decimate) TryPop() (*stages.Frame, bool) {
 
 func (d *Decimate) tryPop() (f *stages.Frame, ok, closed bool) {
 	d.mu.Lock()
-	if d.n == 0 {
+	if len(d.queue) == 0 {
 		closed = d.closed
 		if closed && len(d.pending) > 0 {
 			// Drops after the last frame: a frame of their own carries them.
@@ -410,12 +437,10 @@ func (d *Decimate) tryPop() (f *stages.Frame, ok, closed bool) {
 		d.mu.Unlock()
 		return nil, false, closed
 	}
-	f = d.ring[d.head]
-	d.ring[d.head] = nil
-	d.head = (d.head + 1) % d.cfg.capacity
-	d.n--
-	d.records -= len(f.Records)
-	more := d.n > 0
+	f = d.queue[0]
+	d.queue = slices.Delete(d.queue, 0, 1) // a few pointers moved: the array stays
+	d.count(f, -1)
+	more := len(d.queue) > 0
 	pending := d.pending
 	d.pending = nil
 	d.mu.Unlock()

@@ -127,3 +127,45 @@ func TestDecimateMaxRecordsRange(t *testing.T) {
 		t.Fatalf("default budget %d, want %d", d.MaxRecords(), operators.DefaultDecimateMaxRecords)
 	}
 }
+
+// TestDecimateEmptyFramesDoNotPushOutRecords: a burst of frames without
+// records (a partition catching up over a quiet spell) does not count
+// towards k, so the frame of a record before it is not dropped; past
+// k + MaxDecimateEmpty frames in all, the oldest go.
+func TestDecimateEmptyFramesDoNotPushOutRecords(t *testing.T) {
+	d := newDecimate(t, operators.DecimateCapacity(2), operators.DecimatePolicy(operators.PolicyDropOldest))
+	ctx := context.Background()
+	if err := d.Push(ctx, dcFrame(0, 0, 100, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for seq := int64(1); seq <= 60; seq++ {
+		if err := d.Push(ctx, dcFrame(0, seq, 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Push(ctx, dcFrame(0, 61, 101, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Stats(); st.DroppedFrames != 0 || d.Backlog() != 62 || d.Loaded() != 2 {
+		t.Fatalf("after 2 records 60 empty frames apart with k = 2: %d dropped, backlog %d, %d with records; want none dropped, 62, 2", st.DroppedFrames, d.Backlog(), d.Loaded())
+	}
+	for seq := int64(62); seq < 62+operators.MaxDecimateEmpty; seq++ {
+		if err := d.Push(ctx, dcFrame(0, seq, 0, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.Backlog() != 2+operators.MaxDecimateEmpty {
+		t.Fatalf("backlog %d, want k + MaxDecimateEmpty = %d", d.Backlog(), 2+operators.MaxDecimateEmpty)
+	}
+	f, err := d.Pop(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Seq == 0 || len(f.Events) == 0 {
+		t.Fatalf("popped frame %d with %d events: want the oldest frames dropped past the bound, their events on the next popped", f.Seq, len(f.Events))
+	}
+	dec, err := operators.ParseDecimation(f.Events[0])
+	if err != nil || dec.Seq != 0 || !reflect.DeepEqual(dec.Offsets, []int64{100}) {
+		t.Fatalf("first decimation %+v, %v: want frame 0 and its offset 100", dec, err)
+	}
+}
