@@ -47,6 +47,10 @@ type Checkpoint struct {
 	// decided nothing past it, so a restart from it re-decides nothing.
 	Final bool              `json:"final,omitempty"`
 	State map[string][]byte `json:"state"` // stage snapshots by stage name
+
+	// holds is how many frame holds (frame_hold.go) were registered when
+	// the cut was taken: it commits only once they are resolved.
+	holds int64
 }
 
 // ID names the checkpoint as `matriz replay --from` and `matriz offsets

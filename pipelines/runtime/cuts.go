@@ -26,6 +26,31 @@ type ackBook struct {
 	// reads are the offsets in the order read, with when: the oldest one
 	// still in acks is the oldest record not committed (offsets.go).
 	reads []readAt
+	// holds are the Acks of frames without records (frame_hold.go), in
+	// the order registered; holdSeq counts every hold ever registered.
+	holds   []frameHold
+	holdSeq int64
+}
+
+type frameHold struct {
+	seq int64
+	ack *topics.Ack
+}
+
+// hold registers a frame hold: every cut taken after it waits for it.
+func (b *ackBook) hold(a *topics.Ack) {
+	b.mu.Lock()
+	b.holdSeq++
+	b.holds = append(b.holds, frameHold{b.holdSeq, a})
+	b.mu.Unlock()
+}
+
+// holdsSoFar is how many holds were registered: a cut taken now waits for
+// each of them.
+func (b *ackBook) holdsSoFar() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.holdSeq
 }
 
 func (b *ackBook) put(offset int64, a *topics.Ack, at time.Time) {
@@ -47,6 +72,11 @@ func (b *ackBook) durable(cp *Checkpoint) bool {
 			return false
 		}
 	}
+	for _, h := range b.holds {
+		if h.seq <= cp.holds && !h.ack.Resolved() {
+			return false
+		}
+	}
 	return true
 }
 
@@ -59,6 +89,7 @@ func (b *ackBook) forget(cp *Checkpoint) {
 			delete(b.acks, off)
 		}
 	}
+	b.holds = slices.DeleteFunc(b.holds, func(h frameHold) bool { return h.seq <= cp.holds })
 }
 
 // cutQueue holds the checkpoints taken and not yet committed, oldest first.
@@ -127,6 +158,7 @@ func (w *partitionWorker) takeCut(f *stages.Frame) {
 	cp := &Checkpoint{
 		Lane: string(w.lane.lane), Partition: tc.Partition, Next: tc.Next, Open: tc.Open,
 		Resume: tc.Next, FrameEnd: f.End, Final: tc.Final, Written: w.lane.clock.Now().UTC(), Tick: tick, State: map[string][]byte{},
+		holds: w.acks.holdsSoFar(),
 	}
 	if len(tc.Open) > 0 {
 		cp.Resume = tc.Open[0] // sorted

@@ -61,7 +61,9 @@ func (w *partitionWorker) cancelAt(deadline time.Time) (stop func()) {
 // encode turns a processed frame into its outputs, each naming the claim
 // it is written under and fenced by it.
 func (w *partitionWorker) encode(f *stages.Frame) []*topics.Message {
-	return w.pointers(w.fence.stampAll(w.outs.encode(f)))
+	out := w.outs.encode(f)
+	w.releaseHold(f, out) // frame_hold.go
+	return w.pointers(w.fence.stampAll(out))
 }
 
 // pointers returns a pointer to each of ms, in a slice reused frame to

@@ -92,6 +92,7 @@ type partitionWorker struct {
 	parents     [][]byte      // the frame's input traceparents, reused (trace.go)
 	decodeOut   []any         // decode's result array, reused record to record
 	scans       *restartScans // the generation's shared event log read, until prepare's first attempt is over
+	holds       frameHolds    // frame_hold.go
 }
 
 func newWorker(lr *laneRuntime, partition int32) *partitionWorker {
@@ -284,6 +285,7 @@ func (w *partitionWorker) commit() {
 		return
 	}
 	if last := w.committed; last != nil && len(due) == 0 && last.Next == cp.Next && slices.Equal(last.Open, cp.Open) && last.Final == cp.Final {
+		w.acks.forget(cp) // nothing new read; the frame holds before it are resolved
 		return
 	}
 	if err := w.saveCut(cp, due); err != nil {
@@ -448,6 +450,7 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	if w.guardian != nil {
 		waiting = w.guardian.Waiting()
 	}
+	w.holdFrame(f) // before the cut: frame_hold.go
 	if f.Cut != nil && w.stopAt < 0 {
 		w.takeCut(f) // a replay writes no checkpoint
 	}
