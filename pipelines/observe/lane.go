@@ -95,8 +95,11 @@ func (o *Lane) Frame(f *stages.Frame, d time.Duration, late bool, backlog, fps i
 			m.BreakthroughFlags.WithLabelValues(lane).Inc()
 			c.Breakthroughs.Add(1)
 		case schemas.EventDecimation:
-			if n, ok := ev.Payload.Int("frames"); ok {
-				m.Decimated.WithLabelValues(lane).Add(float64(n))
+			// One event per dropped frame; "records" is how many inputs
+			// it held.
+			m.Decimated.WithLabelValues(lane).Inc()
+			if n, ok := ev.Payload.Int("records"); ok {
+				m.DecimatedMessages.WithLabelValues(lane).Add(float64(n))
 			}
 		}
 	}

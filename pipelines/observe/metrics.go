@@ -24,6 +24,7 @@ import (
 //	lukhas_fps{lane,partition}                              the partition tick's current frames per second
 //	lukhas_late_messages_total{lane}                        messages that arrived after their frame closed
 //	lukhas_decimated_frames_total{lane}                     frames dropped by decimation (still in the log)
+//	lukhas_decimated_messages_total{lane}                   messages in the frames decimation dropped
 //	lukhas_drift_ema{lane}                                  drift EMA across the lane's glyphs
 //	lukhas_coherence{lane}                                  mean of cos(I,A)·c over the last W frames
 //	lukhas_memory_circuit_breaks_total{lane}                fold-guard breaker trips
@@ -47,6 +48,7 @@ type Metrics struct {
 	FPS               *prometheus.GaugeVec
 	Late              *prometheus.CounterVec
 	Decimated         *prometheus.CounterVec
+	DecimatedMessages *prometheus.CounterVec
 	DriftEMA          *prometheus.GaugeVec
 	Coherence         *prometheus.GaugeVec
 	CircuitBreaks     *prometheus.CounterVec
@@ -103,6 +105,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		FPS:               gauge("fps", "The partition's consciousness tick's current frames per second.", part),
 		Late:              counter("late_messages_total", "Messages that arrived after their frame closed (sent to the late output).", lane),
 		Decimated:         counter("decimated_frames_total", "Frames dropped by decimation; their offsets stay replayable in the log.", lane),
+		DecimatedMessages: counter("decimated_messages_total", "Messages in the frames decimation dropped: read, not answered, accounted by offset in a decimation event.", lane),
 		DriftEMA:          gauge("drift_ema", "Drift EMA (1 - cos(intent, action)) across the lane's glyphs.", lane),
 		Coherence:         gauge("coherence", "Mean of cos(intent, action) times constraint satisfaction over the last frames.", lane),
 		CircuitBreaks:     counter("memory_circuit_breaks_total", "Fold-guard circuit breaker trips.", lane),
@@ -119,7 +122,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.MessagesIn, m.MessagesOut, m.DLQ, m.TickDuration, m.Frames, m.Backlog, m.FPS, m.Late,
-		m.Decimated, m.DriftEMA, m.Coherence, m.CircuitBreaks, m.BreakthroughFlags,
+		m.Decimated, m.DecimatedMessages, m.DriftEMA, m.Coherence, m.CircuitBreaks, m.BreakthroughFlags,
 		m.RouterPublish, m.GuardianDecisions, m.ApprovalsWaiting, m.ConsumerLag, m.CommittedOffset, m.UncommittedAge, m.StageMessages, m.StageErrors, m.StageDuration,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -139,6 +142,7 @@ func (m *Metrics) InitLane(lane string) {
 	m.Frames.WithLabelValues(lane)
 	m.Late.WithLabelValues(lane)
 	m.Decimated.WithLabelValues(lane)
+	m.DecimatedMessages.WithLabelValues(lane)
 	m.DriftEMA.WithLabelValues(lane)
 	m.Coherence.WithLabelValues(lane)
 	m.CircuitBreaks.WithLabelValues(lane)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/pipelines/operators"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
 )
@@ -96,7 +97,8 @@ func TestMetricsAreTheDocumentedOnesAndLintClean(t *testing.T) {
 }
 
 // TestLaneFrameCountsWhatTheFrameCarries: routes, verdicts, circuit
-// breaks, breakthroughs and decimated frames are read off a frame; a late
+// breaks, breakthroughs and decimated frames (one per decimation event)
+// and their messages are read off a frame; a late
 // record's frame of its own is not a tick frame.
 func TestLaneFrameCountsWhatTheFrameCarries(t *testing.T) {
 	obs, _ := newLane(t)
@@ -109,7 +111,8 @@ func TestLaneFrameCountsWhatTheFrameCarries(t *testing.T) {
 		Events: []schemas.Event{
 			{Kind: schemas.EventCircuitBreak},
 			{Kind: schemas.EventBreakthrough},
-			{Kind: schemas.EventDecimation, Payload: schemas.Payload{"frames": int64(3)}},
+			operators.Decimation{Lane: schemas.LaneProd, Partition: 0, Seq: 7, FPS: 30, Offsets: []int64{4, 5, 6}}.Event(),
+			operators.Decimation{Lane: schemas.LaneProd, Partition: 0, Seq: 8, FPS: 30}.Event(), // an empty frame
 		},
 	}
 	obs.Frame(f, 2*time.Millisecond, false, 4, 20)
@@ -122,7 +125,8 @@ func TestLaneFrameCountsWhatTheFrameCarries(t *testing.T) {
 		"denials":         {testutil.ToFloat64(m.GuardianDecisions.WithLabelValues(lane, "deny")), 1},
 		"breaks":          {testutil.ToFloat64(m.CircuitBreaks.WithLabelValues(lane)), 1},
 		"breakthroughs":   {testutil.ToFloat64(m.BreakthroughFlags.WithLabelValues(lane)), 1},
-		"decimated":       {testutil.ToFloat64(m.Decimated.WithLabelValues(lane)), 3},
+		"decimated":       {testutil.ToFloat64(m.Decimated.WithLabelValues(lane)), 2},
+		"decimated msgs":  {testutil.ToFloat64(m.DecimatedMessages.WithLabelValues(lane)), 3},
 		"tick frames":     {testutil.ToFloat64(m.Frames.WithLabelValues(lane)), 1},
 		"late":            {testutil.ToFloat64(m.Late.WithLabelValues(lane)), 1},
 		"backlog":         {testutil.ToFloat64(m.Backlog.WithLabelValues(lane, "0")), 4},
