@@ -241,9 +241,28 @@ func TestConcurrentWritersNeverShareAnID(t *testing.T) {
 		defer mu.Unlock()
 		return insts[n%len(insts)]
 	}
+	// Each writer goes on past its 40 until it has written once to every
+	// instance after the last takeover, so some write lands on the last
+	// instance, which nothing fences: on a fast run all 40 could
+	// otherwise fall while the instances take each other over, and the
+	// test would check nothing.
+	const takeovers = 8
+	takenOver := make(chan struct{})
+	settled := func() bool {
+		select {
+		case <-takenOver:
+			return true
+		default:
+			return false
+		}
+	}
 	for g := range 6 {
 		wg.Go(func() {
-			for i := range 40 {
+			after := 0 // writes since the last takeover
+			for i := 0; i < 999 && (i < 40 || after < 3+takeovers); i++ {
+				if settled() {
+					after++
+				}
 				schema := fixedSchema(g*1000 + i + 1)
 				body, _ := json.Marshal(map[string]string{"schema": schema})
 				w := pick(g+i).do("POST", fmt.Sprintf("/subjects/s%d/versions", i%5), string(body))
@@ -263,12 +282,13 @@ func TestConcurrentWritersNeverShareAnID(t *testing.T) {
 		})
 	}
 	// Take the store over a few times while the writes run.
-	for i := range 8 {
+	for i := range takeovers {
 		late := instance(t, mem, fmt.Sprintf("late%d", i), fast)
 		mu.Lock()
 		insts = append(insts, late)
 		mu.Unlock()
 	}
+	close(takenOver)
 	wg.Wait()
 	if len(oks) == 0 {
 		t.Fatal("no registration succeeded")
