@@ -115,7 +115,7 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 }
 
 // In returns the channel the Sink consumes: send Message or *Message, close
-// it when done.
+// it when done. A *Message sent is the Sink's: it copies and clears it.
 func (s *Sink) In() chan<- any { return s.in }
 
 // AwaitCompletion blocks until In is closed and every received Message is
@@ -256,13 +256,20 @@ func (s *Sink) reject(m Message, err error) {
 	s.fail(&WriteError{Topic: m.Topic, Records: 1, Attempts: 0, Err: err})
 }
 
+// asMessage copies the Message e is, or points to. A *Message is cleared
+// once copied: the Sink owns it from the send on, and the sender's array
+// it points into (one per frame of outputs, say) would otherwise keep
+// every written record's key, value and headers until the array's last
+// record is received.
 func asMessage(e any) (Message, bool) {
 	switch m := e.(type) {
 	case Message:
 		return m, true
 	case *Message:
 		if m != nil {
-			return *m, true
+			v := *m
+			*m = Message{}
+			return v, true
 		}
 	}
 	return Message{}, false

@@ -1,18 +1,35 @@
 package main
 
-import "runtime/debug"
+import (
+	"errors"
+	"runtime/debug"
+	"strconv"
+)
 
-// DefaultRunMemoryLimitMiB is `matriz run`'s soft heap limit: none. Under
-// overload a lane's GC, marking slowly on a busy machine, counts what was
-// allocated meanwhile as live and sets its next goal at twice that: the
-// experimental lane's resident set reached 300-760 MiB at 10× overload.
-// A 200 MiB limit held it near 216-300 MiB, but a lane with a backlog on
-// all six partitions holds more than that live (the ring's frames, the
-// readers' queues, outputs in flight), and with any limit up to 240 MiB
-// its GC ran without pause: one process with a backlog answered 2,000
-// msgs/s instead of 7,600-8,900 (measured pairwise, same machine). So the
-// limit is the operator's choice, for lanes sized to stay under it.
-const DefaultRunMemoryLimitMiB = 0
+// `matriz run`'s default soft memory limit is sized by the lane's
+// partitions: a lane process holds, per partition it works, a frame or
+// two in the decimation ring and one in the chain, their outputs on the
+// way to the Sink, and the Acks of what it read since its last commit —
+// 15-18 MiB of live heap per partition under 10x overload, measured with
+// `matriz bench --lane-memprofile` (about 110 MiB for 6 partitions). Left
+// to GOGC=100 alone the heap grows to twice the live set, and more while
+// a busy machine starves the GC's marking: 300-540 MiB resident for the
+// same 110 MiB live. The limit keeps the heap near live + headroom:
+// 96 MiB plus 20 MiB a partition, 216 MiB for the embedded spec's 6,
+// the whole lane in one process. A process of a bigger lane, or one that
+// holds more partitions than its lane's spec says, gets a limit to match
+// with --memory-limit; a limit below the live set makes the GC run
+// without pause (up to half the CPU) rather than fail.
+const (
+	memoryLimitBaseMiB         = 96
+	memoryLimitPerPartitionMiB = 20
+)
+
+// defaultMemoryLimitMiB is the soft memory limit of a process running a
+// lane of partitions partitions.
+func defaultMemoryLimitMiB(partitions int) int {
+	return memoryLimitBaseMiB + memoryLimitPerPartitionMiB*max(partitions, 1)
+}
 
 // setMemoryLimit sets the process's soft memory limit to mib MiB unless
 // GOMEMLIMIT is set (the runtime applied it already) or mib is 0.
@@ -21,4 +38,35 @@ func setMemoryLimit(mib int, getenv func(string) string) {
 		return
 	}
 	debug.SetMemoryLimit(int64(mib) << 20)
+}
+
+// memoryLimitFlag is --memory-limit: MiB, or the lane's default when not
+// given.
+type memoryLimitFlag struct {
+	mib int
+	set bool
+}
+
+func (f *memoryLimitFlag) String() string {
+	if f == nil || !f.set {
+		return ""
+	}
+	return strconv.Itoa(f.mib)
+}
+
+func (f *memoryLimitFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return errors.New("want MiB ≥ 0")
+	}
+	f.mib, f.set = n, true
+	return nil
+}
+
+// orDefault is the limit given, or the default for a lane of partitions.
+func (f *memoryLimitFlag) orDefault(partitions int) int {
+	if f.set {
+		return f.mib
+	}
+	return defaultMemoryLimitMiB(partitions)
 }

@@ -28,3 +28,22 @@ func TestSetMemoryLimit(t *testing.T) {
 		t.Fatalf("limit %d after GOMEMLIMIT set and 0: want it left at 150 MiB", got)
 	}
 }
+
+// TestMemoryLimitDefault: without --memory-limit a lane process gets 96
+// MiB plus 20 a partition of its lane (216 MiB for the embedded spec's 6);
+// a value given wins, 0 included (no limit), and a negative one is refused.
+func TestMemoryLimitDefault(t *testing.T) {
+	var f memoryLimitFlag
+	if got := f.orDefault(6); got != 216 {
+		t.Fatalf("default for 6 partitions: %d MiB, want 216", got)
+	}
+	if got := f.orDefault(24); got != 576 {
+		t.Fatalf("default for 24 partitions: %d MiB, want 576", got)
+	}
+	if err := f.Set("0"); err != nil || f.orDefault(6) != 0 {
+		t.Fatalf("--memory-limit 0: err %v, limit %d; want none", err, f.orDefault(6))
+	}
+	if err := f.Set("-1"); err == nil {
+		t.Fatal("--memory-limit -1: accepted")
+	}
+}

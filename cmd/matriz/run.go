@@ -38,12 +38,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	writeRetryFor := fs.Duration("write-retry-for", runtime.DefaultWriteRetryFor, "how long output writes ride out a broker outage (`duration`) before the lane stops (0: the default)")
 	webhook := fs.String("actions-webhook", "", "`URL` each approved external action is POSTed to as JSON (empty: actions are only recorded)")
 	pprofAddr := fs.String("pprof", "", "serve Go runtime profiles (/debug/pprof/) on `address` (empty: off)")
-	memLimit := fs.Int("memory-limit", DefaultRunMemoryLimitMiB, "soft limit of the Go heap in `MiB` (the GC works harder near it, and without pause once the live set reaches it; GOMEMLIMIT, when set, wins); 0: none")
+	var memLimit memoryLimitFlag
+	fs.Var(&memLimit, "memory-limit", fmt.Sprintf("soft limit of the Go heap in `MiB` (the GC works harder near it, and without pause once the live set reaches it; GOMEMLIMIT, when set, wins); default %d + %d per partition of the lane (%d for 6); 0: none", memoryLimitBaseMiB, memoryLimitPerPartitionMiB, defaultMemoryLimitMiB(6)))
 	if _, err := fs.args(args); err != nil {
 		return err
-	}
-	if *memLimit < 0 {
-		return usagef("--memory-limit %d: want MiB ≥ 0", *memLimit)
 	}
 	l, err := lane.resolve()
 	if err != nil {
@@ -93,7 +91,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		MaxFutureSkew: *futureSkew, WriteRetryFor: *writeRetryFor,
 		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
 	}
-	setMemoryLimit(*memLimit, e.getenv)
+	setMemoryLimit(memLimit.orDefault(sp.Lanes[l].Partitions), e.getenv)
 	if *pprofAddr != "" {
 		stop, err := startPprof(*pprofAddr)
 		if err != nil {

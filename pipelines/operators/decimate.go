@@ -11,7 +11,8 @@ package operators
 //     inlet, and the Kafka source stops fetching: the source is paused, no
 //     frame is lost, and lag grows in Kafka where it is visible.
 //   - PolicyDropOldest (experimental and candidate): with k frames of
-//     backlog, pushing one more drops the oldest droppable frame. The
+//     backlog, or with more records than the record budget, pushing one
+//     more drops the oldest droppable frames until it fits. The
 //     dropped records are not lost silently: they are counted (Stats) and
 //     the next popped frame carries one decimation event per dropped frame,
 //     listing the exact offsets it held (a late or corrupt record in
@@ -20,9 +21,23 @@ package operators
 //     (ParseDecimation) to mark exactly those offsets done, and a replay
 //     drops the same frames (DecimateDecided).
 //
-//     Late frames (Seq < 0) and frames of a re-decided region are never
-//     dropped by the policy; when nothing in the ring may be dropped, Push
-//     waits as under backpressure.
+//     Late frames (Seq < 0), frames of a re-decided region and frames
+//     carrying a cut (Frame.Cut: the point the partition commits at) are
+//     never dropped by the policy; when nothing in the ring may be
+//     dropped, Push waits as under backpressure. Dropping cuts would stop
+//     commits under overload: the records read since the last commit, and
+//     what the runtime keeps for them, would grow for as long as it lasts.
+//
+// The ring is full at k frames holding records or at its record budget
+// (DecimateMaxRecords), whichever comes first. Frames are cut by event
+// time, so at a high offered rate each frame holds more records: k bounds
+// the backlog in frames of work, the budget bounds it in records, and so in
+// memory, whatever the rate. A frame larger than the budget still enters an
+// empty ring. Frames without records do not count towards k: they cost the
+// chain next to nothing, and a partition catching up over a quiet spell
+// emits dozens in a burst, which would otherwise push out the frames of
+// real records around them. The ring holds at most k + MaxDecimateEmpty
+// frames in all.
 //
 // Decimate keeps no stage state: its frames are re-read from Kafka after a
 // crash (their offsets are not committed yet), so it needs no changelog.
@@ -32,6 +47,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,9 +103,11 @@ func DefaultPolicy(l schemas.Lane) Policy {
 type DecimateOption func(*decimateConfig)
 
 type decimateConfig struct {
-	capacity int
-	policy   Policy
-	decided  func(*stages.Frame) (decided, drop bool)
+	capacity   int
+	maxRecords int
+	policy     Policy
+	decided    func(*stages.Frame) (decided, drop bool)
+	onDrop     func(*stages.Frame)
 }
 
 // DecimateDecided hands the ring a record of earlier drops: for a frame the
@@ -99,6 +117,14 @@ type decimateConfig struct {
 // event log.
 func DecimateDecided(f func(*stages.Frame) (decided, drop bool)) DecimateOption {
 	return func(c *decimateConfig) { c.decided = f }
+}
+
+// DecimateOnDrop is called with each frame the ring drops, as it drops it
+// and before its decimation event is reported, with the ring locked: it
+// must not call the ring. The runtime lets go there of what it held for
+// the frame's records beyond their Acks.
+func DecimateOnDrop(f func(*stages.Frame)) DecimateOption {
+	return func(c *decimateConfig) { c.onDrop = f }
 }
 
 // DefaultDecimateCapacity is the default k: 8 frames, a quarter second of
@@ -112,6 +138,24 @@ const MaxDecimateCapacity = 1 << 20
 // DecimateCapacity sets k, the frames of backlog the ring holds (at least 1).
 func DecimateCapacity(k int) DecimateOption { return func(c *decimateConfig) { c.capacity = k } }
 
+// DefaultDecimateMaxRecords is the default record budget of one ring (one
+// partition): a decoded record holds about 2 KiB, so about 1 MiB of
+// backlog per partition, while 512 records still make a frame or two at
+// 10x the rate a 2-core lane answers (about 300 records a frame per
+// partition at 55,000 msgs/s over 6 partitions).
+const DefaultDecimateMaxRecords = 512
+
+// MaxDecimateMaxRecords bounds the record budget.
+const MaxDecimateMaxRecords = 1 << 24
+
+// MaxDecimateEmpty bounds the frames without records the ring holds
+// beyond k (a few hundred bytes each).
+const MaxDecimateEmpty = 1024
+
+// DecimateMaxRecords sets the records the ring's frames may hold together
+// before it counts as full (at least 1); see Decimate.
+func DecimateMaxRecords(n int) DecimateOption { return func(c *decimateConfig) { c.maxRecords = n } }
+
 // DecimatePolicy sets the policy (default PolicyBackpressure).
 func DecimatePolicy(p Policy) DecimateOption {
 	return func(c *decimateConfig) { c.policy = p }
@@ -120,6 +164,9 @@ func DecimatePolicy(p Policy) DecimateOption {
 func (c *decimateConfig) validate() error {
 	if c.capacity < 1 || c.capacity > MaxDecimateCapacity {
 		return &stages.OptionError{Stage: StageDecimate, Option: "DecimateCapacity", Value: c.capacity, Want: fmt.Sprintf("1..%d frames", MaxDecimateCapacity), Err: ErrDecimate}
+	}
+	if c.maxRecords < 1 || c.maxRecords > MaxDecimateMaxRecords {
+		return &stages.OptionError{Stage: StageDecimate, Option: "DecimateMaxRecords", Value: c.maxRecords, Want: fmt.Sprintf("1..%d records", MaxDecimateMaxRecords), Err: ErrDecimate}
 	}
 	if _, err := ParsePolicy(string(c.policy)); err != nil {
 		return &stages.OptionError{Stage: StageDecimate, Option: "DecimatePolicy", Value: string(c.policy), Want: fmt.Sprintf("%s or %s", PolicyBackpressure, PolicyDropOldest), Err: ErrDecimate}
@@ -133,8 +180,9 @@ type Decimate struct {
 	cfg decimateConfig
 
 	mu      sync.Mutex
-	ring    []*stages.Frame // capacity cfg.capacity; head is the oldest
-	head, n int
+	queue   []*stages.Frame // oldest first
+	busy    int             // frames in the queue holding records: what k bounds
+	records int             // in the queue's frames
 	closed  bool
 	pending []schemas.Event // decimation events and the dropped frames' own events, not yet reported
 
@@ -147,7 +195,7 @@ type Decimate struct {
 
 // NewDecimate returns an empty ring.
 func NewDecimate(opts ...DecimateOption) (*Decimate, error) {
-	c := decimateConfig{capacity: DefaultDecimateCapacity, policy: PolicyBackpressure}
+	c := decimateConfig{capacity: DefaultDecimateCapacity, maxRecords: DefaultDecimateMaxRecords, policy: PolicyBackpressure}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -156,7 +204,7 @@ func NewDecimate(opts ...DecimateOption) (*Decimate, error) {
 	}
 	return &Decimate{
 		cfg:   c,
-		ring:  make([]*stages.Frame, c.capacity),
+		queue: make([]*stages.Frame, 0, c.capacity),
 		space: make(chan struct{}, 1),
 		items: make(chan struct{}, 1),
 		done:  make(chan struct{}),
@@ -169,12 +217,23 @@ func (d *Decimate) Policy() Policy { return d.cfg.policy }
 // Capacity returns k.
 func (d *Decimate) Capacity() int { return d.cfg.capacity }
 
-// Backlog returns the frames waiting in the ring: the lukhas_backlog_frames
-// gauge.
+// MaxRecords returns the record budget.
+func (d *Decimate) MaxRecords() int { return d.cfg.maxRecords }
+
+// Backlog returns the frames waiting in the ring, with or without
+// records: the lukhas_backlog_frames gauge.
 func (d *Decimate) Backlog() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.n
+	return len(d.queue)
+}
+
+// Loaded returns the frames waiting in the ring that hold records: what
+// k bounds.
+func (d *Decimate) Loaded() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.busy
 }
 
 // DecimateStats are the ring's counters since it was made.
@@ -247,15 +306,15 @@ func (d *Decimate) tryPush(f *stages.Frame) error {
 			return nil
 		}
 	}
-	if d.n == d.cfg.capacity {
+	for !d.fits(len(f.Records)) {
 		if d.cfg.policy == PolicyBackpressure || !d.dropOldest() {
 			d.mu.Unlock()
 			return ErrBacklogFull
 		}
 	}
-	d.ring[(d.head+d.n)%d.cfg.capacity] = f
-	d.n++
-	more := d.n < d.cfg.capacity
+	d.queue = append(d.queue, f)
+	d.count(f, 1)
+	more := d.fits(1)
 	d.mu.Unlock()
 	d.pushed.Add(1)
 	signalToken(d.items)
@@ -265,10 +324,37 @@ func (d *Decimate) tryPush(f *stages.Frame) error {
 	return nil
 }
 
+// fits reports whether a frame of records more fits in the ring: an
+// empty ring; else room in all, and for a frame with records one of the k
+// slots and the budget not passed; d.mu is held.
+func (d *Decimate) fits(records int) bool {
+	switch {
+	case len(d.queue) == 0:
+		return true
+	case len(d.queue) >= d.cfg.capacity+MaxDecimateEmpty:
+		return false
+	case records == 0:
+		return true
+	}
+	return d.busy < d.cfg.capacity && d.records+records <= d.cfg.maxRecords
+}
+
+// count adds f to (sign 1) or takes it from (-1) the ring's tallies;
+// d.mu is held.
+func (d *Decimate) count(f *stages.Frame, sign int) {
+	if len(f.Records) > 0 {
+		d.busy += sign
+		d.records += sign * len(f.Records)
+	}
+}
+
 // droppable reports whether the policy may drop f.
 func (d *Decimate) droppable(f *stages.Frame) bool {
 	if f.Seq < 0 {
 		return false // a late record's own frame: not a frame of the stream
+	}
+	if f.Cut != nil {
+		return false // the partition's next commit point
 	}
 	if d.cfg.decided != nil {
 		if decided, _ := d.cfg.decided(f); decided {
@@ -281,19 +367,12 @@ func (d *Decimate) droppable(f *stages.Frame) bool {
 // dropOldest removes the oldest droppable frame and records it, and
 // reports whether there was one; d.mu is held.
 func (d *Decimate) dropOldest() bool {
-	for i := 0; i < d.n; i++ {
-		at := (d.head + i) % d.cfg.capacity
-		f := d.ring[at]
+	for i, f := range d.queue {
 		if !d.droppable(f) {
 			continue
 		}
-		// Close the gap: shift the frames before it one slot on.
-		for j := i; j > 0; j-- {
-			d.ring[(d.head+j)%d.cfg.capacity] = d.ring[(d.head+j-1)%d.cfg.capacity]
-		}
-		d.ring[d.head] = nil
-		d.head = (d.head + 1) % d.cfg.capacity
-		d.n--
+		d.queue = slices.Delete(d.queue, i, i+1)
+		d.count(f, -1)
 		d.drop(f)
 		return true
 	}
@@ -306,6 +385,9 @@ func (d *Decimate) drop(f *stages.Frame) {
 	d.droppedRecords.Add(int64(len(f.Records)))
 	d.pending = append(d.pending, DecimationOf(f).Event())
 	d.pending = append(d.pending, f.Events...)
+	if d.cfg.onDrop != nil {
+		d.cfg.onDrop(f)
+	}
 }
 
 // Pop returns the oldest frame, waiting until there is one or ctx ends.
@@ -339,7 +421,7 @@ func (d *Decimate) TryPop() (*stages.Frame, bool) {
 
 func (d *Decimate) tryPop() (f *stages.Frame, ok, closed bool) {
 	d.mu.Lock()
-	if d.n == 0 {
+	if len(d.queue) == 0 {
 		closed = d.closed
 		if closed && len(d.pending) > 0 {
 			// Drops after the last frame: a frame of their own carries them.
@@ -355,11 +437,10 @@ func (d *Decimate) tryPop() (f *stages.Frame, ok, closed bool) {
 		d.mu.Unlock()
 		return nil, false, closed
 	}
-	f = d.ring[d.head]
-	d.ring[d.head] = nil
-	d.head = (d.head + 1) % d.cfg.capacity
-	d.n--
-	more := d.n > 0
+	f = d.queue[0]
+	d.queue = slices.Delete(d.queue, 0, 1) // a few pointers moved: the array stays
+	d.count(f, -1)
+	more := len(d.queue) > 0
 	pending := d.pending
 	d.pending = nil
 	d.mu.Unlock()

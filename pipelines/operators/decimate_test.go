@@ -49,8 +49,8 @@ func TestDecimateDropOldest(t *testing.T) {
 		if err := d.Push(ctx, f); err != nil {
 			t.Fatalf("drop-oldest Push returned %v; it never blocks or fails", err)
 		}
-		if d.Backlog() > 3 {
-			t.Fatalf("backlog %d above capacity 3", d.Backlog())
+		if d.Loaded() > 3 {
+			t.Fatalf("%d frames with records waiting, above capacity 3", d.Loaded())
 		}
 	}
 	// Dropped, oldest first: p0/10, p1/50, p0/11. Kept: p0/12, p1/51, p0/13.
@@ -100,7 +100,8 @@ func TestDecimateDropOldest(t *testing.T) {
 
 // TestDecimateNothingLostSilently pushes and pops seeded random sequences
 // under drop-oldest: every pushed record is either popped or counted in
-// exactly one decimation event, and the backlog never exceeds k.
+// exactly one decimation event, and the frames with records waiting never
+// exceed k.
 func TestDecimateNothingLostSilently(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 42))
@@ -144,8 +145,8 @@ func TestDecimateNothingLostSilently(t *testing.T) {
 			} else if f, ok := d.TryPop(); ok {
 				drain(f)
 			}
-			if d.Backlog() > k {
-				t.Fatalf("seed %d: backlog %d > k %d", seed, d.Backlog(), k)
+			if d.Loaded() > k {
+				t.Fatalf("seed %d: %d frames with records waiting > k %d", seed, d.Loaded(), k)
 			}
 		}
 		for {

@@ -6,36 +6,23 @@ import (
 	"github.com/matriz/pipelines/stages"
 )
 
-// DecimateFlow puts the decimation ring between the tick and the chain as
-// a Flow: the tick's frames are pushed (blocking under backpressure, which
-// pauses everything upstream down to the Kafka fetch), the chain side pops.
-type DecimateFlow struct {
-	ring *Decimate
-	ports
-}
-
-func NewDecimateFlow(ring *Decimate) *DecimateFlow {
-	d := &DecimateFlow{ring: ring, ports: newPorts()}
-	go d.push()
-	go d.pop()
-	return d
-}
-
-func (d *DecimateFlow) push() {
-	for e := range d.in {
-		// Push only fails once the ring is closed, which only push does.
-		_ = d.ring.Push(context.Background(), e.(*stages.Frame))
-	}
-	d.ring.Close()
-}
-
-func (d *DecimateFlow) pop() {
-	defer close(d.out)
-	for {
-		f, err := d.ring.Pop(context.Background())
-		if err != nil {
-			return // closed and empty
+// FeedDecimate puts the decimation ring behind the tick: a goroutine of
+// its own pushes every frame of frames (the tick's outlet) into ring,
+// waiting for room under backpressure, which pauses everything upstream
+// down to the Kafka fetch, and closes ring once frames is closed and
+// drained. The chain's side Pops.
+//
+// No goroutine stands between the tick and the ring with a frame of its
+// own: under overload a frame held outside the ring is memory its record
+// budget does not bound, and at 10x the sustainable rate one frame is
+// hundreds of records.
+func FeedDecimate(ring *Decimate, frames <-chan any) {
+	go func() {
+		for e := range frames {
+			// Push only fails once the ring is closed, which only this
+			// goroutine does.
+			_ = ring.Push(context.Background(), e.(*stages.Frame))
 		}
-		d.out <- f
-	}
+		ring.Close()
+	}()
 }

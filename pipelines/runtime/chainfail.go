@@ -74,8 +74,8 @@ func (w *partitionWorker) leave(f *stages.Frame) {
 			continue
 		}
 		if d, err := operators.ParseDecimation(ev); err == nil {
-			for _, p := range w.inflight.takeAll(d.Offsets) {
-				p.msg.Ack.Done(errFrameLeft)
+			for _, a := range w.inflight.takeAcks(d.Offsets) {
+				a.Done(errFrameLeft)
 			}
 		}
 	}

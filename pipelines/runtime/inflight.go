@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -11,9 +12,15 @@ import (
 // working on: decode puts it, encode takes it back to answer it. It keeps
 // stages free of Kafka: a Record carries its offset, and the bytes, key,
 // headers and Ack stay here.
+//
+// A record the decimation ring drops keeps only its Ack here (skip): its
+// decoded message and bytes are not needed to account for it, and under
+// overload the dropped records read between two frames of the chain
+// outnumber those it works on.
 type inflight struct {
-	mu sync.Mutex
-	m  map[int64]*pending
+	mu      sync.Mutex
+	m       map[int64]*pending
+	skipped map[int64]*topics.Ack // dropped by decimation, awaiting its event
 }
 
 type pending struct {
@@ -30,7 +37,9 @@ type pending struct {
 	decoded *schemas.MatrizMessage
 }
 
-func newInflight() *inflight { return &inflight{m: map[int64]*pending{}} }
+func newInflight() *inflight {
+	return &inflight{m: map[int64]*pending{}, skipped: map[int64]*topics.Ack{}}
+}
 
 func (f *inflight) put(offset int64, p *pending) {
 	f.mu.Lock()
@@ -54,14 +63,33 @@ func (f *inflight) take(offset int64) *pending {
 	return p
 }
 
-// takeAll removes and returns the records at offsets that are here.
-func (f *inflight) takeAll(offsets []int64) []*pending {
+// skip keeps only the Ack of each of fr's records that is here:
+// decimation dropped fr, and its decimation event resolves them
+// (takeAcks).
+func (f *inflight) skip(fr *stages.Frame) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []*pending
-	for _, off := range offsets {
+	for i := range fr.Records {
+		off := fr.Records[i].Offset
 		if p, ok := f.m[off]; ok {
-			out = append(out, p)
+			f.skipped[off] = p.msg.Ack
+			delete(f.m, off)
+		}
+	}
+}
+
+// takeAcks removes the records at offsets that are here, skipped or not,
+// and returns their Acks.
+func (f *inflight) takeAcks(offsets []int64) []*topics.Ack {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*topics.Ack
+	for _, off := range offsets {
+		if a, ok := f.skipped[off]; ok {
+			out = append(out, a)
+			delete(f.skipped, off)
+		} else if p, ok := f.m[off]; ok {
+			out = append(out, p.msg.Ack)
 			delete(f.m, off)
 		}
 	}

@@ -375,13 +375,13 @@ func (o *outputs) decimation(ev schemas.Event) topics.Message {
 	}
 	m := topics.Message{Topic: o.topics.events, Key: []byte(partitionKey(d.Partition)), Value: val, Ahead: true,
 		Headers: outputHeaders(nil, o.laneValue, o.schemaIDs.event, nil, append(decisionHeaders(ev.Kind, d.Partition), topics.Header{Key: HeaderOutputID, Value: []byte(ev.ID)})...)}
-	skipped := o.inflight.takeAll(d.Offsets)
+	skipped := o.inflight.takeAcks(d.Offsets)
 	if len(skipped) == 0 {
 		return m
 	}
 	m.Ack = topics.NewAckFunc(func(err error) {
-		for _, p := range skipped {
-			p.msg.Ack.Done(err)
+		for _, a := range skipped {
+			a.Done(err)
 		}
 	})
 	return m

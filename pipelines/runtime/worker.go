@@ -22,6 +22,9 @@ import (
 //
 //	Kafka partition → decode → idle watermark → tick → decimate → chain → outputs → lane sink
 //
+// From the ring on, one goroutine runs the chain, encodes and hands the
+// outputs on (frames.go).
+//
 // Late and undecodable records travel in band, as frames of their own, so
 // the chain meets everything in the same order in every run. A live worker
 // commits at cuts (cuts.go); a replaying one (replay.go) reads a bounded
@@ -233,7 +236,9 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	if w.tick, err = operators.NewTick(lr.lane, opts...); err != nil {
 		return nil, err
 	}
-	ringOpts := lr.spec.DecimateOptions()
+	// A dropped frame's records are accounted for by offset: only their
+	// Acks are kept, not what decode made of them.
+	ringOpts := append(lr.spec.DecimateOptions(), operators.DecimateOnDrop(w.inflight.skip))
 	if w.decisions != nil {
 		d := w.decisions
 		ringOpts = append(ringOpts, operators.DecimateDecided(func(f *stages.Frame) (bool, bool) {
@@ -255,24 +260,21 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	}
 
 	decode := flow.NewFlatMap(w.decode, 1)
-	ring := operators.NewDecimateFlow(w.ring)
-	process := flow.NewMap(w.process, 1)
-	encode := flow.NewFlatMap(w.encode, 1)
+	encode := w.encode
 	if lr.glyph != "" {
-		encode = flow.NewFlatMap(w.glyphOutputs, 1)
+		encode = w.glyphOutputs
 	}
-	sink := operators.NewForwardSink(lr.gate.send)
 
 	in := w.src.Via(decode)
 	if live {
 		in = in.Via(operators.NewIdleWatermark(w.partition, lr.clock, lr.cfg.IdleAfter, func() bool { return w.src.Lag() == 0 }, w.tick.CutPending, operators.IdleWake(w.wantWake), operators.IdleDeadlines(lr.cfg.IdleCheck)))
 	}
 	in.Via(w.tick)
-	w.tick.Via(ring)
+	operators.FeedDecimate(w.ring, w.tick.Out())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ring.Via(process).Via(encode).To(sink)
+		w.runFrames(encode) // frames.go
 	}()
 	return done, nil
 }

@@ -59,6 +59,7 @@ var optionFields = map[string][]string{
 	"TickBudget":             {"tick.budget_ms"},
 	"DecimateCapacity":       {"decimate.k"},
 	"DecimatePolicy":         {"decimate.policy"},
+	"DecimateMaxRecords":     {"decimate.max_records"},
 
 	// 0 (unset) leaves the stage default, stages.DefaultExecutorTimeout.
 	"GuardianExecutorTimeout": {"guardian.executor_timeout_ms"},

@@ -25,6 +25,7 @@ func (l *Lane) TickOptions(lane schemas.Lane) []operators.TickOption {
 func (l *Lane) DecimateOptions() []operators.DecimateOption {
 	return []operators.DecimateOption{
 		operators.DecimateCapacity(l.Decimate.K),
+		operators.DecimateMaxRecords(l.Decimate.MaxRecords),
 		operators.DecimatePolicy(operators.Policy(l.Decimate.Policy)),
 	}
 }

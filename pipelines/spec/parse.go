@@ -150,8 +150,9 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
 		},
 		"decimate": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
-				"policy": func(v *yaml.Node, f string) { l.Decimate.Policy = d.text(v, f) },
-				"k":      func(v *yaml.Node, f string) { l.Decimate.K = d.integer(v, f) },
+				"policy":      func(v *yaml.Node, f string) { l.Decimate.Policy = d.text(v, f) },
+				"k":           func(v *yaml.Node, f string) { l.Decimate.K = d.integer(v, f) },
+				"max_records": func(v *yaml.Node, f string) { l.Decimate.MaxRecords = d.integer(v, f) },
 			})
 		},
 		"route": func(v *yaml.Node, f string) {

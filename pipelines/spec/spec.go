@@ -79,6 +79,9 @@ type Tick struct {
 type Decimate struct {
 	Policy string // drop-oldest | backpressure
 	K      int    // frames of backlog the ring holds: beyond it drop-oldest drops, backpressure pauses
+	// MaxRecords is the records the ring's frames hold together before it
+	// counts as full, as at K frames: a bound on its memory at any rate.
+	MaxRecords int
 }
 
 // Route configures the SymbolicMeshRouter.

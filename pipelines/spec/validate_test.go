@@ -55,6 +55,7 @@ func TestParseRefusesWhatTheRuntimeWould(t *testing.T) {
 		{"DecimateCapacity", "experimental", "decimate: {k: 0}", 3, "decimate.k", "want 1..1048576 frames"},
 		{"DecimateCapacity", "experimental", "decimate: {k: 2000000}", 3, "decimate.k", "want 1..1048576 frames"},
 		{"DecimatePolicy", "experimental", "decimate: {policy: drop-newest}", 3, "decimate.policy", "drop-newest: want backpressure or drop-oldest"},
+		{"DecimateMaxRecords", "prod", "decimate: {max_records: 0}", 3, "decimate.max_records", "want 1..16777216 records"},
 		{"partitions", "prod", "partitions: 0", 3, "partitions", "0, want 1..1024"},
 		{"partitions", "prod", "partitions: 5000", 3, "partitions", "5000, want 1..1024"},
 	}
@@ -90,7 +91,7 @@ func TestParseAcceptsTheEdgesTheStagesAccept(t *testing.T) {
   prod:
     partitions: 1024
     tick: {fps: 15, grace_ms: 10000, budget_ms: 0}
-    decimate: {k: 1048576}
+    decimate: {k: 1048576, max_records: 16777216}
     drift: {alpha: 1, warn: 2, block: 2, window: 100000}
     fold_guard: {max_fanout: 1048576, max_depth: 0, budget: 1073741824, cooldown_ms: 86400000}
     breakthrough: {detector: cusum, z: 0.001, min_samples: 2, novelty_weight: 0, value_weight: 5, cusum_k: 0, cusum_h: 0.1}
