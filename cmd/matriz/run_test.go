@@ -192,6 +192,13 @@ func (p *runProc) log() string {
 // out returns the process's lukhas_messages_out_total.
 func (p *runProc) out(t *testing.T) float64 {
 	t.Helper()
+	return p.metric(t, "lukhas_messages_out_total{")
+}
+
+// metric returns the value of the first series of the process's
+// /metrics whose line starts with prefix, or 0.
+func (p *runProc) metric(t *testing.T, prefix string) float64 {
+	t.Helper()
 	resp, err := http.Get("http://" + p.http + "/metrics")
 	if err != nil {
 		return 0
@@ -199,12 +206,24 @@ func (p *runProc) out(t *testing.T) float64 {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if l := sc.Text(); strings.HasPrefix(l, "lukhas_messages_out_total{") {
+		if l := sc.Text(); strings.HasPrefix(l, prefix) {
 			v, _ := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
 			return v
 		}
 	}
 	return 0
+}
+
+// waitAnswered waits until the process has answered atLeast inputs: a
+// result written, or the input dropped by decimation (read, decided and
+// accounted by offset in a decimation event, not answered by a result).
+func (p *runProc) waitAnswered(t *testing.T, atLeast float64, within time.Duration) {
+	t.Helper()
+	decimated := func() float64 { return p.metric(t, "lukhas_decimated_messages_total{") }
+	clocktest.WaitFor(t, within, fmt.Sprintf("process answered %v inputs (results and decimated)", atLeast),
+		func() bool { return p.out(t)+decimated() >= atLeast },
+		func() string { return fmt.Sprintf("%v results, %v decimated\n%s", p.out(t), decimated(), p.log()) })
+	t.Logf("answered: %v results, %v decimated", p.out(t), decimated())
 }
 
 func (p *runProc) waitOut(t *testing.T, atLeast float64, within time.Duration) {
