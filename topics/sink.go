@@ -85,7 +85,7 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 	s := &Sink{
 		tr:    tr,
 		meta:  meta,
-		in:    make(chan any, cfg.batchSize),
+		in:    make(chan any, min(cfg.batchSize, sinkInBuffer)),
 		cfg:   cfg,
 		ctx:   sctx,
 		abort: abort,
