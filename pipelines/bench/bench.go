@@ -363,12 +363,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	counters.ResetFrames()
 	before := counters.Out.Load() + counters.DLQ.Load()
 	prodCtx, stopProd := context.WithTimeout(ctx, cfg.SteadyFor)
+	gcBefore := readGCCPU() // the broker's records are in this heap too
 	steadyStart := cfg.Clock.Now()
 	prodErr := devstack.RunProducer(prodCtx, devstack.ProducerConfig{Lane: lane, Rate: cfg.Rate, Seed: 5, Serde: codec, Sink: sink, Clock: cfg.Clock})
 	stopProd()
 	close(sink.In())
 	sink.AwaitCompletion()
 	steadyTook := cfg.Clock.Now().Sub(steadyStart)
+	steadyGC := readGCCPU().since(gcBefore)
 	answered := counters.Out.Load() + counters.DLQ.Load() - before
 	rep.SteadyRate = float64(answered) / steadyTook.Seconds()
 	rep.SteadyBacklog = sink.Written() - answered
@@ -388,6 +390,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, fmt.Errorf("steady phase: %w", latErr)
 	}
 	say("  answered %.0f msgs/s; tick p95 %v over %d frames; backlog %d", rep.SteadyRate, rep.SteadyP95.Round(10*time.Microsecond), rep.SteadyFrames, rep.SteadyBacklog)
+	say("  garbage collection meanwhile (the lane, the producer, the probe and the broker share this process): %v", steadyGC)
 
 	for _, h := range []struct {
 		name string
