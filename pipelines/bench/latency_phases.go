@@ -55,6 +55,10 @@ func steadyLatency(ctx context.Context, env PhaseEnv) (func(*Report) error, erro
 		rep.SteadyP50, rep.SteadyP99, rep.SteadyMax, rep.SteadyLatencySamples = acked.P50, acked.P99, acked.Max, acked.Count
 		env.Say("  end to end (record timestamp → result's writer stamp): %v; %d inputs without a result yet", acked, acked.Unanswered)
 		env.Say("  end to end as the probe read the results: %v", seen)
+		probe.mu.Lock()
+		toBroker, chain := probe.book.legs()
+		probe.mu.Unlock()
+		env.Say("  record timestamp → the probe read the input: %v; the probe read the input → result stamped: %v", toBroker, chain)
 		return nil
 	}, nil
 }
