@@ -196,7 +196,7 @@ func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 		acks = append(acks, a)
 		m.Ack = a
 		w.fence.stamp(&m)
-		lr.sink.In() <- m
+		lr.sinks.of(w.partition).In() <- m
 	}
 	wait := func() error {
 		for _, a := range acks {
@@ -214,7 +214,7 @@ func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 		}
 		m := topics.Message{Topic: topics.Name(string(lr.lane), topics.KindCheckpoints), Key: []byte(key), Value: b,
 			Headers: []topics.Header{{Key: HeaderResume, Value: strconv.AppendInt(nil, c.Resume, 10)}}}
-		if n := topics.RecordSize(m); n > lr.sink.MaxRecord() {
+		if n := topics.RecordSize(m); n > lr.sinks.maxRecord() {
 			lr.reportErr(fmt.Errorf("checkpoint %s of %d bytes is larger than a record may be: not written to %s", c.ID(), n, m.Topic))
 			continue
 		}
@@ -244,7 +244,7 @@ func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 	}
 	for _, m := range w.chunks.written(state, chunks) {
 		w.fence.stamp(&m)
-		lr.sink.In() <- m
+		lr.sinks.of(w.partition).In() <- m
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func (w *partitionWorker) writeDecisionsAhead(f *stages.Frame, evs ...schemas.Ev
 		msgs = append(msgs, m)
 	}
 	for _, m := range msgs {
-		if !lr.gate.send(m) {
+		if !lr.sinks.send(w.partition, m) {
 			return errors.New("decision not written: the lane's output sink is closed")
 		}
 	}

@@ -126,7 +126,7 @@ func (w *partitionWorker) decided(f *stages.Frame, fromLog bool, ev schemas.Even
 // decisions before the chain runs their frame: a live run on the lane's
 // own topics, not a replay, which executes nothing.
 func (w *partitionWorker) writesAhead() bool {
-	return w.fence != nil && w.lane.gate != nil && w.lane.namespace == ""
+	return w.fence != nil && w.lane.sinks != nil && w.lane.namespace == ""
 }
 
 // frameDecision is a decision taken at frame f; extra distinguishes two of

@@ -29,7 +29,7 @@ func (w *partitionWorker) runFrames(encode func(*stages.Frame) []*topics.Message
 			return // closed and empty
 		}
 		for _, m := range encode(w.process(f)) {
-			open = open && w.lane.gate.send(m)
+			open = open && w.lane.sinks.send(w.partition, m)
 		}
 	}
 }

@@ -148,16 +148,16 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	if err := ensureNamespace(work, cfg.Brokers, string(cfg.Lane), cfg.Name); err != nil {
 		return stats, err
 	}
-	if lr.sink, err = topics.NewSink(work, cfg.Brokers, topics.SinkClock(cfg.Clock), topics.SinkOnError(lr.sinkErr)); err != nil {
+	if lr.sinks, err = newSinkPool(DefaultLaneSinks, func() (*topics.Sink, error) {
+		return topics.NewSink(work, cfg.Brokers, topics.SinkClock(cfg.Clock), topics.SinkOnError(lr.sinkErr))
+	}); err != nil {
 		return stats, err
 	}
-	lr.gate = newSinkGate(lr.sink.In())
 	sinkClosed := false
 	closeSink := func() {
 		if !sinkClosed {
 			sinkClosed = true
-			lr.gate.close()
-			lr.sink.AwaitCompletion()
+			lr.sinks.close()
 		}
 	}
 	defer closeSink()

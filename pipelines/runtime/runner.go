@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,8 +193,7 @@ type laneRuntime struct {
 	ids        laneIDs
 	chain      *spec.Chain
 	flags      *LiveFlags
-	sink       *topics.Sink
-	gate       *sinkGate // the partitions' way into sink (sinkgate.go)
+	sinks      *sinkPool // the lane's Sinks; a partition writes through one (sink_pool.go)
 	obs        *observe.Lane
 	sourceOpts []topics.SourceOption
 	namespace  string          // a replay's output namespace; "" for the live topics
@@ -308,33 +308,32 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 
-	lr.sink, err = topics.NewSink(work, cfg.Brokers,
-		topics.SinkClock(cfg.Clock),
-		topics.SinkOnError(lr.sinkErr),
-		topics.SinkOnWritten(countWritten(lane, lr.obs)),
-		topics.SinkRetryFor(cfg.WriteRetryFor))
+	written := countWritten(lane, lr.obs)
+	lr.sinks, err = newSinkPool(DefaultLaneSinks, func() (*topics.Sink, error) {
+		return topics.NewSink(work, cfg.Brokers,
+			topics.SinkClock(cfg.Clock),
+			topics.SinkOnError(lr.sinkErr),
+			topics.SinkOnWritten(written),
+			topics.SinkRetryFor(cfg.WriteRetryFor))
+	})
 	if err != nil {
 		return err
 	}
-	lr.gate = newSinkGate(lr.sink.In())
-	defer func() {
-		lr.gate.close()
-		lr.sink.AwaitCompletion()
-	}()
+	defer lr.sinks.close()
 	// The sinks run on work, which never ends: a broker outage at shutdown
 	// would keep them retrying for their whole window. At the signal they
 	// stop waiting for the broker to come back, and with the drain they
 	// stop altogether: what is unacknowledged is not committed.
 	defer context.AfterFunc(ctx, func() {
-		lr.sink.EndRetryWindow()
+		lr.sinks.endRetryWindow()
 		once.sink.EndRetryWindow()
 		t := cfg.Clock.NewTicker(cfg.DrainTimeout)
 		defer t.Stop()
-		for _, s := range []*topics.Sink{lr.sink, once.sink} {
+		for _, s := range append(slices.Clone(lr.sinks.sinks), once.sink) {
 			select {
 			case <-s.Done():
 			case <-t.C():
-				lr.sink.Abort()
+				lr.sinks.abort()
 				once.sink.Abort()
 				return
 			}

@@ -255,8 +255,8 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	w.outs = newOutputs(string(lr.lane), lr.namespace, lr.ids, w.inflight, lr.reportErr)
 	w.outs.readerVersion = lr.cfg.ReaderVersion
 	w.outs.fence = w.fence
-	if lr.sink != nil {
-		w.outs.recordLimit = lr.sink.MaxRecord()
+	if lr.sinks != nil {
+		w.outs.recordLimit = lr.sinks.maxRecord()
 	}
 
 	decode := flow.NewFlatMap(w.decode, 1)
