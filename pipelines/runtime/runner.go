@@ -314,7 +314,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			topics.SinkClock(cfg.Clock),
 			topics.SinkOnError(lr.sinkErr),
 			topics.SinkOnWritten(written),
-			topics.SinkRetryFor(cfg.WriteRetryFor))
+			topics.SinkRetryFor(cfg.WriteRetryFor),
+			topics.SinkBatchSize(laneSinkBatch), topics.SinkBatchBytes(laneSinkBatchBytes))
 	})
 	if err != nil {
 		return err

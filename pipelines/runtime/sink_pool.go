@@ -13,6 +13,15 @@ import "github.com/matriz/pipelines/topics"
 // Sinks 39.3k-39.4k.
 const DefaultLaneSinks = 3
 
+// laneSinkBatch and laneSinkBatchBytes size each of a lane's Sinks'
+// batches: with three Sinks, three batches are collected and three are in
+// flight, so each is smaller than a lone Sink's default (5,000 records, 4
+// MiB) to hold the lane's outputs in memory to about what one Sink held.
+const (
+	laneSinkBatch      = 2000
+	laneSinkBatchBytes = 2 << 20
+)
+
 // sinkPool is a lane's Sinks. A partition always writes through the same
 // one (partition mod the pool's size), so its outputs keep the order the
 // single Sink gave them: its decisions written ahead of the outputs made
