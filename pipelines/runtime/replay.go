@@ -148,9 +148,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	if err := ensureNamespace(work, cfg.Brokers, string(cfg.Lane), cfg.Name); err != nil {
 		return stats, err
 	}
-	if lr.sinks, err = newSinkPool(DefaultLaneSinks, func() (*topics.Sink, error) {
-		return topics.NewSink(work, cfg.Brokers, topics.SinkClock(cfg.Clock), topics.SinkOnError(lr.sinkErr))
-	}); err != nil {
+	if lr.sinks, err = newSinkPool(work, DefaultLaneSinks, cfg.Brokers, topics.SinkClock(cfg.Clock), topics.SinkOnError(lr.sinkErr)); err != nil {
 		return stats, err
 	}
 	sinkClosed := false

@@ -308,15 +308,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 
-	written := countWritten(lane, lr.obs)
-	lr.sinks, err = newSinkPool(DefaultLaneSinks, func() (*topics.Sink, error) {
-		return topics.NewSink(work, cfg.Brokers,
-			topics.SinkClock(cfg.Clock),
-			topics.SinkOnError(lr.sinkErr),
-			topics.SinkOnWritten(written),
-			topics.SinkRetryFor(cfg.WriteRetryFor),
-			topics.SinkBatchSize(laneSinkBatch), topics.SinkBatchBytes(laneSinkBatchBytes))
-	})
+	lr.sinks, err = newSinkPool(work, DefaultLaneSinks, cfg.Brokers,
+		topics.SinkClock(cfg.Clock),
+		topics.SinkOnError(lr.sinkErr),
+		topics.SinkOnWritten(countWritten(lane, lr.obs)),
+		topics.SinkRetryFor(cfg.WriteRetryFor))
 	if err != nil {
 		return err
 	}

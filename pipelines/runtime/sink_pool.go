@@ -1,6 +1,10 @@
 package runtime
 
-import "github.com/matriz/pipelines/topics"
+import (
+	"context"
+
+	"github.com/matriz/pipelines/topics"
+)
 
 // DefaultLaneSinks is how many Sinks a lane writes through.
 //
@@ -34,12 +38,14 @@ type sinkPool struct {
 	gates []*sinkGate // the partitions' ways into sinks (sinkgate.go)
 }
 
-// newSinkPool makes n Sinks with open; if one fails, those made are
-// closed and the error returned.
-func newSinkPool(n int, open func() (*topics.Sink, error)) (*sinkPool, error) {
+// newSinkPool makes n Sinks writing to brokers with opts, each batching
+// laneSinkBatch records or laneSinkBatchBytes; if one fails, those made
+// are closed and the error returned.
+func newSinkPool(ctx context.Context, n int, brokers []string, opts ...topics.SinkOption) (*sinkPool, error) {
+	opts = append([]topics.SinkOption{topics.SinkBatchSize(laneSinkBatch), topics.SinkBatchBytes(laneSinkBatchBytes)}, opts...)
 	p := &sinkPool{}
 	for range max(n, 1) {
-		s, err := open()
+		s, err := topics.NewSink(ctx, brokers, opts...)
 		if err != nil {
 			p.close()
 			return nil, err

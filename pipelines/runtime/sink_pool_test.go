@@ -19,7 +19,7 @@ import (
 func TestSinkPoolKeepsEachPartitionsOrder(t *testing.T) {
 	env := pipetest.Start(t, schemas.LaneProd)
 	topic := topics.Name(string(schemas.LaneProd), topics.KindResults)
-	pool, err := newSinkPool(3, func() (*topics.Sink, error) { return topics.NewSink(context.Background(), env.Brokers) })
+	pool, err := newSinkPool(context.Background(), 3, env.Brokers)
 	if err != nil {
 		t.Fatal(err)
 	}
