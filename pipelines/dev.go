@@ -46,6 +46,11 @@ type DevConfig struct {
 	Clock       clock.Clock
 	// Ready, when set, is called once everything runs, with the addresses.
 	Ready func(DevInfo)
+	// FlagsOnAfter is how long the lanes run log-only before the scenario
+	// turns DISPATCH_ENABLED and EXT_ACTIONS_ENABLED on through
+	// matriz.control: 0 is DefaultDevFlagsOnAfter, negative never. A flag
+	// the environment sets is left to the environment.
+	FlagsOnAfter time.Duration
 }
 
 // DefaultDevRetention is how long `matriz dev` keeps stream records.
@@ -90,7 +95,6 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	if cfg.Getenv == nil {
 		cfg.Getenv = func(string) string { return "" }
 	}
-	cfg.Getenv = devEnv(cfg.Getenv)
 	if cfg.StatusEvery <= 0 {
 		cfg.StatusEvery = time.Second
 	}
@@ -105,6 +109,9 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}
 	if cfg.Retention == 0 {
 		cfg.Retention = DefaultDevRetention
+	}
+	if cfg.FlagsOnAfter == 0 {
+		cfg.FlagsOnAfter = DefaultDevFlagsOnAfter
 	}
 	out := cfg.Out
 	// ctx ending is the signal to stop; the components run on a context
@@ -144,6 +151,29 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 		return err
 	}
 	defer flushTraces(tracer, cfg.Logger)
+
+	// One Sink for the scenario: its control records first, then its
+	// messages. It closes after the lanes stopped; the producers stop
+	// before the lanes (below).
+	prodSink, err := topics.NewSink(ctx, brokers, topics.SinkOnError(func(e error) { cfg.Logger.Warn("producer", "err", e) }))
+	if err != nil {
+		return err
+	}
+	prodCtx, stopProducers := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		stopProducers()
+		wg.Wait()
+		close(prodSink.In())
+		prodSink.AwaitCompletion()
+	}()
+	// The lanes start log-only whatever an earlier run left on
+	// matriz.control: they read it to its end before their first frame.
+	switched := devSwitchedFlags(cfg.Getenv)
+	if err := setDevFlags(ctx, prodSink, switched, false); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, devFlagsPlan(switched, cfg.FlagsOnAfter))
 
 	counters := map[schemas.Lane]*observe.LaneCounters{}
 	laneCtx, stopLanes := context.WithCancel(ctx)
@@ -192,13 +222,20 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}
 	defer func() { err = errors.Join(err, srv.Close()) }()
 
-	prodSink, err := topics.NewSink(ctx, brokers, topics.SinkOnError(func(e error) { cfg.Logger.Warn("producer", "err", e) }))
-	if err != nil {
-		return err
+	defer func() {
+		stopProducers()
+		wg.Wait()
+	}()
+	prodErrs := make(chan error, len(cfg.Lanes)+1)
+	if cfg.FlagsOnAfter > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := switchDevFlagsOn(prodCtx, cfg.Clock, prodSink, switched, cfg.FlagsOnAfter); err != nil {
+				prodErrs <- err
+			}
+		}()
 	}
-	prodCtx, stopProducers := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	prodErrs := make(chan error, len(cfg.Lanes))
 	for i, l := range cfg.Lanes {
 		wg.Add(1)
 		go func() {
@@ -208,12 +245,6 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 			}
 		}()
 	}
-	defer func() {
-		stopProducers()
-		wg.Wait()
-		close(prodSink.In())
-		prodSink.AwaitCompletion()
-	}()
 
 	info := DevInfo{Brokers: brokers, RegistryURL: stack.RegistryURL, HTTPAddr: srv.Addr}
 	fmt.Fprintf(out, "matriz dev: kafka %s, schema registry %s, live page http://%s/, metrics http://%s/metrics; Ctrl-C to stop\n", brokers[0], stack.RegistryURL, srv.Addr, srv.Addr)
@@ -262,18 +293,4 @@ func deploySummary(rep ops.DeployReport) string {
 		return s
 	}
 	return fmt.Sprintf("deploy: topics %s; subjects %s", render(counts["topic"]), render(counts["subject"]))
-}
-
-// devEnv turns dispatch and external actions on unless the environment
-// says otherwise: dev is where a newcomer watches every stage work, and its
-// executor only records (experimental stays dry whatever the flags say).
-// `matriz run` keeps the spec's defaults (log-only, no external actions).
-func devEnv(getenv func(string) string) func(string) string {
-	defaults := map[string]string{runtime.FlagDispatch: "true", runtime.FlagExtActions: "true"}
-	return func(k string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return defaults[k]
-	}
 }

@@ -42,10 +42,23 @@ type SchemaVersion = schemas.Version
 func AllLanes() []Lane { return append([]Lane(nil), schemas.Lanes...) }
 
 // ResolveLane returns the lane a flag names or, when the flag is empty,
-// the one LUKHAS_LANE names.
+// the one LUKHAS_LANE names, or experimental when neither names one.
 func ResolveLane(flag string, getenv func(string) string) (Lane, error) {
 	return stages.ResolveLane(flag, getenv)
 }
+
+// ResolveLaneSource is ResolveLane that also says where the lane came
+// from: LaneFromConfig, LaneFromEnv or LaneFromDefault.
+func ResolveLaneSource(flag string, getenv func(string) string) (Lane, string, error) {
+	return stages.ResolveLaneSource(flag, getenv)
+}
+
+// Where a resolved lane came from.
+const (
+	LaneFromConfig  = stages.LaneFromConfig
+	LaneFromEnv     = stages.LaneFromEnv
+	LaneFromDefault = stages.LaneFromDefault
+)
 
 // ParseLanes reads a comma-separated list of lanes.
 func ParseLanes(list string) ([]Lane, error) { return schemas.ParseLanes(list) }

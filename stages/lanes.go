@@ -5,9 +5,10 @@ package stages
 // declare the lanes they need.
 //
 // The lane comes from configuration (a --lane flag or a config file) or,
-// when that is empty, from the LUKHAS_LANE environment variable. There is
-// no default: a process that does not know its lane would read and write
-// another lane's topics, so ResolveLane refuses instead of guessing.
+// when that is empty, from the LUKHAS_LANE environment variable, and when
+// neither names one it is experimental: the safe lane, where the guardian
+// always runs dry and no external action can run. Callers can tell the
+// default from a lane someone chose (ResolveLaneSource) and say so.
 //
 // Code that performs an external action (anything outside the pipeline's
 // own topics: a webhook, an actuator, a ticket) runs through a LaneGuard,
@@ -28,9 +29,16 @@ import (
 // configuration does not.
 const LaneEnv = "LUKHAS_LANE"
 
-// ErrNoLane is returned by ResolveLane when neither the configuration nor
-// LUKHAS_LANE names a lane.
-var ErrNoLane = errors.New("no lane configured: set --lane or " + LaneEnv + " to experimental, candidate or prod")
+// DefaultLane is the lane of a process whose configuration and
+// environment name none.
+const DefaultLane = schemas.LaneExperimental
+
+// Where a resolved lane came from.
+const (
+	LaneFromConfig  = "config"
+	LaneFromEnv     = LaneEnv
+	LaneFromDefault = "default"
+)
 
 // ErrLaneRefused is wrapped by every *LaneGuardError, so callers can test
 // errors.Is(err, ErrLaneRefused) without caring about the details.
@@ -39,7 +47,7 @@ var ErrLaneRefused = errors.New("external action refused by the lane guard")
 // LaneError reports a lane value that is not one of the three lanes.
 type LaneError struct {
 	Value  string // what was given
-	Source string // where it came from: "config" or LUKHAS_LANE
+	Source string // where it came from: LaneFromConfig or LaneFromEnv
 }
 
 func (e *LaneError) Error() string {
@@ -48,22 +56,29 @@ func (e *LaneError) Error() string {
 
 // ResolveLane returns the lane named by configured or, when configured is
 // empty, by LUKHAS_LANE as read through getenv (os.Getenv in production; a
-// map lookup in tests). Configuration wins over the environment, as flags
-// do everywhere else. Surrounding spaces are ignored and the value is
-// case-insensitive.
+// map lookup in tests), or DefaultLane when neither names one.
+// Configuration wins over the environment, as flags do everywhere else.
+// Surrounding spaces are ignored and the value is case-insensitive.
 func ResolveLane(configured string, getenv func(string) string) (schemas.Lane, error) {
-	value, source := strings.TrimSpace(configured), "config"
+	l, _, err := ResolveLaneSource(configured, getenv)
+	return l, err
+}
+
+// ResolveLaneSource is ResolveLane that also says where the lane came
+// from: LaneFromConfig, LaneFromEnv or LaneFromDefault.
+func ResolveLaneSource(configured string, getenv func(string) string) (schemas.Lane, string, error) {
+	value, source := strings.TrimSpace(configured), LaneFromConfig
 	if value == "" && getenv != nil {
-		value, source = strings.TrimSpace(getenv(LaneEnv)), LaneEnv
+		value, source = strings.TrimSpace(getenv(LaneEnv)), LaneFromEnv
 	}
 	if value == "" {
-		return "", ErrNoLane
+		return DefaultLane, LaneFromDefault, nil
 	}
 	l, err := schemas.ParseLane(value)
 	if err != nil {
-		return "", &LaneError{Value: value, Source: source}
+		return "", source, &LaneError{Value: value, Source: source}
 	}
-	return l, nil
+	return l, source, nil
 }
 
 // actionLanes are the lanes where external actions may run. It is not an
@@ -144,10 +159,11 @@ type LaneTB interface {
 	Fatalf(format string, args ...any)
 }
 
-// RequireLane lets a test declare the lanes it needs. It reads LUKHAS_LANE
-// and skips the test, with a message saying which lane it needs and how to
-// run it, when the variable names another lane or is unset. A value that is
-// not a lane fails the test: a typo must not turn into a silent skip.
+// RequireLane lets a test declare the lanes it needs. The lane under test
+// is the one LUKHAS_LANE names, DefaultLane when it is unset, as for every
+// process; the test is skipped, with a message saying which lane it needs
+// and how to run it, when that is another lane. A value that is not a lane
+// fails the test: a typo must not turn into a silent skip.
 func RequireLane(t LaneTB, lanes ...schemas.Lane) {
 	t.Helper()
 	requireLane(t, osGetenv, lanes...)
@@ -162,20 +178,18 @@ func requireLane(t LaneTB, getenv func(string) string, lanes ...schemas.Lane) {
 		t.Fatalf("RequireLane: no lanes given; name the lanes this test needs")
 		return
 	}
-	raw := strings.TrimSpace(getenv(LaneEnv))
-	if raw == "" {
-		t.Skipf("skipped: this test needs lane %s and %s is unset; run it with %s=%s",
-			joinLanes(lanes), LaneEnv, LaneEnv, lanes[0])
-		return
-	}
-	l, err := ResolveLane("", getenv)
+	l, source, err := ResolveLaneSource("", getenv)
 	if err != nil {
 		t.Fatalf("RequireLane: %v", err)
 		return
 	}
 	if !slices.Contains(lanes, l) {
-		t.Skipf("skipped: this test needs lane %s, and %s=%s; run it with %s=%s",
-			joinLanes(lanes), LaneEnv, l, LaneEnv, lanes[0])
+		under := LaneEnv + "=" + string(l)
+		if source == LaneFromDefault {
+			under = LaneEnv + " is unset, so the lane under test is " + string(l)
+		}
+		t.Skipf("skipped: this test needs lane %s, and %s; run it with %s=%s",
+			joinLanes(lanes), under, LaneEnv, lanes[0])
 	}
 }
 

@@ -20,25 +20,21 @@ func TestResolveLane(t *testing.T) {
 		configured string
 		env        map[string]string
 		want       schemas.Lane
-		wantErr    error  // sentinel, when the error is one
+		source     string // where the lane came from, when it resolves
 		wantSource string // LaneError source, when the error is a *LaneError
 	}{
-		{name: "config wins over env", configured: "prod", env: map[string]string{LaneEnv: "experimental"}, want: schemas.LaneProd},
-		{name: "env when config empty", env: map[string]string{LaneEnv: "candidate"}, want: schemas.LaneCandidate},
-		{name: "case and spaces ignored", env: map[string]string{LaneEnv: "  Prod "}, want: schemas.LaneProd},
-		{name: "nothing set", wantErr: ErrNoLane},
-		{name: "blank config falls through to empty env", configured: "  ", wantErr: ErrNoLane},
+		{name: "config wins over env", configured: "prod", env: map[string]string{LaneEnv: "experimental"}, want: schemas.LaneProd, source: LaneFromConfig},
+		{name: "env when config empty", env: map[string]string{LaneEnv: "candidate"}, want: schemas.LaneCandidate, source: LaneFromEnv},
+		{name: "case and spaces ignored", env: map[string]string{LaneEnv: "  Prod "}, want: schemas.LaneProd, source: LaneFromEnv},
+		{name: "nothing set is experimental", want: schemas.LaneExperimental, source: LaneFromDefault},
+		{name: "blank config falls through to empty env", configured: "  ", env: map[string]string{LaneEnv: " "}, want: schemas.LaneExperimental, source: LaneFromDefault},
 		{name: "bad config", configured: "staging", wantSource: "config"},
 		{name: "bad env", env: map[string]string{LaneEnv: "qa"}, wantSource: LaneEnv},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ResolveLane(tc.configured, laneEnvOf(tc.env))
+			got, source, err := ResolveLaneSource(tc.configured, laneEnvOf(tc.env))
 			switch {
-			case tc.wantErr != nil:
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
 			case tc.wantSource != "":
 				var le *LaneError
 				if !errors.As(err, &le) || le.Source != tc.wantSource {
@@ -48,14 +44,14 @@ func TestResolveLane(t *testing.T) {
 					t.Fatalf("error %q does not list the valid lanes", err)
 				}
 			default:
-				if err != nil || got != tc.want {
-					t.Fatalf("ResolveLane = %q, %v; want %q", got, err, tc.want)
+				if err != nil || got != tc.want || source != tc.source {
+					t.Fatalf("ResolveLaneSource = %q, %q, %v; want %q from %q", got, source, err, tc.want, tc.source)
 				}
 			}
 		})
 	}
-	if _, err := ResolveLane("", nil); !errors.Is(err, ErrNoLane) {
-		t.Fatalf("nil getenv: err = %v, want ErrNoLane", err)
+	if l, err := ResolveLane("", nil); err != nil || l != DefaultLane {
+		t.Fatalf("nil getenv: ResolveLane = %q, %v; want %q", l, err, DefaultLane)
 	}
 }
 
@@ -146,7 +142,8 @@ func TestRequireLane(t *testing.T) {
 	}{
 		{name: "matching lane runs", env: "candidate", lanes: []schemas.Lane{"candidate", "prod"}, runsHere: true},
 		{name: "other lane skips", env: "experimental", lanes: []schemas.Lane{"candidate", "prod"}, skip: "needs lane candidate|prod, and LUKHAS_LANE=experimental; run it with LUKHAS_LANE=candidate"},
-		{name: "unset skips", env: "", lanes: []schemas.Lane{"prod"}, skip: "LUKHAS_LANE is unset; run it with LUKHAS_LANE=prod"},
+		{name: "unset is experimental: a prod test skips", env: "", lanes: []schemas.Lane{"prod"}, skip: "LUKHAS_LANE is unset, so the lane under test is experimental; run it with LUKHAS_LANE=prod"},
+		{name: "unset is experimental: an experimental test runs", env: "", lanes: []schemas.Lane{"experimental"}, runsHere: true},
 		{name: "typo fails", env: "prd", lanes: []schemas.Lane{"prod"}, fail: `invalid lane "prd"`},
 		{name: "no lanes fails", env: "prod", fail: "no lanes given"},
 	}

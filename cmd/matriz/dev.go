@@ -14,9 +14,10 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		"Runs everything in one process: the embedded Kafka broker and schema registry, deploy,\n"+
 			"a built-in scenario producer on every lane (healthy traffic plus a drift episode, a fold\n"+
 			"storm, breakthrough spikes, risky and unconsented actions, a P0 action in prod awaiting\n"+
-			"approval, corrupted records), and the full stage chain per lane. DISPATCH_ENABLED and\n"+
-			"EXT_ACTIONS_ENABLED default to true here (the executor only records); set them to false\n"+
-			"in the environment to change that.\n"+
+			"approval, corrupted records), and the full stage chain per lane. The lanes start log-only\n"+
+			"(DISPATCH_ENABLED and EXT_ACTIONS_ENABLED off); after --flags-on-after the scenario turns\n"+
+			"both on through matriz.control, so the switch shows in the log and on the events topics (the\n"+
+			"executor only records). A flag set in the environment is left as the environment says.\n"+
 			"Serves a live page at http://<http-addr>/ and /metrics, /healthz, /readyz, and prints the\n"+
 			"status every second (on a terminal a table redrawn in place, else one line). Per lane: in/out\n"+
 			"msgs/s, Σ messages answered, p95 frame time, fps, the drift EMA, brk (fold-guard circuit\n"+
@@ -34,6 +35,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:9092", "Kafka listen `address` (so kcat and friends can connect)")
 	regListen := fs.String("registry-listen", "127.0.0.1:8081", "schema registry listen `address`")
 	debug := fs.Bool("debug", false, "log client warnings, assignments and restores to stderr (flag changes are always logged)")
+	flagsOnAfter := fs.Duration("flags-on-after", pipelines.DefaultDevFlagsOnAfter, "how long the lanes run log-only before the scenario turns DISPATCH_ENABLED and EXT_ACTIONS_ENABLED on (`duration`; 0: never)")
 	pprofAddr := fs.String("pprof", "", "serve Go runtime profiles (/debug/pprof/) on `address` (empty: off)")
 	if _, err := fs.args(args); err != nil {
 		return err
@@ -48,6 +50,12 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	if *rate < 1 {
 		return usagef("--rate %d: want at least 1 message per second", *rate)
 	}
+	if *flagsOnAfter < 0 {
+		return usagef("--flags-on-after %v: want 0 (never) or a positive duration", *flagsOnAfter)
+	}
+	if *flagsOnAfter == 0 {
+		*flagsOnAfter = -1 // DevConfig's "never"; its 0 is the default
+	}
 	if *retention < time.Second {
 		return usagef("--retention %v: want at least 1s", *retention)
 	}
@@ -59,7 +67,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	}
 	return pipelines.Dev(ctx, pipelines.DevConfig{
 		DataDir: *dataDir, HTTPAddr: *httpAddr, Rate: *rate, Retention: *retention,
-		BrokerListen: *listen, RegistryListen: *regListen,
+		BrokerListen: *listen, RegistryListen: *regListen, FlagsOnAfter: *flagsOnAfter,
 		// With --debug stderr is busy: a table redrawn in place would be
 		// torn by the log lines, so the status stays one line per second.
 		Out: e.stdout, StatusTable: isTerminal(e.stdout) && !*debug, Logger: logger, Getenv: e.getenv,

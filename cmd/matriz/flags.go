@@ -112,21 +112,34 @@ func (c *connFlags) Brokers() []string { return splitList(*c.brokers) }
 // Registry returns the --registry URL.
 func (c *connFlags) Registry() string { return *c.registry }
 
-// laneFlag defines --lane; resolve reads it, falling back to LUKHAS_LANE.
+// laneFlag defines --lane; resolve reads it, falling back to LUKHAS_LANE
+// and then to the experimental lane.
 type laneFlag struct {
-	value  *string
-	getenv func(string) string
+	value   *string
+	getenv  func(string) string
+	stderr  io.Writer
+	command string
 }
 
 func (f *flagSet) lane(e *env, what string) *laneFlag {
-	return &laneFlag{value: f.String("lane", "", "`lane`"+what+": experimental, candidate or prod (default $LUKHAS_LANE)"), getenv: e.getenv}
+	return &laneFlag{
+		value:   f.String("lane", "", "`lane`"+what+": experimental, candidate or prod (default $LUKHAS_LANE, else experimental)"),
+		getenv:  e.getenv,
+		stderr:  e.stderr,
+		command: f.name,
+	}
 }
 
-// resolve returns the lane, or a usage error saying how to name one.
+// resolve returns the lane, or a usage error naming the bad value. A lane
+// nobody chose is said on stderr: whoever meant prod sees at once that
+// this process works the experimental lane's topics instead.
 func (l *laneFlag) resolve() (pipelines.Lane, error) {
-	lane, err := pipelines.ResolveLane(*l.value, l.getenv)
+	lane, source, err := pipelines.ResolveLaneSource(*l.value, l.getenv)
 	if err != nil {
 		return "", usagef("%v", err)
+	}
+	if source == pipelines.LaneFromDefault {
+		fmt.Fprintf(l.stderr, "matriz %s: no --lane given and LUKHAS_LANE is unset: using lane %s (dry-run, log-only unless its flags say otherwise)\n", l.command, lane)
 	}
 	return lane, nil
 }

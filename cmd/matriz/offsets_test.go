@@ -25,7 +25,6 @@ func TestOffsetsUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"offsets", "--lane", "prod", "show", "--to", "earliest"}, "belong to reset"},
 		{[]string{"offsets", "--lane", "prod", "show", "--dry-run"}, "belong to reset"},
 		{[]string{"offsets", "--lane", "staging", "show"}, "staging"},
-		{[]string{"offsets", "show"}, "LUKHAS_LANE"},
 		{[]string{"offsets", "--lane", "prod", "show", "--no-such-flag"}, "no-such-flag"},
 	} {
 		_, errOut := mustRun(t, 2, c.args...)
