@@ -9,6 +9,12 @@ package stages
 //   - otherwise (log-only, or no node for the topic): the router's result
 //     stays and gets an "adapter" crumb saying why no node was called.
 //
+// A node's OK result that names an event kind under NodeEventKey (the
+// memory node's memory_write, the orchestration node's reward) makes one
+// event of that kind on the frame (see nodeevent.go), with the id
+// EventID(msg_id, "adapter", kind) and the message's event time, in record
+// order after the router's events.
+//
 // A node that panics, returns an error while the frame's context is still
 // live, or answers a message other than the one it was given breaks the
 // Node Contract; the record is failed (Record.Fail("adapter", ...)) and goes
@@ -62,14 +68,16 @@ func (a *Adapter) Process(ctx context.Context, f *Frame) error {
 		if !rec.Live() {
 			continue
 		}
-		if err := a.handle(ctx, v, rec); err != nil {
+		if err := a.handle(ctx, v, f, rec, len(f.Records)-i); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a *Adapter) handle(ctx context.Context, v *routerView, rec *Record) error {
+// handle calls rec's node; left is how many records of f, rec included,
+// are still to be handled.
+func (a *Adapter) handle(ctx context.Context, v *routerView, f *Frame, rec *Record, left int) error {
 	if rec.Route == nil || rec.Result == nil || rec.Msg == nil {
 		rec.Fail(StageAdapter, fmt.Sprintf("record at partition %d offset %d has no routing decision: the route stage must run before adapter", rec.Partition, rec.Offset))
 		return nil
@@ -131,6 +139,7 @@ func (a *Adapter) handle(ctx context.Context, v *routerView, rec *Record) error 
 	res.Trace = trace
 	res.ID = ResultID(msg.MsgID, name) // one id rule for every result, whatever the node set
 	rec.Result = &res
+	appendNodeEvent(f, msg, rec.Result, left)
 	return nil
 }
 

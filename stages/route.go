@@ -11,9 +11,14 @@ package stages
 // stage calls that node and replaces the router's result with the node's.
 //
 // So every live record leaves route with exactly one result, whose id is
-// deterministic (ResultID of msg_id and "router"), and one routing event
-// (EventID of msg_id, "route", routing). Crumb and event times are the
-// message's event time, never the wall clock, so replays match.
+// deterministic (ResultID of msg_id and "router"), and exactly one event
+// (EventID of msg_id, "route" and its kind). Its kind says what the router
+// did: intention for a dispatched record (the router means node X to act
+// on the message, and the adapter stage calls it), routing for a decision
+// only logged (dispatch off, or no node for the topic). One event either
+// way, with the same payload: a second one per input would cost every
+// input a record on the log. Crumb and event times are the message's event
+// time, never the wall clock, so replays match.
 
 import (
 	"context"
@@ -251,10 +256,14 @@ func (r *Router) routeOne(v *routerView, f *Frame, rec *Record) {
 	}
 	rec.Result = res
 
+	kind := schemas.EventRouting
+	if dispatch {
+		kind = schemas.EventIntention
+	}
 	f.Events = append(f.Events, schemas.Event{
-		ID:      EventID(msg.MsgID, StageRoute, schemas.EventRouting),
+		ID:      EventID(msg.MsgID, StageRoute, kind),
 		TS:      msg.TS,
-		Kind:    schemas.EventRouting,
+		Kind:    kind,
 		Lane:    msg.Lane,
 		GlyphID: msg.Glyph.ID,
 		MsgID:   msg.MsgID,

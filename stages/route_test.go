@@ -158,8 +158,14 @@ func TestRouterRoutesAndLogs(t *testing.T) {
 			if len(res.Trace) != 1 || !reflect.DeepEqual(res.Trace[0], wantCrumb) {
 				t.Fatalf("Trace = %+v, want [%+v]", res.Trace, wantCrumb)
 			}
+			// A dispatched record is the router's intention that its node act
+			// on the message; anything else is a routing decision only logged.
+			wantKind := schemas.EventRouting
+			if tc.wantDispatch {
+				wantKind = schemas.EventIntention
+			}
 			wantEvent := schemas.Event{
-				ID: stages.EventID(msgs[0].MsgID, "route", schemas.EventRouting), TS: msgs[0].TS, Kind: schemas.EventRouting,
+				ID: stages.EventID(msgs[0].MsgID, "route", wantKind), TS: msgs[0].TS, Kind: wantKind,
 				Lane: schemas.LaneCandidate, GlyphID: msgs[0].Glyph.ID, MsgID: msgs[0].MsgID, Stage: "route",
 				Payload: schemas.Payload{"topic": tc.topic, "routed_to": tc.wantNode, "dispatched": tc.wantDispatch, "ok": tc.wantOK},
 			}
@@ -211,6 +217,23 @@ func TestRouterEveryLiveRecordHasOneResultAndEvent(t *testing.T) {
 		}
 		if len(ids) != len(f.Records) || len(f.Events) != len(f.Records) {
 			t.Fatalf("seed %d: %d distinct result ids, %d events for %d records", seed, len(ids), len(f.Events), len(f.Records))
+		}
+		// One event per record, in record order, its kind saying whether
+		// the record was dispatched.
+		kinds := map[schemas.EventKind]int{}
+		for i, rec := range f.Records {
+			ev := f.Events[i]
+			want := schemas.EventRouting
+			if rec.Route.Dispatch {
+				want = schemas.EventIntention
+			}
+			if ev.MsgID != rec.Msg.MsgID || ev.Kind != want || ev.ID != stages.EventID(rec.Msg.MsgID, "route", want) {
+				t.Fatalf("seed %d event %d = %s %s about %s, want %s about %s", seed, i, ev.Kind, ev.ID, ev.MsgID, want, rec.Msg.MsgID)
+			}
+			kinds[ev.Kind]++
+		}
+		if seed%2 == 0 && (kinds[schemas.EventIntention] == 0 || kinds[schemas.EventRouting] == 0) {
+			t.Fatalf("seed %d with dispatch: kinds %v, want both routed and unrouted topics", seed, kinds)
 		}
 	}
 }

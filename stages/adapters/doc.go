@@ -38,6 +38,11 @@
 // invalid status transition are OK false because the message must not be
 // acted on.
 //
+// A node whose answer is a MATRIZ event names the kind under
+// stages.NodeEventKey ("event_kind") in its payload: memory's write plan
+// is a memory_write, orchestration's evaluation a reward. The adapter
+// stage writes one event of that kind for each such OK result.
+//
 // The router finds nodes with All and maps message topics to node names
 // with DefaultRoutes. Each node's file documents its payload keys and its
 // transform.

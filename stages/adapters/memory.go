@@ -5,12 +5,16 @@ import (
 	"math"
 
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
 )
 
 // Memory plans a memory write: which folds the message's memory links to,
 // how far the write fans out and how deep it sits, so the fold-guard stage
 // can limit it before anything is written. The plan is the result payload;
-// the runtime turns it into a memory_write event (event_kind names it).
+// its event_kind (stages.NodeEventKey) makes the adapter stage write a
+// memory_write event for it when dispatched: the write as planned, which
+// the fold-guard stage may still refuse (its crumb on the result, and a
+// circuit_break event when the budget trips, say so).
 //
 // Payload in:
 //
@@ -69,13 +73,13 @@ func (m Memory) Handle(ctx context.Context, msg *schemas.MatrizMessage) (schemas
 	}
 	fanout := int64(len(folds))
 	out := schemas.Payload{
-		"event_kind": string(schemas.EventMemoryWrite),
-		"fold_id":    msg.Glyph.ID,
-		"folds":      folds,
-		"fanout":     fanout,
-		"depth":      depth,
-		"duplicates": dups,
-		"self_links": self,
+		stages.NodeEventKey: string(schemas.EventMemoryWrite),
+		"fold_id":           msg.Glyph.ID,
+		"folds":             folds,
+		"fanout":            fanout,
+		"depth":             depth,
+		"duplicates":        dups,
+		"self_links":        self,
 	}
 	data := schemas.Payload{"fanout": fanout, "depth": depth, "duplicates": dups, "self_links": self}
 	return answer(msg, NameMemory, m.Version(), nil, out, data), nil

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
 )
 
 // Orchestration is the Goal Manager: it expands a goal into plan steps
@@ -39,11 +40,14 @@ import (
 // least one remaining step fails (steps taken as independent). next_step
 // is the active step with the highest ev, else the pending one (ties: the
 // first), else "". goal_status is done when every step is, else active
-// when any step is, else pending when any step is, else blocked.
+// when any step is, else pending when any step is, else blocked. reward =
+// Σ ev over the steps done: the value the plan has realised so far.
 //
-// Payload out: goal, goal_status, steps, step_status, step_value,
-// step_risk, step_ev, transitions ("step: from->to"), next_step,
-// expected_value, risk, progress (done / steps).
+// Payload out: event_kind ("reward"), goal, goal_status, steps,
+// step_status, step_value, step_risk, step_ev, transitions ("step:
+// from->to"), next_step, expected_value, risk, progress (done / steps),
+// reward. event_kind (stages.NodeEventKey) makes the adapter stage write a
+// reward event for every OK result it dispatched here.
 type Orchestration struct{}
 
 // Name returns "orchestration".
@@ -139,7 +143,7 @@ func (o Orchestration) Handle(ctx context.Context, msg *schemas.MatrizMessage) (
 	}
 
 	ev := make([]float64, n)
-	var remainingEV, survive float64 = 0, 1
+	var remainingEV, doneEV, survive float64 = 0, 0, 1
 	var done int
 	nextStep, nextRank, bestEV := "", 0, math.Inf(-1)
 	var active, pending int
@@ -153,6 +157,7 @@ func (o Orchestration) Handle(ctx context.Context, msg *schemas.MatrizMessage) (
 		}
 		if next[i] == StatusDone {
 			done++
+			doneEV += ev[i]
 			continue
 		}
 		remainingEV += ev[i]
@@ -179,18 +184,20 @@ func (o Orchestration) Handle(ctx context.Context, msg *schemas.MatrizMessage) (
 	}
 	evTotal, risk, progress := round9(remainingEV), round9(1-survive), round9(float64(done)/float64(n))
 	out := schemas.Payload{
-		"goal":           goal,
-		"goal_status":    goalStatus,
-		"steps":          slices.Clone(steps),
-		"step_status":    slices.Clone(next),
-		"step_value":     round9s(values),
-		"step_risk":      round9s(risks),
-		"step_ev":        round9s(ev),
-		"transitions":    moves,
-		"next_step":      nextStep,
-		"expected_value": evTotal,
-		"risk":           risk,
-		"progress":       progress,
+		stages.NodeEventKey: string(schemas.EventReward),
+		"goal":              goal,
+		"goal_status":       goalStatus,
+		"steps":             slices.Clone(steps),
+		"step_status":       slices.Clone(next),
+		"step_value":        round9s(values),
+		"step_risk":         round9s(risks),
+		"step_ev":           round9s(ev),
+		"transitions":       moves,
+		"next_step":         nextStep,
+		"expected_value":    evTotal,
+		"risk":              risk,
+		"progress":          progress,
+		"reward":            round9(doneEV),
 	}
 	data := schemas.Payload{"goal_status": goalStatus, "next_step": nextStep, "expected_value": evTotal, "risk": risk, "progress": progress}
 	return answer(msg, NameOrchestration, o.Version(), nil, out, data), nil

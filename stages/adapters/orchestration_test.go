@@ -36,17 +36,20 @@ func TestOrchestrationPlan(t *testing.T) {
 		next       string
 		ev, risk   float64
 		progress   float64
+		reward     float64 // Σ ev of the steps done
 	}{
 		{"fresh plan: next is the best pending", schemas.Payload{"goal": "g", "subgoals": []string{"a", "b", "c"}, "values": []float64{1, 4, 4}, "risks": []float64{0, 0.5, 0.25}},
-			"pending", "c", 1 + 2 + 3, 1 - 0.5*0.75, 0},
+			"pending", "c", 1 + 2 + 3, 1 - 0.5*0.75, 0, 0},
 		{"active beats a better pending", schemas.Payload{"goal": "g", "subgoals": []string{"a", "b"}, "values": []float64{1, 9}, "risks": []float64{0, 0}, "status": []string{"active", "pending"}},
-			"active", "a", 10, 0, 0},
+			"active", "a", 10, 0, 0, 0},
 		{"all done", schemas.Payload{"goal": "g", "subgoals": []string{"a", "b"}, "values": []float64{1, 2}, "risks": []float64{0.1, 0.2}, "status": []string{"done", "active"}, "next_status": []string{"done", "done"}},
-			"done", "", 0, 0, 1},
+			"done", "", 0, 0, 1, 0.9 + 1.6},
 		{"only blocked left", schemas.Payload{"goal": "g", "subgoals": []string{"a", "b"}, "values": []float64{1, 2}, "risks": []float64{0, 0.2}, "status": []string{"done", "pending"}, "next_status": []string{"done", "blocked"}},
-			"blocked", "", 1.6, 0.2, 0.5},
+			"blocked", "", 1.6, 0.2, 0.5, 1},
 		{"negative values allowed", schemas.Payload{"goal": "g", "values": []float64{-2}, "risks": []float64{0.5}},
-			"pending", "g", -1, 0.5, 0},
+			"pending", "g", -1, 0.5, 0, 0},
+		{"a step done this message counts", schemas.Payload{"goal": "g", "subgoals": []string{"a", "b"}, "values": []float64{3, 2}, "risks": []float64{0.5, 0}, "status": []string{"active", "active"}, "next_status": []string{"done", "active"}},
+			"active", "b", 2, 0, 0.5, 1.5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := handle(t, adapters.Orchestration{}, message(tc.p, nil))
@@ -54,6 +57,9 @@ func TestOrchestrationPlan(t *testing.T) {
 			if str(t, r, "goal_status") != tc.goalStatus || str(t, r, "next_step") != tc.next ||
 				!near(f64(t, r, "expected_value"), tc.ev) || !near(f64(t, r, "risk"), tc.risk) || !near(f64(t, r, "progress"), tc.progress) {
 				t.Fatalf("plan %v", r.Payload)
+			}
+			if str(t, r, "event_kind") != string(schemas.EventReward) || !near(f64(t, r, "reward"), tc.reward) {
+				t.Fatalf("event_kind %v reward %v, want reward %v", r.Payload["event_kind"], r.Payload["reward"], tc.reward)
 			}
 		})
 	}
