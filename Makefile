@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/matriz
 PKGS    := ./...
 
-.PHONY: build dev test audit bench fuzz image clean
+.PHONY: build dev test audit gates bench fuzz image clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/matriz
@@ -36,6 +36,11 @@ test:
 audit: build
 	$(GO) vet $(PKGS)
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# gates are CI's floors (.ci/budgets): coverage per package, the short
+# bench's ratios, and the prod-only tests run with LUKHAS_LANE=prod.
+gates:
+	./.ci/gates
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/matriz/pipelines/pipelines/bench"
@@ -26,8 +27,21 @@ func (c *checkFlag) Set(s string) (err error) {
 	return err
 }
 
+// floorFlag is --floor NAME=MIN, repeatable.
+type floorFlag map[string]float64
+
+func (f floorFlag) String() string { return fmt.Sprint(map[string]float64(f)) }
+func (f floorFlag) Set(s string) error {
+	name, min, err := bench.ParseFloor(s)
+	if err != nil {
+		return err
+	}
+	f[name] = min
+	return nil
+}
+
 func runBench(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "bench", "[--n N] [--rate R] [--steady D] [--dispatch] [--short] [--check[=ratios]] [--cpuprofile FILE] [--memprofile FILE] [--lane-memprofile PREFIX]",
+	fs := newFlagSet(e, "bench", "[--n N] [--rate R] [--steady D] [--dispatch] [--short] [--check[=ratios]] [--floor NAME=MIN]... [--cpuprofile FILE] [--memprofile FILE] [--lane-memprofile PREFIX]",
 		"Measures, in one run on the embedded broker: two tuned kafka-go baselines over N messages\n"+
 			"(a plain copy, one record out per record in, and a fan-out copy writing per input the\n"+
 			"records and bytes the chain wrote per input in this run, by kind), the full stage chain\n"+
@@ -53,6 +67,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	steady := fs.Duration("steady", 10*time.Second, "steady phase `duration`")
 	dispatch := fs.Bool("dispatch", false, "run the chain with DISPATCH_ENABLED (nodes called, not only routed)")
 	short := fs.Bool("short", false, "the short profile: 20,000 messages, 30,000 events, shorter latency phases; a bare --check checks the ratio goals only")
+	floors := floorFlag{}
+	fs.Var(floors, "floor", "`NAME=MIN`: check the ratio goal NAME ("+strings.Join(bench.RatioGoalNames(), ", ")+") against MIN instead of its goal, so CI fails on a regression below the floor; repeatable")
 	var check checkFlag
 	fs.Var(&check, "check", "exit 1 when a goal is missed or not measured: bare for every goal, =ratios for the ratio goals only (chain/fan-out, replay/chain)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the chain phase (runtime/pprof) to `file`")
@@ -82,23 +98,27 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			mode = bench.CheckRatios
 		}
 	}
+	goals, err := bench.WithFloors(bench.Goals, floors)
+	if err != nil {
+		return usagef("%v", err)
+	}
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	return printBench(e, rep, mode)
+	return printBench(e, rep, goals, mode)
 }
 
 // printBench prints the writes table, every goal's outcome and, last, the
 // report's line; with a check mode it prints one line per missed goal on
 // stderr and returns the check's error.
-func printBench(e *env, rep bench.Report, mode bench.CheckMode) error {
+func printBench(e *env, rep bench.Report, goals []bench.Goal, mode bench.CheckMode) error {
 	fmt.Fprintf(e.stdout, "records and bytes written per input (chain phase, %d inputs):\n%s\n", rep.N, rep.WritesTable())
-	for _, o := range bench.Evaluate(bench.Goals, rep, false) {
+	for _, o := range bench.Evaluate(goals, rep, false) {
 		fmt.Fprintln(e.stdout, o)
 	}
 	fmt.Fprintln(e.stdout, rep)
-	_, err := bench.Check(rep, mode)
+	_, err := bench.CheckGoals(goals, rep, mode)
 	var missed *bench.GoalsMissedError
 	if errors.As(err, &missed) {
 		for _, l := range missed.Lines() {

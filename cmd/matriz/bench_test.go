@@ -42,7 +42,7 @@ func TestBenchCheckExitsOnMissedGoal(t *testing.T) {
 		Writes: []bench.KindWrites{{Kind: "results", Records: 100, ValueBytes: 75_000}}}
 	run := func(mode bench.CheckMode) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := report(&errb, "bench", printBench(&env{stdout: &out, stderr: &errb}, rep, mode))
+		code := report(&errb, "bench", printBench(&env{stdout: &out, stderr: &errb}, rep, bench.Goals, mode))
 		return code, out.String(), errb.String()
 	}
 	code, out, errOut := run(bench.CheckAll)
@@ -64,5 +64,38 @@ func TestBenchCheckExitsOnMissedGoal(t *testing.T) {
 	}
 	if code, _, errOut := run(bench.CheckNone); code != 0 || errOut != "" {
 		t.Fatalf("no check: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestBenchFloorGatesRatioGoalsBelowTheirGoal: --floor replaces a ratio
+// goal's minimum, so a run that misses the goal but holds the floor passes
+// --check=ratios, and one below the floor fails it naming floor and goal.
+func TestBenchFloorGatesRatioGoalsBelowTheirGoal(t *testing.T) {
+	rep := bench.Report{N: 100, Partitions: 6, CopyRate: 90_000, ChainRate: 30_000, Ratio: 1.0 / 3, FanoutRate: 100_000, FanoutRatio: 0.3,
+		ReplayRate: 30_000, ReplayRatio: 1, Writes: []bench.KindWrites{{Kind: "results", Records: 100, ValueBytes: 75_000}}}
+	run := func(floors map[string]float64) (int, string) {
+		goals, err := bench.WithFloors(bench.Goals, floors)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		code := report(&errb, "bench", printBench(&env{stdout: &out, stderr: &errb}, rep, goals, bench.CheckRatios))
+		return code, errb.String()
+	}
+	if code, errOut := run(nil); code != 1 || !strings.Contains(errOut, "goal chain/fan-out (≥ 0.60): missed, measured 0.30") {
+		t.Fatalf("no floor: exit %d, stderr %q", code, errOut)
+	}
+	if code, errOut := run(map[string]float64{"chain/fan-out": 0.2}); code != 0 {
+		t.Fatalf("floor 0.2 under a ratio of 0.3: exit %d, stderr %q", code, errOut)
+	}
+	code, errOut := run(map[string]float64{"chain/fan-out": 0.35, "replay/chain": 0.5})
+	if code != 1 || !strings.Contains(errOut, "goal chain/fan-out (≥ 0.35 (floor; goal ≥ 0.60)): missed, measured 0.30") || strings.Contains(errOut, "replay/chain") {
+		t.Fatalf("floor 0.35 over a ratio of 0.3: exit %d, stderr %q", code, errOut)
+	}
+	for _, bad := range []string{"chain/fan-out", "chain rate=0.5", "chain/fan-out=zero", "chain/fan-out=-1"} {
+		code, _, errOut := runCLI("bench", "--floor", bad)
+		if code != 2 || strings.Count(strings.TrimRight(errOut, "\n"), "\n") != 0 || !strings.Contains(errOut, "--floor") {
+			t.Errorf("--floor %s: exit %d, stderr %q", bad, code, errOut)
+		}
 	}
 }

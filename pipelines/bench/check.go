@@ -68,10 +68,15 @@ func (e *GoalsMissedError) Lines() []string {
 // Check evaluates the goals mode selects against r. It returns every
 // outcome, and a *GoalsMissedError when any was missed or not measured.
 func Check(r Report, mode CheckMode) ([]Outcome, error) {
+	return CheckGoals(Goals, r, mode)
+}
+
+// CheckGoals is Check against goals (Goals, or Goals WithFloors).
+func CheckGoals(goals []Goal, r Report, mode CheckMode) ([]Outcome, error) {
 	if mode == CheckNone {
 		return nil, nil
 	}
-	outs := Evaluate(Goals, r, mode == CheckRatios)
+	outs := Evaluate(goals, r, mode == CheckRatios)
 	var missed []Outcome
 	for _, o := range outs {
 		if o.Missed() {

@@ -19,20 +19,34 @@ type Goal struct {
 	// Measure returns the figure as printed and whether it meets the
 	// threshold; measured is false when this run did not measure it.
 	Measure func(r Report) (figure string, ok, measured bool)
+	// Min and Value make a ratio goal: met when Value ≥ Min. WithFloors
+	// replaces Min, so CI can gate on a floor below the goal.
+	Min   float64
+	Value func(r Report) (v float64, measured bool)
+}
+
+// ratioGoal is a goal met when value ≥ min.
+func ratioGoal(name, how string, min float64, value func(Report) (float64, bool)) Goal {
+	g := Goal{Name: name, How: how, Ratio: true, Min: min, Value: value}
+	return g.withMin(min)
+}
+
+func (g Goal) withMin(min float64) Goal {
+	value := g.Value
+	g.Min, g.Threshold = min, fmt.Sprintf("≥ %.2f", min)
+	g.Measure = func(r Report) (string, bool, bool) {
+		v, measured := value(r)
+		return atLeast(v, min, measured)
+	}
+	return g
 }
 
 // Goals is the table --check evaluates, in report order.
 var Goals = []Goal{
-	{Name: "chain/fan-out", Threshold: "≥ 0.60", Ratio: true,
-		How: "chain msgs/s over the fan-out copy's inputs/s, both over the same N in this run",
-		Measure: func(r Report) (string, bool, bool) {
-			return atLeast(r.FanoutRatio, 0.6, r.ChainRate > 0 && r.FanoutRate > 0)
-		}},
-	{Name: "replay/chain", Threshold: "≥ 0.50", Ratio: true,
-		How: "replay msgs/s over chain msgs/s, the chain phase's log replayed in this run",
-		Measure: func(r Report) (string, bool, bool) {
-			return atLeast(r.ReplayRatio, 0.5, r.ReplayRate > 0 && r.ChainRate > 0)
-		}},
+	ratioGoal("chain/fan-out", "chain msgs/s over the fan-out copy's inputs/s, both over the same N in this run", 0.6,
+		func(r Report) (float64, bool) { return r.FanoutRatio, r.ChainRate > 0 && r.FanoutRate > 0 }),
+	ratioGoal("replay/chain", "replay msgs/s over chain msgs/s, the chain phase's log replayed in this run", 0.5,
+		func(r Report) (float64, bool) { return r.ReplayRatio, r.ReplayRate > 0 && r.ChainRate > 0 }),
 	{Name: "chain rate", Threshold: "≥ 60000 msgs/s",
 		How: "N messages answered (results + DLQ) over the chain phase's wall time",
 		Measure: func(r Report) (string, bool, bool) {
