@@ -22,6 +22,13 @@ import (
 	"github.com/matriz/pipelines/topics"
 )
 
+// ControlTopic is the compacted topic the flags live on.
+const ControlTopic = topics.ControlTopic
+
+// FlagKey returns the matriz.control key of flag name for lane, or for
+// every lane when lane is empty.
+func FlagKey(lane schemas.Lane, name string) string { return stages.ControlKey(lane, name) }
+
 // UnknownFlagError is a flag name that is none of the feature flags and
 // kill switches; its message lists them.
 type UnknownFlagError = stages.UnknownFlagError
@@ -82,10 +89,20 @@ func controlTopicReady(ctx context.Context, brokers []string) error {
 	}
 	err := topics.CheckTopics(ctx, brokers, []string{topics.ControlTopic})
 	if missing := (*topics.MissingTopicsError)(nil); errors.As(err, &missing) {
-		return fmt.Errorf("%w: run `matriz deploy` to create it (compacted, one partition)", err)
+		return &controlMissingError{err}
 	}
 	return err
 }
+
+// controlMissingError says matriz.control is missing and what to do; it
+// unwraps to the *topics.MissingTopicsError.
+type controlMissingError struct{ err error }
+
+func (e *controlMissingError) Error() string {
+	return topics.ControlTopic + " does not exist on the brokers: run `matriz deploy` to create it (compacted, one partition)"
+}
+
+func (e *controlMissingError) Unwrap() error { return e.err }
 
 // FlagRecord is a record of matriz.control in force: the latest the
 // runtime applies for its key.
