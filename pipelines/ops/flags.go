@@ -216,7 +216,10 @@ func ReadFlags(ctx context.Context, brokers []string) (FlagRecords, error) {
 	case <-tail.CaughtUp():
 	case <-ctx.Done():
 		tail.Close()
-		return FlagRecords{}, fmt.Errorf("reading %s did not reach its end within %v: %w", topics.ControlTopic, readFlagsTimeout, ctx.Err())
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return FlagRecords{}, fmt.Errorf("reading %s did not reach its end within %v: check the brokers and the topic's ACLs", topics.ControlTopic, readFlagsTimeout)
+		}
+		return FlagRecords{}, ctx.Err()
 	}
 	if err := tail.Close(); err != nil {
 		return FlagRecords{}, err
