@@ -10,7 +10,7 @@
 //	operators  the tick, the decimation ring and the idle watermark
 //	runtime    a lane as a consumer-group member: partition workers, outputs, changelog, flags
 //	observe    metrics, the per-stage wrapper, status line, HTTP
-//	ops        deploy, actions and approvals, the schema tool
+//	ops        deploy, actions and approvals, flags and kill switches, the schema tool
 //	serde      the registry client, lane subjects and the wire format
 //	devstack   the embedded broker and registry, the synthetic producer and scenario
 //	bench      `matriz bench`

@@ -277,6 +277,9 @@ func TestUnreachableBrokerSaysWhereAndWhatToDo(t *testing.T) {
 		_, err := NewSink(ctx, []string{addr})
 		check(t, err)
 	})
+	t.Run("reachable", func(t *testing.T) {
+		check(t, Reachable(ctx, []string{addr}))
+	})
 }
 
 func TestAdminConfigErrors(t *testing.T) {

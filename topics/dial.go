@@ -32,6 +32,18 @@ func checkAddrs(component string, addrs []string) error {
 	return nil
 }
 
+// Reachable returns nil once one of brokers accepts a TCP connection, a
+// *BrokerUnreachableError naming each address when none does, or a
+// *ConfigError for an address that is not host:port: the check to make
+// before a request whose client would retry an absent broker for long
+// (a metadata request, a write).
+func Reachable(ctx context.Context, brokers []string) error {
+	if err := checkAddrs("brokers", brokers); err != nil {
+		return err
+	}
+	return reachable(ctx, brokers, defaultDialTimeout)
+}
+
 // reachable dials each address in turn with a bounded timeout and returns
 // nil at the first that answers, or a *BrokerUnreachableError naming every
 // address and why it failed. kafka-go's own clients retry an unreachable

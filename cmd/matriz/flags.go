@@ -96,8 +96,13 @@ type connFlags struct {
 // connection defines --brokers and --registry.
 func (f *flagSet) connection() *connFlags {
 	c := f.registryOnly()
-	c.brokers = f.String("brokers", defaultBrokers, "Kafka bootstrap `addresses`, comma-separated")
+	c.brokers = f.brokersOnly().brokers
 	return c
+}
+
+// brokersOnly defines --brokers, for commands that talk to Kafka alone.
+func (f *flagSet) brokersOnly() *connFlags {
+	return &connFlags{brokers: f.String("brokers", defaultBrokers, "Kafka bootstrap `addresses`, comma-separated")}
 }
 
 // registryOnly defines --registry, for commands that talk to the schema

@@ -1,4 +1,5 @@
 // Package ops holds the operations a person runs against a cluster: deploy
 // (topics and schemas, idempotently), listing and approving external
-// actions, and the schema tool behind `matriz schema`.
+// actions, setting and reading the flags and kill switches on
+// matriz.control, and the schema tool behind `matriz schema`.
 package ops

@@ -3,7 +3,6 @@ package runtime
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/matriz/pipelines/pipelines/spec"
@@ -11,27 +10,21 @@ import (
 	"github.com/matriz/pipelines/stages"
 )
 
-// Flag names, as environment variables and as matriz.control keys.
+// Flag names, as environment variables and as matriz.control keys; they
+// and the rules of a control record live in package stages, which the
+// operator command that writes matriz.control reads too.
 const (
-	FlagDispatch   = "DISPATCH_ENABLED"
-	FlagLearning   = "LEARNING_ENABLED"
-	FlagExtActions = "EXT_ACTIONS_ENABLED"
+	FlagDispatch   = stages.FlagDispatch
+	FlagLearning   = stages.FlagLearning
+	FlagExtActions = stages.FlagExtActions
 )
 
 // FlagNames lists the feature flags and kill switches.
-var FlagNames = []string{FlagDispatch, FlagLearning, FlagExtActions}
+var FlagNames = stages.FlagNames
 
 // ParseFlagValue reads a flag value as people write it: true/false, 1/0,
 // yes/no, on/off (any case).
-func ParseFlagValue(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "1", "true", "yes", "on":
-		return true, nil
-	case "0", "false", "no", "off":
-		return false, nil
-	}
-	return false, fmt.Errorf("flag value %q is not a boolean; use true or false", s)
-}
+func ParseFlagValue(s string) (bool, error) { return stages.ParseFlagValue(s) }
 
 // StartFlags combines the spec's flags with environment overrides. The
 // environment is the process's: a variable set to false is a kill switch
@@ -111,22 +104,13 @@ type FlagChange struct {
 // repeats the current value). A malformed record is an error and changes
 // nothing.
 func (l *LiveFlags) Apply(key, value []byte) ([]FlagChange, error) {
-	k := string(key)
-	lane, name, scoped := strings.Cut(k, "/")
-	if !scoped {
-		name, lane = k, ""
+	lane, name, err := stages.ParseControlKey(string(key))
+	if err != nil {
+		return nil, err
 	}
-	if !isFlagName(name) {
-		return nil, fmt.Errorf("control key %q: unknown flag; allowed: %s (optionally prefixed by lane/)", k, strings.Join(FlagNames, ", "))
-	}
-	if scoped {
-		target, err := schemas.ParseLane(lane)
-		if err != nil {
-			return nil, fmt.Errorf("control key %q: %w", k, err)
-		}
-		if target != l.lane {
-			return nil, nil
-		}
+	scoped := lane != ""
+	if scoped && lane != l.lane {
+		return nil, nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -139,7 +123,7 @@ func (l *LiveFlags) Apply(key, value []byte) ([]FlagChange, error) {
 	} else {
 		b, err := ParseFlagValue(string(value))
 		if err != nil {
-			return nil, fmt.Errorf("control key %q: %w", k, err)
+			return nil, fmt.Errorf("control key %q: %w", key, err)
 		}
 		target[name] = b
 	}
@@ -148,21 +132,12 @@ func (l *LiveFlags) Apply(key, value []byte) ([]FlagChange, error) {
 	for _, n := range FlagNames {
 		g, gok := l.global[n]
 		p, pok := l.perLane[n]
-		if gok || pok {
-			setFlag(&next, n, (g || !gok) && (p || !pok))
+		if f := stages.CombineFlag(stages.FlagOverride{On: g, Set: gok}, stages.FlagOverride{On: p, Set: pok}); f.Set {
+			setFlag(&next, n, f.On)
 		}
 	}
 	l.effective = next
 	return diffFlags(old, next), nil
-}
-
-func isFlagName(n string) bool {
-	for _, f := range FlagNames {
-		if f == n {
-			return true
-		}
-	}
-	return false
 }
 
 func diffFlags(a, b stages.Flags) []FlagChange {

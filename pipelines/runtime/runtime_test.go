@@ -5,16 +5,17 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/observe"
+	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/pipelines/pipetest"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -228,22 +229,20 @@ func TestDispatchToggleThroughControlSwitchesAtAFrame(t *testing.T) {
 	t.Logf("%d partitions switched once from log-only to dispatch, never back; every message written after the change was dispatched", switched)
 }
 
-var controlMu sync.Mutex
-
-// writeControl writes one matriz.control record.
+// writeControl writes one matriz.control record the way an operator does,
+// through `matriz flags set` (ops.SetFlag): key NAME or lane/NAME, value a
+// boolean.
 func writeControl(t *testing.T, e *pipetest.Env, key, value string) {
 	t.Helper()
-	controlMu.Lock()
-	defer controlMu.Unlock()
-	sink, err := topics.NewSink(t.Context(), e.Brokers)
+	lane, name, err := stages.ParseControlKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := topics.NewAck()
-	sink.In() <- topics.Message{Topic: topics.ControlTopic, Key: []byte(key), Value: []byte(value), Ack: a}
-	close(sink.In())
-	sink.AwaitCompletion()
-	if !a.Resolved() || a.Err() != nil {
-		t.Fatalf("control record not acknowledged: %v", a.Err())
+	on, err := ParseFlagValue(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ops.SetFlag(t.Context(), e.Brokers, lane, name, on); err != nil {
+		t.Fatalf("control record %s=%s: %v", key, value, err)
 	}
 }
