@@ -53,6 +53,11 @@ type DevConfig struct {
 	FlagsOnAfter time.Duration
 }
 
+// DefaultDevFlagsOnAfter is how long `matriz dev` runs log-only before its
+// scenario turns dispatch and external actions on: one scenario cycle, so
+// every episode is seen once logged only and then acted on.
+const DefaultDevFlagsOnAfter = 10 * time.Second
+
 // DefaultDevRetention is how long `matriz dev` keeps stream records.
 const DefaultDevRetention = 30 * time.Minute
 
@@ -152,9 +157,9 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}
 	defer flushTraces(tracer, cfg.Logger)
 
-	// One Sink for the scenario: its control records first, then its
-	// messages. It closes after the lanes stopped; the producers stop
-	// before the lanes (below).
+	// The scenario's Sink. It closes after the lanes stopped; the
+	// producers, and the scenario's flag switch, stop before the lanes
+	// (below).
 	prodSink, err := topics.NewSink(ctx, brokers, topics.SinkOnError(func(e error) { cfg.Logger.Warn("producer", "err", e) }))
 	if err != nil {
 		return err
@@ -169,11 +174,11 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 	}()
 	// The lanes start log-only whatever an earlier run left on
 	// matriz.control: they read it to its end before their first frame.
-	switched := devSwitchedFlags(cfg.Getenv)
-	if err := setDevFlags(ctx, prodSink, switched, false); err != nil {
+	switched := devstack.SwitchedFlags(cfg.Getenv)
+	if err := devstack.SetFlags(ctx, brokers, switched, false); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, devFlagsPlan(switched, cfg.FlagsOnAfter))
+	fmt.Fprintln(out, devstack.FlagsPlan(switched, cfg.FlagsOnAfter))
 
 	counters := map[schemas.Lane]*observe.LaneCounters{}
 	laneCtx, stopLanes := context.WithCancel(ctx)
@@ -231,7 +236,7 @@ func Dev(ctx context.Context, cfg DevConfig) (err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := switchDevFlagsOn(prodCtx, cfg.Clock, prodSink, switched, cfg.FlagsOnAfter); err != nil {
+			if err := devstack.SwitchFlagsOn(prodCtx, cfg.Clock, brokers, switched, cfg.FlagsOnAfter); err != nil {
 				prodErrs <- err
 			}
 		}()

@@ -30,7 +30,6 @@ func TestEventsUsageErrors(t *testing.T) {
 		{[]string{"--lane", "prod", "--limit", "many"}, []string{"-limit"}},
 		{[]string{"--lane", "prod", "--replay", "a.b"}, []string{"replay", `"a.b"`}},
 		{[]string{"--lane", "staging"}, []string{"staging", "prod"}},
-		{[]string{}, []string{"lane"}},
 		{[]string{"--lane", "prod", "extra"}, []string{`"extra"`}},
 	} {
 		code, out, errOut := runCLI(append([]string{"events", "--brokers", "127.0.0.1:1", "--registry", "http://127.0.0.1:1"}, c.args...)...)
