@@ -4,8 +4,11 @@ package stages
 // route and reads each live record's Route:
 //
 //   - Route.Dispatch set (DISPATCH_ENABLED on and a node registered): the
-//     node handles the message and its result replaces the router's, with
-//     the router's crumbs first, then the node's, then an "adapter" crumb;
+//     node handles the message (Record.NodeInput: the input, or the copy a
+//     stage before gave more, as learn adds a learned centroid) and its
+//     result replaces the router's, with the crumbs the router's result
+//     gathered first (route's, learn's), then the node's, then an
+//     "adapter" crumb;
 //   - otherwise (log-only, or no node for the topic): the router's result
 //     stays and gets an "adapter" crumb saying why no node was called.
 //
@@ -31,6 +34,10 @@ import (
 
 // ErrAdapter is wrapped by NewAdapter's errors.
 var ErrAdapter = errors.New("adapter")
+
+// crumbsAfterNode is the room a node's result needs in its trace after the
+// node's own crumbs: adapter, drift, fold-guard, breakthrough, guardian.
+const crumbsAfterNode = 5
 
 // reasonDispatchOff is boxed once: it goes on every log-only record.
 var reasonDispatchOff any = "DISPATCH_ENABLED is off: routing logged, no node called"
@@ -102,7 +109,7 @@ func (a *Adapter) handle(ctx context.Context, v *routerView, f *Frame, rec *Reco
 		return nil
 	}
 	name := node.Name()
-	res, panicked, err := callNode(ctx, node, msg)
+	res, panicked, err := callNode(ctx, node, rec.NodeInput())
 	switch {
 	case panicked != nil:
 		rec.Fail(StageAdapter, fmt.Sprintf("node %s panicked: %v", name, panicked))
@@ -122,8 +129,8 @@ func (a *Adapter) handle(ctx context.Context, v *routerView, f *Frame, rec *Reco
 	// router made with room for the node's crumb and the stages after, is
 	// the new result's own, so it is appended to rather than copied.
 	trace := rec.Result.Trace
-	if cap(trace)-len(trace) < len(res.Trace)+traceRoom-2 {
-		trace = make([]schemas.Crumb, 0, len(rec.Result.Trace)+len(res.Trace)+traceRoom-2)
+	if cap(trace)-len(trace) < len(res.Trace)+crumbsAfterNode {
+		trace = make([]schemas.Crumb, 0, len(rec.Result.Trace)+len(res.Trace)+crumbsAfterNode)
 		trace = append(trace, rec.Result.Trace...)
 	}
 	trace = append(trace, res.Trace...)

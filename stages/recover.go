@@ -9,7 +9,8 @@ package stages
 // On a panic of stage S over frame f the chain
 //
 //  1. puts every record's annotations back as they were before S ran (the
-//     result's OK, reasons and trace, drop, route, verdict, failure);
+//     result's OK, reasons and trace, drop, route, node input, verdict,
+//     failure);
 //  2. runs S again over each still-live record alone, in a one-record
 //     frame that shares f's header; a record whose run panics too is
 //     failed with S and a *PanicError ("panic: <value>", and the function,
@@ -98,12 +99,13 @@ type recordMark struct {
 	dropped    bool
 	dropReason string
 	route      *Route
+	nodeMsg    *schemas.MatrizMessage
 	verdict    *Verdict
 	failure    *Failure
 }
 
 func markRecord(r *Record) recordMark {
-	m := recordMark{result: r.Result, dropped: r.Dropped, dropReason: r.DropReason, route: r.Route, verdict: r.Verdict, failure: r.Failure}
+	m := recordMark{result: r.Result, dropped: r.Dropped, dropReason: r.DropReason, route: r.Route, nodeMsg: r.NodeMsg, verdict: r.Verdict, failure: r.Failure}
 	if r.Result != nil {
 		m.ok, m.reasons, m.trace = r.Result.OK, len(r.Result.Reasons), len(r.Result.Trace)
 	}
@@ -113,7 +115,7 @@ func markRecord(r *Record) recordMark {
 // reset puts r's annotations back as m saved them. Scores stay: a re-run
 // sets the same names again, and a failed record's scores are not written.
 func (m *recordMark) reset(r *Record) {
-	r.Result, r.Dropped, r.DropReason, r.Route, r.Verdict, r.Failure = m.result, m.dropped, m.dropReason, m.route, m.verdict, m.failure
+	r.Result, r.Dropped, r.DropReason, r.Route, r.NodeMsg, r.Verdict, r.Failure = m.result, m.dropped, m.dropReason, m.route, m.nodeMsg, m.verdict, m.failure
 	if r.Result != nil {
 		r.Result.OK = m.ok
 		r.Result.Reasons = r.Result.Reasons[:min(m.reasons, len(r.Result.Reasons))]

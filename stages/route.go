@@ -41,10 +41,11 @@ const (
 	RouterVersion = "1.0.0"
 )
 
-// traceRoom is the crumb capacity a result starts with: route, the node
-// (when dispatched), adapter and the four stages after them each add one,
-// so a result's trace grows without reallocating.
-const traceRoom = 7
+// traceRoom is the crumb capacity a result starts with: route, learn (when
+// it had something to say), the node (when dispatched), adapter and the
+// four stages after them each add one, so a result's trace grows without
+// reallocating.
+const traceRoom = 8
 
 // ErrRouter is wrapped by every error Register and NewRouter return.
 var ErrRouter = errors.New("router")

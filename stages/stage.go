@@ -8,12 +8,13 @@
 // frame's records (dropped, routed, answered, scored, allowed or denied) and
 // appends the events, traces and action previews it emits. A stage never
 // changes a record's input message: replay and the conformance suite
-// compare inputs before and after.
+// compare inputs before and after. A stage that gives the routed node
+// more than the input (learn) sets Record.NodeMsg, a copy.
 //
-// A stage that keeps state across frames (drift, fold-guard, breakthrough,
-// guardian) is Stateful: one instance holds one partition's state, so it
-// needs no lock and a partition's results never depend on which worker
-// holds it. Its state has one versioned encoding (snapshot.go) that the
+// A stage that keeps state across frames (learn, drift, fold-guard,
+// breakthrough, guardian) is Stateful: one instance holds one partition's
+// state, so it needs no lock and a partition's results never depend on
+// which worker holds it. Its state has one versioned encoding (snapshot.go) that the
 // runtime writes to the lane's changelog.
 package stages
 
@@ -107,6 +108,12 @@ type Record struct {
 	Partition int32
 	Offset    int64
 	Msg       *schemas.MatrizMessage // the input; stages never modify it
+	// NodeMsg, when set, is the message the adapter hands the routed node
+	// instead of Msg: a stage before adapter gave the node more to work
+	// with (learn adds the glyph's learned centroid). It is a copy of Msg
+	// with a payload map of its own; Msg stays the input, unchanged, and
+	// is what results, events, traces and replays describe.
+	NodeMsg *schemas.MatrizMessage
 
 	// Result is the one answer the runtime writes for this message to
 	// matriz.<lane>.results. Stages create it (route) and annotate it.
@@ -149,6 +156,15 @@ func (r *Record) Fail(stage, reason string) {
 
 // Live reports whether later stages should still work on r.
 func (r *Record) Live() bool { return !r.Dropped && r.Failure == nil }
+
+// NodeInput returns the message the routed node is to handle: NodeMsg when
+// a stage set it, else the input.
+func (r *Record) NodeInput() *schemas.MatrizMessage {
+	if r.NodeMsg != nil {
+		return r.NodeMsg
+	}
+	return r.Msg
+}
 
 // Route is where the SymbolicMeshRouter sends a message.
 type Route struct {
