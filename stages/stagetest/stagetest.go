@@ -12,25 +12,48 @@
 //   - determinism: two fresh instances fed the same frames (or messages)
 //     give deep-equal output;
 //   - crumbs present: every result a stage leaves on a live record carries
-//     a crumb named after the stage; every node result carries a crumb
-//     named after the node, and answers the message it was given.
+//     a crumb named after the stage (a stage that says nothing where it
+//     did nothing declares where it speaks with CrumbsOnly); every node
+//     result carries a crumb named after the node, and answers the message
+//     it was given.
 package stagetest
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
 )
 
+// Option changes what RunStage checks.
+type Option func(*options)
+
+type options struct {
+	crumbed func(*stages.Record) bool
+}
+
+// CrumbsOnly is for a stage that keeps results compact by leaving its
+// crumb only on the records it did something about (learn): crumbed
+// reports, after the stage ran, whether a live record is one of them. The
+// suite then checks that those records carry the stage's crumb, the others
+// none, and that the frames give it at least one to crumb.
+func CrumbsOnly(crumbed func(r *stages.Record) bool) Option {
+	return func(o *options) { o.crumbed = crumbed }
+}
+
 // RunStage runs the conformance suite against fresh stages made by newStage.
 // frames returns a new copy of the input frames on every call (the suite
 // processes them several times); they are processed in order by one stage
 // instance, as the runtime does for one partition.
-func RunStage(t *testing.T, newStage func() stages.Stage, frames func() []*stages.Frame) {
+func RunStage(t *testing.T, newStage func() stages.Stage, frames func() []*stages.Frame, opts ...Option) {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 
 	t.Run("cancelled context stops work", func(t *testing.T) {
 		st := newStage()
@@ -79,30 +102,50 @@ func RunStage(t *testing.T, newStage func() stages.Stage, frames func() []*stage
 
 	t.Run("crumbs present", func(t *testing.T) {
 		st := newStage()
-		results := 0
-		for i, f := range frames() {
-			if err := st.Process(context.Background(), f); err != nil {
-				t.Fatalf("%s: frame %d: %v", st.Name(), i, err)
-			}
-			for j, r := range f.Records {
-				if !r.Live() || r.Result == nil {
-					continue
-				}
-				results++
-				if !hasCrumb(r.Result.Trace, st.Name()) {
-					t.Fatalf("%s: frame %d record %d: result has no crumb from the stage; crumbs: %v", st.Name(), i, j, crumbStages(r.Result.Trace))
-				}
-			}
-			for j, tr := range f.Traces {
-				if len(tr.Crumbs) == 0 {
-					t.Fatalf("%s: frame %d trace %d has no crumbs", st.Name(), i, j)
-				}
-			}
+		results, err := checkCrumbs(st, frames(), o)
+		if err != nil {
+			t.Fatal(err)
 		}
 		if results == 0 {
 			t.Logf("%s: no live record carried a result in these frames; crumb check covered traces only", st.Name())
 		}
 	})
+}
+
+// checkCrumbs runs st over fs and returns how many live results it checked
+// for the stage's crumb, or what is wrong.
+func checkCrumbs(st stages.Stage, fs []*stages.Frame, o options) (int, error) {
+	results, crumbed := 0, 0
+	for i, f := range fs {
+		if err := st.Process(context.Background(), f); err != nil {
+			return 0, fmt.Errorf("%s: frame %d: %w", st.Name(), i, err)
+		}
+		for j := range f.Records {
+			r := &f.Records[j]
+			if !r.Live() || r.Result == nil {
+				continue
+			}
+			results++
+			want := o.crumbed == nil || o.crumbed(r)
+			switch has := hasCrumb(r.Result.Trace, st.Name()); {
+			case want && !has:
+				return 0, fmt.Errorf("%s: frame %d record %d: result has no crumb from the stage; crumbs: %v", st.Name(), i, j, crumbStages(r.Result.Trace))
+			case !want && has:
+				return 0, fmt.Errorf("%s: frame %d record %d: result has a crumb from a stage that says it did nothing about the record; crumbs: %v", st.Name(), i, j, crumbStages(r.Result.Trace))
+			case want:
+				crumbed++
+			}
+		}
+		for j, tr := range f.Traces {
+			if len(tr.Crumbs) == 0 {
+				return 0, fmt.Errorf("%s: frame %d trace %d has no crumbs", st.Name(), i, j)
+			}
+		}
+	}
+	if o.crumbed != nil && crumbed == 0 {
+		return 0, fmt.Errorf("%s: CrumbsOnly: no record of these frames is one the stage crumbs, so nothing was checked", st.Name())
+	}
+	return results, nil
 }
 
 // RunNode runs the conformance suite against node over msgs.

@@ -1,10 +1,14 @@
 package stagetest
 
 import (
+	"context"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
 )
 
 // TestDeepCopyMessageKeepsEmptySlices guards the "inputs not mutated"
@@ -31,5 +35,57 @@ func TestDeepCopyMessageKeepsEmptySlices(t *testing.T) {
 	}
 	if deepCopyMessage(schemas.MatrizMessage{}).Payload != nil {
 		t.Fatal("nil payload cloned to non-nil")
+	}
+}
+
+// topicCrumbs is a stage that crumbs the results of records on one topic.
+type topicCrumbs struct{ topic string }
+
+func (topicCrumbs) Name() string { return "topic-crumbs" }
+
+func (s topicCrumbs) Process(_ context.Context, f *stages.Frame) error {
+	for i := range f.Records {
+		if r := &f.Records[i]; s.topic == "" || r.Msg.Topic == s.topic {
+			r.Result.Trace = append(r.Result.Trace, schemas.Crumb{Stage: s.Name()})
+		}
+	}
+	return nil
+}
+
+// TestCrumbsOnlyChecksBothWays: with CrumbsOnly the crumb check fails a
+// stage that leaves out a record it names, one that crumbs a record it
+// does not, and frames that give it nothing to crumb.
+func TestCrumbsOnlyChecksBothWays(t *testing.T) {
+	frames := func() []*stages.Frame {
+		f := &stages.Frame{Lane: schemas.LaneProd}
+		for i, topic := range []string{"idea", "trend", "idea"} {
+			m := &schemas.MatrizMessage{MsgID: fmt.Sprint(i), Topic: topic}
+			f.Records = append(f.Records, stages.Record{Msg: m, Result: &schemas.MatrizResult{MsgID: m.MsgID}})
+		}
+		return []*stages.Frame{f}
+	}
+	onIdeas := func(r *stages.Record) bool { return r.Msg.Topic == "idea" }
+	for _, tc := range []struct {
+		name    string
+		st      topicCrumbs
+		crumbed func(*stages.Record) bool
+		err     string // "" = passes
+	}{
+		{"every record, no option", topicCrumbs{}, nil, ""},
+		{"the records it names", topicCrumbs{"idea"}, onIdeas, ""},
+		{"a record left out", topicCrumbs{"idea"}, nil, "record 1: result has no crumb"},
+		{"a record it does not name", topicCrumbs{}, onIdeas, "record 1: result has a crumb from a stage that says it did nothing"},
+		{"nothing to crumb", topicCrumbs{"none"}, func(*stages.Record) bool { return false }, "nothing was checked"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o options
+			if tc.crumbed != nil {
+				CrumbsOnly(tc.crumbed)(&o)
+			}
+			_, err := checkCrumbs(tc.st, frames(), o)
+			if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("checkCrumbs = %v, want %q", err, tc.err)
+			}
+		})
 	}
 }
