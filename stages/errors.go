@@ -1,8 +1,9 @@
 package stages
 
-// The errors of the stateful stages (drift, fold-guard, breakthrough,
-// guardian). Constructors, Process and Restore wrap these sentinels, so
-// callers can test with errors.Is and still show the detailed message.
+// The errors of the stateful stages (learn, drift, fold-guard,
+// breakthrough, guardian). Constructors, Process and Restore wrap these
+// sentinels, so callers can test with errors.Is and still show the
+// detailed message.
 
 import (
 	"errors"
@@ -13,6 +14,8 @@ import (
 
 // Sentinel errors of the stateful stages.
 var (
+	// ErrLearnConfig: an option given to NewLearn is out of range.
+	ErrLearnConfig = errors.New("stages: invalid learn configuration")
 	// ErrDriftConfig: an option given to NewDrift is out of range.
 	ErrDriftConfig = errors.New("stages: invalid drift configuration")
 	// ErrFoldGuardConfig: an option given to NewFoldGuard is out of range.
