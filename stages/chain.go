@@ -1,8 +1,8 @@
 package stages
 
 // Chain runs stages in order over a frame: the runtime's decimation ring hands
-// frames to it, and route → adapter → drift → fold-guard → breakthrough →
-// guardian annotate them.
+// frames to it, and route → learn → adapter → drift → fold-guard →
+// breakthrough → guardian annotate them.
 //
 // The live-record rule: a record that is not Live (Dropped, or Failed and
 // bound for the DLQ) is skipped by every later stage. The chain does not

@@ -9,8 +9,8 @@ import (
 func runExplain(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "explain", "MSG_ID --lane L [--json] [--brokers HOST:PORT,…] [--registry URL]",
 		"Tells the story of one message from the lane's log: the input on matriz.<lane>.messages, the\n"+
-			"node's result with every crumb of its trace (route, adapter, drift with drift_ema and\n"+
-			"coherence, fold-guard, breakthrough, guardian), the guardian's decision with every reason,\n"+
+			"node's result with every crumb of its trace (route, learn, adapter, drift with drift_ema\n"+
+			"and coherence, fold-guard, breakthrough, guardian), the guardian's decision with every reason,\n"+
 			"its inputs and the policy values in force, the events, actions and their statuses, and any\n"+
 			"DLQ record; each fact with the topic/partition/offset it was read from. Every topic is\n"+
 			"read to its end as of the start. --json prints the story as one JSON object.")

@@ -167,7 +167,7 @@ func (s *Story) WriteJSON(w io.Writer) error {
 }
 
 // WriteText writes the story for a person: the input, the result with
-// every crumb of its trace (route, adapter, drift, fold-guard,
+// every crumb of its trace (route, learn, adapter, drift, fold-guard,
 // breakthrough, guardian), the guardian's decision with its reasons and
 // the policy values behind it, events, actions and DLQ records, each
 // with where it came from.

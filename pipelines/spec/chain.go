@@ -38,6 +38,8 @@ type ChainOptions struct {
 // lane's spec it is set from, the first being the one it is about: an
 // option error is reported at the first of them the file sets.
 var optionFields = map[string][]string{
+	"LearnWindow":            {"learn.window"},
+	"LearnMaxGlyphs":         {"learn.max_glyphs"},
 	"DriftAlpha":             {"drift.alpha"},
 	"DriftThresholds":        {"drift.warn", "drift.block"},
 	"DriftWindow":            {"drift.window"},
@@ -97,6 +99,11 @@ func (l *Lane) Chain(lane schemas.Lane, opts ChainOptions) (*Chain, error) {
 			continue
 		case StageRoute:
 			f = stages.Shared(router)
+		case StageLearn:
+			ln := l.Learn
+			f = stages.PerPartition(stages.StageLearn, func() (*stages.Learn, error) {
+				return stages.NewLearn(stages.LearnNode(adapters.NameCreative), stages.LearnWindow(int64(ln.Window)), stages.LearnMaxGlyphs(ln.MaxGlyphs))
+			})
 		case StageAdapter:
 			a, err := stages.NewAdapter(router)
 			if err != nil {

@@ -160,6 +160,12 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
 				"dispatch": func(v *yaml.Node, f string) { l.Route.Dispatch = d.boolean(v, f) },
 			})
 		},
+		"learn": func(v *yaml.Node, f string) {
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"window":     func(v *yaml.Node, f string) { l.Learn.Window = d.integer(v, f) },
+				"max_glyphs": func(v *yaml.Node, f string) { l.Learn.MaxGlyphs = d.integer(v, f) },
+			})
+		},
 		"drift": func(v *yaml.Node, f string) {
 			d.fields(v, f, map[string]func(*yaml.Node, string){
 				"alpha":      func(v *yaml.Node, f string) { l.Drift.Alpha = d.number(v, f) },
@@ -217,6 +223,9 @@ func (d *specDecoder) validate(s *Spec) {
 		p := "lanes." + string(lane)
 		if l.Has(StageAdapter) && !l.Has(StageRoute) {
 			d.fail(nil, p+".stages", "adapter needs route before it (the router picks the node)")
+		}
+		if l.Has(StageLearn) && !l.Has(StageRoute) {
+			d.fail(nil, p+".stages", "learn needs route before it (it learns the ideas the router sends the creative node)")
 		}
 		if _, err := topics.LaneSpecs(string(lane), l.Partitions); err != nil {
 			d.fail(nil, p+".partitions", "%v", err)

@@ -35,6 +35,7 @@ type Flags struct {
 const (
 	StageDecimate     = "decimate"
 	StageRoute        = "route"
+	StageLearn        = "learn"
 	StageAdapter      = "adapter"
 	StageDrift        = "drift"
 	StageFoldGuard    = "fold-guard"
@@ -43,7 +44,7 @@ const (
 )
 
 // StageNames lists the stages a lane may run, in canonical order.
-var StageNames = []string{StageDecimate, StageRoute, StageAdapter, StageDrift, StageFoldGuard, StageBreakthrough, StageGuardian}
+var StageNames = []string{StageDecimate, StageRoute, StageLearn, StageAdapter, StageDrift, StageFoldGuard, StageBreakthrough, StageGuardian}
 
 // Lane is one lane's chain and parameters.
 type Lane struct {
@@ -52,6 +53,7 @@ type Lane struct {
 	Tick         Tick
 	Decimate     Decimate
 	Route        Route
+	Learn        Learn
 	Drift        Drift
 	FoldGuard    FoldGuard
 	Breakthrough Breakthrough
@@ -87,6 +89,15 @@ type Decimate struct {
 // Route configures the SymbolicMeshRouter.
 type Route struct {
 	Dispatch bool // call nodes, not only log decisions (DISPATCH_ENABLED overrides)
+}
+
+// Learn configures the learn stage: the per-glyph centroid of the creative
+// node's ideas, updated while LEARNING_ENABLED is on.
+type Learn struct {
+	Window int // ideas a centroid averages at most; past it it follows the recent ones
+	// MaxGlyphs bounds the glyphs one partition learns centroids for;
+	// past it a new glyph is not learned.
+	MaxGlyphs int
 }
 
 // Drift configures DriftScore v2.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +23,20 @@ func TestDefaultSpecParsesWithEveryLane(t *testing.T) {
 		}
 		if len(l.Stages) != len(StageNames) {
 			t.Errorf("lane %s runs %v, want all of %v", lane, l.Stages, StageNames)
+		}
+	}
+	for _, lane := range schemas.Lanes {
+		l := s.Lanes[lane]
+		if l.Learn != (Learn{Window: 1000, MaxGlyphs: 50000}) {
+			t.Errorf("lane %s learn %+v, want window 1000 (the creative node's), 50000 glyphs", lane, l.Learn)
+		}
+		ch, err := l.Chain(lane, ChainOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"route", "learn", "adapter", "drift", "fold-guard", "breakthrough", "guardian"}
+		if got := ch.Factory.Names(); !slices.Equal(got, want) {
+			t.Errorf("lane %s chain %v, want %v: learn between the router and the node it feeds", lane, got, want)
 		}
 	}
 	if got := s.Lanes[schemas.LaneProd].Decimate.Policy; got != "backpressure" {
@@ -65,6 +80,12 @@ func TestMalformedSpecNamesFileLineFieldAndAllowedValues(t *testing.T) {
 			[]string{"bad.yaml:3:", "lanes.prod.stages[1]", `"teleport"`, "allowed: decimate, route"}},
 		{"stage order", "lanes:\n  prod:\n    stages: [drift, route]\n",
 			[]string{"bad.yaml:3:", "lanes.prod.stages[1]", "out of order"}},
+		{"learn after adapter", "lanes:\n  prod:\n    stages: [route, adapter, learn]\n",
+			[]string{"bad.yaml:3:", "lanes.prod.stages[2]", `stage "learn" out of order`, "route → learn → adapter"}},
+		{"learn without route", "lanes:\n  prod:\n    stages:\n      - learn\n",
+			[]string{"bad.yaml:3:", "lanes.prod.stages", "learn needs route before it"}},
+		{"learn field", "lanes:\n  prod:\n    learn: {windw: 5}\n",
+			[]string{"bad.yaml:3:", "lanes.prod.learn.windw", "allowed: max_glyphs, window"}},
 		{"not a bool", "flags:\n  dispatch: maybe\n",
 			[]string{"bad.yaml:2:", "flags.dispatch", "allowed: true, false"}},
 		{"syntax", "lanes:\n  prod: [\n",

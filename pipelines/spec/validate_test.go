@@ -19,6 +19,8 @@ func TestParseRefusesWhatTheRuntimeWould(t *testing.T) {
 		field   string // under lanes.<lane>.
 		msg     string // a substring of the message
 	}{
+		{"LearnWindow", "prod", "learn: {window: 0}", 3, "learn.window", "0: want >= 1"},
+		{"LearnMaxGlyphs", "candidate", "learn:\n  max_glyphs: -1", 4, "learn.max_glyphs", "-1: want >= 1"},
 		{"DriftAlpha", "prod", "drift: {alpha: 0}", 3, "drift.alpha", "0: want a number in (0, 1]"},
 		{"DriftAlpha", "prod", "drift: {alpha: 1.5}", 3, "drift.alpha", "want a number in (0, 1]"},
 		{"DriftThresholds", "candidate", "drift: {warn: 0}", 3, "drift.warn", "want 0 < warn <= block <= 2"},
@@ -92,6 +94,7 @@ func TestParseAcceptsTheEdgesTheStagesAccept(t *testing.T) {
     partitions: 1024
     tick: {fps: 15, grace_ms: 10000, budget_ms: 0}
     decimate: {k: 1048576, max_records: 16777216}
+    learn: {window: 1, max_glyphs: 1}
     drift: {alpha: 1, warn: 2, block: 2, window: 100000}
     fold_guard: {max_fanout: 1048576, max_depth: 0, budget: 1073741824, cooldown_ms: 86400000}
     breakthrough: {detector: cusum, z: 0.001, min_samples: 2, novelty_weight: 0, value_weight: 5, cusum_k: 0, cusum_h: 0.1}
