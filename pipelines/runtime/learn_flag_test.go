@@ -1,17 +1,17 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/observe"
 	"github.com/matriz/pipelines/pipelines/pipetest"
@@ -36,7 +36,7 @@ func TestLearningFlagThroughControlAppliesFromTheNextFrame(t *testing.T) {
 	}
 	lane := schemas.LaneProd
 	e := pipetest.Start(t, lane)
-	var logs lockedBuffer
+	var logs syncBuffer
 	changed := make(chan FlagChange, 4)
 	counters := &observe.LaneCounters{}
 	env := envMap(map[string]string{FlagDispatch: "true"})
@@ -112,12 +112,14 @@ func TestLearningFlagThroughControlAppliesFromTheNextFrame(t *testing.T) {
 		t.Fatalf("%d results for %d ideas", n, len(sent))
 	}
 	learned, frozen, switched, late := 0, 0, 0, 0
+	final := map[int32]map[string]int64{} // each partition's glyphs' centroid_n at the end
 	for p, rows := range byPart {
 		slices.SortFunc(rows, func(a, b row) int { return int(a.off - b.off) })
 		if schedule.switches(p) > 0 {
 			switched++
 		}
 		n := map[string]int64{} // each glyph's centroid_n so far
+		final[p] = n
 		everOn := false
 		for _, r := range rows {
 			g := r.msg.Glyph.ID
@@ -164,6 +166,37 @@ func TestLearningFlagThroughControlAppliesFromTheNextFrame(t *testing.T) {
 		t.Fatalf("%d partitions switched, %d ideas learned, %d injected frozen: the scenario does not exercise the flag", switched, learned, frozen)
 	}
 	t.Logf("%d partitions followed the flag_change decisions: %d ideas learned while on, %d given the frozen centroid after (%d late records checked by count only)", switched, learned, frozen, late)
+
+	// The partitions' last checkpoints hold the centroids the results
+	// count: the changelog carries the learn stage like any stateful one.
+	for p, n := range final {
+		cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), e.Brokers, string(lane), p, 30*time.Second, newStateChunks(p))
+		if err != nil || cp == nil {
+			t.Fatalf("partition %d's cut: %v (%v)", p, err, cp)
+		}
+		var snap struct {
+			State struct {
+				Glyphs map[string]struct {
+					N int64 `json:"n"`
+				} `json:"glyphs"`
+			} `json:"state"`
+		}
+		if err := json.Unmarshal(cp.State[stages.StageLearn], &snap); err != nil {
+			t.Fatalf("partition %d's cut %s: learn state %q: %v", p, cp.ID(), cp.State[stages.StageLearn], err)
+		}
+		got := map[string]int64{}
+		for g, c := range snap.State.Glyphs {
+			got[g] = c.N
+		}
+		for g, k := range n {
+			if k == 0 {
+				delete(n, g)
+			}
+		}
+		if !equalCounts(got, n) {
+			t.Fatalf("partition %d's cut %s holds centroid counts %v, the results say %v", p, cp.ID(), got, n)
+		}
+	}
 
 	stats, err := Replay(context.Background(), ReplayConfig{Lane: lane, Brokers: e.Brokers, RegistryURL: e.RegistryURL,
 		Getenv: env, Name: "learn", Ranges: fullRanges(t, e, lane)})
@@ -282,21 +315,14 @@ func equalPayload(a, b schemas.Payload) bool {
 	return true
 }
 
-// lockedBuffer is a bytes.Buffer the lane's goroutines may log to while
-// the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+func equalCounts(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range b {
+		if a[k] != v {
+			return false
+		}
+	}
+	return true
 }
