@@ -235,7 +235,7 @@ func (l *Learn) learn(id string, g *glyphCentroid, x []float64) string {
 	for i, c := range g.C {
 		next[i] = c + (x[i]-c)/float64(n)
 	}
-	if why := direction("the centroid these features would make", next); why != "" {
+	if why := directionProblem("the centroid these features would make", next); why != "" {
 		return why + "; not learned"
 	}
 	g.C, g.N = next, n
@@ -269,17 +269,17 @@ func ideaVector(v any) ([]float64, string) {
 	case len(x) > LearnMaxDim:
 		return nil, fmt.Sprintf("features has %d elements; at most %d are learned", len(x), LearnMaxDim)
 	}
-	if why := direction("features", x); why != "" {
+	if why := directionProblem("features", x); why != "" {
 		return nil, why
 	}
 	return x, ""
 }
 
-// direction says why v has no direction the creative node can measure an
-// angle to — a NaN or Inf element, all zero, a length that overflows — or
-// returns "". It computes the length as the node does, so what one accepts
-// the other does.
-func direction(name string, v []float64) string {
+// directionProblem says why v has no direction the creative node can
+// measure an angle to — a NaN or Inf element, all zero, a length that
+// overflows — or returns "". It computes the length as the node does, so
+// what one accepts the other does.
+func directionProblem(name string, v []float64) string {
 	var s float64
 	for i, e := range v {
 		if math.IsNaN(e) || math.IsInf(e, 0) {
@@ -357,7 +357,7 @@ func (l *Learn) Restore(state []byte) error {
 		g := s.Glyphs[id]
 		bad := id == "" || g.N < 1 || len(g.C) == 0 || len(g.C) > LearnMaxDim
 		if !bad {
-			bad = direction("centroid", g.C) != ""
+			bad = directionProblem("centroid", g.C) != ""
 		}
 		if bad {
 			return restoreError(StageLearn, fmt.Sprintf("glyph %q: %d elements, n %d", id, len(g.C), g.N),
