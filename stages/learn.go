@@ -76,11 +76,12 @@ const (
 	DefaultLearnWindow = 1000
 	// DefaultLearnMaxGlyphs is how many glyphs one partition learns
 	// centroids for by default.
-	DefaultLearnMaxGlyphs = 50_000
+	DefaultLearnMaxGlyphs = 10_000
 	// LearnMaxDim is the longest features vector learned: with MaxGlyphs
-	// it bounds the state (50,000 glyphs × 1,024 doubles is 400 MB at
-	// worst; ideas of a few dozen elements take a few MB).
-	LearnMaxDim = 1024
+	// it bounds the state (10,000 glyphs × 256 doubles is 20 MB per
+	// partition at worst, against a lane's memory limit of 96 + 20 MiB
+	// per partition; ideas of a few dozen elements take a few MB).
+	LearnMaxDim = 256
 )
 
 // Keys of the payload the stage reads and the node input it writes.
@@ -128,7 +129,7 @@ func (c *learnConfig) validate() error {
 }
 
 // NewLearn returns one partition's learn stage with the defaults (node
-// creative, window 1000, 50,000 glyphs) changed by opts.
+// creative, window 1000, 10,000 glyphs) changed by opts.
 func NewLearn(opts ...LearnOption) (*Learn, error) {
 	cfg := learnConfig{node: DefaultLearnNode, window: DefaultLearnWindow, maxGlyphs: DefaultLearnMaxGlyphs}
 	if err := configure(&cfg, opts, (*learnConfig).validate); err != nil {

@@ -282,7 +282,7 @@ func TestLearnRefusesFeaturesTheNodeWould(t *testing.T) {
 		{"zero", []float64{0, 0}, "features is all zero"},
 		{"overflow", []float64{1e200, 1}, "features is too large: its length overflows"},
 		{"type", []string{"a"}, "features is []string, want array<double>"},
-		{"long", long, "features has 1025 elements; at most 1024 are learned"},
+		{"long", long, "features has 257 elements; at most 256 are learned"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLearn(t)

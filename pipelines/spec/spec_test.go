@@ -27,8 +27,8 @@ func TestDefaultSpecParsesWithEveryLane(t *testing.T) {
 	}
 	for _, lane := range schemas.Lanes {
 		l := s.Lanes[lane]
-		if l.Learn != (Learn{Window: 1000, MaxGlyphs: 50000}) {
-			t.Errorf("lane %s learn %+v, want window 1000 (the creative node's), 50000 glyphs", lane, l.Learn)
+		if l.Learn != (Learn{Window: 1000, MaxGlyphs: 10000}) {
+			t.Errorf("lane %s learn %+v, want window 1000 (the creative node's), 10000 glyphs", lane, l.Learn)
 		}
 		ch, err := l.Chain(lane, ChainOptions{})
 		if err != nil {
