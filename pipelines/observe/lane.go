@@ -29,6 +29,7 @@ type Lane struct {
 	mu      sync.Mutex
 	drift   map[int32]stages.DriftStats // the last figures of each partition this process works
 	waiting map[int32][]string          // each partition's actions waiting for an approval, oldest first
+	glyphs  map[int32]int               // each partition's glyphs with a learned centroid
 	// released are the partitions Forget deleted the series of: a report
 	// still coming from their ending work does not bring them back, until
 	// the partition is Claimed again.
@@ -39,7 +40,7 @@ type Lane struct {
 func NewLane(lane schemas.Lane, m *Metrics, c *LaneCounters) *Lane {
 	m.InitLane(string(lane))
 	return &Lane{lane: lane, metrics: m, counters: c,
-		drift: map[int32]stages.DriftStats{}, waiting: map[int32][]string{}, released: map[int32]bool{}}
+		drift: map[int32]stages.DriftStats{}, waiting: map[int32][]string{}, glyphs: map[int32]int{}, released: map[int32]bool{}}
 }
 
 // partitionLabel is a partition's label value.
@@ -166,6 +167,32 @@ func (o *Lane) Drift(partition int32, s stages.DriftStats) {
 	o.counters.SetDriftEMA(pooled.EMA)
 }
 
+// Learn records partition's learning since its last report: learned ideas
+// folded into centroids, refused ideas of new glyphs past max_glyphs, and
+// glyphs, how many have a centroid now.
+func (o *Lane) Learn(partition int32, learned, refused uint64, glyphs int) {
+	lane := string(o.lane)
+	o.metrics.LearnedIdeas.WithLabelValues(lane).Add(float64(learned))
+	o.metrics.LearnRefused.WithLabelValues(lane).Add(float64(refused))
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.released[partition] {
+		return
+	}
+	o.glyphs[partition] = glyphs
+	o.setGlyphsLocked()
+}
+
+// setGlyphsLocked sets the learned-glyphs gauge to the sum over the
+// partitions this process works; o.mu is held.
+func (o *Lane) setGlyphsLocked() {
+	n := 0
+	for _, g := range o.glyphs {
+		n += g
+	}
+	o.metrics.LearnedGlyphs.WithLabelValues(string(o.lane)).Set(float64(n))
+}
+
 // Offsets records partition's consumer figures: lag, the records between
 // its high watermark and the next offset to read (negative: not known yet,
 // left unset), and age, how long the oldest record read and not committed
@@ -201,6 +228,7 @@ func (o *Lane) ApprovalsWaiting(partition int32, ids []string) {
 	}
 	o.waiting[partition] = ids
 	o.setWaitingLocked()
+	o.setGlyphsLocked()
 }
 
 // setWaitingLocked sets the lane's approvals gauge and the counters' list,
@@ -236,10 +264,12 @@ func (o *Lane) Forget(partition int32) {
 	defer o.mu.Unlock()
 	delete(o.drift, partition)
 	delete(o.waiting, partition)
+	delete(o.glyphs, partition)
 	o.released[partition] = true
 	lane, part := string(o.lane), partitionLabel(partition)
 	for _, g := range []*prometheus.GaugeVec{m.Backlog, m.FPS, m.ConsumerLag, m.CommittedOffset, m.UncommittedAge} {
 		g.DeleteLabelValues(lane, part)
 	}
 	o.setWaitingLocked()
+	o.setGlyphsLocked()
 }

@@ -29,6 +29,9 @@ import (
 //	lukhas_coherence{lane}                                  mean of cos(I,A)·c over the last W frames
 //	lukhas_memory_circuit_breaks_total{lane}                fold-guard breaker trips
 //	lukhas_breakthrough_flags_total{lane}                   breakthrough flags
+//	lukhas_learned_ideas_total{lane}                        ideas folded into a glyph's learned centroid (LEARNING_ENABLED on)
+//	lukhas_learn_refused_total{lane}                        ideas of new glyphs not learned: the partition held learn.max_glyphs
+//	lukhas_learned_glyphs{lane}                             glyphs with a learned centroid, over the partitions this process works
 //	lukhas_router_publish_total{lane,topic}                 routing decisions by message topic: a registered topic, else "other"
 //	lukhas_guardian_decisions_total{lane,outcome}           guardian decisions by outcome
 //	lukhas_approvals_waiting{lane}                          actions waiting for a human approval
@@ -53,6 +56,9 @@ type Metrics struct {
 	Coherence         *prometheus.GaugeVec
 	CircuitBreaks     *prometheus.CounterVec
 	BreakthroughFlags *prometheus.CounterVec
+	LearnedIdeas      *prometheus.CounterVec
+	LearnRefused      *prometheus.CounterVec
+	LearnedGlyphs     *prometheus.GaugeVec
 	RouterPublish     *prometheus.CounterVec
 	GuardianDecisions *prometheus.CounterVec
 	ApprovalsWaiting  *prometheus.GaugeVec
@@ -110,6 +116,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Coherence:         gauge("coherence", "Mean of cos(intent, action) times constraint satisfaction over the last frames.", lane),
 		CircuitBreaks:     counter("memory_circuit_breaks_total", "Fold-guard circuit breaker trips.", lane),
 		BreakthroughFlags: counter("breakthrough_flags_total", "Breakthrough flags raised.", lane),
+		LearnedIdeas:      counter("learned_ideas_total", "Ideas folded into a glyph's learned centroid by the learn stage (LEARNING_ENABLED on).", lane),
+		LearnRefused:      counter("learn_refused_total", "Ideas of new glyphs the learn stage did not learn: the partition held learn.max_glyphs glyphs.", lane),
+		LearnedGlyphs:     gauge("learned_glyphs", "Glyphs with a learned centroid, over the partitions this process works.", lane),
 		RouterPublish:     counter("router_publish_total", "Routing decisions by message topic: a topic the router has a node for, else other.", []string{"lane", "topic"}),
 		GuardianDecisions: counter("guardian_decisions_total", "Guardian decisions by outcome.", []string{"lane", "outcome"}),
 		ApprovalsWaiting:  gauge("approvals_waiting", "Actions waiting for a human approval, over the partitions this process works.", lane),
@@ -123,6 +132,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.MessagesIn, m.MessagesOut, m.DLQ, m.TickDuration, m.Frames, m.Backlog, m.FPS, m.Late,
 		m.Decimated, m.DecimatedMessages, m.DriftEMA, m.Coherence, m.CircuitBreaks, m.BreakthroughFlags,
+		m.LearnedIdeas, m.LearnRefused, m.LearnedGlyphs,
 		m.RouterPublish, m.GuardianDecisions, m.ApprovalsWaiting, m.ConsumerLag, m.CommittedOffset, m.UncommittedAge, m.StageMessages, m.StageErrors, m.StageDuration,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -147,6 +157,9 @@ func (m *Metrics) InitLane(lane string) {
 	m.Coherence.WithLabelValues(lane)
 	m.CircuitBreaks.WithLabelValues(lane)
 	m.BreakthroughFlags.WithLabelValues(lane)
+	m.LearnedIdeas.WithLabelValues(lane)
+	m.LearnRefused.WithLabelValues(lane)
+	m.LearnedGlyphs.WithLabelValues(lane)
 	m.ApprovalsWaiting.WithLabelValues(lane)
 }
 

@@ -211,3 +211,35 @@ func (ms multi) Collect(ch chan<- prometheus.Metric) {
 		m.Collect(ch)
 	}
 }
+
+// TestLearnCountsWhatEachReportAddsAndSumsGlyphs: the counters add each
+// report's learned and refused ideas; the glyphs gauge is the sum of each
+// worked partition's last figure, and a released partition leaves it
+// (a late report from its ending work does not bring it back).
+func TestLearnCountsWhatEachReportAddsAndSumsGlyphs(t *testing.T) {
+	obs, _ := newLane(t)
+	m, lane := obs.Metrics(), "prod"
+	obs.Learn(0, 5, 0, 3)
+	obs.Learn(1, 2, 1, 4)
+	obs.Learn(0, 1, 0, 3)
+	check := func(when string, learned, refused, glyphs float64) {
+		t.Helper()
+		if got := testutil.ToFloat64(m.LearnedIdeas.WithLabelValues(lane)); got != learned {
+			t.Errorf("%s: learned ideas %v, want %v", when, got, learned)
+		}
+		if got := testutil.ToFloat64(m.LearnRefused.WithLabelValues(lane)); got != refused {
+			t.Errorf("%s: refused %v, want %v", when, got, refused)
+		}
+		if got := testutil.ToFloat64(m.LearnedGlyphs.WithLabelValues(lane)); got != glyphs {
+			t.Errorf("%s: learned glyphs %v, want %v", when, got, glyphs)
+		}
+	}
+	check("two partitions", 8, 1, 7)
+	obs.Forget(1)
+	check("partition 1 released", 8, 1, 3)
+	obs.Learn(1, 0, 0, 4)
+	check("a late report of the released partition", 8, 1, 3)
+	obs.Claimed(1)
+	obs.Learn(1, 0, 0, 4)
+	check("partition 1 claimed again", 8, 1, 7)
+}

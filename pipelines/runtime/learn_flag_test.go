@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/pipelines/devstack"
 	"github.com/matriz/pipelines/pipelines/observe"
@@ -40,7 +43,11 @@ func TestLearningFlagThroughControlAppliesFromTheNextFrame(t *testing.T) {
 	changed := make(chan FlagChange, 4)
 	counters := &observe.LaneCounters{}
 	env := envMap(map[string]string{FlagDispatch: "true"})
-	stop := runLane(t, e, Config{Lane: lane, Counters: counters, Getenv: env,
+	metrics, err := observe.NewMetrics(prometheus.NewPedanticRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runLane(t, e, Config{Lane: lane, Counters: counters, Getenv: env, Metrics: metrics,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), OnFlagChange: func(c FlagChange) { changed <- c }})
 
 	ideas := newIdeaSource(lane, 4)
@@ -164,6 +171,12 @@ func TestLearningFlagThroughControlAppliesFromTheNextFrame(t *testing.T) {
 	}
 	if switched == 0 || learned == 0 || frozen == 0 {
 		t.Fatalf("%d partitions switched, %d ideas learned, %d injected frozen: the scenario does not exercise the flag", switched, learned, frozen)
+	}
+	if got := testutil.ToFloat64(metrics.LearnedIdeas.WithLabelValues(string(lane))); got != float64(learned) {
+		t.Errorf("lukhas_learned_ideas_total = %v, the results show %d ideas learned", got, learned)
+	}
+	if got := testutil.ToFloat64(metrics.LearnRefused.WithLabelValues(string(lane))); got != 0 {
+		t.Errorf("lukhas_learn_refused_total = %v, want 0 (a few glyphs, far under max_glyphs)", got)
 	}
 	t.Logf("%d partitions followed the flag_change decisions: %d ideas learned while on, %d given the frozen centroid after (%d late records checked by count only)", switched, learned, frozen, late)
 

@@ -45,7 +45,11 @@ type partitionWorker struct {
 	chainMu  sync.Mutex
 	chain    *stages.Chain
 	drift    *stages.Drift    // read for the gauges; nil without one
+	learn    *stages.Learn    // read for the learning counters; nil without one
 	guardian *stages.Guardian // asked for its waiting actions; nil without one
+	// learnSeen is learn's figures at its last report: the counters get
+	// what it learned since.
+	learnSeen stages.LearnStats
 	// work is the context the graph's own work runs on: it outlives the
 	// claim's, so the open frame is finished and flushed after revocation,
 	// and ends with the bounded drain (drain.go). It carries the fence.
@@ -137,6 +141,8 @@ func (w *partitionWorker) newChain() error {
 		return err
 	}
 	w.drift, _ = stages.As[*stages.Drift](w.chain)
+	w.learn, _ = stages.As[*stages.Learn](w.chain)
+	w.learnSeen = stages.LearnStats{}
 	w.guardian, _ = stages.As[*stages.Guardian](w.chain)
 	return nil
 }
@@ -448,6 +454,11 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	if w.drift != nil {
 		drift = w.drift.Stats()
 	}
+	var learn, learnSeen stages.LearnStats
+	if w.learn != nil {
+		learn, learnSeen = w.learn.Stats(), w.learnSeen
+		w.learnSeen = learn
+	}
 	var waiting []string
 	if w.guardian != nil {
 		waiting = w.guardian.Waiting()
@@ -470,6 +481,9 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	lr.obs.Frame(f, d, late, w.ring.Backlog(), w.tick.FPS())
 	if w.drift != nil {
 		lr.obs.Drift(w.partition, drift)
+	}
+	if w.learn != nil {
+		lr.obs.Learn(w.partition, learn.Learned-learnSeen.Learned, learn.OverCap-learnSeen.OverCap, learn.Glyphs)
 	}
 	if w.guardian != nil {
 		lr.obs.ApprovalsWaiting(w.partition, waiting)
