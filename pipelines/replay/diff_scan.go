@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"time"
@@ -34,7 +33,7 @@ const diffScanTimeout = 30 * time.Second
 func diffRanges(ctx context.Context, brokers []string, names []string) (map[string][]diffRange, []string, error) {
 	ctx, cancel := context.WithTimeout(ctx, diffScanTimeout)
 	defer cancel()
-	if err := diffReachable(ctx, brokers); err != nil {
+	if err := topics.Reachable(ctx, brokers); err != nil {
 		return nil, nil, err
 	}
 	tr := &kafka.Transport{DialTimeout: 3 * time.Second}
@@ -86,24 +85,6 @@ func diffRanges(ctx context.Context, brokers []string, names []string) (map[stri
 		slices.SortFunc(ranges[topic], func(a, b diffRange) int { return a.partition - b.partition })
 	}
 	return ranges, missing, nil
-}
-
-// diffReachable dials each bootstrap address until one answers, so a
-// wrong --brokers is one line naming the addresses, not a kafka-go error.
-func diffReachable(ctx context.Context, brokers []string) error {
-	d := net.Dialer{Timeout: 3 * time.Second}
-	errs := make([]error, len(brokers))
-	for i, b := range brokers {
-		c, err := d.DialContext(ctx, "tcp", b)
-		if err == nil {
-			return c.Close()
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		errs[i] = err
-	}
-	return &topics.BrokerUnreachableError{Addrs: brokers, Errs: errs}
 }
 
 // diffReaders bounds the partitions read at once: enough to keep a broker
