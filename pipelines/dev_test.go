@@ -257,20 +257,11 @@ func TestDevScenarioShowsEveryStageOnMetrics(t *testing.T) {
 	}
 	var mu sync.Mutex
 	nodes := map[string]int{}
-	tail, err := topics.StartTail(context.Background(), run.info.Brokers, topics.Name(string(schemas.LaneProd), topics.KindResults), func(m topics.Message) {
-		var res schemas.MatrizResult
-		if _, err := schemas.DecodeWire(context.Background(), codec.Lookup(), m.Value, &res); err != nil {
-			t.Errorf("result at %d/%d: %v", m.Partition, m.Offset, err)
-			return
-		}
+	tailDecoded(t, run.info, codec, topics.Name(string(schemas.LaneProd), topics.KindResults), func(_ topics.Message, res *schemas.MatrizResult) {
 		mu.Lock()
 		nodes[res.Node]++
 		mu.Unlock()
-	}, func(err error) { t.Logf("results tail: %v", err) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tail.Close()
+	})
 
 	maxEMA := map[string]float64{}
 	var last map[string]map[string]float64
@@ -438,12 +429,7 @@ func tailDevLane(t *testing.T, info DevInfo, lane schemas.Lane) *devLaneLog {
 		t.Fatal(err)
 	}
 	l := &devLaneLog{kinds: map[schemas.EventKind]int{}, backToLog: map[int32]int64{}, sawNode: map[int32]bool{}}
-	events, err := topics.StartTail(t.Context(), info.Brokers, topics.Name(string(lane), topics.KindEvents), func(m topics.Message) {
-		var ev schemas.Event
-		if _, err := schemas.DecodeWire(context.Background(), codec.Lookup(), m.Value, &ev); err != nil {
-			t.Errorf("event at %d/%d: %v", m.Partition, m.Offset, err)
-			return
-		}
+	tailDecoded(t, info, codec, topics.Name(string(lane), topics.KindEvents), func(m topics.Message, ev *schemas.Event) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.kinds[ev.Kind]++
@@ -451,36 +437,18 @@ func tailDevLane(t *testing.T, info DevInfo, lane schemas.Lane) *devLaneLog {
 			on, _ := ev.Payload[runtime.FlagDispatch].(bool)
 			l.dispatch = append(l.dispatch, on)
 		}
-	}, func(err error) { t.Logf("events tail: %v", err) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { events.Close() })
+	})
 	// Action events (the guardian's previews and outcomes) have a topic of
 	// their own, matriz.L.actions; they are the lane's events all the same.
-	actions, err := topics.StartTail(t.Context(), info.Brokers, topics.Name(string(lane), topics.KindActions), func(m topics.Message) {
-		var ev schemas.Event
-		if _, err := schemas.DecodeWire(context.Background(), codec.Lookup(), m.Value, &ev); err != nil {
-			t.Errorf("action at %d/%d: %v", m.Partition, m.Offset, err)
-			return
-		}
+	tailDecoded(t, info, codec, topics.Name(string(lane), topics.KindActions), func(_ topics.Message, ev *schemas.Event) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		l.kinds[ev.Kind]++
 		if status, _ := ev.Payload.String("status"); status != "" {
 			l.kinds[schemas.EventKind(string(ev.Kind)+"/"+status)]++
 		}
-	}, func(err error) { t.Logf("actions tail: %v", err) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { actions.Close() })
-	results, err := topics.StartTail(t.Context(), info.Brokers, topics.Name(string(lane), topics.KindResults), func(m topics.Message) {
-		var res schemas.MatrizResult
-		if _, err := schemas.DecodeWire(context.Background(), codec.Lookup(), m.Value, &res); err != nil {
-			t.Errorf("result at %d/%d: %v", m.Partition, m.Offset, err)
-			return
-		}
+	})
+	tailDecoded(t, info, codec, topics.Name(string(lane), topics.KindResults), func(m topics.Message, res *schemas.MatrizResult) {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if res.Node == stages.RouterNode {
@@ -492,12 +460,27 @@ func tailDevLane(t *testing.T, info DevInfo, lane schemas.Lane) *devLaneLog {
 		}
 		l.byNode++
 		l.sawNode[m.Partition] = true
-	}, func(err error) { t.Logf("results tail: %v", err) })
+	})
+	return l
+}
+
+// tailDecoded follows topic from its start until the test ends, calling fn
+// with each record decoded as a T; a record that does not decode fails the
+// test.
+func tailDecoded[T schemas.Record](t *testing.T, info DevInfo, codec *serde.Serde, topic string, fn func(topics.Message, *T)) {
+	t.Helper()
+	tail, err := topics.StartTail(t.Context(), info.Brokers, topic, func(m topics.Message) {
+		var v T
+		if _, err := schemas.DecodeWire(context.Background(), codec.Lookup(), m.Value, &v); err != nil {
+			t.Errorf("%s at %d/%d: %v", topic, m.Partition, m.Offset, err)
+			return
+		}
+		fn(m, &v)
+	}, func(err error) { t.Logf("%s tail: %v", topic, err) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { results.Close() })
-	return l
+	t.Cleanup(func() { tail.Close() })
 }
 
 func (l *devLaneLog) String() string {

@@ -56,6 +56,13 @@ func adStages(t testing.TB, nodes ...adNode) (*stages.Router, *stages.Adapter) {
 	for _, n := range nodes {
 		opts = append(opts, stages.RouteTo(n.name, n))
 	}
+	return routerAndAdapter(t, opts...)
+}
+
+// routerAndAdapter returns a router with opts and the adapter calling its
+// nodes.
+func routerAndAdapter(t testing.TB, opts ...stages.RouterOption) (*stages.Router, *stages.Adapter) {
+	t.Helper()
 	r, err := stages.NewRouter(opts...)
 	if err != nil {
 		t.Fatal(err)

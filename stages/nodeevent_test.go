@@ -16,19 +16,11 @@ import (
 // orchestration nodes, and a test node that makes no event.
 func neStages(t testing.TB) (*stages.Router, *stages.Adapter) {
 	t.Helper()
-	r, err := stages.NewRouter(
+	return routerAndAdapter(t,
 		stages.RouteTo("memory", adapters.Memory{}),
 		stages.RouteTo("goal", adapters.Orchestration{}),
 		stages.RouteTo("contradiction", rtNode{name: "contradiction"}),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := stages.NewAdapter(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r, a
 }
 
 // neMessages are, in order: a memory write, a plan evaluation with two

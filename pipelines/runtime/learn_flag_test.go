@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -148,7 +149,7 @@ func TestLearningFlagThroughControlAppliesFromTheNextFrame(t *testing.T) {
 			case r.learned:
 				n[g]++
 				want := schemas.Payload{"injected": n[g] > 1, "learned": true, "centroid_n": n[g]}
-				if !equalPayload(r.crumb, want) {
+				if !maps.Equal(r.crumb, want) {
 					t.Fatalf("partition %d offset %d, in a frame with %s on: learn crumb %v, want %v", p, r.off, FlagLearning, r.crumb, want)
 				}
 				learned++
@@ -162,7 +163,7 @@ func TestLearningFlagThroughControlAppliesFromTheNextFrame(t *testing.T) {
 				}
 			default:
 				want := schemas.Payload{"injected": true, "learned": false, "centroid_n": n[g]}
-				if !equalPayload(r.crumb, want) {
+				if !maps.Equal(r.crumb, want) {
 					t.Fatalf("partition %d offset %d, %s off again: learn crumb %v, want the frozen centroid %v", p, r.off, FlagLearning, r.crumb, want)
 				}
 				frozen++
@@ -206,7 +207,7 @@ func TestLearningFlagThroughControlAppliesFromTheNextFrame(t *testing.T) {
 				delete(n, g)
 			}
 		}
-		if !equalCounts(got, n) {
+		if !maps.Equal(got, n) {
 			t.Fatalf("partition %d's cut %s holds centroid counts %v, the results say %v", p, cp.ID(), got, n)
 		}
 	}
@@ -314,28 +315,4 @@ func sumRows[T any](m map[int32][]T) int {
 		n += len(rs)
 	}
 	return n
-}
-
-func equalPayload(a, b schemas.Payload) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range b {
-		if a[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func equalCounts(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range b {
-		if a[k] != v {
-			return false
-		}
-	}
-	return true
 }
