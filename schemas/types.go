@@ -123,6 +123,12 @@ const (
 	EventFPSChange       EventKind = "fps_change"       // a partition's frame rate changed from a boundary on
 	EventWatermark       EventKind = "watermark"        // an idle or shutdown watermark closed frames
 	EventApprovalApplied EventKind = "approval_applied" // an approval took effect at a frame
+	// Appended last: the enum's default (unknown) lets a reader on an
+	// older schema read them.
+	EventGoal         EventKind = "goal"          // a goal's status changed (the goal manager)
+	EventPromotion    EventKind = "promotion"     // matriz promote passed every gate
+	EventCanaryAbort  EventKind = "canary_abort"  // a canary's agreement fell below its floor
+	EventLearnedState EventKind = "learned_state" // a versioned change of learned state
 )
 
 // EventKinds lists every event kind in the order of the EventKind enum's
@@ -132,6 +138,7 @@ var EventKinds = []EventKind{
 	EventDriftAlert, EventCircuitBreak, EventBreakthrough, EventGuardianDecision,
 	EventDecimation, EventRouting, EventApproval, EventFlagChange,
 	EventLate, EventFPSChange, EventWatermark, EventApprovalApplied,
+	EventGoal, EventPromotion, EventCanaryAbort, EventLearnedState,
 }
 
 // Event is one decision or happening on a lane's event log.
