@@ -26,8 +26,12 @@ func (lg *laneLog) ticks() int64 {
 			if frameStart(prev) == frameStart(f) {
 				continue // another result of the same frame
 			}
-			// Frames from prev (exclusive) to f (inclusive) on f's grid.
-			gap := (frameStart(f) - frameStart(prev)) * f.fps / 1_000_000_000
+			// Frames from prev (exclusive) to f (inclusive) on f's grid;
+			// frame starts are floored to the nanosecond, so round.
+			gap := f.seq - prev.seq
+			if f.fps != prev.fps {
+				gap = ((frameStart(f)-frameStart(prev))*f.fps + 500_000_000) / 1_000_000_000
+			}
 			gap = max(gap, 1)
 			n += min(gap, operators.DefaultIdleFrames+1)
 		}
