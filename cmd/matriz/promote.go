@@ -36,6 +36,7 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	since := fs.String("since", "", "start of the window: an RFC 3339 `time` or a duration ago like 24h (default: the whole retained log)")
 	allow := fs.String("allow", "", "allow-list `file` of expected decision changes: one guardian outcome change FROM -> TO per line, like allow -> deny")
 	ciReport := fs.String("ci-report", promote.DefaultCIReport, "the last CI run's gate report `file`")
+	group := fs.String("group", "", "the source lane's consumer `group` (default matriz-<lane>): the regression replay covers the inputs it committed")
 	pipeline := fs.String("pipeline", "", "pipeline spec `file` being promoted (default: the embedded spec)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if _, err := fs.args(args); err != nil {
@@ -52,7 +53,7 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	cfg := promote.Config{From: schemas.Lane(*from), To: schemas.Lane(*to), Brokers: conn.Brokers(), RegistryURL: conn.Registry(),
-		Spec: sp, SpecBytes: specBytes, CIReport: *ciReport, Who: promoter(), Getenv: e.getenv, Clock: clock.Real{}}
+		Spec: sp, SpecBytes: specBytes, Group: *group, CIReport: *ciReport, Who: promoter(), Getenv: e.getenv, Clock: clock.Real{}}
 	if *since != "" {
 		if cfg.Since, err = replay.ParseTimeBound(*since, cfg.Clock.Now()); err != nil {
 			return usagef("--since: %v", err)

@@ -43,6 +43,10 @@ type Config struct {
 	// SpecBytes is the spec file's content, whose hash names the version
 	// the promotion event records (nil: the embedded default).
 	SpecBytes []byte
+	// Group is the source lane's consumer group (default matriz-<lane>, as
+	// `matriz run` joins it): the regression replay stops at its committed
+	// offsets.
+	Group string
 	// Since starts the window (zero: the whole retained log).
 	Since time.Time
 	// AllowList is the expected decision changes (ParseAllowList).
@@ -91,11 +95,13 @@ type Gate struct {
 
 // Report is one promotion check's outcome.
 type Report struct {
-	From        schemas.Lane `json:"from"`
-	To          schemas.Lane `json:"to"`
-	Since       time.Time    `json:"since"`
-	SpecVersion string       `json:"spec_version"`
-	Gates       []Gate       `json:"gates"`
+	From  schemas.Lane `json:"from"`
+	To    schemas.Lane `json:"to"`
+	Since time.Time    `json:"-"`
+	// SinceText is Since in RFC 3339, empty for the whole retained log.
+	SinceText   string `json:"since,omitempty"`
+	SpecVersion string `json:"spec_version"`
+	Gates       []Gate `json:"gates"`
 	// Event is the promotion event's id when every gate passed and it was
 	// written.
 	Event string `json:"promotion_event,omitempty"`
@@ -152,6 +158,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	rep := &Report{From: cfg.From, To: cfg.To, Since: cfg.Since, SpecVersion: SpecVersion(cfg.Spec, cfg.SpecBytes)}
+	if !cfg.Since.IsZero() {
+		rep.SinceText = cfg.Since.UTC().Format(time.RFC3339Nano)
+	}
 
 	lg, err := readLaneLog(ctx, cfg)
 	if err != nil {

@@ -119,9 +119,10 @@ func TestPromoteRefusesAFreshLaneAndPassesAfterAScriptedRun(t *testing.T) {
 	sp.Lanes[schemas.LaneCandidate].Decimate.Policy = "backpressure"
 	env := pipetest.Start(t, schemas.LaneCandidate, schemas.LaneProd)
 	dir := t.TempDir()
+	group := "promote-candidate"
 	ciPath := writeCIReport(t, dir)
 	base := promote.Config{From: schemas.LaneCandidate, To: schemas.LaneProd, Brokers: env.Brokers, RegistryURL: env.RegistryURL,
-		Spec: sp, CIReport: ciPath, Who: "release-manager", Getenv: func(string) string { return "" }, Clock: clock.Real{}}
+		Spec: sp, Group: group, CIReport: ciPath, Who: "release-manager", Getenv: func(string) string { return "" }, Clock: clock.Real{}}
 
 	// A fresh lane: nothing on its log, so the log's gates fail.
 	rep, err := promote.Run(ctx, base)
@@ -146,7 +147,6 @@ func TestPromoteRefusesAFreshLaneAndPassesAfterAScriptedRun(t *testing.T) {
 	// The scripted run.
 	msgs, risky := scriptMessages(time.Now().Add(-time.Hour).Truncate(time.Second))
 	env.Produce(t, schemas.LaneCandidate, msgs, nil)
-	group := "promote-candidate"
 	stop := pipetest.Run(t, func(ctx context.Context, ready func()) error {
 		return runtime.Run(ctx, runtime.Config{Lane: schemas.LaneCandidate, Spec: sp, Group: group, Getenv: base.Getenv, Brokers: env.Brokers,
 			RegistryURL: env.RegistryURL, IdleAfter: 50 * time.Millisecond, CommitInterval: 50 * time.Millisecond, Ready: ready})

@@ -43,8 +43,12 @@ func regressionGate(ctx context.Context, cfg Config) (Gate, error) {
 	if !cfg.Since.IsZero() {
 		from = cfg.Since.UTC().Format(time.RFC3339Nano)
 	}
+	to, err := answeredThrough(ctx, cfg)
+	if err != nil {
+		return g, err
+	}
 	rr, err := replay.Run(ctx, replay.RunConfig{Lane: cfg.From, Brokers: cfg.Brokers, RegistryURL: cfg.RegistryURL,
-		From: from, Spec: regressionSpec(cfg.Spec, cfg.From, cfg.To), Getenv: cfg.Getenv, Name: name,
+		From: from, To: to, Spec: regressionSpec(cfg.Spec, cfg.From, cfg.To), Getenv: cfg.Getenv, Name: name,
 		Clock: cfg.Clock, Logger: cfg.Logger})
 	defer func() {
 		// A promotion check leaves nothing behind; a namespace it could
@@ -95,6 +99,25 @@ func regressionGate(ctx context.Context, cfg Config) (Gate, error) {
 		g.Measured = "no results in the window to replay"
 	}
 	return g, nil
+}
+
+// answeredThrough is the replay's end: each partition's offset the lane's
+// group committed, so only inputs whose every output the lane has written
+// are replayed. A lane still working on the newest inputs would otherwise
+// show their replayed results as decisions made on one side only.
+func answeredThrough(ctx context.Context, cfg Config) (string, error) {
+	g, err := replay.ShowOffsets(ctx, replay.OffsetsConfig{Lane: cfg.From, Group: cfg.Group, Brokers: cfg.Brokers})
+	if err != nil {
+		return "", fmt.Errorf("the %s lane's committed offsets: %w", cfg.From, err)
+	}
+	var parts []string
+	for _, p := range g.Partitions {
+		parts = append(parts, fmt.Sprintf("%d:%d", p.Partition, max(p.Committed, p.Start)))
+	}
+	if len(parts) == 0 {
+		return "end", nil
+	}
+	return strings.Join(parts, ","), nil
 }
 
 // outcomeName is an outcome as allow-lists name it: "none" for a result
