@@ -12,6 +12,9 @@ import (
 const (
 	ConfigCleanupPolicy  = "cleanup.policy"
 	ConfigRetentionMs    = "retention.ms"
+	// ConfigMinInsyncReplicas is how many replicas must have a record
+	// before an acks=all write is acknowledged; Kafka's default is 1.
+	ConfigMinInsyncReplicas = "min.insync.replicas"
 	CleanupDelete        = "delete"
 	CleanupCompact       = "compact"
 	RetentionForever     = "-1"

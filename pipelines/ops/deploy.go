@@ -21,6 +21,9 @@ type DeployConfig struct {
 	DryRun      bool
 	// Partitions per lane; lanes not listed take the spec's (default 6).
 	Partitions map[schemas.Lane]int
+	// ReplicationFactor and MinInsyncReplicas every topic is created with
+	// and checked against (0: automatic, see ResolveDurability).
+	ReplicationFactor, MinInsyncReplicas int
 }
 
 // DeployLine is one thing deploy ensured: a topic or a subject.
@@ -41,7 +44,8 @@ func (l DeployLine) String() string {
 
 // DeployReport is everything one deploy did, in order.
 type DeployReport struct {
-	Lines []DeployLine
+	Durability Durability
+	Lines      []DeployLine
 }
 
 // Changed reports whether the deploy created anything (or would have).
@@ -94,6 +98,10 @@ func Deploy(ctx context.Context, cfg DeployConfig) (DeployReport, error) {
 		}
 		specs = append(specs, ls...)
 	}
+	if rep.Durability, err = resolveDurability(ctx, admin, cfg); err != nil {
+		return rep, err
+	}
+	rep.Durability.apply(specs)
 	outs, err := admin.Ensure(ctx, specs, cfg.DryRun)
 	if err != nil {
 		return rep, err
