@@ -124,7 +124,7 @@ func (a *Admin) Ensure(ctx context.Context, specs []Spec, dryRun bool) ([]Outcom
 	// A fresh transport per call: kafka-go caches metadata per transport,
 	// and a cache older than this call could hide a topic someone else
 	// created meanwhile.
-	tr := &kafka.Transport{DialTimeout: a.cfg.dialTimeout}
+	tr := SecureTransport(&kafka.Transport{DialTimeout: a.cfg.dialTimeout})
 	defer tr.CloseIdleConnections()
 	cl := &kafka.Client{Addr: kafka.TCP(a.addrs...), Timeout: a.cfg.requestTimeout, Transport: tr}
 
@@ -306,7 +306,7 @@ func (a *Admin) BrokerCount(ctx context.Context) (int, error) {
 	if err := reachable(ctx, a.addrs, a.cfg.dialTimeout); err != nil {
 		return 0, err
 	}
-	tr := &kafka.Transport{DialTimeout: a.cfg.dialTimeout}
+	tr := SecureTransport(&kafka.Transport{DialTimeout: a.cfg.dialTimeout})
 	defer tr.CloseIdleConnections()
 	cl := &kafka.Client{Addr: kafka.TCP(a.addrs...), Timeout: a.cfg.requestTimeout, Transport: tr}
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
@@ -408,7 +408,7 @@ func (a *Admin) client(ctx context.Context) (*kafka.Client, func(), error) {
 	if err := reachable(ctx, a.addrs, a.cfg.dialTimeout); err != nil {
 		return nil, nil, err
 	}
-	tr := &kafka.Transport{DialTimeout: a.cfg.dialTimeout}
+	tr := SecureTransport(&kafka.Transport{DialTimeout: a.cfg.dialTimeout})
 	cl := &kafka.Client{Addr: kafka.TCP(a.addrs...), Timeout: a.cfg.requestTimeout, Transport: tr}
 	return cl, tr.CloseIdleConnections, nil
 }

@@ -21,7 +21,7 @@ const preflightTimeout = 5 * time.Second
 // preflightClient is a kafka-go client on a transport of its own, closed
 // with the returned func, so a check leaves no connection behind.
 func preflightClient(brokers []string) (*kafka.Client, func()) {
-	tr := &kafka.Transport{DialTimeout: defaultDialTimeout}
+	tr := SecureTransport(&kafka.Transport{DialTimeout: defaultDialTimeout})
 	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: preflightTimeout, Transport: tr}, tr.CloseIdleConnections
 }
 

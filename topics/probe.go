@@ -33,7 +33,7 @@ func ProbeKafka(ctx context.Context, addrs []string, timeout time.Duration) erro
 	var notKafka []string
 	var last error
 	for _, a := range addrs {
-		d := kafka.Dialer{Timeout: timeout}
+		d := SecureDialer(&kafka.Dialer{Timeout: timeout})
 		conn, err := d.DialContext(ctx, "tcp", a)
 		if err != nil {
 			var op *net.OpError
