@@ -5,12 +5,12 @@ import (
 	"errors"
 	"os"
 	"os/user"
+	"time"
 
-	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/pipelines"
 	"github.com/matriz/pipelines/pipelines/promote"
 	"github.com/matriz/pipelines/pipelines/replay"
 	"github.com/matriz/pipelines/pipelines/spec"
-	"github.com/matriz/pipelines/schemas"
 )
 
 func runPromote(ctx context.Context, e *env, args []string) error {
@@ -31,8 +31,8 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 			"The regression replay writes to a namespace of its own and removes it after.\n"+
 			"Exit 0 when promoted, 1 when a gate is not met or cannot be computed, 2 on bad usage.")
 	conn := fs.connection()
-	from := fs.String("from", string(schemas.LaneCandidate), "the `lane` whose spec is promoted")
-	to := fs.String("to", string(schemas.LaneProd), "the `lane` it is promoted to")
+	from := fs.String("from", "candidate", "the `lane` whose spec is promoted")
+	to := fs.String("to", "prod", "the `lane` it is promoted to")
 	since := fs.String("since", "", "start of the window: an RFC 3339 `time` or a duration ago like 24h (default: the whole retained log)")
 	allow := fs.String("allow", "", "allow-list `file` of expected decision changes: one guardian outcome change FROM -> TO per line, like allow -> deny")
 	ciReport := fs.String("ci-report", promote.DefaultCIReport, "the last CI run's gate report `file`")
@@ -52,10 +52,10 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	cfg := promote.Config{From: schemas.Lane(*from), To: schemas.Lane(*to), Brokers: conn.Brokers(), RegistryURL: conn.Registry(),
-		Spec: sp, SpecBytes: specBytes, Group: *group, CIReport: *ciReport, Who: promoter(), Getenv: e.getenv, Clock: clock.Real{}}
+	cfg := promote.Config{From: pipelines.Lane(*from), To: pipelines.Lane(*to), Brokers: conn.Brokers(), RegistryURL: conn.Registry(),
+		Spec: sp, SpecBytes: specBytes, Group: *group, CIReport: *ciReport, Who: promoter(), Getenv: e.getenv}
 	if *since != "" {
-		if cfg.Since, err = replay.ParseTimeBound(*since, cfg.Clock.Now()); err != nil {
+		if cfg.Since, err = replay.ParseTimeBound(*since, time.Now()); err != nil {
 			return usagef("--since: %v", err)
 		}
 	}
