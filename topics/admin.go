@@ -205,7 +205,7 @@ type existing struct {
 func describeTopics(ctx context.Context, cl *kafka.Client, names []string) (map[string]existing, error) {
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
 	if err != nil {
-		return nil, fmt.Errorf("read topic metadata: %w", err)
+		return nil, SecurityHint(fmt.Errorf("read topic metadata: %w", err))
 	}
 	found := make(map[string]existing, len(names))
 	var res []kafka.DescribeConfigRequestResource
@@ -311,7 +311,7 @@ func (a *Admin) BrokerCount(ctx context.Context) (int, error) {
 	cl := &kafka.Client{Addr: kafka.TCP(a.addrs...), Timeout: a.cfg.requestTimeout, Transport: tr}
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
 	if err != nil {
-		return 0, fmt.Errorf("read cluster metadata: %w", err)
+		return 0, SecurityHint(fmt.Errorf("read cluster metadata: %w", err))
 	}
 	return len(md.Brokers), nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"strconv"
 	"time"
@@ -72,8 +71,7 @@ func CheckTopics(ctx context.Context, brokers []string, names []string) error {
 // from a missing one), and its Conn asks the broker to auto-create what it
 // names. Version 4 is the first that can say not to.
 func topicErrors(ctx context.Context, addr string, names []string) (map[string]int16, error) {
-	d := net.Dialer{Timeout: defaultDialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dialSecure(ctx, addr, defaultDialTimeout)
 	if err != nil {
 		return nil, err
 	}

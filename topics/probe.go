@@ -55,7 +55,7 @@ func ProbeKafka(ctx context.Context, addrs []string, timeout time.Duration) erro
 		notKafka, last = append(notKafka, a), err
 	}
 	if len(notKafka) > 0 {
-		return &NotKafkaError{Addrs: notKafka, Err: last}
+		return &NotKafkaError{Addrs: notKafka, Err: SecurityHint(last)}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -180,4 +181,19 @@ func SecureTransport(t *kafka.Transport) *kafka.Transport {
 // the process's security: for readers that set no dialer of their own.
 func NewDialer() *kafka.Dialer {
 	return SecureDialer(&kafka.Dialer{Timeout: 10 * time.Second, DualStack: true})
+}
+
+// SecurityHint adds to err, when it looks like a broker that closed the
+// connection on this client (an EOF during a request, a TLS record on a
+// plaintext read), what the broker may want and what this process uses.
+func SecurityHint(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !strings.Contains(msg, "EOF") &&
+		!strings.Contains(msg, "tls:") && !strings.Contains(msg, "SASL") {
+		return err
+	}
+	return fmt.Errorf("%w (the broker closed the connection: it may want TLS (--tls, --tls-ca) or SASL (--sasl-mechanism, --sasl-user, MATRIZ_SASL_PASSWORD), or refused the credentials; this client uses %s)", err, CurrentSecurity())
 }

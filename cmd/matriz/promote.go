@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/user"
-	"time"
 
 	"github.com/matriz/pipelines/pipelines"
 	"github.com/matriz/pipelines/pipelines/promote"
@@ -55,7 +54,7 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	cfg := promote.Config{From: pipelines.Lane(*from), To: pipelines.Lane(*to), Brokers: conn.Brokers(), RegistryURL: conn.Registry(),
 		Spec: sp, SpecBytes: specBytes, Group: *group, CIReport: *ciReport, Who: promoter(), Getenv: e.getenv}
 	if *since != "" {
-		if cfg.Since, err = replay.ParseTimeBound(*since, time.Now()); err != nil {
+		if cfg.Since, err = replay.ParseTimeBound(*since, eventsNow()); err != nil {
 			return usagef("--since: %v", err)
 		}
 	}
