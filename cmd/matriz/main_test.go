@@ -140,9 +140,9 @@ func TestDeployUnreachableBrokerNamesAddressAndWhatToDo(t *testing.T) {
 
 // brokerProcess runs `matriz broker` as a separate process on free ports
 // and returns its addresses once it printed its ready line.
-func brokerProcess(t *testing.T, dataDir string) (kafka, registry string, stop func() int) {
+func brokerProcess(t *testing.T, dataDir string, extra ...string) (kafka, registry string, stop func() int) {
 	t.Helper()
-	cmd := exec.Command(binary, "broker", "--listen", closedPort(t), "--registry-listen", closedPort(t), "--data-dir", dataDir)
+	cmd := exec.Command(binary, append([]string{"broker", "--listen", closedPort(t), "--registry-listen", closedPort(t), "--data-dir", dataDir}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
