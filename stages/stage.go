@@ -12,7 +12,7 @@
 // more than the input (learn) sets Record.NodeMsg, a copy.
 //
 // A stage that keeps state across frames (learn, drift, fold-guard,
-// breakthrough, guardian) is Stateful: one instance holds one partition's
+// breakthrough, guardian, goals) is Stateful: one instance holds one partition's
 // state, so it needs no lock and a partition's results never depend on
 // which worker holds it. Its state has one versioned encoding (snapshot.go) that the
 // runtime writes to the lane's changelog.

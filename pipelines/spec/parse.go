@@ -196,6 +196,13 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
 				"cusum_h":        func(v *yaml.Node, f string) { b.CusumH = d.number(v, f) },
 			})
 		},
+		"goals": func(v *yaml.Node, f string) {
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"max_goals": func(v *yaml.Node, f string) { l.Goals.MaxGoals = d.integer(v, f) },
+				"max_depth": func(v *yaml.Node, f string) { l.Goals.MaxDepth = d.integer(v, f) },
+				"max_risk":  func(v *yaml.Node, f string) { l.Goals.MaxRisk = d.number(v, f) },
+			})
+		},
 		"guardian": func(v *yaml.Node, f string) {
 			g := &l.Guardian
 			d.fields(v, f, map[string]func(*yaml.Node, string){
@@ -226,6 +233,9 @@ func (d *specDecoder) validate(s *Spec) {
 		}
 		if l.Has(StageLearn) && !l.Has(StageRoute) {
 			d.fail(nil, p+".stages", "learn needs route before it (it learns the ideas the router sends the creative node)")
+		}
+		if l.Has(StageGoals) && !(l.Has(StageAdapter) && l.Has(StageGuardian)) {
+			d.fail(nil, p+".stages", "goals needs adapter and guardian before it (it follows the orchestration node's plans and the guardian's decisions on them)")
 		}
 		if _, err := topics.LaneSpecs(string(lane), l.Partitions); err != nil {
 			d.fail(nil, p+".partitions", "%v", err)

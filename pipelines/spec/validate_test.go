@@ -21,6 +21,9 @@ func TestParseRefusesWhatTheRuntimeWould(t *testing.T) {
 	}{
 		{"LearnWindow", "prod", "learn: {window: 0}", 3, "learn.window", "0: want >= 1"},
 		{"LearnMaxGlyphs", "candidate", "learn:\n  max_glyphs: -1", 4, "learn.max_glyphs", "-1: want >= 1"},
+		{"GoalsMaxGoals", "prod", "goals: {max_goals: 0}", 3, "goals.max_goals", "0: want >= 1"},
+		{"GoalsMaxDepth", "candidate", "goals: {max_depth: 65}", 3, "goals.max_depth", "65: want 1..64"},
+		{"GoalsMaxRisk", "experimental", "goals:\n  max_risk: 1.5", 4, "goals.max_risk", "1.5: want a number in [0, 1]"},
 		{"DriftAlpha", "prod", "drift: {alpha: 0}", 3, "drift.alpha", "0: want a number in (0, 1]"},
 		{"DriftAlpha", "prod", "drift: {alpha: 1.5}", 3, "drift.alpha", "want a number in (0, 1]"},
 		{"DriftThresholds", "candidate", "drift: {warn: 0}", 3, "drift.warn", "want 0 < warn <= block <= 2"},
@@ -99,6 +102,7 @@ func TestParseAcceptsTheEdgesTheStagesAccept(t *testing.T) {
     fold_guard: {max_fanout: 1048576, max_depth: 0, budget: 1073741824, cooldown_ms: 86400000}
     breakthrough: {detector: cusum, z: 0.001, min_samples: 2, novelty_weight: 0, value_weight: 5, cusum_k: 0, cusum_h: 0.1}
     guardian: {max_risk: 0, max_drift: 2, dry_run: true}
+    goals: {max_goals: 1, max_depth: 64, max_risk: 0}
 `
 	if _, err := Parse("edges.yaml", []byte(yaml)); err != nil {
 		t.Fatalf("edges refused: %v", err)
