@@ -39,6 +39,7 @@ func commands() []command {
 		{"approve", "approve a waiting external action", runApprove},
 		{"flags", "list and set feature flags and kill switches on matriz.control", runFlags},
 		{"events", "print a lane's events between two times, for a glyph or some kinds", runEvents},
+		{"goals", "list the Goal Manager's goals of a lane (or a glyph) with their latest status", runGoals},
 		{"bench", "measure a raw Kafka copy against the full chain on the embedded broker", runBench},
 		{"schema", "list, show, register, check, diff schemas and set compatibility levels", runSchema},
 		{"offsets", "show or move a lane's consumer group offsets, keeping its state consistent", runOffsets},
