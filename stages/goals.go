@@ -245,6 +245,7 @@ type change struct {
 
 // recordRun collects one record's changes to goals.
 type recordRun struct {
+	t       *goalTree
 	order   []*change
 	byGoal  map[*Goal]*change
 	steps   int
@@ -274,7 +275,8 @@ func (rr *recordRun) set(g *Goal, s GoalStatus, reason string) {
 		return
 	}
 	rr.touch(g, false)
-	g.Status, g.Reason = s, clip(reason, goalMaxReason)
+	rr.t.setStatus(g, s)
+	g.Reason = clip(reason, goalMaxReason)
 	if g.Status == GoalDone && len(g.children) == 0 {
 		g.Progress = 1
 	}
@@ -286,7 +288,7 @@ func (rr *recordRun) refuse(format string, args ...any) {
 
 // record runs plan → act → evaluate for one record of the node's.
 func (g *Goals) record(f *Frame, r *Record) {
-	rr := &recordRun{byGoal: make(map[*Goal]*change)}
+	rr := &recordRun{t: &g.t, byGoal: make(map[*Goal]*change)}
 	pl, why := readPlan(r.Result.Payload)
 	var target *Goal
 	if why == "" {
@@ -561,12 +563,6 @@ type GoalsStats struct {
 // Stats returns this partition's figures. It takes no lock: the runtime
 // reads it on the partition's goroutine, between frames.
 func (g *Goals) Stats() GoalsStats {
-	open := 0
-	for _, x := range g.t.goals {
-		if x.Status.Open() {
-			open++
-		}
-	}
-	return GoalsStats{Lane: g.bind.lane, Partition: g.bind.partition, Goals: len(g.t.goals), Open: open,
+	return GoalsStats{Lane: g.bind.lane, Partition: g.bind.partition, Goals: len(g.t.goals), Open: g.t.open,
 		Changes: g.changes.Load(), Refused: g.refused.Load()}
 }

@@ -430,6 +430,7 @@ func TestGoalsStateSurvivesARestart(t *testing.T) {
 			fxEqual(t, "events after a restart", glRun(t, restarted, f).Events, want[k+i])
 		}
 		fxEqual(t, "goals after a restart", restarted.List("g"), whole.List("g"))
+		fxEqual(t, "open goals after a restart", [2]int{restarted.Stats().Goals, restarted.Stats().Open}, [2]int{5, 1})
 	}
 }
 

@@ -70,6 +70,7 @@ type goalTree struct {
 	goals  map[goalKey]*Goal
 	glyphs map[string][]*Goal // each glyph's goals by Order
 	next   int64              // the Order of the next goal made
+	open   int                // goals proposed or active
 }
 
 func newGoalTree() goalTree {
@@ -91,6 +92,9 @@ func (t *goalTree) add(glyph, name string, parent *Goal, prio Priority, maxRisk 
 
 // insert puts g, whose Order is set, in the indexes.
 func (t *goalTree) insert(g *Goal) {
+	if g.Status.Open() {
+		t.open++
+	}
 	t.goals[goalKey{g.Glyph, g.Name}] = g
 	list := t.glyphs[g.Glyph]
 	i, _ := slices.BinarySearchFunc(list, g.Order, func(x *Goal, o int64) int { return cmp.Compare(x.Order, o) })
@@ -110,6 +114,17 @@ func (t *goalTree) attach(g, parent *Goal) {
 		}
 	}
 	deepen(g, parent.Depth+1)
+}
+
+// setStatus moves g to s, keeping the count of open goals.
+func (t *goalTree) setStatus(g *Goal, s GoalStatus) {
+	if g.Status.Open() {
+		t.open--
+	}
+	if s.Open() {
+		t.open++
+	}
+	g.Status = s
 }
 
 // parent returns g's parent, nil for a root.

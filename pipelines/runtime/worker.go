@@ -46,10 +46,12 @@ type partitionWorker struct {
 	chain    *stages.Chain
 	drift    *stages.Drift    // read for the gauges; nil without one
 	learn    *stages.Learn    // read for the learning counters; nil without one
+	goals    *stages.Goals    // read for the goal counters; nil without one
 	guardian *stages.Guardian // asked for its waiting actions; nil without one
 	// learnSeen is learn's figures at its last report: the counters get
 	// what it learned since.
 	learnSeen stages.LearnStats
+	goalsSeen stages.GoalsStats // goals' figures at its last report, likewise
 	// work is the context the graph's own work runs on: it outlives the
 	// claim's, so the open frame is finished and flushed after revocation,
 	// and ends with the bounded drain (drain.go). It carries the fence.
@@ -143,6 +145,8 @@ func (w *partitionWorker) newChain() error {
 	w.drift, _ = stages.As[*stages.Drift](w.chain)
 	w.learn, _ = stages.As[*stages.Learn](w.chain)
 	w.learnSeen = stages.LearnStats{}
+	w.goals, _ = stages.As[*stages.Goals](w.chain)
+	w.goalsSeen = stages.GoalsStats{}
 	w.guardian, _ = stages.As[*stages.Guardian](w.chain)
 	return nil
 }
@@ -459,6 +463,11 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 		learn, learnSeen = w.learn.Stats(), w.learnSeen
 		w.learnSeen = learn
 	}
+	var goals, goalsSeen stages.GoalsStats
+	if w.goals != nil {
+		goals, goalsSeen = w.goals.Stats(), w.goalsSeen
+		w.goalsSeen = goals
+	}
 	var waiting []string
 	if w.guardian != nil {
 		waiting = w.guardian.Waiting()
@@ -484,6 +493,9 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	}
 	if w.learn != nil {
 		lr.obs.Learn(w.partition, learn.Learned-learnSeen.Learned, learn.OverCap-learnSeen.OverCap, learn.Glyphs)
+	}
+	if w.goals != nil {
+		lr.obs.Goals(w.partition, goals.Changes-goalsSeen.Changes, goals.Refused-goalsSeen.Refused, goals.Open)
 	}
 	if w.guardian != nil {
 		lr.obs.ApprovalsWaiting(w.partition, waiting)
