@@ -24,6 +24,8 @@ var (
 	ErrBreakthroughConfig = errors.New("stages: invalid breakthrough configuration")
 	// ErrGuardianConfig: an option given to NewGuardian is out of range.
 	ErrGuardianConfig = errors.New("stages: invalid guardian configuration")
+	// ErrCanaryConfig: a canary's share or floor is out of range.
+	ErrCanaryConfig = errors.New("stages: invalid canary configuration")
 	// ErrSnapshot: bytes given to Restore are not a snapshot this stage can
 	// read (see snapshot.go).
 	ErrSnapshot = errors.New("stages: cannot restore snapshot")
