@@ -18,6 +18,7 @@ import (
 
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
 )
 
 // Canary is a lane's canary, resolved: Lane is the stage config its shadow
@@ -39,6 +40,18 @@ const (
 	DefaultCanaryMinAgreement = 0.9
 	DefaultCanaryMinSamples   = 200
 )
+
+// Namespaces returns, per lane with a canary, the output namespace its
+// shadow writes to, for deploy.
+func (s *Spec) Namespaces() map[schemas.Lane][]string {
+	out := map[schemas.Lane][]string{}
+	for l, ls := range s.Lanes {
+		if ls.Canary != nil {
+			out[l] = append(out[l], topics.CanaryNamespace)
+		}
+	}
+	return out
+}
 
 // Floor is the agreement below which the canary aborts.
 func (c *Canary) Floor() stages.CanaryFloor {

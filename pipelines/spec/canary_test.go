@@ -43,6 +43,12 @@ func TestCanaryDefaultsToTheCandidateLane(t *testing.T) {
 	if f := c.Floor(); f.MinAgreement != 0.9 || f.MinSamples != 200 {
 		t.Errorf("floor %+v", f)
 	}
+	if ns := s.Namespaces(); len(ns) != 1 || len(ns[schemas.LaneProd]) != 1 || ns[schemas.LaneProd][0] != "canary" {
+		t.Errorf("namespaces to deploy %v, want prod: [canary]", ns)
+	}
+	if ns := def.Namespaces(); len(ns) != 0 {
+		t.Errorf("the embedded spec deploys namespaces %v", ns)
+	}
 }
 
 // TestCanaryInlineAndFileSpecs: inline fields change the lane the canary
