@@ -177,14 +177,20 @@ func (d *Decisions) flagsAt(start time.Time) (stages.Flags, bool) {
 func (d *Decisions) FPSSchedule() []operators.GridSwitch { return d.fps }
 
 // flagsPayload and flagsFromPayload write and read a flag_change decision's
-// flags.
+// flags. CANARY_ENABLED is written only when on: a lane without a canary
+// records its flags as before the canary existed, and an absent key reads
+// as off.
 func flagsPayload(f stages.Flags) schemas.Payload {
-	return schemas.Payload{FlagDispatch: f.Dispatch, FlagLearning: f.Learning, FlagExtActions: f.ExtActions}
+	p := schemas.Payload{FlagDispatch: f.Dispatch, FlagLearning: f.Learning, FlagExtActions: f.ExtActions}
+	if f.Canary {
+		p[FlagCanary] = true
+	}
+	return p
 }
 
 func flagsFromPayload(p schemas.Payload) stages.Flags {
 	b := func(k string) bool { v, _ := p[k].(bool); return v }
-	return stages.Flags{Dispatch: b(FlagDispatch), Learning: b(FlagLearning), ExtActions: b(FlagExtActions)}
+	return stages.Flags{Dispatch: b(FlagDispatch), Learning: b(FlagLearning), ExtActions: b(FlagExtActions), Canary: b(FlagCanary)}
 }
 
 // loadDecisions reads, in one pass over the event log, the decisions of

@@ -197,6 +197,7 @@ type laneRuntime struct {
 	obs        *observe.Lane
 	sourceOpts []topics.SourceOption
 	namespace  string          // a replay's output namespace; "" for the live topics
+	canary     *laneCanary     // the lane's canary (canary.go); nil: none
 	glyph      string          // a replay's glyph: only its outputs are written
 	work       context.Context // outlives the shutdown signal: in-flight work finishes on it
 	fatal      func(error)     // stops the lane with an error
@@ -272,6 +273,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err := checkDeployed(ctx, cfg.Brokers, cfg.Lane); err != nil {
 		return err
 	}
+	if ls.Canary != nil {
+		if err := checkCanaryDeployed(ctx, cfg.Brokers, cfg.Lane); err != nil {
+			return err
+		}
+	}
 	if lr.serde, err = serde.Open(work, cfg.RegistryURL, serde.Subjects([]schemas.Lane{cfg.Lane})); err != nil {
 		return err
 	}
@@ -306,6 +312,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: once, Wrap: wrap}); err != nil {
 		return err
+	}
+	if ls.Canary != nil {
+		if lr.canary, err = newLaneCanary(cfg.Lane, ls.Canary); err != nil {
+			return err
+		}
 	}
 
 	lr.sinks, err = newSinkPool(work, DefaultLaneSinks, cfg.Brokers,
