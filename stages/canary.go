@@ -53,9 +53,9 @@ func (s CanarySampler) Sampled(key []byte) bool { return CanaryBucket(key) < s.b
 // (empty without a verdict). A record the chain dropped or failed has no
 // result; its decision says so.
 type Decision struct {
-	OK      bool
-	Outcome Outcome
-	Status  string // "result", "dropped" or "failed"
+	OK      bool    `json:"ok"`
+	Outcome Outcome `json:"outcome"`
+	Status  string  `json:"status"` // "result", "dropped" or "failed"
 }
 
 // DecisionOf returns r's decision after a chain ran over it.
