@@ -135,3 +135,23 @@ func NamespaceSpecs(lane, ns string, partitions int) ([]Spec, error) {
 	}
 	return specs, nil
 }
+
+// SideSpecs returns the topics of a blue/green side ns of lane: its output
+// namespace (NamespaceSpecs) and its own state changelog and checkpoints,
+// so the side's stage state never mixes with the lane's.
+func SideSpecs(lane, ns string, partitions int) ([]Spec, error) {
+	specs, err := NamespaceSpecs(lane, ns, partitions)
+	if err != nil {
+		return nil, err
+	}
+	state := Spec{Name: NamespaceName(lane, ns, KindState), Partitions: partitions, ReplicationFactor: ReplicationByCluster,
+		Compacted: true, Configs: map[string]string{ConfigCleanupPolicy: CleanupCompact}}
+	cps := Spec{Name: NamespaceName(lane, ns, KindCheckpoints), Partitions: partitions, ReplicationFactor: ReplicationByCluster,
+		Configs: map[string]string{ConfigCleanupPolicy: CleanupDelete, ConfigRetentionMs: streamRetention[KindCheckpoints]}}
+	for _, s := range []Spec{state, cps} {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return append(specs, state, cps), nil
+}

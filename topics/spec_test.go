@@ -145,3 +145,20 @@ func TestNamespaceSpecsAreTheOutputKindsWithTheLanesRetention(t *testing.T) {
 		t.Error("0 partitions were accepted")
 	}
 }
+
+func TestSideSpecsAddStateAndCheckpoints(t *testing.T) {
+	specs, err := SideSpecs("prod", "green", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Spec{}
+	for _, s := range specs {
+		byName[s.Name] = s
+	}
+	if len(specs) != len(ReplayKinds())+2 || !byName["matriz.prod.green.state"].Compacted || byName["matriz.prod.green.checkpoints"].Configs[ConfigRetentionMs] != RetentionForever || byName["matriz.prod.green.results"].Partitions != 3 {
+		t.Errorf("side specs %+v", specs)
+	}
+	if _, err := SideSpecs("prod", "green", 0); err == nil {
+		t.Error("0 partitions were accepted")
+	}
+}

@@ -25,6 +25,10 @@ type DeployConfig struct {
 	// topics (matriz.<lane>.<ns>.{results,events,traces,actions,dlq}):
 	// "canary" for a lane with a canary, a blue/green side's name.
 	Namespaces map[schemas.Lane][]string
+	// Sides are blue/green sides deployed for every lane deployed: each
+	// an output namespace with its own state and checkpoints
+	// (topics.SideSpecs).
+	Sides []string
 }
 
 // DeployLine is one thing deploy ensured: a topic or a subject.
@@ -103,6 +107,13 @@ func Deploy(ctx context.Context, cfg DeployConfig) (DeployReport, error) {
 				return rep, err
 			}
 			specs = append(specs, nss...)
+		}
+		for _, side := range cfg.Sides {
+			ss, err := topics.SideSpecs(string(l), side, p)
+			if err != nil {
+				return rep, err
+			}
+			specs = append(specs, ss...)
 		}
 	}
 	outs, err := admin.Ensure(ctx, specs, cfg.DryRun)
