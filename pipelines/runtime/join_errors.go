@@ -26,6 +26,8 @@ type NotDeployedError struct {
 	// Pipeline: the topics come from the lane's spec (a canary's), so
 	// deploy needs it.
 	Pipeline bool
+	// Side: the topics are a blue/green side's, deployed with --namespace.
+	Side string
 }
 
 func (e *NotDeployedError) Error() string {
@@ -36,6 +38,9 @@ func (e *NotDeployedError) Error() string {
 	deploy := "matriz deploy --lanes " + string(e.Lane)
 	if e.Pipeline {
 		deploy += " --pipeline FILE"
+	}
+	if e.Side != "" {
+		deploy += " --namespace " + e.Side
 	}
 	return fmt.Sprintf("lane %s is not deployed: topics %s are missing on the brokers; run `%s` first",
 		e.Lane, missing, deploy)

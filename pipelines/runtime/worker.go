@@ -262,6 +262,9 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 		return nil, err
 	}
 	w.outs = newOutputs(string(lr.lane), lr.namespace, lr.ids, w.inflight, lr.reportErr)
+	if lr.side != "" {
+		w.outs.writeTo(lr.topic)
+	}
 	w.outs.readerVersion = lr.cfg.ReaderVersion
 	w.outs.fence = w.fence
 	if lr.sinks != nil {
