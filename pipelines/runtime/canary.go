@@ -3,7 +3,7 @@ package runtime
 // A lane's canary: a candidate chain run in shadow beside the lane's own
 // on the glyphs whose Kafka key hashes into the canary's share
 // (stages.CanarySampler). Each partition worker keeps a shadow chain of its
-// own; per regular frame it copies the sampled inputs, before the lane's
+// own; per frame it copies the sampled inputs, before the lane's
 // chain annotates them, into a shadow frame marked Replay (the guardian
 // calls no executor, only records would_execute) with approvals of its own
 // (none: the lane's are never consumed), runs it after the lane's chain,
@@ -93,13 +93,14 @@ type partitionCanary struct {
 
 // canaryFrame copies f's sampled inputs into the shadow frame, before the
 // lane's chain annotates them, and holds each input's Ack for the
-// shadow's outputs. Only a live run on the lane's own topics shadows, and
-// only regular frames (a late record is compared with nothing). With
-// CANARY_ENABLED off, or the canary aborted here, it drops the shadow
-// chain, so the canary starts afresh when the flag is turned on again.
+// shadow's outputs. Only a live run on the lane's own topics shadows; a
+// late record's frame is shadowed like any other, so every sampled input
+// the lane answers is compared. With CANARY_ENABLED off, or the canary
+// aborted here, it drops the shadow chain, so the canary starts afresh
+// when the flag is turned on again.
 func (w *partitionWorker) canaryFrame(f *stages.Frame) error {
 	lr := w.lane
-	if lr.canary == nil || w.stopAt >= 0 || lr.namespace != "" || f.Seq < 0 {
+	if lr.canary == nil || w.stopAt >= 0 || lr.namespace != "" || lr.side != "" {
 		return nil
 	}
 	if !f.Flags.Canary || lr.canary.stopped.Load() {
@@ -138,8 +139,11 @@ func (w *partitionWorker) canaryFrame(f *stages.Frame) error {
 		}
 		p.msg.Ack.Add(1) // the shadow's hold, released when its outputs are counted
 		pc.inflight.put(r.Offset, &pending{msg: p.msg, schemaID: p.schemaID})
-		sf.Records = append(sf.Records, stages.Record{Partition: r.Partition, Offset: r.Offset, Msg: r.Msg})
+		sf.Records = append(sf.Records, stages.Record{Partition: r.Partition, Offset: r.Offset, Msg: r.Msg, Late: r.Late})
 		pc.base = append(pc.base, i)
+	}
+	if f.Seq < 0 && len(sf.Records) == 0 {
+		return nil // a late frame with nothing to compare: the shadow skips it as the chain does
 	}
 	pc.frame = sf
 	return nil
