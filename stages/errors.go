@@ -26,6 +26,8 @@ var (
 	ErrGuardianConfig = errors.New("stages: invalid guardian configuration")
 	// ErrGoalsConfig: an option given to NewGoals is out of range.
 	ErrGoalsConfig = errors.New("stages: invalid goals configuration")
+	// ErrCanaryConfig: a canary's share or floor is out of range.
+	ErrCanaryConfig = errors.New("stages: invalid canary configuration")
 	// ErrSnapshot: bytes given to Restore are not a snapshot this stage can
 	// read (see snapshot.go).
 	ErrSnapshot = errors.New("stages: cannot restore snapshot")

@@ -65,6 +65,7 @@ type Flags struct {
 	Dispatch   bool // DISPATCH_ENABLED: the router calls nodes instead of only logging
 	Learning   bool // LEARNING_ENABLED: stages may update learned state (centroids, baselines)
 	ExtActions bool // EXT_ACTIONS_ENABLED: guardian may execute approved external actions
+	Canary     bool // CANARY_ENABLED: a lane with a canary runs it in shadow beside its chain
 }
 
 // Frame is one tick of one partition: the messages whose event time falls in

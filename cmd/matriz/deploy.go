@@ -3,33 +3,46 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/matriz/pipelines/pipelines"
 	"github.com/matriz/pipelines/pipelines/ops"
+	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/pipelines/spec"
 )
 
 func runDeploy(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "deploy", "--brokers HOST:PORT[,…] --registry URL [--lanes L,…] [--dry-run]",
+	fs := newFlagSet(e, "deploy", "--brokers HOST:PORT[,…] --registry URL [--lanes L,…] [--pipeline FILE] [--namespace NAME,…] [--dry-run]",
 		"Ensures every lane topic on a Kafka cluster and registers every schema in the schema\n"+
 			"registry. Idempotent: a second run reports everything as `exists`. It never deletes\n"+
 			"or alters a topic; a topic whose partitions or configs differ is reported, not changed.")
 	conn := fs.connection()
 	lanes := fs.String("lanes", "experimental,candidate,prod", "`lanes` to deploy, comma-separated")
 	dryRun := fs.Bool("dry-run", false, "report what would change, change nothing")
+	pipeline := fs.String("pipeline", "", "pipeline spec `FILE` whose partitions and canaries to deploy (default: the embedded spec); a lane with a canary also gets matriz.L.canary.*")
+	sides := fs.String("namespace", "", "also deploy blue/green sides `NAME[,…]` of every lane deployed: matriz.<lane>.NAME.* with their own state and checkpoints (for `matriz run --namespace NAME`)")
 	if _, err := fs.args(args); err != nil {
 		return err
+	}
+	var sideNames []string
+	if *sides != "" {
+		sideNames = strings.Split(*sides, ",")
+		for _, n := range sideNames {
+			if err := runtime.CheckNamespace(n); err != nil {
+				return usagef("--namespace: %v", err)
+			}
+		}
 	}
 	ls, err := pipelines.ParseLanes(*lanes)
 	if err != nil {
 		return usagef("--lanes: %v", err)
 	}
-	sp, err := spec.Default()
+	sp, err := spec.Load(*pipeline)
 	if err != nil {
-		return err
+		return usagef("--pipeline: %v", err)
 	}
 	rep, err := ops.Deploy(ctx, ops.DeployConfig{
-		Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Lanes: ls, DryRun: *dryRun, Partitions: sp.Partitions(),
+		Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Lanes: ls, DryRun: *dryRun, Partitions: sp.Partitions(), Namespaces: sp.Namespaces(), Sides: sideNames,
 	})
 	for _, l := range rep.Lines {
 		fmt.Fprintln(e.stdout, l)

@@ -47,6 +47,7 @@ func commands() []command {
 		{"produce", "send JSON lines (or the synthetic stream) to a lane, validated and Avro-encoded", runProduce},
 		{"tail", "print a lane topic's records decoded, one per line", runTail},
 		{"explain", "tell the story of one message from the lane's log", runExplain},
+		{"canary", "compare a lane's canary with the lane: agreement, outcome drift, latency, aborts", runCanary},
 		{"version", "print the version, commit, Go version and schema versions", runVersion},
 	}
 }

@@ -52,6 +52,9 @@ type partitionWorker struct {
 	// what it learned since.
 	learnSeen stages.LearnStats
 	goalsSeen stages.GoalsStats // goals' figures at its last report, likewise
+	// canary is the partition's shadow of the lane's canary (canary.go);
+	// nil while it runs none. Owned by the frame goroutine.
+	canary *partitionCanary
 	// work is the context the graph's own work runs on: it outlives the
 	// claim's, so the open frame is finished and flushed after revocation,
 	// and ends with the bounded drain (drain.go). It carries the fence.
@@ -263,6 +266,9 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 		return nil, err
 	}
 	w.outs = newOutputs(string(lr.lane), lr.namespace, lr.ids, w.inflight, lr.reportErr)
+	if lr.side != "" {
+		w.outs.writeTo(lr.topic)
+	}
 	w.outs.readerVersion = lr.cfg.ReaderVersion
 	w.outs.fence = w.fence
 	if lr.sinks != nil {
@@ -446,10 +452,22 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 		// A frame of late or undecodable records the chain skips is traced
 		// too: its DLQ records carry the span that sent them there.
 		ctx, span := w.startFrameSpan(f) // trace.go
-		var err error
+		// The canary copies its inputs before the chain annotates them.
+		err := w.canaryFrame(f) // canary.go
+		if err != nil {
+			lr.reportErr(fmt.Errorf("partition %d: canary: %w", w.partition, err))
+			err = nil
+		}
 		if !late || anyLive(f) {
 			if err = w.chain.Run(ctx, f); err != nil {
 				w.chainFailed(w.work, f, err) // chainfail.go
+			}
+		}
+		if w.canary != nil && w.canary.frame != nil {
+			if err == nil {
+				w.runCanary(ctx, f)
+			} else {
+				w.dropCanaryFrame()
 			}
 		}
 		w.endFrameSpan(f, span, err)

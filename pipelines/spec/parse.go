@@ -45,6 +45,9 @@ func Parse(file string, data []byte) (*Spec, error) {
 	}
 	d.decodeRoot(root.Content[0], spec)
 	if len(d.errs) == 0 {
+		d.resolveCanaries(spec)
+	}
+	if len(d.errs) == 0 {
 		d.validate(spec)
 	}
 	if len(d.errs) > 0 {
@@ -115,6 +118,7 @@ func (d *specDecoder) decodeRoot(n *yaml.Node, s *Spec) {
 				"dispatch":    func(v *yaml.Node, f string) { s.Flags.Dispatch = d.boolean(v, f) },
 				"learning":    func(v *yaml.Node, f string) { s.Flags.Learning = d.boolean(v, f) },
 				"ext_actions": func(v *yaml.Node, f string) { s.Flags.ExtActions = d.boolean(v, f) },
+				"canary":      func(v *yaml.Node, f string) { s.Flags.Canary = d.boolean(v, f) },
 			})
 		},
 		"lanes": func(v *yaml.Node, f string) {
@@ -126,7 +130,7 @@ func (d *specDecoder) decodeRoot(n *yaml.Node, s *Spec) {
 						ls = &Lane{}
 						s.Lanes[lane] = ls
 					}
-					d.decodeLane(v, f, ls)
+					d.decodeLane(v, f, ls, lane)
 				}
 			}
 			d.fields(v, f, handlers)
@@ -137,8 +141,9 @@ func (d *specDecoder) decodeRoot(n *yaml.Node, s *Spec) {
 // decodeLane reads a lane's section. Values are checked for their type
 // here; their ranges and the rules between them are the stages' and the
 // operators' own, checked when validate builds the lane.
-func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
+func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane, lane schemas.Lane) {
 	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"canary":     func(v *yaml.Node, f string) { l.Canary = d.canary(v, f, lane) },
 		"partitions": func(v *yaml.Node, f string) { l.Partitions = d.integer(v, f) },
 		"stages":     func(v *yaml.Node, f string) { l.Stages = d.stageList(v, f) },
 		"tick": func(v *yaml.Node, f string) {
@@ -243,6 +248,7 @@ func (d *specDecoder) validate(s *Spec) {
 		if _, err := l.Chain(lane, ChainOptions{}); err != nil {
 			d.refused(p, err)
 		}
+		d.validateCanary(lane, l)
 		if err := operators.CheckTick(lane, l.TickOptions(lane)...); err != nil {
 			d.refused(p, err)
 		}

@@ -29,6 +29,8 @@ type Flags struct {
 	Dispatch   bool
 	Learning   bool
 	ExtActions bool
+	// Canary lets lanes with a canary run it (CANARY_ENABLED); default on.
+	Canary bool
 }
 
 // Stage names allowed in a lane's stage order.
@@ -60,6 +62,9 @@ type Lane struct {
 	Breakthrough Breakthrough
 	Guardian     Guardian
 	Goals        Goals
+	// Canary, when set, runs a candidate chain in shadow on a share of
+	// the lane's glyphs (canary.go); nil: no canary.
+	Canary *Canary
 }
 
 // Has reports whether the lane runs the named stage.

@@ -61,6 +61,10 @@ func TestParseRefusesWhatTheRuntimeWould(t *testing.T) {
 		{"DecimateCapacity", "experimental", "decimate: {k: 2000000}", 3, "decimate.k", "want 1..1048576 frames"},
 		{"DecimatePolicy", "experimental", "decimate: {policy: drop-newest}", 3, "decimate.policy", "drop-newest: want backpressure or drop-oldest"},
 		{"DecimateMaxRecords", "prod", "decimate: {max_records: 0}", 3, "decimate.max_records", "want 1..16777216 records"},
+		{"CanaryFraction", "prod", "canary: {fraction: 0}", 3, "canary.fraction", "0: want a share in (0, 1]"},
+		{"CanaryFraction", "prod", "canary:\n  fraction: 1.5", 4, "canary.fraction", "want a share in (0, 1]"},
+		{"CanaryMinAgreement", "prod", "canary: {min_agreement: 1.2}", 3, "canary.min_agreement", "want a rate in [0, 1]"},
+		{"CanaryMinSamples", "prod", "canary: {min_samples: 0}", 3, "canary.min_samples", "want at least 1 compared input"},
 		{"partitions", "prod", "partitions: 0", 3, "partitions", "0, want 1..1024"},
 		{"partitions", "prod", "partitions: 5000", 3, "partitions", "5000, want 1..1024"},
 	}
