@@ -13,11 +13,14 @@
 //	ops        deploy, actions and approvals, flags and kill switches, the schema tool
 //	serde      the registry client, lane subjects and the wire format
 //	devstack   the embedded broker and registry, the synthetic producer and scenario
+//	replay     replay, replay diff, offsets, events and goals from the log
+//	promote    the promotion gates
 //	bench      `matriz bench`
 package pipelines
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,10 +30,33 @@ import (
 	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/pipelines/observe"
 	"github.com/matriz/pipelines/pipelines/runtime"
+	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/pipelines/spec"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
 )
+
+// Security is how this process authenticates to Kafka and encrypts its
+// connections; UseSecurity sets it for every client the process makes.
+type Security = topics.Security
+
+// RegistryAuth is how this process authenticates to the schema registry;
+// UseRegistryAuth sets it for every registry client the process makes.
+type RegistryAuth = serde.RegistryAuth
+
+// UseSecurity makes s what every Kafka client of this process uses.
+func UseSecurity(s Security) error { return topics.UseSecurity(s) }
+
+// UseRegistryAuth makes a what every registry request of this process
+// carries.
+func UseRegistryAuth(a RegistryAuth) { serde.UseRegistryAuth(a) }
+
+// TLSConfig builds a client TLS config from PEM files (see
+// topics.TLSConfig).
+func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	return topics.TLSConfig(caFile, certFile, keyFile)
+}
 
 // Lane is one of the three lanes: experimental, candidate, prod.
 type Lane = schemas.Lane

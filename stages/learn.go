@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/matriz/pipelines/schemas"
@@ -41,6 +42,14 @@ import (
 // LearnStats.OverCap): learned state never holds a NaN and never grows
 // past MaxGlyphs × LearnMaxDim numbers. Nothing is forgotten: a learned
 // centroid is a model, not a cache.
+//
+// Each learned change is a versioned artifact on the lane's events: after
+// a frame, one learned_state event per glyph whose centroid it changed,
+// in the order the glyphs first changed, with the glyph's version (ideas
+// learned since its first, which unlike n never stops at Window), the
+// centroid and n after the frame, and how many of the frame's ideas it
+// learned. Its id derives from the last of those records and the version,
+// so a replay of the same frames makes the same events.
 //
 // A "learn" crumb goes on the record's result only when the stage injected,
 // learned or refused to: {"injected", "learned", "centroid_n" (the glyph's
@@ -146,6 +155,10 @@ func (l *Learn) Name() string { return StageLearn }
 type glyphCentroid struct {
 	C []float64 `json:"c"`
 	N int64     `json:"n"`
+	// V is the glyph's learned-state version: ideas learned since its
+	// first. A snapshot written before versions has none: it restores as
+	// N, the ideas it is known to have learned.
+	V int64 `json:"v,omitempty"`
 }
 
 // learnState is what Restore replaces whole.
@@ -163,6 +176,7 @@ func (l *Learn) Process(ctx context.Context, f *Frame) error {
 	if err := l.bind.admit(ctx, StageLearn, f); err != nil {
 		return err
 	}
+	var changed []learnedChange
 	for i := range f.Records {
 		if i > 0 && i%recordsPerCtxCheck == 0 {
 			if err := ctx.Err(); err != nil {
@@ -173,29 +187,69 @@ func (l *Learn) Process(ctx context.Context, f *Frame) error {
 		if !r.Live() || r.Msg == nil || r.Route == nil || r.Route.Node != l.cfg.node {
 			continue
 		}
-		l.record(r, f.Flags.Learning)
+		if l.record(r, f.Flags.Learning) {
+			changed = noteChange(changed, r.Msg)
+		}
+	}
+	for _, c := range changed {
+		f.Events = append(f.Events, l.learnedEvent(f, c))
 	}
 	return nil
 }
 
-// record injects and learns for one record routed to the node.
-func (l *Learn) record(r *Record, learning bool) {
+// learnedChange is one glyph's learning in a frame: the last record it
+// learned from and how many ideas it learned.
+type learnedChange struct {
+	glyph string
+	last  *schemas.MatrizMessage
+	ideas int64
+}
+
+func noteChange(changed []learnedChange, m *schemas.MatrizMessage) []learnedChange {
+	for i := range changed {
+		if changed[i].glyph == m.Glyph.ID {
+			changed[i].last = m
+			changed[i].ideas++
+			return changed
+		}
+	}
+	return append(changed, learnedChange{glyph: m.Glyph.ID, last: m, ideas: 1})
+}
+
+// learnedEvent is the learned_state event of one glyph's change in f.
+func (l *Learn) learnedEvent(f *Frame, c learnedChange) schemas.Event {
+	g := l.st.glyphs[c.glyph]
+	return schemas.Event{
+		ID:      DerivedID(c.last.MsgID, StageLearn, string(schemas.EventLearnedState), strconv.FormatInt(g.V, 10)),
+		TS:      c.last.TS,
+		Kind:    schemas.EventLearnedState,
+		Lane:    f.Lane,
+		GlyphID: c.glyph,
+		MsgID:   c.last.MsgID,
+		Stage:   StageLearn,
+		Payload: schemas.Payload{"version": g.V, "centroid": g.C, "centroid_n": g.N, "ideas": c.ideas, "node": l.cfg.node},
+	}
+}
+
+// record injects and learns for one record routed to the node, and
+// reports whether it learned.
+func (l *Learn) record(r *Record, learning bool) (learned bool) {
 	in := r.NodeInput()
 	fv, ok := in.Payload[learnFeatures]
 	if !ok || fv == nil {
-		return // not an idea: the node says what is missing
+		return false // not an idea: the node says what is missing
 	}
 	id := in.Glyph.ID
 	g := l.st.glyphs[id]
 	wantInject := g != nil && r.Route.Dispatch && !hasValue(in.Payload, learnCentroid) && !hasValue(in.Payload, learnCentroidN)
 	if !wantInject && !learning {
-		return
+		return false
 	}
 	x, reason := ideaVector(fv)
 	if reason == "" && g != nil && len(x) != len(g.C) {
 		reason = fmt.Sprintf("features has %d elements, the glyph's learned centroid %d", len(x), len(g.C))
 	}
-	injected, learned := false, false
+	injected := false
 	if reason == "" && wantInject {
 		r.NodeMsg = withCentroid(in, g)
 		injected = true
@@ -206,7 +260,7 @@ func (l *Learn) record(r *Record, learning bool) {
 		}
 	}
 	if r.Result == nil {
-		return
+		return learned
 	}
 	var n int64
 	if g = l.st.glyphs[id]; g != nil {
@@ -217,6 +271,7 @@ func (l *Learn) record(r *Record, learning bool) {
 		data["reason"] = reason
 	}
 	r.Result.Trace = append(r.Result.Trace, schemas.Crumb{Stage: StageLearn, T: r.Msg.TS, Data: data})
+	return learned
 }
 
 // learn folds x into glyph id's centroid g (nil: none yet), or says why it
@@ -227,7 +282,7 @@ func (l *Learn) learn(id string, g *glyphCentroid, x []float64) string {
 			l.overCap.Add(1)
 			return fmt.Sprintf("the partition holds learned centroids of max_glyphs (%d) glyphs; a new glyph is not learned", l.cfg.maxGlyphs)
 		}
-		l.st.glyphs[id] = &glyphCentroid{C: slices.Clone(x), N: 1}
+		l.st.glyphs[id] = &glyphCentroid{C: slices.Clone(x), N: 1, V: 1}
 		l.learned.Add(1)
 		return ""
 	}
@@ -239,7 +294,7 @@ func (l *Learn) learn(id string, g *glyphCentroid, x []float64) string {
 	if why := directionProblem("the centroid these features would make", next); why != "" {
 		return why + "; not learned"
 	}
-	g.C, g.N = next, n
+	g.C, g.N, g.V = next, n, g.V+1
 	l.learned.Add(1)
 	return ""
 }
@@ -363,6 +418,9 @@ func (l *Learn) Restore(state []byte) error {
 		if bad {
 			return restoreError(StageLearn, fmt.Sprintf("glyph %q: %d elements, n %d", id, len(g.C), g.N),
 				fmt.Sprintf("a glyph id, n >= 1 and 1..%d finite elements, not all zero", LearnMaxDim))
+		}
+		if g.V < g.N {
+			g.V = g.N // a snapshot from before versions, or a hand-edited one
 		}
 		if len(p.glyphs) < l.cfg.maxGlyphs {
 			g.N = min(g.N, l.cfg.window)

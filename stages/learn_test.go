@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -420,7 +421,7 @@ func TestLearnRestoreFitsASmallerWindowAndCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := l.Snapshot()
-	fxEqual(t, "fitted state", string(got), `{"format":2,"stage":"learn","state":{"lane":"prod","glyphs":{"a":{"c":[0,1],"n":2},"b":{"c":[1,1],"n":10}}}}`)
+	fxEqual(t, "fitted state", string(got), `{"format":2,"stage":"learn","state":{"lane":"prod","glyphs":{"a":{"c":[0,1],"n":2,"v":2},"b":{"c":[1,1],"n":10,"v":40}}}}`)
 }
 
 func TestLearnRestoreRejectsBadState(t *testing.T) {
@@ -490,4 +491,66 @@ func (c *endsAfter) Err() error {
 	}
 	c.looks--
 	return nil
+}
+
+// TestLearnEmitsAVersionedEventPerGlyphAndFrameItLearned: a frame that
+// learns gives one learned_state event per glyph it changed, in the order
+// they first changed, with the version counting every idea learned (past
+// the window too), the centroid and n after the frame; a frame with the
+// flag off, or that learned nothing, gives none.
+func TestLearnEmitsAVersionedEventPerGlyphAndFrameItLearned(t *testing.T) {
+	l := newLearn(t, LearnWindow(2))
+	f := lnRun(t, l, lnFrame(schemas.LaneProd, 1, true, true,
+		lnIdea(1, "b", 1, 0), lnIdea(2, "a", 0, 1), lnIdea(3, "b", 0, 1), fxMsg(4, "c", "other", nil)))
+	if len(f.Events) != 2 {
+		t.Fatalf("%d events, want one per glyph learned (b, a): %+v", len(f.Events), f.Events)
+	}
+	b, a := f.Events[0], f.Events[1]
+	if b.GlyphID != "b" || a.GlyphID != "a" || b.Kind != schemas.EventLearnedState || b.Stage != StageLearn || b.Lane != schemas.LaneProd {
+		t.Fatalf("events %+v, %+v: want learned_state for b then a", b, a)
+	}
+	if v, _ := b.Payload.Int("version"); v != 2 {
+		t.Fatalf("b's version %d after two ideas, want 2", v)
+	}
+	if ideas, _ := b.Payload.Int("ideas"); ideas != 2 || b.MsgID != f.Records[2].Msg.MsgID {
+		t.Fatalf("b's event: %d ideas from last message %s; want 2 from %s", ideas, b.MsgID, f.Records[2].Msg.MsgID)
+	}
+	if c, _ := b.Payload.Vector("centroid"); !slices.Equal(c, []float64{0.5, 0.5}) {
+		t.Fatalf("b's centroid %v, want the mean [0.5 0.5]", c)
+	}
+
+	// Past the window n stays at 2; the version goes on.
+	f = lnRun(t, l, lnFrame(schemas.LaneProd, 2, true, true, lnIdea(5, "b", 1, 1)))
+	if len(f.Events) != 1 {
+		t.Fatalf("%d events, want 1", len(f.Events))
+	}
+	v, _ := f.Events[0].Payload.Int("version")
+	n, _ := f.Events[0].Payload.Int("centroid_n")
+	if v != 3 || n != 2 {
+		t.Fatalf("version %d, n %d: want 3 and the window's 2", v, n)
+	}
+	if f.Events[0].ID == b.ID {
+		t.Fatal("two versions of one glyph share an event id")
+	}
+
+	if f := lnRun(t, l, lnFrame(schemas.LaneProd, 3, false, true, lnIdea(6, "b", 1, 1))); len(f.Events) != 0 {
+		t.Fatalf("flag off: %d events, want none", len(f.Events))
+	}
+	if f := lnRun(t, l, lnFrame(schemas.LaneProd, 4, true, true, lnIdea(7, "b", 1, 1, 1))); len(f.Events) != 0 {
+		t.Fatalf("an idea refused: %d events, want none", len(f.Events))
+	}
+
+	// The version survives a snapshot.
+	snap, err := l.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newLearn(t, LearnWindow(2))
+	if err := r.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	f = lnRun(t, r, lnFrame(schemas.LaneProd, 5, true, true, lnIdea(8, "b", 1, 1)))
+	if v, _ := f.Events[0].Payload.Int("version"); v != 4 {
+		t.Fatalf("version %d after a restore, want 4", v)
+	}
 }

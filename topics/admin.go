@@ -124,7 +124,7 @@ func (a *Admin) Ensure(ctx context.Context, specs []Spec, dryRun bool) ([]Outcom
 	// A fresh transport per call: kafka-go caches metadata per transport,
 	// and a cache older than this call could hide a topic someone else
 	// created meanwhile.
-	tr := &kafka.Transport{DialTimeout: a.cfg.dialTimeout}
+	tr := SecureTransport(&kafka.Transport{DialTimeout: a.cfg.dialTimeout})
 	defer tr.CloseIdleConnections()
 	cl := &kafka.Client{Addr: kafka.TCP(a.addrs...), Timeout: a.cfg.requestTimeout, Transport: tr}
 
@@ -205,7 +205,7 @@ type existing struct {
 func describeTopics(ctx context.Context, cl *kafka.Client, names []string) (map[string]existing, error) {
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
 	if err != nil {
-		return nil, fmt.Errorf("read topic metadata: %w", err)
+		return nil, SecurityHint(fmt.Errorf("read topic metadata: %w", err))
 	}
 	found := make(map[string]existing, len(names))
 	var res []kafka.DescribeConfigRequestResource
@@ -258,12 +258,20 @@ func compare(s Spec, t existing) (Status, string) {
 	if t.partitions != s.Partitions {
 		diffs = append(diffs, fmt.Sprintf("partitions %d want %d", t.partitions, s.Partitions))
 	}
-	if s.ReplicationFactor > 0 && t.replication > 0 && t.replication != s.ReplicationFactor {
+	// More replicas than asked for is stronger, not different: only fewer
+	// weakens what acks=all promises.
+	if s.ReplicationFactor > 0 && t.replication > 0 && t.replication < s.ReplicationFactor {
 		diffs = append(diffs, fmt.Sprintf("replication %d want %d", t.replication, s.ReplicationFactor))
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Configs)) {
 		want := s.Configs[k]
 		got, ok := t.configs[k]
+		if k == ConfigMinInsyncReplicas {
+			if weaker, have := fewerInsync(got, ok, want); weaker {
+				diffs = append(diffs, fmt.Sprintf("%s %s want %s", k, have, want))
+			}
+			continue
+		}
 		switch {
 		case !ok:
 			diffs = append(diffs, fmt.Sprintf("%s unset want %s", k, want))
@@ -275,6 +283,37 @@ func compare(s Spec, t existing) (Status, string) {
 		return StatusExists, ""
 	}
 	return StatusDiffers, strings.Join(diffs, "; ")
+}
+
+// fewerInsync reports whether a topic's min.insync.replicas (unset: the
+// broker default, 1) is below want: acks=all then waits for fewer
+// replicas than the deploy asks for. A higher value is stronger.
+func fewerInsync(got string, set bool, want string) (weaker bool, have string) {
+	have = got
+	if !set || got == "" {
+		have = "1"
+	}
+	g, gerr := strconv.Atoi(have)
+	w, werr := strconv.Atoi(want)
+	if gerr != nil || werr != nil {
+		return have != want, have
+	}
+	return g < w, have
+}
+
+// BrokerCount returns how many brokers the cluster's metadata lists.
+func (a *Admin) BrokerCount(ctx context.Context) (int, error) {
+	if err := reachable(ctx, a.addrs, a.cfg.dialTimeout); err != nil {
+		return 0, err
+	}
+	tr := SecureTransport(&kafka.Transport{DialTimeout: a.cfg.dialTimeout})
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(a.addrs...), Timeout: a.cfg.requestTimeout, Transport: tr}
+	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
+	if err != nil {
+		return 0, SecurityHint(fmt.Errorf("read cluster metadata: %w", err))
+	}
+	return len(md.Brokers), nil
 }
 
 // normalize makes equal config values compare equal: cleanup.policy is a
@@ -297,6 +336,12 @@ func created(s Spec) string {
 		d += ", compacted"
 	} else if r, ok := s.Configs[ConfigRetentionMs]; ok {
 		d += ", retention.ms " + r
+	}
+	if s.ReplicationFactor > 0 {
+		d += ", replication " + strconv.Itoa(s.ReplicationFactor)
+	}
+	if m, ok := s.Configs[ConfigMinInsyncReplicas]; ok {
+		d += ", min.insync.replicas " + m
 	}
 	return d
 }
@@ -363,7 +408,7 @@ func (a *Admin) client(ctx context.Context) (*kafka.Client, func(), error) {
 	if err := reachable(ctx, a.addrs, a.cfg.dialTimeout); err != nil {
 		return nil, nil, err
 	}
-	tr := &kafka.Transport{DialTimeout: a.cfg.dialTimeout}
+	tr := SecureTransport(&kafka.Transport{DialTimeout: a.cfg.dialTimeout})
 	cl := &kafka.Client{Addr: kafka.TCP(a.addrs...), Timeout: a.cfg.requestTimeout, Transport: tr}
 	return cl, tr.CloseIdleConnections, nil
 }

@@ -1,6 +1,7 @@
 package topics
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -57,6 +58,8 @@ type brokerConfig struct {
 	retentionCap time.Duration
 	segmentBytes int
 	clock        clock.Clock
+	users        []BrokerUser
+	tls          *tls.Config
 }
 
 // BrokerOption configures StartBroker.
@@ -112,6 +115,17 @@ func BrokerSegmentBytes(n int) BrokerOption {
 }
 
 // brokerClock sets the clock of the cleaning passes (tests).
+// BrokerUsers turns on SASL and ACLs: only these users may connect, a
+// superuser bypasses ACLs (operations: deploy, the registry's storage),
+// and every other user may do only what ACLs grant it (`matriz deploy
+// --acls` writes the lanes' bindings). At least one must be a superuser.
+func BrokerUsers(users []BrokerUser) BrokerOption {
+	return func(c *brokerConfig) { c.users = append([]BrokerUser(nil), users...) }
+}
+
+// BrokerTLS serves TLS with the given server config.
+func BrokerTLS(cfg *tls.Config) BrokerOption { return func(c *brokerConfig) { c.tls = cfg } }
+
 func brokerClock(cl clock.Clock) BrokerOption {
 	return func(c *brokerConfig) { c.clock = cl }
 }
@@ -142,6 +156,11 @@ func (c brokerConfig) validate() error {
 	if c.segmentBytes < 0 {
 		return bad("segment bytes", "%d, want a positive size (0: kfake's default)", c.segmentBytes)
 	}
+	if len(c.users) > 0 {
+		if err := checkBrokerUsers(c.users); err != nil {
+			return bad("users", "%v", err)
+		}
+	}
 	return nil
 }
 
@@ -167,6 +186,19 @@ func StartBroker(opts ...BrokerOption) (*Broker, error) {
 		bcfgs["log.segment.bytes"] = strconv.Itoa(cfg.segmentBytes)
 	}
 	kopts = append(kopts, kfake.BrokerConfigs(bcfgs))
+	if len(cfg.users) > 0 {
+		kopts = append(kopts, kfake.EnableSASL(), kfake.EnableACLs())
+		for _, u := range cfg.users {
+			if u.Super {
+				kopts = append(kopts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+			} else {
+				kopts = append(kopts, kfake.User(u.Mechanism, u.Name, u.Password))
+			}
+		}
+	}
+	if cfg.tls != nil {
+		kopts = append(kopts, kfake.TLS(cfg.tls))
+	}
 	if cfg.dataDir != "" {
 		if err := os.MkdirAll(cfg.dataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("broker data dir: %w", err)

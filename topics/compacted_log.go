@@ -126,12 +126,12 @@ func NewCompactedLog(ctx context.Context, brokers []string, topic string, opts .
 		topic:  topic,
 		addrs:  slices.Clone(brokers),
 		cfg:    cfg,
-		dialer: &kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true},
+		dialer: SecureDialer(&kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true}),
 	}
 	if err := l.ensure(ctx); err != nil {
 		return nil, err
 	}
-	l.transport = &kafka.Transport{DialTimeout: cfg.dialTimeout}
+	l.transport = SecureTransport(&kafka.Transport{DialTimeout: cfg.dialTimeout})
 	l.writer = &kafka.Writer{
 		Addr:         kafka.TCP(l.addrs...),
 		Topic:        topic,
@@ -152,7 +152,7 @@ func NewCompactedLog(ctx context.Context, brokers []string, topic string, opts .
 // ensure creates the topic if it is missing and checks that it has one
 // partition and is compacted.
 func (l *CompactedLog) ensure(ctx context.Context) error {
-	tr := &kafka.Transport{DialTimeout: l.cfg.dialTimeout}
+	tr := SecureTransport(&kafka.Transport{DialTimeout: l.cfg.dialTimeout})
 	defer tr.CloseIdleConnections()
 	cl := &kafka.Client{Addr: kafka.TCP(l.addrs...), Transport: tr}
 	found, err := describeTopics(ctx, cl, []string{l.topic})

@@ -153,7 +153,7 @@ func NewGroup(ctx context.Context, brokers []string, id string, topics []string,
 	gc := kafka.ConsumerGroupConfig{
 		ID:                id,
 		Brokers:           slices.Clone(brokers),
-		Dialer:            &kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true},
+		Dialer:            SecureDialer(&kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true}),
 		Topics:            slices.Clone(topics),
 		HeartbeatInterval: cfg.heartbeat,
 		SessionTimeout:    cfg.sessionTimeout,

@@ -54,7 +54,7 @@ func newLease(cfg groupConfig, brokers []string, group string, gen *kafka.Genera
 		// A transport of its own: the shared default keeps idle
 		// connections that a broker restart leaves dead, and a lease that
 		// cannot find its coordinator never runs.
-		client:  &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: cfg.heartbeat, Transport: &kafka.Transport{DialTimeout: cfg.heartbeat, IdleTimeout: cfg.heartbeat}},
+		client:  &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: cfg.heartbeat, Transport: SecureTransport(&kafka.Transport{DialTimeout: cfg.heartbeat, IdleTimeout: cfg.heartbeat})},
 		session: cfg.sessionTimeout, margin: cfg.sessionTimeout / 5,
 	}
 }

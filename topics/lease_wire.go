@@ -27,8 +27,7 @@ func (l *lease) sendHeartbeat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d := net.Dialer{Timeout: l.client.Timeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dialSecure(ctx, addr, l.client.Timeout)
 	if err != nil {
 		l.coordinator = "" // find it again next time
 		return fmt.Errorf("heartbeat: %w", err)

@@ -62,7 +62,7 @@ func NewPartitionSource(ctx context.Context, brokers []string, topic string, par
 		Brokers:       slices.Clone(brokers),
 		Topic:         topic,
 		Partition:     int(partition),
-		Dialer:        &kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true},
+		Dialer:        SecureDialer(&kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true}),
 		MinBytes:      cfg.minBytes,
 		MaxBytes:      cfg.maxBytes,
 		MaxWait:       cfg.maxWait,

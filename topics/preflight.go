@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"strconv"
 	"time"
@@ -21,7 +20,7 @@ const preflightTimeout = 5 * time.Second
 // preflightClient is a kafka-go client on a transport of its own, closed
 // with the returned func, so a check leaves no connection behind.
 func preflightClient(brokers []string) (*kafka.Client, func()) {
-	tr := &kafka.Transport{DialTimeout: defaultDialTimeout}
+	tr := SecureTransport(&kafka.Transport{DialTimeout: defaultDialTimeout})
 	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: preflightTimeout, Transport: tr}, tr.CloseIdleConnections
 }
 
@@ -72,8 +71,7 @@ func CheckTopics(ctx context.Context, brokers []string, names []string) error {
 // from a missing one), and its Conn asks the broker to auto-create what it
 // names. Version 4 is the first that can say not to.
 func topicErrors(ctx context.Context, addr string, names []string) (map[string]int16, error) {
-	d := net.Dialer{Timeout: defaultDialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dialSecure(ctx, addr, defaultDialTimeout)
 	if err != nil {
 		return nil, err
 	}

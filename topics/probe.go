@@ -33,7 +33,7 @@ func ProbeKafka(ctx context.Context, addrs []string, timeout time.Duration) erro
 	var notKafka []string
 	var last error
 	for _, a := range addrs {
-		d := kafka.Dialer{Timeout: timeout}
+		d := SecureDialer(&kafka.Dialer{Timeout: timeout})
 		conn, err := d.DialContext(ctx, "tcp", a)
 		if err != nil {
 			var op *net.OpError
@@ -55,7 +55,7 @@ func ProbeKafka(ctx context.Context, addrs []string, timeout time.Duration) erro
 		notKafka, last = append(notKafka, a), err
 	}
 	if len(notKafka) > 0 {
-		return &NotKafkaError{Addrs: notKafka, Err: last}
+		return &NotKafkaError{Addrs: notKafka, Err: SecurityHint(last)}
 	}
 	return nil
 }

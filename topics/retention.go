@@ -49,7 +49,7 @@ type hwmSample struct {
 func newCleaner(b *Broker, every, cap time.Duration, cl clock.Clock) *cleaner {
 	return &cleaner{
 		b: b, every: every, cap: cap, clock: cl,
-		client:  &kafka.Client{Addr: kafka.TCP(b.addrs...), Timeout: 10 * time.Second},
+		client:  &kafka.Client{Addr: kafka.TCP(b.addrs...), Timeout: 10 * time.Second, Transport: SecureTransport(&kafka.Transport{})},
 		samples: map[string]map[int][]hwmSample{},
 	}
 }

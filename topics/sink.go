@@ -80,7 +80,7 @@ func NewSink(ctx context.Context, brokers []string, opts ...SinkOption) (*Sink, 
 		return nil, err
 	}
 	sctx, abort := context.WithCancelCause(ctx)
-	tr := &kafka.Transport{DialTimeout: cfg.dialTimeout}
+	tr := SecureTransport(&kafka.Transport{DialTimeout: cfg.dialTimeout})
 	meta := newPartitionCounts(tr, cfg.clock)
 	s := &Sink{
 		tr:    tr,

@@ -116,7 +116,7 @@ func NewSource(ctx context.Context, brokers []string, group string, topics []str
 		Brokers:           slices.Clone(brokers),
 		GroupID:           group,
 		GroupTopics:       slices.Clone(topics),
-		Dialer:            &kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true, ClientID: s.clientID},
+		Dialer:            SecureDialer(&kafka.Dialer{Timeout: cfg.dialTimeout, DualStack: true, ClientID: s.clientID}),
 		HeartbeatInterval: cfg.heartbeat,
 		MinBytes:          cfg.minBytes,
 		MaxBytes:          cfg.maxBytes,
@@ -138,7 +138,7 @@ func NewSource(ctx context.Context, brokers []string, group string, topics []str
 	s.admin = &kafka.Client{
 		Addr:      kafka.TCP(brokers...),
 		Timeout:   cfg.commitTimeout,
-		Transport: &kafka.Transport{DialTimeout: cfg.dialTimeout, ClientID: s.clientID},
+		Transport: SecureTransport(&kafka.Transport{DialTimeout: cfg.dialTimeout, ClientID: s.clientID}),
 	}
 
 	fctx, cancel := context.WithCancel(ctx)

@@ -10,12 +10,15 @@ import (
 
 // Topic config keys and values this package sets, spelled as Kafka does.
 const (
-	ConfigCleanupPolicy  = "cleanup.policy"
-	ConfigRetentionMs    = "retention.ms"
-	CleanupDelete        = "delete"
-	CleanupCompact       = "compact"
-	RetentionForever     = "-1"
-	ReplicationByCluster = -1 // ReplicationFactor: the cluster's default.replication.factor
+	ConfigCleanupPolicy = "cleanup.policy"
+	ConfigRetentionMs   = "retention.ms"
+	// ConfigMinInsyncReplicas is how many replicas must have a record
+	// before an acks=all write is acknowledged; Kafka's default is 1.
+	ConfigMinInsyncReplicas = "min.insync.replicas"
+	CleanupDelete           = "delete"
+	CleanupCompact          = "compact"
+	RetentionForever        = "-1"
+	ReplicationByCluster    = -1 // ReplicationFactor: the cluster's default.replication.factor
 )
 
 // Retention per stream kind, in milliseconds as Kafka takes it. The choices:

@@ -83,7 +83,7 @@ func StartTailSince(ctx context.Context, brokers []string, topic string, since t
 			MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 250 * time.Millisecond,
 			// A stalled batch read gives up after this instead of 10s.
 			ReadBatchTimeout: 5 * time.Second,
-			Dialer:           &kafka.Dialer{Timeout: defaultDialTimeout, DialFunc: t.conns.dial},
+			Dialer:           SecureDialer(&kafka.Dialer{Timeout: defaultDialTimeout, DialFunc: t.conns.dial}),
 		}
 		if onError != nil {
 			// kafka-go retries most fetch errors inside the reader and only
@@ -212,7 +212,7 @@ const partitionEndsTimeout = 10 * time.Second
 // partitionEnds returns each partition's high watermark. Cancelling ctx
 // ends it at once.
 func partitionEnds(ctx context.Context, brokers []string, topic string) (map[int]int64, error) {
-	d := &kafka.Dialer{Timeout: defaultDialTimeout, DualStack: true}
+	d := SecureDialer(&kafka.Dialer{Timeout: defaultDialTimeout, DualStack: true})
 	conn, err := d.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return nil, &BrokerUnreachableError{Addrs: brokers[:1], Errs: []error{err}}

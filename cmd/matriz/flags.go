@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/matriz/pipelines/pipelines"
@@ -30,12 +31,18 @@ type flagSet struct {
 	synopsis string
 	about    string
 	stdout   io.Writer
+	getenv   func(string) string
+	security *securityFlags // set when the command talks to Kafka or the registry
 }
 
 func newFlagSet(e *env, name, synopsis, about string) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	return &flagSet{FlagSet: fs, name: name, synopsis: synopsis, about: about, stdout: e.stdout}
+	getenv := e.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return &flagSet{FlagSet: fs, name: name, synopsis: synopsis, about: about, stdout: e.stdout, getenv: getenv}
 }
 
 // parse parses args. It prints help and returns errHelp for -h/--help, and
@@ -49,7 +56,7 @@ func (f *flagSet) parse(args []string) error {
 	if err != nil {
 		return usagef("%v (usage: matriz %s %s)", err, f.name, f.synopsis)
 	}
-	return nil
+	return f.security.apply()
 }
 
 // args parses the command line and checks it holds the named positional
@@ -102,13 +109,17 @@ func (f *flagSet) connection() *connFlags {
 
 // brokersOnly defines --brokers, for commands that talk to Kafka alone.
 func (f *flagSet) brokersOnly() *connFlags {
-	return &connFlags{brokers: f.String("brokers", defaultBrokers, "Kafka bootstrap `addresses`, comma-separated")}
+	c := &connFlags{brokers: f.String("brokers", defaultBrokers, "Kafka bootstrap `addresses`, comma-separated")}
+	f.kafkaSecurity()
+	return c
 }
 
 // registryOnly defines --registry, for commands that talk to the schema
 // registry alone.
 func (f *flagSet) registryOnly() *connFlags {
-	return &connFlags{registry: f.String("registry", defaultRegistry, "schema registry `URL`")}
+	c := &connFlags{registry: f.String("registry", defaultRegistry, "schema registry `URL`")}
+	f.registrySecurity()
+	return c
 }
 
 // Brokers returns the --brokers addresses.

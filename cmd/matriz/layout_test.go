@@ -27,7 +27,7 @@ var layers = [][]string{
 	{"pipelines/spec", "pipelines/ops"},
 	{"pipelines/runtime", "pipelines/devstack"},
 	{"pipelines/replay"},
-	{"pipelines/inspect"},
+	{"pipelines/inspect", "pipelines/promote"},
 	{"pipelines/bench", "pipelines/pipetest", "pipelines"},
 	{"cmd/matriz"},
 }

@@ -37,6 +37,7 @@ func commands() []command {
 		{"run", "run one lane as a consumer-group member", runRun},
 		{"actions", "list external actions waiting for a human approval", runActions},
 		{"approve", "approve a waiting external action", runApprove},
+		{"promote", "check the promotion gates from the lanes' logs and CI; record a promotion that passes", runPromote},
 		{"flags", "list and set feature flags and kill switches on matriz.control", runFlags},
 		{"events", "print a lane's events between two times, for a glyph or some kinds", runEvents},
 		{"goals", "list the Goal Manager's goals of a lane (or a glyph) with their latest status", runGoals},

@@ -19,6 +19,7 @@ import (
 	"github.com/matriz/pipelines/clock"
 	"github.com/matriz/pipelines/pipelines/replay"
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/topics"
 )
 
 // firstValue returns the value of the first record of topic's first
@@ -36,7 +37,7 @@ func firstValue(ctx context.Context, brokers []string, topic string) ([]byte, er
 		if ends[p] <= starts[p] {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: slices.Clone(brokers), Topic: topic, Partition: int(p), MaxWait: 50 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: slices.Clone(brokers), Topic: topic, Partition: int(p), MaxWait: 50 * time.Millisecond, Dialer: topics.NewDialer()})
 		defer r.Close()
 		if err := r.SetOffset(starts[p]); err != nil {
 			return nil, err

@@ -78,14 +78,14 @@ type copyStats struct {
 func runCopy(ctx context.Context, brokers []string, src, group string, n int, outs []copyOutput, set CopySettings, cl clock.Clock) (copyStats, error) {
 	st := copyStats{Records: map[string]int64{}, Bytes: map[string]int64{}}
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: slices.Clone(brokers), GroupID: group, GroupTopics: []string{src},
+		Brokers: slices.Clone(brokers), GroupID: group, GroupTopics: []string{src}, Dialer: topics.NewDialer(),
 		MinBytes: set.MinBytes, MaxBytes: set.MaxBytes, MaxWait: set.MaxWait, QueueCapacity: set.QueueCapacity,
 		CommitInterval: set.CommitEvery, StartOffset: kafka.FirstOffset,
 	})
 	defer r.Close()
 	// A transport of its own: kafka-go's default one caches metadata
 	// from before this copy's topics were created.
-	tr := &kafka.Transport{}
+	tr := topics.SecureTransport(&kafka.Transport{})
 	defer tr.CloseIdleConnections()
 	ws := make([]*kafka.Writer, len(outs))
 	for i, o := range outs {

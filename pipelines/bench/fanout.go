@@ -96,7 +96,7 @@ func scanTopic(ctx context.Context, brokers []string, topic string) (KindWrites,
 }
 
 func scanPartition(ctx context.Context, brokers []string, topic string, p int32, from, end int64) (KindWrites, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: slices.Clone(brokers), Topic: topic, Partition: int(p),
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: slices.Clone(brokers), Topic: topic, Partition: int(p), Dialer: topics.NewDialer(),
 		MinBytes: 1, MaxBytes: 8 << 20, MaxWait: 50 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(from); err != nil {

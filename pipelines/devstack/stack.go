@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,16 @@ type Config struct {
 	RetentionCap time.Duration
 	SegmentBytes int
 	Logger       *slog.Logger
+	// Users turn on SASL and ACLs on the broker and basic auth on the
+	// registry's mutating endpoints (see topics.BrokerUsers). The stack's
+	// own clients (the registry's storage, the broker's cleaner) connect
+	// as the first superuser: Start makes that the process's Kafka
+	// security, and Close puts back what was there.
+	Users []topics.BrokerUser
+	// TLS, when set, is served by the broker and the registry; ClientTLS
+	// is what the stack's own clients trust (the server's certificate
+	// when it is self-signed, or its CA).
+	TLS, ClientTLS *tls.Config
 }
 
 // Stack is the embedded Kafka broker (kfake) and the Confluent-compatible
@@ -42,6 +53,9 @@ type Stack struct {
 
 	server *http.Server
 	served chan error
+	// prevSecurity is the process's Kafka security before Start changed
+	// it, which Close restores.
+	prevSecurity *topics.Security
 }
 
 // Start starts the broker, then the registry on it. Close stops both.
@@ -69,8 +83,19 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if cfg.SegmentBytes > 0 {
 		bopts = append(bopts, topics.BrokerSegmentBytes(cfg.SegmentBytes))
 	}
+	prev, err := secureStack(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Users) > 0 {
+		bopts = append(bopts, topics.BrokerUsers(cfg.Users))
+	}
+	if cfg.TLS != nil {
+		bopts = append(bopts, topics.BrokerTLS(cfg.TLS))
+	}
 	broker, err := topics.StartBroker(bopts...)
 	if err != nil {
+		restoreSecurity(prev)
 		return nil, err
 	}
 	listen := cfg.RegistryListen
@@ -79,6 +104,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
+		restoreSecurity(prev)
 		broker.Close()
 		return nil, fmt.Errorf("schema registry cannot listen on %s: %w (pick another --registry-listen)", listen, err)
 	}
@@ -102,12 +128,18 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		broker.Close()
 		return nil, fmt.Errorf("schema registry: %w", err)
 	}
+	scheme := "http://"
+	if cfg.TLS != nil {
+		scheme = "https://"
+		ln = tls.NewListener(ln, cfg.TLS)
+	}
 	s := &Stack{
-		Broker:      broker,
-		Registry:    reg,
-		RegistryURL: "http://" + ln.Addr().String(),
-		server:      &http.Server{Handler: reg.Handler(), ReadHeaderTimeout: 10 * time.Second},
-		served:      make(chan error, 1),
+		Broker:       broker,
+		Registry:     reg,
+		RegistryURL:  scheme + ln.Addr().String(),
+		server:       registryServer(reg.Handler(), cfg.Users),
+		served:       make(chan error, 1),
+		prevSecurity: prev,
 	}
 	go func() { s.served <- s.server.Serve(ln) }()
 	return s, nil
@@ -132,6 +164,7 @@ func (s *Stack) Close() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, s.Registry.Close(), s.Broker.Close())
+	restoreSecurity(s.prevSecurity)
 	return errors.Join(errs...)
 }
 

@@ -47,7 +47,7 @@ func readLog(ctx context.Context, brokers []string, topic string, pos replay.Pos
 		}
 		wg.Go(func() {
 			r := kafka.NewReader(kafka.ReaderConfig{
-				Brokers: slices.Clone(brokers), Topic: topic, Partition: int(p),
+				Brokers: slices.Clone(brokers), Topic: topic, Partition: int(p), Dialer: topics.NewDialer(),
 				MinBytes: 1, MaxBytes: 4 << 20, MaxWait: 250 * time.Millisecond,
 			})
 			defer r.Close()

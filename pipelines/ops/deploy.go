@@ -29,6 +29,9 @@ type DeployConfig struct {
 	// an output namespace with its own state and checkpoints
 	// (topics.SideSpecs).
 	Sides []string
+	// ReplicationFactor and MinInsyncReplicas every topic is created with
+	// and checked against (0: automatic, see ResolveDurability).
+	ReplicationFactor, MinInsyncReplicas int
 }
 
 // DeployLine is one thing deploy ensured: a topic or a subject.
@@ -49,7 +52,8 @@ func (l DeployLine) String() string {
 
 // DeployReport is everything one deploy did, in order.
 type DeployReport struct {
-	Lines []DeployLine
+	Durability Durability
+	Lines      []DeployLine
 }
 
 // Changed reports whether the deploy created anything (or would have).
@@ -116,6 +120,10 @@ func Deploy(ctx context.Context, cfg DeployConfig) (DeployReport, error) {
 			specs = append(specs, ss...)
 		}
 	}
+	if rep.Durability, err = resolveDurability(ctx, admin, cfg); err != nil {
+		return rep, err
+	}
+	rep.Durability.apply(specs)
 	outs, err := admin.Ensure(ctx, specs, cfg.DryRun)
 	if err != nil {
 		return rep, err

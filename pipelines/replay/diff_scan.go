@@ -36,7 +36,7 @@ func diffRanges(ctx context.Context, brokers []string, names []string) (map[stri
 	if err := topics.Reachable(ctx, brokers); err != nil {
 		return nil, nil, err
 	}
-	tr := &kafka.Transport{DialTimeout: 3 * time.Second}
+	tr := topics.SecureTransport(&kafka.Transport{DialTimeout: 3 * time.Second})
 	defer tr.CloseIdleConnections()
 	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
@@ -147,7 +147,7 @@ const (
 // with a short MaxWait, its deadline cuts big fetches and refetches them.
 func diffScanPartition(ctx context.Context, brokers []string, topic string, r diffRange, fn func(topics.Message)) error {
 	where := fmt.Sprintf("read %s/%d (offsets %d..%d)", topic, r.partition, r.first, r.end)
-	d := &kafka.Dialer{Timeout: 3 * time.Second, DualStack: true}
+	d := topics.SecureDialer(&kafka.Dialer{Timeout: 3 * time.Second, DualStack: true})
 	var (
 		conn *kafka.Conn
 		err  error

@@ -101,7 +101,7 @@ func plan(ctx context.Context, q EventQuery, topic string) ([]partRange, error) 
 	if err := reachable(ctx, q.Brokers); err != nil {
 		return nil, err
 	}
-	client := &kafka.Client{Addr: kafka.TCP(q.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{DialTimeout: dialTimeout}}
+	client := &kafka.Client{Addr: kafka.TCP(q.Brokers...), Timeout: 10 * time.Second, Transport: topics.SecureTransport(&kafka.Transport{DialTimeout: dialTimeout})}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
@@ -289,7 +289,7 @@ func scan(ctx context.Context, q EventQuery, lookup *schemas.SchemaLookup, stats
 // read fetches one partition's range into chunks, each sent to queue (the
 // partition's order) and then to work (any decoder).
 func (s *scanner) read(ctx context.Context, r partRange, queue, work chan<- *chunk) error {
-	d := &kafka.Dialer{Timeout: dialTimeout, DualStack: true}
+	d := topics.SecureDialer(&kafka.Dialer{Timeout: dialTimeout, DualStack: true})
 	conn, err := d.DialPartition(ctx, "tcp", "", r.part)
 	if err != nil {
 		return fmt.Errorf("%s/%d: dial the leader: %w", s.topic, r.part.ID, err)

@@ -51,7 +51,7 @@ func openLog(ctx context.Context, brokers []string, topic string) (*logClient, e
 	if !ok {
 		return nil, &TopicMissingError{Topic: topic}
 	}
-	tr := &kafka.Transport{DialTimeout: 3 * time.Second}
+	tr := topics.SecureTransport(&kafka.Transport{DialTimeout: 3 * time.Second})
 	return &logClient{
 		topic: topic, partitions: n, brokers: slices.Clone(brokers), tr: tr,
 		cl: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: requestTimeout, Transport: tr},

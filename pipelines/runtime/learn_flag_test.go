@@ -218,7 +218,34 @@ func TestLearningFlagThroughControlAppliesFromTheNextFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("replayed %d records with %d decisions", sum(stats.Records), stats.Decisions)
-	compareOutputs(t, readOutputs(t, e, string(lane), ""), readOutputs(t, e, string(lane), "learn"))
+	live := readOutputs(t, e, string(lane), "")
+	compareOutputs(t, live, readOutputs(t, e, string(lane), "learn"))
+
+	// Every learned change is a learned_state event (the replay made the
+	// same ones, compared above): per glyph, the ideas they count add up to
+	// the ideas its results say it learned, and the last version is that
+	// count.
+	learnedIdeas, last := map[string]int64{}, map[string]int64{}
+	for _, v := range live[topics.KindEvents] {
+		ev := v.(*schemas.Event)
+		if ev.Kind != schemas.EventLearnedState {
+			continue
+		}
+		k, _ := ev.Payload.Int("ideas")
+		ver, _ := ev.Payload.Int("version")
+		learnedIdeas[ev.GlyphID] += k
+		last[ev.GlyphID] = max(last[ev.GlyphID], ver)
+	}
+	want := map[string]int64{}
+	for _, n := range final {
+		for g, k := range n {
+			want[g] += k
+		}
+	}
+	if len(want) == 0 || !maps.Equal(learnedIdeas, want) || !maps.Equal(last, want) {
+		t.Fatalf("learned_state events count ideas %v with last versions %v; the results say %v", learnedIdeas, last, want)
+	}
+	t.Logf("learned_state events account for every idea learned: %v", want)
 }
 
 // ideaSource makes ideas for the creative node: synthetic messages on topic

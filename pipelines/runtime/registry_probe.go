@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/matriz/pipelines/pipelines/serde"
@@ -28,7 +27,7 @@ func (lr *laneRuntime) probeRegistry(ctx context.Context) {
 	if every <= 0 {
 		every = DefaultRegistryProbeEvery
 	}
-	client := &http.Client{Timeout: min(every, maxRegistryProbeTimeout)}
+	client := serde.HTTPClient(min(every, maxRegistryProbeTimeout))
 	defer client.CloseIdleConnections()
 	url := serde.Redacted(lr.cfg.RegistryURL)
 	t := lr.clock.NewTicker(every)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -32,7 +31,11 @@ func NewRegistryClient(rawURL string) (*sr.Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("registry URL %q is not http(s)://host:port", rawURL)
 	}
-	return sr.NewClient(sr.URLs(rawURL), sr.HTTPClient(&http.Client{Timeout: 10 * time.Second}))
+	opts := []sr.ClientOpt{sr.URLs(rawURL), sr.HTTPClient(HTTPClient(10 * time.Second))}
+	if a := currentRegistryAuth(); a.User != "" {
+		opts = append(opts, sr.BasicAuth(a.User, a.Password))
+	}
+	return sr.NewClient(opts...)
 }
 
 // NotFound reports whether err is the registry saying the subject or

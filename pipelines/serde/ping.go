@@ -21,6 +21,7 @@ func Ping(ctx context.Context, client *http.Client, rawURL string) error {
 	if err != nil {
 		return err
 	}
+	authorize(req)
 	resp, err := client.Do(req)
 	if err != nil {
 		var ue *url.Error

@@ -167,6 +167,9 @@ func Default() (*Spec, error) {
 	return Parse(DefaultFile, defaultSpecYAML)
 }
 
+// DefaultYAML returns a copy of the embedded spec file's bytes.
+func DefaultYAML() []byte { return append([]byte(nil), defaultSpecYAML...) }
+
 // Load reads and validates the spec at path; an empty path gives the
 // embedded default. Fields a file leaves out keep the default's values.
 func Load(path string) (*Spec, error) {
