@@ -143,7 +143,7 @@ func TestGoalEventsSurviveARestartAndReplay(t *testing.T) {
 	// The partitions' last checkpoints hold the goals.
 	held := 0
 	for p := range int32(6) {
-		cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), e.Brokers, string(lane), p, 30*time.Second, newStateChunks(p))
+		cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), e.Brokers, topics.Name(string(lane), topics.KindState), p, 30*time.Second, newStateChunks(p))
 		if err != nil {
 			t.Fatalf("partition %d's cut: %v", p, err)
 		}
