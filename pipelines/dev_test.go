@@ -510,7 +510,8 @@ func TestDevStartsLogOnlyAndTheScenarioSwitchesFlagsOn(t *testing.T) {
 	switched := func() bool {
 		prod.mu.Lock()
 		defer prod.mu.Unlock()
-		for _, k := range append(matrizEventKinds, "action/executed") {
+		// The scenario's plans on topic goal also move the Goal Manager's goals.
+		for _, k := range append(matrizEventKinds, "action/executed", schemas.EventGoal) {
 			if prod.kinds[k] == 0 {
 				return false
 			}
@@ -518,7 +519,7 @@ func TestDevStartsLogOnlyAndTheScenarioSwitchesFlagsOn(t *testing.T) {
 		return prod.byRouter > 0 && prod.byNode > 0 &&
 			slices.Contains(prod.dispatch, false) && slices.Contains(prod.dispatch, true)
 	}
-	clocktest.WaitFor(t, 90*time.Second, "prod switched from log-only to dispatch, with every MATRIZ event kind on its events", switched, func() string {
+	clocktest.WaitFor(t, 90*time.Second, "prod switched from log-only to dispatch, with every MATRIZ event kind and goal events on its events", switched, func() string {
 		return prod.String() + "\n" + lastLines(logs.String(), 10)
 	})
 	t.Logf("prod: %v", prod)

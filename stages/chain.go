@@ -2,7 +2,7 @@ package stages
 
 // Chain runs stages in order over a frame: the runtime's decimation ring hands
 // frames to it, and route → learn → adapter → drift → fold-guard →
-// breakthrough → guardian annotate them.
+// breakthrough → guardian → goals annotate them.
 //
 // The live-record rule: a record that is not Live (Dropped, or Failed and
 // bound for the DLQ) is skipped by every later stage. The chain does not

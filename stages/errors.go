@@ -1,7 +1,7 @@
 package stages
 
 // The errors of the stateful stages (learn, drift, fold-guard,
-// breakthrough, guardian). Constructors, Process and Restore wrap these
+// breakthrough, guardian, goals). Constructors, Process and Restore wrap these
 // sentinels, so callers can test with errors.Is and still show the
 // detailed message.
 
@@ -24,6 +24,10 @@ var (
 	ErrBreakthroughConfig = errors.New("stages: invalid breakthrough configuration")
 	// ErrGuardianConfig: an option given to NewGuardian is out of range.
 	ErrGuardianConfig = errors.New("stages: invalid guardian configuration")
+	// ErrGoalsConfig: an option given to NewGoals is out of range.
+	ErrGoalsConfig = errors.New("stages: invalid goals configuration")
+	// ErrCanaryConfig: a canary's share or floor is out of range.
+	ErrCanaryConfig = errors.New("stages: invalid canary configuration")
 	// ErrSnapshot: bytes given to Restore are not a snapshot this stage can
 	// read (see snapshot.go).
 	ErrSnapshot = errors.New("stages: cannot restore snapshot")

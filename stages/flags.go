@@ -24,10 +24,13 @@ const (
 	FlagDispatch   = "DISPATCH_ENABLED"
 	FlagLearning   = "LEARNING_ENABLED"
 	FlagExtActions = "EXT_ACTIONS_ENABLED"
+	// FlagCanary lets a lane with a canary run it in shadow; the canary
+	// writes it off itself when it aborts.
+	FlagCanary = "CANARY_ENABLED"
 )
 
 // FlagNames lists the feature flags and kill switches.
-var FlagNames = []string{FlagDispatch, FlagLearning, FlagExtActions}
+var FlagNames = []string{FlagDispatch, FlagLearning, FlagExtActions, FlagCanary}
 
 // UnknownFlagError is a flag name that is none of FlagNames.
 type UnknownFlagError struct {

@@ -12,8 +12,9 @@ import (
 	"github.com/matriz/pipelines/schemas"
 )
 
-// Guardian is the last stage of the chain: it decides, for every live
-// message, allow, deny, dry_run, pending or executed, and explains each
+// Guardian is the chain's judge, after every stage that scores a message
+// (only goals, which follows its decisions, runs after it): it decides, for
+// every live message, allow, deny, dry_run, pending or executed, and explains each
 // decision with a guardian_decision event and a Trace.
 //
 // Policies, applied to every message; each one that fails adds a deny

@@ -52,9 +52,9 @@ func fuzzRestore(f *testing.F, fresh func() stages.Stateful, frames func() []*st
 	if len(seeds) == 0 {
 		f.Fatal("the seed frames left no state to snapshot")
 	}
-	// A stage born after format 2 (learn) never wrote the legacy format.
+	// A stage born after format 2 (learn, goals) never wrote the legacy format.
 	legacy, err := os.ReadFile(filepath.Join("testdata", "legacy", st.Name()+".json"))
-	if err != nil && !(errors.Is(err, fs.ErrNotExist) && st.Name() == stages.StageLearn) {
+	if err != nil && !(errors.Is(err, fs.ErrNotExist) && (st.Name() == stages.StageLearn || st.Name() == stages.StageGoals)) {
 		f.Fatal(err)
 	}
 	if legacy != nil {
@@ -109,9 +109,11 @@ func cloneFrame(f *stages.Frame) *stages.Frame {
 	c := *f
 	c.Records = make([]stages.Record, len(f.Records))
 	for i, r := range f.Records {
-		res := *r.Result
-		res.Trace = append([]schemas.Crumb(nil), r.Result.Trace...)
-		r.Result = &res
+		if r.Result != nil {
+			res := *r.Result
+			res.Trace = append([]schemas.Crumb(nil), r.Result.Trace...)
+			r.Result = &res
+		}
 		r.Scores = nil
 		c.Records[i] = r
 	}
@@ -228,4 +230,14 @@ func FuzzLearnRestore(f *testing.F) {
 		}
 		return l
 	}, learnFrames)
+}
+
+func FuzzGoalsRestore(f *testing.F) {
+	fuzzRestore(f, func() stages.Stateful {
+		g, err := stages.NewGoals(stages.GoalsMaxGoals(8), stages.GoalsMaxDepth(3))
+		if err != nil {
+			f.Fatal(err)
+		}
+		return g
+	}, goalsFrames)
 }

@@ -12,7 +12,7 @@
 // more than the input (learn) sets Record.NodeMsg, a copy.
 //
 // A stage that keeps state across frames (learn, drift, fold-guard,
-// breakthrough, guardian) is Stateful: one instance holds one partition's
+// breakthrough, guardian, goals) is Stateful: one instance holds one partition's
 // state, so it needs no lock and a partition's results never depend on
 // which worker holds it. Its state has one versioned encoding (snapshot.go) that the
 // runtime writes to the lane's changelog.
@@ -65,6 +65,7 @@ type Flags struct {
 	Dispatch   bool // DISPATCH_ENABLED: the router calls nodes instead of only logging
 	Learning   bool // LEARNING_ENABLED: stages may update learned state (centroids, baselines)
 	ExtActions bool // EXT_ACTIONS_ENABLED: guardian may execute approved external actions
+	Canary     bool // CANARY_ENABLED: a lane with a canary runs it in shadow beside its chain
 }
 
 // Frame is one tick of one partition: the messages whose event time falls in

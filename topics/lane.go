@@ -101,3 +101,57 @@ func ReplaySpecs(lane, name string, partitions int) ([]Spec, error) {
 	}
 	return specs, nil
 }
+
+// CanaryNamespace is the namespace a lane's canary writes its shadow
+// chain's outputs to.
+const CanaryNamespace = "canary"
+
+// NamespaceName returns the topic of kind in lane's output namespace ns:
+// matriz.<lane>.<ns>.<kind>. A lane run in a namespace (a canary's shadow,
+// a blue/green side) writes there instead of its own outputs.
+func NamespaceName(lane, ns string, kind Kind) string {
+	return "matriz." + lane + "." + ns + "." + string(kind)
+}
+
+// CanaryName returns the topic of kind in lane's canary namespace:
+// matriz.<lane>.canary.<kind>.
+func CanaryName(lane string, kind Kind) string { return NamespaceName(lane, CanaryNamespace, kind) }
+
+// NamespaceSpecs returns the output topics of lane's namespace ns (the
+// kinds a replay writes), with partitions partitions and the retention of
+// the lane's own topics of each kind.
+func NamespaceSpecs(lane, ns string, partitions int) ([]Spec, error) {
+	if err := ValidateLane(lane); err != nil {
+		return nil, err
+	}
+	var specs []Spec
+	for _, k := range ReplayKinds() {
+		s := Spec{Name: NamespaceName(lane, ns, k), Partitions: partitions, ReplicationFactor: ReplicationByCluster,
+			Configs: map[string]string{ConfigCleanupPolicy: CleanupDelete, ConfigRetentionMs: streamRetention[k]}}
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+		specs = append(specs, s)
+	}
+	return specs, nil
+}
+
+// SideSpecs returns the topics of a blue/green side ns of lane: its output
+// namespace (NamespaceSpecs) and its own state changelog and checkpoints,
+// so the side's stage state never mixes with the lane's.
+func SideSpecs(lane, ns string, partitions int) ([]Spec, error) {
+	specs, err := NamespaceSpecs(lane, ns, partitions)
+	if err != nil {
+		return nil, err
+	}
+	state := Spec{Name: NamespaceName(lane, ns, KindState), Partitions: partitions, ReplicationFactor: ReplicationByCluster,
+		Compacted: true, Configs: map[string]string{ConfigCleanupPolicy: CleanupCompact}}
+	cps := Spec{Name: NamespaceName(lane, ns, KindCheckpoints), Partitions: partitions, ReplicationFactor: ReplicationByCluster,
+		Configs: map[string]string{ConfigCleanupPolicy: CleanupDelete, ConfigRetentionMs: streamRetention[KindCheckpoints]}}
+	for _, s := range []Spec{state, cps} {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return append(specs, state, cps), nil
+}

@@ -117,3 +117,48 @@ func TestKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNamespaceSpecsAreTheOutputKindsWithTheLanesRetention: a canary's
+// (or a blue/green side's) topics are the kinds a lane writes, under
+// matriz.<lane>.<ns>., kept as long as the lane's own.
+func TestNamespaceSpecsAreTheOutputKindsWithTheLanesRetention(t *testing.T) {
+	if got := CanaryName("prod", KindResults); got != "matriz.prod.canary.results" {
+		t.Errorf("CanaryName = %q", got)
+	}
+	specs, err := NamespaceSpecs("prod", CanaryNamespace, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != len(ReplayKinds()) {
+		t.Fatalf("%d specs, want one per output kind (%d)", len(specs), len(ReplayKinds()))
+	}
+	for i, k := range ReplayKinds() {
+		s := specs[i]
+		if s.Name != NamespaceName("prod", "canary", k) || s.Partitions != 6 || s.Configs[ConfigRetentionMs] != streamRetention[k] || s.Compacted {
+			t.Errorf("%s: %+v", k, s)
+		}
+	}
+	if _, err := NamespaceSpecs("staging", "canary", 6); err == nil {
+		t.Error("an unknown lane was accepted")
+	}
+	if _, err := NamespaceSpecs("prod", "canary", 0); err == nil {
+		t.Error("0 partitions were accepted")
+	}
+}
+
+func TestSideSpecsAddStateAndCheckpoints(t *testing.T) {
+	specs, err := SideSpecs("prod", "green", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Spec{}
+	for _, s := range specs {
+		byName[s.Name] = s
+	}
+	if len(specs) != len(ReplayKinds())+2 || !byName["matriz.prod.green.state"].Compacted || byName["matriz.prod.green.checkpoints"].Configs[ConfigRetentionMs] != RetentionForever || byName["matriz.prod.green.results"].Partitions != 3 {
+		t.Errorf("side specs %+v", specs)
+	}
+	if _, err := SideSpecs("prod", "green", 0); err == nil {
+		t.Error("0 partitions were accepted")
+	}
+}

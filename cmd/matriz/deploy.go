@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/matriz/pipelines/pipelines"
 	"github.com/matriz/pipelines/pipelines/ops"
+	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/pipelines/spec"
 )
 
 func runDeploy(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "deploy", "--brokers HOST:PORT[,…] --registry URL [--lanes L,…] [--replication-factor N] [--min-insync-replicas M] [--dry-run]",
+	fs := newFlagSet(e, "deploy", "--brokers HOST:PORT[,…] --registry URL [--lanes L,…] [--pipeline FILE] [--namespace NAME,…] [--replication-factor N] [--min-insync-replicas M] [--dry-run]",
 		"Ensures every lane topic on a Kafka cluster and registers every schema in the schema\n"+
 			"registry. Idempotent: a second run reports everything as `exists`. It never deletes\n"+
 			"or alters a topic; a topic whose partitions or configs differ is reported, not changed,\n"+
@@ -20,21 +22,32 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 	conn := fs.connection()
 	lanes := fs.String("lanes", "experimental,candidate,prod", "`lanes` to deploy, comma-separated")
 	dryRun := fs.Bool("dry-run", false, "report what would change, change nothing")
+	pipeline := fs.String("pipeline", "", "pipeline spec `FILE` whose partitions and canaries to deploy (default: the embedded spec); a lane with a canary also gets matriz.L.canary.*")
+	sides := fs.String("namespace", "", "also deploy blue/green sides `NAME[,…]` of every lane deployed: matriz.<lane>.NAME.* with their own state and checkpoints (for `matriz run --namespace NAME`)")
 	replicas := fs.Int("replication-factor", 0, "replicas of every topic, `N` (0: 3 on a cluster of three or more brokers, else one per broker)")
 	minInsync := fs.Int("min-insync-replicas", 0, "replicas that must have a record before acks=all answers, `M` (0: 2 with three replicas, else 1)")
 	if _, err := fs.args(args); err != nil {
 		return err
 	}
+	var sideNames []string
+	if *sides != "" {
+		sideNames = strings.Split(*sides, ",")
+		for _, n := range sideNames {
+			if err := runtime.CheckNamespace(n); err != nil {
+				return usagef("--namespace: %v", err)
+			}
+		}
+	}
 	ls, err := pipelines.ParseLanes(*lanes)
 	if err != nil {
 		return usagef("--lanes: %v", err)
 	}
-	sp, err := spec.Default()
+	sp, err := spec.Load(*pipeline)
 	if err != nil {
-		return err
+		return usagef("--pipeline: %v", err)
 	}
 	rep, err := ops.Deploy(ctx, ops.DeployConfig{
-		Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Lanes: ls, DryRun: *dryRun, Partitions: sp.Partitions(),
+		Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Lanes: ls, DryRun: *dryRun, Partitions: sp.Partitions(), Namespaces: sp.Namespaces(), Sides: sideNames,
 		ReplicationFactor: *replicas, MinInsyncReplicas: *minInsync,
 	})
 	var de *ops.DurabilityError

@@ -10,10 +10,10 @@ func runExplain(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "explain", "MSG_ID --lane L [--json] [--brokers HOST:PORT,…] [--registry URL]",
 		"Tells the story of one message from the lane's log: the input on matriz.<lane>.messages, the\n"+
 			"node's result with every crumb of its trace (route, learn, adapter, drift with drift_ema\n"+
-			"and coherence, fold-guard, breakthrough, guardian), the guardian's decision with every reason,\n"+
-			"its inputs and the policy values in force, the events, actions and their statuses, and any\n"+
-			"DLQ record; each fact with the topic/partition/offset it was read from. Every topic is\n"+
-			"read to its end as of the start. --json prints the story as one JSON object.")
+			"and coherence, fold-guard, breakthrough, guardian, goals), the guardian's decision with\n"+
+			"every reason, its inputs and the policy values in force, the events, actions and their\n"+
+			"statuses, and any DLQ record; each fact with the topic/partition/offset it was read from.\n"+
+			"Every topic is read to its end as of the start. --json prints the story as one JSON object.")
 	lane := fs.lane(e, " the message went through")
 	conn := fs.connection()
 	asJSON := fs.Bool("json", false, "print the story as one JSON object")

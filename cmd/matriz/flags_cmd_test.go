@@ -106,16 +106,16 @@ func TestFlagsSetClearAndListOnTheEmbeddedBroker(t *testing.T) {
 	if got := row(t, out, "prod/DISPATCH_ENABLED"); len(got) != 4 || got[1] != "false" || got[2] != "0" || !strings.HasSuffix(got[3], "Z") {
 		t.Errorf("record row %q, want key, false, offset 0, a UTC timestamp:\n%s", got, out)
 	}
-	wantLaneRow(t, out, "prod", "off", "not set", "not set")
-	wantLaneRow(t, out, "experimental", "not set", "not set", "not set")
+	wantLaneRow(t, out, "prod", "off", "not set", "not set", "not set")
+	wantLaneRow(t, out, "experimental", "not set", "not set", "not set", "not set")
 
 	contains("global kill switch", flags("set", "EXT_ACTIONS_ENABLED", "false"),
 		"for every lane (key EXT_ACTIONS_ENABLED on matriz.control)", "next frame", "EXT_ACTIONS_ENABLED on the log now: experimental off, candidate off, prod off")
 	contains("lane on under the global off", flags("set", "ext_actions_enabled", "on", "--lane", "prod"),
 		"set EXT_ACTIONS_ENABLED=true for lane prod", "prod off", "the global EXT_ACTIONS_ENABLED=false wins")
 	out = flags()
-	wantLaneRow(t, out, "prod", "off", "not set", "off")
-	wantLaneRow(t, out, "candidate", "not set", "not set", "off")
+	wantLaneRow(t, out, "prod", "off", "not set", "off", "not set")
+	wantLaneRow(t, out, "candidate", "not set", "not set", "off", "not set")
 
 	contains("clear the global", flags("clear", "EXT_ACTIONS_ENABLED"),
 		"cleared EXT_ACTIONS_ENABLED for every lane (a tombstone on key EXT_ACTIONS_ENABLED on matriz.control)",
@@ -124,7 +124,7 @@ func TestFlagsSetClearAndListOnTheEmbeddedBroker(t *testing.T) {
 	if row(t, out, "EXT_ACTIONS_ENABLED") != nil {
 		t.Errorf("the cleared global record is still listed:\n%s", out)
 	}
-	wantLaneRow(t, out, "prod", "off", "not set", "on")
+	wantLaneRow(t, out, "prod", "off", "not set", "on", "not set")
 
 	var got []string
 	for _, m := range env.ReadAll(t, topics.ControlTopic) {

@@ -40,6 +40,7 @@ func commands() []command {
 		{"promote", "check the promotion gates from the lanes' logs and CI; record a promotion that passes", runPromote},
 		{"flags", "list and set feature flags and kill switches on matriz.control", runFlags},
 		{"events", "print a lane's events between two times, for a glyph or some kinds", runEvents},
+		{"goals", "list the Goal Manager's goals of a lane (or a glyph) with their latest status", runGoals},
 		{"bench", "measure a raw Kafka copy against the full chain on the embedded broker", runBench},
 		{"schema", "list, show, register, check, diff schemas and set compatibility levels", runSchema},
 		{"offsets", "show or move a lane's consumer group offsets, keeping its state consistent", runOffsets},
@@ -47,6 +48,7 @@ func commands() []command {
 		{"produce", "send JSON lines (or the synthetic stream) to a lane, validated and Avro-encoded", runProduce},
 		{"tail", "print a lane topic's records decoded, one per line", runTail},
 		{"explain", "tell the story of one message from the lane's log", runExplain},
+		{"canary", "compare a lane's canary with the lane: agreement, outcome drift, latency, aborts", runCanary},
 		{"version", "print the version, commit, Go version and schema versions", runVersion},
 	}
 }

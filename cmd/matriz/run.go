@@ -17,15 +17,19 @@ import (
 )
 
 func runRun(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "run", "--lane L --brokers HOST:PORT[,…] --registry URL [--group G] [--pipeline FILE] [--http-addr ADDR] [--pprof ADDR]",
+	fs := newFlagSet(e, "run", "--lane L --brokers HOST:PORT[,…] --registry URL [--group G] [--namespace NAME] [--pipeline FILE] [--http-addr ADDR] [--pprof ADDR]",
 		"Runs one lane as a consumer-group member: consumes matriz.<lane>.messages, runs the\n"+
 			"stage chain frame by frame, writes results, events, traces and actions, and bad input\n"+
 			"to the DLQ. Offsets commit only after every output is acknowledged (acks=all). Start\n"+
 			"several with the same --group to split the partitions. SIGINT/SIGTERM finish the open\n"+
-			"frames, flush, commit and leave the group.")
+			"frames, flush, commit and leave the group. With --namespace NAME it runs beside the lane as a\n"+
+			"blue/green side (another spec version on the same input, e.g. --pipeline green.yaml): its own\n"+
+			"group and topics matriz.<lane>.NAME.*; control, approvals and the once-only guard of external\n"+
+			"actions stay the lane's, so an action runs at most once whichever side reaches it.")
 	lane := fs.lane(e, " to run")
 	conn := fs.connection()
-	group := fs.String("group", "", "consumer `group` (default matriz-<lane>)")
+	group := fs.String("group", "", "consumer `group` (default matriz-<lane>, or matriz-<lane>-<namespace>)")
+	namespace := fs.String("namespace", "", "run as a blue/green side `NAME`: its own group, its outputs, decisions, state and checkpoints under matriz.<lane>.NAME.* (deploy them with `matriz deploy --namespace NAME`); the lane's own topics are untouched")
 	pipeline := fs.String("pipeline", "", "pipeline spec `file` (default: the embedded pipelines/spec/matriz.yaml)")
 	httpAddr := fs.String("http-addr", "", "`address` for /metrics, /healthz and /readyz (empty: none)")
 	status := fs.Duration("status-every", time.Second, "status line `interval` (0: none)")
@@ -62,6 +66,11 @@ func runRun(ctx context.Context, e *env, args []string) error {
 			return usagef("--%s %v: want a positive duration", d.name, d.v)
 		}
 	}
+	if *namespace != "" {
+		if err := runtime.CheckNamespace(*namespace); err != nil {
+			return usagef("--namespace: %v", err)
+		}
+	}
 	if err := checkAddrs(conn.Brokers()); err != nil {
 		return usagef("--brokers: %v", err)
 	}
@@ -86,7 +95,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		level = slog.LevelInfo
 	}
 	cfg := runtime.Config{
-		Lane: l, Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Group: *group, Spec: sp,
+		Lane: l, Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Group: *group, Namespace: *namespace, Spec: sp,
 		Getenv: e.getenv, SessionTimeout: *session, ReaderVersion: rv, CommitInterval: *commitEvery, CheckpointEvery: *checkpointEvery,
 		MaxFutureSkew: *futureSkew, WriteRetryFor: *writeRetryFor,
 		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),

@@ -168,8 +168,8 @@ func (s *Story) WriteJSON(w io.Writer) error {
 
 // WriteText writes the story for a person: the input, the result with
 // every crumb of its trace (route, learn, adapter, drift, fold-guard,
-// breakthrough, guardian), the guardian's decision with its reasons and
-// the policy values behind it, events, actions and DLQ records, each
+// breakthrough, guardian, goals), the guardian's decision with its reasons
+// and the policy values behind it, events, actions and DLQ records, each
 // with where it came from.
 func (s *Story) WriteText(w io.Writer) error {
 	var b strings.Builder

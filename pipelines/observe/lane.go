@@ -30,6 +30,7 @@ type Lane struct {
 	drift   map[int32]stages.DriftStats // the last figures of each partition this process works
 	waiting map[int32][]string          // each partition's actions waiting for an approval, oldest first
 	glyphs  map[int32]int               // each partition's glyphs with a learned centroid
+	goals   map[int32]int               // each partition's open goals (proposed or active)
 	// released are the partitions Forget deleted the series of: a report
 	// still coming from their ending work does not bring them back, until
 	// the partition is Claimed again.
@@ -40,7 +41,7 @@ type Lane struct {
 func NewLane(lane schemas.Lane, m *Metrics, c *LaneCounters) *Lane {
 	m.InitLane(string(lane))
 	return &Lane{lane: lane, metrics: m, counters: c,
-		drift: map[int32]stages.DriftStats{}, waiting: map[int32][]string{}, glyphs: map[int32]int{}, released: map[int32]bool{}}
+		drift: map[int32]stages.DriftStats{}, waiting: map[int32][]string{}, glyphs: map[int32]int{}, goals: map[int32]int{}, released: map[int32]bool{}}
 }
 
 // partitionLabel is a partition's label value.
@@ -193,6 +194,32 @@ func (o *Lane) setGlyphsLocked() {
 	o.metrics.LearnedGlyphs.WithLabelValues(string(o.lane)).Set(float64(n))
 }
 
+// Goals records partition's goal figures since its last report: goal
+// events made and goals refused past max_goals, and open, how many of its
+// goals are proposed or active now.
+func (o *Lane) Goals(partition int32, changes, refused uint64, open int) {
+	lane := string(o.lane)
+	o.metrics.GoalChanges.WithLabelValues(lane).Add(float64(changes))
+	o.metrics.GoalsRefused.WithLabelValues(lane).Add(float64(refused))
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.released[partition] {
+		return
+	}
+	o.goals[partition] = open
+	o.setGoalsLocked()
+}
+
+// setGoalsLocked sets the open-goals gauge to the sum over the partitions
+// this process works; o.mu is held.
+func (o *Lane) setGoalsLocked() {
+	n := 0
+	for _, g := range o.goals {
+		n += g
+	}
+	o.metrics.GoalsOpen.WithLabelValues(string(o.lane)).Set(float64(n))
+}
+
 // Offsets records partition's consumer figures: lag, the records between
 // its high watermark and the next offset to read (negative: not known yet,
 // left unset), and age, how long the oldest record read and not committed
@@ -265,6 +292,7 @@ func (o *Lane) Forget(partition int32) {
 	delete(o.drift, partition)
 	delete(o.waiting, partition)
 	delete(o.glyphs, partition)
+	delete(o.goals, partition)
 	o.released[partition] = true
 	lane, part := string(o.lane), partitionLabel(partition)
 	for _, g := range []*prometheus.GaugeVec{m.Backlog, m.FPS, m.ConsumerLag, m.CommittedOffset, m.UncommittedAge} {
@@ -272,4 +300,5 @@ func (o *Lane) Forget(partition int32) {
 	}
 	o.setWaitingLocked()
 	o.setGlyphsLocked()
+	o.setGoalsLocked()
 }

@@ -32,6 +32,9 @@ import (
 //	lukhas_learned_ideas_total{lane}                        ideas folded into a glyph's learned centroid (LEARNING_ENABLED on)
 //	lukhas_learn_refused_total{lane}                        ideas of new glyphs not learned: the partition held learn.max_glyphs
 //	lukhas_learned_glyphs{lane}                             glyphs with a learned centroid, over the partitions this process works
+//	lukhas_goal_changes_total{lane}                         goal events: goals the goals stage made or whose status, priority or parent changed
+//	lukhas_goals_refused_total{lane}                        goals and subgoals not planned: the partition held goals.max_goals
+//	lukhas_goals_open{lane}                                 goals proposed or active, over the partitions this process works
 //	lukhas_router_publish_total{lane,topic}                 routing decisions by message topic: a registered topic, else "other"
 //	lukhas_guardian_decisions_total{lane,outcome}           guardian decisions by outcome
 //	lukhas_approvals_waiting{lane}                          actions waiting for a human approval
@@ -59,6 +62,9 @@ type Metrics struct {
 	LearnedIdeas      *prometheus.CounterVec
 	LearnRefused      *prometheus.CounterVec
 	LearnedGlyphs     *prometheus.GaugeVec
+	GoalChanges       *prometheus.CounterVec
+	GoalsRefused      *prometheus.CounterVec
+	GoalsOpen         *prometheus.GaugeVec
 	RouterPublish     *prometheus.CounterVec
 	GuardianDecisions *prometheus.CounterVec
 	ApprovalsWaiting  *prometheus.GaugeVec
@@ -119,6 +125,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		LearnedIdeas:      counter("learned_ideas_total", "Ideas folded into a glyph's learned centroid by the learn stage (LEARNING_ENABLED on).", lane),
 		LearnRefused:      counter("learn_refused_total", "Ideas of new glyphs the learn stage did not learn: the partition held learn.max_glyphs glyphs.", lane),
 		LearnedGlyphs:     gauge("learned_glyphs", "Glyphs with a learned centroid, over the partitions this process works.", lane),
+		GoalChanges:       counter("goal_changes_total", "Goal events: goals the goals stage made or whose status, priority or parent changed.", lane),
+		GoalsRefused:      counter("goals_refused_total", "Goals and subgoals the goals stage did not plan: the partition held goals.max_goals goals.", lane),
+		GoalsOpen:         gauge("goals_open", "Goals proposed or active, over the partitions this process works.", lane),
 		RouterPublish:     counter("router_publish_total", "Routing decisions by message topic: a topic the router has a node for, else other.", []string{"lane", "topic"}),
 		GuardianDecisions: counter("guardian_decisions_total", "Guardian decisions by outcome.", []string{"lane", "outcome"}),
 		ApprovalsWaiting:  gauge("approvals_waiting", "Actions waiting for a human approval, over the partitions this process works.", lane),
@@ -132,7 +141,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.MessagesIn, m.MessagesOut, m.DLQ, m.TickDuration, m.Frames, m.Backlog, m.FPS, m.Late,
 		m.Decimated, m.DecimatedMessages, m.DriftEMA, m.Coherence, m.CircuitBreaks, m.BreakthroughFlags,
-		m.LearnedIdeas, m.LearnRefused, m.LearnedGlyphs,
+		m.LearnedIdeas, m.LearnRefused, m.LearnedGlyphs, m.GoalChanges, m.GoalsRefused, m.GoalsOpen,
 		m.RouterPublish, m.GuardianDecisions, m.ApprovalsWaiting, m.ConsumerLag, m.CommittedOffset, m.UncommittedAge, m.StageMessages, m.StageErrors, m.StageDuration,
 	} {
 		if err := reg.Register(c); err != nil {
@@ -160,6 +169,9 @@ func (m *Metrics) InitLane(lane string) {
 	m.LearnedIdeas.WithLabelValues(lane)
 	m.LearnRefused.WithLabelValues(lane)
 	m.LearnedGlyphs.WithLabelValues(lane)
+	m.GoalChanges.WithLabelValues(lane)
+	m.GoalsRefused.WithLabelValues(lane)
+	m.GoalsOpen.WithLabelValues(lane)
 	m.ApprovalsWaiting.WithLabelValues(lane)
 }
 

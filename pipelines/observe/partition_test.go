@@ -243,3 +243,35 @@ func TestLearnCountsWhatEachReportAddsAndSumsGlyphs(t *testing.T) {
 	obs.Learn(1, 0, 0, 4)
 	check("partition 1 claimed again", 8, 1, 7)
 }
+
+// TestGoalsCountsWhatEachReportAddsAndSumsOpenGoals: the counters add each
+// report's goal events and refused goals; the open-goals gauge is the sum
+// of each worked partition's last figure, and a released partition leaves
+// it until it is claimed again.
+func TestGoalsCountsWhatEachReportAddsAndSumsOpenGoals(t *testing.T) {
+	obs, _ := newLane(t)
+	m, lane := obs.Metrics(), "prod"
+	obs.Goals(0, 4, 0, 3)
+	obs.Goals(1, 2, 1, 2)
+	obs.Goals(0, 1, 0, 2)
+	check := func(when string, changes, refused, open float64) {
+		t.Helper()
+		if got := testutil.ToFloat64(m.GoalChanges.WithLabelValues(lane)); got != changes {
+			t.Errorf("%s: goal changes %v, want %v", when, got, changes)
+		}
+		if got := testutil.ToFloat64(m.GoalsRefused.WithLabelValues(lane)); got != refused {
+			t.Errorf("%s: refused %v, want %v", when, got, refused)
+		}
+		if got := testutil.ToFloat64(m.GoalsOpen.WithLabelValues(lane)); got != open {
+			t.Errorf("%s: open goals %v, want %v", when, got, open)
+		}
+	}
+	check("two partitions", 7, 1, 4)
+	obs.Forget(1)
+	check("partition 1 released", 7, 1, 2)
+	obs.Goals(1, 0, 0, 2)
+	check("a late report of the released partition", 7, 1, 2)
+	obs.Claimed(1)
+	obs.Goals(1, 0, 0, 5)
+	check("partition 1 claimed again", 7, 1, 7)
+}

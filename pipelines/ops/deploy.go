@@ -21,6 +21,14 @@ type DeployConfig struct {
 	DryRun      bool
 	// Partitions per lane; lanes not listed take the spec's (default 6).
 	Partitions map[schemas.Lane]int
+	// Namespaces are output namespaces a lane writes besides its own
+	// topics (matriz.<lane>.<ns>.{results,events,traces,actions,dlq}):
+	// "canary" for a lane with a canary, a blue/green side's name.
+	Namespaces map[schemas.Lane][]string
+	// Sides are blue/green sides deployed for every lane deployed: each
+	// an output namespace with its own state and checkpoints
+	// (topics.SideSpecs).
+	Sides []string
 	// ReplicationFactor and MinInsyncReplicas every topic is created with
 	// and checked against (0: automatic, see ResolveDurability).
 	ReplicationFactor, MinInsyncReplicas int
@@ -97,6 +105,20 @@ func Deploy(ctx context.Context, cfg DeployConfig) (DeployReport, error) {
 			return rep, err
 		}
 		specs = append(specs, ls...)
+		for _, ns := range cfg.Namespaces[l] {
+			nss, err := topics.NamespaceSpecs(string(l), ns, p)
+			if err != nil {
+				return rep, err
+			}
+			specs = append(specs, nss...)
+		}
+		for _, side := range cfg.Sides {
+			ss, err := topics.SideSpecs(string(l), side, p)
+			if err != nil {
+				return rep, err
+			}
+			specs = append(specs, ss...)
+		}
 	}
 	if rep.Durability, err = resolveDurability(ctx, admin, cfg); err != nil {
 		return rep, err

@@ -83,7 +83,7 @@ func TestTenThousandGlyphsOnAPartitionKeepStateAcrossARestart(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("the lane stopped with an error: %v", err)
 	}
-	cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, string(lane), 0, 30*time.Second, newStateChunks(0))
+	cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, topics.Name(string(lane), topics.KindState), 0, 30*time.Second, newStateChunks(0))
 	if err != nil || cp == nil {
 		t.Fatalf("partition 0's cut: %v (%v)", err, cp)
 	}
@@ -111,7 +111,7 @@ func TestTenThousandGlyphsOnAPartitionKeepStateAcrossARestart(t *testing.T) {
 	if strings.Contains(out, "partition not ready") || !strings.Contains(out, "state restored") {
 		t.Fatalf("restart did not restore the chunked cut cleanly:\n%s", out)
 	}
-	cp2, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, string(lane), 0, 30*time.Second, newStateChunks(0))
+	cp2, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, topics.Name(string(lane), topics.KindState), 0, 30*time.Second, newStateChunks(0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ import (
 //
 // A cut written under an older generation of a group than one already read
 // for the partition is a zombie's (fence.go): it is ignored and logged.
-func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []string, lane string, partition int32, timeout time.Duration, chunks *stateChunks) (*Checkpoint, map[string][]byte, error) {
+func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []string, stateTopic string, partition int32, timeout time.Duration, chunks *stateChunks) (*Checkpoint, map[string][]byte, error) {
 	key := StateKey(partition)
 	prefix := key + "/"
 	var mu sync.Mutex
@@ -41,7 +41,7 @@ func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []
 	newest := map[string]int32{} // group → newest generation read for key
 	legacy := map[string][]byte{}
 	var read atomic.Int64
-	tail, err := topics.StartTail(ctx, brokers, topics.Name(lane, topics.KindState), func(m topics.Message) {
+	tail, err := topics.StartTail(ctx, brokers, stateTopic, func(m topics.Message) {
 		read.Add(1)
 		k := string(m.Key)
 		mu.Lock()
@@ -50,7 +50,7 @@ func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []
 		case k == key:
 			if group, gen, member, ok := claimOf(m); ok {
 				if last, seen := newest[group]; seen && gen < last {
-					log.Warn("state record from an older generation ignored", "lane", lane, "partition", partition,
+					log.Warn("state record from an older generation ignored", "topic", stateTopic, "partition", partition,
 						"offset", m.Offset, "group", group, "generation", gen, "member", member, "newest_generation", last)
 					return
 				}
@@ -73,7 +73,7 @@ func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []
 	if ok, err := awaitCaughtUp(ctx, cl, tail.CaughtUp(), &read, timeout); err != nil {
 		return nil, nil, err
 	} else if !ok {
-		return nil, nil, fmt.Errorf("reading the state changelog of %s partition %d made no progress for %v (%d records read)", lane, partition, timeout, read.Load())
+		return nil, nil, fmt.Errorf("reading the state changelog %s partition %d made no progress for %v (%d records read)", stateTopic, partition, timeout, read.Load())
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -82,11 +82,11 @@ func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []
 	}
 	cut, err = chunks.assemble(cut)
 	if err != nil {
-		return nil, nil, fmt.Errorf("state of %s partition %d: %w", lane, partition, err)
+		return nil, nil, fmt.Errorf("state on %s partition %d: %w", stateTopic, partition, err)
 	}
 	cp, err := DecodeCheckpoint(cut)
 	if err != nil {
-		return nil, nil, fmt.Errorf("state of %s partition %d: %w", lane, partition, err)
+		return nil, nil, fmt.Errorf("state on %s partition %d: %w", stateTopic, partition, err)
 	}
 	return cp, nil, nil
 }
@@ -99,7 +99,7 @@ func loadState(ctx context.Context, cl clock.Clock, log *slog.Logger, brokers []
 func (w *partitionWorker) restoreState(ctx context.Context) error {
 	lr := w.lane
 	w.chunks = newStateChunks(w.partition)
-	cp, legacy, err := loadState(ctx, lr.clock, lr.log, lr.cfg.Brokers, string(lr.lane), w.partition, w.readTimeout, w.chunks)
+	cp, legacy, err := loadState(ctx, lr.clock, lr.log, lr.cfg.Brokers, lr.topic(topics.KindState), w.partition, w.readTimeout, w.chunks)
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 		if err != nil {
 			return err
 		}
-		m := topics.Message{Topic: topics.Name(string(lr.lane), topics.KindCheckpoints), Key: []byte(key), Value: b,
+		m := topics.Message{Topic: lr.topic(topics.KindCheckpoints), Key: []byte(key), Value: b,
 			Headers: []topics.Header{{Key: HeaderResume, Value: strconv.AppendInt(nil, c.Resume, 10)}}}
 		if n := topics.RecordSize(m); n > lr.sinks.maxRecord() {
 			lr.reportErr(fmt.Errorf("checkpoint %s of %d bytes is larger than a record may be: not written to %s", c.ID(), n, m.Topic))
@@ -224,7 +224,7 @@ func (w *partitionWorker) saveCut(cp *Checkpoint, due []*Checkpoint) error {
 	if err != nil {
 		return err
 	}
-	state := topics.Name(string(lr.lane), topics.KindState)
+	state := lr.topic(topics.KindState)
 	if w.chunks == nil {
 		w.chunks = newStateChunks(w.partition)
 	}

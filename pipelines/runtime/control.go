@@ -23,6 +23,9 @@ func (lr *laneRuntime) applyControl(m topics.Message) {
 		return
 	}
 	for _, c := range changes {
+		if c.Name == FlagCanary && c.New && lr.canary != nil {
+			lr.canary.stopped.Store(false) // turned on again after an abort: the canary starts afresh
+		}
 		lr.log.Warn("flag changed", "lane", lr.lane, "flag", c.Name, "from", c.Old, "to", c.New, "control_offset", m.Offset)
 		if lr.cfg.OnFlagChange != nil {
 			lr.cfg.OnFlagChange(c)

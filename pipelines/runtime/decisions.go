@@ -177,20 +177,26 @@ func (d *Decisions) flagsAt(start time.Time) (stages.Flags, bool) {
 func (d *Decisions) FPSSchedule() []operators.GridSwitch { return d.fps }
 
 // flagsPayload and flagsFromPayload write and read a flag_change decision's
-// flags.
+// flags. CANARY_ENABLED is written only when on: a lane without a canary
+// records its flags as before the canary existed, and an absent key reads
+// as off.
 func flagsPayload(f stages.Flags) schemas.Payload {
-	return schemas.Payload{FlagDispatch: f.Dispatch, FlagLearning: f.Learning, FlagExtActions: f.ExtActions}
+	p := schemas.Payload{FlagDispatch: f.Dispatch, FlagLearning: f.Learning, FlagExtActions: f.ExtActions}
+	if f.Canary {
+		p[FlagCanary] = true
+	}
+	return p
 }
 
 func flagsFromPayload(p schemas.Payload) stages.Flags {
 	b := func(k string) bool { v, _ := p[k].(bool); return v }
-	return stages.Flags{Dispatch: b(FlagDispatch), Learning: b(FlagLearning), ExtActions: b(FlagExtActions)}
+	return stages.Flags{Dispatch: b(FlagDispatch), Learning: b(FlagLearning), ExtActions: b(FlagExtActions), Canary: b(FlagCanary)}
 }
 
 // loadDecisions reads, in one pass over the event log, the decisions of
 // every partition asked for, each written at or after its own since and
 // re-decided below its own until.
-func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane string, asks map[int32]scanAsk, decode func([]byte, *schemas.Event) error, timeout time.Duration) (map[int32]*Decisions, error) {
+func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, eventsTopic string, asks map[int32]scanAsk, decode func([]byte, *schemas.Event) error, timeout time.Duration) (map[int32]*Decisions, error) {
 	type wanted struct {
 		d     *Decisions
 		since time.Time
@@ -212,7 +218,7 @@ func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane s
 	var mu sync.Mutex
 	var firstErr error
 	var read atomic.Int64
-	tail, err := topics.StartTailSince(ctx, brokers, topics.Name(lane, topics.KindEvents), from, func(m topics.Message) {
+	tail, err := topics.StartTailSince(ctx, brokers, eventsTopic, from, func(m topics.Message) {
 		read.Add(1)
 		w, ok := byHeader[string(m.Header(HeaderSrcPartition))]
 		if !ok || (!w.since.IsZero() && m.Time.Before(w.since)) {
@@ -246,7 +252,7 @@ func loadDecisions(ctx context.Context, cl clock.Clock, brokers []string, lane s
 	if ok, err := awaitCaughtUp(ctx, cl, tail.CaughtUp(), &read, timeout); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, fmt.Errorf("reading the decisions of %s from its event log made no progress for %v (%d events read)", lane, timeout, read.Load())
+		return nil, fmt.Errorf("reading the decisions on the event log %s made no progress for %v (%d events read)", eventsTopic, timeout, read.Load())
 	}
 	mu.Lock()
 	defer mu.Unlock()

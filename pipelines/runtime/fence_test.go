@@ -105,7 +105,7 @@ func TestRestoreIgnoresStateFromAnOlderGeneration(t *testing.T) {
 	}
 	load := func() int64 {
 		t.Helper()
-		cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, string(lane), 0, pipetest.ReadTimeout, newStateChunks(0))
+		cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, topics.Name(string(lane), topics.KindState), 0, pipetest.ReadTimeout, newStateChunks(0))
 		if err != nil || cp == nil {
 			t.Fatalf("loadState = %v, %v", cp, err)
 		}
@@ -158,7 +158,7 @@ func TestRestoreResumesFromTheLatestCut(t *testing.T) {
 		return m
 	}
 	env.Write(t, state, []topics.Message{cut(50), cut(80)})
-	cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, string(lane), 0, pipetest.ReadTimeout, newStateChunks(0))
+	cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, topics.Name(string(lane), topics.KindState), 0, pipetest.ReadTimeout, newStateChunks(0))
 	if err != nil || cp == nil {
 		t.Fatalf("loadState = %v, %v", cp, err)
 	}

@@ -17,6 +17,7 @@ const (
 	FlagDispatch   = stages.FlagDispatch
 	FlagLearning   = stages.FlagLearning
 	FlagExtActions = stages.FlagExtActions
+	FlagCanary     = stages.FlagCanary
 )
 
 // FlagNames lists the feature flags and kill switches.
@@ -30,9 +31,10 @@ func ParseFlagValue(s string) (bool, error) { return stages.ParseFlagValue(s) }
 // environment is the process's: a variable set to false is a kill switch
 // at start that wins over the spec, the lane's route.dispatch included.
 // (The spec's top-level flags cannot tell "off" from "not set", so there a
-// lane's own on stands.)
+// lane's own on stands.) CANARY_ENABLED starts on only in a lane whose
+// spec has a canary: elsewhere there is nothing for it to turn on.
 func StartFlags(spec spec.Flags, lane spec.Lane, getenv func(string) string) (stages.Flags, error) {
-	f := stages.Flags{Dispatch: spec.Dispatch || lane.Route.Dispatch, Learning: spec.Learning, ExtActions: spec.ExtActions}
+	f := stages.Flags{Dispatch: spec.Dispatch || lane.Route.Dispatch, Learning: spec.Learning, ExtActions: spec.ExtActions, Canary: spec.Canary && lane.Canary != nil}
 	for _, name := range FlagNames {
 		v := getenv(name)
 		if v == "" {
@@ -55,6 +57,8 @@ func setFlag(f *stages.Flags, name string, v bool) bool {
 		f.Learning = v
 	case FlagExtActions:
 		f.ExtActions = v
+	case FlagCanary:
+		f.Canary = v
 	default:
 		return false
 	}
@@ -150,6 +154,9 @@ func diffFlags(a, b stages.Flags) []FlagChange {
 	}
 	if a.ExtActions != b.ExtActions {
 		out = append(out, FlagChange{FlagExtActions, a.ExtActions, b.ExtActions})
+	}
+	if a.Canary != b.Canary {
+		out = append(out, FlagChange{FlagCanary, a.Canary, b.Canary})
 	}
 	return out
 }

@@ -122,6 +122,8 @@ func flagValue(f stages.Flags, name string) bool {
 		return f.Learning
 	case FlagExtActions:
 		return f.ExtActions
+	case FlagCanary:
+		return f.Canary
 	}
 	panic("unknown flag " + name)
 }

@@ -31,5 +31,8 @@ func (w *partitionWorker) runFrames(encode func(*stages.Frame) []*topics.Message
 		for _, m := range encode(w.process(f)) {
 			open = open && w.lane.sinks.send(w.partition, m)
 		}
+		for _, m := range w.encodeCanary() { // after the lane's: canary.go
+			open = open && w.lane.sinks.send(w.partition, m)
+		}
 	}
 }

@@ -25,6 +25,10 @@ const (
 	// HeaderPanicFrame is on a DLQ record a stage panicked on: the
 	// function, file and line that panicked.
 	HeaderPanicFrame = "matriz-panic-frame"
+	// HeaderCanary is on every output of a canary's shadow chain: the
+	// lane whose stage config the canary runs. No output of the lane's
+	// own chain carries it.
+	HeaderCanary = "matriz-canary"
 )
 
 // DLQ reasons: the reason label of lukhas_dlq_total and the

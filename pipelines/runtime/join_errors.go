@@ -23,6 +23,11 @@ type AuthorizationError = topics.AuthorizationError
 type NotDeployedError struct {
 	Lane    schemas.Lane
 	Missing []string
+	// Pipeline: the topics come from the lane's spec (a canary's), so
+	// deploy needs it.
+	Pipeline bool
+	// Side: the topics are a blue/green side's, deployed with --namespace.
+	Side string
 }
 
 func (e *NotDeployedError) Error() string {
@@ -30,8 +35,29 @@ func (e *NotDeployedError) Error() string {
 	if len(e.Missing) > 3 {
 		missing = fmt.Sprintf("%s and %d more", strings.Join(e.Missing[:3], ", "), len(e.Missing)-3)
 	}
-	return fmt.Sprintf("lane %s is not deployed: topics %s are missing on the brokers; run `matriz deploy --lanes %s` first",
-		e.Lane, missing, e.Lane)
+	deploy := "matriz deploy --lanes " + string(e.Lane)
+	if e.Pipeline {
+		deploy += " --pipeline FILE"
+	}
+	if e.Side != "" {
+		deploy += " --namespace " + e.Side
+	}
+	return fmt.Sprintf("lane %s is not deployed: topics %s are missing on the brokers; run `%s` first",
+		e.Lane, missing, deploy)
+}
+
+// checkCanaryDeployed refuses to start a lane with a canary whose canary
+// topics are missing: they come from deploying with the lane's spec.
+func checkCanaryDeployed(ctx context.Context, brokers []string, lane schemas.Lane) error {
+	var names []string
+	for _, k := range topics.ReplayKinds() {
+		names = append(names, topics.CanaryName(string(lane), k))
+	}
+	err := joinErr(lane, topics.CheckTopics(ctx, brokers, names), true)
+	if nd, ok := err.(*NotDeployedError); ok {
+		nd.Pipeline = true
+	}
+	return err
 }
 
 // laneTopics is every topic a running lane needs before it joins, but its

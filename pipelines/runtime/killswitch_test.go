@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -10,18 +12,20 @@ import (
 	"github.com/matriz/pipelines/pipelines/spec"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
 )
 
 // killSwitchSpecKeys are the keys of the spec's flags block, by flag.
-var killSwitchSpecKeys = map[string]string{FlagDispatch: "dispatch", FlagLearning: "learning", FlagExtActions: "ext_actions"}
+var killSwitchSpecKeys = map[string]string{FlagDispatch: "dispatch", FlagLearning: "learning", FlagExtActions: "ext_actions", FlagCanary: "canary"}
 
 // TestEveryKillSwitchIsInTheSpecAndWired: every flag of the plan is a key
 // of the spec's flags block, read from the environment at start (off
 // there wins over the spec) and from matriz.control while running, and
 // the default chain of prod does something different with it off: no node
-// is called, no action executes, no centroid is learned.
+// is called, no action executes, no centroid is learned, no input is
+// shadowed by the lane's canary.
 func TestEveryKillSwitchIsInTheSpecAndWired(t *testing.T) {
-	plan := []string{"DISPATCH_ENABLED", "LEARNING_ENABLED", "EXT_ACTIONS_ENABLED"}
+	plan := []string{"DISPATCH_ENABLED", "LEARNING_ENABLED", "EXT_ACTIONS_ENABLED", "CANARY_ENABLED"}
 	if !slices.Equal(slices.Sorted(slices.Values(FlagNames)), slices.Sorted(slices.Values(plan))) {
 		t.Fatalf("the runtime's flags %v are not the plan's kill switches %v", FlagNames, plan)
 	}
@@ -32,7 +36,13 @@ func TestEveryKillSwitchIsInTheSpecAndWired(t *testing.T) {
 			t.Errorf("%s has no key in the spec's flags block", name)
 			continue
 		}
-		sp, err := spec.Parse("flags.yaml", []byte("flags:\n  "+key+": true\n"))
+		// Every flag off but this one, in a prod lane with a canary
+		// (CANARY_ENABLED turns on only lanes that have one).
+		yaml := "flags:\n"
+		for _, k := range killSwitchSpecKeys {
+			yaml += "  " + k + ": " + fmt.Sprint(k == key) + "\n"
+		}
+		sp, err := spec.Parse("flags.yaml", []byte(yaml+"lanes:\n  prod:\n    canary: {}\n"))
 		if err != nil {
 			t.Fatalf("flags: {%s: true}: %v", key, err)
 		}
@@ -56,7 +66,7 @@ func TestEveryKillSwitchIsInTheSpecAndWired(t *testing.T) {
 		t.Fatal(err)
 	}
 	on := killSwitchEffects(t, def.Lanes[lane], allOn())
-	if on.dispatched == 0 || on.executed == 0 || on.learned == 0 {
+	if on.dispatched == 0 || on.executed == 0 || on.learned == 0 || on.canaried == 0 {
 		t.Fatalf("with every flag on the frame shows %+v: the test's messages do not exercise every switch", on)
 	}
 	for _, name := range FlagNames {
@@ -71,6 +81,8 @@ func TestEveryKillSwitchIsInTheSpecAndWired(t *testing.T) {
 			still = got.executed
 		case FlagLearning:
 			still = got.learned
+		case FlagCanary:
+			still = got.canaried
 		}
 		if still != 0 {
 			t.Errorf("with %s off the chain still acts on it: %+v (all on: %+v)", name, got, on)
@@ -79,10 +91,12 @@ func TestEveryKillSwitchIsInTheSpecAndWired(t *testing.T) {
 	}
 }
 
-func allOn() stages.Flags { return stages.Flags{Dispatch: true, Learning: true, ExtActions: true} }
+func allOn() stages.Flags {
+	return stages.Flags{Dispatch: true, Learning: true, ExtActions: true, Canary: true}
+}
 
 func flagOf(f stages.Flags, name string) bool {
-	return map[string]bool{FlagDispatch: f.Dispatch, FlagLearning: f.Learning, FlagExtActions: f.ExtActions}[name]
+	return map[string]bool{FlagDispatch: f.Dispatch, FlagLearning: f.Learning, FlagExtActions: f.ExtActions, FlagCanary: f.Canary}[name]
 }
 
 func onCount(f stages.Flags) int {
@@ -100,11 +114,13 @@ type switchEffects struct {
 	dispatched int // results a node wrote
 	executed   int // actions executed
 	learned    int // records whose centroid was learned
+	canaried   int // records the lane's canary answered in shadow
 }
 
 // killSwitchEffects runs one frame of the lane's default chain under
 // flags: 60 synthetic messages, every creative one with features, every
-// fifth an action request within policy.
+// fifth an action request within policy; and the frame's shadow through a
+// canary of the same config on every key.
 func killSwitchEffects(t *testing.T, l *spec.Lane, flags stages.Flags) switchEffects {
 	t.Helper()
 	lane := schemas.LaneProd
@@ -129,10 +145,30 @@ func killSwitchEffects(t *testing.T, l *spec.Lane, flags stages.Flags) switchEff
 		}
 		f.Records = append(f.Records, stages.Record{Offset: int64(i), Msg: &m})
 	}
+	lc, err := newLaneCanary(lane, &spec.Canary{From: lane, Fraction: 1, MinSamples: 1, Lane: *l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorker(&laneRuntime{lane: lane, canary: lc, log: slog.New(slog.DiscardHandler)}, 0)
+	for _, r := range f.Records {
+		w.inflight.put(r.Offset, &pending{msg: topics.Message{Key: []byte(r.Msg.Glyph.ID), Offset: r.Offset}})
+	}
+	if err := w.canaryFrame(f); err != nil {
+		t.Fatal(err)
+	}
 	if err := chain.Run(context.Background(), f); err != nil {
 		t.Fatal(err)
 	}
+	w.runCanary(context.Background(), f)
 	var e switchEffects
+	for _, m := range w.encodeCanary() {
+		if m.Topic == topics.CanaryName(string(lane), topics.KindResults) {
+			e.canaried++
+		}
+	}
+	if n := lc.executorCalls.Load(); n != 0 {
+		t.Errorf("the canary's executor was called %d times", n)
+	}
 	for _, r := range f.Records {
 		if r.Result != nil && r.Result.Node != stages.RouterNode {
 			e.dispatched++

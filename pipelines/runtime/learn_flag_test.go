@@ -184,7 +184,7 @@ func TestLearningFlagThroughControlAppliesFromTheNextFrame(t *testing.T) {
 	// The partitions' last checkpoints hold the centroids the results
 	// count: the changelog carries the learn stage like any stateful one.
 	for p, n := range final {
-		cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), e.Brokers, string(lane), p, 30*time.Second, newStateChunks(p))
+		cp, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), e.Brokers, topics.Name(string(lane), topics.KindState), p, 30*time.Second, newStateChunks(p))
 		if err != nil || cp == nil {
 			t.Fatalf("partition %d's cut: %v (%v)", p, err, cp)
 		}

@@ -81,18 +81,22 @@ func newOutputs(lane, namespace string, ids laneIDs, fl *inflight, onErr func(er
 	o := &outputs{lane: lane, ids: ids, inflight: fl, onErr: onErr, laneValue: []byte(lane)}
 	id := func(v uint32) []byte { return strconv.AppendUint(nil, uint64(v), 10) }
 	o.schemaIDs.result, o.schemaIDs.event, o.schemaIDs.trace, o.schemaIDs.action = id(ids.result), id(ids.event), id(ids.trace), id(ids.action)
-	name := func(k topics.Kind) string {
+	o.writeTo(func(k topics.Kind) string {
 		if namespace != "" {
 			return topics.ReplayName(lane, namespace, k)
 		}
 		return topics.Name(lane, k)
-	}
+	})
+	return o
+}
+
+// writeTo sends o's outputs to the topics name gives each kind.
+func (o *outputs) writeTo(name func(topics.Kind) string) {
 	o.topics.results = name(topics.KindResults)
 	o.topics.events = name(topics.KindEvents)
 	o.topics.traces = name(topics.KindTraces)
 	o.topics.actions = name(topics.KindActions)
 	o.topics.dlq = name(topics.KindDLQ)
-	return o
 }
 
 // owner is an input record and the outputs counted against it.

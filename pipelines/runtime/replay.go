@@ -174,7 +174,7 @@ func Replay(ctx context.Context, cfg ReplayConfig) (ReplayStats, error) {
 	}
 	decisions := cfg.Decisions
 	if decisions == nil {
-		decisions, err = loadDecisions(work, cfg.Clock, cfg.Brokers, string(cfg.Lane), asks, func(b []byte, ev *schemas.Event) error {
+		decisions, err = loadDecisions(work, cfg.Clock, cfg.Brokers, topics.Name(string(cfg.Lane), topics.KindEvents), asks, func(b []byte, ev *schemas.Event) error {
 			_, err := schemas.DecodeWire(work, lr.serde.Lookup(), b, ev)
 			return err
 		}, cfg.DrainTimeout)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/topics"
 )
 
 // restartScans lets the partitions of one generation read the event log
@@ -134,7 +135,7 @@ func (lr *laneRuntime) restartScansFor(generation int32) *restartScans {
 // waits for it).
 func (lr *laneRuntime) scanDecisions(ctx context.Context, asks map[int32]scanAsk, timeout time.Duration) (map[int32]*Decisions, error) {
 	start := lr.clock.Now()
-	got, err := loadDecisions(ctx, lr.clock, lr.cfg.Brokers, string(lr.lane), asks, func(b []byte, ev *schemas.Event) error {
+	got, err := loadDecisions(ctx, lr.clock, lr.cfg.Brokers, lr.topic(topics.KindEvents), asks, func(b []byte, ev *schemas.Event) error {
 		_, err := schemas.DecodeWire(ctx, lr.serde.Lookup(), b, ev)
 		return err
 	}, timeout)

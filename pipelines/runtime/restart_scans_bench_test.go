@@ -32,7 +32,7 @@ func BenchmarkRestartScans(b *testing.B) {
 	env.Write(b, topics.Name(lane, topics.KindEvents), recs)
 	noDecode := func([]byte, *schemas.Event) error { return nil }
 	load := func(asks map[int32]scanAsk) {
-		got, err := loadDecisions(context.Background(), clock.Real{}, env.Brokers, lane, asks, noDecode, time.Minute)
+		got, err := loadDecisions(context.Background(), clock.Real{}, env.Brokers, topics.Name(lane, topics.KindEvents), asks, noDecode, time.Minute)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -27,9 +27,13 @@ type Config struct {
 	Lane        schemas.Lane
 	Brokers     []string
 	RegistryURL string
-	Group       string     // default "matriz-<lane>"
+	Group       string     // default "matriz-<lane>", or "matriz-<lane>-<namespace>" for a side
 	Spec        *spec.Spec // default: the embedded spec
 	Getenv      func(string) string
+	// Namespace, when set, runs the lane as a blue/green side: its outputs,
+	// decisions, state and checkpoints under matriz.<lane>.<namespace>.*
+	// (side.go).
+	Namespace string
 
 	// Metrics are shared by every lane in one process; nil makes a private
 	// set on a private registry.
@@ -121,6 +125,14 @@ func (c *Config) defaults() error {
 	if !c.Lane.Valid() {
 		return fmt.Errorf("lane %q: want experimental, candidate or prod", c.Lane)
 	}
+	if c.Namespace != "" {
+		if err := CheckNamespace(c.Namespace); err != nil {
+			return err
+		}
+		if c.Group == "" {
+			c.Group = GroupName("", c.Lane) + "-" + c.Namespace
+		}
+	}
 	c.Group = GroupName(c.Group, c.Lane)
 	// Every setting is checked before anything connects: a reader version
 	// the binary does not hold would otherwise join the group, take
@@ -197,6 +209,8 @@ type laneRuntime struct {
 	obs        *observe.Lane
 	sourceOpts []topics.SourceOption
 	namespace  string          // a replay's output namespace; "" for the live topics
+	canary     *laneCanary     // the lane's canary (canary.go); nil: none
+	side       string          // a blue/green side's namespace (side.go); "" for the lane itself
 	glyph      string          // a replay's glyph: only its outputs are written
 	work       context.Context // outlives the shutdown signal: in-flight work finishes on it
 	fatal      func(error)     // stops the lane with an error
@@ -244,7 +258,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	ls := cfg.Spec.Lanes[cfg.Lane]
 	lane := string(cfg.Lane)
 	lr := &laneRuntime{
-		cfg: cfg, lane: cfg.Lane, spec: ls, clock: cfg.Clock, log: cfg.Logger,
+		cfg: cfg, lane: cfg.Lane, spec: ls, clock: cfg.Clock, log: cfg.Logger, side: cfg.Namespace,
 		obs: observe.NewLane(cfg.Lane, cfg.Metrics, cfg.Counters),
 		sourceOpts: []topics.SourceOption{topics.SourceClock(cfg.Clock), topics.SourceOnError(func(e error) {
 			if !errors.Is(e, topics.ErrFenced) { // one per record of a fenced worker: its claim's end is reported once
@@ -271,6 +285,19 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	if err := checkDeployed(ctx, cfg.Brokers, cfg.Lane); err != nil {
 		return err
+	}
+	if ls.Canary != nil && lr.side == "" {
+		if err := checkCanaryDeployed(ctx, cfg.Brokers, cfg.Lane); err != nil {
+			return err
+		}
+	}
+	if lr.side != "" {
+		if err := joinErr(cfg.Lane, topics.CheckTopics(ctx, cfg.Brokers, sideTopics(lr)), true); err != nil {
+			if nd, ok := err.(*NotDeployedError); ok {
+				nd.Side = lr.side
+			}
+			return err
+		}
 	}
 	if lr.serde, err = serde.Open(work, cfg.RegistryURL, serde.Subjects([]schemas.Lane{cfg.Lane})); err != nil {
 		return err
@@ -307,11 +334,16 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if lr.chain, err = ls.Chain(cfg.Lane, spec.ChainOptions{Executor: once, Wrap: wrap}); err != nil {
 		return err
 	}
+	if ls.Canary != nil && lr.side == "" {
+		if lr.canary, err = newLaneCanary(cfg.Lane, ls.Canary); err != nil {
+			return err
+		}
+	}
 
 	lr.sinks, err = newSinkPool(work, DefaultLaneSinks, cfg.Brokers,
 		topics.SinkClock(cfg.Clock),
 		topics.SinkOnError(lr.sinkErr),
-		topics.SinkOnWritten(countWritten(lane, lr.obs)),
+		topics.SinkOnWritten(countWritten(lr.topic(topics.KindResults), lr.topic(topics.KindDLQ), lr.obs)),
 		topics.SinkRetryFor(cfg.WriteRetryFor))
 	if err != nil {
 		return err
@@ -434,8 +466,7 @@ func (lr *laneRuntime) checkPartitions(ctx context.Context) {
 
 // countWritten counts each record Kafka acknowledged by its topic kind:
 // results are the lane's output, DLQ records are counted by reason.
-func countWritten(lane string, obs *observe.Lane) func(topics.Message) {
-	results, dlq := topics.Name(lane, topics.KindResults), topics.Name(lane, topics.KindDLQ)
+func countWritten(results, dlq string, obs *observe.Lane) func(topics.Message) {
 	return func(m topics.Message) {
 		switch m.Topic {
 		case results:

@@ -143,7 +143,7 @@ func TestChunkedCheckpointRoundTripsThroughTheBroker(t *testing.T) {
 	env.Write(t, topic, []topics.Message{{Key: []byte("20"), Value: mustEncode(t, bigCheckpoint(20, 10, 6))}})
 
 	r := newStateChunks(2)
-	got, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, string(lane), 2, 30*time.Second, r)
+	got, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, topics.Name(string(lane), topics.KindState), 2, 30*time.Second, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestChunkedCheckpointRoundTripsThroughTheBroker(t *testing.T) {
 		t.Fatalf("%d tombstones, want the crashed write's %d chunks", len(stale), len(crashed))
 	}
 	env.Write(t, topic, stale)
-	if _, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, string(lane), 2, 30*time.Second, newStateChunks(2)); err != nil {
+	if _, _, err := loadState(context.Background(), clock.Real{}, testLogger(t), env.Brokers, topics.Name(string(lane), topics.KindState), 2, 30*time.Second, newStateChunks(2)); err != nil {
 		t.Fatalf("after tombstoning stale chunks: %v", err)
 	}
 	t.Logf("%d-byte checkpoint in %d chunks restored; %d stale chunks tombstoned", len(b), len(chunks), len(stale))

@@ -171,7 +171,7 @@ func TestTracingSpansFollowInputTraceparent(t *testing.T) {
 		t.Fatalf("flush: %v", err)
 	}
 
-	wantStages := []string{"route", "learn", "adapter", "drift", "fold-guard", "breakthrough", "guardian"}
+	wantStages := []string{"route", "learn", "adapter", "drift", "fold-guard", "breakthrough", "guardian", "goals"}
 	spans := recv.all()
 	frames := map[string]*tracepb.Span{} // msg_id -> its frame span
 	for msgID, in := range inputs {

@@ -46,10 +46,15 @@ type partitionWorker struct {
 	chain    *stages.Chain
 	drift    *stages.Drift    // read for the gauges; nil without one
 	learn    *stages.Learn    // read for the learning counters; nil without one
+	goals    *stages.Goals    // read for the goal counters; nil without one
 	guardian *stages.Guardian // asked for its waiting actions; nil without one
 	// learnSeen is learn's figures at its last report: the counters get
 	// what it learned since.
 	learnSeen stages.LearnStats
+	goalsSeen stages.GoalsStats // goals' figures at its last report, likewise
+	// canary is the partition's shadow of the lane's canary (canary.go);
+	// nil while it runs none. Owned by the frame goroutine.
+	canary *partitionCanary
 	// work is the context the graph's own work runs on: it outlives the
 	// claim's, so the open frame is finished and flushed after revocation,
 	// and ends with the bounded drain (drain.go). It carries the fence.
@@ -143,6 +148,8 @@ func (w *partitionWorker) newChain() error {
 	w.drift, _ = stages.As[*stages.Drift](w.chain)
 	w.learn, _ = stages.As[*stages.Learn](w.chain)
 	w.learnSeen = stages.LearnStats{}
+	w.goals, _ = stages.As[*stages.Goals](w.chain)
+	w.goalsSeen = stages.GoalsStats{}
 	w.guardian, _ = stages.As[*stages.Guardian](w.chain)
 	return nil
 }
@@ -259,6 +266,9 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 		return nil, err
 	}
 	w.outs = newOutputs(string(lr.lane), lr.namespace, lr.ids, w.inflight, lr.reportErr)
+	if lr.side != "" {
+		w.outs.writeTo(lr.topic)
+	}
 	w.outs.readerVersion = lr.cfg.ReaderVersion
 	w.outs.fence = w.fence
 	if lr.sinks != nil {
@@ -442,10 +452,22 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 		// A frame of late or undecodable records the chain skips is traced
 		// too: its DLQ records carry the span that sent them there.
 		ctx, span := w.startFrameSpan(f) // trace.go
-		var err error
+		// The canary copies its inputs before the chain annotates them.
+		err := w.canaryFrame(f) // canary.go
+		if err != nil {
+			lr.reportErr(fmt.Errorf("partition %d: canary: %w", w.partition, err))
+			err = nil
+		}
 		if !late || anyLive(f) {
 			if err = w.chain.Run(ctx, f); err != nil {
 				w.chainFailed(w.work, f, err) // chainfail.go
+			}
+		}
+		if w.canary != nil && w.canary.frame != nil {
+			if err == nil {
+				w.runCanary(ctx, f)
+			} else {
+				w.dropCanaryFrame()
 			}
 		}
 		w.endFrameSpan(f, span, err)
@@ -458,6 +480,11 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	if w.learn != nil {
 		learn, learnSeen = w.learn.Stats(), w.learnSeen
 		w.learnSeen = learn
+	}
+	var goals, goalsSeen stages.GoalsStats
+	if w.goals != nil {
+		goals, goalsSeen = w.goals.Stats(), w.goalsSeen
+		w.goalsSeen = goals
 	}
 	var waiting []string
 	if w.guardian != nil {
@@ -484,6 +511,9 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	}
 	if w.learn != nil {
 		lr.obs.Learn(w.partition, learn.Learned-learnSeen.Learned, learn.OverCap-learnSeen.OverCap, learn.Glyphs)
+	}
+	if w.goals != nil {
+		lr.obs.Goals(w.partition, goals.Changes-goalsSeen.Changes, goals.Refused-goalsSeen.Refused, goals.Open)
 	}
 	if w.guardian != nil {
 		lr.obs.ApprovalsWaiting(w.partition, waiting)

@@ -56,6 +56,12 @@ var optionFields = map[string][]string{
 	"GuardianMaxDrift":       {"guardian.max_drift"},
 	"GuardianDryRun":         {"guardian.dry_run"},
 	"GuardianMaxPending":     {"guardian.max_pending"},
+	"GoalsMaxGoals":          {"goals.max_goals"},
+	"GoalsMaxDepth":          {"goals.max_depth"},
+	"GoalsMaxRisk":           {"goals.max_risk"},
+	"CanaryFraction":         {"canary.fraction"},
+	"CanaryMinAgreement":     {"canary.min_agreement"},
+	"CanaryMinSamples":       {"canary.min_samples"},
 	"TickFPS":                {"tick.fps"},
 	"TickGrace":              {"tick.grace_ms"},
 	"TickBudget":             {"tick.budget_ms"},
@@ -136,6 +142,12 @@ func (l *Lane) Chain(lane schemas.Lane, opts ChainOptions) (*Chain, error) {
 					opts = append(opts, stages.GuardianExecutorTimeout(time.Duration(g.ExecutorTimeoutMS)*time.Millisecond))
 				}
 				return stages.NewGuardian(lane, opts...)
+			})
+		case StageGoals:
+			gl := l.Goals
+			f = stages.PerPartition(stages.StageGoals, func() (*stages.Goals, error) {
+				return stages.NewGoals(stages.GoalsNode(adapters.NameOrchestration), stages.GoalsMaxGoals(gl.MaxGoals),
+					stages.GoalsMaxDepth(gl.MaxDepth), stages.GoalsMaxRisk(gl.MaxRisk))
 			})
 		default:
 			return nil, fmt.Errorf("lane %s: unknown stage %q", lane, name)

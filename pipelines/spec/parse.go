@@ -45,6 +45,9 @@ func Parse(file string, data []byte) (*Spec, error) {
 	}
 	d.decodeRoot(root.Content[0], spec)
 	if len(d.errs) == 0 {
+		d.resolveCanaries(spec)
+	}
+	if len(d.errs) == 0 {
 		d.validate(spec)
 	}
 	if len(d.errs) > 0 {
@@ -115,6 +118,7 @@ func (d *specDecoder) decodeRoot(n *yaml.Node, s *Spec) {
 				"dispatch":    func(v *yaml.Node, f string) { s.Flags.Dispatch = d.boolean(v, f) },
 				"learning":    func(v *yaml.Node, f string) { s.Flags.Learning = d.boolean(v, f) },
 				"ext_actions": func(v *yaml.Node, f string) { s.Flags.ExtActions = d.boolean(v, f) },
+				"canary":      func(v *yaml.Node, f string) { s.Flags.Canary = d.boolean(v, f) },
 			})
 		},
 		"lanes": func(v *yaml.Node, f string) {
@@ -126,7 +130,7 @@ func (d *specDecoder) decodeRoot(n *yaml.Node, s *Spec) {
 						ls = &Lane{}
 						s.Lanes[lane] = ls
 					}
-					d.decodeLane(v, f, ls)
+					d.decodeLane(v, f, ls, lane)
 				}
 			}
 			d.fields(v, f, handlers)
@@ -137,8 +141,9 @@ func (d *specDecoder) decodeRoot(n *yaml.Node, s *Spec) {
 // decodeLane reads a lane's section. Values are checked for their type
 // here; their ranges and the rules between them are the stages' and the
 // operators' own, checked when validate builds the lane.
-func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
+func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane, lane schemas.Lane) {
 	d.fields(n, path, map[string]func(*yaml.Node, string){
+		"canary":     func(v *yaml.Node, f string) { l.Canary = d.canary(v, f, lane) },
 		"partitions": func(v *yaml.Node, f string) { l.Partitions = d.integer(v, f) },
 		"stages":     func(v *yaml.Node, f string) { l.Stages = d.stageList(v, f) },
 		"tick": func(v *yaml.Node, f string) {
@@ -196,6 +201,13 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane) {
 				"cusum_h":        func(v *yaml.Node, f string) { b.CusumH = d.number(v, f) },
 			})
 		},
+		"goals": func(v *yaml.Node, f string) {
+			d.fields(v, f, map[string]func(*yaml.Node, string){
+				"max_goals": func(v *yaml.Node, f string) { l.Goals.MaxGoals = d.integer(v, f) },
+				"max_depth": func(v *yaml.Node, f string) { l.Goals.MaxDepth = d.integer(v, f) },
+				"max_risk":  func(v *yaml.Node, f string) { l.Goals.MaxRisk = d.number(v, f) },
+			})
+		},
 		"guardian": func(v *yaml.Node, f string) {
 			g := &l.Guardian
 			d.fields(v, f, map[string]func(*yaml.Node, string){
@@ -227,12 +239,16 @@ func (d *specDecoder) validate(s *Spec) {
 		if l.Has(StageLearn) && !l.Has(StageRoute) {
 			d.fail(nil, p+".stages", "learn needs route before it (it learns the ideas the router sends the creative node)")
 		}
+		if l.Has(StageGoals) && !(l.Has(StageAdapter) && l.Has(StageGuardian)) {
+			d.fail(nil, p+".stages", "goals needs adapter and guardian before it (it follows the orchestration node's plans and the guardian's decisions on them)")
+		}
 		if _, err := topics.LaneSpecs(string(lane), l.Partitions); err != nil {
 			d.fail(nil, p+".partitions", "%v", err)
 		}
 		if _, err := l.Chain(lane, ChainOptions{}); err != nil {
 			d.refused(p, err)
 		}
+		d.validateCanary(lane, l)
 		if err := operators.CheckTick(lane, l.TickOptions(lane)...); err != nil {
 			d.refused(p, err)
 		}

@@ -29,6 +29,8 @@ type Flags struct {
 	Dispatch   bool
 	Learning   bool
 	ExtActions bool
+	// Canary lets lanes with a canary run it (CANARY_ENABLED); default on.
+	Canary bool
 }
 
 // Stage names allowed in a lane's stage order.
@@ -41,10 +43,11 @@ const (
 	StageFoldGuard    = "fold-guard"
 	StageBreakthrough = "breakthrough"
 	StageGuardian     = "guardian"
+	StageGoals        = "goals"
 )
 
 // StageNames lists the stages a lane may run, in canonical order.
-var StageNames = []string{StageDecimate, StageRoute, StageLearn, StageAdapter, StageDrift, StageFoldGuard, StageBreakthrough, StageGuardian}
+var StageNames = []string{StageDecimate, StageRoute, StageLearn, StageAdapter, StageDrift, StageFoldGuard, StageBreakthrough, StageGuardian, StageGoals}
 
 // Lane is one lane's chain and parameters.
 type Lane struct {
@@ -58,6 +61,10 @@ type Lane struct {
 	FoldGuard    FoldGuard
 	Breakthrough Breakthrough
 	Guardian     Guardian
+	Goals        Goals
+	// Canary, when set, runs a candidate chain in shadow on a share of
+	// the lane's glyphs (canary.go); nil: no canary.
+	Canary *Canary
 }
 
 // Has reports whether the lane runs the named stage.
@@ -129,6 +136,16 @@ type Breakthrough struct {
 	Combine       string // sum | product
 	CusumK        float64
 	CusumH        float64
+}
+
+// Goals configures the Goal Manager: the goal trees the orchestration
+// node's plans and the guardian's decisions drive.
+type Goals struct {
+	// MaxGoals bounds the goals one partition keeps; past it new goals
+	// are refused, counted and named on the record's crumb.
+	MaxGoals int
+	MaxDepth int     // levels of a goal tree, a root being level 1
+	MaxRisk  float64 // a goal's max_risk constraint when its input gives none
 }
 
 // Guardian configures the guardian's policies.

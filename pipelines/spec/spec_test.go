@@ -34,9 +34,12 @@ func TestDefaultSpecParsesWithEveryLane(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"route", "learn", "adapter", "drift", "fold-guard", "breakthrough", "guardian"}
+		want := []string{"route", "learn", "adapter", "drift", "fold-guard", "breakthrough", "guardian", "goals"}
 		if got := ch.Factory.Names(); !slices.Equal(got, want) {
-			t.Errorf("lane %s chain %v, want %v: learn between the router and the node it feeds", lane, got, want)
+			t.Errorf("lane %s chain %v, want %v: learn between the router and the node it feeds, goals after the guardian it follows", lane, got, want)
+		}
+		if l.Goals != (Goals{MaxGoals: 10000, MaxDepth: 4, MaxRisk: 1}) {
+			t.Errorf("lane %s goals %+v, want 10000 goals, 4 levels, max_risk 1 (the guardian's alone)", lane, l.Goals)
 		}
 	}
 	if got := s.Lanes[schemas.LaneProd].Decimate.Policy; got != "backpressure" {
@@ -86,6 +89,12 @@ func TestMalformedSpecNamesFileLineFieldAndAllowedValues(t *testing.T) {
 			[]string{"bad.yaml:3:", "lanes.prod.stages", "learn needs route before it"}},
 		{"learn field", "lanes:\n  prod:\n    learn: {windw: 5}\n",
 			[]string{"bad.yaml:3:", "lanes.prod.learn.windw", "allowed: max_glyphs, window"}},
+		{"goals before guardian", "lanes:\n  prod:\n    stages: [route, adapter, goals, guardian]\n",
+			[]string{"bad.yaml:3:", "lanes.prod.stages[3]", `stage "guardian" out of order`, "guardian → goals"}},
+		{"goals without guardian", "lanes:\n  prod:\n    stages: [route, adapter, goals]\n",
+			[]string{"bad.yaml:3:", "lanes.prod.stages", "goals needs adapter and guardian before it"}},
+		{"goals field", "lanes:\n  prod:\n    goals: {max_goal: 5}\n",
+			[]string{"bad.yaml:3:", "lanes.prod.goals.max_goal", "allowed: max_depth, max_goals, max_risk"}},
 		{"not a bool", "flags:\n  dispatch: maybe\n",
 			[]string{"bad.yaml:2:", "flags.dispatch", "allowed: true, false"}},
 		{"syntax", "lanes:\n  prod: [\n",

@@ -21,6 +21,9 @@ func TestParseRefusesWhatTheRuntimeWould(t *testing.T) {
 	}{
 		{"LearnWindow", "prod", "learn: {window: 0}", 3, "learn.window", "0: want >= 1"},
 		{"LearnMaxGlyphs", "candidate", "learn:\n  max_glyphs: -1", 4, "learn.max_glyphs", "-1: want >= 1"},
+		{"GoalsMaxGoals", "prod", "goals: {max_goals: 0}", 3, "goals.max_goals", "0: want >= 1"},
+		{"GoalsMaxDepth", "candidate", "goals: {max_depth: 65}", 3, "goals.max_depth", "65: want 1..64"},
+		{"GoalsMaxRisk", "experimental", "goals:\n  max_risk: 1.5", 4, "goals.max_risk", "1.5: want a number in [0, 1]"},
 		{"DriftAlpha", "prod", "drift: {alpha: 0}", 3, "drift.alpha", "0: want a number in (0, 1]"},
 		{"DriftAlpha", "prod", "drift: {alpha: 1.5}", 3, "drift.alpha", "want a number in (0, 1]"},
 		{"DriftThresholds", "candidate", "drift: {warn: 0}", 3, "drift.warn", "want 0 < warn <= block <= 2"},
@@ -58,6 +61,10 @@ func TestParseRefusesWhatTheRuntimeWould(t *testing.T) {
 		{"DecimateCapacity", "experimental", "decimate: {k: 2000000}", 3, "decimate.k", "want 1..1048576 frames"},
 		{"DecimatePolicy", "experimental", "decimate: {policy: drop-newest}", 3, "decimate.policy", "drop-newest: want backpressure or drop-oldest"},
 		{"DecimateMaxRecords", "prod", "decimate: {max_records: 0}", 3, "decimate.max_records", "want 1..16777216 records"},
+		{"CanaryFraction", "prod", "canary: {fraction: 0}", 3, "canary.fraction", "0: want a share in (0, 1]"},
+		{"CanaryFraction", "prod", "canary:\n  fraction: 1.5", 4, "canary.fraction", "want a share in (0, 1]"},
+		{"CanaryMinAgreement", "prod", "canary: {min_agreement: 1.2}", 3, "canary.min_agreement", "want a rate in [0, 1]"},
+		{"CanaryMinSamples", "prod", "canary: {min_samples: 0}", 3, "canary.min_samples", "want at least 1 compared input"},
 		{"partitions", "prod", "partitions: 0", 3, "partitions", "0, want 1..1024"},
 		{"partitions", "prod", "partitions: 5000", 3, "partitions", "5000, want 1..1024"},
 	}
@@ -99,6 +106,7 @@ func TestParseAcceptsTheEdgesTheStagesAccept(t *testing.T) {
     fold_guard: {max_fanout: 1048576, max_depth: 0, budget: 1073741824, cooldown_ms: 86400000}
     breakthrough: {detector: cusum, z: 0.001, min_samples: 2, novelty_weight: 0, value_weight: 5, cusum_k: 0, cusum_h: 0.1}
     guardian: {max_risk: 0, max_drift: 2, dry_run: true}
+    goals: {max_goals: 1, max_depth: 64, max_risk: 0}
 `
 	if _, err := Parse("edges.yaml", []byte(yaml)); err != nil {
 		t.Fatalf("edges refused: %v", err)
