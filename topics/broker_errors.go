@@ -69,6 +69,10 @@ func (e *AuthorizationError) Error() string {
 	if len(e.Names) > 0 {
 		what += " " + strings.Join(e.Names, ", ")
 	}
+	if sec := CurrentSecurity(); sec.Mechanism != "" {
+		return fmt.Sprintf("the broker refuses access to %s (%v): matriz connects as principal User:%s; grant it ACLs for the %s (matriz deploy --acls grants each lane's) or connect as a principal that has them (--sasl-user)",
+			what, e.Err, sec.User, e.Resource)
+	}
 	return fmt.Sprintf("the broker refuses access to %s (%v): matriz connects without SASL, as principal User:ANONYMOUS; grant it ACLs for the %s or open the listener",
 		what, e.Err, e.Resource)
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func runDeploy(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "deploy", "--brokers HOST:PORT[,…] --registry URL [--lanes L,…] [--pipeline FILE] [--namespace NAME,…] [--replication-factor N] [--min-insync-replicas M] [--dry-run]",
+	fs := newFlagSet(e, "deploy", "--brokers HOST:PORT[,…] --registry URL [--lanes L,…] [--pipeline FILE] [--namespace NAME,…] [--replication-factor N] [--min-insync-replicas M] [--acls] [--dry-run]",
 		"Ensures every lane topic on a Kafka cluster and registers every schema in the schema\n"+
 			"registry. Idempotent: a second run reports everything as `exists`. It never deletes\n"+
 			"or alters a topic; a topic whose partitions or configs differ is reported, not changed,\n"+
@@ -24,6 +24,7 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 	dryRun := fs.Bool("dry-run", false, "report what would change, change nothing")
 	pipeline := fs.String("pipeline", "", "pipeline spec `FILE` whose partitions and canaries to deploy (default: the embedded spec); a lane with a canary also gets matriz.L.canary.*")
 	sides := fs.String("namespace", "", "also deploy blue/green sides `NAME[,…]` of every lane deployed: matriz.<lane>.NAME.* with their own state and checkpoints (for `matriz run --namespace NAME`)")
+	acls := fs.Bool("acls", false, "also grant the lanes' ACLs: matriz-<lane> reads its lane and matriz.control and writes only its outputs and groups, approver alone writes approvals, operator alone matriz.control (run as a superuser; with --dry-run, prints the bindings)")
 	replicas := fs.Int("replication-factor", 0, "replicas of every topic, `N` (0: 3 on a cluster of three or more brokers, else one per broker)")
 	minInsync := fs.Int("min-insync-replicas", 0, "replicas that must have a record before acks=all answers, `M` (0: 2 with three replicas, else 1)")
 	if _, err := fs.args(args); err != nil {
@@ -48,7 +49,7 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 	}
 	rep, err := ops.Deploy(ctx, ops.DeployConfig{
 		Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Lanes: ls, DryRun: *dryRun, Partitions: sp.Partitions(), Namespaces: sp.Namespaces(), Sides: sideNames,
-		ReplicationFactor: *replicas, MinInsyncReplicas: *minInsync,
+		ReplicationFactor: *replicas, MinInsyncReplicas: *minInsync, ACLs: *acls,
 	})
 	var de *ops.DurabilityError
 	if errors.As(err, &de) {

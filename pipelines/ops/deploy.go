@@ -29,6 +29,10 @@ type DeployConfig struct {
 	// an output namespace with its own state and checkpoints
 	// (topics.SideSpecs).
 	Sides []string
+	// ACLs, when set, also makes the lanes' ACL bindings exist
+	// (LaneACLs): the cluster must enforce ACLs, and the deploy run as a
+	// superuser.
+	ACLs bool
 	// ReplicationFactor and MinInsyncReplicas every topic is created with
 	// and checked against (0: automatic, see ResolveDurability).
 	ReplicationFactor, MinInsyncReplicas int
@@ -130,6 +134,15 @@ func Deploy(ctx context.Context, cfg DeployConfig) (DeployReport, error) {
 	}
 	for _, o := range outs {
 		rep.Lines = append(rep.Lines, DeployLine{What: "topic", Name: o.Topic, Status: string(o.Status), Detail: o.Detail})
+	}
+	if cfg.ACLs {
+		outs, err := admin.EnsureACLs(ctx, LaneACLs(cfg.Lanes, cfg.Namespaces, cfg.Sides), cfg.DryRun)
+		for _, o := range outs {
+			rep.Lines = append(rep.Lines, DeployLine{What: "acl", Name: strings.TrimPrefix(o.Topic, "acl "), Status: string(o.Status), Detail: o.Detail})
+		}
+		if err != nil && len(outs) == 0 {
+			return rep, err
+		}
 	}
 
 	for _, sub := range serde.Subjects(cfg.Lanes) {

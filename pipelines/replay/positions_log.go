@@ -49,6 +49,13 @@ func openLog(ctx context.Context, brokers []string, topic string) (*logClient, e
 	}
 	n, ok := all[topic]
 	if !ok {
+		// A listing leaves out the topics this principal may not
+		// describe: ask for the topic by name, which says refused apart
+		// from missing.
+		var denied *topics.AuthorizationError
+		if err := topics.CheckTopics(ctx, brokers, []string{topic}); errors.As(err, &denied) {
+			return nil, err
+		}
 		return nil, &TopicMissingError{Topic: topic}
 	}
 	tr := topics.SecureTransport(&kafka.Transport{DialTimeout: 3 * time.Second})
