@@ -1,0 +1,145 @@
+package ops_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matriz/pipelines/pipelines/ops"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/topics"
+)
+
+// as makes the process's Kafka security the SCRAM user name.
+func as(t *testing.T, name, password string) {
+	t.Helper()
+	if err := topics.UseSecurity(topics.Security{Mechanism: topics.SASLScramSHA256, User: name, Password: password}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// write writes one record to topic and returns what the broker answered.
+func write(t *testing.T, brokers []string, topic string) error {
+	t.Helper()
+	sink, err := topics.NewSink(t.Context(), brokers, topics.SinkRetryFor(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack := topics.NewAck()
+	sink.In() <- topics.Message{Topic: topic, Key: []byte("k"), Value: []byte("v"), Ack: ack}
+	close(sink.In())
+	sink.AwaitCompletion()
+	return ack.Err()
+}
+
+// TestLaneACLsIsolateTheLanes: on a broker that enforces SASL and ACLs,
+// deploy's bindings let prod's principal write its outputs and nothing of
+// candidate's, keep matriz.control to the operator and approvals to the
+// approver; a second deploy finds them all, and a grant beyond the plan
+// is reported.
+func TestLaneACLsIsolateTheLanes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: a broker with SASL and ACLs (skipped with -short)")
+	}
+	t.Cleanup(func() { topics.UseSecurity(topics.Security{}) })
+	users := []topics.BrokerUser{
+		{Mechanism: topics.SASLScramSHA256, Name: "admin", Password: "pw-admin", Super: true},
+		{Mechanism: topics.SASLScramSHA256, Name: "matriz-prod", Password: "pw-prod"},
+		{Mechanism: topics.SASLScramSHA256, Name: "approver", Password: "pw-appr"},
+		{Mechanism: topics.SASLScramSHA256, Name: "operator", Password: "pw-op"},
+	}
+	as(t, "admin", "pw-admin")
+	b, err := topics.StartBroker(topics.BrokerUsers(users))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	brokers := b.Addrs()
+	admin, err := topics.NewAdmin(brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lanes := []schemas.Lane{schemas.LaneCandidate, schemas.LaneProd}
+	specs := topics.SharedSpecs()
+	for _, l := range lanes {
+		ls, err := topics.LaneSpecs(string(l), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, ls...)
+	}
+	if _, err := admin.Ensure(t.Context(), specs, false); err != nil {
+		t.Fatal(err)
+	}
+	plan := ops.LaneACLs(lanes, nil, nil)
+	outs, err := admin.EnsureACLs(t.Context(), plan, false)
+	if err != nil || len(outs) != len(plan) {
+		t.Fatalf("first deploy: %d outcomes for %d bindings, %v", len(outs), len(plan), err)
+	}
+	for _, o := range outs {
+		if o.Status != topics.StatusCreated {
+			t.Fatalf("first deploy: %+v", o)
+		}
+	}
+
+	as(t, "matriz-prod", "pw-prod")
+	if err := write(t, brokers, "matriz.prod.results"); err != nil {
+		t.Fatalf("prod's principal writing its results: %v", err)
+	}
+	for _, topic := range []string{topics.ControlTopic, "matriz.prod.approvals"} {
+		if err := write(t, brokers, topic); err == nil || !strings.Contains(err.Error(), "Authorization") {
+			t.Errorf("prod's principal writing %s: %v, want refused", topic, err)
+		}
+	}
+	// Another lane's topics are not even visible to it: the write finds
+	// no such topic.
+	if err := write(t, brokers, "matriz.candidate.results"); err == nil {
+		t.Error("prod's principal wrote candidate's results")
+	}
+	var denied *topics.AuthorizationError
+	if err := topics.CheckTopics(t.Context(), brokers, []string{"matriz.candidate.messages"}); !errors.As(err, &denied) || !strings.Contains(err.Error(), "User:matriz-prod") {
+		t.Errorf("prod's principal describing candidate's messages: %v, want refused naming User:matriz-prod", err)
+	}
+	if err := ops.SetFlag(t.Context(), brokers, schemas.LaneProd, "DISPATCH_ENABLED", true); err == nil {
+		t.Error("prod's principal set a flag on matriz.control")
+	}
+
+	as(t, "operator", "pw-op")
+	if err := ops.SetFlag(t.Context(), brokers, schemas.LaneProd, "DISPATCH_ENABLED", true); err != nil {
+		t.Errorf("the operator setting a flag: %v", err)
+	}
+	if err := write(t, brokers, "matriz.prod.approvals"); err == nil {
+		t.Error("the operator wrote an approval")
+	}
+	as(t, "approver", "pw-appr")
+	if err := write(t, brokers, "matriz.prod.approvals"); err != nil {
+		t.Errorf("the approver writing an approval: %v", err)
+	}
+
+	// A second deploy finds every binding; a grant beyond the plan differs.
+	as(t, "admin", "pw-admin")
+	extra := topics.ACL{Principal: ops.LanePrincipal(schemas.LaneProd), Resource: topics.ResourceTopic, Name: topics.ControlTopic, Operation: topics.OpWrite}
+	if _, err := admin.EnsureACLs(t.Context(), []topics.ACL{extra}, false); err != nil {
+		t.Fatal(err)
+	}
+	outs, err = admin.EnsureACLs(t.Context(), plan, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exists, differs []string
+	for _, o := range outs {
+		switch o.Status {
+		case topics.StatusExists:
+			exists = append(exists, o.Topic)
+		case topics.StatusDiffers:
+			differs = append(differs, o.Topic)
+		default:
+			t.Errorf("second deploy: %+v", o)
+		}
+	}
+	if len(exists) != len(plan) || len(differs) != 1 || differs[0] != "acl "+extra.String() {
+		t.Fatalf("second deploy: %d exist of %d, differs %v; want the stray grant %s", len(exists), len(plan), differs, extra)
+	}
+	t.Logf("%d bindings for 2 lanes; prod's principal refused on control, approvals and candidate; the stray grant reported", len(plan))
+}
