@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/matriz/pipelines/pipelines/spec"
 	"github.com/matriz/pipelines/schemas"
@@ -204,12 +205,7 @@ func (w *partitionWorker) abortCanary(f *stages.Frame) {
 			"fraction": c.Fraction, "canary_lane": string(c.From), "partition": int64(f.Partition), "seq": f.Seq,
 		},
 	})
-	key := stages.ControlKey(lr.lane, FlagCanary)
-	m := &topics.Message{Topic: topics.ControlTopic, Key: []byte(key), Value: []byte("false")}
-	w.fence.stamp(m)
-	if lr.sinks == nil || !lr.sinks.send(w.partition, m) {
-		lr.reportErr(fmt.Errorf("canary abort: could not write %s=false to %s; turn it off by hand: matriz flags set %s false --lane %s", key, topics.ControlTopic, FlagCanary, lr.lane))
-	}
+	lr.writeCanaryOff()
 	lr.log.Warn("canary aborted: its decisions agree with the lane's below the spec's floor; "+FlagCanary+" written off on "+topics.ControlTopic,
 		"lane", lr.lane, "partition", f.Partition, "agreement", pc.agree.Rate(), "samples", pc.agree.Samples, "min_agreement", c.MinAgreement, "min_samples", c.MinSamples)
 }
@@ -231,4 +227,48 @@ func (w *partitionWorker) encodeCanary() []*topics.Message {
 		pc.ptrs = append(pc.ptrs, m)
 	}
 	return pc.ptrs
+}
+
+// canaryOffTimeout bounds the control write of an abort.
+const canaryOffTimeout = 30 * time.Second
+
+// writeCanaryOff writes the lane's CANARY_ENABLED=false to matriz.control
+// through a sink of its own, in the background. Not through the lane's
+// sinks: under `deploy --acls` only the operator may write matriz.control,
+// and a refused write there would stop the lane. Off is the safe
+// direction, so a write that fails is logged, with what to run, and the
+// lane goes on with this process's canary stopped.
+func (lr *laneRuntime) writeCanaryOff() {
+	key := stages.ControlKey(lr.lane, FlagCanary)
+	failed := func(err error) {
+		lr.reportErr(fmt.Errorf("canary abort: could not write %s=false to %s (%v); the canary stopped in this process only: turn it off for every process with matriz flags set %s false --lane %s",
+			key, topics.ControlTopic, err, FlagCanary, lr.lane))
+	}
+	if lr.cfg.Brokers == nil {
+		failed(fmt.Errorf("no brokers"))
+		return
+	}
+	parent := lr.work
+	if parent == nil {
+		parent = context.Background()
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(parent, canaryOffTimeout)
+		defer cancel()
+		sink, err := topics.NewSink(ctx, lr.cfg.Brokers, topics.SinkRetryFor(canaryOffTimeout/3))
+		if err != nil {
+			failed(err)
+			return
+		}
+		ack := topics.NewAck()
+		sink.In() <- topics.Message{Topic: topics.ControlTopic, Key: []byte(key), Value: []byte("false"), Ack: ack}
+		close(sink.In())
+		sink.AwaitCompletion()
+		switch {
+		case ack.Err() != nil:
+			failed(ack.Err())
+		case !ack.Resolved():
+			failed(fmt.Errorf("not acknowledged"))
+		}
+	}()
 }
