@@ -260,9 +260,40 @@ func (e *engine) close(ctx context.Context) error {
 		}
 	}
 	if e.image != "" {
-		if _, err := e.api.ImageRemove(ctx, e.image, client.ImageRemoveOptions{Force: true}); err != nil {
+		if _, err := e.api.ImageRemove(ctx, e.image, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, e.leftovers(ctx))...)
+}
+
+// leftovers names what close should have removed and is still there.
+func (e *engine) leftovers(ctx context.Context) error {
+	var left []string
+	if cs, err := e.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("name", e.run)}); err != nil {
+		left = append(left, "containers: "+err.Error())
+	} else {
+		for _, c := range cs.Items {
+			left = append(left, "container "+strings.Join(c.Names, ","))
+		}
+	}
+	if e.net != nil {
+		if _, err := e.api.NetworkInspect(ctx, e.net.ID, client.NetworkInspectOptions{}); err == nil {
+			left = append(left, "network "+e.net.Name)
+		}
+	}
+	if e.volume != "" {
+		if _, err := e.api.VolumeInspect(ctx, e.volume, client.VolumeInspectOptions{}); err == nil {
+			left = append(left, "volume "+e.volume)
+		}
+	}
+	if e.image != "" {
+		if _, err := e.api.ImageInspect(ctx, e.image); err == nil {
+			left = append(left, "image "+e.image)
+		}
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("left behind: %s", strings.Join(left, "; "))
+	}
+	return nil
 }

@@ -220,7 +220,7 @@ func (h *rehearsal) cutLane(ctx context.Context) error {
 		h.rep.failf("lane %s: still member %s (generation %s → %s) after %v cut off: not evicted", l, member, gen, newGen, h.cfg.Cut)
 	}
 	lostBy := at.Add(h.cfg.SessionTimeout)
-	bad, late, after, err := writtenAfter(ctx, h.r, string(l), evicted, member, lostBy)
+	bad, late, lastLate, after, err := writtenAfter(ctx, h.r, string(l), evicted, member, lostBy)
 	if err != nil {
 		return err
 	}
@@ -238,9 +238,14 @@ func (h *rehearsal) cutLane(ctx context.Context) error {
 	if released == 0 {
 		h.rep.failf("lane %s: the evicted worker logged releasing no partition of generation %s", l, gen)
 	}
+	lateNote := "none under the old claim"
+	if late > 0 {
+		lateNote = fmt.Sprintf("%d under the old claim, admitted by its fence at most %v after the cut (its claim held until %v after at the latest) and delivered late, none admitted after",
+			late, lastLate.Sub(at).Round(10*time.Millisecond), h.cfg.SessionTimeout)
+	}
 	h.recovered(&Fault{What: "network cut", Lanes: []string{string(l)}, Detail: fmt.Sprintf(
-		"cut off %v (session timeout %v); member %s of generation %s released %d partitions %v after the cut, rejoined as generation %s; %d records landed since, %d of them under the old claim, all admitted before the claim lapsed (in flight at the cut), none after",
-		h.cfg.Cut, h.cfg.SessionTimeout, short(member), gen, released, lost.Sub(at).Round(100*time.Millisecond), newGen, after, late)}, at, done)
+		"cut off %v (session timeout %v); member %s of generation %s logged releasing %d partitions %v after the cut and rejoined as generation %s; %d records landed on its outputs after the reconnect, %s",
+		h.cfg.Cut, h.cfg.SessionTimeout, short(member), gen, released, lost.Sub(at).Round(100*time.Millisecond), newGen, after, lateNote)}, at, done)
 	_, err = h.check(ctx, "the network cut of "+string(l))
 	return err
 }

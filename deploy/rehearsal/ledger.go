@@ -46,6 +46,18 @@ type actionRecords struct {
 	status   map[string]int
 }
 
+// called is the number of actions with an executing or executed record:
+// the runtime writes executing right before it calls out.
+func (l *ledger) called() int {
+	n := 0
+	for _, a := range l.actions {
+		if a.status[stages.ActionExecuted]+a.status[stages.ActionExecuting] > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // executions is the number of actions with an executed record.
 func (l *ledger) executions() int {
 	n := 0
@@ -233,13 +245,14 @@ func outputEnds(ctx context.Context, r reader, lane string) (map[string]map[int]
 // its partitions: those are returned as zombie writes. A record stamped
 // before lost that lands past since is a request that was on the wire
 // when the worker was cut off and arrived later (late); it was written
-// under a claim that held. after counts every record past since.
-func writtenAfter(ctx context.Context, r reader, lane string, since map[string]map[int]int64, member string, lost time.Time) (zombie []string, late, after int, err error) {
+// under a claim that held; lastLate is the latest such admission. after
+// counts every record past since.
+func writtenAfter(ctx context.Context, r reader, lane string, since map[string]map[int]int64, member string, lost time.Time) (zombie []string, late int, lastLate time.Time, after int, err error) {
 	for _, k := range outputKinds {
 		topic := topics.Name(lane, k)
 		recs, err := r.readAll(ctx, topic, 20*time.Second)
 		if err != nil {
-			return nil, 0, 0, err
+			return nil, 0, time.Time{}, 0, err
 		}
 		for _, m := range recs {
 			if m.Offset < since[topic][int(m.Partition)] {
@@ -251,11 +264,14 @@ func writtenAfter(ctx context.Context, r reader, lane string, since map[string]m
 			}
 			if !m.Time.After(lost) {
 				late++
+				if m.Time.After(lastLate) {
+					lastLate = m.Time
+				}
 				continue
 			}
 			zombie = append(zombie, fmt.Sprintf("%s %d@%d (generation %s, admitted %s)", topic, m.Partition, m.Offset,
 				m.Header(runtime.HeaderGeneration), m.Time.UTC().Format("15:04:05.000")))
 		}
 	}
-	return zombie, late, after, nil
+	return zombie, late, lastLate, after, nil
 }

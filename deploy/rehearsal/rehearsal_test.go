@@ -45,7 +45,13 @@ func TestRehearsal(t *testing.T) {
 	if err := cfg.FromEnv(os.Getenv); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	// Stop before go test's own deadline would kill the process: the
+	// cleanup of the containers needs it alive.
+	deadline := time.Now().Add(15 * time.Minute)
+	if d, ok := t.Deadline(); ok && d.Add(-time.Minute).Before(deadline) {
+		deadline = d.Add(-time.Minute)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	rep, err := Run(ctx, cfg)
 	var out strings.Builder

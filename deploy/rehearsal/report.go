@@ -18,6 +18,7 @@ type Report struct {
 	Faults   []Fault
 	Failures []string
 	Wall     time.Duration
+	Cleanup  string // what was removed (or kept) at the end
 }
 
 // LaneReport is one lane's topics at the end of the rehearsal.
@@ -75,6 +76,9 @@ func (r *Report) Write(w io.Writer) {
 			rec = append(rec, fmt.Sprintf("%s %v", l, f.Recover[l].Round(100*time.Millisecond)))
 		}
 		fmt.Fprintf(w, "  %d. %s on %s: %s; recovered: %s\n", i+1, f.What, strings.Join(f.Lanes, ", "), f.Detail, strings.Join(rec, ", "))
+	}
+	if r.Cleanup != "" {
+		fmt.Fprintf(w, "cleanup: %s\n", r.Cleanup)
 	}
 	if r.OK() {
 		fmt.Fprintln(w, "result: PASS")
