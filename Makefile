@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/matriz
 PKGS    := ./...
 
-.PHONY: build dev test audit gates bench fuzz image clean
+.PHONY: build dev test audit gates bench fuzz image rehearse clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/matriz
@@ -22,11 +22,13 @@ dev: build
 # binary does not see into, and the crash soak has already run above;
 # pipelines/bench gets -short too: its long tests time whole lanes, which
 # the detector slows tenfold while it measures nothing the runtime's own
-# race run does not.
+# race run does not; deploy/rehearsal is left out of it: its test process
+# only drives containers, whose matriz processes the detector does not see
+# into, and the rehearsal has already run above.
 # GOMEMLIMIT makes a test binary collect before its heap doubles: the crash
 # soak holds two lanes' logs in its embedded brokers and diffs them, and on
 # a loaded machine without a limit it once grew past the machine's memory.
-RACE_PKGS = $$($(GO) list $(PKGS) | grep -v -e '/cmd/matriz$$' -e '/pipelines/bench$$')
+RACE_PKGS = $$($(GO) list $(PKGS) | grep -v -e '/cmd/matriz$$' -e '/pipelines/bench$$' -e '/deploy/rehearsal$$')
 test:
 	GOMEMLIMIT=8GiB $(GO) test -count=1 -timeout 60m $(PKGS)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -p 1 -timeout 60m $(RACE_PKGS)
@@ -72,6 +74,17 @@ fuzz:
 image:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/matriz
 	docker build -f deploy/Dockerfile -t matriz:dev .
+
+# rehearse runs the lanes in containers (deploy/rehearsal, README
+# "Rehearsal"): the scratch image, the broker on a volume, deploy, one run
+# per lane, the scenario's producers, prod's approval, then a SIGKILL, a
+# broker restart and a network cut, and prints the report. LANES=prod,…
+# rehearses fewer lanes; KEEP=1 leaves the containers for a look. It is a
+# test, not a matriz subcommand, so the binary does not link the Docker
+# client; `make test` runs it too.
+rehearse:
+	MATRIZ_REHEARSAL_LANES=$(LANES) MATRIZ_REHEARSAL_KEEP=$(KEEP) \
+		$(GO) test -count=1 -v -timeout 20m -run '^TestRehearsal$$' ./deploy/rehearsal/
 
 clean:
 	rm -rf bin .matriz

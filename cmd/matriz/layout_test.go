@@ -28,7 +28,7 @@ var layers = [][]string{
 	{"pipelines/runtime", "pipelines/devstack"},
 	{"pipelines/replay"},
 	{"pipelines/inspect", "pipelines/promote"},
-	{"pipelines/bench", "pipelines/pipetest", "pipelines"},
+	{"pipelines/bench", "pipelines/pipetest", "pipelines", "deploy/rehearsal"},
 	{"cmd/matriz"},
 }
 

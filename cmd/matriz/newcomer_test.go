@@ -228,6 +228,8 @@ func TestNewcomerUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"produce", "--schema-version", "v3"}, "MatrizMessage has no v3"},
 		{[]string{"produce", "--file", "x", "--count", "3"}, "exclude each other"},
 		{[]string{"produce", "--count", "-1"}, "0 or more"},
+		{[]string{"produce", "--scenario"}, "--scenario needs --count"},
+		{[]string{"produce", "--scenario", "--count", "5", "--schema-version", "v1"}, "latest MatrizMessage schema, not v1"},
 		{[]string{"tail", "--topic", "state"}, "want one of results, events, traces, actions, dlq, messages"},
 		{[]string{"tail", "--from", "yesterday"}, "--from"},
 		{[]string{"tail", "--from", "2@4096"}, "give P:OFFSET"},

@@ -15,7 +15,7 @@ import (
 var produceStdin io.Reader = os.Stdin
 
 func runProduce(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "produce", "--lane L [--file F | -] [--schema-version v1|v2] [--count N [--rate R]] [--echo] [--brokers HOST:PORT,…] [--registry URL]",
+	fs := newFlagSet(e, "produce", "--lane L [--file F | -] [--schema-version v1|v2] [--count N [--rate R] [--scenario]] [--echo] [--brokers HOST:PORT,…] [--registry URL]",
 		"Sends MatrizMessages to matriz.<lane>.messages. Input is JSON lines, one message each, with\n"+
 			"the field names of the Avro schema: msg_id, ts (RFC 3339 or microseconds since 1970), lane,\n"+
 			"glyph {id, kind, version, tags}, payload, topic. A missing msg_id gets a random UUID, a\n"+
@@ -26,7 +26,10 @@ func runProduce(ctx context.Context, e *env, args []string) error {
 			"for the lane's messages subject, keyed by glyph id, acknowledged by all in-sync replicas.\n"+
 			"The last line is a summary (sent N, refused M); the exit code is 1 if any line was refused.\n\n"+
 			"Without --file, --count N sends N messages of the synthetic stream `matriz dev` uses, at\n"+
-			"--rate per second (0: as fast as possible); with neither, JSON lines are read from stdin.")
+			"--rate per second (0: as fast as possible); with neither, JSON lines are read from stdin.\n"+
+			"With --scenario the N steps are the scenario of `matriz dev` instead: its scripted\n"+
+			"episodes (corrupt records, a P0 action, denials, breakthroughs) fire by event time\n"+
+			"within each 24s cycle, on top of one background message per step.")
 	lane := fs.lane(e, " to produce to")
 	conn := fs.connection()
 	file := fs.String("file", "", "read JSON lines from `FILE` (- for stdin)")
@@ -34,6 +37,7 @@ func runProduce(ctx context.Context, e *env, args []string) error {
 	count := fs.Int("count", 0, "send `N` synthetic messages instead of JSON lines")
 	rate := fs.Float64("rate", 0, "synthetic messages per `second`; 0 sends as fast as possible")
 	echo := fs.Bool("echo", false, "print every message sent as one JSON line")
+	scenario := fs.Bool("scenario", false, "with --count: send the steps of the dev scenario, not the plain synthetic stream")
 	if _, err := fs.args(args); err != nil {
 		return err
 	}
@@ -48,11 +52,15 @@ func runProduce(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--schema-version: %v", err)
 	}
-	cfg := inspect.ProduceConfig{Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Lane: l, Version: ver, Count: *count, Rate: *rate,
+	cfg := inspect.ProduceConfig{Brokers: conn.Brokers(), RegistryURL: conn.Registry(), Lane: l, Version: ver, Count: *count, Rate: *rate, Scenario: *scenario,
 		OnRefused: func(le *inspect.LineError) { fmt.Fprintf(e.stderr, "matriz produce: %v\n", le) }}
 	switch {
 	case *count < 0 || *rate < 0:
 		return usagef("--count and --rate take 0 or more")
+	case *scenario && *count == 0:
+		return usagef("--scenario needs --count: the number of scenario steps to send")
+	case *scenario && inspect.CheckScenarioVersion(ver) != nil:
+		return usagef("--scenario: %v", inspect.CheckScenarioVersion(ver))
 	case *file != "" && *count > 0:
 		return usagef("--file and --count exclude each other: JSON lines or the synthetic stream")
 	case *file == "-" || (*file == "" && *count == 0):

@@ -40,6 +40,11 @@ type ProduceConfig struct {
 	In    io.Reader
 	Count int
 	Rate  float64
+	// Scenario makes the Count steps the dev stack's scenario instead of
+	// the plain synthetic stream: its scripted episodes (a P0 action for
+	// approval, corrupt records for the DLQ, …) ride on top of the steps.
+	// It writes with the latest schema version.
+	Scenario bool
 	// Echo, when set, receives every message sent as one JSON line, with
 	// the msg_id and ts filled in.
 	Echo io.Writer
@@ -266,6 +271,11 @@ func Produce(ctx context.Context, cfg ProduceConfig) (ProduceStats, error) {
 	if err := CheckVersion(cfg.Version); err != nil {
 		return st, err
 	}
+	if cfg.Scenario {
+		if err := CheckScenarioVersion(cfg.Version); err != nil {
+			return st, err
+		}
+	}
 	if !cfg.Lane.Valid() {
 		return st, fmt.Errorf("lane %q: want experimental, candidate or prod", cfg.Lane)
 	}
@@ -298,17 +308,23 @@ func Produce(ctx context.Context, cfg ProduceConfig) (ProduceStats, error) {
 		}
 		return nil
 	}
+	sendWire := func(key, val []byte) error {
+		a := topics.NewAck()
+		acks = append(acks, a)
+		select {
+		case sink.In() <- topics.Message{Topic: topic, Key: key, Value: val, Ack: a}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	}
 	send := func(m *schemas.MatrizMessage) error {
 		val, err := schemas.AppendWireAs(nil, id, m, cfg.Version)
 		if err != nil {
 			return err
 		}
-		a := topics.NewAck()
-		acks = append(acks, a)
-		select {
-		case sink.In() <- topics.Message{Topic: topic, Key: []byte(m.Glyph.ID), Value: val, Ack: a}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := sendWire([]byte(m.Glyph.ID), val); err != nil {
+			return err
 		}
 		if cfg.Echo != nil {
 			b, _ := json.Marshal(MessageJSON(m))
@@ -319,9 +335,22 @@ func Produce(ctx context.Context, cfg ProduceConfig) (ProduceStats, error) {
 		st.Sent++
 		return nil
 	}
-	if cfg.In != nil {
+	switch {
+	case cfg.In != nil:
 		err = produceLines(ctx, cfg, &st, send)
-	} else {
+	case cfg.Scenario:
+		err = produceScenario(ctx, cfg, func(r *devstack.ScenarioRecord) error {
+			val, err := r.Wire(id)
+			if err != nil {
+				return err
+			}
+			if err := sendWire(r.Key(), val); err != nil {
+				return err
+			}
+			st.Sent++
+			return nil
+		})
+	default:
 		err = produceSynthetic(ctx, cfg, send)
 	}
 	if ferr := finish(); err == nil {
@@ -381,6 +410,51 @@ func produceSynthetic(ctx context.Context, cfg ProduceConfig, send func(*schemas
 		m.MsgID = uuid.NewString()
 		if err := send(&m); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// CheckScenarioVersion refuses a schema version other than the latest for
+// the scenario, whose corrupt records are built on the latest encoding.
+func CheckScenarioVersion(v schemas.Version) error {
+	if v != schemas.Latest {
+		return fmt.Errorf("the scenario writes with the latest MatrizMessage schema, not %v", v)
+	}
+	return nil
+}
+
+// produceScenario sends cfg.Count steps of the dev stack's scenario, paced
+// at cfg.Rate steps per second (0: as fast as possible), each step's
+// records stamped with the clock: the script's beats fire by event time
+// from the first step, so a run of a few seconds at a few dozen steps a
+// second carries the P0 action, the corrupt records and the breakthroughs.
+// The seed is the clock's, so two runs send different msg ids.
+func produceScenario(ctx context.Context, cfg ProduceConfig, send func(*devstack.ScenarioRecord) error) error {
+	if cfg.Count <= 0 {
+		return errors.New("nothing to produce: the scenario needs --count")
+	}
+	sc, err := devstack.NewScenario(cfg.Lane, devstack.ScenarioSeed(uint64(cfg.Clock.Now().UnixNano())))
+	if err != nil {
+		return err
+	}
+	var tick clock.Ticker
+	if cfg.Rate > 0 {
+		tick = cfg.Clock.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
+		defer tick.Stop()
+	}
+	for range cfg.Count {
+		if tick != nil {
+			select {
+			case <-tick.C():
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		for _, r := range sc.Next(cfg.Clock.Now()) {
+			if err := send(&r); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
