@@ -48,6 +48,9 @@ type RegistryAuth = serde.RegistryAuth
 // UseSecurity makes s what every Kafka client of this process uses.
 func UseSecurity(s Security) error { return topics.UseSecurity(s) }
 
+// CurrentSecurity returns the Kafka security this process uses.
+func CurrentSecurity() Security { return topics.CurrentSecurity() }
+
 // UseRegistryAuth makes a what every registry request of this process
 // carries.
 func UseRegistryAuth(a RegistryAuth) { serde.UseRegistryAuth(a) }

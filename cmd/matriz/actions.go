@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"text/tabwriter"
 
+	"github.com/matriz/pipelines/pipelines"
 	"github.com/matriz/pipelines/pipelines/ops"
 )
 
@@ -71,7 +72,9 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 		"Writes the human approval a waiting action needs (a P0 action in prod waits for one)\n"+
 			"to matriz.<lane>.approvals. The lane's runtime executes the action at its next frame.\n"+
 			"`matriz actions --lane L` lists what waits. A dry-run lane's previews never execute:\n"+
-			"approving one is refused (exit 1) and nothing is written.")
+			"approving one is refused (exit 1) and nothing is written. The approval records the\n"+
+			"approver: the SASL principal this command authenticated as (User:NAME), else the\n"+
+			"operating system's user.")
 	lane := fs.lane(e, "")
 	conn := fs.connection()
 	note := fs.String("note", "", "why it is approved, kept with the approval")
@@ -83,8 +86,13 @@ func runApprove(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The approver is the principal the broker authenticated (with ACLs,
+	// only approver principals may write approvals); without SASL, the
+	// operating system's user, which nothing verifies.
 	approver := "unknown"
-	if u, err := user.Current(); err == nil {
+	if sec := pipelines.CurrentSecurity(); sec.Mechanism != "" {
+		approver = "User:" + sec.User
+	} else if u, err := user.Current(); err == nil {
 		approver = u.Username
 	}
 	a, err := ops.Approve(ctx, ops.ApproveConfig{
