@@ -23,6 +23,7 @@ import (
 
 	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/pipelines/observe"
+	"github.com/matriz/pipelines/pipelines/pipetest"
 	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
@@ -133,7 +134,7 @@ func launchTracedDev(t *testing.T, endpoint string) *devProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &devProcess{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
+	d := &devProcess{cmd: cmd, out: &pipetest.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = d.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/matriz/pipelines/pipelines/pipetest"
 )
 
 // python is Debian's interpreter, where the apt packages install; a
@@ -149,25 +151,8 @@ type devProcess struct {
 	cmd      *exec.Cmd
 	broker   string
 	registry string
-	out      *lockedBuffer
+	out      *pipetest.SyncBuffer
 	done     chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var devReady = regexp.MustCompile(`^matriz dev: kafka (\S+), schema registry (\S+), `)
@@ -192,7 +177,7 @@ func launchDev(t *testing.T) (*devProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &devProcess{cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
+	d := &devProcess{cmd: cmd, out: &pipetest.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = d.out
 	if err := cmd.Start(); err != nil {
 		return nil, err

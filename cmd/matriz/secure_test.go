@@ -14,11 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/matriz/pipelines/clock/clocktest"
+	"github.com/matriz/pipelines/pipelines/pipetest"
 )
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and localhost
@@ -108,7 +108,7 @@ func TestSecuredBrokerAndClients(t *testing.T) {
 	}
 	run := exec.Command(binary, append([]string{"run", "--lane", "prod", "--status-every", "0"}, conn...)...)
 	run.Env = append(os.Environ(), secure...)
-	var runOut lockedBuffer
+	var runOut pipetest.SyncBuffer
 	run.Stdout, run.Stderr = &runOut, &runOut
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
@@ -136,22 +136,4 @@ func TestSecuredBrokerAndClients(t *testing.T) {
 		t.Fatal("a password appears in a command's output")
 	}
 	t.Logf("%d results through SASL SCRAM-SHA-256 and TLS; %d bytes of output checked for the password", results, seen.Len())
-}
-
-// lockedBuffer is a buffer a child process writes while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
