@@ -22,15 +22,29 @@ func as(t *testing.T, name, password string) {
 // write writes one record to topic and returns what the broker answered.
 func write(t *testing.T, brokers []string, topic string) error {
 	t.Helper()
+	return writeAll(t, brokers, []string{topic})[topic]
+}
+
+// writeAll writes one record to each topic through one sink and returns
+// what the broker answered for each.
+func writeAll(t *testing.T, brokers []string, names []string) map[string]error {
+	t.Helper()
 	sink, err := topics.NewSink(t.Context(), brokers, topics.SinkRetryFor(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ack := topics.NewAck()
-	sink.In() <- topics.Message{Topic: topic, Key: []byte("k"), Value: []byte("v"), Ack: ack}
+	acks := make([]*topics.Ack, len(names))
+	for i, n := range names {
+		acks[i] = topics.NewAck()
+		sink.In() <- topics.Message{Topic: n, Key: []byte("k"), Value: []byte("v"), Ack: acks[i]}
+	}
 	close(sink.In())
 	sink.AwaitCompletion()
-	return ack.Err()
+	out := make(map[string]error, len(names))
+	for i, n := range names {
+		out[n] = acks[i].Err()
+	}
+	return out
 }
 
 // TestLaneACLsIsolateTheLanes: on a broker that enforces SASL and ACLs,
@@ -142,4 +156,76 @@ func TestLaneACLsIsolateTheLanes(t *testing.T) {
 		t.Fatalf("second deploy: %d exist of %d, differs %v; want the stray grant %s", len(exists), len(plan), differs, extra)
 	}
 	t.Logf("%d bindings for 2 lanes; prod's principal refused on control, approvals and candidate; the stray grant reported", len(plan))
+}
+
+// TestEveryLanePrincipalIsDeniedEveryOtherLanesTopics: with all three
+// lanes' bindings, each lane's principal writes its own outputs, and every
+// write to another lane's topics (each kind), to its own approvals and
+// messages, and to matriz.control is refused.
+func TestEveryLanePrincipalIsDeniedEveryOtherLanesTopics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: a broker with SASL and ACLs (skipped with -short)")
+	}
+	t.Cleanup(func() { topics.UseSecurity(topics.Security{}) })
+	users := []topics.BrokerUser{{Mechanism: topics.SASLScramSHA256, Name: "admin", Password: "pw-admin", Super: true}}
+	for _, l := range schemas.Lanes {
+		users = append(users, topics.BrokerUser{Mechanism: topics.SASLScramSHA256, Name: "matriz-" + string(l), Password: "pw-" + string(l)})
+	}
+	as(t, "admin", "pw-admin")
+	b, err := topics.StartBroker(topics.BrokerUsers(users))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	brokers := b.Addrs()
+	admin, err := topics.NewAdmin(brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := topics.SharedSpecs()
+	for _, l := range schemas.Lanes {
+		ls, err := topics.LaneSpecs(string(l), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, ls...)
+	}
+	if _, err := admin.Ensure(t.Context(), specs, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.EnsureACLs(t.Context(), ops.LaneACLs(schemas.Lanes, nil, nil), false); err != nil {
+		t.Fatal(err)
+	}
+	own := map[topics.Kind]bool{topics.KindResults: true, topics.KindEvents: true, topics.KindTraces: true, topics.KindActions: true,
+		topics.KindDLQ: true, topics.KindState: true, topics.KindCheckpoints: true}
+	denied, allowed := 0, 0
+	for _, l := range schemas.Lanes {
+		as(t, "matriz-"+string(l), "pw-"+string(l))
+		names := []string{topics.ControlTopic}
+		for _, m := range schemas.Lanes {
+			for _, k := range topics.Kinds() {
+				names = append(names, topics.Name(string(m), k))
+			}
+		}
+		for n, err := range writeAll(t, brokers, names) {
+			mayWrite := false
+			for k := range own {
+				mayWrite = mayWrite || n == topics.Name(string(l), k)
+			}
+			switch {
+			case mayWrite && err != nil:
+				t.Errorf("%s writing its own %s: %v", l, n, err)
+			case !mayWrite && err == nil:
+				t.Errorf("%s wrote %s", l, n)
+			case mayWrite:
+				allowed++
+			default:
+				denied++
+			}
+		}
+	}
+	if want := len(schemas.Lanes) * (1 + len(schemas.Lanes)*len(topics.Kinds()) - len(own)); denied != want {
+		t.Fatalf("%d writes denied, want %d", denied, want)
+	}
+	t.Logf("%d lane × topic writes denied (every other lane's topics, its own messages and approvals, matriz.control), %d allowed (each lane's own outputs)", denied, allowed)
 }
