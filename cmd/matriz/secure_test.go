@@ -2,14 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,39 +13,6 @@ import (
 	"github.com/matriz/pipelines/pipelines/pipetest"
 )
 
-// selfSigned writes a self-signed certificate for 127.0.0.1 and localhost
-// and its key, and returns their paths.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "matriz test broker"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
 // TestSecuredBrokerAndClients: `matriz broker --users --tls-cert` serves
 // SASL SCRAM and TLS; a client without them is refused with a line that
 // says what the broker may want; with them deploy, produce, run and tail
@@ -64,7 +23,7 @@ func TestSecuredBrokerAndClients(t *testing.T) {
 	}
 	const password = "pw-Z9q-never-printed"
 	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
+	cert, key := pipetest.SelfSignedCert(t, dir)
 	users := filepath.Join(dir, "users")
 	if err := os.WriteFile(users, []byte("SCRAM-SHA-256 ops "+password+" super\n"), 0o600); err != nil {
 		t.Fatal(err)
