@@ -38,7 +38,8 @@ func laneUnderTest(t *testing.T) (schemas.Lane, *Lane) {
 
 // TestProdOnlyLaneUnderTestNeverDropsAndGuardsEveryAction: a prod lane
 // applies backpressure instead of dropping input, runs the guardian (its
-// P0 approvals and consent checks) as its last stage, and executes
+// P0 approvals and consent checks) after every stage that can make an
+// action, and executes
 // approved actions rather than running dry.
 func TestProdOnlyLaneUnderTestNeverDropsAndGuardsEveryAction(t *testing.T) {
 	stages.RequireLane(t, schemas.LaneProd)
@@ -46,8 +47,17 @@ func TestProdOnlyLaneUnderTestNeverDropsAndGuardsEveryAction(t *testing.T) {
 	if l.Decimate.Policy != "backpressure" {
 		t.Errorf("lane %s decimation policy %q: prod must apply backpressure, never drop input", lane, l.Decimate.Policy)
 	}
-	if len(l.Stages) == 0 || l.Stages[len(l.Stages)-1] != StageGuardian {
-		t.Errorf("lane %s stages %v: prod must end with the guardian, so every action passes it", lane, l.Stages)
+	// Every action must pass the guardian: it runs, and after it only
+	// stages that emit no action (the goal manager, which reads its
+	// verdicts).
+	g := slices.Index(l.Stages, StageGuardian)
+	if g < 0 {
+		t.Errorf("lane %s stages %v: prod must run the guardian, so every action passes it", lane, l.Stages)
+	}
+	for _, st := range l.Stages[g+1:] {
+		if st != StageGoals {
+			t.Errorf("lane %s stages %v: %s runs after the guardian; only stages that emit no action (goals) may, so every action passes it", lane, l.Stages, st)
+		}
 	}
 	if l.Guardian.DryRun {
 		t.Errorf("lane %s guardian runs dry: prod executes approved actions", lane)
