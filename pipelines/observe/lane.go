@@ -29,8 +29,8 @@ type Lane struct {
 	mu      sync.Mutex
 	drift   map[int32]stages.DriftStats // the last figures of each partition this process works
 	waiting map[int32][]string          // each partition's actions waiting for an approval, oldest first
-	glyphs  map[int32]int               // each partition's glyphs with a learned centroid
-	goals   map[int32]int               // each partition's open goals (proposed or active)
+	glyphs  partitionSum                // glyphs with a learned centroid, per partition
+	goals   partitionSum                // open goals (proposed or active), per partition
 	// released are the partitions Forget deleted the series of: a report
 	// still coming from their ending work does not bring them back, until
 	// the partition is Claimed again.
@@ -41,7 +41,41 @@ type Lane struct {
 func NewLane(lane schemas.Lane, m *Metrics, c *LaneCounters) *Lane {
 	m.InitLane(string(lane))
 	return &Lane{lane: lane, metrics: m, counters: c,
-		drift: map[int32]stages.DriftStats{}, waiting: map[int32][]string{}, glyphs: map[int32]int{}, goals: map[int32]int{}, released: map[int32]bool{}}
+		drift: map[int32]stages.DriftStats{}, waiting: map[int32][]string{}, released: map[int32]bool{},
+		glyphs: newPartitionSum(m.LearnedGlyphs.WithLabelValues(string(lane))),
+		goals:  newPartitionSum(m.GoalsOpen.WithLabelValues(string(lane)))}
+}
+
+// partitionSum is a lane gauge that shows the sum of the values the
+// partitions this process works last reported; its owner's mutex guards
+// it.
+type partitionSum struct {
+	per   map[int32]int
+	gauge prometheus.Gauge
+}
+
+func newPartitionSum(g prometheus.Gauge) partitionSum {
+	return partitionSum{per: map[int32]int{}, gauge: g}
+}
+
+// set records partition's value and shows the sum.
+func (p partitionSum) set(partition int32, v int) {
+	p.per[partition] = v
+	p.show()
+}
+
+// forget drops partition's value and shows the sum.
+func (p partitionSum) forget(partition int32) {
+	delete(p.per, partition)
+	p.show()
+}
+
+func (p partitionSum) show() {
+	n := 0
+	for _, v := range p.per {
+		n += v
+	}
+	p.gauge.Set(float64(n))
 }
 
 // partitionLabel is a partition's label value.
@@ -180,18 +214,7 @@ func (o *Lane) Learn(partition int32, learned, refused uint64, glyphs int) {
 	if o.released[partition] {
 		return
 	}
-	o.glyphs[partition] = glyphs
-	o.setGlyphsLocked()
-}
-
-// setGlyphsLocked sets the learned-glyphs gauge to the sum over the
-// partitions this process works; o.mu is held.
-func (o *Lane) setGlyphsLocked() {
-	n := 0
-	for _, g := range o.glyphs {
-		n += g
-	}
-	o.metrics.LearnedGlyphs.WithLabelValues(string(o.lane)).Set(float64(n))
+	o.glyphs.set(partition, glyphs)
 }
 
 // Goals records partition's goal figures since its last report: goal
@@ -206,18 +229,7 @@ func (o *Lane) Goals(partition int32, changes, refused uint64, open int) {
 	if o.released[partition] {
 		return
 	}
-	o.goals[partition] = open
-	o.setGoalsLocked()
-}
-
-// setGoalsLocked sets the open-goals gauge to the sum over the partitions
-// this process works; o.mu is held.
-func (o *Lane) setGoalsLocked() {
-	n := 0
-	for _, g := range o.goals {
-		n += g
-	}
-	o.metrics.GoalsOpen.WithLabelValues(string(o.lane)).Set(float64(n))
+	o.goals.set(partition, open)
 }
 
 // Offsets records partition's consumer figures: lag, the records between
@@ -255,7 +267,6 @@ func (o *Lane) ApprovalsWaiting(partition int32, ids []string) {
 	}
 	o.waiting[partition] = ids
 	o.setWaitingLocked()
-	o.setGlyphsLocked()
 }
 
 // setWaitingLocked sets the lane's approvals gauge and the counters' list,
@@ -291,14 +302,12 @@ func (o *Lane) Forget(partition int32) {
 	defer o.mu.Unlock()
 	delete(o.drift, partition)
 	delete(o.waiting, partition)
-	delete(o.glyphs, partition)
-	delete(o.goals, partition)
 	o.released[partition] = true
 	lane, part := string(o.lane), partitionLabel(partition)
 	for _, g := range []*prometheus.GaugeVec{m.Backlog, m.FPS, m.ConsumerLag, m.CommittedOffset, m.UncommittedAge} {
 		g.DeleteLabelValues(lane, part)
 	}
 	o.setWaitingLocked()
-	o.setGlyphsLocked()
-	o.setGoalsLocked()
+	o.glyphs.forget(partition)
+	o.goals.forget(partition)
 }
