@@ -391,6 +391,18 @@ func produceSynthetic(ctx context.Context, cfg ProduceConfig, send func(*schemas
 		return errors.New("nothing to produce: give JSON lines (--file) or --count")
 	}
 	gen := devstack.NewSynthetic(cfg.Lane, uint64(cfg.Clock.Now().UnixNano()), 256)
+	return paced(ctx, cfg, func() error {
+		m := gen.Next(cfg.Clock.Now())
+		// The generator's ids are the same in every run (the dev stack
+		// wants that); two runs of produce must not send one id twice.
+		m.MsgID = uuid.NewString()
+		return send(&m)
+	})
+}
+
+// paced calls step cfg.Count times, at cfg.Rate calls per second (0: as
+// fast as it can), until step fails or ctx ends.
+func paced(ctx context.Context, cfg ProduceConfig, step func() error) error {
 	var tick clock.Ticker
 	if cfg.Rate > 0 {
 		tick = cfg.Clock.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
@@ -404,11 +416,7 @@ func produceSynthetic(ctx context.Context, cfg ProduceConfig, send func(*schemas
 				return ctx.Err()
 			}
 		}
-		m := gen.Next(cfg.Clock.Now())
-		// The generator's ids are the same in every run (the dev stack
-		// wants that); two runs of produce must not send one id twice.
-		m.MsgID = uuid.NewString()
-		if err := send(&m); err != nil {
+		if err := step(); err != nil {
 			return err
 		}
 	}
@@ -438,24 +446,12 @@ func produceScenario(ctx context.Context, cfg ProduceConfig, send func(*devstack
 	if err != nil {
 		return err
 	}
-	var tick clock.Ticker
-	if cfg.Rate > 0 {
-		tick = cfg.Clock.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
-		defer tick.Stop()
-	}
-	for range cfg.Count {
-		if tick != nil {
-			select {
-			case <-tick.C():
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+	return paced(ctx, cfg, func() error {
 		for _, r := range sc.Next(cfg.Clock.Now()) {
 			if err := send(&r); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
