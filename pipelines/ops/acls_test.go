@@ -47,37 +47,29 @@ func writeAll(t *testing.T, brokers []string, names []string) map[string]error {
 	return out
 }
 
-// TestLaneACLsIsolateTheLanes: on a broker that enforces SASL and ACLs,
-// deploy's bindings let prod's principal write its outputs and nothing of
-// candidate's, keep matriz.control to the operator and approvals to the
-// approver; a second deploy finds them all, and a grant beyond the plan
-// is reported.
-func TestLaneACLsIsolateTheLanes(t *testing.T) {
+// aclBroker starts a broker that enforces SASL and ACLs for users (the
+// first a superuser, as whom the process then connects), creates lanes'
+// topics with the given partitions and grants LaneACLs for them. The
+// process's security is put back when the test ends.
+func aclBroker(t *testing.T, users []topics.BrokerUser, lanes []schemas.Lane, partitions int) ([]string, *topics.Admin, []topics.ACL) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: a broker with SASL and ACLs (skipped with -short)")
 	}
 	t.Cleanup(func() { topics.UseSecurity(topics.Security{}) })
-	users := []topics.BrokerUser{
-		{Mechanism: topics.SASLScramSHA256, Name: "admin", Password: "pw-admin", Super: true},
-		{Mechanism: topics.SASLScramSHA256, Name: "matriz-prod", Password: "pw-prod"},
-		{Mechanism: topics.SASLScramSHA256, Name: "approver", Password: "pw-appr"},
-		{Mechanism: topics.SASLScramSHA256, Name: "operator", Password: "pw-op"},
-	}
-	as(t, "admin", "pw-admin")
+	as(t, users[0].Name, users[0].Password)
 	b, err := topics.StartBroker(topics.BrokerUsers(users))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	brokers := b.Addrs()
-	admin, err := topics.NewAdmin(brokers)
+	admin, err := topics.NewAdmin(b.Addrs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	lanes := []schemas.Lane{schemas.LaneCandidate, schemas.LaneProd}
 	specs := topics.SharedSpecs()
 	for _, l := range lanes {
-		ls, err := topics.LaneSpecs(string(l), 2)
+		ls, err := topics.LaneSpecs(string(l), partitions)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,13 +81,29 @@ func TestLaneACLsIsolateTheLanes(t *testing.T) {
 	plan := ops.LaneACLs(lanes, nil, nil)
 	outs, err := admin.EnsureACLs(t.Context(), plan, false)
 	if err != nil || len(outs) != len(plan) {
-		t.Fatalf("first deploy: %d outcomes for %d bindings, %v", len(outs), len(plan), err)
+		t.Fatalf("deploy --acls: %d outcomes for %d bindings, %v", len(outs), len(plan), err)
 	}
 	for _, o := range outs {
 		if o.Status != topics.StatusCreated {
-			t.Fatalf("first deploy: %+v", o)
+			t.Fatalf("deploy --acls: %+v", o)
 		}
 	}
+	return b.Addrs(), admin, plan
+}
+
+// TestLaneACLsIsolateTheLanes: on a broker that enforces SASL and ACLs,
+// deploy's bindings let prod's principal write its outputs and nothing of
+// candidate's, keep matriz.control to the operator and approvals to the
+// approver; a second deploy finds them all, and a grant beyond the plan
+// is reported.
+func TestLaneACLsIsolateTheLanes(t *testing.T) {
+	users := []topics.BrokerUser{
+		{Mechanism: topics.SASLScramSHA256, Name: "admin", Password: "pw-admin", Super: true},
+		{Mechanism: topics.SASLScramSHA256, Name: "matriz-prod", Password: "pw-prod"},
+		{Mechanism: topics.SASLScramSHA256, Name: "approver", Password: "pw-appr"},
+		{Mechanism: topics.SASLScramSHA256, Name: "operator", Password: "pw-op"},
+	}
+	brokers, admin, plan := aclBroker(t, users, []schemas.Lane{schemas.LaneCandidate, schemas.LaneProd}, 2)
 
 	as(t, "matriz-prod", "pw-prod")
 	if err := write(t, brokers, "matriz.prod.results"); err != nil {
@@ -137,7 +145,7 @@ func TestLaneACLsIsolateTheLanes(t *testing.T) {
 	if _, err := admin.EnsureACLs(t.Context(), []topics.ACL{extra}, false); err != nil {
 		t.Fatal(err)
 	}
-	outs, err = admin.EnsureACLs(t.Context(), plan, false)
+	outs, err := admin.EnsureACLs(t.Context(), plan, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,39 +171,11 @@ func TestLaneACLsIsolateTheLanes(t *testing.T) {
 // write to another lane's topics (each kind), to its own approvals and
 // messages, and to matriz.control is refused.
 func TestEveryLanePrincipalIsDeniedEveryOtherLanesTopics(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: a broker with SASL and ACLs (skipped with -short)")
-	}
-	t.Cleanup(func() { topics.UseSecurity(topics.Security{}) })
 	users := []topics.BrokerUser{{Mechanism: topics.SASLScramSHA256, Name: "admin", Password: "pw-admin", Super: true}}
 	for _, l := range schemas.Lanes {
 		users = append(users, topics.BrokerUser{Mechanism: topics.SASLScramSHA256, Name: "matriz-" + string(l), Password: "pw-" + string(l)})
 	}
-	as(t, "admin", "pw-admin")
-	b, err := topics.StartBroker(topics.BrokerUsers(users))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	brokers := b.Addrs()
-	admin, err := topics.NewAdmin(brokers)
-	if err != nil {
-		t.Fatal(err)
-	}
-	specs := topics.SharedSpecs()
-	for _, l := range schemas.Lanes {
-		ls, err := topics.LaneSpecs(string(l), 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		specs = append(specs, ls...)
-	}
-	if _, err := admin.Ensure(t.Context(), specs, false); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.EnsureACLs(t.Context(), ops.LaneACLs(schemas.Lanes, nil, nil), false); err != nil {
-		t.Fatal(err)
-	}
+	brokers, _, _ := aclBroker(t, users, schemas.Lanes, 1)
 	own := map[topics.Kind]bool{topics.KindResults: true, topics.KindEvents: true, topics.KindTraces: true, topics.KindActions: true,
 		topics.KindDLQ: true, topics.KindState: true, topics.KindCheckpoints: true}
 	denied, allowed := 0, 0
