@@ -320,6 +320,17 @@ func (w *partitionWorker) commit() {
 	w.lane.obs.Committed(w.partition, cp.Resume)
 }
 
+// recordedWatermarks appends the watermarks recorded after offset.
+func (w *partitionWorker) recordedWatermarks(out []any, offset int64) []any {
+	if w.decisions == nil {
+		return out
+	}
+	for _, wm := range w.decisions.watermarks[offset] {
+		out = append(out, operators.TickWatermark{Partition: w.partition, Time: time.Unix(0, wm.to), Why: wm.why})
+	}
+	return out
+}
+
 // decode turns a Kafka record into the tick's input: a Record with its
 // message, or a Record already failed with why (it reaches the DLQ in band).
 // Before the first record it restores the tick's window state; it skips
@@ -357,7 +368,13 @@ func (w *partitionWorker) decode(m topics.Message) (out []any) {
 	}
 	if w.restored != nil && w.restored.Done(m.Offset) {
 		m.Ack.Done(nil) // the restored cut already accounts for it
-		return out
+		// Not the watermarks recorded after it, though: an idle partition
+		// takes its cut first (TickCutNow) and closes its frames at the
+		// deadline after, with the watermark after the cut's last record,
+		// which is Done. One the cut's window already passed is a no-op
+		// in the tick (it never moves back); one decided after the cut is
+		// the decision the run that took it made before it died.
+		return w.recordedWatermarks(out, m.Offset)
 	}
 	if w.abandoned {
 		m.Ack.Done(errLeftForNextOwner)
@@ -376,11 +393,7 @@ func (w *partitionWorker) decode(m topics.Message) (out []any) {
 	w.inflight.put(m.Offset, p)
 	input := len(out) // where this record's own items start
 	out = append(out, operators.TickInput{Record: rec})
-	if w.decisions != nil {
-		for _, wm := range w.decisions.watermarks[m.Offset] {
-			out = append(out, operators.TickWatermark{Partition: w.partition, Time: time.Unix(0, wm.to), Why: wm.why})
-		}
-	}
+	out = w.recordedWatermarks(out, m.Offset)
 	stop := w.stop
 	if stop == nil {
 		stop = w.work

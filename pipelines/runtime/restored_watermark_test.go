@@ -1,0 +1,65 @@
+package runtime
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/matriz/pipelines/clock"
+	"github.com/matriz/pipelines/pipelines/operators"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/topics"
+)
+
+// TestRestoredCutStillTakesTheWatermarkDecidedAfterIt: an idle partition
+// takes its cut first (records 5 and 7 still in open frames, next 10) and
+// closes those frames at their deadline after, with a watermark recorded
+// after its last record, 9. The run dies before its next cut. A restart
+// from the cut re-reads 5..9 and skips 6, 8 and 9 as done; it must still
+// send the watermark recorded after 9, or it keeps the frames open and
+// places the next records in them where a replay, which sends it, judges
+// them late. A watermark recorded after a done record that the cut's
+// window already passed is sent too: the tick ignores one behind it.
+func TestRestoredCutStillTakesTheWatermarkDecidedAfterIt(t *testing.T) {
+	now := time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)
+	lr := &laneRuntime{lane: schemas.LaneProd, clock: clock.NewFake(now)}
+	w := newWorker(lr, 1)
+	passed, after := now.Add(-2*time.Second), now.Add(-time.Second)
+	tick, err := json.Marshal(operators.TickState{Closed: passed.UnixNano(), MaxTS: passed.UnixNano(), LastOffset: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.restored = &Checkpoint{Lane: string(lr.lane), Partition: 1, Resume: 5, Next: 10, Open: []int64{5, 7}, Tick: tick}
+	w.decisions = NewDecisions(12)
+	for _, wm := range []struct {
+		after int64
+		to    time.Time
+	}{{6, passed}, {9, after}} {
+		ev := schemas.Event{ID: "wm", Kind: schemas.EventWatermark, Payload: schemas.Payload{"after_offset": wm.after, "to_ns": wm.to.UnixNano(), "why": operators.WhyIdle}}
+		if err := w.decisions.Add(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	watermarks := func(items []any) []time.Time {
+		var out []time.Time
+		for _, it := range items {
+			if wm, ok := it.(operators.TickWatermark); ok {
+				out = append(out, wm.Time)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		offset int64
+		want   []time.Time
+	}{{6, []time.Time{passed}}, {8, nil}, {9, []time.Time{after}}} {
+		ack := topics.NewAck()
+		got := watermarks(w.decode(topics.Message{Topic: "matriz.prod.messages", Partition: 1, Offset: c.offset, Ack: ack}))
+		if len(got) != len(c.want) || (len(got) == 1 && !got[0].Equal(c.want[0])) {
+			t.Errorf("done record %d: watermarks %v, want %v", c.offset, got, c.want)
+		}
+		if !ack.Resolved() {
+			t.Errorf("done record %d: its ack is not resolved", c.offset)
+		}
+	}
+}
