@@ -175,6 +175,9 @@ func (b Breakthrough) options() []stages.BreakthroughOption {
 	if b.Detector == "cusum" {
 		bo = append(bo, stages.BreakthroughCUSUM(b.CusumK, b.CusumH))
 	}
+	if b.Baseline == "learning" {
+		bo = append(bo, stages.BreakthroughFollowLearningFlag())
+	}
 	return bo
 }
 

@@ -199,6 +199,7 @@ func (d *specDecoder) decodeLane(n *yaml.Node, path string, l *Lane, lane schema
 				"combine":        func(v *yaml.Node, f string) { b.Combine = d.enum(v, f, "sum", "product") },
 				"cusum_k":        func(v *yaml.Node, f string) { b.CusumK = d.number(v, f) },
 				"cusum_h":        func(v *yaml.Node, f string) { b.CusumH = d.number(v, f) },
+				"baseline":       func(v *yaml.Node, f string) { b.Baseline = d.enum(v, f, "always", "learning") },
 			})
 		},
 		"goals": func(v *yaml.Node, f string) {

@@ -136,6 +136,12 @@ type Breakthrough struct {
 	Combine       string // sum | product
 	CusumK        float64
 	CusumH        float64
+	// Baseline is when the baseline learns: "always" (the default: it is
+	// a statistic of the stream, and every shipped lane runs with
+	// LEARNING_ENABLED off, where a baseline that followed the flag would
+	// never form) or "learning", only on frames with LEARNING_ENABLED on,
+	// frozen otherwise, like the learn stage's centroids.
+	Baseline string
 }
 
 // Goals configures the Goal Manager: the goal trees the orchestration

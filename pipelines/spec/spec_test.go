@@ -95,6 +95,8 @@ func TestMalformedSpecNamesFileLineFieldAndAllowedValues(t *testing.T) {
 			[]string{"bad.yaml:3:", "lanes.prod.stages", "goals needs adapter and guardian before it"}},
 		{"goals field", "lanes:\n  prod:\n    goals: {max_goal: 5}\n",
 			[]string{"bad.yaml:3:", "lanes.prod.goals.max_goal", "allowed: max_depth, max_goals, max_risk"}},
+		{"baseline", "lanes:\n  prod:\n    breakthrough: {baseline: sometimes}\n",
+			[]string{"bad.yaml:3:", "lanes.prod.breakthrough.baseline", `"sometimes" is not allowed`, "allowed: always, learning"}},
 		{"not a bool", "flags:\n  dispatch: maybe\n",
 			[]string{"bad.yaml:2:", "flags.dispatch", "allowed: true, false"}},
 		{"syntax", "lanes:\n  prod: [\n",
