@@ -125,6 +125,12 @@ type TickWatermark struct {
 	Partition int32
 	Time      time.Time
 	Why       string // a replayed decision's reason (idle, shutdown); default "recorded"
+	// After, when set, is the offset the recorded decision came after,
+	// which the decision the tick logs again names instead of the last
+	// offset it read: a restart sends the watermarks recorded after a
+	// record its restored cut counts done, a record the tick never sees,
+	// and a replay must find them where the run that made them put them.
+	After *int64
 }
 
 // Defaults.
@@ -477,7 +483,7 @@ func (t *Tick) handle(e any) {
 	case TickRevoke:
 		t.revoke(x.Partition)
 	case TickWatermark:
-		t.watermark(x.Partition, x.Time, x.Why)
+		t.watermark(x)
 	case TickIdle:
 		t.idle(x)
 	case TickCutNow:

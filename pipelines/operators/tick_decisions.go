@@ -225,8 +225,9 @@ func (t *Tick) decision(f *stages.Frame, kind schemas.EventKind, ts time.Time, p
 }
 
 // advance moves p's watermark to ns (event time) and closes what it passes;
-// with decisions on, the first frame it closed carries a watermark event.
-func (t *Tick) advance(p *tickPart, ns int64, why string) {
+// with decisions on, the first frame it closed carries a watermark event,
+// placed after offset after.
+func (t *Tick) advance(p *tickPart, ns int64, why string, after int64) {
 	if ns <= p.maxTS {
 		return
 	}
@@ -239,7 +240,7 @@ func (t *Tick) advance(p *tickPart, ns int64, why string) {
 	}
 	first := t.batch[before]
 	first.Events = append(first.Events, t.decision(first, schemas.EventWatermark, time.Unix(0, ns).UTC(), schemas.Payload{
-		"after_offset": p.lastOffset,
+		"after_offset": after,
 		"to_ns":        ns,
 		"frames":       int64(len(t.batch) - before),
 		"why":          why,
@@ -263,7 +264,7 @@ func (t *Tick) idle(x TickIdle) {
 		}
 		to = min(to, upto)
 	}
-	t.advance(p, to, WhyIdle)
+	t.advance(p, to, WhyIdle, p.lastOffset)
 }
 
 // noteFPS records, on the first frame p emits at a new rate, the switch.

@@ -256,7 +256,7 @@ func (t *Tick) flushAll() {
 	for _, id := range t.order {
 		p := t.parts[id]
 		if t.flushLogged() && len(p.open) > 0 {
-			t.advance(p, p.open[len(p.open)-1].w.end+int64(t.cfg.grace), "shutdown")
+			t.advance(p, p.open[len(p.open)-1].w.end+int64(t.cfg.grace), "shutdown", p.lastOffset)
 		}
 		t.flush(p)
 	}
@@ -308,20 +308,25 @@ func (t *Tick) revoke(id int32) {
 }
 
 // watermark advances a replay partition's watermark; see TickWatermark.
-func (t *Tick) watermark(id int32, at time.Time, why string) {
+func (t *Tick) watermark(x TickWatermark) {
 	if t.cfg.mode != Replay {
 		return
 	}
-	p, ok := t.parts[id]
+	p, ok := t.parts[x.Partition]
 	if !ok {
 		return // nothing seen yet: the first message decides where frames start
 	}
+	after := p.lastOffset
+	if x.After != nil {
+		after = *x.After
+	}
+	why := x.Why
 	switch why {
 	case "":
 		why = "recorded"
 	case WhyApproval:
-		t.wakeAt(p, at)
+		t.wakeAt(p, x.Time, after)
 		return
 	}
-	t.advance(p, at.UnixNano(), why)
+	t.advance(p, x.Time.UnixNano(), why, after)
 }

@@ -30,20 +30,22 @@ func (t *Tick) wake(id int32) {
 	if n := len(p.open); n > 0 {
 		end = p.open[n-1].w.end
 	}
-	t.approvalAdvance(p, end+int64(t.cfg.grace))
+	t.approvalAdvance(p, end+int64(t.cfg.grace), p.lastOffset)
 }
 
 // approvalAdvance moves p's watermark to ns for an approval. The frame it
 // closes is emitted even past the idle bound of empty frames: it is the
 // frame the approval is applied at. A replay takes the same path (see
 // watermark), so the empty-run count stays the same in both.
-func (t *Tick) approvalAdvance(p *tickPart, ns int64) {
+func (t *Tick) approvalAdvance(p *tickPart, ns, after int64) {
 	if ns <= p.maxTS {
 		return
 	}
 	p.emptyRun = 0
-	t.advance(p, ns, WhyApproval)
+	t.advance(p, ns, WhyApproval, after)
 }
 
 // wakeAt is the replay side of a recorded approval watermark.
-func (t *Tick) wakeAt(p *tickPart, at time.Time) { t.approvalAdvance(p, at.UnixNano()) }
+func (t *Tick) wakeAt(p *tickPart, at time.Time, after int64) {
+	t.approvalAdvance(p, at.UnixNano(), after)
+}

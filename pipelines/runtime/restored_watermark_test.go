@@ -40,11 +40,16 @@ func TestRestoredCutStillTakesTheWatermarkDecidedAfterIt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	watermarks := func(items []any) []time.Time {
+	watermarks := func(offset int64, items []any) []time.Time {
 		var out []time.Time
 		for _, it := range items {
 			if wm, ok := it.(operators.TickWatermark); ok {
 				out = append(out, wm.Time)
+				// The tick never saw the done record: the decision it
+				// logs again must name it, not the tick's last offset.
+				if wm.After == nil || *wm.After != offset {
+					t.Errorf("done record %d: watermark sent with after %v, want the record's offset", offset, wm.After)
+				}
 			}
 		}
 		return out
@@ -54,7 +59,7 @@ func TestRestoredCutStillTakesTheWatermarkDecidedAfterIt(t *testing.T) {
 		want   []time.Time
 	}{{6, []time.Time{passed}}, {8, nil}, {9, []time.Time{after}}} {
 		ack := topics.NewAck()
-		got := watermarks(w.decode(topics.Message{Topic: "matriz.prod.messages", Partition: 1, Offset: c.offset, Ack: ack}))
+		got := watermarks(c.offset, w.decode(topics.Message{Topic: "matriz.prod.messages", Partition: 1, Offset: c.offset, Ack: ack}))
 		if len(got) != len(c.want) || (len(got) == 1 && !got[0].Equal(c.want[0])) {
 			t.Errorf("done record %d: watermarks %v, want %v", c.offset, got, c.want)
 		}

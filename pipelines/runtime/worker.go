@@ -326,7 +326,7 @@ func (w *partitionWorker) recordedWatermarks(out []any, offset int64) []any {
 		return out
 	}
 	for _, wm := range w.decisions.watermarks[offset] {
-		out = append(out, operators.TickWatermark{Partition: w.partition, Time: time.Unix(0, wm.to), Why: wm.why})
+		out = append(out, operators.TickWatermark{Partition: w.partition, Time: time.Unix(0, wm.to), Why: wm.why, After: &offset})
 	}
 	return out
 }
