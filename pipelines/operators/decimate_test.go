@@ -369,6 +369,14 @@ func TestParseDecimationRejects(t *testing.T) {
 	if _, err := operators.ParseDecimation(missing); !errors.Is(err, operators.ErrDecimate) || !strings.Contains(err.Error(), `"records"`) {
 		t.Fatalf("bad records: %v", err)
 	}
+	// Records without the offsets they were: the runtime could not tell
+	// which offsets to mark done.
+	noOffsets := good
+	noOffsets.Payload = good.Payload.Clone()
+	delete(noOffsets.Payload, "offsets")
+	if _, err := operators.ParseDecimation(noOffsets); !errors.Is(err, operators.ErrDecimate) || !strings.Contains(err.Error(), `"offsets" missing`) {
+		t.Fatalf("offsets missing: %v", err)
+	}
 	short := good
 	short.Payload = good.Payload.Clone()
 	short.Payload["offsets"] = []float64{1, 4}
