@@ -138,3 +138,23 @@ func TestNewActionOnceNeedsTheActionsSubject(t *testing.T) {
 		t.Fatalf("NewActionOnce without a serde = %v, want refused", err)
 	}
 }
+
+// TestActionOnceExecutesNothingBeforeTheLogIsRead: until its tail has
+// read the actions topic to its end the guard cannot know whether an
+// action was started before; a caller whose context ends meanwhile gets an
+// error naming the action and the topic, and the executor is not called.
+func TestActionOnceExecutesNothingBeforeTheLogIsRead(t *testing.T) {
+	o, _ := indexOnly(t)
+	o.tail = &topics.Tail{} // never caught up
+	inner := &counter{}
+	o.inner = inner
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := o.Execute(ctx, schemas.LaneProd, stages.Action{ID: "a-9"})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "action a-9: waiting for matriz.prod.actions to be read") {
+		t.Fatalf("Execute before the tail caught up = %v, want it refused naming the action and topic", err)
+	}
+	if inner.calls != 0 || o.Status("a-9") != "" {
+		t.Fatalf("executor called %d times, status %q; want nothing done", inner.calls, o.Status("a-9"))
+	}
+}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,25 @@ func TestLoadDecisionsWithNothingAskedReadsNothing(t *testing.T) {
 	got, err := loadDecisions(context.Background(), clock.NewFake(time.Unix(0, 0)), []string{"127.0.0.1:1"}, "matriz.prod.events", nil, decode, time.Second)
 	if err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("loadDecisions(no asks) = %v, %v; want an empty map and no error", got, err)
+	}
+}
+
+// TestDecisionsFPSScheduleInTimeOrder: the rate switches a live run
+// recorded are replayed in event-time order whatever order the log gave
+// them in, each at the rate its frame names, so a replay cuts the same
+// frames.
+func TestDecisionsFPSScheduleInTimeOrder(t *testing.T) {
+	d := NewDecisions(100)
+	for _, c := range []struct{ from, fps int64 }{{3_000, 15}, {1_000, 60}, {2_000, 30}} {
+		if err := d.Add(schemas.Event{Kind: schemas.EventFPSChange, Payload: schemas.Payload{"fps": c.fps, "seq": int64(1), "from_ns": c.from}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []operators.GridSwitch{{From: 1_000, FPS: 60}, {From: 2_000, FPS: 30}, {From: 3_000, FPS: 15}}
+	if got := d.FPSSchedule(); !slices.Equal(got, want) {
+		t.Fatalf("FPS schedule %v, want %v", got, want)
+	}
+	if d.Len() != 3 {
+		t.Errorf("%d decisions counted, want 3", d.Len())
 	}
 }

@@ -17,6 +17,16 @@ import (
 // it: the unit tests that decode or encode records need no broker.
 func memRegistry(t testing.TB, lane schemas.Lane) *serde.Serde {
 	t.Helper()
+	s, err := serde.Open(context.Background(), memRegistryURL(t, lane), serde.Subjects([]schemas.Lane{lane}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// memRegistryURL is memRegistry's registry, by its URL.
+func memRegistryURL(t testing.TB, lane schemas.Lane) string {
+	t.Helper()
 	reg, err := registry.New(registry.NewMemoryStore())
 	if err != nil {
 		t.Fatal(err)
@@ -40,9 +50,5 @@ func memRegistry(t testing.TB, lane schemas.Lane) *serde.Serde {
 			}
 		}
 	}
-	s, err := serde.Open(ctx, srv.URL, subs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return srv.URL
 }

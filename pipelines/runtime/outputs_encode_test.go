@@ -170,3 +170,36 @@ func TestEncodeKeepsLongKeysWhole(t *testing.T) {
 		t.Error("headerValue found a header the output does not carry")
 	}
 }
+
+// TestEncodeOwesNothingForARecordNoLongerInFlight: a record of the frame
+// whose input is not in flight any more (its frame was decimated, or it
+// was already answered) gets no output: answering it twice would write a
+// second result for one input.
+func TestEncodeOwesNothingForARecordNoLongerInFlight(t *testing.T) {
+	var reported []error
+	o, msg, ack := encodeOne(t, &reported)
+	other := laneMessages(schemas.LaneProd, 1, 2, time.Second)[0] // another seed: another message
+	res := func(m *schemas.MatrizMessage) *schemas.MatrizResult {
+		return &schemas.MatrizResult{ID: "r" + m.MsgID, MsgID: m.MsgID, Lane: schemas.LaneProd, Node: "router", Payload: schemas.Payload{}}
+	}
+	out := o.encode(&stages.Frame{Partition: 2, Records: []stages.Record{
+		{Partition: 2, Offset: 6, Msg: &other, Result: res(&other)}, // not in flight
+		{Partition: 2, Offset: 7, Msg: &msg, Result: res(&msg)},
+	}})
+	if len(out) != 1 || string(out[0].Header(HeaderSrcOffset)) != "7" || out[0].Ack != ack {
+		t.Fatalf("%d outputs, want only the result of offset 7", len(out))
+	}
+}
+
+// TestResolveLaneIDsNeedsEverySubject: a lane whose output subjects hold
+// no schema id of this binary cannot start writing: the error names the
+// subject (deploy registers it).
+func TestResolveLaneIDsNeedsEverySubject(t *testing.T) {
+	s := memRegistry(t, schemas.LaneProd)
+	if ids, err := resolveLaneIDs(s, string(schemas.LaneProd)); err != nil || ids.result == 0 || ids.event == 0 || ids.trace == 0 || ids.action == 0 {
+		t.Fatalf("prod's ids %+v, %v; want all four", ids, err)
+	}
+	if _, err := resolveLaneIDs(s, string(schemas.LaneCandidate)); err == nil || !strings.Contains(err.Error(), "matriz.candidate.results-value") {
+		t.Fatalf("resolveLaneIDs of an undeployed lane = %v, want the results subject named", err)
+	}
+}
