@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -436,6 +437,13 @@ func (o soakSrc) String() string { return fmt.Sprintf("%d@%d", o.partition, o.of
 // or a decimation drop — and that every second copy of an output was
 // written by a run that started below its source offset: a killed run had
 // not committed it.
+// soakDecision is the first copy of a decision event and the run that
+// wrote it.
+type soakDecision struct {
+	ev schemas.Event
+	at string
+}
+
 func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 	t.Helper()
 	ctx, lookup := context.Background(), l.Serde.Lookup()
@@ -512,6 +520,8 @@ func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 		put(src, "DLQ", fmt.Sprintf("run %d", runOf(topics.KindDLQ, m)))
 	}
 	events := map[string]bool{}
+	decisions := map[string]soakDecision{}
+	var changedDecisions []string
 	listedBy := map[soakSrc]string{}
 	lateDecided := map[soakSrc]string{}
 	for _, m := range l.ReadAll(t, topics.Name(string(l.lane), topics.KindEvents)) {
@@ -519,10 +529,20 @@ func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 		if _, err := schemas.DecodeWire(ctx, lookup, m.Value, &ev); err != nil {
 			t.Fatalf("event at %d/%d does not decode: %v", m.Partition, m.Offset, err)
 		}
+		id := pipetest.Header(m, runtime.HeaderOutputID)
+		if pipetest.Header(m, runtime.HeaderDecision) != "" {
+			// A decision made again from the log is the same decision:
+			// a copy that says otherwise is one a replay may meet first.
+			at := fmt.Sprintf("run %d", runOf(topics.KindEvents, m))
+			if first, ok := decisions[id]; !ok {
+				decisions[id] = soakDecision{ev, at}
+			} else if !reflect.DeepEqual(first.ev, ev) {
+				changedDecisions = append(changedDecisions, fmt.Sprintf("%s %s: %s wrote %v, %s wrote %v", ev.Kind, id, first.at, first.ev.Payload, at, ev.Payload))
+			}
+		}
 		if ev.Kind != schemas.EventDecimation && ev.Kind != schemas.EventLate {
 			continue
 		}
-		id := pipetest.Header(m, runtime.HeaderOutputID)
 		switch ev.Kind {
 		case schemas.EventDecimation:
 			dec, err := operators.ParseDecimation(ev)
@@ -564,6 +584,9 @@ func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 		}
 	}
 
+	if len(changedDecisions) > 0 {
+		t.Errorf("%d decisions written again with other content, e.g.:\n  %s", len(changedDecisions), strings.Join(changedDecisions[:min(10, len(changedDecisions))], "\n  "))
+	}
 	if len(conflicts) > 0 {
 		t.Errorf("%d offsets in two places, e.g.:\n  %s", len(conflicts), strings.Join(conflicts[:min(10, len(conflicts))], "\n  "))
 	}
