@@ -158,6 +158,13 @@ func (c *Config) defaults() error {
 	if c.Getenv == nil {
 		c.Getenv = func(string) string { return "" }
 	}
+	if ls := c.Spec.Lanes[c.Lane]; ls != nil {
+		// A flag value the environment spells wrong ("maybe") is a setting
+		// too: refused here, not after the brokers and the registry answered.
+		if _, err := StartFlags(c.Spec.Flags, *ls, c.Getenv); err != nil {
+			return err
+		}
+	}
 	if c.Metrics == nil {
 		m, err := observe.NewMetrics(prometheus.NewRegistry())
 		if err != nil {

@@ -84,3 +84,15 @@ func TestReplayStopsBeforeReadingWhatItCannotRun(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRefusesAnUnreadableFlagBeforeItConnects: a flag override in the
+// environment that is no boolean is a bad setting like any other, named
+// with its variable before the lane dials a broker or the registry (both
+// unreachable here, which would otherwise be the error).
+func TestRunRefusesAnUnreadableFlagBeforeItConnects(t *testing.T) {
+	err := Run(context.Background(), Config{Lane: schemas.LaneProd, Brokers: []string{unreachable}, RegistryURL: "http://" + unreachable,
+		Getenv: func(k string) string { return map[string]string{FlagLearning: "maybe"}[k] }})
+	if err == nil || !strings.HasPrefix(err.Error(), "environment "+FlagLearning+": ") {
+		t.Fatalf("Run with %s=maybe = %v, want the variable named before any connection", FlagLearning, err)
+	}
+}
