@@ -53,6 +53,11 @@ type laneCanary struct {
 	// stopped: this process aborted the canary; no partition shadows until
 	// CANARY_ENABLED is turned on again.
 	stopped atomic.Bool
+	// started counts the times CANARY_ENABLED was turned on: a partition
+	// whose shadow dates from an earlier one starts afresh, even when it
+	// ran no frame while the flag was off (an idle partition that aborted
+	// would otherwise keep its aborted shadow).
+	started atomic.Int64
 	// executorCalls counts calls that reached the shadow's executor: the
 	// guard that it stays 0.
 	executorCalls atomic.Int64
@@ -84,7 +89,8 @@ type partitionCanary struct {
 	outs     *outputs
 	inflight *inflight
 	agree    stages.Agreement
-	aborted  bool // this partition aborted the canary: it compares no more
+	aborted  bool  // this partition aborted the canary: it compares no more
+	started  int64 // laneCanary.started when this shadow was made
 	// frame is the shadow of the frame being processed and base the index
 	// of each of its records in that frame; nil when it has none.
 	frame *stages.Frame
@@ -109,12 +115,15 @@ func (w *partitionWorker) canaryFrame(f *stages.Frame) error {
 		return nil
 	}
 	pc := w.canary
+	if pc != nil && pc.started != lr.canary.started.Load() {
+		pc = nil // made before the canary was last turned on
+	}
 	if pc == nil {
 		chain, err := lr.canary.chain.Factory.New()
 		if err != nil {
 			return err
 		}
-		pc = &partitionCanary{chain: chain, inflight: newInflight()}
+		pc = &partitionCanary{chain: chain, inflight: newInflight(), started: lr.canary.started.Load()}
 		pc.outs = newOutputs(string(lr.lane), "", lr.ids, pc.inflight, lr.reportErr)
 		pc.outs.writeTo(func(k topics.Kind) string { return topics.CanaryName(string(lr.lane), k) })
 		pc.outs.readerVersion, pc.outs.fence = lr.cfg.ReaderVersion, w.fence

@@ -24,7 +24,8 @@ func (lr *laneRuntime) applyControl(m topics.Message) {
 	}
 	for _, c := range changes {
 		if c.Name == FlagCanary && c.New && lr.canary != nil {
-			lr.canary.stopped.Store(false) // turned on again after an abort: the canary starts afresh
+			lr.canary.started.Add(1)       // every partition's shadow starts afresh...
+			lr.canary.stopped.Store(false) // ...after an abort too
 		}
 		lr.log.Warn("flag changed", "lane", lr.lane, "flag", c.Name, "from", c.Old, "to", c.New, "control_offset", m.Offset)
 		if lr.cfg.OnFlagChange != nil {
