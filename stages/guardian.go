@@ -457,7 +457,11 @@ func (g *Guardian) actionFlow(ctx context.Context, f *Frame, p *guardState, d *d
 	// approval_required says whether the action waits for a human: a
 	// preview that can never execute (the lane runs dry, or external
 	// actions are off) asks for no approval it could not act on.
-	f.Actions = append(f.Actions, g.actionEvent(f, a, ActionPreview, d.ts, schemas.Payload{"dry_run": g.cfg.dryRun, "approval_required": needs && live}))
+	preview := schemas.Payload{"dry_run": g.cfg.dryRun, "approval_required": needs && live}
+	if hash, err := ParamsHash(a.Params); err == nil {
+		preview[ParamsHashKey] = hash // what an approval must name
+	}
+	f.Actions = append(f.Actions, g.actionEvent(f, a, ActionPreview, d.ts, preview))
 	switch {
 	case g.cfg.dryRun:
 		d.outcome = OutcomeDryRun

@@ -61,7 +61,8 @@ func checkLegacyRestore(t *testing.T, stage string, restored, twin Stateful, fra
 // defaults (fold-guard: FoldBudget(8); breakthrough: BreakthroughCUSUM(0.1,
 // 50)) and wrote what Snapshot returned to <stage>.json; it then ran the
 // last frame (the guardian with its second waiting action approved) and
-// wrote what that frame emitted to <stage>.next.json.
+// wrote what that frame emitted to <stage>.next.json. The guardian's
+// previews have since gained their params_hash, added to that file by hand.
 
 func legacyDriftFrames() []*Frame {
 	var fs []*Frame
