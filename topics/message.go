@@ -8,6 +8,13 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// HeaderProducer names who produced an input (`matriz produce` sets it to
+// its SASL principal); the runtime copies it onto the actions the input
+// asks for, so that principal cannot approve them. Kafka records no
+// producer identity of its own: a producer that omits the header is not
+// checked.
+const HeaderProducer = "matriz-producer"
+
 // Header is one Kafka record header. Headers carry what is not payload:
 // the W3C traceparent, the DLQ reason, the schema subject.
 type Header struct {

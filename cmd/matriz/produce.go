@@ -76,6 +76,11 @@ func runProduce(ctx context.Context, e *env, args []string) error {
 	if *echo {
 		cfg.Echo = e.stdout
 	}
+	// Only a principal the broker authenticated is named: the lane then
+	// refuses its approvals of the actions these messages ask for.
+	if sec := pipelines.CurrentSecurity(); sec.Mechanism != "" {
+		cfg.Producer = "User:" + sec.User
+	}
 	st, err := inspect.Produce(ctx, cfg)
 	if err != nil && st.Sent+st.Refused > 0 {
 		return fmt.Errorf("%w (%v before it)", err, st)

@@ -48,6 +48,10 @@ type ProduceConfig struct {
 	// Echo, when set, receives every message sent as one JSON line, with
 	// the msg_id and ts filled in.
 	Echo io.Writer
+	// Producer, when set, is the SASL principal the messages are sent
+	// as, in the matriz-producer header: the lane refuses its approvals of
+	// the actions they ask for (self-approval).
+	Producer string
 	// OnRefused is called with each refused input line, in order.
 	OnRefused func(*LineError)
 	Clock     clock.Clock
@@ -308,11 +312,15 @@ func Produce(ctx context.Context, cfg ProduceConfig) (ProduceStats, error) {
 		}
 		return nil
 	}
+	var producer []topics.Header
+	if cfg.Producer != "" {
+		producer = []topics.Header{{Key: topics.HeaderProducer, Value: []byte(cfg.Producer)}}
+	}
 	sendWire := func(key, val []byte) error {
 		a := topics.NewAck()
 		acks = append(acks, a)
 		select {
-		case sink.In() <- topics.Message{Topic: topic, Key: key, Value: val, Ack: a}:
+		case sink.In() <- topics.Message{Topic: topic, Key: key, Value: val, Ack: a, Headers: producer}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

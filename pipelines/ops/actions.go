@@ -29,6 +29,9 @@ type ActionStatus struct {
 	Approval bool      // an approval record exists
 	Required bool      // the preview said a human approval is required
 	DryRun   bool      // the preview came from a lane that runs dry: it never executes
+	// ParamsHash is the preview's hash of the action's parameters: an
+	// approval names it, so it approves exactly what the preview showed.
+	ParamsHash string
 }
 
 // Waiting reports whether the action still waits for a human. A dry-run
@@ -69,6 +72,10 @@ func ListActions(ctx context.Context, cfg ActionsConfig) ([]ActionStatus, error)
 	lane := string(cfg.Lane)
 	var mu sync.Mutex
 	byID := map[string]*ActionStatus{}
+	// What the lane checks an approval against (stages.CheckApproval):
+	// an approval it refuses leaves its action waiting here too.
+	previews := map[string]*stages.PreviewFacts{}
+	claims := map[string][]stages.ApprovalClaim{}
 	get := func(id string) *ActionStatus {
 		a := byID[id]
 		if a == nil {
@@ -103,7 +110,11 @@ func ListActions(ctx context.Context, cfg ActionsConfig) ([]ActionStatus, error)
 			a.Required = req
 		}
 		a.DryRun, _ = ev.Payload["dry_run"].(bool)
+		if h, ok := ev.Payload.String(stages.ParamsHashKey); ok {
+			a.ParamsHash = h
+		}
 		a.MsgID, a.GlyphID, a.TS = ev.MsgID, ev.GlyphID, ev.TS
+		notePreview(previews, id, status, m, &ev)
 	}
 	onApproval := func(m topics.Message) {
 		var ev schemas.Event
@@ -111,8 +122,12 @@ func ListActions(ctx context.Context, cfg ActionsConfig) ([]ActionStatus, error)
 			return
 		}
 		if id, _ := ev.Payload.String(stages.ApprovalActionKey); id != "" {
+			c := stages.ApprovalClaim{ActionID: id, At: m.Time}
+			c.Kind, _ = ev.Payload.String(stages.ActionKindKey)
+			c.ParamsHash, _ = ev.Payload.String(stages.ParamsHashKey)
+			c.Approver, _ = ev.Payload.String(stages.ApproverKey)
 			mu.Lock()
-			get(id).Approval = true
+			claims[id] = append(claims[id], c)
 			mu.Unlock()
 		}
 	}
@@ -138,6 +153,17 @@ func ListActions(ctx context.Context, cfg ActionsConfig) ([]ActionStatus, error)
 		}
 		timeout.Stop()
 		tail.Close()
+	}
+	for id, cs := range claims {
+		p := previews[id]
+		if p != nil && p.At.IsZero() {
+			p = nil // decided, never previewed waiting
+		}
+		for _, c := range cs {
+			if stages.CheckApproval(p, c) == nil {
+				get(id).Approval = true
+			}
+		}
 	}
 	out := make([]ActionStatus, 0, len(byID))
 	for _, a := range byID {
@@ -221,7 +247,8 @@ func Approve(ctx context.Context, cfg ApproveConfig) (ActionStatus, error) {
 		GlyphID: a.GlyphID,
 		MsgID:   a.MsgID,
 		Stage:   "human",
-		Payload: schemas.Payload{stages.ApprovalActionKey: cfg.ActionID, "approver": cfg.Approver, "note": cfg.Note},
+		Payload: schemas.Payload{stages.ApprovalActionKey: cfg.ActionID, stages.ApproverKey: cfg.Approver, "note": cfg.Note,
+			stages.ActionKindKey: a.Kind, stages.ParamsHashKey: a.ParamsHash},
 	}
 	val, err := schemas.AppendWire(nil, id, &ev)
 	if err != nil {
@@ -257,4 +284,33 @@ func statusStep(status string) int {
 		return 1
 	}
 	return 2
+}
+
+// notePreview keeps what the lane's action index keeps of an action record
+// (the runtime's action index): the first preview waiting for an approval, and
+// when the action was decided. The caller holds the lock.
+func notePreview(previews map[string]*stages.PreviewFacts, id, status string, m topics.Message, ev *schemas.Event) {
+	p := previews[id]
+	switch status {
+	case stages.ActionPreview:
+		if required, _ := ev.Payload["approval_required"].(bool); !required || (p != nil && !p.At.IsZero() && !m.Time.Before(p.At)) {
+			return
+		}
+		if p == nil {
+			p = &stages.PreviewFacts{}
+			previews[id] = p
+		}
+		p.Kind, _ = ev.Payload.String(stages.ActionKindKey)
+		p.ParamsHash, _ = ev.Payload.String(stages.ParamsHashKey)
+		p.Producer = string(m.Header(topics.HeaderProducer))
+		p.Required, p.At = true, m.Time
+	case stages.ActionExecuted, stages.ActionFailed:
+		if p == nil {
+			p = &stages.PreviewFacts{} // its preview may be read later: another partition
+			previews[id] = p
+		}
+		if p.Final == "" {
+			p.Final, p.FinalAt = status, m.Time
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/stages"
@@ -63,7 +64,8 @@ func writePromotion(ctx context.Context, cfg Config, rep *Report) (string, error
 		return "", err
 	}
 	ack := topics.NewAck()
-	sink.In() <- topics.Message{Topic: topic, Key: []byte(rep.SpecVersion), Value: val, Ack: ack}
+	sink.In() <- topics.Message{Topic: topic, Key: []byte(rep.SpecVersion), Value: val, Ack: ack,
+		Headers: []topics.Header{{Key: runtime.HeaderOutputID, Value: []byte(ev.ID)}, {Key: runtime.HeaderLaneEvent, Value: []byte(ev.Kind)}}}
 	close(sink.In())
 	sink.AwaitCompletion()
 	if err := ack.Err(); err != nil {

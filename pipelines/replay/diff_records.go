@@ -85,7 +85,14 @@ func (d *differ) read(ctx context.Context, brokers []string, topic string, k top
 	// the scan of a big topic holds its values, not every record's
 	// headers (a 100,000-input soak's outputs carry a dozen each).
 	parts := map[int32][]diffRecord{}
+	laneEvents := 0
 	err := diffScan(ctx, brokers, topic, ranges, sem, func(m topics.Message) {
+		if len(m.Header(runtime.HeaderLaneEvent)) > 0 {
+			mu.Lock()
+			laneEvents++ // about the lane, not a frame: a replay makes none
+			mu.Unlock()
+			return
+		}
 		rec := diffRecord{id: outputID(k, m), partition: m.Partition, offset: m.Offset, value: m.Value}
 		if k == topics.KindDLQ {
 			rec.headers = m.Headers
@@ -98,6 +105,7 @@ func (d *differ) read(ctx context.Context, brokers []string, topic string, k top
 		return nil, err
 	}
 	set := &diffSet{byID: map[string]*diffRecord{}}
+	set.stats.Ignored = laneEvents
 	fail := func(format string, args ...any) {
 		if set.stats.FirstError == "" {
 			set.stats.FirstError = fmt.Sprintf(format, args...)

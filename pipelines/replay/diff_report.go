@@ -65,8 +65,10 @@ type SideStats struct {
 	// Superseded counts copies of an id replaced by a later one: delivery
 	// is at least once, so a crash rewrites outputs; the last copy wins.
 	Superseded int `json:"superseded"`
-	// Ignored counts action records with status executing or uncertain:
-	// delivery bookkeeping around an external call, not a decision.
+	// Ignored counts action records with status executing or uncertain
+	// (delivery bookkeeping around an external call, not a decision) and
+	// the lane's events about itself, such as approval verdicts and
+	// promotions, which no replay makes.
 	Ignored int `json:"ignored"`
 	// OutOfScope counts left records only there that a scoped diff did not
 	// compare: outputs of offsets the replay did not cover.

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
@@ -101,6 +102,7 @@ type ActionOnce struct {
 
 	mu      sync.Mutex
 	actions map[string]*onceEntry
+	read    map[int]int64 // by partition: the offset after the last record indexed
 }
 
 // onceEntry is what the index knows of one action id.
@@ -113,6 +115,11 @@ type onceEntry struct {
 	called  bool   // this instance called the executor
 	mine    chan struct{}
 	seen    bool // mine is closed: the tail read this instance's record
+	// preview is the first preview that waits for an approval, and when
+	// the action was decided: what an approval of it is checked against
+	// (approval_verdict.go). Previews that wait for none are not kept.
+	preview *stages.PreviewFacts
+	finalAt time.Time
 }
 
 // PriorFailureError answers an action whose one attempt failed: the error
@@ -331,6 +338,12 @@ func (o *ActionOnce) writeExecuting(ctx context.Context, a stages.Action) error 
 // observe indexes one record of the actions topic. It runs on the tail's
 // goroutines, one per partition.
 func (o *ActionOnce) observe(m topics.Message) {
+	o.mu.Lock()
+	if o.read == nil {
+		o.read = map[int]int64{}
+	}
+	o.read[int(m.Partition)] = max(o.read[int(m.Partition)], m.Offset+1)
+	o.mu.Unlock()
 	var ev schemas.Event
 	if _, err := schemas.DecodeWire(o.ctx, o.serde.Lookup(), m.Value, &ev); err != nil {
 		o.onErr(fmt.Errorf("action guard: %s/%d@%d: %w (skipped)", m.Topic, m.Partition, m.Offset, err))
@@ -364,10 +377,48 @@ func (o *ActionOnce) observe(m topics.Message) {
 		failure, _ := ev.Payload.String("error")
 		o.mu.Lock()
 		if e := o.entry(id); e.final == "" {
-			e.final, e.failure = status, failure
+			e.final, e.failure, e.finalAt = status, failure, m.Time
+		}
+		o.mu.Unlock()
+	case stages.ActionPreview:
+		if required, _ := ev.Payload["approval_required"].(bool); !required {
+			return
+		}
+		kind, _ := ev.Payload.String(stages.ActionKindKey)
+		hash, _ := ev.Payload.String(stages.ParamsHashKey)
+		o.mu.Lock()
+		if e := o.entry(id); e.preview == nil || m.Time.Before(e.preview.At) {
+			e.preview = &stages.PreviewFacts{Kind: kind, ParamsHash: hash, Required: true, Producer: string(m.Header(HeaderProducer)), At: m.Time}
 		}
 		o.mu.Unlock()
 	}
+}
+
+// ReadTo reports whether the index has read every partition of the actions
+// topic up to ends (PartitionEnds: the offset after each one's last record).
+func (o *ActionOnce) ReadTo(ends map[int]int64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for p, end := range ends {
+		if end > 0 && o.read[p] < end {
+			return false
+		}
+	}
+	return true
+}
+
+// Preview returns what the index knows of actionID's preview, nil when no
+// preview of it waits for an approval.
+func (o *ActionOnce) Preview(actionID string) *stages.PreviewFacts {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e := o.actions[actionID]
+	if e == nil || e.preview == nil {
+		return nil
+	}
+	p := *e.preview
+	p.Final, p.FinalAt = e.final, e.finalAt
+	return &p
 }
 
 // actionHeaders are an executing record's headers: its GLYPH identity, the

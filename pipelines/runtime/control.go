@@ -47,6 +47,9 @@ func (lr *laneRuntime) applyApproval(m topics.Message) {
 		lr.log.Warn("ignoring approval record without an action id", "lane", lr.lane, "offset", m.Offset, "kind", ev.Kind)
 		return
 	}
+	if !lr.approvalCounts(m, &ev, id) { // approval_verdict.go
+		return
+	}
 	lr.chain.Approvals.Approve(id)
 	lr.approvalCount.Add(1) // after Approve: a partition it wakes sees it
 	lr.log.Info("action approved", "lane", lr.lane, "action", id, "by", ev.Payload["approver"])

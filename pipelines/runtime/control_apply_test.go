@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/pipelines/spec"
@@ -64,13 +65,15 @@ func TestApprovalsTopicRecordsOnlyApprovals(t *testing.T) {
 	var logs bytes.Buffer
 	lr := &laneRuntime{lane: schemas.LaneProd, serde: s, chain: chain, work: context.Background(),
 		log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	previewed := time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)
+	lr.verdicts.index = fakePreviews{"act-1": {Kind: "notify", ParamsHash: "sha256:aa", Required: true, At: previewed}}
 	record := func(ev schemas.Event) topics.Message {
 		t.Helper()
 		val, err := schemas.AppendWire(nil, id, &ev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return topics.Message{Offset: 4, Value: val}
+		return topics.Message{Offset: 4, Value: val, Time: previewed.Add(time.Minute)}
 	}
 	for _, tc := range []struct {
 		name string
@@ -91,11 +94,31 @@ func TestApprovalsTopicRecordsOnlyApprovals(t *testing.T) {
 		}
 	}
 	logs.Reset()
-	lr.applyApproval(record(schemas.Event{ID: "e3", Kind: schemas.EventApproval, Lane: schemas.LaneProd, Payload: schemas.Payload{stages.ApprovalActionKey: "act-1", "approver": "ana"}}))
+	lr.applyApproval(record(schemas.Event{ID: "e4", Kind: schemas.EventApproval, Lane: schemas.LaneProd, Payload: schemas.Payload{stages.ApprovalActionKey: "act-1", "approver": "ana",
+		stages.ActionKindKey: "notify", stages.ParamsHashKey: "sha256:bb"}}))
+	if lr.chain.Approvals.Approved("act-1") || !strings.Contains(logs.String(), "approval refused") || !strings.Contains(logs.String(), stages.RefusedParams) {
+		t.Fatalf("an approval naming other parameters: approved %v, logged %q", lr.chain.Approvals.Approved("act-1"), logs.String())
+	}
+	logs.Reset()
+	lr.applyApproval(record(schemas.Event{ID: "e3", Kind: schemas.EventApproval, Lane: schemas.LaneProd, Payload: schemas.Payload{stages.ApprovalActionKey: "act-1", "approver": "ana",
+		stages.ActionKindKey: "notify", stages.ParamsHashKey: "sha256:aa"}}))
 	if !lr.chain.Approvals.Approved("act-1") || lr.approvalCount.Load() != 1 {
 		t.Fatalf("an approval of act-1: approved %v, count %d", lr.chain.Approvals.Approved("act-1"), lr.approvalCount.Load())
 	}
 	if got := logs.String(); !strings.Contains(got, "action approved") || !strings.Contains(got, "action=act-1") || !strings.Contains(got, "by=ana") {
 		t.Errorf("approval logged %q, want the action and approver", got)
 	}
+}
+
+// fakePreviews is an action index holding the previews given, caught up.
+type fakePreviews map[string]*stages.PreviewFacts
+
+func (f fakePreviews) Preview(id string) *stages.PreviewFacts { return f[id] }
+
+func (fakePreviews) ReadTo(map[int]int64) bool { return true }
+
+func (fakePreviews) CaughtUp() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }

@@ -29,6 +29,8 @@ const (
 	// lane whose stage config the canary runs. No output of the lane's
 	// own chain carries it.
 	HeaderCanary = "matriz-canary"
+	// HeaderProducer: see topics.HeaderProducer.
+	HeaderProducer = topics.HeaderProducer
 )
 
 // DLQ reasons: the reason label of lukhas_dlq_total and the

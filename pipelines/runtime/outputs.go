@@ -218,7 +218,13 @@ func (o *outputs) encode(f *stages.Frame) []topics.Message {
 	for i := range f.Actions {
 		ac := &f.Actions[i]
 		own := attach(ac.MsgID)
-		out = o.record(out, own, o.topics.actions, o.ids.action, o.schemaIDs.action, ac.GlyphID, ac.ID, ac.MsgID, ac.GlyphID, ac)
+		var producer []topics.Header
+		if own != nil && own.msgID == ac.MsgID {
+			if v := own.p.msg.Header(HeaderProducer); v != nil {
+				producer = append(producer, topics.Header{Key: HeaderProducer, Value: v})
+			}
+		}
+		out = o.record(out, own, o.topics.actions, o.ids.action, o.schemaIDs.action, ac.GlyphID, ac.ID, ac.MsgID, ac.GlyphID, ac, producer...)
 	}
 	// Count every output against its input before any is handed on, then
 	// release the input's own hold: an input with no outputs resolves now.

@@ -225,7 +225,8 @@ type laneRuntime struct {
 	// approvalCount counts the approvals read; partitions it woke compare
 	// it with what their last frame saw (approval_wake.go).
 	approvalCount atomic.Int64
-	hwm           watermarks // the messages partitions' polled ends (watermarks.go)
+	verdicts      approvalVerdicts // approval_verdict.go
+	hwm           watermarks       // the messages partitions' polled ends (watermarks.go)
 	// scans is the current generation's shared read of the event log
 	// (restart_scans.go).
 	scans atomic.Pointer[restartScans]
@@ -325,6 +326,8 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer once.Close()
+	lr.verdicts.index = once
+	defer lr.verdicts.close()
 
 	start, err := StartFlags(cfg.Spec.Flags, *ls, cfg.Getenv)
 	if err != nil {
@@ -396,6 +399,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer approvals.Close()
+	go func() {
+		select {
+		case <-approvals.CaughtUp():
+			lr.verdicts.live.Store(true)
+		case <-work.Done():
+		}
+	}()
 	// No partition is worked on flags not read from matriz.control: the
 	// lane joins its group only once it has read the topic to its end
 	// (control.go).
