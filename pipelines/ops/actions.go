@@ -32,6 +32,9 @@ type ActionStatus struct {
 	// ParamsHash is the preview's hash of the action's parameters: an
 	// approval names it, so it approves exactly what the preview showed.
 	ParamsHash string
+	// Producer is the principal that produced the message asking for the
+	// action, when its producer named one (matriz-producer).
+	Producer string
 }
 
 // Waiting reports whether the action still waits for a human. A dry-run
@@ -154,6 +157,11 @@ func ListActions(ctx context.Context, cfg ActionsConfig) ([]ActionStatus, error)
 		timeout.Stop()
 		tail.Close()
 	}
+	for id, p := range previews {
+		if a := byID[id]; a != nil {
+			a.Producer = p.Producer
+		}
+	}
 	for id, cs := range claims {
 		p := previews[id]
 		if p != nil && p.At.IsZero() {
@@ -229,6 +237,9 @@ func Approve(ctx context.Context, cfg ApproveConfig) (ActionStatus, error) {
 	}
 	if !a.Required {
 		return a, fmt.Errorf("action %s was only previewed (external actions were off in its frame) and never executes, so there is nothing to approve", a.ID)
+	}
+	if a.Producer != "" && a.Producer == cfg.Approver {
+		return a, fmt.Errorf("action %s was asked for by a message %s produced: the lane refuses its approval by the same principal; ask another approver", a.ID, a.Producer)
 	}
 	topic := topics.Name(string(cfg.Lane), topics.KindApprovals)
 	codec, err := serde.Open(ctx, cfg.RegistryURL, []serde.Subject{{Name: serde.ValueSubject(topic), Schema: schemas.NameEvent}})

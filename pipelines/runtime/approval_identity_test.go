@@ -11,6 +11,7 @@ package runtime
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,6 +106,10 @@ func TestApprovalsAreCheckedAgainstTheirPreview(t *testing.T) {
 		t.Errorf("the action approved in advance is listed %+v, want it waiting", a)
 	}
 
+	// matriz approve refuses it before writing; written anyway, the lane does.
+	if _, err := ops.Approve(context.Background(), ops.ApproveConfig{ActionsConfig: acfg, ActionID: ownID, Approver: "User:alice"}); err == nil || !strings.Contains(err.Error(), "User:alice") {
+		t.Errorf("matriz approve by the message's producer = %v, want a refusal naming it", err)
+	}
 	approve(ownID, ownKind, ownHash, "User:alice")               // its producer
 	approve(fineID, fineKind, "sha256:"+ownHash[7:], "User:bob") // other parameters
 	approve(fineID, fineKind, fineHash, "User:bob")              // valid
