@@ -160,6 +160,7 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	}
 
 	var runs []soakRun
+	var resumes []string // each run's restores and decision scans, printed on failure
 	kills := soakKills(t)
 	batches, batch := max(soakBatches, kills), 0
 	produce := func() {
@@ -233,6 +234,7 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 		runs[len(runs)-1].ends = l.outputEnds(t)
 		runs[len(runs)-1].how = how
 		saveRunLog(t, lane, len(runs)-1, p)
+		resumes = append(resumes, resumeLines(len(runs)-1, p.log())...)
 		p = l.start(group, "--commit-interval", "200ms")
 		restarted = time.Now()
 		runs = append(runs, soakRun{started: l.committed(t, group)})
@@ -325,6 +327,10 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	t.Logf("%s: %d records in %d batches, %d SIGKILLs (%d right after a state write, %d of a process with nothing left to do), %d runs; soak %v, replay and diff %v, clean run %v",
 		lane, acc.total, batches, kills, (kills+1)/2-idleKills, idleKills, len(runs), soaked.Round(time.Second), replayed.Round(time.Second), cleaned.Round(time.Second))
 	t.Logf("by fate: %v; duplicate writes: %v (all of offsets their earlier run had not committed)", acc.counts, acc.copies)
+	if t.Failed() {
+		t.Logf("where each killed run resumed and what it re-decided:\n  %s", strings.Join(resumes, "\n  "))
+		t.Logf("the %d decisions on the event log (late ones left out), in log order:\n  %s", len(acc.decisions), strings.Join(acc.decisions, "\n  "))
+	}
 }
 
 // saveRunLog writes run's log to MATRIZ_SOAK_LOGS/<lane>-run<run>.log
@@ -422,6 +428,10 @@ type soakAccount struct {
 	total  int64
 	counts map[string]int
 	copies map[topics.Kind]int
+	// decisions are the decision events in log order, one line each with
+	// the run that wrote it: printed when the soak fails, since the
+	// embedded broker holding them is gone after the test.
+	decisions []string
 }
 
 // soakSrc is one record of the messages topic.
@@ -534,6 +544,9 @@ func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 			// A decision made again from the log is the same decision:
 			// a copy that says otherwise is one a replay may meet first.
 			at := fmt.Sprintf("run %d", runOf(topics.KindEvents, m))
+			if ev.Kind != schemas.EventLate {
+				acc.decisions = append(acc.decisions, fmt.Sprintf("p%s %s %s @%d: %s %v", pipetest.Header(m, runtime.HeaderSrcPartition), at, ev.Kind, m.Offset, id[:8], ev.Payload))
+			}
 			if first, ok := decisions[id]; !ok {
 				decisions[id] = soakDecision{ev, at}
 			} else if !reflect.DeepEqual(first.ev, ev) {
@@ -723,4 +736,16 @@ func stageNames(cuts map[string]*runtime.Checkpoint) []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(seen))
+}
+
+// resumeLines are the lines of run's log that say where a partition
+// resumed from and which recorded decisions it read.
+func resumeLines(run int, log string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "state restored") || strings.Contains(line, "re-deciding") || strings.Contains(line, "committed the restored cut") {
+			out = append(out, fmt.Sprintf("run %d: %s", run, line))
+		}
+	}
+	return out
 }

@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -295,15 +297,15 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 	return done, nil
 }
 
-// commit writes the newest durable cut and commits its offset; a cut at
-// the point already committed (an idle partition) writes nothing.
+// commit writes the newest durable cut and commits its offset; a cut the
+// same as the one committed last writes nothing.
 func (w *partitionWorker) commit() {
 	cp, due := w.cuts.takeDurable(&w.acks)
 	if cp == nil {
 		return
 	}
-	if last := w.committed; last != nil && len(due) == 0 && last.Next == cp.Next && slices.Equal(last.Open, cp.Open) && last.Final == cp.Final {
-		w.acks.forget(cp) // nothing new read; the frame holds before it are resolved
+	if last := w.committed; last != nil && len(due) == 0 && sameCut(last, cp) {
+		w.acks.forget(cp) // nothing new; the frame holds before it are resolved
 		return
 	}
 	if err := w.saveCut(cp, due); err != nil {
@@ -582,4 +584,17 @@ var errLeftForNextOwner = errors.New("left undecoded for the partition's next ow
 func backoff(attempt int) time.Duration {
 	d := 100 * time.Millisecond << min(attempt, 5)
 	return min(d, 3*time.Second)
+}
+
+// sameCut reports whether cp holds nothing last did not: the same place in
+// the partition and the same window and stage state. A partition that read
+// nothing new can still have moved on: an approval wakes it and closes a
+// frame (tick_wake.go), its action executes, and the watermark decision
+// is recorded after the last record, which a restart from the earlier cut
+// never reads again. That cut must be written, or the restart runs on
+// without the decision a replay applies.
+func sameCut(last, cp *Checkpoint) bool {
+	return last.Next == cp.Next && slices.Equal(last.Open, cp.Open) && last.Final == cp.Final &&
+		bytes.Equal(last.Tick, cp.Tick) && maps.EqualFunc(last.State, cp.State, bytes.Equal) &&
+		slices.Equal(last.Approved, cp.Approved) && last.Flags == cp.Flags
 }
