@@ -5,20 +5,19 @@ package stages
 //
 // Log-only is the default (DISPATCH_ENABLED off): every live record gets a
 // Route, a Result from node "router" (ok when a node is registered for the
-// topic, not ok with a reason when none is), a "route" crumb, and a routing
-// event on the frame; no node is called. With Flags.Dispatch on, Route
-// .Dispatch is set for records whose topic has a node, and the adapter
-// stage calls that node and replaces the router's result with the node's.
+// topic, not ok with a reason when none is) and a "route" crumb; no node is
+// called. With Flags.Dispatch on, Route.Dispatch is set for records whose
+// topic has a node, and the adapter stage calls that node and replaces the
+// router's result with the node's.
 //
 // So every live record leaves route with exactly one result, whose id is
-// deterministic (ResultID of msg_id and "router"), and exactly one event
-// (EventID of msg_id, "route" and its kind). Its kind says what the router
-// did: intention for a dispatched record (the router means node X to act
-// on the message, and the adapter stage calls it), routing for a decision
-// only logged (dispatch off, or no node for the topic). One event either
-// way, with the same payload: a second one per input would cost every
-// input a record on the log. Crumb and event times are the message's event
-// time, never the wall clock, so replays match.
+// deterministic (ResultID of msg_id and "router"), and its decision in the
+// result's route crumb. The frame's decisions are on the log as events too,
+// listed per frame (route_events.go): intention for the records dispatched
+// (the router means node X to act on the message, and the adapter stage
+// calls it), routing for those only logged (dispatch off, or no node for
+// the topic). Crumb and event times are the message's event time, never
+// the wall clock, so replays match.
 
 import (
 	"context"
@@ -198,7 +197,10 @@ func (r *Router) Process(ctx context.Context, f *Frame) error {
 		return fmt.Errorf("route: %w", err)
 	}
 	v := r.current()
+	// Room for the stages after route, which emit per record (guardian an
+	// event each): grown once here rather than doubling as they append.
 	f.Events = slices.Grow(f.Events, len(f.Records))
+	var evidence routeEvidence
 	for i := range f.Records {
 		if i > 0 && i%recordsPerCtxCheck == 0 {
 			if err := ctx.Err(); err != nil {
@@ -213,12 +215,14 @@ func (r *Router) Process(ctx context.Context, f *Frame) error {
 			rec.Fail(StageRoute, fmt.Sprintf("record at partition %d offset %d has no message", rec.Partition, rec.Offset))
 			continue
 		}
-		r.routeOne(v, f, rec)
+		evidence.add(i, r.routeOne(v, f, rec))
 	}
+	evidence.appendTo(f)
 	return nil
 }
 
-func (r *Router) routeOne(v *routerView, f *Frame, rec *Record) {
+// routeOne routes rec and reports whether it is dispatched to its node.
+func (r *Router) routeOne(v *routerView, f *Frame, rec *Record) (dispatched bool) {
 	msg := rec.Msg
 	rt, ok := v.routes[msg.Topic]
 	name := ""
@@ -257,18 +261,5 @@ func (r *Router) routeOne(v *routerView, f *Frame, rec *Record) {
 	}
 	rec.Result = res
 
-	kind := schemas.EventRouting
-	if dispatch {
-		kind = schemas.EventIntention
-	}
-	f.Events = append(f.Events, schemas.Event{
-		ID:      EventID(msg.MsgID, StageRoute, kind),
-		TS:      msg.TS,
-		Kind:    kind,
-		Lane:    msg.Lane,
-		GlyphID: msg.Glyph.ID,
-		MsgID:   msg.MsgID,
-		Stage:   StageRoute,
-		Payload: schemas.Payload{"topic": topicV, "routed_to": nameV, "dispatched": dispatch, "ok": ok},
-	})
+	return dispatch
 }

@@ -164,10 +164,13 @@ func TestRouterRoutesAndLogs(t *testing.T) {
 			if tc.wantDispatch {
 				wantKind = schemas.EventIntention
 			}
+			// The frame's one event lists its one record; no glyph or
+			// msg_id of its own, since a frame's event speaks for many.
 			wantEvent := schemas.Event{
-				ID: stages.EventID(msgs[0].MsgID, "route", wantKind), TS: msgs[0].TS, Kind: wantKind,
-				Lane: schemas.LaneCandidate, GlyphID: msgs[0].Glyph.ID, MsgID: msgs[0].MsgID, Stage: "route",
-				Payload: schemas.Payload{"topic": tc.topic, "routed_to": tc.wantNode, "dispatched": tc.wantDispatch, "ok": tc.wantOK},
+				ID: stages.DerivedID(msgs[0].MsgID, "route", string(wantKind), "frame"), TS: msgs[0].TS, Kind: wantKind,
+				Lane: schemas.LaneCandidate, Stage: "route",
+				Payload: schemas.Payload{"msg_ids": []string{msgs[0].MsgID}, "topics": []string{tc.topic},
+					"routed_to": []string{tc.wantNode}, "dispatched": tc.wantDispatch, "records": int64(1)},
 			}
 			if len(f.Events) != 1 || !reflect.DeepEqual(f.Events[0], wantEvent) {
 				t.Fatalf("Events = %+v, want [%+v]", f.Events, wantEvent)
@@ -199,12 +202,19 @@ func TestRouterSkipsRecordsThatAreNotLive(t *testing.T) {
 	if f.Records[3].Result == nil || len(f.Events) != 1 {
 		t.Fatalf("live record not routed: result %v, %d events", f.Records[3].Result, len(f.Events))
 	}
+	if ids := f.Events[0].Payload["msg_ids"]; !reflect.DeepEqual(ids, []string{f.Records[3].Msg.MsgID}) {
+		t.Fatalf("the frame's event lists %v, want only the live record", ids)
+	}
 }
 
-func TestRouterEveryLiveRecordHasOneResultAndEvent(t *testing.T) {
+// TestRouterEveryLiveRecordHasOneResultAndIsListed: every live record
+// gets one result and is listed, in record order, by exactly one of the
+// frame's events, of the kind that says whether it was dispatched; a list
+// longer than an event holds continues in the next event of its kind.
+func TestRouterEveryLiveRecordHasOneResultAndIsListed(t *testing.T) {
 	for seed := uint64(1); seed <= 5; seed++ {
 		r := rtRouter(t, nil)
-		f := rtFrame(rtMessages(seed, 200), seed%2 == 0)
+		f := rtFrame(rtMessages(seed, 600), seed%2 == 0)
 		if err := r.Process(context.Background(), f); err != nil {
 			t.Fatal(err)
 		}
@@ -215,26 +225,58 @@ func TestRouterEveryLiveRecordHasOneResultAndEvent(t *testing.T) {
 			}
 			ids[rec.Result.ID] = true
 		}
-		if len(ids) != len(f.Records) || len(f.Events) != len(f.Records) {
-			t.Fatalf("seed %d: %d distinct result ids, %d events for %d records", seed, len(ids), len(f.Events), len(f.Records))
+		if len(ids) != len(f.Records) {
+			t.Fatalf("seed %d: %d distinct result ids for %d records", seed, len(ids), len(f.Records))
 		}
-		// One event per record, in record order, its kind saying whether
-		// the record was dispatched.
-		kinds := map[schemas.EventKind]int{}
-		for i, rec := range f.Records {
-			ev := f.Events[i]
-			want := schemas.EventRouting
+		listed := map[schemas.EventKind][]string{}
+		eventIDs := map[string]bool{}
+		for _, ev := range f.Events {
+			got, _ := ev.Payload["msg_ids"].([]string)
+			if n, _ := ev.Payload["records"].(int64); int(n) != len(got) || len(got) == 0 || len(got) > 256 {
+				t.Fatalf("seed %d: event %s lists %d records and says %d; want 1 to 256", seed, ev.ID, len(got), n)
+			}
+			if first := got[0]; ev.ID != stages.DerivedID(first, "route", string(ev.Kind), "frame") || eventIDs[ev.ID] {
+				t.Fatalf("seed %d: event id %s is not its first record's, or repeats", seed, ev.ID)
+			}
+			eventIDs[ev.ID] = true
+			listed[ev.Kind] = append(listed[ev.Kind], got...)
+		}
+		var want = map[schemas.EventKind][]string{}
+		for _, rec := range f.Records {
+			kind := schemas.EventRouting
 			if rec.Route.Dispatch {
-				want = schemas.EventIntention
+				kind = schemas.EventIntention
 			}
-			if ev.MsgID != rec.Msg.MsgID || ev.Kind != want || ev.ID != stages.EventID(rec.Msg.MsgID, "route", want) {
-				t.Fatalf("seed %d event %d = %s %s about %s, want %s about %s", seed, i, ev.Kind, ev.ID, ev.MsgID, want, rec.Msg.MsgID)
-			}
-			kinds[ev.Kind]++
+			want[kind] = append(want[kind], rec.Msg.MsgID)
 		}
-		if seed%2 == 0 && (kinds[schemas.EventIntention] == 0 || kinds[schemas.EventRouting] == 0) {
-			t.Fatalf("seed %d with dispatch: kinds %v, want both routed and unrouted topics", seed, kinds)
+		if !reflect.DeepEqual(listed, want) {
+			t.Fatalf("seed %d: events list %d intention and %d routing records, want %d and %d in record order",
+				seed, len(listed[schemas.EventIntention]), len(listed[schemas.EventRouting]), len(want[schemas.EventIntention]), len(want[schemas.EventRouting]))
 		}
+		if seed%2 == 0 && (len(want[schemas.EventIntention]) == 0 || len(want[schemas.EventRouting]) == 0) {
+			t.Fatalf("seed %d with dispatch: want both routed and unrouted topics", seed)
+		}
+		if len(f.Events) < 3 {
+			t.Fatalf("seed %d: %d events for 600 records; want a list split at 256", seed, len(f.Events))
+		}
+	}
+}
+
+// TestRouteEventListsFindsAListedMessage: explain's test for an event
+// that lists a message rather than naming it.
+func TestRouteEventListsFindsAListedMessage(t *testing.T) {
+	r := rtRouter(t, nil)
+	f := rtFrame(rtMessages(9, 3), false)
+	if err := r.Process(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	ev := &f.Events[0]
+	if !stages.RouteEventLists(ev, f.Records[2].Msg.MsgID) || stages.RouteEventLists(ev, "not-routed") {
+		t.Fatalf("RouteEventLists on %v: want the frame's records only", ev.Payload["msg_ids"])
+	}
+	other := schemas.Event{Kind: schemas.EventDriftAlert, Payload: ev.Payload}
+	if stages.RouteEventLists(&other, f.Records[2].Msg.MsgID) {
+		t.Fatal("RouteEventLists matched a drift_alert event")
 	}
 }
 

@@ -151,7 +151,9 @@ func TestNewcomerProduceTailExplain(t *testing.T) {
 		t.Fatalf("explain: exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{"input     [matriz.prod.messages/", "ok=false", "guardian", "decision=deny", "consent tag missing", "purpose tag missing",
-		"policy: max_risk=", "max_drift=", "consent=granted|true|yes", `"frame_fps":30`, `"frame_seq":`} {
+		"policy: max_risk=", "max_drift=", "consent=granted|true|yes", `"frame_fps":30`, `"frame_seq":`,
+		// the frame's routing event, which lists the message among others
+		"stage=route", `"msg_ids":[`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain output lacks %q:\n%s", want, out)
 		}

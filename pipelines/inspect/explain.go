@@ -13,6 +13,7 @@ import (
 	"github.com/matriz/pipelines/pipelines/replay"
 	"github.com/matriz/pipelines/pipelines/runtime"
 	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -111,11 +112,14 @@ func Explain(ctx context.Context, cfg ExplainConfig) (*Story, error) {
 			st.Input = &in[0]
 		}
 	}
+	// A frame's routing or intention event lists the messages it routed
+	// instead of naming one.
+	aboutMsg := func(r *Record) bool { return isMsg(r) || r.Event != nil && stages.RouteEventLists(r.Event, cfg.MsgID) }
 	for _, t := range []struct {
 		kind topics.Kind
 		dst  *[]Record
 	}{{topics.KindEvents, &st.Events}, {topics.KindTraces, &st.Traces}, {topics.KindActions, &st.Actions}} {
-		if *t.dst, err = collect(t.kind, holdsID, isMsg); err != nil {
+		if *t.dst, err = collect(t.kind, holdsID, aboutMsg); err != nil {
 			return nil, err
 		}
 	}
