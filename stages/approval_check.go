@@ -47,6 +47,19 @@ type PreviewFacts struct {
 	FinalAt    time.Time
 }
 
+// PreviewFactsOf returns what an action's preview record says an approval
+// must match, written by producer's message at at; ok is false for a
+// preview that waits for no approval. The runtime's action index and
+// `matriz actions` read previews through it, so both see the same facts.
+func PreviewFactsOf(ev *schemas.Event, producer string, at time.Time) (facts PreviewFacts, ok bool) {
+	if required, _ := ev.Payload["approval_required"].(bool); !required {
+		return PreviewFacts{}, false
+	}
+	kind, _ := ev.Payload.String(ActionKindKey)
+	hash, _ := ev.Payload.String(ParamsHashKey)
+	return PreviewFacts{Kind: kind, ParamsHash: hash, Required: true, Producer: producer, At: at}, true
+}
+
 // ApprovalClaim is one approval record: what it names and who wrote it
 // when.
 type ApprovalClaim struct {

@@ -81,3 +81,21 @@ func TestCheckApprovalRefusesWhatNoPersonApproved(t *testing.T) {
 		}
 	}
 }
+
+// TestPreviewFactsOfReadsWhatAnApprovalMustMatch: a preview that waits
+// for a human gives its kind, parameters hash, producer and time; one
+// that waits for none gives nothing to approve.
+func TestPreviewFactsOfReadsWhatAnApprovalMustMatch(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ev := schemas.Event{Kind: schemas.EventAction, Payload: schemas.Payload{
+		"approval_required": true, ActionKindKey: "refund", ParamsHashKey: "h1"}}
+	got, ok := PreviewFactsOf(&ev, "alice", at)
+	want := PreviewFacts{Kind: "refund", ParamsHash: "h1", Required: true, Producer: "alice", At: at}
+	if !ok || got != want {
+		t.Fatalf("PreviewFactsOf = %+v, %v; want %+v, true", got, ok, want)
+	}
+	ev.Payload["approval_required"] = false
+	if got, ok := PreviewFactsOf(&ev, "alice", at); ok || got != (PreviewFacts{}) {
+		t.Fatalf("a preview waiting for no approval gave %+v, %v", got, ok)
+	}
+}

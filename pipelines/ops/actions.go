@@ -304,17 +304,17 @@ func notePreview(previews map[string]*stages.PreviewFacts, id, status string, m 
 	p := previews[id]
 	switch status {
 	case stages.ActionPreview:
-		if required, _ := ev.Payload["approval_required"].(bool); !required || (p != nil && !p.At.IsZero() && !m.Time.Before(p.At)) {
+		facts, ok := stages.PreviewFactsOf(ev, string(m.Header(topics.HeaderProducer)), m.Time)
+		if !ok || (p != nil && !p.At.IsZero() && !m.Time.Before(p.At)) {
 			return
 		}
 		if p == nil {
 			p = &stages.PreviewFacts{}
 			previews[id] = p
 		}
-		p.Kind, _ = ev.Payload.String(stages.ActionKindKey)
-		p.ParamsHash, _ = ev.Payload.String(stages.ParamsHashKey)
-		p.Producer = string(m.Header(topics.HeaderProducer))
-		p.Required, p.At = true, m.Time
+		// The earliest preview's facts, with the outcome already read.
+		facts.Final, facts.FinalAt = p.Final, p.FinalAt
+		*p = facts
 	case stages.ActionExecuted, stages.ActionFailed:
 		if p == nil {
 			p = &stages.PreviewFacts{} // its preview may be read later: another partition

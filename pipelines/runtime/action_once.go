@@ -381,14 +381,13 @@ func (o *ActionOnce) observe(m topics.Message) {
 		}
 		o.mu.Unlock()
 	case stages.ActionPreview:
-		if required, _ := ev.Payload["approval_required"].(bool); !required {
+		facts, ok := stages.PreviewFactsOf(&ev, string(m.Header(HeaderProducer)), m.Time)
+		if !ok {
 			return
 		}
-		kind, _ := ev.Payload.String(stages.ActionKindKey)
-		hash, _ := ev.Payload.String(stages.ParamsHashKey)
 		o.mu.Lock()
 		if e := o.entry(id); e.preview == nil || m.Time.Before(e.preview.At) {
-			e.preview = &stages.PreviewFacts{Kind: kind, ParamsHash: hash, Required: true, Producer: string(m.Header(HeaderProducer)), At: m.Time}
+			e.preview = &facts
 		}
 		o.mu.Unlock()
 	}
