@@ -11,10 +11,8 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -80,11 +78,7 @@ func TestCrashRestoreEndsInTheCleanRunsState(t *testing.T) {
 	// The crashed run: a child process killed once it committed a part.
 	env := pipetest.Start(t, lane)
 	env.Produce(t, lane, msgs, nil)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashRestoreEndsInTheCleanRunsState$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+strings.Join([]string{strings.Join(env.Brokers, ","), env.RegistryURL, group}, "|"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	child := startLaneChild(t, "TestCrashRestoreEndsInTheCleanRunsState", crashChildEnv, strings.Join([]string{strings.Join(env.Brokers, ","), env.RegistryURL, group}, "|"))
 	var done int64
 	clocktest.WaitFor(t, 3*time.Minute, "the child committed a third of the input", func() bool {
 		done = 0
@@ -93,10 +87,7 @@ func TestCrashRestoreEndsInTheCleanRunsState(t *testing.T) {
 		}
 		return done >= n/3
 	}, nil)
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	child.kill(t)
 	killedAt := env.Committed(t, messages, group)
 	stop = runLane(t, env, crashConfig(group))
 	env.WaitCommitted(t, messages, group, 3*time.Minute)

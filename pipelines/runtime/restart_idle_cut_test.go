@@ -11,10 +11,8 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -122,16 +120,10 @@ func idleCutScenario(t *testing.T) bool {
 	}
 	defer tail.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKillAfterAnIdleCutsWatermarkRestartsAsTheReplay$", "-test.count=1")
-	cmd.Env = append(os.Environ(), idleCutChildEnv+"="+strings.Join(env.Brokers, ",")+"|"+env.RegistryURL)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	child := startLaneChild(t, "TestKillAfterAnIdleCutsWatermarkRestartsAsTheReplay", idleCutChildEnv, strings.Join(env.Brokers, ",")+"|"+env.RegistryURL)
 	select {
 	case <-first:
 	case <-time.After(2 * time.Minute):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		t.Fatal("no idle watermark decision within two minutes")
 	}
 	// The cut is written once the outputs before it are acknowledged,
@@ -150,10 +142,7 @@ func idleCutScenario(t *testing.T) bool {
 			break
 		}
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	child.kill(t)
 	cuts = lastCuts(t, env, lane)
 	mu.Lock()
 	reached = beforeTheirWatermark(cuts, seen)

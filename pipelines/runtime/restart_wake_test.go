@@ -10,11 +10,9 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -68,18 +66,7 @@ func TestKillAfterAnApprovalWokeAnIdlePartitionRestartsAsTheReplay(t *testing.T)
 	}
 	last := burst(0, 200, true)
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKillAfterAnApprovalWokeAnIdlePartitionRestartsAsTheReplay$", "-test.count=1")
-	cmd.Env = append(os.Environ(), wakeChildEnv+"="+strings.Join(env.Brokers, ",")+"|"+env.RegistryURL)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	defer func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
+	child := startLaneChild(t, "TestKillAfterAnApprovalWokeAnIdlePartitionRestartsAsTheReplay", wakeChildEnv, strings.Join(env.Brokers, ",")+"|"+env.RegistryURL)
 	acfg := ops.ActionsConfig{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL}
 	var waiting []ops.ActionStatus
 	clocktest.WaitFor(t, time.Minute, "the P0 action waiting on a partition with everything committed", func() bool {
@@ -124,11 +111,7 @@ func TestKillAfterAnApprovalWokeAnIdlePartitionRestartsAsTheReplay(t *testing.T)
 		st, _ := cp.TickState()
 		return "latest cut: next " + itoa(cp.Next) + " max_ts " + itoa(st.MaxTS) + ", the wake's watermark " + itoa(to) + "; before the approval: next " + itoa(cutsBefore[int(p)].Next)
 	})
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	killed = true
+	child.kill(t)
 
 	// Records in the frame the wake closed: late, as the replay judges them.
 	burst(last+34*time.Millisecond, 200, false)
