@@ -2,6 +2,7 @@ package interop
 
 import (
 	"bufio"
+	"bytes"
 	bin "encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -52,10 +54,14 @@ func (r kcatRecord) header(key string) (string, bool) {
 // kcatJSON reads at most n records of topic from its beginning with
 // `kcat -C -J -e`: to its end, or its first n, since a topic the lane
 // keeps writing may not give kcat an end to stop at (then what it printed
-// within 30 s is taken).
-func kcatJSON(t *testing.T, kcat, broker, topic string, n int) []kcatRecord {
+// within 30 s is taken, less a last line it was stopped in the middle of).
+// Extra kcat arguments (a partition) come last.
+func kcatJSON(t *testing.T, kcat, broker, topic string, n int, extra ...string) []kcatRecord {
 	t.Helper()
-	out := runFor(t, 30*time.Second, kcat, "-C", "-J", "-e", "-q", "-c", strconv.Itoa(n), "-b", broker, "-t", topic)
+	out := runFor(t, 30*time.Second, kcat, append([]string{"-C", "-J", "-e", "-q", "-c", strconv.Itoa(n), "-b", broker, "-t", topic}, extra...)...)
+	if i := bytes.LastIndexByte(out, '\n'); i != len(out)-1 {
+		out = out[:i+1] // stopped mid-line: the line is not whole JSON
+	}
 	var recs []kcatRecord
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if line == "" {
@@ -66,6 +72,27 @@ func kcatJSON(t *testing.T, kcat, broker, topic string, n int) []kcatRecord {
 			t.Fatalf("kcat -J line %q: %v", line, err)
 		}
 		recs = append(recs, r)
+	}
+	return recs
+}
+
+// kcatEachPartition reads the first n records of every partition of topic:
+// kcat drains a topic's partitions in no set order, so a read of the whole
+// topic capped at a count can miss every record of one partition.
+func kcatEachPartition(t *testing.T, kcat, broker, topic string, n int) []kcatRecord {
+	t.Helper()
+	conn, err := kafka.Dial("tcp", broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions(topic)
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	var recs []kcatRecord
+	for _, p := range parts {
+		recs = append(recs, kcatJSON(t, kcat, broker, topic, n, "-p", strconv.Itoa(p.ID))...)
 	}
 	return recs
 }
@@ -168,6 +195,23 @@ func launchTracedDev(t *testing.T, endpoint string) *devProcess {
 	return d
 }
 
+// isFrameEvent reports whether an event is one of the router's per-frame
+// events, which are keyed by the partition whose frame they list.
+func isFrameEvent(r kcatRecord) bool {
+	_, decision := r.header(runtime.HeaderDecision)
+	return !decision && r.Key != nil && strings.HasPrefix(*r.Key, "partition:")
+}
+
+func countFrameEvents(evs []kcatRecord) int {
+	n := 0
+	for _, r := range evs {
+		if isFrameEvent(r) {
+			n++
+		}
+	}
+	return n
+}
+
 var traceparentRE = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$`)
 
 // TestKcatShowsGlyphHeaders is issue 11's acceptance for GLYPH headers:
@@ -187,10 +231,13 @@ func TestKcatShowsGlyphHeaders(t *testing.T) {
 	var res, evs, dead []kcatRecord
 	// The scenario's corrupt records come 1 s to 7 s into each cycle.
 	clocktest.WaitFor(t, 90*time.Second, "results, events and four DLQ records on "+lane, func() bool {
-		res, evs, dead = kcatJSON(t, kcat, d.broker, results, 300), kcatJSON(t, kcat, d.broker, events, 300), kcatJSON(t, kcat, d.broker, dlq, 100)
-		return len(res) >= 50 && len(evs) >= 10 && len(dead) >= 4
+		// Events are read partition by partition: the router's frame
+		// events are keyed by input partition, so only some of the
+		// events topic's partitions hold them.
+		res, evs, dead = kcatJSON(t, kcat, d.broker, results, 300), kcatEachPartition(t, kcat, d.broker, events, 100), kcatJSON(t, kcat, d.broker, dlq, 100)
+		return len(res) >= 50 && len(evs) >= 10 && len(dead) >= 4 && countFrameEvents(evs) > 0
 	}, func() string {
-		return fmt.Sprintf("%d results, %d events, %d DLQ records", len(res), len(evs), len(dead))
+		return fmt.Sprintf("%d results, %d events (%d the router's per frame), %d DLQ records", len(res), len(evs), countFrameEvents(evs), len(dead))
 	})
 
 	codec := devSerde(t, d)
@@ -243,7 +290,7 @@ func TestKcatShowsGlyphHeaders(t *testing.T) {
 		if _, decision := r.header(runtime.HeaderDecision); decision {
 			continue
 		}
-		if r.Key != nil && strings.HasPrefix(*r.Key, "partition:") {
+		if isFrameEvent(r) {
 			// The router's events of a frame list many messages: no one
 			// message's identity, but the trace it was made in.
 			must("frame event", r, runtime.HeaderTraceparent)
