@@ -73,6 +73,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.Var(&check, "check", "exit 1 when a goal is missed or not measured: bare for every goal, =ratios for the ratio goals only (chain/fan-out, replay/chain)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the chain phase (runtime/pprof) to `file`")
 	memprofile := fs.String("memprofile", "", "write an allocation profile of the chain phase (runtime/pprof) to `file`")
+	inMemory := fs.Bool("broker-in-memory", false, "keep the embedded broker's log in memory instead of files in a temporary directory (kfake's in-memory log copies each segment as it grows)")
 	laneMem := fs.String("lane-memprofile", "", "write heap profiles of the overload phase's lane processes, taken as its offering ends, to `prefix`.experimental.pprof and prefix.prod.pprof")
 	if _, err := fs.args(args); err != nil {
 		return err
@@ -85,7 +86,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("bench: the scale-out and overload phases start this executable: %w", err)
 	}
 	cfg := bench.Config{N: *n, Rate: *rate, SteadyFor: *steady, Dispatch: *dispatch, Short: *short,
-		CPUProfile: *cpuprofile, MemProfile: *memprofile, Out: e.stdout, Executable: self, LaneMemProfile: *laneMem}
+		CPUProfile: *cpuprofile, MemProfile: *memprofile, Out: e.stdout, Executable: self, LaneMemProfile: *laneMem, BrokerInMemory: *inMemory}
 	mode := check.mode
 	if *short {
 		explicit := map[string]bool{}

@@ -42,6 +42,12 @@ type Config struct {
 	MemProfile string        // file for an allocation profile of the chain phase; "" for none
 	Copy       *CopySettings // the baselines' kafka-go settings; nil for DefaultCopySettings
 	Executable string        // the matriz binary the overload and scale-out phases run lanes with; "" skips them
+	// BrokerInMemory keeps the embedded broker's log in its process's
+	// memory instead of files in a temporary directory. In memory, kfake
+	// grows each segment by doubling and copying under one lock for every
+	// partition, work a broker writing files does not do, and which
+	// competed with the chain for the machine's cores.
+	BrokerInMemory bool
 	// LaneMemProfile, when set, is the path prefix of heap profiles the
 	// overload phase takes of each lane process as its offering ends:
 	// PREFIX.experimental.pprof and PREFIX.prod.pprof.
@@ -232,7 +238,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	sp.Lanes[lane].Partitions = cfg.Partitions
-	stack, err := devstack.StartDeployed(ctx, devstack.Config{Partitions: cfg.Partitions}, sp.Partitions(), lane)
+	dcfg := devstack.Config{Partitions: cfg.Partitions}
+	dir, removeDir, err := brokerLogDir(cfg.BrokerInMemory)
+	if err != nil {
+		return rep, err
+	}
+	defer removeDir()
+	if dcfg.DataDir = dir; dir != "" {
+		say("broker: log in %s (files, removed when the bench ends; --broker-in-memory keeps it in memory)", dir)
+	} else {
+		say("broker: log in memory")
+	}
+	stack, err := devstack.StartDeployed(ctx, dcfg, sp.Partitions(), lane)
 	if err != nil {
 		return rep, err
 	}

@@ -1,8 +1,9 @@
 package bench
 
 // How much of the process's CPU garbage collection took during a phase:
-// the embedded broker keeps every record in this process's heap, so a
-// long run's GC work grows with it and competes with the chain.
+// the embedded broker, the producers and the chain share this process's
+// heap, so their GC work competes with the chain (and with
+// --broker-in-memory every record is on that heap too).
 
 import (
 	"fmt"

@@ -90,7 +90,7 @@ func scaleOutPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 // rate (a lane alone in its process may beat the in-process chain), do
 // not drain it before the window ends; backlogLeft checks they did not.
 // It is no larger: the broker holds it, and every output, in the bench's
-// memory.
+// log directory (in its memory with --broker-in-memory).
 func scaleOutBacklog(rate float64, window time.Duration) int64 {
 	per := 1.5 * max(rate, 5000)
 	return int64(per*scaleOutStartup.Seconds() + 2*per*window.Seconds())
