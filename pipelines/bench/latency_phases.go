@@ -57,7 +57,9 @@ func steadyLatency(ctx context.Context, env PhaseEnv) (func(*Report) error, erro
 		env.Say("  end to end as the probe read the results: %v", seen)
 		probe.mu.Lock()
 		toBroker, chain := probe.book.legs()
+		timeline := probe.book.p99Timeline(start, time.Second)
 		probe.mu.Unlock()
+		env.Say("  %s", timelineString(timeline, time.Second))
 		env.Say("  record timestamp → the probe read the input: %v; the probe read the input → result stamped: %v", toBroker, chain)
 		return nil
 	}, nil
