@@ -57,8 +57,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"holds back and drops nothing; the peak RSS of each lane's own `matriz run` process), a scan\n"+
 			"of a lane's event log, and a codec round trip. The scale-out and overload phases run lanes\n"+
 			"as child processes of this executable, the broker staying in this one; every child is\n"+
-			"killed when the bench ends, fails or is interrupted. --cpuprofile and --memprofile\n"+
-			"profile the chain phase only.\n"+
+			"killed when the bench ends, fails or is interrupted. The chain and steady phases run the\n"+
+			"lane in this process with `matriz run`'s GOGC (400; GOGC in the environment wins).\n"+
+			"--cpuprofile and --memprofile profile the chain phase only.\n"+
 			"--check prints every goal and exits 1 when one is missed or not measured; --short runs\n"+
 			"the short profile (20,000 messages, 10s steady) and a bare --check then gates on the ratio\n"+
 			"goals only (not scale-out, which needs spare cores), as CI does.")
@@ -103,6 +104,10 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	// The chain and steady phases run a lane in this process: it gets the
+	// GC policy `matriz run` gives a lane, so they measure a lane as it
+	// runs (the overload and scale-out phases' lanes are `matriz run`).
+	fmt.Fprintf(e.stdout, "gc: %s\n", setLaneGC(e.getenv))
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err

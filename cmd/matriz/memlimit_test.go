@@ -9,7 +9,8 @@ import (
 // GOMEMLIMIT in the environment wins, and 0 leaves the limit alone.
 func TestSetMemoryLimit(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	gcBefore := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetMemoryLimit(before); debug.SetGCPercent(gcBefore) })
 	env := func(v string) func(string) string {
 		return func(k string) string {
 			if k == "GOMEMLIMIT" {
@@ -21,6 +22,9 @@ func TestSetMemoryLimit(t *testing.T) {
 	setMemoryLimit(150, env(""))
 	if got := debug.SetMemoryLimit(-1); got != 150<<20 {
 		t.Fatalf("limit %d, want 150 MiB", got)
+	}
+	if got := debug.SetGCPercent(100); got != laneGCPercent {
+		t.Fatalf("GOGC %d under a limit, want %d", got, laneGCPercent)
 	}
 	setMemoryLimit(90, env("1GiB"))
 	setMemoryLimit(0, env(""))
@@ -45,5 +49,35 @@ func TestMemoryLimitDefault(t *testing.T) {
 	}
 	if err := f.Set("-1"); err == nil {
 		t.Fatal("--memory-limit -1: accepted")
+	}
+}
+
+// TestLaneGCFollowsTheLimit: GOGC is raised only while a limit bounds the
+// heap (the flag's, or GOMEMLIMIT's), and never over a GOGC the
+// environment sets.
+func TestLaneGCFollowsTheLimit(t *testing.T) {
+	memBefore := debug.SetMemoryLimit(-1)
+	gcBefore := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetMemoryLimit(memBefore); debug.SetGCPercent(gcBefore) })
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	gogc := func() int { v := debug.SetGCPercent(100); return v }
+	for _, c := range []struct {
+		mib  int
+		env  map[string]string
+		want int
+	}{
+		{0, nil, 100}, // no limit: GOGC alone bounds the heap
+		{0, map[string]string{"GOMEMLIMIT": "1GiB"}, laneGCPercent},
+		{216, map[string]string{"GOGC": "150"}, 100}, // the environment's GOGC, which the runtime applied, is left alone
+		{216, nil, laneGCPercent},
+	} {
+		debug.SetGCPercent(100)
+		setMemoryLimit(c.mib, env(c.env))
+		if got := gogc(); got != c.want {
+			t.Errorf("limit %d MiB, env %v: GOGC %d, want %d", c.mib, c.env, got, c.want)
+		}
+	}
+	if got := setLaneGC(env(map[string]string{"GOGC": "off"})); got != "GOGC off (from the environment)" {
+		t.Errorf("setLaneGC with GOGC=off says %q", got)
 	}
 }
