@@ -58,7 +58,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"of a lane's event log, and a codec round trip. The scale-out and overload phases run lanes\n"+
 			"as child processes of this executable, the broker staying in this one; every child is\n"+
 			"killed when the bench ends, fails or is interrupted. The chain and steady phases run the\n"+
-			"lane in this process with `matriz run`'s GOGC (400; GOGC in the environment wins).\n"+
+			"lane in this process with `matriz run`'s GOGC (400; GOGC or GOMEMLIMIT in the environment wins).\n"+
 			"--cpuprofile and --memprofile profile the chain phase only.\n"+
 			"--check prints every goal and exits 1 when one is missed or not measured; --short runs\n"+
 			"the short profile (20,000 messages, 10s steady) and a bare --check then gates on the ratio\n"+

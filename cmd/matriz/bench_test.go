@@ -16,7 +16,7 @@ func TestBenchHelpNamesProfilesAndCheck(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"--cpuprofile file", "--memprofile file", "profile the chain phase only", "--check", "=ratios", "--short", "--broker-in-memory", "GOGC (400; GOGC in the environment wins)", "fan-out copy", "scale-out phase", "peak RSS of each lane's own `matriz run` process"} {
+	for _, want := range []string{"--cpuprofile file", "--memprofile file", "profile the chain phase only", "--check", "=ratios", "--short", "--broker-in-memory", "GOGC (400; GOGC or GOMEMLIMIT in the environment wins)", "fan-out copy", "scale-out phase", "peak RSS of each lane's own `matriz run` process"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q:\n%s", want, out)
 		}

@@ -43,27 +43,29 @@ func defaultMemoryLimitMiB(partitions int) int {
 const laneGCPercent = 400
 
 // setMemoryLimit sets the process's soft memory limit to mib MiB unless
-// GOMEMLIMIT is set (the runtime applied it already) or mib is 0. While a
-// limit is in force, GOGC is laneGCPercent unless GOGC is set.
+// GOMEMLIMIT is set (the runtime applied it already) or mib is 0. With the
+// limit it sets, GOGC is laneGCPercent unless GOGC is set: a GOMEMLIMIT
+// from the environment may be sized for anything, so under it the GC is
+// left as the environment made it.
 func setMemoryLimit(mib int, getenv func(string) string) {
-	limited := getenv("GOMEMLIMIT") != ""
-	if mib > 0 && !limited {
-		debug.SetMemoryLimit(int64(mib) << 20)
-		limited = true
+	if mib <= 0 || getenv("GOMEMLIMIT") != "" {
+		return
 	}
-	if limited {
-		setLaneGC(getenv)
-	}
+	debug.SetMemoryLimit(int64(mib) << 20)
+	setLaneGC(getenv)
 }
 
-// setLaneGC sets GOGC to laneGCPercent unless GOGC is set, and says what
-// GOGC is in force.
+// setLaneGC sets GOGC to laneGCPercent unless GOGC or GOMEMLIMIT is set,
+// and says what GOGC is in force.
 func setLaneGC(getenv func(string) string) string {
 	if v := getenv("GOGC"); v != "" {
 		return "GOGC " + v + " (from the environment)"
 	}
+	if getenv("GOMEMLIMIT") != "" {
+		return "GOGC 100 (GOMEMLIMIT is set: the GC is left as the environment made it)"
+	}
 	debug.SetGCPercent(laneGCPercent)
-	return "GOGC " + strconv.Itoa(laneGCPercent) + " (as `matriz run` under its memory limit; GOGC in the environment wins)"
+	return "GOGC " + strconv.Itoa(laneGCPercent) + " (as `matriz run` under its memory limit; GOGC or GOMEMLIMIT in the environment wins)"
 }
 
 // memoryLimitFlag is --memory-limit: MiB, or the lane's default when not

@@ -2,6 +2,7 @@ package main
 
 import (
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -52,9 +53,8 @@ func TestMemoryLimitDefault(t *testing.T) {
 	}
 }
 
-// TestLaneGCFollowsTheLimit: GOGC is raised only while a limit bounds the
-// heap (the flag's, or GOMEMLIMIT's), and never over a GOGC the
-// environment sets.
+// TestLaneGCFollowsTheLimit: GOGC is raised only with the limit matriz
+// sets, never under a GOMEMLIMIT or over a GOGC the environment sets.
 func TestLaneGCFollowsTheLimit(t *testing.T) {
 	memBefore := debug.SetMemoryLimit(-1)
 	gcBefore := debug.SetGCPercent(100)
@@ -67,8 +67,8 @@ func TestLaneGCFollowsTheLimit(t *testing.T) {
 		want int
 	}{
 		{0, nil, 100}, // no limit: GOGC alone bounds the heap
-		{0, map[string]string{"GOMEMLIMIT": "1GiB"}, laneGCPercent},
-		{216, map[string]string{"GOGC": "150"}, 100}, // the environment's GOGC, which the runtime applied, is left alone
+		{216, map[string]string{"GOMEMLIMIT": "8GiB"}, 100}, // the environment's limit, sized for who knows what
+		{216, map[string]string{"GOGC": "150"}, 100},        // the environment's GOGC, which the runtime applied, is left alone
 		{216, nil, laneGCPercent},
 	} {
 		debug.SetGCPercent(100)
@@ -79,5 +79,9 @@ func TestLaneGCFollowsTheLimit(t *testing.T) {
 	}
 	if got := setLaneGC(env(map[string]string{"GOGC": "off"})); got != "GOGC off (from the environment)" {
 		t.Errorf("setLaneGC with GOGC=off says %q", got)
+	}
+	debug.SetGCPercent(100)
+	if got := setLaneGC(env(map[string]string{"GOMEMLIMIT": "1GiB"})); !strings.Contains(got, "GOMEMLIMIT is set") || gogc() != 100 {
+		t.Errorf("setLaneGC with GOMEMLIMIT set says %q, GOGC %d", got, gogc())
 	}
 }

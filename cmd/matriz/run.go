@@ -43,7 +43,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	webhook := fs.String("actions-webhook", "", "`URL` each approved external action is POSTed to as JSON (empty: actions are only recorded)")
 	pprofAddr := fs.String("pprof", "", "serve Go runtime profiles (/debug/pprof/) on `address` (empty: off)")
 	var memLimit memoryLimitFlag
-	fs.Var(&memLimit, "memory-limit", fmt.Sprintf("soft limit of the Go heap in `MiB` (the GC works harder near it, and without pause once the live set reaches it; GOMEMLIMIT, when set, wins); default %d + %d per partition of the lane (%d for 6); 0: none; while a limit is in force GOGC is %d unless GOGC is set", memoryLimitBaseMiB, memoryLimitPerPartitionMiB, defaultMemoryLimitMiB(6), laneGCPercent))
+	fs.Var(&memLimit, "memory-limit", fmt.Sprintf("soft limit of the Go heap in `MiB` (the GC works harder near it, and without pause once the live set reaches it; GOMEMLIMIT, when set, wins); default %d + %d per partition of the lane (%d for 6); 0: none; with this limit GOGC is %d unless GOGC is set", memoryLimitBaseMiB, memoryLimitPerPartitionMiB, defaultMemoryLimitMiB(6), laneGCPercent))
 	if _, err := fs.args(args); err != nil {
 		return err
 	}
