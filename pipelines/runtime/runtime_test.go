@@ -75,6 +75,9 @@ func waitCounted(t *testing.T, c *observe.LaneCounters, want int64, within time.
 	t.Helper()
 	return clocktest.WaitFor(t, within, fmt.Sprintf("%d records answered (results + DLQ)", want), func() bool {
 		return c.Out.Load()+c.DLQ.Load() >= want
+	}, func() string {
+		// Where a lane that stalled stood: how far it got, and by which path.
+		return fmt.Sprintf("%d results and %d DLQ records so far", c.Out.Load(), c.DLQ.Load())
 	})
 }
 
