@@ -31,15 +31,15 @@ func defaultMemoryLimitMiB(partitions int) int {
 	return memoryLimitBaseMiB + memoryLimitPerPartitionMiB*max(partitions, 1)
 }
 
-// laneGCPercent is the GOGC of a process whose heap a soft memory limit
-// bounds. With GOGC=100 a lane whose live heap is 40-60 MiB collects every
-// 40-60 MiB it allocates: at 20,000 msgs/s that was 14% of `matriz
-// bench`'s CPU in its steady phase (115 cycles in 10 s) and the seconds
-// with a GC were its p99's worst. The limit, not GOGC, is what keeps
-// memory bounded, so GOGC can let the heap grow toward it: 400 made it
-// 3-4% (26-27 cycles), and under overload, where the live set nears the
-// limit, the limit sets the pace as before (peak RSS 231-235 MiB with
-// either).
+// laneGCPercent is the GOGC of a process whose heap the limit matriz
+// sets bounds. Below the limit a lane's heap is small, and GOGC=100
+// collects each time it doubles: in `matriz bench`'s steady phase, 20,000
+// msgs/s with the lane in the bench's process, that was 14% of the
+// process's CPU (94-117 cycles in 10 s), and more of its seconds had a
+// p99 over 100 ms. The limit, not GOGC, is what keeps memory
+// bounded, so GOGC can let the heap grow toward it: 400 made it 3-4%
+// (26-29 cycles), and under overload, where the live set nears the limit,
+// the limit sets the pace as before (peak RSS 231-235 MiB with either).
 const laneGCPercent = 400
 
 // setMemoryLimit sets the process's soft memory limit to mib MiB unless
