@@ -340,6 +340,13 @@ func saveRunLog(t *testing.T, lane schemas.Lane, run int, p *runProc) {
 	if dir == "" {
 		return
 	}
+	// The directory is made if need be: a soak that failed is run again
+	// with MATRIZ_SOAK_LOGS set, and a missing directory must not cost the
+	// logs that run was for.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Error(err)
+		return
+	}
 	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-run%02d.log", lane, run)), []byte(p.log()), 0o644); err != nil {
 		t.Error(err)
 	}
