@@ -244,7 +244,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return rep, err
 	}
 	defer removeDir()
-	if dcfg.DataDir = dir; dir != "" {
+	dcfg.DataDir = dir
+	if dir != "" {
 		say("broker: log in %s (files, removed when the bench ends; --broker-in-memory keeps it in memory)", dir)
 	} else {
 		say("broker: log in memory")
