@@ -68,3 +68,70 @@ func TestRestoredCutStillTakesTheWatermarkDecidedAfterIt(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoredCutWithNothingOpenTakesTheWakeDecidedAfterIt: an idle
+// partition's cut has no open frame (resume = next = 10), so a restart
+// from it never reads record 9 again. An approval woke the partition after
+// that cut, closing a frame with a watermark recorded after 9, and the run
+// died before its next cut. The restart must send that watermark before
+// its first record, or it places the records of the woken frame in it
+// where a replay, which sends the watermark after 9, judges them late. A
+// cut with open frames re-reads record 9 and sends it there instead.
+func TestRestoredCutWithNothingOpenTakesTheWakeDecidedAfterIt(t *testing.T) {
+	now := time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC)
+	closed, wake := now.Add(-2*time.Second), now.Add(-2*time.Second+38*time.Millisecond)
+	tick, err := json.Marshal(operators.TickState{Closed: closed.UnixNano(), MaxTS: closed.UnixNano(), LastOffset: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decisions := func(t *testing.T) *Decisions {
+		d := NewDecisions(12)
+		for _, wm := range []struct {
+			after int64
+			to    time.Time
+			why   string
+		}{{8, closed, operators.WhyIdle}, {9, wake, operators.WhyApproval}} {
+			ev := schemas.Event{ID: "wm", Kind: schemas.EventWatermark, Payload: schemas.Payload{"after_offset": wm.after, "to_ns": wm.to.UnixNano(), "why": wm.why}}
+			if err := d.Add(ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	lr := &laneRuntime{lane: schemas.LaneProd, clock: clock.NewFake(now)}
+
+	t.Run("nothing open", func(t *testing.T) {
+		w := newWorker(lr, 1)
+		w.restored = &Checkpoint{Lane: string(lr.lane), Partition: 1, Resume: 10, Next: 10, Tick: tick}
+		w.decisions = decisions(t)
+		items := w.restoredItems(nil)
+		if len(items) != 2 {
+			t.Fatalf("items before the first record: %#v, want the restore and the wake's watermark", items)
+		}
+		if r, ok := items[0].(operators.TickRestore); !ok || r.State.LastOffset != 9 {
+			t.Errorf("first item %#v, want the cut's window state", items[0])
+		}
+		wm, ok := items[1].(operators.TickWatermark)
+		if !ok {
+			t.Fatalf("second item %#v, want the watermark recorded after 9", items[1])
+		}
+		if !wm.Time.Equal(wake) || wm.Why != operators.WhyApproval || wm.After == nil || *wm.After != 9 || wm.Partition != 1 {
+			t.Errorf("watermark %+v (after %v), want partition 1 to %v, why %q, after 9", wm, wm.After, wake, operators.WhyApproval)
+		}
+	})
+	t.Run("open frames re-read the last record", func(t *testing.T) {
+		w := newWorker(lr, 1)
+		w.restored = &Checkpoint{Lane: string(lr.lane), Partition: 1, Resume: 7, Next: 10, Open: []int64{7}, Tick: tick}
+		w.decisions = decisions(t)
+		if items := w.restoredItems(nil); len(items) != 1 {
+			t.Errorf("items before the first record: %#v, want the restore only (record 9 is read again and brings its watermark)", items)
+		}
+	})
+	t.Run("no decisions", func(t *testing.T) {
+		w := newWorker(lr, 1)
+		w.restored = &Checkpoint{Lane: string(lr.lane), Partition: 1, Resume: 10, Next: 10, Tick: tick}
+		if items := w.restoredItems(nil); len(items) != 1 {
+			t.Errorf("items before the first record: %#v, want the restore only", items)
+		}
+	})
+}

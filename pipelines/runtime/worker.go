@@ -216,6 +216,9 @@ func (w *partitionWorker) prepare(ctx context.Context) error {
 				err = fmt.Errorf("read partition %d's recorded decisions: %w", w.partition, err)
 			}
 		}
+		if err == nil {
+			err = w.reopenFinalCut() // final_cut.go
+		}
 		w.leaveScans()
 		if err == nil {
 			return nil
@@ -333,6 +336,28 @@ func (w *partitionWorker) recordedWatermarks(out []any, offset int64) []any {
 	return out
 }
 
+// restoredItems appends what the tick gets before the first record of a
+// worker resumed from a cut: the cut's window state and, when the cut has
+// no open frame, the watermarks recorded after its last record. That
+// record is never read again (the worker resumes past it), yet an
+// approval can wake the idle partition after the cut and the run die
+// before its next one: the restart must still close the frame the wake
+// closed. One the cut's window already passed is a no-op in the tick.
+func (w *partitionWorker) restoredItems(out []any) []any {
+	if w.restored == nil {
+		return out
+	}
+	st, ok := w.restored.TickState()
+	if !ok {
+		return out
+	}
+	out = append(out, operators.TickRestore{Partition: w.partition, State: st})
+	if last := w.restored.Next - 1; last >= 0 && last < w.restored.Resume {
+		out = w.recordedWatermarks(out, last)
+	}
+	return out
+}
+
 // decode turns a Kafka record into the tick's input: a Record with its
 // message, or a Record already failed with why (it reaches the DLQ in band).
 // Before the first record it restores the tick's window state; it skips
@@ -349,11 +374,7 @@ func (w *partitionWorker) decode(m topics.Message) (out []any) {
 	defer func() { w.decodeOut = out }()
 	if !w.started {
 		w.started = true
-		if w.restored != nil {
-			if st, ok := w.restored.TickState(); ok {
-				out = append(out, operators.TickRestore{Partition: w.partition, State: st})
-			}
-		}
+		out = w.restoredItems(out)
 	}
 	if w.stopAt >= 0 {
 		if m.Offset >= w.stopAt {

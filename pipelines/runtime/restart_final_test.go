@@ -1,0 +1,167 @@
+package runtime
+
+// A lane stopped cleanly leaves a final cut, which a restart resumes from
+// without reading the event log. The run that resumes from it reads on and
+// decides; SIGKILLed before a cut of its own, it leaves the final cut the
+// latest one. The restart after the kill must still read that run's
+// decisions, or it decides its frames afresh where a replay applies them.
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matriz/pipelines/clock/clocktest"
+	"github.com/matriz/pipelines/pipelines/devstack"
+	"github.com/matriz/pipelines/pipelines/operators"
+	"github.com/matriz/pipelines/pipelines/ops"
+	"github.com/matriz/pipelines/pipelines/pipetest"
+	"github.com/matriz/pipelines/schemas"
+	"github.com/matriz/pipelines/stages"
+	"github.com/matriz/pipelines/topics"
+)
+
+// finalChildEnv carries "<brokers>|<registry url>" to the child half of
+// TestKillAfterAResumeFromACleanStopRestartsAsTheReplay.
+const finalChildEnv = "RUNTIME_TEST_FINAL_CHILD"
+
+func finalConfig() Config {
+	return Config{Lane: schemas.LaneProd, Group: "final", SessionTimeout: 6 * time.Second, CommitInterval: 200 * time.Millisecond,
+		Getenv: envMap(map[string]string{FlagExtActions: "true"})}
+}
+
+func TestKillAfterAResumeFromACleanStopRestartsAsTheReplay(t *testing.T) {
+	if arg := os.Getenv(finalChildEnv); arg != "" {
+		parts := strings.Split(arg, "|")
+		cfg := finalConfig()
+		cfg.Brokers, cfg.RegistryURL = strings.Split(parts[0], ","), parts[1]
+		// No cut of its own before the kill: the clean stop's stays the
+		// latest on the changelog.
+		cfg.CommitInterval = time.Hour
+		t.Fatalf("lane runtime returned: %v", Run(t.Context(), cfg))
+		return
+	}
+	if testing.Short() {
+		t.Skip("integration test: a lane stopped cleanly, resumed by a process killed before its first cut, restarted and replayed (skipped with -short)")
+	}
+	lane := schemas.LaneProd
+	env := pipetest.Start(t, lane)
+	messages := topics.Name(string(lane), topics.KindMessages)
+	gen := devstack.NewSynthetic(lane, 29, 1) // one glyph: one partition
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	burst := func(from time.Duration, n int, action bool) time.Duration {
+		msgs := make([]schemas.MatrizMessage, n)
+		for i := range msgs {
+			ts := base.Add(from + time.Duration(i)*400*time.Microsecond)
+			if action && i == n/2 {
+				msgs[i] = p0Action(gen, ts)
+			} else {
+				msgs[i] = gen.Next(ts)
+			}
+		}
+		env.Produce(t, lane, msgs, nil)
+		return from + time.Duration(n-1)*400*time.Microsecond
+	}
+	committed := func() (n int64) {
+		for _, off := range env.Committed(t, messages, "final") {
+			n += max(off, 0)
+		}
+		return n
+	}
+
+	// Run 1 reads a burst and stops cleanly: its last cut is final.
+	last := burst(0, 200, false)
+	stop := runLane(t, env, finalConfig())
+	env.WaitCommitted(t, messages, "final", 2*time.Minute)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	partition := -1
+	for p, cp := range lastCuts(t, env, lane) {
+		if cp.Final && cp.Next == 200 {
+			partition = p
+		}
+	}
+	if partition < 0 {
+		t.Fatalf("the clean stop left no final cut at 200: %v", lastCuts(t, env, lane))
+	}
+
+	// Run 2, a process, resumes from it, reads a second burst with a P0
+	// action, wakes the idle partition for the action's approval (a
+	// watermark decision after its last record, the action executed), and
+	// is killed before it writes a cut past the final one.
+	last = burst(last+time.Second, 200, true)
+	child := startLaneChild(t, "TestKillAfterAResumeFromACleanStopRestartsAsTheReplay", finalChildEnv, strings.Join(env.Brokers, ",")+"|"+env.RegistryURL)
+	acfg := ops.ActionsConfig{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL}
+	var waiting []ops.ActionStatus
+	clocktest.WaitFor(t, time.Minute, "the second burst's P0 action waiting", func() bool {
+		acts, err := ops.ListActions(context.Background(), acfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting = slices.DeleteFunc(acts, func(a ops.ActionStatus) bool { return !a.Waiting() })
+		return len(waiting) == 1
+	}, nil)
+	if _, err := ops.Approve(context.Background(), ops.ApproveConfig{ActionsConfig: acfg, ActionID: waiting[0].ID, Approver: "User:bob"}); err != nil {
+		t.Fatal(err)
+	}
+	clocktest.WaitFor(t, time.Minute, "the approval's wake recorded", func() bool {
+		for _, m := range env.ReadAll(t, topics.Name(string(lane), topics.KindEvents)) {
+			if pipetest.Header(m, HeaderDecision) != string(schemas.EventWatermark) {
+				continue
+			}
+			var ev schemas.Event
+			if _, err := schemas.DecodeWire(context.Background(), env.Serde.Lookup(), m.Value, &ev); err == nil && ev.Payload["why"] == operators.WhyApproval {
+				return true
+			}
+		}
+		return false
+	}, nil)
+	child.kill(t)
+	if cp := lastCuts(t, env, lane)[partition]; cp.Next != 200 || committed() != 200 {
+		t.Fatalf("the killed run wrote a cut of its own (next %d, committed %d): the case under test (the clean stop's cut still the latest) was not reached", cp.Next, committed())
+	}
+
+	// Records in the frame the wake closed: late, as the replay judges them.
+	burst(last+34*time.Millisecond, 200, false)
+	rcfg := finalConfig()
+	rcfg.Logger = slog.New(slog.NewTextHandler(logWriter{t}, nil))
+	stop = runLane(t, env, rcfg)
+	env.WaitCommitted(t, messages, "final", 2*time.Minute)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	live := readOutputs(t, env, string(lane), "")
+	if _, err := Replay(context.Background(), ReplayConfig{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL, Getenv: rcfg.Getenv,
+		Name: "final", Ranges: fullRanges(t, env, lane)}); err != nil {
+		t.Fatal(err)
+	}
+	compareOutputs(t, live, readOutputs(t, env, string(lane), "final"))
+	late := 0
+	for _, v := range live[topics.KindEvents] {
+		if v.(*schemas.Event).Kind == schemas.EventLate {
+			late++
+		}
+	}
+	if late == 0 {
+		t.Errorf("no record after the wake was late: the case under test (records in the frame it closed) was not reached")
+	}
+	if st := actionStatus(t, acfg, waiting[0].ID); st != stages.ActionExecuted {
+		t.Errorf("the approved action is %q, want executed", st)
+	}
+	t.Logf("resumed from a clean stop's cut, killed before a cut of its own; the restart's outputs equal the replay's (%d late decisions after the wake)", late)
+}
+
+func actionStatus(t *testing.T, cfg ops.ActionsConfig, id string) string {
+	t.Helper()
+	for _, a := range mustList(t, cfg) {
+		if a.ID == id {
+			return a.Status
+		}
+	}
+	return ""
+}
