@@ -23,7 +23,9 @@ func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool, 
 	for !cond() {
 		if time.Now().After(deadline) {
 			for _, d := range detail {
-				what += " (" + d() + ")"
+				if d != nil {
+					what += " (" + d() + ")"
+				}
 			}
 			t.Fatalf("not within %v: %s", within, what)
 		}

@@ -53,3 +53,20 @@ func TestWaitForSaysWhatStateItGaveUpIn(t *testing.T) {
 		t.Fatalf("failure %q does not carry the detail", r.msg)
 	}
 }
+
+// A nil detail (a caller with nothing to add) still fails through Fatalf
+// naming what was awaited, not with a nil call.
+func TestWaitForTakesANilDetail(t *testing.T) {
+	r := &fatalRecorder{TB: t}
+	func() {
+		defer func() {
+			if p := recover(); p != r {
+				t.Fatalf("WaitFor did not fail through Fatalf (recovered %v)", p)
+			}
+		}()
+		WaitFor(r, Step, "never", func() bool { return false }, nil)
+	}()
+	if !strings.HasSuffix(r.msg, ": never") {
+		t.Fatalf("failure %q does not say what was awaited", r.msg)
+	}
+}

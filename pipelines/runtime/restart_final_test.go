@@ -105,7 +105,12 @@ func TestKillAfterAResumeFromACleanStopRestartsAsTheReplay(t *testing.T) {
 		}
 		waiting = slices.DeleteFunc(acts, func(a ops.ActionStatus) bool { return !a.Waiting() })
 		return len(waiting) == 1
-	}, nil)
+	})
+	// Approved once the partition is quiet, so the approval wakes it
+	// rather than reaching a frame of the burst.
+	clocktest.WaitFor(t, time.Minute, "a result for every record of both bursts", func() bool {
+		return len(env.ReadAll(t, topics.Name(string(lane), topics.KindResults))) >= 400
+	})
 	if _, err := ops.Approve(context.Background(), ops.ApproveConfig{ActionsConfig: acfg, ActionID: waiting[0].ID, Approver: "User:bob"}); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +125,7 @@ func TestKillAfterAResumeFromACleanStopRestartsAsTheReplay(t *testing.T) {
 			}
 		}
 		return false
-	}, nil)
+	})
 	child.kill(t)
 	if cp := lastCuts(t, env, lane)[partition]; cp.Next != 200 || committed() != 200 {
 		t.Fatalf("the killed run wrote a cut of its own (next %d, committed %d): the case under test (the clean stop's cut still the latest) was not reached", cp.Next, committed())
