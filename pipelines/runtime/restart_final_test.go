@@ -17,7 +17,6 @@ import (
 
 	"github.com/matriz/pipelines/clock/clocktest"
 	"github.com/matriz/pipelines/pipelines/devstack"
-	"github.com/matriz/pipelines/pipelines/operators"
 	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/pipelines/pipetest"
 	"github.com/matriz/pipelines/schemas"
@@ -53,19 +52,7 @@ func TestKillAfterAResumeFromACleanStopRestartsAsTheReplay(t *testing.T) {
 	messages := topics.Name(string(lane), topics.KindMessages)
 	gen := devstack.NewSynthetic(lane, 29, 1) // one glyph: one partition
 	base := time.Now().Add(-time.Hour).Truncate(time.Second)
-	burst := func(from time.Duration, n int, action bool) time.Duration {
-		msgs := make([]schemas.MatrizMessage, n)
-		for i := range msgs {
-			ts := base.Add(from + time.Duration(i)*400*time.Microsecond)
-			if action && i == n/2 {
-				msgs[i] = p0Action(gen, ts)
-			} else {
-				msgs[i] = gen.Next(ts)
-			}
-		}
-		env.Produce(t, lane, msgs, nil)
-		return from + time.Duration(n-1)*400*time.Microsecond
-	}
+	burst := burstProducer(t, env, lane, gen, base)
 	committed := func() (n int64) {
 		for _, off := range env.Committed(t, messages, "final") {
 			n += max(off, 0)
@@ -114,18 +101,7 @@ func TestKillAfterAResumeFromACleanStopRestartsAsTheReplay(t *testing.T) {
 	if _, err := ops.Approve(context.Background(), ops.ApproveConfig{ActionsConfig: acfg, ActionID: waiting[0].ID, Approver: "User:bob"}); err != nil {
 		t.Fatal(err)
 	}
-	clocktest.WaitFor(t, time.Minute, "the approval's wake recorded", func() bool {
-		for _, m := range env.ReadAll(t, topics.Name(string(lane), topics.KindEvents)) {
-			if pipetest.Header(m, HeaderDecision) != string(schemas.EventWatermark) {
-				continue
-			}
-			var ev schemas.Event
-			if _, err := schemas.DecodeWire(context.Background(), env.Serde.Lookup(), m.Value, &ev); err == nil && ev.Payload["why"] == operators.WhyApproval {
-				return true
-			}
-		}
-		return false
-	})
+	waitApprovalWake(t, env, lane)
 	child.kill(t)
 	if cp := lastCuts(t, env, lane)[partition]; cp.Next != 200 || committed() != 200 {
 		t.Fatalf("the killed run wrote a cut of its own (next %d, committed %d): the case under test (the clean stop's cut still the latest) was not reached", cp.Next, committed())
@@ -159,14 +135,4 @@ func TestKillAfterAResumeFromACleanStopRestartsAsTheReplay(t *testing.T) {
 		t.Errorf("the approved action is %q, want executed", st)
 	}
 	t.Logf("resumed from a clean stop's cut, killed before a cut of its own; the restart's outputs equal the replay's (%d late decisions after the wake)", late)
-}
-
-func actionStatus(t *testing.T, cfg ops.ActionsConfig, id string) string {
-	t.Helper()
-	for _, a := range mustList(t, cfg) {
-		if a.ID == id {
-			return a.Status
-		}
-	}
-	return ""
 }

@@ -51,19 +51,7 @@ func TestKillAfterAnApprovalWokeAnIdlePartitionRestartsAsTheReplay(t *testing.T)
 	messages := topics.Name(string(lane), topics.KindMessages)
 	gen := devstack.NewSynthetic(lane, 29, 1) // one glyph: one partition
 	base := time.Now().Add(-time.Hour).Truncate(time.Second)
-	burst := func(from time.Duration, n int, action bool) time.Duration {
-		msgs := make([]schemas.MatrizMessage, n)
-		for i := range msgs {
-			ts := base.Add(from + time.Duration(i)*400*time.Microsecond)
-			if action && i == n/2 {
-				msgs[i] = p0Action(gen, ts)
-			} else {
-				msgs[i] = gen.Next(ts)
-			}
-		}
-		env.Produce(t, lane, msgs, nil)
-		return from + time.Duration(n-1)*400*time.Microsecond
-	}
+	burst := burstProducer(t, env, lane, gen, base)
 	last := burst(0, 200, true)
 
 	child := startLaneChild(t, "TestKillAfterAnApprovalWokeAnIdlePartitionRestartsAsTheReplay", wakeChildEnv, strings.Join(env.Brokers, ",")+"|"+env.RegistryURL)
@@ -86,20 +74,7 @@ func TestKillAfterAnApprovalWokeAnIdlePartitionRestartsAsTheReplay(t *testing.T)
 		t.Fatal(err)
 	}
 	// The wake's decision and the cut after it, then the kill.
-	var wake schemas.Event
-	clocktest.WaitFor(t, time.Minute, "the approval's wake recorded", func() bool {
-		for _, m := range env.ReadAll(t, topics.Name(string(lane), topics.KindEvents)) {
-			if pipetest.Header(m, HeaderDecision) != string(schemas.EventWatermark) {
-				continue
-			}
-			var ev schemas.Event
-			if _, err := schemas.DecodeWire(context.Background(), env.Serde.Lookup(), m.Value, &ev); err == nil && ev.Payload["why"] == operators.WhyApproval {
-				wake = ev
-				return true
-			}
-		}
-		return false
-	}, nil)
+	wake := waitApprovalWake(t, env, lane)
 	to, _ := wake.Payload.Int("to_ns")
 	p, _ := wake.Payload.Int("partition")
 	clocktest.WaitFor(t, 30*time.Second, "a cut written after the wake (the window it closed in it)", func() bool {
@@ -137,13 +112,7 @@ func TestKillAfterAnApprovalWokeAnIdlePartitionRestartsAsTheReplay(t *testing.T)
 	if late == 0 {
 		t.Errorf("no record after the wake was late: the case under test (records in the frame it closed) was not reached")
 	}
-	st := ""
-	for _, a := range mustList(t, acfg) {
-		if a.ID == waiting[0].ID {
-			st = a.Status
-		}
-	}
-	if st != stages.ActionExecuted {
+	if st := actionStatus(t, acfg, waiting[0].ID); st != stages.ActionExecuted {
 		t.Errorf("the approved action is %q, want executed", st)
 	}
 	t.Logf("killed after the wake's cut; the restart's outputs equal the replay's (%d late decisions after the wake)", late)
@@ -158,4 +127,55 @@ func mustList(t *testing.T, cfg ops.ActionsConfig) []ops.ActionStatus {
 		t.Fatal(err)
 	}
 	return acts
+}
+
+// actionStatus returns action id's status, "" when it is not listed.
+func actionStatus(t *testing.T, cfg ops.ActionsConfig, id string) string {
+	t.Helper()
+	for _, a := range mustList(t, cfg) {
+		if a.ID == id {
+			return a.Status
+		}
+	}
+	return ""
+}
+
+// burstProducer returns a func that produces n messages of gen's from base
+// plus from, 400µs of event time apart, the middle one a P0 action when
+// action is set, and returns the event time of the last.
+func burstProducer(t *testing.T, env *pipetest.Env, lane schemas.Lane, gen *devstack.Synthetic, base time.Time) func(from time.Duration, n int, action bool) time.Duration {
+	return func(from time.Duration, n int, action bool) time.Duration {
+		msgs := make([]schemas.MatrizMessage, n)
+		for i := range msgs {
+			ts := base.Add(from + time.Duration(i)*400*time.Microsecond)
+			if action && i == n/2 {
+				msgs[i] = p0Action(gen, ts)
+			} else {
+				msgs[i] = gen.Next(ts)
+			}
+		}
+		env.Produce(t, lane, msgs, nil)
+		return from + time.Duration(n-1)*400*time.Microsecond
+	}
+}
+
+// waitApprovalWake waits for the watermark decision an approval's wake
+// records, and returns it.
+func waitApprovalWake(t *testing.T, env *pipetest.Env, lane schemas.Lane) schemas.Event {
+	t.Helper()
+	var wake schemas.Event
+	clocktest.WaitFor(t, time.Minute, "the approval's wake recorded", func() bool {
+		for _, m := range env.ReadAll(t, topics.Name(string(lane), topics.KindEvents)) {
+			if pipetest.Header(m, HeaderDecision) != string(schemas.EventWatermark) {
+				continue
+			}
+			var ev schemas.Event
+			if _, err := schemas.DecodeWire(context.Background(), env.Serde.Lookup(), m.Value, &ev); err == nil && ev.Payload["why"] == operators.WhyApproval {
+				wake = ev
+				return true
+			}
+		}
+		return false
+	})
+	return wake
 }
