@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/matriz/pipelines/pipelines/bench"
 )
@@ -65,7 +64,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"goals only (not scale-out, which needs spare cores), as CI does.")
 	n := fs.Int("n", 100_000, "`messages` for the copies and the chain (--short: 20,000)")
 	rate := fs.Int("rate", 20_000, "steady offered `rate` in msgs/s")
-	steady := fs.Duration("steady", 10*time.Second, "steady phase `duration`")
+	steady := fs.Duration("steady", bench.DefaultSteadyFor, "steady phase `duration` (--short: 10s)")
 	dispatch := fs.Bool("dispatch", false, "run the chain with DISPATCH_ENABLED (nodes called, not only routed)")
 	short := fs.Bool("short", false, "the short profile: 20,000 messages, 30,000 events, shorter latency phases; a bare --check checks the ratio goals only")
 	floors := floorFlag{}
@@ -92,10 +91,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if *short {
 		explicit := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-		if !explicit["n"] {
-			cfg.N = 20_000
-		}
-		cfg.Events = 30_000
+		applyShortProfile(&cfg, explicit)
 		if check.bare {
 			mode = bench.CheckRatios
 		}
@@ -113,6 +109,18 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return printBench(e, rep, goals, mode)
+}
+
+// applyShortProfile sets what --short changes, except what a flag given
+// on the command line (explicit) set.
+func applyShortProfile(cfg *bench.Config, explicit map[string]bool) {
+	if !explicit["n"] {
+		cfg.N = 20_000
+	}
+	if !explicit["steady"] {
+		cfg.SteadyFor = bench.ShortSteadyFor
+	}
+	cfg.Events = 30_000
 }
 
 // printBench prints the writes table, every goal's outcome and, last, the

@@ -16,7 +16,7 @@ func TestBenchHelpNamesProfilesAndCheck(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"--cpuprofile file", "--memprofile file", "profile the chain phase only", "--check", "=ratios", "--short", "--broker-in-memory", "GOGC (400; GOGC or GOMEMLIMIT in the environment wins)", "fan-out copy", "scale-out phase", "peak RSS of each lane's own `matriz run` process"} {
+	for _, want := range []string{"--cpuprofile file", "--memprofile file", "profile the chain phase only", "--check", "=ratios", "--short", "--broker-in-memory", "GOGC (400; GOGC or GOMEMLIMIT in the environment wins)", "steady phase duration (--short: 10s) (default 1m0s)", "fan-out copy", "scale-out phase", "peak RSS of each lane's own `matriz run` process"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q:\n%s", want, out)
 		}
@@ -96,6 +96,30 @@ func TestBenchFloorGatesRatioGoalsBelowTheirGoal(t *testing.T) {
 		code, _, errOut := runCLI("bench", "--floor", bad)
 		if code != 2 || strings.Count(strings.TrimRight(errOut, "\n"), "\n") != 0 || !strings.Contains(errOut, "--floor") {
 			t.Errorf("--floor %s: exit %d, stderr %q", bad, code, errOut)
+		}
+	}
+}
+
+// TestBenchShortProfileKeepsWhatWasGiven: --short offers the steady rate
+// for 10 s over 20,000 messages unless --steady or --n was given (the
+// full profile's 60 s is the flag's default, which the help test pins).
+func TestBenchShortProfileKeepsWhatWasGiven(t *testing.T) {
+	for _, c := range []struct {
+		explicit map[string]bool
+		n        int
+		steady   time.Duration
+	}{
+		{map[string]bool{}, 20_000, 10 * time.Second},
+		{map[string]bool{"steady": true}, 20_000, 45 * time.Second},
+		{map[string]bool{"n": true}, 100_000, 10 * time.Second},
+	} {
+		cfg := bench.Config{N: 100_000, SteadyFor: 45 * time.Second}
+		if !c.explicit["steady"] {
+			cfg.SteadyFor = bench.DefaultSteadyFor
+		}
+		applyShortProfile(&cfg, c.explicit)
+		if cfg.N != c.n || cfg.SteadyFor != c.steady || cfg.Events != 30_000 {
+			t.Errorf("--short with %v given: n %d, steady %v, events %d; want n %d, steady %v, events 30000", c.explicit, cfg.N, cfg.SteadyFor, cfg.Events, c.n, c.steady)
 		}
 	}
 }

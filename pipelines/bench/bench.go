@@ -33,7 +33,7 @@ import (
 type Config struct {
 	N          int           // messages for the copies and the chain (default 100,000)
 	Rate       int           // steady offered rate, msgs/s (default 20,000)
-	SteadyFor  time.Duration // how long the steady phase runs (default 10s)
+	SteadyFor  time.Duration // how long the steady phase runs (default DefaultSteadyFor)
 	Dispatch   bool          // run the chain with DISPATCH_ENABLED
 	Partitions int           // lane partitions (default 6)
 	Events     int           // events written and scanned by the events phase (default 300,000)
@@ -196,6 +196,13 @@ func orNotMeasured(d time.Duration) string {
 	return d.Round(10 * time.Microsecond).String()
 }
 
+// The steady phase's length: its goals are stated over 60 s of the
+// offered rate; the short profile (CI's gate) offers it for 10 s.
+const (
+	DefaultSteadyFor = 60 * time.Second
+	ShortSteadyFor   = 10 * time.Second
+)
+
 // Run runs the benchmark. The copies and the chain run in this process on
 // the embedded broker, so they compete for the same CPUs the same way; the
 // scale-out and overload phases run their lanes as `matriz run` child
@@ -208,7 +215,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		cfg.Rate = 20_000
 	}
 	if cfg.SteadyFor <= 0 {
-		cfg.SteadyFor = 10 * time.Second
+		cfg.SteadyFor = DefaultSteadyFor
 	}
 	if cfg.Partitions <= 0 {
 		cfg.Partitions = 6
