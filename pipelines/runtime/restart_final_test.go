@@ -8,7 +8,6 @@ package runtime
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -109,25 +108,7 @@ func TestKillAfterAResumeFromACleanStopRestartsAsTheReplay(t *testing.T) {
 
 	// Records in the frame the wake closed: late, as the replay judges them.
 	burst(last+34*time.Millisecond, 200, false)
-	rcfg := finalConfig()
-	rcfg.Logger = slog.New(slog.NewTextHandler(logWriter{t}, nil))
-	stop = runLane(t, env, rcfg)
-	env.WaitCommitted(t, messages, "final", 2*time.Minute)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	live := readOutputs(t, env, string(lane), "")
-	if _, err := Replay(context.Background(), ReplayConfig{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL, Getenv: rcfg.Getenv,
-		Name: "final", Ranges: fullRanges(t, env, lane)}); err != nil {
-		t.Fatal(err)
-	}
-	compareOutputs(t, live, readOutputs(t, env, string(lane), "final"))
-	late := 0
-	for _, v := range live[topics.KindEvents] {
-		if v.(*schemas.Event).Kind == schemas.EventLate {
-			late++
-		}
-	}
+	late := restartAndReplay(t, env, finalConfig(), "final")
 	if late == 0 {
 		t.Errorf("no record after the wake was late: the case under test (records in the frame it closed) was not reached")
 	}

@@ -9,7 +9,6 @@ package runtime
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -154,25 +153,7 @@ func idleCutScenario(t *testing.T) bool {
 	// Records that fall in the frames the watermark closed: late, as a
 	// replay of the log judges them.
 	burst(end-time.Millisecond, 300)
-	rcfg := idleCutConfig()
-	rcfg.Logger = slog.New(slog.NewTextHandler(logWriter{t}, nil))
-	stop := runLane(t, env, rcfg)
-	env.WaitCommitted(t, topics.Name(string(lane), topics.KindMessages), idleCutGroup, 2*time.Minute)
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	live := readOutputs(t, env, string(lane), "")
-	if _, err := Replay(context.Background(), ReplayConfig{Lane: lane, Brokers: env.Brokers, RegistryURL: env.RegistryURL,
-		Name: "idle-cut", Ranges: fullRanges(t, env, lane)}); err != nil {
-		t.Fatal(err)
-	}
-	compareOutputs(t, live, readOutputs(t, env, string(lane), "idle-cut"))
-	lateDecisions := 0
-	for _, v := range live[topics.KindEvents] {
-		if v.(*schemas.Event).Kind == schemas.EventLate {
-			lateDecisions++
-		}
-	}
+	lateDecisions := restartAndReplay(t, env, idleCutConfig(), "idle-cut")
 	t.Logf("%d of %d partitions killed between their cut and the idle watermark after it; the restart's outputs equal the replay's (%d late decisions)", reached, len(cuts), lateDecisions)
 	return true
 }
