@@ -85,7 +85,7 @@ func (t *Tick) place(rec *stages.Record) {
 		return
 	}
 	if p, ok := t.parts[rec.Partition]; ok {
-		p.lastOffset = rec.Offset
+		p.readPast(rec.Offset)
 	}
 	if reason := eventTimeProblem(rec); reason != "" {
 		r := *rec
@@ -96,7 +96,7 @@ func (t *Tick) place(rec *stages.Record) {
 	}
 	ns := rec.Msg.TS.UnixNano()
 	p, created := t.part(rec.Partition)
-	p.lastOffset = rec.Offset
+	p.readPast(rec.Offset)
 	switch {
 	case created:
 		t.scheduleInto(p)
@@ -121,6 +121,13 @@ func (t *Tick) place(rec *stages.Record) {
 		t.closeUpTo(p, ns-int64(t.cfg.grace))
 	}
 }
+
+// readPast records that offset was read. The last input never moves back:
+// a worker restored from a cut reads its open frames' records again and
+// skips the done ones between them, so a record read again can lie below
+// the cut's last input. A cut taken then must still count those done, and
+// a decision must still go after them: both are placed after lastOffset.
+func (p *tickPart) readPast(offset int64) { p.lastOffset = max(p.lastOffset, offset) }
 
 // sendLate hands on a record that could not go into a frame: on Late(), or
 // in band as a frame of its own (TickLateInBand).
