@@ -272,6 +272,7 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 		t.Fatalf("the last run exited %d on SIGTERM\n%s", code, p.log())
 	}
 	saveRunLog(t, lane, len(runs)-1, p)
+	resumes = append(resumes, resumeLines(len(runs)-1, p.log())...)
 	soaked := time.Since(start)
 
 	acc := l.account(t, runs)
@@ -310,8 +311,14 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 	replayStart := time.Now()
 	out := cli(t, 0, append([]string{"replay", "--from", "start", "--into", "clean", "--pipeline", l.pipeline}, brokers...)...)
 	t.Logf("%s", strings.TrimSpace(out))
+	var diverged []divergence
 	if code, diff, errOut := runCLI(append([]string{"replay", "diff", "clean"}, brokers...)...); code != 0 {
-		t.Errorf("a clean replay of the soak's input differs from the soak's outputs: matriz replay diff exit %d\n%s%s", code, diff, errOut)
+		diverged = l.locateDivergence(t, "clean", brokers, runs)
+		var where strings.Builder
+		for _, d := range diverged {
+			fmt.Fprintf(&where, "  %s\n", d)
+		}
+		t.Errorf("a clean replay of the soak's input differs from the soak's outputs: matriz replay diff exit %d\n%s%s%s", code, where.String(), diff, errOut)
 	} else {
 		t.Logf("%s", strings.TrimSpace(diff))
 	}
@@ -328,8 +335,10 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 		lane, acc.total, batches, kills, (kills+1)/2-idleKills, idleKills, len(runs), soaked.Round(time.Second), replayed.Round(time.Second), cleaned.Round(time.Second))
 	t.Logf("by fate: %v; duplicate writes: %v (all of offsets their earlier run had not committed)", acc.counts, acc.copies)
 	if t.Failed() {
-		t.Logf("where each killed run resumed and what it re-decided:\n  %s", strings.Join(resumes, "\n  "))
+		// Last, so that a report cut to its head and tail keeps it: what
+		// each run said about the partitions whose results differ.
 		t.Logf("the %d decisions on the event log (late ones left out), in log order:\n  %s", len(acc.decisions), strings.Join(acc.decisions, "\n  "))
+		t.Logf("where each killed run resumed, what it re-decided, and its warnings%s:\n  %s", aboutPartitions(diverged), strings.Join(linesAbout(resumes, diverged), "\n  "))
 	}
 }
 
@@ -472,15 +481,7 @@ func (l *e2eLane) account(t *testing.T, runs []soakRun) soakAccount {
 	for _, e := range ends {
 		acc.total += e
 	}
-	// runOf is the run that wrote an output record.
-	runOf := func(k topics.Kind, m topics.Message) int {
-		for i, r := range runs {
-			if r.ends != nil && m.Offset < r.ends[k][int(m.Partition)] {
-				return i
-			}
-		}
-		return len(runs) - 1
-	}
+	runOf := func(k topics.Kind, m topics.Message) int { return runOfOutput(runs, k, m) }
 	var bad []string
 	// copyOf checks a second copy of an output: the run that wrote it
 	// started below its source, so the source was not committed before.
@@ -750,7 +751,8 @@ func stageNames(cuts map[string]*runtime.Checkpoint) []string {
 func resumeLines(run int, log string) []string {
 	var out []string
 	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, "state restored") || strings.Contains(line, "re-deciding") || strings.Contains(line, "committed the restored cut") {
+		if strings.Contains(line, "state restored") || strings.Contains(line, "re-deciding") || strings.Contains(line, "committed the restored cut") ||
+			strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
 			out = append(out, fmt.Sprintf("run %d: %s", run, line))
 		}
 	}
