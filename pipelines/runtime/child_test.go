@@ -3,6 +3,7 @@ package runtime
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -43,4 +44,19 @@ func (c *laneChild) kill(t *testing.T) {
 	}
 	_ = c.cmd.Wait()
 	c.killed = true
+}
+
+// asLaneChild is the child half of a SIGKILL test: when envVar is set, to
+// "<brokers>|<registry url>" as the parent passes it, it runs the lane with
+// cfg against them until the parent kills it, and reports true; in the
+// parent it reports false.
+func asLaneChild(t *testing.T, envVar string, cfg Config) bool {
+	arg := os.Getenv(envVar)
+	if arg == "" {
+		return false
+	}
+	parts := strings.Split(arg, "|")
+	cfg.Brokers, cfg.RegistryURL = strings.Split(parts[0], ","), parts[1]
+	t.Fatalf("lane runtime returned: %v", Run(t.Context(), cfg))
+	return true
 }

@@ -9,7 +9,6 @@ package runtime
 
 import (
 	"context"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -44,11 +43,7 @@ type idleWatermark struct {
 }
 
 func TestKillAfterAnIdleCutsWatermarkRestartsAsTheReplay(t *testing.T) {
-	if arg := os.Getenv(idleCutChildEnv); arg != "" {
-		parts := strings.Split(arg, "|")
-		cfg := idleCutConfig()
-		cfg.Brokers, cfg.RegistryURL = strings.Split(parts[0], ","), parts[1]
-		t.Fatalf("lane runtime returned: %v", Run(t.Context(), cfg))
+	if asLaneChild(t, idleCutChildEnv, idleCutConfig()) {
 		return
 	}
 	if testing.Short() {

@@ -10,7 +10,6 @@ package runtime
 // record a second time, and its outputs must equal a replay's.
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,11 +26,7 @@ import (
 const rereadChildEnv = "RUNTIME_TEST_REREAD_CHILD"
 
 func TestARestartsCutKeepsTheRecordsItSkippedDone(t *testing.T) {
-	if arg := os.Getenv(rereadChildEnv); arg != "" {
-		parts := strings.Split(arg, "|")
-		cfg := idleCutConfig()
-		cfg.Brokers, cfg.RegistryURL = strings.Split(parts[0], ","), parts[1]
-		t.Fatalf("lane runtime returned: %v", Run(t.Context(), cfg))
+	if asLaneChild(t, rereadChildEnv, idleCutConfig()) {
 		return
 	}
 	if testing.Short() {

@@ -8,7 +8,6 @@ package runtime
 
 import (
 	"context"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,11 +34,7 @@ func wakeConfig() Config {
 }
 
 func TestKillAfterAnApprovalWokeAnIdlePartitionRestartsAsTheReplay(t *testing.T) {
-	if arg := os.Getenv(wakeChildEnv); arg != "" {
-		parts := strings.Split(arg, "|")
-		cfg := wakeConfig()
-		cfg.Brokers, cfg.RegistryURL = strings.Split(parts[0], ","), parts[1]
-		t.Fatalf("lane runtime returned: %v", Run(t.Context(), cfg))
+	if asLaneChild(t, wakeChildEnv, wakeConfig()) {
 		return
 	}
 	if testing.Short() {
