@@ -221,6 +221,9 @@ func (w *partitionWorker) prepare(ctx context.Context) error {
 		}
 		w.leaveScans()
 		if err == nil {
+			if w.guardian != nil {
+				w.noteWaiting(w.guardian.Waiting()) // the restored waiting actions, before any frame
+			}
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -525,6 +528,7 @@ func (w *partitionWorker) process(f *stages.Frame) *stages.Frame {
 	var waiting []string
 	if w.guardian != nil {
 		waiting = w.guardian.Waiting()
+		w.noteWaiting(waiting)
 	}
 	w.holdFrame(f) // before the cut: frame_hold.go
 	if f.Cut != nil && w.stopAt < 0 {
