@@ -95,6 +95,9 @@ type Config struct {
 	// controlHold, in tests, holds every matriz.control record back until
 	// it closes: a control topic that cannot be read.
 	controlHold <-chan struct{}
+	// approvalsHold, in tests, holds every approval record back until it
+	// closes: an approvals topic read late.
+	approvalsHold <-chan struct{}
 	// controlWaitLog is how often a lane waiting for matriz.control says
 	// so (default 5s).
 	controlWaitLog time.Duration
@@ -394,7 +397,17 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer control.Close()
-	approvals, err := topics.StartTail(work, cfg.Brokers, topics.Name(lane, topics.KindApprovals), lr.applyApproval, lr.reportErr)
+	applyApproval := lr.applyApproval
+	if hold := cfg.approvalsHold; hold != nil {
+		applyApproval = func(m topics.Message) {
+			select {
+			case <-hold:
+				lr.applyApproval(m)
+			case <-ctx.Done():
+			}
+		}
+	}
+	approvals, err := topics.StartTail(work, cfg.Brokers, topics.Name(lane, topics.KindApprovals), applyApproval, lr.reportErr)
 	if err != nil {
 		return err
 	}
