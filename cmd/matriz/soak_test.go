@@ -345,6 +345,11 @@ func soakLane(t *testing.T, lane schemas.Lane, rng *rand.Rand) {
 // saveRunLog writes run's log to MATRIZ_SOAK_LOGS/<lane>-run<run>.log
 // when that is set: the accounting names the runs that wrote each output.
 func saveRunLog(t *testing.T, lane schemas.Lane, run int, p *runProc) {
+	saveLog(t, fmt.Sprintf("%s-run%02d.log", lane, run), p)
+}
+
+// saveLog writes p's log to MATRIZ_SOAK_LOGS/name when that is set.
+func saveLog(t *testing.T, name string, p *runProc) {
 	dir := os.Getenv("MATRIZ_SOAK_LOGS")
 	if dir == "" {
 		return
@@ -356,7 +361,7 @@ func saveRunLog(t *testing.T, lane schemas.Lane, run int, p *runProc) {
 		t.Error(err)
 		return
 	}
-	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-run%02d.log", lane, run)), []byte(p.log()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(p.log()), 0o644); err != nil {
 		t.Error(err)
 	}
 }
@@ -699,6 +704,14 @@ func (l *e2eLane) compareCleanRun(t *testing.T) {
 	if code := p.stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Fatalf("the clean run exited %d on SIGTERM\n%s", code, p.log())
 	}
+	saveLog(t, string(l.lane)+"-clean.log", p)
+	// A clean run that differs says what it met: a lagging approvals
+	// tail, say, which once made it wake partitions the soak had not.
+	defer func() {
+		if t.Failed() {
+			t.Logf("the clean run's warnings and errors:\n  %s", strings.Join(warnings(p.log()), "\n  "))
+		}
+	}()
 	cleaned := l.lastCuts(t)
 	for key, s := range soaked {
 		c := cleaned[key]
@@ -744,6 +757,17 @@ func stageNames(cuts map[string]*runtime.Checkpoint) []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(seen))
+}
+
+// warnings are the WARN and ERROR lines of a run's log.
+func warnings(log string) []string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // resumeLines are the lines of run's log that say where a partition
