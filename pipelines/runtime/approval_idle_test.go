@@ -2,14 +2,10 @@ package runtime
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
-	"github.com/matriz/pipelines/clock/clocktest"
-	"github.com/matriz/pipelines/pipelines/ops"
 	"github.com/matriz/pipelines/schemas"
-	"github.com/matriz/pipelines/stages"
 	"github.com/matriz/pipelines/topics"
 )
 
@@ -27,17 +23,7 @@ func TestApprovalExecutesOnIdlePartition(t *testing.T) {
 	s.produce(0, 1000)
 	stop := s.run()
 	s.waitCommitted()
-	acfg := ops.ActionsConfig{Lane: s.lane, Brokers: s.env.Brokers, RegistryURL: s.env.RegistryURL}
-	waiting := map[string]bool{}
-	acts, err := ops.ListActions(context.Background(), acfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range acts {
-		if a.Waiting() {
-			waiting[a.ID] = true
-		}
-	}
+	waiting := s.waitingActions()
 	if len(waiting) == 0 {
 		t.Fatal("no P0 action waits: the scenario does not exercise approvals")
 	}
@@ -45,20 +31,7 @@ func TestApprovalExecutesOnIdlePartition(t *testing.T) {
 		t.Fatalf("approved %d, want %d", n, len(waiting))
 	}
 	approvedAt := time.Now() // the last approval written
-	executed := 0
-	clocktest.WaitFor(t, 30*time.Second, fmt.Sprintf("all %d approved actions executed with no new input", len(waiting)), func() bool {
-		acts, err := ops.ListActions(context.Background(), acfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		executed = 0
-		for _, a := range acts {
-			if waiting[a.ID] && a.Status == stages.ActionExecuted {
-				executed++
-			}
-		}
-		return executed == len(waiting)
-	}, func() string { return fmt.Sprintf("%d of %d executed", executed, len(waiting)) })
+	s.waitExecuted(waiting)
 	took := time.Since(approvedAt)
 	if err := stop(); err != nil {
 		t.Fatal(err)

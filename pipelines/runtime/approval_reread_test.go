@@ -35,9 +35,9 @@ func TestApprovalsReadLateWakeNothingARerunApplied(t *testing.T) {
 	s.produce(0, 1000)
 	stop := s.run()
 	s.waitCommitted()
-	waiting := s.approveWaiting()
-	if waiting == 0 {
-		t.Fatal("no P0 action waits: the scenario does not exercise approvals")
+	waiting := s.waitingActions()
+	if len(waiting) == 0 || s.approveWaiting() != len(waiting) {
+		t.Fatalf("%d P0 actions waiting, all to be approved: the scenario does not exercise approvals", len(waiting))
 	}
 	s.waitExecuted(waiting)
 	if err := stop(); err != nil {
@@ -82,28 +82,49 @@ func TestApprovalsReadLateWakeNothingARerunApplied(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d approvals, %d wake-ups by the live run, none by the second run reading them late; state equal on %d partitions", waiting, liveWakes, len(live))
+	t.Logf("%d approvals, %d wake-ups by the live run, none by the second run reading them late; state equal on %d partitions", len(waiting), liveWakes, len(live))
 }
 
-// waitExecuted waits until n approved actions have executed.
-func (s *replayScenario) waitExecuted(n int) {
+// waitingActions returns the ids of the actions waiting on the lane.
+func (s *replayScenario) waitingActions() map[string]bool {
 	t := s.t
 	t.Helper()
-	acfg := ops.ActionsConfig{Lane: s.lane, Brokers: s.env.Brokers, RegistryURL: s.env.RegistryURL}
+	acts, err := ops.ListActions(context.Background(), s.actionsConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, a := range acts {
+		if a.Waiting() {
+			ids[a.ID] = true
+		}
+	}
+	return ids
+}
+
+// waitExecuted waits until every action of ids has executed, with no new
+// input.
+func (s *replayScenario) waitExecuted(ids map[string]bool) {
+	t := s.t
+	t.Helper()
 	executed := 0
-	clocktest.WaitFor(t, 30*time.Second, fmt.Sprintf("%d approved actions executed", n), func() bool {
-		acts, err := ops.ListActions(context.Background(), acfg)
+	clocktest.WaitFor(t, 30*time.Second, fmt.Sprintf("all %d approved actions executed with no new input", len(ids)), func() bool {
+		acts, err := ops.ListActions(context.Background(), s.actionsConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
 		executed = 0
 		for _, a := range acts {
-			if a.Status == stages.ActionExecuted {
+			if ids[a.ID] && a.Status == stages.ActionExecuted {
 				executed++
 			}
 		}
-		return executed >= n
-	}, func() string { return fmt.Sprintf("%d executed", executed) })
+		return executed == len(ids)
+	}, func() string { return fmt.Sprintf("%d of %d executed", executed, len(ids)) })
+}
+
+func (s *replayScenario) actionsConfig() ops.ActionsConfig {
+	return ops.ActionsConfig{Lane: s.lane, Brokers: s.env.Brokers, RegistryURL: s.env.RegistryURL}
 }
 
 // approvalWakes counts the distinct watermark decisions on lane's event

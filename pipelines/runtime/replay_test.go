@@ -107,7 +107,7 @@ func (s *replayScenario) setFlag(name string, on bool) {
 // approveWaiting approves every action waiting on the lane and returns how many.
 func (s *replayScenario) approveWaiting() int {
 	t := s.t
-	acfg := ops.ActionsConfig{Lane: s.lane, Brokers: s.env.Brokers, RegistryURL: s.env.RegistryURL}
+	acfg := s.actionsConfig()
 	acts, err := ops.ListActions(context.Background(), acfg)
 	if err != nil {
 		t.Fatal(err)

@@ -382,32 +382,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		}
 	})()
 
-	applyControl := lr.applyControl
-	if hold := cfg.controlHold; hold != nil {
-		applyControl = func(m topics.Message) {
-			select {
-			case <-hold:
-				lr.applyControl(m)
-			case <-ctx.Done():
-			}
-		}
-	}
-	control, err := topics.StartTail(work, cfg.Brokers, topics.ControlTopic, applyControl, lr.reportErr)
+	control, err := topics.StartTail(work, cfg.Brokers, topics.ControlTopic, heldBack(ctx, cfg.controlHold, lr.applyControl), lr.reportErr)
 	if err != nil {
 		return err
 	}
 	defer control.Close()
-	applyApproval := lr.applyApproval
-	if hold := cfg.approvalsHold; hold != nil {
-		applyApproval = func(m topics.Message) {
-			select {
-			case <-hold:
-				lr.applyApproval(m)
-			case <-ctx.Done():
-			}
-		}
-	}
-	approvals, err := topics.StartTail(work, cfg.Brokers, topics.Name(lane, topics.KindApprovals), applyApproval, lr.reportErr)
+	approvals, err := topics.StartTail(work, cfg.Brokers, topics.Name(lane, topics.KindApprovals), heldBack(ctx, cfg.approvalsHold, lr.applyApproval), lr.reportErr)
 	if err != nil {
 		return err
 	}
@@ -503,6 +483,21 @@ func countWritten(results, dlq string, obs *observe.Lane) func(topics.Message) {
 			obs.ResultWritten()
 		case dlq:
 			obs.DLQWritten(string(m.Header(HeaderDLQReason)))
+		}
+	}
+}
+
+// heldBack returns apply, or, with a test's hold, apply delayed until hold
+// closes (a topic that cannot be read yet) or ctx ends.
+func heldBack(ctx context.Context, hold <-chan struct{}, apply func(topics.Message)) func(topics.Message) {
+	if hold == nil {
+		return apply
+	}
+	return func(m topics.Message) {
+		select {
+		case <-hold:
+			apply(m)
+		case <-ctx.Done():
 		}
 	}
 }
