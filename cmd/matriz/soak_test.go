@@ -763,11 +763,15 @@ func stageNames(cuts map[string]*runtime.Checkpoint) []string {
 func warnings(log string) []string {
 	var out []string
 	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+		if isWarning(line) {
 			out = append(out, line)
 		}
 	}
 	return out
+}
+
+func isWarning(line string) bool {
+	return strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR")
 }
 
 // resumeLines are the lines of run's log that say where a partition
@@ -776,7 +780,7 @@ func resumeLines(run int, log string) []string {
 	var out []string
 	for _, line := range strings.Split(log, "\n") {
 		if strings.Contains(line, "state restored") || strings.Contains(line, "re-deciding") || strings.Contains(line, "committed the restored cut") ||
-			strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			isWarning(line) {
 			out = append(out, fmt.Sprintf("run %d: %s", run, line))
 		}
 	}
