@@ -28,11 +28,23 @@ func (w *partitionWorker) runFrames(encode func(*stages.Frame) []*topics.Message
 		if err != nil {
 			return // closed and empty
 		}
-		for _, m := range encode(w.process(f)) {
-			open = open && w.lane.sinks.send(w.partition, m)
-		}
-		for _, m := range w.encodeCanary() { // after the lane's: canary.go
-			open = open && w.lane.sinks.send(w.partition, m)
-		}
+		open = w.handOn(encode(w.process(f)), open)
+		open = w.handOn(w.encodeCanary(), open) // after the lane's: canary.go
 	}
+}
+
+// handOn sends each of ms to the partition's Sink while it is open, and
+// clears each entry as it goes. ms is a slice reused frame to frame whose
+// entries point into one frame's array of outputs: a pointer left behind
+// kept that whole array alive through the next frame's chain, and past
+// the next frame's length for as long as no bigger frame came. Under
+// overload a prod frame of 3,000 records has ~9,400 outputs of 152 bytes,
+// so that was 1.4 MiB per partition held for nothing (the Sink copies
+// each Message as it receives it).
+func (w *partitionWorker) handOn(ms []*topics.Message, open bool) bool {
+	for i, m := range ms {
+		open = open && w.lane.sinks.send(w.partition, m)
+		ms[i] = nil
+	}
+	return open
 }
