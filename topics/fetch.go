@@ -13,10 +13,11 @@ import (
 
 // fetchLoop emits r's records into out, each with an Ack tracked by tr,
 // until ctx ends or the reader closes. A fetch error goes to onFail and is
-// retried after a backoff (100 ms doubling to 2 s). onRecord, when set,
-// runs after each successful fetch. A record fetched but
-// not emitted when ctx ends is abandoned: never committed, so redelivered.
-func fetchLoop(ctx context.Context, r *kafka.Reader, tr *tracker, out chan<- any, cl clock.Clock, onAckErr, onFail func(error), onRecord func()) {
+// retried after a backoff (100 ms doubling to 2 s). onSent, when set,
+// runs after each record is emitted, with the record as fetched. A record
+// fetched but not emitted when ctx ends is abandoned: never committed, so
+// redelivered.
+func fetchLoop(ctx context.Context, r *kafka.Reader, tr *tracker, out chan<- any, cl clock.Clock, onAckErr, onFail func(error), onSent func(kafka.Message)) {
 	const minBackoff, maxBackoff = 100 * time.Millisecond, 2 * time.Second
 	backoff := minBackoff
 	for {
@@ -33,15 +34,15 @@ func fetchLoop(ctx context.Context, r *kafka.Reader, tr *tracker, out chan<- any
 			continue
 		}
 		backoff = minBackoff
-		if onRecord != nil {
-			onRecord()
-		}
 		ack := tr.track(km.Topic, int32(km.Partition), km.Offset, onAckErr)
 		select {
 		case out <- fromKafka(km, ack):
 		case <-ctx.Done():
 			ack.abandon()
 			return
+		}
+		if onSent != nil {
+			onSent(km)
 		}
 	}
 }

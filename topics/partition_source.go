@@ -35,6 +35,11 @@ type PartitionSource struct {
 	fetched  atomic.Bool
 	startLag atomic.Int64
 	lagDone  chan struct{}
+
+	// delivered is the number of records put on Out, shifted left one
+	// bit, with the low bit set when the last of them was the log's end
+	// as of its fetch: one word, so Delivered reads both at once.
+	delivered atomic.Int64
 }
 
 var _ streams.Source = (*PartitionSource)(nil)
@@ -126,7 +131,19 @@ func (s *PartitionSource) fetch(ctx context.Context) {
 	defer close(s.out)
 	fetchLoop(ctx, s.r, s.tr, s.out, s.cfg.clock, s.cfg.onError, func(err error) {
 		s.report(fmt.Errorf("fetch %s/%d: %w", s.topic, s.partition, err))
-	}, func() { s.fetched.Store(true) })
+	}, s.sent)
+}
+
+// sent counts a record put on Out and notes whether it was the log's end
+// when fetched. Only the fetch goroutine writes delivered.
+func (s *PartitionSource) sent(km kafka.Message) {
+	n := s.delivered.Load()>>1 + 1
+	end := int64(0)
+	if km.HighWaterMark <= km.Offset+1 {
+		end = 1
+	}
+	s.delivered.Store(n<<1 | end)
+	s.fetched.Store(true)
 }
 
 // Out returns the channel of Messages (as any, for go-streams).
@@ -186,6 +203,20 @@ func (s *PartitionSource) Close() error {
 	s.StopFetching()
 	<-s.lagDone
 	return s.r.Close()
+}
+
+// Delivered is how many records the source has put on Out, and whether
+// the last of them was the end of the log as of its fetch (before the
+// first: whether the start offset was). A consumer that has taken all n
+// through its own stages and sees caughtUp has nothing left to read;
+// Lag 0 alone does not say that, since Out and the stages behind it may
+// still hold records the fetch loop ran ahead with.
+func (s *PartitionSource) Delivered() (n int64, caughtUp bool) {
+	v := s.delivered.Load()
+	if n = v >> 1; n == 0 {
+		return 0, s.startLag.Load() == 0
+	}
+	return n, v&1 == 1
 }
 
 // Lag is how many records the partition held past the last one fetched,

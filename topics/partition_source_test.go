@@ -279,6 +279,9 @@ func TestPartitionSourceLagBeforeTheFirstFetch(t *testing.T) {
 	if lag := s.Lag(); lag != 40 {
 		t.Fatalf("Lag = %d before any fetch, want the 40 records from offset 10 to the end", lag)
 	}
+	if n, caughtUp := s.Delivered(); n != 0 || caughtUp {
+		t.Fatalf("Delivered = %d, %v before any fetch over a backlog, want 0, false", n, caughtUp)
+	}
 	if err := lagErr.get(); !errors.Is(err, kafka.NotLeaderForPartition) || !strings.Contains(err.Error(), "psf/0") {
 		t.Fatalf("the failed measurement was reported as %v", err)
 	}
@@ -308,6 +311,40 @@ func TestPartitionSourceLagCaughtUpAtStart(t *testing.T) {
 	case e := <-s.Out():
 		t.Fatalf("delivered %v from the end of the partition", e)
 	default:
+	}
+	for _, src := range []*PartitionSource{s, empty} {
+		if n, caughtUp := src.Delivered(); n != 0 || !caughtUp {
+			t.Fatalf("Delivered = %d, %v at the end of the partition, want 0, true", n, caughtUp)
+		}
+	}
+}
+
+// TestPartitionSourceDeliveredCountsWhatIsUnread: the fetch loop reaches
+// the log's end while its records still sit on Out, unread; Lag is 0
+// then, and only Delivered's count tells the consumer how many it has yet
+// to take. A record produced later is counted once it is on Out.
+func TestPartitionSourceDeliveredCountsWhatIsUnread(t *testing.T) {
+	b := newBroker(t)
+	addrs := b.Addrs()
+	ensureTopics(t, addrs, streamSpec("psd", 1))
+	produce(t, addrs, "psd", 50)
+	s := newPartitionSource(t, addrs, "psd", 0, kafka.FirstOffset)
+	clocktest.WaitFor(t, testTimeout, "the source at the log's end", func() bool { _, caughtUp := s.Delivered(); return caughtUp })
+	if n, _ := s.Delivered(); n != 50 || s.Lag() != 0 {
+		t.Fatalf("Delivered %d with Lag %d and nothing taken, want all 50 on Out and Lag 0", n, s.Lag())
+	}
+	first := take(t, s.Out(), 10)
+	if n, caughtUp := s.Delivered(); n != 50 || !caughtUp {
+		t.Fatalf("Delivered = %d, %v with 10 taken, want 50, true", n, caughtUp)
+	}
+	produce(t, addrs, "psd", 5)
+	clocktest.WaitFor(t, testTimeout, "the new records counted", func() bool { n, _ := s.Delivered(); return n == 55 })
+	if _, caughtUp := s.Delivered(); !caughtUp {
+		t.Fatal("Delivered not caught up after the last record reached Out")
+	}
+	rest := take(t, s.Out(), 45)
+	if first[0].Offset != 0 || rest[44].Offset != 54 {
+		t.Fatalf("offsets %d..%d, want 0..54", first[0].Offset, rest[44].Offset)
 	}
 }
 

@@ -29,7 +29,10 @@ import (
 //
 // A partition that is merely slow is not idle: under backpressure nothing
 // passes for a while, but the source is behind the log's end, and a
-// wall-clock watermark then would declare the whole backlog late.
+// wall-clock watermark then would declare the whole backlog late. Nor is
+// one whose fetch has reached the log's end while records it fetched are
+// still on their way here: caughtUp must count those as unread
+// (IdleOnInput), or a stall upstream of this flow reads as quiet.
 type IdleWatermark struct {
 	partition int32
 	clock     clock.Clock
@@ -38,6 +41,7 @@ type IdleWatermark struct {
 	caughtUp  func() bool
 	cutWanted func() bool
 	wake      func() bool
+	onInput   func()
 	ports
 }
 
@@ -53,6 +57,11 @@ type IdleOption func(*IdleWatermark)
 // when it reports true the flow sends the tick TickWake, so work waiting
 // for a frame boundary (an approval) gets one without a new message.
 func IdleWake(wake func() bool) IdleOption { return func(w *IdleWatermark) { w.wake = wake } }
+
+// IdleOnInput sets fn, called once each TickInput has been passed on to
+// the tick: with it the caller can tell whether every record its source
+// delivered is through (caughtUp), not merely fetched.
+func IdleOnInput(fn func()) IdleOption { return func(w *IdleWatermark) { w.onInput = fn } }
 
 // IdleDeadlines makes the flow check a caught-up partition's open frames
 // every d and close each at its deadline (see IdleWatermark). 0, or
@@ -187,6 +196,9 @@ func (w *IdleWatermark) run() {
 		ev.note(e, w.clock.Now()) // delivered now, however long the send below takes
 		w.out <- e
 		last = w.clock.Now() // after the send: time blocked downstream is not idle time
+		if _, ok := e.(TickInput); ok && w.onInput != nil {
+			w.onInput()
+		}
 	}
 	for {
 		select {

@@ -91,6 +91,12 @@ type partitionWorker struct {
 	// read is the offset after the last record decode saw, or the
 	// claim's when none yet (-1: not known); the lag is counted from it.
 	read atomic.Int64
+	// handed counts the source's records that are through to the tick:
+	// those whose TickInput passed the idle watermark, and those decode
+	// gave none (done before a restart, past a replay's range, left for
+	// the next owner). When it equals the source's Delivered count,
+	// nothing the source delivered is still on its way (caughtUp).
+	handed atomic.Int64
 
 	// Frame-level state, owned by the frame goroutine.
 	flags   *stages.Flags
@@ -291,7 +297,8 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 
 	in := w.src.Via(decode)
 	if live {
-		in = in.Via(operators.NewIdleWatermark(w.partition, lr.clock, lr.cfg.IdleAfter, func() bool { return w.src.Lag() == 0 }, w.tick.CutPending, operators.IdleWake(w.wantWake), operators.IdleDeadlines(lr.cfg.IdleCheck)))
+		in = in.Via(operators.NewIdleWatermark(w.partition, lr.clock, lr.cfg.IdleAfter, w.caughtUp, w.tick.CutPending,
+			operators.IdleWake(w.wantWake), operators.IdleDeadlines(lr.cfg.IdleCheck), operators.IdleOnInput(func() { w.handed.Add(1) })))
 	}
 	in.Via(w.tick)
 	operators.FeedDecimate(w.ring, w.tick.Out())
@@ -301,6 +308,16 @@ func (w *partitionWorker) start(live bool) (<-chan struct{}, error) {
 		w.runFrames(encode) // frames.go
 	}()
 	return done, nil
+}
+
+// caughtUp reports that the partition has nothing left to read: the
+// source reached the log's end and every record it delivered is through
+// to the tick. Up to its Out buffer (256 records) can sit between the
+// two; were they counted as read, a stall in decode would let the idle
+// watermark close the frames they belong to and judge them late.
+func (w *partitionWorker) caughtUp() bool {
+	n, atEnd := w.src.Delivered()
+	return atEnd && w.handed.Load() == n
 }
 
 // commit writes the newest durable cut and commits its offset; a cut the
@@ -382,6 +399,7 @@ func (w *partitionWorker) decode(m topics.Message) (out []any) {
 	if w.stopAt >= 0 {
 		if m.Offset >= w.stopAt {
 			m.Ack.Done(nil) // past the range: not ours to answer
+			w.handed.Add(1)
 			w.stopOnce.Do(w.src.StopFetching)
 			return out
 		}
@@ -394,6 +412,7 @@ func (w *partitionWorker) decode(m topics.Message) (out []any) {
 	}
 	if w.restored != nil && w.restored.Done(m.Offset) {
 		m.Ack.Done(nil) // the restored cut already accounts for it
+		w.handed.Add(1)
 		// Not the watermarks recorded after it, though: an idle partition
 		// takes its cut first (TickCutNow) and closes its frames at the
 		// deadline after, with the watermark after the cut's last record,
@@ -404,6 +423,7 @@ func (w *partitionWorker) decode(m topics.Message) (out []any) {
 	}
 	if w.abandoned {
 		m.Ack.Done(errLeftForNextOwner)
+		w.handed.Add(1)
 		return out
 	}
 	if !w.live && w.stopAt < 0 && (w.decisions == nil || m.Offset >= w.decisions.Until) {
@@ -450,6 +470,7 @@ func (w *partitionWorker) decode(m topics.Message) (out []any) {
 			w.registryDown(nil)
 			w.inflight.take(m.Offset)
 			m.Ack.Done(errLeftForNextOwner)
+			w.handed.Add(1)
 			return out[:input]
 		}
 	}
