@@ -51,13 +51,15 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"timestamp to its result acknowledged), the low-rate phase (end-to-end p50/p99 at 100 and\n"+
 			"2,000 msgs/s offered evenly, where a quiet partition's frames close by the idle watermark),\n"+
 			"the scale-out phase (a backlog answered by one `matriz run` process, then by two on one\n"+
-			"group: msgs/s each and two over one), the overload phase (10x the sustainable rate to\n"+
-			"experimental, which drops oldest and must account every drop by offset, and to prod, which\n"+
-			"holds back and drops nothing; the peak RSS of each lane's own `matriz run` process), a scan\n"+
-			"of a lane's event log, and a codec round trip. The scale-out and overload phases run lanes\n"+
-			"as child processes of this executable, the broker staying in this one; every child is\n"+
-			"killed when the bench ends, fails or is interrupted. The chain and steady phases run the\n"+
-			"lane in this process with `matriz run`'s GOGC (400; GOGC or GOMEMLIMIT in the environment wins).\n"+
+			"group: msgs/s each and two over one, with each process's CPU and how idle the machine\n"+
+			"was, since a second process can only use cores the first left), the overload phase (10x\n"+
+			"the sustainable rate to experimental, which drops oldest and must account every drop by\n"+
+			"offset, and to prod, which holds back and drops nothing;\n"+
+			"the peak RSS of each lane's own `matriz run` process), a scan of a lane's event log, and a\n"+
+			"codec round trip. The scale-out and overload phases run lanes as child processes of this\n"+
+			"executable, the broker staying in this one; every child is killed when the bench ends,\n"+
+			"fails or is interrupted. The chain and steady phases run the lane in this process with\n"+
+			"`matriz run`'s GOGC (400; GOGC or GOMEMLIMIT in the environment wins).\n"+
 			"--cpuprofile and --memprofile profile the chain phase only.\n"+
 			"--check prints every goal and exits 1 when one is missed or not measured; --short runs\n"+
 			"the short profile (20,000 messages, 10s steady) and a bare --check then gates on the ratio\n"+

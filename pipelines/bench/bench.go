@@ -115,6 +115,7 @@ type Report struct {
 	ScaleOutOne   float64       // msgs/s one process answered
 	ScaleOutTwo   float64       // msgs/s two processes answered together
 	ScaleOutRatio float64       // ScaleOutTwo / ScaleOutOne
+	ScaleOutIdle  [2]float64    // the machine's idle share of its CPU over each window (1, then 2 processes), 0..1; -1: not measured
 }
 
 // PhaseEnv is what a phase added by the latency side gets of the run.

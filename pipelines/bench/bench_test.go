@@ -114,8 +114,13 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 	if rep.ScaleOutOne <= 0 || rep.ScaleOutTwo <= 0 || rep.ScaleOutRatio != rep.ScaleOutTwo/rep.ScaleOutOne || rep.ScaleOutFor <= 0 {
 		t.Fatalf("scale-out phase: one %.0f, two %.0f msgs/s, ratio %.2f over %v", rep.ScaleOutOne, rep.ScaleOutTwo, rep.ScaleOutRatio, rep.ScaleOutFor)
 	}
+	for i, idle := range rep.ScaleOutIdle {
+		if idle < 0 || idle > 1 {
+			t.Fatalf("scale-out phase, %d process(es): the machine's idle CPU share %v not measured", i+1, idle)
+		}
+	}
 	for _, want := range []string{"plain copy", "full chain", "fan-out copy", "settings: MinBytes 1", "replay: the chain's log, 2 partitions",
-		"steady: 500 msgs/s offered", "events scan: 3000 events", "codec: ", "low rate: 100 msgs/s", "overload: ", "scale-out: "} {
+		"steady: 500 msgs/s offered", "events scan: 3000 events", "codec: ", "low rate: 100 msgs/s", "overload: ", "scale-out: ", "CPU over the window: lane process(es) "} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("progress lack %q:\n%s", want, out.String())
 		}

@@ -94,6 +94,10 @@ var Goals = []Goal{
 		How: "two matriz run processes on one group over one, msgs/s answered over the same window and backlog, the broker outside both",
 		Measure: func(r Report) (string, bool, bool) {
 			fig := fmt.Sprintf("%.2f (%.0f over %.0f msgs/s)", r.ScaleOutRatio, r.ScaleOutTwo, r.ScaleOutOne)
+			if one, two := r.ScaleOutIdle[0], r.ScaleOutIdle[1]; one >= 0 && two >= 0 && r.ScaleOutOne > 0 {
+				// A second process can only add what cores the first left idle.
+				fig += fmt.Sprintf("; the machine's CPU %.0f%% idle with one process, %.0f%% with two", 100*one, 100*two)
+			}
 			return fig, r.ScaleOutRatio >= ScaleOutGoal, r.ScaleOutOne > 0 && r.ScaleOutTwo > 0
 		}},
 	{Name: "codec round trip", Threshold: "≤ 2µs and ≤ 10 allocs",

@@ -72,6 +72,8 @@ func TestGoalsMissed(t *testing.T) {
 			r.OverloadPeakRSS, r.OverloadPeakRSSByLane = 300<<20, map[string]uint64{"experimental": 100 << 20, "prod": 300 << 20}
 		}, "300.0 MiB (experimental 100.0 MiB, prod 300.0 MiB)"},
 		{"scale-out", func(r *Report) { r.ScaleOutTwo, r.ScaleOutRatio = 31_980, 1.599 }, "1.60 (31980 over 20000 msgs/s)"},
+		{"scale-out", func(r *Report) { r.ScaleOutTwo, r.ScaleOutRatio, r.ScaleOutIdle = 24_000, 1.2, [2]float64{0.3, 0.02} },
+			"1.20 (24000 over 20000 msgs/s); the machine's CPU 30% idle with one process, 2% with two"},
 		{"codec round trip", func(r *Report) { r.CodecAllocs = 11 }, "11.0 allocs"},
 		{"codec round trip", func(r *Report) { r.CodecRoundTrip = 2001 * time.Nanosecond }, "2.001µs"},
 	}

@@ -45,6 +45,8 @@ type scaleOutRun struct {
 	Working  time.Duration // the last one joined to every partition committed past where it stood then
 	Answered int64         // answered over the window
 	Window   time.Duration
+	CPU      cpuUse // over the window: this process's, then each lane process's
+	CPUErr   error  // why CPU is not measured (no /proc)
 }
 
 // Rate is what the processes answered together over the window, msgs/s.
@@ -74,8 +76,17 @@ func scaleOutPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 			return fmt.Errorf("%d process(es): %w", procs, err)
 		}
 		runs[i] = r
+		rep.ScaleOutIdle[i] = -1
+		if r.CPUErr == nil {
+			rep.ScaleOutIdle[i] = r.CPU.MachineIdle
+		}
 		env.Say("  %d process(es): all joined after %v, every partition worked %v later; %d answered in %v: %.0f msgs/s",
 			procs, r.Joined.Round(time.Millisecond), r.Working.Round(time.Millisecond), r.Answered, r.Window.Round(time.Millisecond), r.Rate())
+		if r.CPUErr != nil {
+			env.Say("    CPU not measured: %v", r.CPUErr)
+		} else {
+			env.Say("    %v", r.CPU)
+		}
 	}
 	rep.ScaleOutFor = d
 	rep.ScaleOutOne, rep.ScaleOutTwo = runs[0].Rate(), runs[1].Rate()
@@ -144,6 +155,11 @@ func scaleOutOnce(ctx context.Context, env PhaseEnv, procs int, backlog int64, w
 	if err != nil {
 		return res, err
 	}
+	pids := []int{0}
+	for _, lp := range lanes {
+		pids = append(pids, lp.pid())
+	}
+	cpu0, cpuErr := takeCPUSnapshot(pids)
 	t1 := env.Clock.Now()
 	if !clock.Sleep(ctx, env.Clock, window) {
 		return res, ctx.Err()
@@ -153,6 +169,13 @@ func scaleOutOnce(ctx context.Context, env PhaseEnv, procs int, backlog int64, w
 		return res, err
 	}
 	res.Window = env.Clock.Now().Sub(t1)
+	if cpuErr == nil {
+		var cpu1 cpuSnapshot
+		if cpu1, cpuErr = takeCPUSnapshot(pids); cpuErr == nil {
+			res.CPU, cpuErr = cpuUseBetween(cpu0, cpu1, res.Window)
+		}
+	}
+	res.CPUErr = cpuErr
 	res.Answered = last.Answered() - first.Answered()
 	if err := backlogLeft(ctx, env, group); err != nil {
 		return res, err
