@@ -9,6 +9,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/matriz/pipelines/topics/topicstest"
 )
 
 // testTimeout bounds every wait on the embedded broker; tests never sleep,
@@ -17,11 +19,16 @@ const testTimeout = 30 * time.Second
 
 func newBroker(t testing.TB, opts ...BrokerOption) *Broker {
 	t.Helper()
+	pools := topicstest.Pools()
 	b, err := StartBroker(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = b.Close() })
+	t.Cleanup(func() {
+		_ = b.Close()
+		topicstest.CloseDefaultTransport()
+		topicstest.ExpectNoPoolsLeft(t, pools)
+	})
 	return b
 }
 

@@ -80,6 +80,13 @@ func (l *lease) coordinatorAddr(ctx context.Context) (string, error) {
 		return l.coordinator, nil
 	}
 	resp, err := l.client.FindCoordinator(ctx, &kafka.FindCoordinatorRequest{Key: l.group, KeyType: kafka.CoordinatorKeyTypeConsumer})
+	// The lookup is rare (once per generation, again only when the
+	// coordinator moves): let its connection pool go now. A pool left
+	// open keeps a goroutine and a connection asking for metadata for as
+	// long as the process runs, one per generation the process has seen.
+	if tr, ok := l.client.Transport.(*kafka.Transport); ok {
+		tr.CloseIdleConnections()
+	}
 	if err == nil {
 		err = resp.Error
 	}

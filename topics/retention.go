@@ -81,6 +81,9 @@ func (c *cleaner) stopAndWait() {
 			c.stop()
 			<-c.done
 		}
+		if tr, ok := c.client.Transport.(*kafka.Transport); ok {
+			tr.CloseIdleConnections() // its pool would ask a closed cluster for metadata for ever
+		}
 	})
 }
 

@@ -197,6 +197,10 @@ func (s *Sink) run() {
 		if err := s.w.Close(); err != nil {
 			s.fail(fmt.Errorf("close writer: %w", err))
 		}
+		// kafka-go's Writer.Close leaves a transport it was given open,
+		// and each of a transport's pools keeps a goroutine and a
+		// connection asking the cluster for metadata until it is closed.
+		s.tr.CloseIdleConnections()
 	}()
 	t := s.cfg.clock.NewTicker(s.cfg.batchTimeout)
 	defer t.Stop()
