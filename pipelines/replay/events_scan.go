@@ -101,7 +101,9 @@ func plan(ctx context.Context, q EventQuery, topic string) ([]partRange, error) 
 	if err := reachable(ctx, q.Brokers); err != nil {
 		return nil, err
 	}
-	client := &kafka.Client{Addr: kafka.TCP(q.Brokers...), Timeout: 10 * time.Second, Transport: topics.SecureTransport(&kafka.Transport{DialTimeout: dialTimeout})}
+	tr := topics.SecureTransport(&kafka.Transport{DialTimeout: dialTimeout})
+	defer tr.CloseIdleConnections() // an open pool asks for metadata for as long as the process runs
+	client := &kafka.Client{Addr: kafka.TCP(q.Brokers...), Timeout: 10 * time.Second, Transport: tr}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
