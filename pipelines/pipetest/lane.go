@@ -67,7 +67,9 @@ func (e *Env) Ends(t testing.TB, topic string) map[int]int64 {
 func (e *Env) Committed(t testing.TB, topic, group string) map[int]int64 {
 	t.Helper()
 	parts := slices.Sorted(maps.Keys(e.Ends(t, topic)))
-	cl := &kafka.Client{Addr: kafka.TCP(e.Brokers...), Timeout: 10 * time.Second, Transport: topics.SecureTransport(&kafka.Transport{})}
+	tr := topics.SecureTransport(&kafka.Transport{})
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(e.Brokers...), Timeout: 10 * time.Second, Transport: tr}
 	resp, err := cl.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
 	if err != nil {
 		t.Fatal(err)

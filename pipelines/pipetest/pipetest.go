@@ -15,6 +15,7 @@ import (
 	"github.com/matriz/pipelines/pipelines/serde"
 	"github.com/matriz/pipelines/schemas"
 	"github.com/matriz/pipelines/topics"
+	"github.com/matriz/pipelines/topics/topicstest"
 )
 
 // ReadTimeout bounds how long reading a topic to its end may go without a
@@ -33,11 +34,16 @@ type Env struct {
 // stack stops when the test ends.
 func Start(t testing.TB, lanes ...schemas.Lane) *Env {
 	t.Helper()
+	pools := topicstest.Pools()
 	stack, err := devstack.StartDeployed(context.Background(), devstack.Config{}, nil, lanes...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stack.Close() })
+	t.Cleanup(func() {
+		stack.Close()
+		topicstest.CloseDefaultTransport()
+		topicstest.ExpectNoPoolsLeft(t, pools)
+	})
 	return &Env{Stack: stack, Brokers: stack.BrokerAddrs(), RegistryURL: stack.RegistryURL, Serde: stack.Serde}
 }
 
