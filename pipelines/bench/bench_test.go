@@ -60,7 +60,7 @@ func TestRunMeasuresEveryPhase(t *testing.T) {
 	rep, err := Run(t.Context(), Config{N: 3000, Rate: 500, SteadyFor: 2 * time.Second, Partitions: 2, Events: 3000, Out: &out,
 		CPUProfile: cpu, MemProfile: mem, Short: true, Executable: matrizBinary(t)})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\nthe run's progress:\n%s", err, out.String())
 	}
 	if rep.CopyRate <= 0 || rep.ChainRate <= 0 || rep.FanoutRate <= 0 || rep.SteadyRate <= 0 || rep.SteadyFrames == 0 || rep.SteadyP95 <= 0 {
 		t.Fatalf("report without figures: %+v", rep)
