@@ -54,8 +54,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"group: msgs/s each and two over one, with each process's CPU and how idle the machine\n"+
 			"was, since a second process can only use cores the first left), the overload phase (10x\n"+
 			"the sustainable rate to experimental, which drops oldest and must account every drop by\n"+
-			"offset, and to prod, which holds back and drops nothing;\n"+
-			"the peak RSS of each lane's own `matriz run` process), a scan of a lane's event log, and a\n"+
+			"offset, and to prod, which holds back and drops nothing; the lanes' figure is the\n"+
+			"peak RSS of each lane's own `matriz run` process), a scan of a lane's event log, and a\n"+
 			"codec round trip. The scale-out and overload phases run lanes as child processes of this\n"+
 			"executable, the broker staying in this one; every child is killed when the bench ends,\n"+
 			"fails or is interrupted. The chain and steady phases run the lane in this process with\n"+
