@@ -68,8 +68,8 @@ func overloadPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 	rep.ExperimentalDrops, rep.ExperimentalDropsAccounted = ex.Drops, ex.Accounted
 	rep.OverloadPeakRSSByLane[string(schemas.LaneExperimental)] = ex.PeakRSS
 	env.Say("  experimental: offered %d at %.0f msgs/s (the last acknowledged after %v); %d answered (%d results, %d DLQ), %d dropped, of which %d listed by decimation events (%d events); "+
-		"%d listed offsets had an answer too; the lane process's peak RSS %s (≤ 256 MiB: %v; %s when it joined its group)",
-		ex.Offered.Sent, ex.Offered.Rate(), ex.Offered.Acked.Round(time.Millisecond), ex.Answered, ex.Results, ex.DLQ, ex.Drops, ex.Accounted, ex.Events, ex.ListedAnswered, mib(ex.PeakRSS), ex.PeakRSS <= MemoryGoal, mib(ex.StartRSS))
+		"%d listed offsets had an answer too; the lane process's peak RSS %s (≤ 256 MiB: %v; %s while offered, the rest while it drained its backlog after; %s when it joined its group)",
+		ex.Offered.Sent, ex.Offered.Rate(), ex.Offered.Acked.Round(time.Millisecond), ex.Answered, ex.Results, ex.DLQ, ex.Drops, ex.Accounted, ex.Events, ex.ListedAnswered, mib(ex.PeakRSS), ex.PeakRSS <= MemoryGoal, mib(ex.OfferedPeakRSS), mib(ex.StartRSS))
 	pr, err := overloadProd(ctx, env, rate, d)
 	if err != nil {
 		return fmt.Errorf("overload, prod: %w", err)
@@ -93,6 +93,7 @@ type experimentalOverload struct {
 	ListedAnswered         int64 // offsets a decimation event lists that were answered too
 	Events                 int64 // decimation events read
 	PeakRSS, StartRSS      uint64
+	OfferedPeakRSS         uint64 // of PeakRSS, the largest while input was offered; past it, the lane was draining
 }
 
 // overloadExperimental deploys the experimental lane, offers rate for d,
@@ -137,6 +138,7 @@ func overloadExperimental(ctx context.Context, env PhaseEnv, rate int, d time.Du
 	res.StartRSS, _ = readVmRSS(lp.pid())
 	rss := sampleRSS(env.Clock, lp.pid())
 	res.Offered, err = offer(ctx, offerConfig{Lane: lane, Brokers: env.Brokers, Serde: codec, Rate: rate, For: d, Seed: 300, Clock: env.Clock})
+	res.OfferedPeakRSS = rss.soFar()
 	if err == nil {
 		err = lp.heapProfile(ctx, laneProfile(env, lane))
 	}

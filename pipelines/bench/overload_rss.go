@@ -112,6 +112,16 @@ func (s *rssSampler) sample() {
 	s.max = max(s.max, v)
 }
 
+// soFar samples once more and returns the largest VmRSS so far, sampling
+// on: the overload phases read it as offering ends, to tell the peak while
+// input was offered from the peak after, while the lane drains.
+func (s *rssSampler) soFar() uint64 {
+	s.sample()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.max
+}
+
 // peak stops sampling (once sampled a last time) and returns the peak.
 func (s *rssSampler) peak() (uint64, error) {
 	select {

@@ -2,8 +2,11 @@ package bench
 
 import (
 	"errors"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/matriz/pipelines/clock"
 )
 
 // TestParseVmRSS reads the resident set from a /proc status text in bytes
@@ -30,6 +33,30 @@ func TestReadVmRSSOfThisProcess(t *testing.T) {
 	}
 	if v < 1<<20 || v > 64<<30 {
 		t.Fatalf("VmRSS %d bytes: not a resident set a test process has", v)
+	}
+}
+
+// TestRSSSamplerSoFarKeepsSampling: soFar reads the peak so far without
+// stopping the sampler; memory touched after it raises the next reading,
+// and peak is at least every reading before it.
+func TestRSSSamplerSoFarKeepsSampling(t *testing.T) {
+	s := sampleRSS(clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), 0)
+	first := s.soFar()
+	if first < 1<<20 {
+		t.Fatalf("soFar %d: not sampled", first)
+	}
+	const grow = 64 << 20
+	b := make([]byte, grow)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1 // touch each page, so it is resident
+	}
+	second := s.soFar()
+	runtime.KeepAlive(b)
+	if second < first+grow/2 {
+		t.Fatalf("soFar %d after touching %d bytes, want at least %d more than %d", second, grow, grow/2, first)
+	}
+	if p, err := s.peak(); err != nil || p < second {
+		t.Fatalf("peak %d, %v; want at least the %d read before", p, err, second)
 	}
 }
 
@@ -90,6 +117,9 @@ func TestOverloadAccountsEveryOffset(t *testing.T) {
 	t.Logf("prod: %+v", pr)
 	if pr.Offered.Sent == 0 || pr.AnsweredRate <= 0 || pr.Dropped != 0 || pr.Backlog < 0 {
 		t.Fatalf("prod under overload: %+v; want answers, a backlog ≥ 0 and nothing dropped", pr)
+	}
+	if ex.OfferedPeakRSS < 1<<20 || ex.OfferedPeakRSS > ex.PeakRSS {
+		t.Fatalf("experimental: peak RSS %d while offered, %d in all; want a sampled figure no larger than the peak", ex.OfferedPeakRSS, ex.PeakRSS)
 	}
 	for _, rss := range []uint64{ex.PeakRSS, pr.PeakRSS} {
 		if rss < 1<<20 {
