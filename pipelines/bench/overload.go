@@ -68,7 +68,7 @@ func overloadPhase(ctx context.Context, env PhaseEnv, rep *Report) error {
 	rep.ExperimentalDrops, rep.ExperimentalDropsAccounted = ex.Drops, ex.Accounted
 	rep.OverloadPeakRSSByLane[string(schemas.LaneExperimental)] = ex.PeakRSS
 	env.Say("  experimental: offered %d at %.0f msgs/s (the last acknowledged after %v); %d answered (%d results, %d DLQ), %d dropped, of which %d listed by decimation events (%d events); "+
-		"%d listed offsets had an answer too; the lane process's peak RSS %s (≤ 256 MiB: %v; %s while offered, the rest while it drained its backlog after; %s when it joined its group)",
+		"%d listed offsets had an answer too; the lane process's peak RSS %s (≤ 256 MiB: %v; %s at most while input was offered; %s when it joined its group)",
 		ex.Offered.Sent, ex.Offered.Rate(), ex.Offered.Acked.Round(time.Millisecond), ex.Answered, ex.Results, ex.DLQ, ex.Drops, ex.Accounted, ex.Events, ex.ListedAnswered, mib(ex.PeakRSS), ex.PeakRSS <= MemoryGoal, mib(ex.OfferedPeakRSS), mib(ex.StartRSS))
 	pr, err := overloadProd(ctx, env, rate, d)
 	if err != nil {
